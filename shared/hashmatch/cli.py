@@ -1,0 +1,141 @@
+"""The `hashmatch` command: hash media files and compare uploads with a reference."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Sequence, TextIO
+
+from hashmatch import __version__
+from hashmatch.hashing import MediaHashes, hash_media
+from hashmatch.media import MediaError
+from hashmatch.verdict import compare
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+
+
+class Progress:
+    """Progress lines on stderr: shown on a terminal (or with --progress), never mixed into stdout."""
+
+    def __init__(self, stream: TextIO, enabled: bool | None):
+        self.stream = stream
+        self.enabled = stream.isatty() if enabled is None else enabled
+
+    def step(self, position: int, total: int, path: str, what: str) -> float:
+        if self.enabled:
+            print(f"[{position}/{total}] {what} {path} ...", file=self.stream, flush=True)
+        return time.monotonic()
+
+    def done(self, started: float, hashes: MediaHashes) -> None:
+        if self.enabled:
+            took = time.monotonic() - started
+            print(f"      {hashes.kind}, {hashes.duration:.1f} s, {len(hashes.frames)} frames hashed in {took:.2f} s", file=self.stream, flush=True)
+
+
+def _error(path: str, error: Exception) -> None:
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    print(f"hashmatch: error: {path}: {message}", file=sys.stderr, flush=True)
+
+
+def _hash_one(path: str, role: str) -> MediaHashes:
+    return hash_media(path, role=role)
+
+
+def _print_hashes_text(path: str, hashes: MediaHashes) -> None:
+    print(f"{path}\t{hashes.kind}\t{hashes.format}\t{hashes.width}x{hashes.height}\t{hashes.duration:.3f}s\tmd5={hashes.md5}\tsha256={hashes.sha256}")
+    for frame in hashes.frames:
+        extras = "".join(f"\t{name}={value}" for name, value in frame.signals.items())
+        print(f"  {frame.timestamp:9.3f}\tpdq={frame.pdq}\tquality={frame.quality}{extras}")
+
+
+def command_hash(args: argparse.Namespace) -> int:
+    progress = Progress(sys.stderr, args.progress)
+    status = EXIT_OK
+    for position, path in enumerate(args.paths, 1):
+        started = progress.step(position, len(args.paths), path, "hashing")
+        try:
+            hashes = _hash_one(path, args.role)
+        except MediaError as error:
+            _error(path, error)
+            status = EXIT_BAD_INPUT
+            continue
+        progress.done(started, hashes)
+        if args.json:
+            print(json.dumps({"path": path, **hashes.to_dict(with_variants=False)}), flush=True)
+        else:
+            _print_hashes_text(path, hashes)
+    return status
+
+
+def command_compare(args: argparse.Namespace) -> int:
+    progress = Progress(sys.stderr, args.progress)
+    total = 1 + len(args.queries)
+    started = progress.step(1, total, args.reference, "hashing reference")
+    try:
+        reference = _hash_one(args.reference, "reference")
+    except MediaError as error:
+        _error(args.reference, error)
+        return EXIT_BAD_INPUT
+    progress.done(started, reference)
+    if not args.json:
+        print("match\tquery%\treference%\tquery")
+    status = EXIT_OK
+    for position, path in enumerate(args.queries, 2):
+        started = progress.step(position, total, path, "hashing")
+        try:
+            query = _hash_one(path, "upload")
+        except MediaError as error:
+            _error(path, error)
+            status = EXIT_BAD_INPUT
+            continue
+        progress.done(started, query)
+        verdict = compare(reference, query)
+        if args.json:
+            print(json.dumps({"query": path, "reference": args.reference, "query_kind": query.kind, **verdict.to_dict()}), flush=True)
+        else:
+            word = "MATCH" if verdict.match else "no"
+            print(f"{word}\t{verdict.query_match_percent:.1f}\t{verdict.reference_match_percent:.1f}\t{path}", flush=True)
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hashmatch", description="Perceptual hashes (PDQ first) of images and videos, and verdicts against a reference.")
+    parser.add_argument("--version", action="version", version=f"hashmatch {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--json", action="store_true", help="one JSON object per line on stdout")
+        shown = sub.add_mutually_exclusive_group()
+        shown.add_argument("--progress", dest="progress", action="store_true", default=None, help="show progress on stderr (default: when stderr is a terminal)")
+        shown.add_argument("--no-progress", dest="progress", action="store_false", help="never show progress")
+
+    hash_cmd = commands.add_parser("hash", help="hash media files: kind, MD5, SHA-256 and per-frame PDQ (plus other signals)")
+    hash_cmd.add_argument("paths", nargs="+", metavar="PATH")
+    hash_cmd.add_argument("--role", choices=("upload", "reference"), default="upload", help="upload: sparse, fast sampling (default); reference: every distinct frame")
+    common(hash_cmd)
+    hash_cmd.set_defaults(run=command_hash)
+
+    compare_cmd = commands.add_parser("compare", help="one verdict per query: does it contain, or is it contained in, the reference?")
+    compare_cmd.add_argument("reference", metavar="REFERENCE")
+    compare_cmd.add_argument("queries", nargs="+", metavar="QUERY")
+    common(compare_cmd)
+    compare_cmd.set_defaults(run=command_compare)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("hashmatch: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

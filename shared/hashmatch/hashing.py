@@ -1,0 +1,160 @@
+"""Media to hashes: sample frames, remove borders, hash every frame with every signal, drop near-duplicates."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+
+from hashmatch.media import DENSE, DEFAULT_LIMITS, SPARSE, Limits, Media, Sampling, open_media, read_source
+from hashmatch.signals import PRIMARY_SIGNAL, SIGNAL_TYPES, SignalType
+
+# Consecutive reference frames whose PDQ hashes are this close add nothing a match could use
+# (two encodes of one frame differ by more), so dense reference hashing keeps one of them.
+REFERENCE_DEDUP_DISTANCE = 8
+
+ROLE_SAMPLING = {"reference": DENSE, "upload": SPARSE}
+DEFAULT_EXTRA_SIGNALS = ("phash",)
+
+
+@dataclass(frozen=True)
+class FrameHashes:
+    """The hashes of one sampled frame."""
+
+    timestamp: float
+    pdq: str
+    quality: int
+    # PDQ of the frame's mirrored and rotated versions (and of the uncropped frame when borders
+    # were removed): only the upload side computes them, so a flipped copy finds its reference.
+    variants: tuple[str, ...] = ()
+    signals: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self, with_variants: bool = True) -> dict:
+        data = {"timestamp": round(self.timestamp, 3), "pdq": self.pdq, "quality": self.quality}
+        if self.signals:
+            data["signals"] = dict(self.signals)
+        if with_variants and self.variants:
+            data["variants"] = list(self.variants)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FrameHashes":
+        pdq = str(PRIMARY_SIGNAL.parse(data["pdq"]))
+        variants = tuple(str(PRIMARY_SIGNAL.parse(v)) for v in data.get("variants", ()))
+        signals = {name: str(SIGNAL_TYPES[name].parse(value)) for name, value in data.get("signals", {}).items() if name in SIGNAL_TYPES}
+        return cls(float(data.get("timestamp", 0.0)), pdq, int(data.get("quality", 100)), variants, signals)
+
+
+@dataclass(frozen=True)
+class MediaHashes:
+    """Everything hashed from one media object: identity, shape and per-frame hashes."""
+
+    kind: str
+    format: str
+    duration: float
+    width: int
+    height: int
+    md5: str
+    sha256: str
+    role: str
+    frames: tuple[FrameHashes, ...]
+    frames_sampled: int = 0
+
+    def to_dict(self, with_variants: bool = True) -> dict:
+        return {
+            "kind": self.kind,
+            "format": self.format,
+            "duration": round(self.duration, 3),
+            "width": self.width,
+            "height": self.height,
+            "md5": self.md5,
+            "sha256": self.sha256,
+            "role": self.role,
+            "frames_sampled": self.frames_sampled,
+            "frames": [frame.to_dict(with_variants) for frame in self.frames],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "MediaHashes":
+        return cls(
+            kind=data["kind"],
+            format=data.get("format", ""),
+            duration=float(data.get("duration", 0.0)),
+            width=int(data.get("width", 0)),
+            height=int(data.get("height", 0)),
+            md5=data.get("md5", ""),
+            sha256=data.get("sha256", ""),
+            role=data.get("role", "upload"),
+            frames=tuple(FrameHashes.from_dict(frame) for frame in data["frames"]),
+            frames_sampled=int(data.get("frames_sampled", len(data["frames"]))),
+        )
+
+
+def hash_frames(
+    media: Media,
+    *,
+    role: str = "upload",
+    sampling: Sampling | None = None,
+    extra_signals: Iterable[str] = DEFAULT_EXTRA_SIGNALS,
+    remove_borders: bool = True,
+    variants: bool | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> tuple[list[FrameHashes], int]:
+    """Hash the sampled frames of `media`; returns (kept frames, frames sampled)."""
+    if role not in ROLE_SAMPLING:
+        raise ValueError(f"role must be one of {sorted(ROLE_SAMPLING)}, not {role!r}")
+    sampling = sampling or ROLE_SAMPLING[role]
+    want_variants = (role == "upload") if variants is None else variants
+    extras: list[type[SignalType]] = [SIGNAL_TYPES[name] for name in extra_signals if name != PRIMARY_SIGNAL.name]
+    dedup = role == "reference"
+    kept: list[FrameHashes] = []
+    sampled = 0
+    last_kept = None
+    for frame in media.frames(sampling, remove_borders=remove_borders):
+        sampled += 1
+        content = np.ascontiguousarray(frame.content)
+        value = PRIMARY_SIGNAL.hash_frame(content)
+        if dedup and last_kept is not None and value.hash - last_kept <= REFERENCE_DEDUP_DISTANCE:
+            continue
+        frame_variants: tuple[str, ...] = ()
+        if want_variants:
+            # A single picture affords the exact hashes; a video's many frames take the cheap form.
+            hashes = PRIMARY_SIGNAL.hash_frame_variants(content, exact=media.kind == "image")
+            if frame.has_borders:
+                # Shared hash lists hold hashes of whole pictures, borders and all.
+                hashes.append(PRIMARY_SIGNAL.hash_frame(frame.rgb).hash)
+            frame_variants = tuple(str(h) for h in hashes)
+        signals = {signal.name: str(signal.hash_frame(content).hash) for signal in extras}
+        kept.append(FrameHashes(frame.timestamp, str(value.hash), value.quality, frame_variants, signals))
+        last_kept = value.hash
+        if progress is not None and media.duration:
+            progress(min(1.0, frame.timestamp / media.duration))
+    return kept, sampled
+
+
+def hash_media(
+    source: bytes | str | os.PathLike,
+    *,
+    role: str = "upload",
+    limits: Limits = DEFAULT_LIMITS,
+    **options,
+) -> MediaHashes:
+    """Open and hash one media object. Raises MediaError for input that cannot be hashed."""
+    data = read_source(source, limits)
+    media = open_media(data, limits)
+    frames, sampled = hash_frames(media, role=role, **options)
+    return MediaHashes(
+        kind=media.kind,
+        format=media.format,
+        duration=media.duration,
+        width=media.width,
+        height=media.height,
+        md5=hashlib.md5(data).hexdigest(),
+        sha256=hashlib.sha256(data).hexdigest(),
+        role=role,
+        frames=tuple(frames),
+        frames_sampled=sampled,
+    )

@@ -1,0 +1,414 @@
+"""Bytes or a path to decoded RGB frames with timestamps: PyAV for video, Pillow for images."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+# Frames are handed to the hashers at most this many pixels on the long side. Hashing a
+# 720p frame costs 17-20 ms, the same frame scaled to 512 px 2.4 ms; but PDQ is not scale
+# invariant: at 512 px the corpus video frames land 8-11 bits (mean) from the full-size
+# hashes that vPDQ and shared hash lists hold, at full size within 1-2 bits. So references
+# are hashed at full size (up to 1920 px) and uploads, where speed counts, at 512 px.
+REFERENCE_MAX_SIDE = 1920
+UPLOAD_MAX_SIDE = 512
+# Pictures (and GIF/WebP frames) are shrunk by Pillow's box filter, which averages as PDQ's
+# own prefilter does: at 512 px every published PDQ value in the corpus is within 10 bits,
+# at full size one is 12 bits away. So both roles hash pictures at this size.
+PICTURE_MAX_SIDE = 512
+
+
+# A video whose frames stop this long (or 10 %) before its declared duration is truncated:
+# containers with the index at the front decode a cut-off file without an error.
+TRUNCATION_SLACK = 1.0
+
+
+class MediaError(Exception):
+    """Input that cannot be hashed. `reason` is one of REASONS, for counting and for exit codes."""
+
+    REASONS = ("empty", "unsupported", "corrupt", "oversized")
+
+    def __init__(self, reason: str, message: str):
+        if reason not in self.REASONS:
+            raise ValueError(f"unknown media error reason {reason!r}")
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds that keep one object from exhausting a function (decompression bombs, endless streams)."""
+
+    max_bytes: int = 2 * 1024**3
+    max_pixels: int = 16384 * 16384
+    max_duration: float = 4 * 3600.0
+
+    def check_size(self, size: int) -> None:
+        if size == 0:
+            raise MediaError("empty", "the file is empty")
+        if size > self.max_bytes:
+            raise MediaError("oversized", f"{size} bytes is over the limit of {self.max_bytes}")
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Which frames of a video are hashed.
+
+    Reference media is hashed densely (`every_frame`) so that an upload sampled at any phase
+    finds a reference frame next to each of its own; uploads are hashed sparsely: every
+    keyframe plus one frame per `interval` seconds. Near-duplicate frames are removed after
+    hashing (see hashing.py).
+    """
+
+    interval: float | None  # None: every frame
+    max_side: int = UPLOAD_MAX_SIDE  # video frames larger than this are scaled down before hashing
+    keyframes: bool = True
+
+    @property
+    def every_frame(self) -> bool:
+        return self.interval is None
+
+
+DENSE = Sampling(interval=None, max_side=REFERENCE_MAX_SIDE)
+# Upload side: 2 frames a second. Measured on the corpus (docs/sampling.md): enough to keep
+# every chair/pattern variant above 80 % query match against a dense reference.
+SPARSE = Sampling(interval=0.5, max_side=UPLOAD_MAX_SIDE)
+
+
+@dataclass(frozen=True)
+class Frame:
+    timestamp: float  # seconds from the start of the media, from the container's timestamps
+    rgb: np.ndarray  # the whole picture: H x W x 3 uint8, upright, at most the sampling's max_side
+    content: np.ndarray  # the same without uniform borders (rgb itself when there are none)
+
+    @property
+    def has_borders(self) -> bool:
+        return self.content.shape != self.rgb.shape
+
+
+_IMAGE_SIGNATURES = (
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"BM", "bmp"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+)
+_VIDEO_SIGNATURES = (
+    (b"\x1a\x45\xdf\xa3", "matroska"),
+    (b"FLV", "flv"),
+    (b"OggS", "ogg"),
+    (b"\x30\x26\xb2\x75\x8e\x66\xcf\x11", "asf"),
+    (b"\x00\x00\x01\xba", "mpeg-ps"),
+    (b"\x00\x00\x01\xb3", "mpeg-video"),
+)
+
+
+def sniff(head: bytes) -> tuple[str, str] | None:
+    """(kind, format) from the first bytes, or None when nothing known starts that way."""
+    for signature, name in _IMAGE_SIGNATURES:
+        if head.startswith(signature):
+            return "image", name
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image", "webp"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "video", "avi"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in (b"avif", b"avis", b"heic", b"heix", b"mif1", b"msf1"):
+            return "image", brand.decode("ascii", "replace").strip()
+        return "video", "mp4"
+    if len(head) > 376 and head[0] == 0x47 and head[188] == 0x47 and head[376] == 0x47:
+        return "video", "mpegts"
+    for signature, name in _VIDEO_SIGNATURES:
+        if head.startswith(signature):
+            return "video", name
+    return None
+
+
+class Media:
+    """Decoded media: what it is, how long it lasts, and its frames under a sampling."""
+
+    kind: str  # "image" or "video" (an animated GIF/WebP is a video: a timed frame sequence)
+    format: str
+    duration: float  # seconds; 0.0 for a still image
+    width: int
+    height: int
+
+    def frames(self, sampling: Sampling = SPARSE, remove_borders: bool = True) -> Iterator[Frame]:
+        raise NotImplementedError
+
+
+def read_source(source: bytes | str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """The bytes of a path or a bytes object, within the size limit."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    else:
+        path = Path(source)
+        try:
+            size = path.stat().st_size
+        except OSError as error:
+            raise MediaError("unsupported", f"cannot read: {error.strerror or error}") from None
+        if path.is_dir():
+            raise MediaError("unsupported", "is a directory, not a media file")
+        limits.check_size(size)
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise MediaError("unsupported", f"cannot read: {error.strerror or error}") from None
+    limits.check_size(len(data))
+    return data
+
+
+def open_media(source: bytes | str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> Media:
+    """Open media from bytes or a path; the type is sniffed from the bytes, never from a name."""
+    data = read_source(source, limits)
+    sniffed = sniff(data[:512])
+    if sniffed is not None and sniffed[0] == "image":
+        return _open_image(data, sniffed[1], limits)
+    return _open_video(data, sniffed[1] if sniffed else None, limits)
+
+
+# ---------------------------------------------------------------- images
+
+
+def _to_rgb_image(image):
+    """Any Pillow mode to an RGB image, as a viewer would show it."""
+    from PIL import Image
+
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
+        gray = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
+        return Image.fromarray(gray, "L").convert("RGB")
+    if mode == "LAB":
+        from PIL import ImageCms
+
+        return ImageCms.applyTransform(
+            image,
+            ImageCms.buildTransform(ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"),
+        )
+    if mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    # Alpha is dropped, not composited: the reference PDQ hashers read the colour channels only.
+    return image if mode == "RGB" else image.convert("RGB")
+
+
+def _shrink(image, max_side: int):
+    from PIL import Image
+
+    longest = max(image.size)
+    if longest <= max_side:
+        return image
+    scale = max_side / longest
+    size = (max(1, round(image.size[0] * scale)), max(1, round(image.size[1] * scale)))
+    # A box filter averages every source pixel, as PDQ's own Jarosz filters do.
+    return image.resize(size, Image.Resampling.BOX)
+
+
+class ImageMedia(Media):
+    def __init__(self, data: bytes, fmt: str, limits: Limits):
+        from PIL import Image, UnidentifiedImageError
+
+        Image.MAX_IMAGE_PIXELS = None  # checked against our own limit below, without a warning
+        try:
+            image = Image.open(io.BytesIO(data))
+        except UnidentifiedImageError:
+            raise MediaError("unsupported", f"not a readable {fmt} image") from None
+        except (OSError, SyntaxError, ValueError) as error:
+            raise MediaError("corrupt", f"cannot decode {fmt} image: {error}") from None
+        if image.size[0] * image.size[1] > limits.max_pixels:
+            raise MediaError("oversized", f"{image.size[0]}x{image.size[1]} pixels is over the limit of {limits.max_pixels}")
+        self._image = image
+        self._n_frames = getattr(image, "n_frames", 1)
+        self.kind = "video" if self._n_frames > 1 else "image"
+        self.format = (image.format or fmt).lower()
+        orientation = image.getexif().get(0x0112, 1)
+        swap = orientation in (5, 6, 7, 8)
+        self.width, self.height = (image.size[1], image.size[0]) if swap else image.size
+        self._durations: list[float] = []
+        self.duration = 0.0
+        if self.kind == "video":
+            for index in range(self._n_frames):
+                image.seek(index)
+                self._durations.append(max(0.0, float(image.info.get("duration", 100) or 100)) / 1000.0)
+            image.seek(0)
+            self.duration = float(sum(self._durations))
+
+    def _frame(self, timestamp: float, image, max_side: int, remove_borders: bool) -> Frame:
+        from PIL import ImageOps
+
+        from hashmatch.borders import content_box
+
+        try:
+            image.load()
+            if self.kind == "image":
+                image = ImageOps.exif_transpose(image) or image
+            upright = _to_rgb_image(image)
+        except (OSError, SyntaxError, ValueError) as error:
+            raise MediaError("corrupt", f"cannot decode {self.format} image: {error}") from None
+        whole = np.asarray(_shrink(upright, max_side), dtype=np.uint8)
+        # Borders are found and cut at full resolution, before shrinking: a crop one pixel
+        # off at working size moves the PDQ hash of the letterboxed corpus sample by 20 bits.
+        box = content_box(np.asarray(upright, dtype=np.uint8)) if remove_borders else None
+        if box is None or box.is_whole((upright.size[1], upright.size[0])):
+            return Frame(timestamp, whole, whole)
+        content = np.asarray(_shrink(upright.crop((box.left, box.top, box.right, box.bottom)), max_side), dtype=np.uint8)
+        return Frame(timestamp, whole, content)
+
+    def frames(self, sampling: Sampling = SPARSE, remove_borders: bool = True) -> Iterator[Frame]:
+        if self.kind == "image":
+            yield self._frame(0.0, self._image, PICTURE_MAX_SIDE, remove_borders)
+            return
+        due = 0.0
+        start = 0.0
+        for index, duration in enumerate(self._durations):
+            try:
+                self._image.seek(index)
+            except EOFError:
+                break
+            except (OSError, ValueError) as error:
+                raise MediaError("corrupt", f"cannot decode frame {index}: {error}") from None
+            if sampling.every_frame or start >= due or index == 0:
+                yield self._frame(start, self._image.copy(), PICTURE_MAX_SIDE, remove_borders)
+                if not sampling.every_frame:
+                    due = start + sampling.interval
+            start += duration
+
+
+def _open_image(data: bytes, fmt: str, limits: Limits) -> Media:
+    return ImageMedia(data, fmt, limits)
+
+
+# ---------------------------------------------------------------- video
+
+
+def _upright(array: np.ndarray, rotation: float) -> np.ndarray:
+    """Apply the display rotation (degrees counter-clockwise, FFmpeg's display-matrix convention)."""
+    quarter_turns = int(round(rotation / 90.0)) % 4
+    return np.ascontiguousarray(np.rot90(array, k=quarter_turns)) if quarter_turns else array
+
+
+def _working_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    longest = max(width, height)
+    if longest <= max_side:
+        return width, height
+    scale = max_side / longest
+    return max(2, round(width * scale)), max(2, round(height * scale))
+
+
+class VideoMedia(Media):
+    kind = "video"
+
+    def __init__(self, data: bytes, fmt: str | None, limits: Limits):
+        import av
+
+        self._data = data
+        try:
+            container = av.open(io.BytesIO(data), mode="r")
+        except av.error.FFmpegError as error:
+            if fmt is not None:
+                # It starts like a known container but does not open: damaged or cut short.
+                raise MediaError("corrupt", f"damaged or truncated {fmt} ({_av_message(error)})") from None
+            raise MediaError("unsupported", f"not a readable image or video ({_av_message(error)})") from None
+        try:
+            if not container.streams.video:
+                raise MediaError("unsupported", "no video stream (audio-only or not media)")
+            stream = container.streams.video[0]
+            self.format = fmt or (container.format.name.split(",")[0] if container.format else "video")
+            self.width = stream.codec_context.width
+            self.height = stream.codec_context.height
+            if not self.width or not self.height:
+                raise MediaError("corrupt", "the video stream has no picture size")
+            if self.width * self.height > limits.max_pixels:
+                raise MediaError("oversized", f"{self.width}x{self.height} pixels is over the limit of {limits.max_pixels}")
+            duration = None
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                duration = container.duration / 1_000_000
+            self.duration = float(duration) if duration and math.isfinite(duration) else 0.0
+            if self.duration > limits.max_duration:
+                raise MediaError("oversized", f"{self.duration:.0f} s is over the limit of {limits.max_duration:.0f} s")
+        finally:
+            container.close()
+        self._limits = limits
+
+    def frames(self, sampling: Sampling = SPARSE, remove_borders: bool = True) -> Iterator[Frame]:
+        from hashmatch.borders import BorderTracker
+
+        tracker = BorderTracker() if remove_borders else None
+        pending: list[tuple[float, np.ndarray]] = []
+        for timestamp, rgb in self._decoded(sampling):
+            if tracker is None:
+                yield Frame(timestamp, rgb, rgb)
+                continue
+            if not tracker.settled:
+                # Hold the first frames back until the crop box is settled over all of them.
+                tracker.observe(rgb)
+                pending.append((timestamp, rgb))
+                if not tracker.settled:
+                    continue
+                for held_time, held in pending:
+                    yield Frame(held_time, held, tracker.crop(held))
+                pending.clear()
+                continue
+            yield Frame(timestamp, rgb, tracker.crop(rgb))
+        for held_time, held in pending:
+            yield Frame(held_time, held, tracker.crop(held))
+
+    def _decoded(self, sampling: Sampling) -> Iterator[tuple[float, np.ndarray]]:
+        import av
+
+        container = av.open(io.BytesIO(self._data), mode="r")
+        try:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            due = None
+            count = 0
+            last_time = -1.0
+            try:
+                for frame in container.decode(stream):
+                    time = frame.time
+                    if time is None:
+                        time = last_time + 1.0 / 30.0 if last_time >= 0 else 0.0
+                    if time > self._limits.max_duration:
+                        raise MediaError("oversized", f"runs past the limit of {self._limits.max_duration:.0f} s")
+                    last_time = time
+                    take = sampling.every_frame or due is None or time >= due or (sampling.keyframes and frame.key_frame)
+                    if not take:
+                        continue
+                    if not sampling.every_frame:
+                        due = time + sampling.interval
+                    width, height = _working_size(frame.width, frame.height, sampling.max_side)
+                    rgb = frame.to_ndarray(width=width, height=height, format="rgb24", interpolation="AREA")
+                    count += 1
+                    yield max(0.0, float(time)), _upright(rgb, getattr(frame, "rotation", 0) or 0)
+            except av.error.FFmpegError as error:
+                raise MediaError("corrupt", f"decoding failed after {count} frames ({_av_message(error)})") from None
+            if count == 0:
+                raise MediaError("corrupt", "no decodable video frames (truncated or damaged)")
+            if self.duration and last_time < self.duration - max(TRUNCATION_SLACK, 0.1 * self.duration):
+                raise MediaError("corrupt", f"truncated: frames stop at {last_time:.1f} s of {self.duration:.1f} s")
+        finally:
+            container.close()
+
+
+def _av_message(error: Exception) -> str:
+    text = getattr(error, "strerror", None) or str(error)
+    return text.split(":")[0].strip() if text else type(error).__name__
+
+
+def _open_video(data: bytes, fmt: str | None, limits: Limits) -> Media:
+    return VideoMedia(data, fmt, limits)

@@ -1,0 +1,66 @@
+import numpy as np
+
+from hashmatch.hashing import MediaHashes, hash_media
+from hashmatch.verdict import compare
+from makemedia import encode_video, image_bytes, letterboxed, panning, textured
+
+
+def test_reference_hashing_drops_near_duplicate_frames():
+    still = [textured(1, 160, 120)] * 20 + [textured(2, 160, 120)] * 20
+    hashes = hash_media(encode_video(still, fps=10), role="reference")
+    assert hashes.frames_sampled == 40
+    assert len(hashes.frames) == 2
+    assert [round(f.timestamp, 1) for f in hashes.frames] == [0.0, 2.0]
+
+
+def test_upload_frames_carry_mirror_and_rotation_variants():
+    frame = hash_media(image_bytes(textured(3))).frames[0]
+    assert len(frame.variants) == 7
+    video_frame = hash_media(encode_video(panning(3, 10, 160, 120))).frames[0]
+    assert len(video_frame.variants) == 8
+
+
+def test_letterboxed_upload_also_carries_the_whole_picture_hash():
+    frame = hash_media(image_bytes(letterboxed(textured(4), bar=0.2))).frames[0]
+    assert len(frame.variants) == 8
+
+
+def test_reference_frames_carry_no_variants_and_every_signal():
+    frame = hash_media(image_bytes(textured(5)), role="reference").frames[0]
+    assert frame.variants == () and set(frame.signals) == {"phash"}
+
+
+def test_identity_digests_are_of_the_bytes():
+    import hashlib
+
+    data = image_bytes(textured(6))
+    hashes = hash_media(data)
+    assert hashes.md5 == hashlib.md5(data).hexdigest() and hashes.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_media_hashes_round_trip_through_json_form():
+    hashes = hash_media(encode_video(panning(7, 20, 160, 120), fps=10))
+    assert MediaHashes.from_dict(hashes.to_dict()).frames == tuple(
+        type(f)(round(f.timestamp, 3), f.pdq, f.quality, f.variants, f.signals) for f in hashes.frames
+    )
+
+
+def test_mirrored_video_matches_its_reference():
+    frames = panning(8, 50, 200, 150)
+    reference = hash_media(encode_video(frames), role="reference")
+    mirrored = hash_media(encode_video([np.ascontiguousarray(f[:, ::-1]) for f in frames]))
+    assert compare(reference, mirrored).match
+
+
+def test_letterboxed_video_matches_its_reference():
+    frames = panning(9, 50, 256, 144)
+    reference = hash_media(encode_video(frames), role="reference")
+    boxed = hash_media(encode_video([letterboxed(f, bar=0.0, pillar=0.2) for f in frames]))
+    assert compare(reference, boxed).match
+
+
+def test_unrelated_video_does_not_match():
+    reference = hash_media(encode_video(panning(10, 50, 200, 150)), role="reference")
+    other = hash_media(encode_video(panning(11, 50, 200, 150)))
+    verdict = compare(reference, other)
+    assert not verdict.match and verdict.query_match_percent == 0.0
