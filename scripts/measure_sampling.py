@@ -1,0 +1,67 @@
+"""Measure frame-sampling strategies on the corpus sample videos; prints a Markdown report.
+
+Each strategy hashes the two references and every sample video, then reports the verdict
+percentages per upload and the upload hashing time. Used to choose the defaults in media.py
+(docs/sampling.md holds a run's output).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from hashmatch.hashing import hash_media
+from hashmatch.media import DENSE, SPARSE, Sampling
+from hashmatch.verdict import compare
+
+ROOT = Path(__file__).resolve().parents[1]
+VIDEOS = ROOT.parent / "shared" / "corpus" / "videos" / "tmk-sample-videos"
+REFERENCES = {"chair": "chair-orig-22-sd-bar", "pattern": "pattern-hd-no-bar"}
+UPLOADS = {
+    "chair": ["chair-19-sd-bar", "chair-20-sd-bar", "chair-22-sd-grey-bar", "chair-22-sd-sepia-bar", "chair-22-with-small-logo-bar", "chair-22-with-large-logo-bar"],
+    "pattern": ["pattern-longer-no-bar", "pattern-sd-grey-bar", "pattern-sd-with-small-logo-bar", "pattern-sd-with-large-logo-bar"],
+}
+NEGATIVE = "doorknob-hd-no-bar"
+
+STRATEGIES = {
+    "1 fps both sides": (replace(SPARSE, interval=1.0, keyframes=False, max_side=DENSE.max_side), replace(SPARSE, interval=1.0, keyframes=False)),
+    "dense ref / keyframes only": (DENSE, replace(SPARSE, interval=10_000.0)),
+    "dense ref / 1 frame per 2 s": (DENSE, replace(SPARSE, interval=2.0)),
+    "dense ref / 1 frame per 1 s": (DENSE, replace(SPARSE, interval=1.0)),
+    "dense ref / 1 frame per 0.5 s (default)": (DENSE, SPARSE),
+    "dense ref / 1 frame per 0.25 s": (DENSE, replace(SPARSE, interval=0.25)),
+}
+
+
+def main() -> int:
+    if not VIDEOS.is_dir():
+        print(f"corpus not found at {VIDEOS}", file=sys.stderr)
+        return 2
+    print("| strategy | upload | query % | reference % | match |")
+    print("|---|---|---|---|---|")
+    timings = []
+    for label, (reference_sampling, upload_sampling) in STRATEGIES.items():
+        references = {family: hash_media(VIDEOS / f"{name}.mp4", role="reference", sampling=reference_sampling) for family, name in REFERENCES.items()}
+        upload_seconds = 0.0
+        video_seconds = 0.0
+        for family, names in UPLOADS.items():
+            for name in [*names, NEGATIVE]:
+                started = time.perf_counter()
+                upload = hash_media(VIDEOS / f"{name}.mp4", role="upload", sampling=upload_sampling)
+                upload_seconds += time.perf_counter() - started
+                video_seconds += upload.duration
+                verdict = compare(references[family], upload)
+                print(f"| {label} | {name} vs {REFERENCES[family]} | {verdict.query_match_percent:.1f} | {verdict.reference_match_percent:.1f} | {'yes' if verdict.match else 'no'} |", flush=True)
+        timings.append((label, 60.0 * upload_seconds / video_seconds))
+    print()
+    print("| strategy | upload hashing, seconds per minute of video |")
+    print("|---|---|")
+    for label, per_minute in timings:
+        print(f"| {label} | {per_minute:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
