@@ -6,7 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint bench clean
+SAM_VENV := .venv-sam
+# sam build needs the Lambda runtime's Python (3.12) on PATH.
+SAM_PYTHON ?= python3.12
+
+.PHONY: setup demo demo-compare local-stack test test-fast lint bench evaluate sam-build clean
 
 setup: $(STAMP)
 
@@ -18,7 +22,16 @@ $(STAMP): requirements/core.txt requirements/aws.txt requirements/dev.txt requir
 	touch $(STAMP)
 
 demo: setup
+	$(BIN)/python scripts/pipeline_demo.py
+
+demo-compare: setup
 	$(BIN)/python scripts/demo.py
+
+local-stack: setup
+	$(BIN)/python -m hashmatch.aws.local_runner
+
+lint: setup
+	$(BIN)/cfn-lint template.yaml
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -29,5 +42,12 @@ test-fast: setup
 bench: setup
 	$(BIN)/python scripts/bench_hashing.py
 
+$(SAM_VENV)/bin/sam:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli==1.170.0
+
+sam-build: $(SAM_VENV)/bin/sam
+	PATH="$$(dirname "$$($(SAM_PYTHON) -c 'import sys; print(sys.executable)')"):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build
+
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info shared/*.egg-info
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache build *.egg-info shared/*.egg-info

@@ -27,7 +27,15 @@ class Progress:
     def step(self, position: int, total: int, path: str, what: str) -> float:
         if self.enabled:
             print(f"[{position}/{total}] {what} {path} ...", file=self.stream, flush=True)
-        return time.monotonic()
+        self._last = time.monotonic()
+        return self._last
+
+    def fraction(self, done: float) -> None:
+        """Within one long video: a percentage line at most every 2 seconds."""
+        now = time.monotonic()
+        if self.enabled and now - getattr(self, "_last", now) >= 2.0:
+            print(f"      {100 * done:.0f} %", file=self.stream, flush=True)
+            self._last = now
 
     def done(self, started: float, hashes: MediaHashes) -> None:
         if self.enabled:
@@ -40,8 +48,8 @@ def _error(path: str, error: Exception) -> None:
     print(f"hashmatch: error: {path}: {message}", file=sys.stderr, flush=True)
 
 
-def _hash_one(path: str, role: str) -> MediaHashes:
-    return hash_media(path, role=role)
+def _hash_one(path: str, role: str, progress: Progress) -> MediaHashes:
+    return hash_media(path, role=role, progress=progress.fraction)
 
 
 def _print_hashes_text(path: str, hashes: MediaHashes) -> None:
@@ -57,7 +65,7 @@ def command_hash(args: argparse.Namespace) -> int:
     for position, path in enumerate(args.paths, 1):
         started = progress.step(position, len(args.paths), path, "hashing")
         try:
-            hashes = _hash_one(path, args.role)
+            hashes = _hash_one(path, args.role, progress)
         except MediaError as error:
             _error(path, error)
             status = EXIT_BAD_INPUT
@@ -75,7 +83,7 @@ def command_compare(args: argparse.Namespace) -> int:
     total = 1 + len(args.queries)
     started = progress.step(1, total, args.reference, "hashing reference")
     try:
-        reference = _hash_one(args.reference, "reference")
+        reference = _hash_one(args.reference, "reference", progress)
     except MediaError as error:
         _error(args.reference, error)
         return EXIT_BAD_INPUT
@@ -86,7 +94,7 @@ def command_compare(args: argparse.Namespace) -> int:
     for position, path in enumerate(args.queries, 2):
         started = progress.step(position, total, path, "hashing")
         try:
-            query = _hash_one(path, "upload")
+            query = _hash_one(path, "upload", progress)
         except MediaError as error:
             _error(path, error)
             status = EXIT_BAD_INPUT

@@ -231,20 +231,24 @@ class ImageMedia(Media):
         if image.size[0] * image.size[1] > limits.max_pixels:
             raise MediaError("oversized", f"{image.size[0]}x{image.size[1]} pixels is over the limit of {limits.max_pixels}")
         self._image = image
-        self._n_frames = getattr(image, "n_frames", 1)
-        self.kind = "video" if self._n_frames > 1 else "image"
         self.format = (image.format or fmt).lower()
-        orientation = image.getexif().get(0x0112, 1)
-        swap = orientation in (5, 6, 7, 8)
-        self.width, self.height = (image.size[1], image.size[0]) if swap else image.size
         self._durations: list[float] = []
         self.duration = 0.0
-        if self.kind == "video":
-            for index in range(self._n_frames):
-                image.seek(index)
-                self._durations.append(max(0.0, float(image.info.get("duration", 100) or 100)) / 1000.0)
-            image.seek(0)
-            self.duration = float(sum(self._durations))
+        try:
+            # Reading EXIF and counting frames parse past the header: a cut-off file fails here.
+            self._n_frames = getattr(image, "n_frames", 1)
+            orientation = image.getexif().get(0x0112, 1)
+            if self._n_frames > 1:
+                for index in range(self._n_frames):
+                    image.seek(index)
+                    self._durations.append(max(0.0, float(image.info.get("duration", 100) or 100)) / 1000.0)
+                image.seek(0)
+        except (OSError, SyntaxError, ValueError, EOFError) as error:
+            raise MediaError("corrupt", f"cannot decode {fmt} image: {error}") from None
+        self.kind = "video" if self._n_frames > 1 else "image"
+        self.duration = float(sum(self._durations))
+        swap = orientation in (5, 6, 7, 8)
+        self.width, self.height = (image.size[1], image.size[0]) if swap else image.size
 
     def _frame(self, timestamp: float, image, max_side: int, remove_borders: bool) -> Frame:
         from PIL import ImageOps

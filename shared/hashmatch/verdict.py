@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Sequence
+from typing import Hashable, Mapping, Sequence
 
 from hashmatch.hashing import FrameHashes, MediaHashes
 from hashmatch.index import FrameIndex, FrameMatch
@@ -110,11 +110,27 @@ def query_hashes(frame: FrameHashes) -> list[str]:
     return [frame.pdq, *frame.variants]
 
 
+def match_references(
+    index: FrameIndex,
+    durations: Mapping[Hashable, float],
+    query: MediaHashes,
+    threshold: int = PRIMARY_SIGNAL.match_threshold,
+) -> dict[Hashable, Verdict]:
+    """The verdict against every reference in `index` that shares at least one frame with the upload.
+
+    `durations` gives each reference's duration (0 for a still picture or a bare hash).
+    """
+    frames = usable(query.frames)
+    if not frames or not len(index):
+        return {}
+    found = index.search([(f.timestamp, query_hashes(f)) for f in frames], threshold)
+    step = sampling_step(query.frames)
+    return {reference: decide(frames, matches, durations[reference], step) for reference, matches in found.items()}
+
+
 def compare(reference: MediaHashes, query: MediaHashes) -> Verdict:
     """Verdict for one upload against one reference, both already hashed."""
     index = FrameIndex(PRIMARY_SIGNAL.bits)
     index.add("reference", [(f.timestamp, f.pdq) for f in usable(reference.frames)], reference.duration)
-    frames = usable(query.frames)
-    found = index.search([(f.timestamp, query_hashes(f)) for f in frames], PRIMARY_SIGNAL.match_threshold)
-    step = sampling_step(query.frames)
-    return decide(frames, found.get("reference", []), reference.duration, step)
+    verdicts = match_references(index, {"reference": reference.duration}, query)
+    return verdicts.get("reference") or decide(usable(query.frames), [], reference.duration)

@@ -150,10 +150,11 @@ def test_truncated_video_is_corrupt_even_when_the_decoder_stays_silent():
     assert error.value.reason == "corrupt"
 
 
-def test_truncated_image_is_corrupt():
-    data = image_bytes(textured(6, 400, 300), "JPEG")
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", "WEBP"])
+def test_truncated_image_is_corrupt(fmt):
+    data = image_bytes(textured(6, 400, 300), fmt)
     with pytest.raises(MediaError) as error:
-        list(open_media(data[: len(data) // 2]).frames())
+        list(open_media(data[: len(data) // 3]).frames())
     assert error.value.reason == "corrupt"
 
 

@@ -1,0 +1,88 @@
+"""Hash each object an S3 notification names (SQS batch) and queue its hashes for the matcher."""
+
+from __future__ import annotations
+
+import time
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from hashmatch.aws import settings as config
+from hashmatch.aws.audit import AuditLog
+from hashmatch.aws.hash_messages import send_hashes
+from hashmatch.aws.uploads import Upload, UploadGone, read_upload
+from hashmatch.hashing import hash_media
+from hashmatch.media import Limits, MediaError
+
+settings = config.load(config.HashUploadSettings)
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+s3 = boto3.client("s3")
+sqs = boto3.client("sqs")
+audit = AuditLog(boto3.resource("dynamodb").Table(settings.audit_table))
+processor = BatchProcessor(event_type=EventType.SQS)
+limits = Limits(max_bytes=settings.max_upload_bytes)
+# PDQ only: the verdict uses PDQ, and imagehash's SciPy and PyWavelets (about 180 MB) would
+# take the function past Lambda's 250 MB package limit.
+EXTRA_SIGNALS: tuple[str, ...] = ()
+
+
+def reject(upload: Upload, error: MediaError) -> None:
+    """Bad input is an outcome, not a failure: logged, counted by reason, recorded, never retried."""
+    logger.warning("upload rejected", upload_id=upload.upload_id, reason=error.reason, detail=str(error))
+    metrics.add_metric(name="UploadsRejected", unit=MetricUnit.Count, value=1)
+    with single_metric(name="UploadsRejected", unit=MetricUnit.Count, value=1, default_dimensions={"reason": error.reason}):
+        pass
+    audit.record(upload.upload_id, "rejected", reason=error.reason, detail=str(error), bucket=upload.bucket, key=upload.key, size=upload.size, uploaded_at=upload.uploaded_at)
+
+
+@tracer.capture_method
+def hash_upload(upload: Upload) -> None:
+    started = time.perf_counter()
+    try:
+        data, upload = read_upload(s3, upload, settings.max_upload_bytes)
+        hashes = hash_media(data, role="upload", limits=limits, extra_signals=EXTRA_SIGNALS)
+    except MediaError as error:
+        reject(upload, error)
+        return
+    except UploadGone as gone:
+        logger.info("upload gone before hashing", upload_id=upload.upload_id, detail=str(gone))
+        metrics.add_metric(name="UploadsGone", unit=MetricUnit.Count, value=1)
+        audit.record(upload.upload_id, "gone", stage="hashing", detail=str(gone), bucket=upload.bucket, key=upload.key)
+        return
+    seconds = time.perf_counter() - started
+    message = send_hashes(sqs, settings.hashes_queue_url, s3, settings.hashes_bucket, upload, hashes)
+    metrics.add_metric(name="UploadsHashed", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="HashingSeconds", unit=MetricUnit.Seconds, value=seconds)
+    logger.info(
+        "upload hashed",
+        upload_id=upload.upload_id,
+        kind=hashes.kind,
+        duration=hashes.duration,
+        frames=len(hashes.frames),
+        seconds=round(seconds, 3),
+        claim_check="hashes_location" in message,
+    )
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> None:
+    body = record.json_body
+    if body.get("Event") == "s3:TestEvent":
+        # S3 sends this once when the notification is configured; it names no object.
+        logger.info("s3:TestEvent skipped", bucket=body.get("Bucket"))
+        metrics.add_metric(name="TestEventsSkipped", unit=MetricUnit.Count, value=1)
+        return
+    for s3_record in record.decoded_nested_s3_event.records:
+        hash_upload(Upload.from_s3_record(s3_record))
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event, context):
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,223 @@
+"""The serverless pipeline end to end on the local stack: reference in, altered copy and unrelated video uploaded.
+
+Shows the SNS match message for the copy, none for the unrelated video, the quarantined object in
+the evidence bucket, the audit record, how bad objects end, and the latency from upload to the
+SNS message for a video and an image. Uses ../shared/corpus; without it, media made for the demo.
+Run: python scripts/pipeline_demo.py [--corpus DIR] [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hashmatch.aws.admin import add_reference
+from hashmatch.aws.hash_set import HashSet
+from hashmatch.aws.local_runner import LocalRunner
+from hashmatch.aws.local_stack import REPO_ROOT, LocalStack
+
+DEFAULT_CORPUS = REPO_ROOT.parent / "shared" / "corpus"
+VIDEOS = "videos/tmk-sample-videos"
+CORPUS_MEDIA = {
+    "reference video": f"{VIDEOS}/chair-orig-22-sd-bar.mp4",
+    "altered copy": f"{VIDEOS}/chair-22-sd-sepia-bar.mp4",
+    "unrelated video": f"{VIDEOS}/doorknob-hd-no-bar.mp4",
+    "reference image": "images/pdq-bridge-mods/aaa-orig.jpg",
+    "altered image": "images/pdq-bridge-mods/blur-a-little.jpg",
+}
+HASH_PIPELINE = ["HashUploadFunction", "MatchHashesFunction"]
+
+
+@dataclass(frozen=True)
+class Item:
+    name: str
+    data: bytes
+
+
+def corpus_media(corpus: Path) -> dict[str, Item] | None:
+    paths = {role: corpus / relative for role, relative in CORPUS_MEDIA.items()}
+    if not all(path.is_file() for path in paths.values()):
+        return None
+    return {role: Item(path.name, path.read_bytes()) for role, path in paths.items()}
+
+
+def made_media() -> dict[str, Item]:
+    """Without the corpus: a panning video, its mirrored copy, another video, a picture and its JPEG."""
+    sys.path.insert(0, str(REPO_ROOT / "tests"))
+    import numpy as np
+    from makemedia import encode_video, image_bytes, panning, textured
+
+    frames = panning(1, 120, 320, 240)
+    picture = textured(3, 640, 480)
+    return {
+        "reference video": Item("made-reference.mp4", encode_video(frames, fps=20)),
+        "altered copy": Item("made-mirrored-copy.mp4", encode_video([np.ascontiguousarray(f[:, ::-1]) for f in frames], fps=20)),
+        "unrelated video": Item("made-unrelated.mp4", encode_video(panning(2, 60, 320, 240), fps=20)),
+        "reference image": Item("made-picture.png", image_bytes(picture)),
+        "altered image": Item("made-picture-q60.jpg", image_bytes(picture, "JPEG", quality=60)),
+    }
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def heading(text: str) -> None:
+    say()
+    say(f"== {text}")
+
+
+class Demo:
+    def __init__(self, stack: LocalStack, runner: LocalRunner, source: str):
+        self.stack, self.runner, self.source = stack, runner, source
+        self.s3 = stack.client("s3")
+        self.sqs = stack.client("sqs")
+        self.uploads = stack.ref("UploadsBucket")
+        self.observer = stack.subscribe_queue("MatchTopic", "demo-match-observer")
+        self.hash_set = HashSet(stack.table("HashSetTable"))
+        self.audit = stack.table("AuditTable")
+
+    def add_reference(self, item: Item, label: str) -> None:
+        started = time.perf_counter()
+        reference = add_reference(self.hash_set, item.data, label=label, source=self.source)
+        say(f"added reference {item.name}: {reference.kind}, {reference.frames} usable frames, "
+            f"label {reference.label!r}, id {reference.reference_id[:16]}… ({time.perf_counter() - started:.1f} s)")
+
+    def upload(self, item: Item, key: str) -> tuple[float, list[dict]]:
+        """Upload, run the hasher and matcher, read what the topic delivered; returns (seconds to the message, messages)."""
+        started = time.perf_counter()
+        self.s3.put_object(Bucket=self.uploads, Key=key, Body=item.data)
+        self.runner.run_until_idle(functions=HASH_PIPELINE)
+        messages = self.received()
+        elapsed = time.perf_counter() - started
+        return elapsed, messages
+
+    def received(self) -> list[dict]:
+        found = []
+        while True:
+            response = self.sqs.receive_message(QueueUrl=self.observer, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            if not response.get("Messages"):
+                return found
+            for message in response["Messages"]:
+                found.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.observer, ReceiptHandle=message["ReceiptHandle"])
+
+    def audit_records(self, upload_id: str) -> list[dict]:
+        from boto3.dynamodb.conditions import Key
+
+        from hashmatch.aws.dynamo import from_item
+
+        items = self.audit.query(KeyConditionExpression=Key("upload_id").eq(upload_id))["Items"]
+        return [from_item(item) for item in items]
+
+
+def run(media: dict[str, Item], source: str, repeat: int, log_path: Path) -> int:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as log, LocalStack() as stack:
+        runner = LocalRunner(stack, log_stream=log)
+        runner.run_until_idle()  # S3's s3:TestEvent, sent when the notification was configured
+        kinds: dict[str, int] = {}
+        for resource in stack.resources.values():
+            kinds[resource.type] = kinds.get(resource.type, 0) + 1
+        heading(f"local stack: moto server at {stack.endpoint_url}, resources from template.yaml")
+        say(", ".join(f"{count} {kind.split('::')[-1]}" for kind, count in sorted(kinds.items())))
+        for deviation in stack.deviations:
+            say(f"  local deviation: {deviation}")
+        say(f"handler logs and metrics: {log_path}")
+
+        demo = Demo(stack, runner, source)
+        heading(f"hash set ({source})")
+        demo.add_reference(media["reference video"], "demo: known violent-extremist video")
+        demo.add_reference(media["reference image"], "demo: known violent-extremist image")
+
+        copy = media["altered copy"]
+        heading(f"upload an altered copy: {copy.name}")
+        copy_key = f"user-uploads/{copy.name}"
+        video_seconds, messages = demo.upload(copy, copy_key)
+        if len(messages) != 1:
+            say(f"expected one match message, got {len(messages)}")
+            return 1
+        envelope = messages[0]
+        message = json.loads(envelope["Message"])
+        say("SNS message attributes: " + json.dumps({name: value["Value"] for name, value in envelope["MessageAttributes"].items()}))
+        say(json.dumps(message, indent=2))
+
+        unrelated = media["unrelated video"]
+        heading(f"upload an unrelated video: {unrelated.name}")
+        _, found = demo.upload(unrelated, f"user-uploads/{unrelated.name}")
+        say("no match message" if not found else f"UNEXPECTED: {len(found)} match message(s)")
+
+        heading("takedown subscriber")
+        runner.run_until_idle()
+        remaining = demo.s3.list_object_versions(Bucket=demo.uploads, Prefix=copy_key).get("Versions", [])
+        say(f"uploads bucket: {copy_key} has {len(remaining)} version(s) left (the matched version was removed)")
+        evidence_bucket = stack.ref("EvidenceBucket")
+        for kept in demo.s3.list_objects_v2(Bucket=evidence_bucket).get("Contents", []):
+            head = demo.s3.head_object(Bucket=evidence_bucket, Key=kept["Key"])
+            say(f"evidence bucket: s3://{evidence_bucket}/{kept['Key']} ({kept['Size']} bytes, "
+                f"encryption {head.get('ServerSideEncryption')}, metadata {head.get('Metadata')})")
+        say("audit record:")
+        for record in demo.audit_records(message["upload"]["upload_id"]):
+            say(json.dumps(record, indent=2, default=str))
+
+        heading("bad objects: a counted, recorded outcome, never a retry loop")
+        bad = {
+            "bad/empty.mp4": b"",
+            "bad/truncated.mp4": unrelated.data[: len(unrelated.data) // 3],
+            "bad/notes.txt": b"not media at all\n",
+        }
+        for key, body in bad.items():
+            demo.s3.put_object(Bucket=demo.uploads, Key=key, Body=body)
+        runner.run_until_idle()
+        for key in bad:
+            version = demo.s3.list_object_versions(Bucket=demo.uploads, Prefix=key)["Versions"][0]["VersionId"]
+            records = demo.audit_records(f"s3://{demo.uploads}/{key}?versionId={version}")
+            say(f"{key}: " + "; ".join(f"{r['event']} ({r.get('reason')}: {r.get('detail')})" for r in records))
+        dead = stack.client("sqs").get_queue_attributes(QueueUrl=stack.ref("UploadsDeadLetterQueue"), AttributeNames=["ApproximateNumberOfMessages"])
+        say(f"uploads dead-letter queue: {dead['Attributes']['ApproximateNumberOfMessages']} message(s)")
+
+        heading(f"latency, upload -> SNS message on a subscribed queue (local stack; first run, then {repeat} more)")
+        image = media["altered image"]
+        image_seconds, image_messages = demo.upload(image, f"user-uploads/latency/first-{image.name}")
+        if len(image_messages) != 1:
+            say(f"expected one match message for {image.name}, got {len(image_messages)}")
+            return 1
+        timings = {"video": [video_seconds], "image": [image_seconds]}
+        for run_number in range(repeat):
+            for kind, item in (("video", copy), ("image", image)):
+                seconds, found = demo.upload(item, f"user-uploads/latency/{run_number}-{item.name}")
+                if len(found) != 1:
+                    say(f"expected one match message for {item.name}, got {len(found)}")
+                    return 1
+                timings[kind].append(seconds)
+        runner.run_until_idle()
+        for kind, item in (("video", copy), ("image", image)):
+            values = timings[kind]
+            later = f", then median {statistics.median(values[1:]):.2f} s" if len(values) > 1 else ""
+            say(f"{kind} {item.name} ({len(item.data) / 1e6:.1f} MB): first {values[0]:.2f} s{later}")
+        say("(the local runner polls at once: no Lambda cold start or event-source polling delay is included)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help=f"default: {DEFAULT_CORPUS}")
+    parser.add_argument("--repeat", type=int, default=3, help="latency runs per media kind after the first")
+    parser.add_argument("--log", type=Path, default=REPO_ROOT / ".local" / "demo-handlers.log")
+    args = parser.parse_args(argv)
+    media = corpus_media(args.corpus)
+    if media is not None:
+        source = "team corpus (../shared/corpus)"
+    else:
+        print(f"No corpus at {args.corpus}; using media made for the demo.", flush=True)
+        media, source = made_media(), "made for the demo"
+    return run(media, source, args.repeat, args.log)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

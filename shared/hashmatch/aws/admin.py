@@ -1,0 +1,95 @@
+"""Operators' commands against a deployed (or local) stack: add, remove and list references; restore an upload.
+
+    python -m hashmatch.aws.admin --table TABLE add-reference FILE --label LABEL --source SOURCE
+    python -m hashmatch.aws.admin --table TABLE list-references
+    python -m hashmatch.aws.admin --table TABLE remove-reference REFERENCE_ID
+    python -m hashmatch.aws.admin --audit-table T --evidence-bucket B restore UPLOAD_ID --reason R --requested-by WHO
+
+--endpoint-url (or AWS_ENDPOINT_URL) points boto3 at a local stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from hashmatch.aws.audit import AuditLog
+from hashmatch.aws.hash_set import ACTIONS, HashSet
+from hashmatch.aws.quarantine import Quarantine
+from hashmatch.aws.takedown import restore
+from hashmatch.hashing import hash_media
+from hashmatch.media import MediaError
+
+
+def add_reference(hash_set: HashSet, path: str, *, label: str, source: str, action: str = "quarantine", reference_id: str | None = None):
+    """Hash a known media file densely (role "reference", PDQ only: the hash set stores PDQ) and add it."""
+    hashes = hash_media(path, role="reference", extra_signals=())
+    return hash_set.add_reference(hashes, label=label, source=source, action=action, reference_id=reference_id)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m hashmatch.aws.admin", description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoint-url", help="an AWS endpoint other than AWS itself (a local stack)")
+    parser.add_argument("--region", help="AWS region (default: the environment's)")
+    parser.add_argument("--table", help="the hash-set table name (stack output HashSetTableName)")
+    parser.add_argument("--audit-table", help="the audit table name (stack output AuditTableName)")
+    parser.add_argument("--evidence-bucket", help="the evidence bucket (stack output EvidenceBucketName)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add = commands.add_parser("add-reference", help="hash a known media file and add it to the hash set")
+    add.add_argument("file")
+    add.add_argument("--label", required=True, help="what the reference is, as matches will report it")
+    add.add_argument("--source", required=True, help="where it comes from (a hash-sharing list, a referral)")
+    add.add_argument("--action", choices=ACTIONS, default="quarantine", help="what a match recommends")
+    add.add_argument("--reference-id", help="default: the file's SHA-256")
+    commands.add_parser("list-references", help="list the hash set's references")
+    remove = commands.add_parser("remove-reference", help="remove a reference and its frames")
+    remove.add_argument("reference_id")
+    back = commands.add_parser("restore", help="put a quarantined upload back after a complaint")
+    back.add_argument("upload_id")
+    back.add_argument("--reason", required=True)
+    back.add_argument("--requested-by", required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    import boto3
+
+    args = _parser().parse_args(argv)
+    session = boto3.session.Session(region_name=args.region)
+    options = {"endpoint_url": args.endpoint_url} if args.endpoint_url else {}
+    dynamodb = session.resource("dynamodb", **options)
+
+    def need(value, flag):
+        if not value:
+            raise SystemExit(f"{args.command} needs {flag}")
+        return value
+
+    if args.command == "restore":
+        audit = AuditLog(dynamodb.Table(need(args.audit_table, "--audit-table")))
+        quarantine = Quarantine(session.client("s3", **options), need(args.evidence_bucket, "--evidence-bucket"))
+        print(json.dumps(restore(args.upload_id, args.reason, args.requested_by, quarantine, audit), indent=2, default=str))
+        return 0
+    hash_set = HashSet(dynamodb.Table(need(args.table, "--table")))
+    if args.command == "add-reference":
+        try:
+            reference = add_reference(hash_set, args.file, label=args.label, source=args.source, action=args.action, reference_id=args.reference_id)
+        except MediaError as error:
+            print(f"{args.file}: {error.reason}: {error}", file=sys.stderr)
+            return 2
+        except ValueError as error:  # nothing in it to match on
+            print(f"{args.file}: {error}", file=sys.stderr)
+            return 2
+        print(json.dumps(reference.__dict__, indent=2))
+    elif args.command == "list-references":
+        for reference in hash_set.references():
+            print(json.dumps(reference.__dict__))
+    elif args.command == "remove-reference":
+        if not hash_set.remove_reference(args.reference_id):
+            print(f"no reference {args.reference_id}", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

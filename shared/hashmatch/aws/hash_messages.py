@@ -1,0 +1,71 @@
+"""The hashes message, hasher to matcher: an upload's identity and MediaHashes, inline or by claim check.
+
+The same message is how hash-only requests and retro-matching reach the matcher: anything that
+can put {"upload": {"upload_id": ...}, "hashes": {...}} on the hashes queue gets a verdict.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from hashmatch.aws.audit import now
+from hashmatch.aws.uploads import Upload
+from hashmatch.hashing import MediaHashes
+
+MESSAGE_TYPE = "hashmatch.hashes"
+MESSAGE_VERSION = 1
+# Hashes over this many bytes travel through S3 (claim check) and the message carries a pointer.
+# An upload frame costs about 0.7 KB (PDQ, 7 dihedral variants, maybe the uncropped hash), so
+# this is about 4.5 minutes of video at 2 frames a second; it keeps a full batch of 10 messages
+# under Lambda's 6 MB invocation payload and fits SQS's older 256 KiB limit as well as its 1 MiB one.
+INLINE_LIMIT = 192 * 1024
+
+
+@dataclass(frozen=True)
+class HashesMessage:
+    upload: Upload
+    hashes: MediaHashes
+    hashed_at: str
+
+    def to_dict(self) -> dict:
+        return {
+            "message_type": MESSAGE_TYPE,
+            "message_version": MESSAGE_VERSION,
+            "upload": self.upload.to_dict(),
+            "hashed_at": self.hashed_at,
+            "hashes": self.hashes.to_dict(),
+        }
+
+
+def claim_check_key(hashes: MediaHashes) -> str:
+    # Identical bytes hash identically, so the content digest names the stored hashes.
+    return f"uploads/{hashes.sha256}.json"
+
+
+def send_hashes(sqs, queue_url: str, s3, bucket: str, upload: Upload, hashes: MediaHashes) -> dict:
+    """Queue the upload's hashes for the matcher; returns the message body as sent."""
+    message = HashesMessage(upload, hashes, now()).to_dict()
+    body = json.dumps(message, separators=(",", ":"))
+    if len(body.encode()) > INLINE_LIMIT:
+        key = claim_check_key(hashes)
+        s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(message["hashes"], separators=(",", ":")).encode(), ContentType="application/json")
+        message["hashes"] = None
+        message["hashes_location"] = {"bucket": bucket, "key": key}
+        body = json.dumps(message, separators=(",", ":"))
+    sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+    return message
+
+
+def read_hashes_message(s3, body: dict) -> HashesMessage:
+    """Parse a hashes message, fetching claim-checked hashes; raises ValueError/KeyError on a malformed one."""
+    if body.get("message_type", MESSAGE_TYPE) != MESSAGE_TYPE:
+        raise ValueError(f"not a hashes message: {body.get('message_type')!r}")
+    hashes = body.get("hashes")
+    if hashes is None:
+        location = body["hashes_location"]
+        hashes = json.loads(s3.get_object(Bucket=location["bucket"], Key=location["key"])["Body"].read())
+    upload = Upload.from_dict(body["upload"])
+    if not upload.upload_id:
+        raise ValueError("the message names no upload_id")
+    return HashesMessage(upload, MediaHashes.from_dict(hashes), body.get("hashed_at") or now())

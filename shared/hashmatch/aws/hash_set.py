@@ -1,0 +1,221 @@
+"""The hash set in DynamoDB: references (known media) with their frame hashes, loaded into a FrameIndex for matching.
+
+Table layout (partition key reference_id, sort key item):
+  reference_id=<id>,        item="meta"          label, source, action, kind, duration, sha256, ...
+  reference_id=<id>,        item="frames#00000"  up to FRAMES_PER_ITEM (timestamp, PDQ hex) pairs
+  reference_id="#hash-set", item="version"       a counter bumped on every change, so matchers
+                                                 reload only when the set has changed
+Frames are chunked because one item per frame would make loading a long reference thousands of
+reads, while 1000 frames (about 70 KB) stay far below DynamoDB's 400 KB item limit.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+from boto3.dynamodb.conditions import Key
+
+from hashmatch.aws.dynamo import from_item, to_item
+from hashmatch.hashing import MediaHashes
+from hashmatch.index import FrameIndex
+from hashmatch.signals import PRIMARY_SIGNAL
+from hashmatch.verdict import Verdict, match_references, usable
+
+META_ITEM = "meta"
+FRAMES_ITEM_PREFIX = "frames#"
+FRAMES_PER_ITEM = 1000
+VERSION_KEY = {"reference_id": "#hash-set", "item": "version"}
+ACTIONS = ("quarantine", "review")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A known media item in the hash set."""
+
+    reference_id: str
+    label: str
+    source: str
+    action: str  # what a match recommends: "quarantine" or "review"
+    signal_type: str
+    kind: str
+    duration: float
+    frames: int
+    sha256: str
+    added_at: str
+
+    def to_item(self) -> dict:
+        return to_item({"reference_id": self.reference_id, "item": META_ITEM, **{k: v for k, v in self.__dict__.items() if k != "reference_id"}})
+
+    @classmethod
+    def from_item(cls, item: dict) -> "Reference":
+        data = from_item(item)
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class ReferenceMatch:
+    reference: Reference
+    verdict: Verdict
+
+
+class ReferenceIndex:
+    """All references of one hash-set version in one FrameIndex."""
+
+    def __init__(self, references: dict[str, Reference], index: FrameIndex, version: int):
+        self.references = references
+        self.index = index
+        self.version = version
+
+    def match(self, hashes: MediaHashes, threshold: int = PRIMARY_SIGNAL.match_threshold) -> list[ReferenceMatch]:
+        """Every reference the upload matches, best (smallest distance) first."""
+        durations = {reference_id: reference.duration for reference_id, reference in self.references.items()}
+        verdicts = match_references(self.index, durations, hashes, threshold)
+        matches = [ReferenceMatch(self.references[key], verdict) for key, verdict in verdicts.items() if verdict.match]
+        return sorted(matches, key=lambda m: (m.verdict.best_distance, m.reference.reference_id))
+
+
+class HashSet:
+    """The hash-set table (a boto3 DynamoDB Table resource)."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def add_reference(
+        self,
+        hashes: MediaHashes,
+        *,
+        label: str,
+        source: str,
+        action: str = "quarantine",
+        reference_id: str | None = None,
+    ) -> Reference:
+        """Store a reference's usable frames (replacing any earlier version of it) and bump the set version."""
+        if action not in ACTIONS:
+            raise ValueError(f"action must be one of {ACTIONS}, not {action!r}")
+        if hashes.role != "reference":
+            raise ValueError("a reference must be hashed with role='reference' (dense sampling)")
+        frames = usable(hashes.frames)
+        if not frames:
+            raise ValueError("no frame of this media is usable for matching (all below PDQ quality 50)")
+        reference = Reference(
+            reference_id=reference_id or hashes.sha256,
+            label=label,
+            source=source,
+            action=action,
+            signal_type=PRIMARY_SIGNAL.name,
+            kind=hashes.kind,
+            duration=round(hashes.duration, 3),
+            frames=len(frames),
+            sha256=hashes.sha256,
+            added_at=_now(),
+        )
+        self._delete_items(reference.reference_id)
+        with self.table.batch_writer() as batch:
+            for number, start in enumerate(range(0, len(frames), FRAMES_PER_ITEM)):
+                chunk = frames[start : start + FRAMES_PER_ITEM]
+                batch.put_item(
+                    Item=to_item(
+                        {
+                            "reference_id": reference.reference_id,
+                            "item": f"{FRAMES_ITEM_PREFIX}{number:05d}",
+                            "timestamps": [round(frame.timestamp, 3) for frame in chunk],
+                            "pdq": [frame.pdq for frame in chunk],
+                        }
+                    )
+                )
+        # The meta item is written last and removed first, so a reader never takes a
+        # reference whose frames are not all there.
+        self.table.put_item(Item=reference.to_item())
+        self._bump_version()
+        return reference
+
+    def remove_reference(self, reference_id: str) -> bool:
+        """Delete a reference and its frames; False when there was no such reference."""
+        removed = self._delete_items(reference_id)
+        if removed:
+            self._bump_version()
+        return removed > 0
+
+    def references(self) -> list[Reference]:
+        return sorted(
+            (Reference.from_item(item) for item in self._scan() if item["item"] == META_ITEM),
+            key=lambda reference: reference.added_at,
+        )
+
+    def version(self) -> int:
+        item = self.table.get_item(Key=VERSION_KEY, ConsistentRead=True).get("Item")
+        return int(item["version"]) if item else 0
+
+    def load(self) -> ReferenceIndex:
+        """The whole set as a ReferenceIndex, tagged with the version read before the scan."""
+        version = self.version()
+        references: dict[str, Reference] = {}
+        frames: dict[str, list[tuple[float, str]]] = {}
+        for item in self._scan():
+            if item["reference_id"] == VERSION_KEY["reference_id"]:
+                continue
+            if item["item"] == META_ITEM:
+                references[item["reference_id"]] = Reference.from_item(item)
+            elif item["item"].startswith(FRAMES_ITEM_PREFIX):
+                pairs = zip((float(t) for t in item["timestamps"]), (str(PRIMARY_SIGNAL.parse(h)) for h in item["pdq"]))
+                frames.setdefault(item["reference_id"], []).extend(pairs)
+        index = FrameIndex(PRIMARY_SIGNAL.bits)
+        # Frames without a meta item belong to a reference being written or removed: skipped.
+        for reference_id, reference in references.items():
+            index.add(reference_id, frames.get(reference_id, []), reference.duration)
+        return ReferenceIndex(references, index, version)
+
+    def _scan(self):
+        request = {"ConsistentRead": True}
+        while True:
+            page = self.table.scan(**request)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _delete_items(self, reference_id: str) -> int:
+        keys = []
+        request = {"KeyConditionExpression": Key("reference_id").eq(reference_id), "ProjectionExpression": "reference_id, #item", "ExpressionAttributeNames": {"#item": "item"}}
+        while True:
+            page = self.table.query(**request)
+            keys.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        if any(key["item"] == META_ITEM for key in keys):
+            self.table.delete_item(Key={"reference_id": reference_id, "item": META_ITEM})
+        with self.table.batch_writer() as batch:
+            for key in keys:
+                if key["item"] != META_ITEM:
+                    batch.delete_item(Key={"reference_id": reference_id, "item": key["item"]})
+        return len(keys)
+
+    def _bump_version(self) -> None:
+        self.table.update_item(Key=VERSION_KEY, UpdateExpression="ADD version :one", ExpressionAttributeValues={":one": 1})
+
+
+class CachedReferenceIndex:
+    """One ReferenceIndex per container, checked against the set's version at most every `refresh_seconds`."""
+
+    def __init__(self, hash_set: HashSet, refresh_seconds: float, clock: Callable[[], float] = time.monotonic):
+        self.hash_set = hash_set
+        self.refresh_seconds = refresh_seconds
+        self.clock = clock
+        self._index: ReferenceIndex | None = None
+        self._checked = float("-inf")
+
+    def get(self) -> ReferenceIndex:
+        now = self.clock()
+        if self._index is None or now - self._checked >= self.refresh_seconds:
+            if self._index is None or self.hash_set.version() != self._index.version:
+                self._index = self.hash_set.load()
+            self._checked = now
+        return self._index
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")

@@ -1,0 +1,284 @@
+"""Lambda's SQS event source mappings, locally: poll each function's queue and call its handler with the batch.
+
+As AWS does it: up to BatchSize messages per invocation, the record shape Lambda sends, successes
+deleted, failures (an exception, or batchItemFailures when ReportBatchItemFailures is on) left
+on the queue to come back after the visibility timeout, and the queue's redrive policy moving
+them to the dead-letter queue after maxReceiveCount receives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, TextIO
+
+from hashmatch.aws.local_stack import ACCOUNT_ID, EventSource, FunctionSpec, LocalStack
+
+_SQS_RECEIVE_MAX = 10
+# Handlers run one at a time, each with its function's environment variables set as Lambda
+# sets them: os.environ and sys.stdout are process-wide, so two at once would see each other's.
+_invoke_lock = threading.RLock()
+
+
+@dataclass
+class LambdaContext:
+    """The context object Lambda passes to a handler (the fields Powertools reads)."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    timeout: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    _started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout - (time.monotonic() - self._started)) * 1000))
+
+
+def lambda_record(message: dict, source: EventSource, region: str) -> dict:
+    """One received SQS message in the shape of a record of Lambda's SQS event."""
+    attributes = {}
+    for name, value in message.get("MessageAttributes", {}).items():
+        attributes[name] = {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": value.get("StringListValues", []),
+            "binaryListValues": value.get("BinaryListValues", []),
+            "dataType": value["DataType"],
+        }
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": attributes,
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": source.queue_arn,
+        "awsRegion": region,
+    }
+
+
+@dataclass
+class Invocation:
+    function: str
+    records: int
+    failed: int
+    seconds: float
+    error: str | None = None
+
+
+class LocalRunner:
+    """Delivers queue batches to the functions of a LocalStack, and invokes functions directly."""
+
+    def __init__(self, stack: LocalStack, *, log_stream: TextIO | None = None):
+        self.stack = stack
+        self.log_stream = log_stream  # where handlers' logs and metrics go; None: stdout
+        self.invocations: list[Invocation] = []
+        self._handlers: dict[str, Callable] = {}
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+        self._sqs = stack.client("sqs")
+
+    # ------------------------------------------------------------ handlers
+
+    def _output(self):
+        return contextlib.redirect_stdout(self.log_stream) if self.log_stream is not None else contextlib.nullcontext()
+
+    def handler(self, function: str) -> Callable:
+        """The function's handler, imported once with the function's own environment variables set."""
+        if function not in self._handlers:
+            spec = self.stack.functions[function]
+            module_name, attribute = spec.handler.rsplit(".", 1)
+            path = spec.code_dir / f"{module_name.replace('.', '/')}.py"
+            with _invoke_lock, _environment(spec.environment), self._output():
+                loader_spec = importlib.util.spec_from_file_location(f"hashmatch_local_{function}", path)
+                module = importlib.util.module_from_spec(loader_spec)
+                sys.modules[loader_spec.name] = module
+                loader_spec.loader.exec_module(module)
+            self._handlers[function] = getattr(module, attribute)
+        return self._handlers[function]
+
+    def module(self, function: str):
+        """The imported handler module (for tests that look at its settings or clients)."""
+        self.handler(function)
+        return sys.modules[f"hashmatch_local_{function}"]
+
+    def context(self, spec: FunctionSpec) -> LambdaContext:
+        return LambdaContext(
+            function_name=spec.name,
+            memory_limit_in_mb=spec.memory_size,
+            invoked_function_arn=f"arn:aws:lambda:{self.stack.region}:{ACCOUNT_ID}:function:{spec.name}",
+            timeout=spec.timeout,
+            log_group_name=f"/aws/lambda/{spec.name}",
+        )
+
+    def _call(self, spec: FunctionSpec, event: Any) -> Any:
+        handler = self.handler(spec.logical_id)
+        with _invoke_lock, _environment(spec.environment), self._output():
+            return handler(event, self.context(spec))
+
+    def invoke(self, function: str, event: Any) -> Any:
+        """A direct (RequestResponse) invocation, as `aws lambda invoke` or `sam local invoke` does."""
+        return self._call(self.stack.functions[function], event)
+
+    # ------------------------------------------------------------ event source mappings
+
+    def _receive(self, source: EventSource, wait_seconds: int) -> list[dict]:
+        messages: list[dict] = []
+        while len(messages) < source.batch_size:
+            response = self._sqs.receive_message(
+                QueueUrl=source.queue_url,
+                MaxNumberOfMessages=min(_SQS_RECEIVE_MAX, source.batch_size - len(messages)),
+                WaitTimeSeconds=wait_seconds if not messages else 0,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            received = response.get("Messages", [])
+            if not received:
+                break
+            messages.extend(received)
+        return messages
+
+    def poll(self, function: str, wait_seconds: int = 0) -> int:
+        """One poll of each of the function's queues and one invocation per non-empty batch; returns messages taken."""
+        spec = self.stack.functions[function]
+        taken = 0
+        for source in spec.event_sources:
+            messages = self._receive(source, wait_seconds)
+            if messages:
+                self._deliver(spec, source, messages)
+                taken += len(messages)
+        return taken
+
+    def _deliver(self, spec: FunctionSpec, source: EventSource, messages: list[dict]) -> None:
+        event = {"Records": [lambda_record(message, source, self.stack.region) for message in messages]}
+        started = time.perf_counter()
+        error = None
+        try:
+            result = self._call(spec, event)
+            failed_ids = set()
+            if source.report_batch_item_failures and isinstance(result, dict):
+                failed_ids = {failure["itemIdentifier"] for failure in result.get("batchItemFailures", [])}
+        except Exception as exception:  # the whole batch failed, as when a Lambda invocation errors
+            error = f"{type(exception).__name__}: {exception}"
+            failed_ids = {message["MessageId"] for message in messages}
+        done = [message for message in messages if message["MessageId"] not in failed_ids]
+        for start in range(0, len(done), _SQS_RECEIVE_MAX):
+            entries = [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[start : start + _SQS_RECEIVE_MAX])]
+            self._sqs.delete_message_batch(QueueUrl=source.queue_url, Entries=entries)
+        self.invocations.append(Invocation(spec.logical_id, len(messages), len(failed_ids), time.perf_counter() - started, error))
+
+    def _mapped_functions(self) -> list[str]:
+        return [name for name, spec in self.stack.functions.items() if spec.event_sources]
+
+    def _pending(self, functions: list[str]) -> int:
+        total = 0
+        for function in functions:
+            for source in self.stack.functions[function].event_sources:
+                attributes = self._sqs.get_queue_attributes(
+                    QueueUrl=source.queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+                )["Attributes"]
+                total += int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+        return total
+
+    def run_until_idle(self, timeout: float = 120.0, functions: list[str] | None = None) -> None:
+        """Poll the functions' queues (default: all mapped) until they are empty, failed messages included
+        (retried until they succeed or the redrive policy dead-letters them)."""
+        functions = functions or self._mapped_functions()
+        deadline = time.monotonic() + timeout
+        while True:
+            taken = sum(self.poll(function) for function in functions)
+            if taken:
+                continue
+            if self._pending(functions) == 0:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"queues still hold {self._pending(functions)} messages after {timeout:.0f} s")
+            time.sleep(0.2)
+
+    # ------------------------------------------------------------ in the background
+
+    def start(self, wait_seconds: int = 1) -> "LocalRunner":
+        """One poller thread per mapped function, long-polling like Lambda's pollers, until stop()."""
+        self._stopping.clear()
+        for function in self._mapped_functions():
+            self.handler(function)
+            thread = threading.Thread(target=self._poll_forever, args=(function, wait_seconds), name=f"poller-{function}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def _poll_forever(self, function: str, wait_seconds: int) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.poll(function, wait_seconds)
+            except Exception as error:  # the endpoint going away at shutdown, for one
+                if not self._stopping.is_set():
+                    print(f"poller {function}: {type(error).__name__}: {error}", file=sys.stderr)
+                    time.sleep(1)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._threads.clear()
+
+
+@contextlib.contextmanager
+def _environment(variables: dict[str, str]):
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def local_pipeline(parameters: dict[str, str] | None = None, log_stream: TextIO | None = None):
+    """A started LocalStack and its LocalRunner, with the startup s3:TestEvent already consumed."""
+    with LocalStack(parameters=parameters) as stack:
+        runner = LocalRunner(stack, log_stream=log_stream)
+        runner.run_until_idle()
+        try:
+            yield stack, runner
+        finally:
+            runner.stop()
+
+
+def main() -> int:
+    """Run the local stack with background pollers until interrupted (for trying things by hand)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the server on SIGTERM too
+    with local_pipeline() as (stack, runner):
+        print("local stack up; in another shell:")
+        for name, value in stack.environment.items():
+            print(f"  export {name}={value}")
+        for name in stack.template.get("Outputs", {}):
+            print(f"  # {name}: {stack.output(name)}")
+        print("Ctrl-C to stop.", flush=True)
+        runner.start()
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,548 @@
+"""A local AWS for the pipeline: moto's server on 127.0.0.1, with the resources template.yaml declares.
+
+The resources come from the template itself (one list, not a second one kept by hand): buckets
+with their notifications, queues with their redrive policies, tables, the topic and its
+subscriptions. Functions are not run by moto (that needs Docker); LocalRunner (local_runner.py)
+calls their handlers. boto3 reaches the server through AWS_ENDPOINT_URL, exactly as the
+handlers' clients reach AWS in production.
+
+Where the local copy differs from AWS it says so in LocalStack.deviations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+TEMPLATE = REPO_ROOT / "template.yaml"
+ACCOUNT_ID = "123456789012"  # moto's default account
+DEFAULT_REGION = "eu-west-1"
+# Failed messages come back after this many seconds locally, instead of the template's
+# minutes (sized for Lambda timeouts), so retries and dead-lettering happen within a test.
+LOCAL_VISIBILITY_TIMEOUT = 2
+
+
+# ---------------------------------------------------------------- the template
+
+
+class _TemplateLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short-form tags (!Ref, !GetAtt, !Sub, ...) as their long forms."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_TemplateLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_template(path: Path | str = TEMPLATE) -> dict:
+    return yaml.load(Path(path).read_text(), Loader=_TemplateLoader)
+
+
+def function_properties(template: dict, logical_id: str) -> dict:
+    """A SAM function's properties with the Globals applied (environment maps merged, function wins)."""
+    defaults = template.get("Globals", {}).get("Function", {})
+    own = template["Resources"][logical_id]["Properties"]
+    merged = {**defaults, **own}
+    variables = {**defaults.get("Environment", {}).get("Variables", {}), **own.get("Environment", {}).get("Variables", {})}
+    merged["Environment"] = {"Variables": variables}
+    return merged
+
+
+# ---------------------------------------------------------------- the moto server
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _end_with_parent() -> None:
+    """In the child: have Linux send SIGTERM when the parent dies, so no server outlives its stack."""
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class MotoServer:
+    """moto's server mode in a child process: real HTTP on 127.0.0.1, its own interpreter and GIL."""
+
+    def __init__(self, port: int | None = None, log_path: Path | None = None):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = Path(log_path) if log_path else Path(tempfile.gettempdir()) / f"hashmatch-moto-{self.port}.log"
+        self._process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30.0) -> "MotoServer":
+        log = open(self.log_path, "wb")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_end_with_parent if sys.platform == "linux" else None,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"moto_server exited with {self._process.returncode}: {self.log_path.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"moto_server did not answer on {self.url} within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+
+# ---------------------------------------------------------------- the stack
+
+
+@dataclass
+class Resource:
+    logical_id: str
+    type: str
+    physical_id: str
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """An SQS event source mapping as SAM declares it."""
+
+    queue_url: str
+    queue_arn: str
+    batch_size: int
+    report_batch_item_failures: bool
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    name: str
+    code_dir: Path
+    handler: str
+    environment: dict[str, str]
+    timeout: int
+    memory_size: int
+    event_sources: tuple[EventSource, ...]
+
+
+class LocalStack:
+    """moto's server plus every resource of template.yaml, created in dependency order."""
+
+    def __init__(
+        self,
+        template_path: Path | str = TEMPLATE,
+        *,
+        parameters: dict[str, str] | None = None,
+        region: str = DEFAULT_REGION,
+        stack_name: str = "hashmatch-local",
+        visibility_timeout: int | None = LOCAL_VISIBILITY_TIMEOUT,
+        server: MotoServer | None = None,
+    ):
+        self.template_path = Path(template_path)
+        self.template = load_template(self.template_path)
+        self.region = region
+        self.stack_name = stack_name
+        self.visibility_timeout = visibility_timeout
+        self.parameters = self._parameters(parameters or {})
+        self.server = server or MotoServer()
+        self.resources: dict[str, Resource] = {}
+        self.functions: dict[str, FunctionSpec] = {}
+        self.deviations: list[str] = []
+        self._creating: set[str] = set()
+        self._saved_environment: dict[str, str | None] = {}
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def endpoint_url(self) -> str:
+        return self.server.url
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """What a process needs for boto3 to talk to this stack (and Powertools not to trace)."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            "POWERTOOLS_TRACE_DISABLED": "1",
+        }
+
+    def start(self) -> "LocalStack":
+        """Start the server, point this process's boto3 at it, and create the template's resources."""
+        self.server.start()
+        try:
+            for name, value in self.environment.items():
+                self._saved_environment.setdefault(name, os.environ.get(name))
+                os.environ[name] = value
+            for logical_id in self.template["Resources"]:
+                self._ensure(logical_id)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environment.clear()
+
+    def __enter__(self) -> "LocalStack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def client(self, service: str):
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.region, aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def table(self, logical_id: str):
+        import boto3
+
+        resource = boto3.resource("dynamodb", endpoint_url=self.endpoint_url, region_name=self.region, aws_access_key_id="testing", aws_secret_access_key="testing")
+        return resource.Table(self.ref(logical_id))
+
+    # ------------------------------------------------------------ lookups
+
+    def ref(self, logical_id: str) -> str:
+        return self._ensure(logical_id).physical_id
+
+    def attribute(self, logical_id: str, name: str) -> str:
+        resource = self._ensure(logical_id)
+        try:
+            return resource.attributes[name]
+        except KeyError:
+            raise KeyError(f"{logical_id} ({resource.type}) has no attribute {name} locally") from None
+
+    def output(self, name: str) -> str:
+        return str(self.resolve(self.template["Outputs"][name]["Value"]))
+
+    def subscribe_queue(self, topic_logical_id: str, name: str, filter_policy: dict | None = None) -> str:
+        """A queue subscribed to a topic of the stack (for watching messages); returns its URL."""
+        sqs = self.client("sqs")
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        attributes = {"FilterPolicy": json.dumps(filter_policy)} if filter_policy else {}
+        self.client("sns").subscribe(TopicArn=self.ref(topic_logical_id), Protocol="sqs", Endpoint=arn, Attributes=attributes)
+        return url
+
+    # ------------------------------------------------------------ intrinsic functions
+
+    def _parameters(self, overrides: dict[str, str]) -> dict[str, str]:
+        declared = self.template.get("Parameters", {})
+        unknown = set(overrides) - set(declared)
+        if unknown:
+            raise KeyError(f"template.yaml declares no parameter {', '.join(sorted(unknown))}")
+        values = {}
+        for name, spec in declared.items():
+            if name in overrides:
+                values[name] = str(overrides[name])
+            elif "Default" in spec:
+                values[name] = str(spec["Default"])
+            else:
+                raise KeyError(f"parameter {name} has no default: pass it in parameters=")
+        return values
+
+    def _pseudo(self, name: str) -> str:
+        pseudo = {
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Region": self.region,
+            "AWS::Partition": "aws",
+            "AWS::StackName": self.stack_name,
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        return pseudo[name]
+
+    def _ref_value(self, name: str) -> str:
+        if name.startswith("AWS::"):
+            return self._pseudo(name)
+        if name in self.parameters:
+            return self.parameters[name]
+        return self.ref(name)
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            if len(value) == 1:
+                (key, argument), = value.items()
+                if key == "Ref":
+                    return self._ref_value(argument)
+                if key == "Fn::GetAtt":
+                    logical_id, name = argument if isinstance(argument, list) else argument.split(".", 1)
+                    return self.attribute(logical_id, name)
+                if key == "Fn::Sub":
+                    return self._sub(argument)
+                if key == "Fn::Join":
+                    separator, items = argument
+                    return separator.join(str(self.resolve(item)) for item in self.resolve(items))
+                if key == "Fn::Select":
+                    position, items = argument
+                    return self.resolve(items)[int(self.resolve(position))]
+                if key.startswith("Fn::"):
+                    raise NotImplementedError(f"the local stack does not evaluate {key}")
+            return {key: self.resolve(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        return value
+
+    def _sub(self, argument: Any) -> str:
+        text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+
+        def replace(match: re.Match) -> str:
+            name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in variables:
+                return str(self.resolve(variables[name]))
+            if "." in name and not name.startswith("AWS::"):
+                logical_id, attribute = name.split(".", 1)
+                return str(self.attribute(logical_id, attribute))
+            return str(self._ref_value(name))
+
+        return re.sub(r"\$\{([^}]+)\}", replace, text)
+
+    # ------------------------------------------------------------ resources
+
+    def _ensure(self, logical_id: str) -> Resource:
+        if logical_id in self.resources:
+            return self.resources[logical_id]
+        if logical_id in self._creating:
+            raise RuntimeError(f"dependency cycle through {logical_id}")
+        spec = self.template["Resources"].get(logical_id)
+        if spec is None:
+            raise KeyError(f"template.yaml has no resource {logical_id}")
+        self._creating.add(logical_id)
+        try:
+            depends = spec.get("DependsOn", [])
+            for dependency in [depends] if isinstance(depends, str) else depends:
+                self._ensure(dependency)
+            creator = self._CREATORS.get(spec["Type"])
+            if creator is None:
+                raise NotImplementedError(f"the local stack cannot create {spec['Type']} ({logical_id}): add it to local_stack.py")
+            resource = creator(self, logical_id, spec.get("Properties", {}))
+        finally:
+            self._creating.discard(logical_id)
+        self.resources[logical_id] = resource
+        return resource
+
+    def _default_name(self, logical_id: str) -> str:
+        return f"{self.stack_name}-{logical_id}"
+
+    def _create_queue(self, logical_id: str, properties: dict) -> Resource:
+        props = self.resolve(properties)
+        name = props.get("QueueName") or self._default_name(logical_id)
+        attributes = {}
+        if "VisibilityTimeout" in props:
+            attributes["VisibilityTimeout"] = str(props["VisibilityTimeout"])
+        if self.visibility_timeout is not None:
+            attributes["VisibilityTimeout"] = str(self.visibility_timeout)
+        if "MessageRetentionPeriod" in props:
+            attributes["MessageRetentionPeriod"] = str(props["MessageRetentionPeriod"])
+        if "RedrivePolicy" in props:
+            attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+        if "SqsManagedSseEnabled" in props:
+            attributes["SqsManagedSseEnabled"] = str(props["SqsManagedSseEnabled"]).lower()
+        sqs = self.client("sqs")
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return Resource(logical_id, "AWS::SQS::Queue", url, {"Arn": arn, "QueueName": name, "QueueUrl": url})
+
+    def _create_queue_policy(self, logical_id: str, properties: dict) -> Resource:
+        props = self.resolve(properties)
+        sqs = self.client("sqs")
+        for url in props["Queues"]:
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
+        self.deviations.append(f"{logical_id}: set, but moto does not enforce queue policies")
+        return Resource(logical_id, "AWS::SQS::QueuePolicy", self._default_name(logical_id))
+
+    def _create_bucket(self, logical_id: str, properties: dict) -> Resource:
+        props = self.resolve(properties)
+        name = props.get("BucketName") or self._default_name(logical_id).lower()
+        s3 = self.client("s3")
+        request: dict[str, Any] = {"Bucket": name}
+        if self.region != "us-east-1":
+            request["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        if props.get("ObjectLockEnabled"):
+            request["ObjectLockEnabledForBucket"] = True
+        s3.create_bucket(**request)
+        if "VersioningConfiguration" in props:
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": props["VersioningConfiguration"]["Status"]})
+        if "BucketEncryption" in props:
+            s3.put_bucket_encryption(
+                Bucket=name,
+                ServerSideEncryptionConfiguration={"Rules": [_encryption_rule(rule) for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]]},
+            )
+        if "PublicAccessBlockConfiguration" in props:
+            s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
+        if "LifecycleConfiguration" in props:
+            s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": [_lifecycle_rule(rule) for rule in props["LifecycleConfiguration"]["Rules"]]})
+        if "ObjectLockConfiguration" in props:
+            # moto rejects CopyObject into a bucket with a default retention unless the request
+            # carries a header S3 asks only of uploads; so the lock is enabled, the default not set.
+            s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"})
+            self.deviations.append(f"{logical_id}: Object Lock enabled without the template's default retention (moto limitation)")
+        notifications = props.get("NotificationConfiguration")
+        if notifications:
+            configuration = {}
+            if "QueueConfigurations" in notifications:
+                configuration["QueueConfigurations"] = [
+                    {"QueueArn": entry["Queue"], "Events": [entry["Event"]], **({"Filter": entry["Filter"]} if "Filter" in entry else {})}
+                    for entry in notifications["QueueConfigurations"]
+                ]
+            if "TopicConfigurations" in notifications:
+                configuration["TopicConfigurations"] = [
+                    {"TopicArn": entry["Topic"], "Events": [entry["Event"]], **({"Filter": entry["Filter"]} if "Filter" in entry else {})}
+                    for entry in notifications["TopicConfigurations"]
+                ]
+            # Like S3, moto answers this with an s3:TestEvent on each destination.
+            s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration=configuration)
+        return Resource(logical_id, "AWS::S3::Bucket", name, {"Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"})
+
+    def _create_table(self, logical_id: str, properties: dict) -> Resource:
+        props = self.resolve(properties)
+        name = props.get("TableName") or self._default_name(logical_id)
+        request = {
+            "TableName": name,
+            "KeySchema": props["KeySchema"],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "BillingMode": props.get("BillingMode", "PROVISIONED"),
+        }
+        if request["BillingMode"] == "PROVISIONED":
+            request["ProvisionedThroughput"] = props["ProvisionedThroughput"]
+        if "GlobalSecondaryIndexes" in props:
+            request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        dynamodb = self.client("dynamodb")
+        arn = dynamodb.create_table(**request)["TableDescription"]["TableArn"]
+        return Resource(logical_id, "AWS::DynamoDB::Table", name, {"Arn": arn})
+
+    def _create_topic(self, logical_id: str, properties: dict) -> Resource:
+        props = self.resolve(properties)
+        name = props.get("TopicName") or self._default_name(logical_id)
+        arn = self.client("sns").create_topic(Name=name)["TopicArn"]
+        return Resource(logical_id, "AWS::SNS::Topic", arn, {"TopicArn": arn, "TopicName": name})
+
+    def _create_subscription(self, logical_id: str, properties: dict) -> Resource:
+        props = self.resolve(properties)
+        attributes = {}
+        if "FilterPolicy" in props:
+            attributes["FilterPolicy"] = json.dumps(props["FilterPolicy"])
+        if "FilterPolicyScope" in props:
+            attributes["FilterPolicyScope"] = props["FilterPolicyScope"]
+        if "RawMessageDelivery" in props:
+            attributes["RawMessageDelivery"] = str(props["RawMessageDelivery"]).lower()
+        arn = self.client("sns").subscribe(
+            TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"], Attributes=attributes, ReturnSubscriptionArn=True
+        )["SubscriptionArn"]
+        return Resource(logical_id, "AWS::SNS::Subscription", arn)
+
+    def _create_layer(self, logical_id: str, properties: dict) -> Resource:
+        # Locally every function runs in this interpreter, whose venv stands in for the layers.
+        arn = f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:layer:{logical_id}:1"
+        return Resource(logical_id, "AWS::Serverless::LayerVersion", arn, {"Arn": arn})
+
+    def _create_function(self, logical_id: str, properties: dict) -> Resource:
+        merged = function_properties(self.template, logical_id)
+        environment = {name: str(value) for name, value in self.resolve(merged["Environment"]["Variables"]).items()}
+        sources = []
+        for event_name, event in merged.get("Events", {}).items():
+            if event["Type"] != "SQS":
+                raise NotImplementedError(f"{logical_id}.{event_name}: the local runner delivers SQS events only")
+            event_props = event["Properties"]
+            queue_arn = self.resolve(event_props["Queue"])
+            queue_url = next(r.physical_id for r in self.resources.values() if r.attributes.get("Arn") == queue_arn)
+            sources.append(
+                EventSource(
+                    queue_url=queue_url,
+                    queue_arn=queue_arn,
+                    batch_size=int(event_props.get("BatchSize", 10)),
+                    report_batch_item_failures="ReportBatchItemFailures" in event_props.get("FunctionResponseTypes", []),
+                )
+            )
+        name = self._default_name(logical_id)
+        handler = merged.get("Handler", "app.lambda_handler")
+        self.functions[logical_id] = FunctionSpec(
+            logical_id=logical_id,
+            name=name,
+            code_dir=(self.template_path.parent / merged["CodeUri"]).resolve(),
+            handler=handler,
+            environment=environment,
+            timeout=int(merged.get("Timeout", 3)),
+            memory_size=int(merged.get("MemorySize", 128)),
+            event_sources=tuple(sources),
+        )
+        arn = f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{name}"
+        return Resource(logical_id, "AWS::Serverless::Function", name, {"Arn": arn})
+
+    _CREATORS = {
+        "AWS::SQS::Queue": _create_queue,
+        "AWS::SQS::QueuePolicy": _create_queue_policy,
+        "AWS::S3::Bucket": _create_bucket,
+        "AWS::DynamoDB::Table": _create_table,
+        "AWS::SNS::Topic": _create_topic,
+        "AWS::SNS::Subscription": _create_subscription,
+        "AWS::Serverless::LayerVersion": _create_layer,
+        "AWS::Serverless::Function": _create_function,
+    }
+
+
+def _encryption_rule(rule: dict) -> dict:
+    """A CloudFormation bucket-encryption rule in the S3 API's shape."""
+    converted = {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
+    if "BucketKeyEnabled" in rule:
+        converted["BucketKeyEnabled"] = bool(rule["BucketKeyEnabled"])
+    return converted
+
+
+def _lifecycle_rule(rule: dict) -> dict:
+    """A CloudFormation lifecycle rule in the S3 API's shape."""
+    converted: dict[str, Any] = {"ID": rule.get("Id", "rule"), "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
+    if "ExpirationInDays" in rule:
+        converted["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    if "NoncurrentVersionExpiration" in rule:
+        converted["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])}
+    return converted

@@ -1,0 +1,113 @@
+"""The match message: one SNS message per matched upload (schemas/match-message.schema.json), and its publisher."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Sequence
+
+from hashmatch.aws.audit import now
+from hashmatch.aws.hash_set import ReferenceMatch
+from hashmatch.aws.hash_messages import HashesMessage
+from hashmatch.verdict import sampling_step, usable
+
+MESSAGE_TYPE = "hashmatch.match"
+MESSAGE_VERSION = 1
+# SNS takes 256 KB; these caps keep a message well below it whatever the video or the hash set.
+MAX_MATCHES = 100
+MAX_SEGMENTS = 100
+
+
+def segments(timestamps: Sequence[float], gap: float) -> list[list[float]]:
+    """Matched timestamps as [first, last] ranges: samples closer than `gap` join one range."""
+    ranges: list[list[float]] = []
+    for time in sorted(timestamps):
+        if ranges and time - ranges[-1][1] <= gap:
+            ranges[-1][1] = time
+        else:
+            ranges.append([time, time])
+    return ranges
+
+
+def recommended_action(matches: Sequence[ReferenceMatch]) -> str:
+    """Quarantine when any matched reference asks for it, otherwise review."""
+    return "quarantine" if any(m.reference.action == "quarantine" for m in matches) else "review"
+
+
+def match_message(request: HashesMessage, matches: Sequence[ReferenceMatch], threshold: int) -> dict:
+    hashes = request.hashes
+    step = sampling_step(hashes.frames)
+    # Two missed samples in a row still count as one stretch of matching video.
+    gap = max(1.0, 2.5 * step)
+    entries = []
+    truncated = len(matches) > MAX_MATCHES
+    for match in matches[:MAX_MATCHES]:
+        verdict, reference = match.verdict, match.reference
+        query_ranges = segments(verdict.matched_query_timestamps, gap)
+        reference_ranges = segments(verdict.matched_reference_timestamps, gap)
+        truncated = truncated or len(query_ranges) > MAX_SEGMENTS or len(reference_ranges) > MAX_SEGMENTS
+        entries.append(
+            {
+                "reference_id": reference.reference_id,
+                "label": reference.label,
+                "source": reference.source,
+                "action": reference.action,
+                "signal_type": reference.signal_type,
+                "distance": verdict.best_distance,
+                "threshold": threshold,
+                "query_match_percent": verdict.query_match_percent,
+                "reference_match_percent": verdict.reference_match_percent,
+                "matched_query_frames": verdict.matched_query_frames,
+                "query_segments": query_ranges[:MAX_SEGMENTS],
+                "reference_segments": reference_ranges[:MAX_SEGMENTS],
+            }
+        )
+    upload = request.upload
+    return {
+        "message_type": MESSAGE_TYPE,
+        "message_version": MESSAGE_VERSION,
+        "match_id": str(uuid.uuid4()),
+        "action": recommended_action(matches),
+        "upload": {
+            **upload.to_dict(),
+            "sha256": hashes.sha256,
+            "md5": hashes.md5,
+        },
+        "media": {
+            "kind": hashes.kind,
+            "format": hashes.format,
+            "duration": round(hashes.duration, 3),
+            "width": hashes.width,
+            "height": hashes.height,
+            "frames_hashed": len(hashes.frames),
+            "usable_frames": len(usable(hashes.frames)),
+        },
+        "matches": entries,
+        "matches_total": len(matches),
+        "truncated": truncated,
+        "times": {
+            "uploaded_at": upload.uploaded_at,
+            "hashed_at": request.hashed_at,
+            "matched_at": now(),
+        },
+    }
+
+
+def message_attributes(message: dict) -> dict:
+    """SNS attributes for subscription filter policies: label (any of the matched labels), action, media_kind."""
+    labels = sorted({entry["label"] for entry in message["matches"]})
+    return {
+        "label": {"DataType": "String.Array", "StringValue": json.dumps(labels)},
+        "action": {"DataType": "String", "StringValue": message["action"]},
+        "media_kind": {"DataType": "String", "StringValue": message["media"]["kind"]},
+    }
+
+
+def publish_match(sns, topic_arn: str, message: dict) -> str:
+    """Publish one match message; returns the SNS message id."""
+    response = sns.publish(
+        TopicArn=topic_arn,
+        Message=json.dumps(message, separators=(",", ":")),
+        MessageAttributes=message_attributes(message),
+    )
+    return response["MessageId"]

@@ -1,0 +1,117 @@
+"""Fixtures for the functional and integration tiers: a local stack (moto over HTTP, resources from template.yaml) and its runner.
+
+Each tier's conftest imports these, so each tier gets a stack of its own per session: functional
+tests leave notifications on the uploads queue that the integration tier's runner would otherwise take.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from hashmatch.aws.audit import AuditLog
+from hashmatch.aws.hash_set import HashSet
+from hashmatch.aws.local_runner import local_pipeline
+
+__all__ = ["handler_output", "pipeline", "stack", "runner", "output", "s3", "sqs", "audit", "hash_set", "observer", "load_event", "drain", "counted"]
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = ROOT / "events"
+
+
+@pytest.fixture(scope="session")
+def handler_output():
+    return io.StringIO()
+
+
+@pytest.fixture(scope="session")
+def pipeline(handler_output):
+    # The matcher checks the hash set's version on every batch, so references a test adds count at once.
+    with local_pipeline(parameters={"HashSetRefreshSeconds": "0"}, log_stream=handler_output) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def stack(pipeline):
+    return pipeline[0]
+
+
+@pytest.fixture(scope="session")
+def runner(pipeline):
+    return pipeline[1]
+
+
+@pytest.fixture
+def output(handler_output):
+    """What the handlers log and count (Powertools JSON logs and EMF metrics) during this test."""
+    start = handler_output.tell()
+    return lambda: handler_output.getvalue()[start:]
+
+
+@pytest.fixture
+def s3(stack):
+    return stack.client("s3")
+
+
+@pytest.fixture
+def sqs(stack):
+    return stack.client("sqs")
+
+
+@pytest.fixture
+def audit(stack):
+    return AuditLog(stack.table("AuditTable"))
+
+
+@pytest.fixture
+def hash_set(stack):
+    return HashSet(stack.table("HashSetTable"))
+
+
+@pytest.fixture
+def observer(stack):
+    """A queue subscribed to the match topic for this test only: what a subscriber receives."""
+    return stack.subscribe_queue("MatchTopic", f"observer-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def load_event():
+    """The parsed events/NAME.json."""
+    return lambda name: json.loads((EVENTS / f"{name}.json").read_text())
+
+
+@pytest.fixture
+def drain(sqs):
+    """Every message waiting on a queue, deleted as read, bodies parsed."""
+
+    def read(queue_url: str) -> list[dict]:
+        found = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return found
+            for message in messages:
+                found.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    return read
+
+
+@pytest.fixture
+def counted(output):
+    """The EMF metric blobs the handlers printed during this test that carry the metric `name`."""
+
+    def blobs(name: str) -> list[dict]:
+        found = []
+        for line in output().splitlines():
+            if line.startswith('{"_aws"'):
+                blob = json.loads(line)
+                if name in blob:
+                    found.append(blob)
+        return found
+
+    return blobs

@@ -1,0 +1,59 @@
+"""The DynamoDB hash set: references stored in chunks, removed whole, and reloaded by matchers only when changed."""
+
+from __future__ import annotations
+
+import pytest
+
+from hashmatch.aws import hash_set as hash_set_module
+from hashmatch.aws.hash_set import CachedReferenceIndex
+from hashmatch.hashing import FrameHashes, MediaHashes
+
+
+def reference_hashes(count: int, seed: int) -> MediaHashes:
+    frames = tuple(FrameHashes(float(n), format((seed << 128) + n * 0x1F1F1F1F, "064x")[-64:], 100) for n in range(count))
+    return MediaHashes("video", "mp4", float(count), 320, 240, "", f"{seed:064x}", "reference", frames, count)
+
+
+@pytest.fixture
+def cleanup(hash_set):
+    added = []
+    yield added
+    for reference_id in added:
+        hash_set.remove_reference(reference_id)
+
+
+def test_a_reference_spread_over_several_items_loads_whole(hash_set, cleanup, monkeypatch):
+    monkeypatch.setattr(hash_set_module, "FRAMES_PER_ITEM", 10)
+    reference = hash_set.add_reference(reference_hashes(25, 1), label="long", source="tests")
+    cleanup.append(reference.reference_id)
+
+    index = hash_set.load()
+
+    assert index.references[reference.reference_id].frames == 25
+    assert len(index.index) == sum(r.frames for r in index.references.values())
+
+
+def test_removing_a_reference_removes_all_its_items(stack, hash_set):
+    reference = hash_set.add_reference(reference_hashes(5, 2), label="gone soon", source="tests")
+
+    assert hash_set.remove_reference(reference.reference_id)
+
+    items = stack.table("HashSetTable").query(KeyConditionExpression="reference_id = :id", ExpressionAttributeValues={":id": reference.reference_id})["Items"]
+    assert items == []
+    assert reference.reference_id not in hash_set.load().references
+
+
+def test_a_warm_index_reloads_only_after_its_refresh_interval_and_a_version_change(hash_set, cleanup):
+    now = [0.0]
+    cached = CachedReferenceIndex(hash_set, refresh_seconds=60, clock=lambda: now[0])
+    before = cached.get()
+    reference = hash_set.add_reference(reference_hashes(3, 3), label="new", source="tests")
+    cleanup.append(reference.reference_id)
+
+    now[0] = 59.0
+    stale = cached.get()
+    now[0] = 60.0
+    fresh = cached.get()
+
+    assert stale is before
+    assert reference.reference_id in fresh.references

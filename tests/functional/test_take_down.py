@@ -1,0 +1,157 @@
+"""TakeDownFunction fed events/take_down.json (a match message via SNS and SQS), and RestoreUploadFunction."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from makemedia import image_bytes, textured
+
+from hashmatch.aws.quarantine import Quarantine
+from hashmatch.aws.takedown import NotQuarantined, take_down
+from hashmatch.aws.uploads import Upload
+
+FUNCTION = "TakeDownFunction"
+
+
+@pytest.fixture(scope="module")
+def picture() -> bytes:
+    return image_bytes(textured(21, 480, 360), "JPEG", quality=85)
+
+
+@pytest.fixture
+def bucket(stack):
+    return stack.ref("UploadsBucket")
+
+
+@pytest.fixture
+def evidence_bucket(stack):
+    return stack.ref("EvidenceBucket")
+
+
+@pytest.fixture
+def uploaded(s3, bucket, picture):
+    """A fresh object in the uploads bucket; returns its Upload (key, version)."""
+    key = f"incoming/{uuid.uuid4().hex[:8]} clip.jpg"
+    version = s3.put_object(Bucket=bucket, Key=key, Body=picture)["VersionId"]
+    return Upload.from_object(bucket, key, version)
+
+
+def match_message(event: dict) -> dict:
+    return json.loads(json.loads(event["Records"][0]["body"])["Message"])
+
+
+def naming(event: dict, upload: Upload) -> dict:
+    """The sample event with its match message naming `upload`."""
+    event = copy.deepcopy(event)
+    envelope = json.loads(event["Records"][0]["body"])
+    message = json.loads(envelope["Message"])
+    message["upload"].update(upload_id=upload.upload_id, bucket=upload.bucket, key=upload.key, version_id=upload.version_id)
+    envelope["Message"] = json.dumps(message)
+    event["Records"][0]["body"] = json.dumps(envelope)
+    return event
+
+
+def test_match_message_moves_the_upload_into_the_evidence_bucket(runner, s3, evidence_bucket, uploaded, load_event, picture):
+    result = runner.invoke(FUNCTION, naming(load_event("take_down"), uploaded))
+
+    assert result == {"batchItemFailures": []}
+    assert s3.list_object_versions(Bucket=uploaded.bucket, Prefix=uploaded.key).get("Versions", []) == []
+    kept = s3.get_object(Bucket=evidence_bucket, Key=f"{uploaded.bucket}/{uploaded.version_id}/{uploaded.key}")
+    assert kept["Body"].read() == picture
+    assert kept["ServerSideEncryption"] == "AES256"
+
+
+def test_takedown_writes_what_why_which_references_and_when(runner, audit, uploaded, load_event):
+    event = naming(load_event("take_down"), uploaded)
+
+    runner.invoke(FUNCTION, event)
+
+    record = audit.get(uploaded.upload_id, "takedown")
+    message = match_message(event)
+    assert (record["bucket"], record["key"], record["version_id"]) == (uploaded.bucket, uploaded.key, uploaded.version_id)
+    assert record["action"] == "quarantine" and record["match_id"] == message["match_id"]
+    assert [r["reference_id"] for r in record["references"]] == [m["reference_id"] for m in message["matches"]]
+    retain_until = datetime.fromisoformat(record["retain_until"])
+    assert retain_until - datetime.now(timezone.utc) > timedelta(days=182)
+
+
+def test_a_redelivered_match_message_changes_nothing(runner, s3, audit, evidence_bucket, uploaded, load_event, counted):
+    event = naming(load_event("take_down"), uploaded)
+    runner.invoke(FUNCTION, event)
+    first = audit.get(uploaded.upload_id, "takedown")
+
+    result = runner.invoke(FUNCTION, event)
+
+    assert result == {"batchItemFailures": []}
+    assert audit.get(uploaded.upload_id, "takedown") == first
+    versions = s3.list_object_versions(Bucket=evidence_bucket, Prefix=f"{uploaded.bucket}/{uploaded.version_id}/")["Versions"]
+    assert len(versions) == 1
+    assert counted("DuplicateMatchMessages")
+
+
+def test_a_match_for_an_upload_already_deleted_is_recorded_as_gone(runner, s3, audit, uploaded, load_event):
+    s3.delete_object(Bucket=uploaded.bucket, Key=uploaded.key, VersionId=uploaded.version_id)
+
+    result = runner.invoke(FUNCTION, naming(load_event("take_down"), uploaded))
+
+    assert result == {"batchItemFailures": []}
+    assert audit.get(uploaded.upload_id, "gone")["stage"] == "takedown"
+
+
+def test_review_only_mode_records_the_match_and_leaves_the_upload(stack, s3, audit, uploaded, load_event):
+    message = match_message(naming(load_event("take_down"), uploaded))
+
+    outcome = take_down(message, "review-only", Quarantine(s3, stack.ref("EvidenceBucket")), audit)
+
+    assert outcome == "review-only"
+    assert s3.head_object(Bucket=uploaded.bucket, Key=uploaded.key, VersionId=uploaded.version_id)["ContentLength"] > 0
+    assert audit.get(uploaded.upload_id, "review")["outcome"] == "review-only"
+    assert audit.get(uploaded.upload_id, "takedown") is None
+
+
+def test_a_hash_only_match_has_nothing_to_take_down(runner, load_event, counted):
+    event = naming(load_event("take_down"), Upload("partner-request-17"))
+
+    result = runner.invoke(FUNCTION, event)
+
+    assert result == {"batchItemFailures": []}
+    assert counted("HashOnlyMatches")
+
+
+def test_restore_puts_the_upload_back_and_exempts_its_bytes(runner, s3, audit, uploaded, load_event, picture):
+    runner.invoke(FUNCTION, naming(load_event("take_down"), uploaded))
+    request = {**load_event("restore_upload"), "upload_id": uploaded.upload_id}
+
+    record = runner.invoke("RestoreUploadFunction", request)
+
+    restored = s3.get_object(Bucket=uploaded.bucket, Key=uploaded.key)
+    assert restored["Body"].read() == picture
+    assert record["restored_as"] == Upload.object_id(uploaded.bucket, uploaded.key, restored["VersionId"])
+    assert audit.exemption(record["sha256"])["reinstated"] == uploaded.upload_id
+
+
+def test_a_second_restore_returns_the_first(runner, s3, uploaded, load_event):
+    runner.invoke(FUNCTION, naming(load_event("take_down"), uploaded))
+    request = {**load_event("restore_upload"), "upload_id": uploaded.upload_id}
+    first = runner.invoke("RestoreUploadFunction", request)
+
+    second = runner.invoke("RestoreUploadFunction", request)
+
+    assert second == first
+    assert len(s3.list_object_versions(Bucket=uploaded.bucket, Prefix=uploaded.key)["Versions"]) == 1
+
+
+def test_restoring_an_upload_that_was_never_quarantined_fails_loudly(runner, load_event):
+    with pytest.raises(NotQuarantined):
+        runner.invoke("RestoreUploadFunction", load_event("restore_upload"))
+
+
+def test_a_restore_request_without_a_reason_is_refused(runner, load_event):
+    request = {**load_event("restore_upload"), "reason": ""}
+
+    with pytest.raises(ValueError, match="reason"):
+        runner.invoke("RestoreUploadFunction", request)

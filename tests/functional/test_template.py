@@ -1,0 +1,60 @@
+"""template.yaml against the code: lint, settings, events, dead-letter queues, and the local stack built from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cfnlint.api import lint_file
+
+from hashmatch.aws import settings
+from hashmatch.aws.local_stack import function_properties, load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_template(ROOT / "template.yaml")
+FUNCTIONS = sorted(name for name, resource in TEMPLATE["Resources"].items() if resource["Type"] == "AWS::Serverless::Function")
+
+
+def test_template_passes_cfn_lint():
+    assert [str(problem) for problem in lint_file(ROOT / "template.yaml")] == []
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_function_environment_is_exactly_what_its_settings_read(runner, function):
+    variables = set(function_properties(TEMPLATE, function)["Environment"]["Variables"])
+    read = settings.environment_names(type(runner.module(function).settings))
+
+    assert variables - settings.POWERTOOLS_VARIABLES == read
+    assert settings.POWERTOOLS_VARIABLES <= variables
+
+
+def test_settings_fail_fast_naming_every_missing_variable():
+    with pytest.raises(settings.SettingsError) as raised:
+        settings.load(settings.MatchHashesSettings, {"HASH_SET_TABLE": "t", "PDQ_MATCH_THRESHOLD": "many"})
+
+    for name in ("HASHES_BUCKET", "AUDIT_TABLE", "MATCH_TOPIC_ARN", "HASH_SET_REFRESH_SECONDS", "PDQ_MATCH_THRESHOLD"):
+        assert name in str(raised.value)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_function_has_a_sample_event(function):
+    code_dir = Path(function_properties(TEMPLATE, function)["CodeUri"]).name
+    assert (ROOT / "events" / f"{code_dir}.json").is_file()
+
+
+@pytest.mark.parametrize(
+    "function, event",
+    [(f, e) for f in FUNCTIONS for e in function_properties(TEMPLATE, f).get("Events", {}).values()],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_every_queue_a_function_reads_has_a_dead_letter_queue_and_room_for_retries(function, event):
+    queue = TEMPLATE["Resources"][event["Properties"]["Queue"]["Fn::GetAtt"][0]]["Properties"]
+    timeout = function_properties(TEMPLATE, function)["Timeout"]
+
+    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 2
+    assert queue["VisibilityTimeout"] >= 6 * timeout  # AWS's advice for SQS event sources
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_the_local_stack_creates_every_resource_of_the_template(stack):
+    assert set(stack.resources) == set(TEMPLATE["Resources"])

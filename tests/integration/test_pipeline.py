@@ -1,0 +1,168 @@
+"""Upload -> S3 notification -> hasher -> matcher -> SNS -> subscribed queue and takedown, all over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import jsonschema
+import pytest
+from makemedia import image_bytes, textured
+
+from hashmatch.aws.admin import add_reference
+from hashmatch.aws.hash_set import HashSet
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((ROOT / "schemas" / "match-message.schema.json").read_text())
+VIDEOS = "videos/tmk-sample-videos"
+
+
+def validate(message: dict) -> None:
+    jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(message)
+
+
+@pytest.fixture(scope="module")
+def reference_video(stack, corpus):
+    """The corpus chair video in the hash set for this module's tests."""
+    hash_set = HashSet(stack.table("HashSetTable"))
+    reference = add_reference(hash_set, corpus / VIDEOS / "chair-orig-22-sd-bar.mp4", label="known video", source="corpus")
+    yield reference
+    hash_set.remove_reference(reference.reference_id)
+
+
+@pytest.fixture(scope="module")
+def picture() -> bytes:
+    return image_bytes(textured(31, 640, 480))
+
+
+@pytest.fixture
+def reference_picture(hash_set, picture):
+    """A picture in the hash set (a PNG); uploads of it as JPEG are the altered copies."""
+    reference = add_reference(hash_set, picture, label="known picture", source="tests")
+    yield reference
+    hash_set.remove_reference(reference.reference_id)
+
+
+@pytest.fixture
+def upload(stack, s3):
+    bucket = stack.ref("UploadsBucket")
+
+    def put(key: str, body: bytes) -> str:
+        """Upload; returns the upload id the pipeline will use."""
+        version = s3.put_object(Bucket=bucket, Key=key, Body=body)["VersionId"]
+        return f"s3://{bucket}/{key}?versionId={version}"
+
+    return put
+
+
+def messages(drain, observer) -> list[dict]:
+    return [json.loads(envelope["Message"]) for envelope in drain(observer)]
+
+
+def dead_letters(stack, sqs) -> dict[str, int]:
+    counts = {}
+    for name in ("UploadsDeadLetterQueue", "HashesDeadLetterQueue", "TakedownDeadLetterQueue"):
+        attributes = sqs.get_queue_attributes(QueueUrl=stack.ref(name), AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        counts[name] = int(attributes["ApproximateNumberOfMessages"])
+    return counts
+
+
+@pytest.mark.corpus
+def test_altered_copy_of_a_reference_video_is_published_and_quarantined(stack, runner, s3, audit, observer, drain, upload, corpus, reference_video):
+    upload_id = upload("user uploads/sepia copy.mp4", (corpus / VIDEOS / "chair-22-sd-sepia-bar.mp4").read_bytes())
+
+    runner.run_until_idle()
+
+    [message] = messages(drain, observer)
+    validate(message)
+    assert message["upload"]["upload_id"] == upload_id
+    assert message["matches"][0]["reference_id"] == reference_video.reference_id
+    assert message["matches"][0]["query_match_percent"] >= 80
+    record = audit.get(upload_id, "takedown")
+    assert record["outcome"] == "quarantined"
+    assert s3.head_object(Bucket=record["evidence"]["bucket"], Key=record["evidence"]["key"])["ContentLength"] == message["upload"]["size"]
+    assert s3.list_object_versions(Bucket=message["upload"]["bucket"], Prefix="user uploads/sepia copy.mp4").get("Versions", []) == []
+
+
+@pytest.mark.corpus
+def test_unrelated_video_publishes_nothing_and_stays_up(stack, runner, s3, audit, observer, drain, upload, corpus, reference_video):
+    upload_id = upload("user uploads/doorknob.mp4", (corpus / VIDEOS / "doorknob-hd-no-bar.mp4").read_bytes())
+
+    runner.run_until_idle()
+
+    assert messages(drain, observer) == []
+    assert audit.events(upload_id) == []
+    assert s3.head_object(Bucket=stack.ref("UploadsBucket"), Key="user uploads/doorknob.mp4")["ContentLength"] > 0
+
+
+def test_re_encoded_copy_of_a_reference_picture_is_quarantined_under_a_non_ascii_key(runner, audit, observer, drain, upload, picture, reference_picture):
+    key = "user uploads/été 2025/photo (1)+.jpg"
+    upload_id = upload(key, image_bytes(textured(31, 640, 480), "JPEG", quality=60))
+
+    runner.run_until_idle()
+
+    [message] = messages(drain, observer)
+    validate(message)
+    assert message["upload"]["key"] == key
+    assert message["media"]["kind"] == "image"
+    assert audit.get(upload_id, "takedown")["outcome"] == "quarantined"
+
+
+def test_a_match_for_a_review_only_reference_reaches_subscribers_but_not_the_takedown(stack, runner, s3, hash_set, audit, observer, drain, upload, picture):
+    reference = add_reference(hash_set, picture, label="needs review", source="tests", action="review")
+    try:
+        upload_id = upload("user uploads/for review.jpg", image_bytes(textured(31, 640, 480), "JPEG", quality=70))
+        runner.run_until_idle()
+    finally:
+        hash_set.remove_reference(reference.reference_id)
+
+    [message] = messages(drain, observer)
+    assert message["action"] == "review"
+    assert audit.events(upload_id) == []
+    assert s3.head_object(Bucket=stack.ref("UploadsBucket"), Key="user uploads/for review.jpg")["ContentLength"] > 0
+
+
+def test_bad_objects_end_as_recorded_outcomes_and_nothing_is_dead_lettered(stack, runner, sqs, audit, observer, drain, upload, picture):
+    uploads = {
+        "empty": upload("bad/empty.mp4", b""),
+        "corrupt": upload("bad/half.jpg", image_bytes(textured(32, 640, 480), "JPEG")[:4000]),
+        "unsupported": upload("bad/report.pdf", b"%PDF-1.7\n not a picture\n"),
+    }
+    before = len(runner.invocations)
+
+    runner.run_until_idle()
+
+    assert {reason: audit.get(upload_id, "rejected")["reason"] for reason, upload_id in uploads.items()} == {r: r for r in uploads}
+    assert [i.error for i in runner.invocations[before:] if i.error] == []
+    assert dead_letters(stack, sqs) == {"UploadsDeadLetterQueue": 0, "HashesDeadLetterQueue": 0, "TakedownDeadLetterQueue": 0}
+    assert messages(drain, observer) == []
+
+
+def test_a_message_that_keeps_failing_is_retried_then_dead_lettered(stack, runner, sqs, drain):
+    notification = {"Records": [{"eventSource": "aws:s3", "eventTime": "2025-11-25T10:00:00.000Z", "eventName": "ObjectCreated:Put",
+                                 "s3": {"bucket": {"name": "no-such-bucket-anywhere"}, "object": {"key": "x.jpg", "size": 10, "eTag": "00"}}}]}
+    sqs.send_message(QueueUrl=stack.ref("UploadsQueue"), MessageBody=json.dumps(notification))
+    before = len(runner.invocations)
+
+    runner.run_until_idle()
+
+    failures = [i for i in runner.invocations[before:] if i.function == "HashUploadFunction" and i.failed]
+    assert len(failures) == 3  # the template's maxReceiveCount
+    [dead] = drain(stack.ref("UploadsDeadLetterQueue"))
+    assert dead == notification
+
+
+def test_a_restored_upload_is_not_taken_down_again(stack, runner, s3, audit, observer, drain, upload, reference_picture):
+    key = f"user uploads/restored-{uuid.uuid4().hex[:6]}.jpg"
+    jpeg = image_bytes(textured(31, 640, 480), "JPEG", quality=80)
+    upload_id = upload(key, jpeg)
+    runner.run_until_idle()
+    assert audit.get(upload_id, "takedown")["outcome"] == "quarantined"
+
+    restored = runner.invoke("RestoreUploadFunction", {"upload_id": upload_id, "reason": "complaint upheld", "requested_by": "reviewer"})
+    runner.run_until_idle()
+
+    assert s3.get_object(Bucket=stack.ref("UploadsBucket"), Key=key)["Body"].read() == jpeg
+    assert audit.get(restored["restored_as"], "exempted")["reinstated"] == upload_id
+    assert len(messages(drain, observer)) == 1  # the first upload's, none for the restored copy
