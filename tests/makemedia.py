@@ -37,6 +37,17 @@ def textured(seed: int, width: int = 320, height: int = 240) -> np.ndarray:
     return (picture * 255).astype(np.uint8)
 
 
+def detailed(seed: int, width: int = 640, height: int = 480) -> np.ndarray:
+    """A textured picture with many small hard-edged shapes: corners for keypoint detectors."""
+    rng = np.random.default_rng(seed + 10_000)
+    picture = textured(seed, width, height).astype(np.int16)
+    for _ in range(400):
+        size = int(rng.integers(4, 24))
+        x, y = int(rng.integers(0, width - size)), int(rng.integers(0, height - size))
+        picture[y : y + size, x : x + size] += rng.integers(-90, 90, size=3).astype(np.int16)
+    return np.clip(picture, 0, 255).astype(np.uint8)
+
+
 def panning(seed: int, count: int, width: int = 320, height: int = 240, speed: int = 3) -> list[np.ndarray]:
     """Frames of a slow pan over a larger textured picture (a moving shot)."""
     canvas = textured(seed, width + speed * count + 1, height)

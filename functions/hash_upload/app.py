@@ -27,7 +27,8 @@ audit = AuditLog(boto3.resource("dynamodb").Table(settings.audit_table))
 processor = BatchProcessor(event_type=EventType.SQS)
 limits = Limits(max_bytes=settings.max_upload_bytes)
 # PDQ only: the verdict uses PDQ, and imagehash's SciPy and PyWavelets (about 180 MB) would
-# take the function past Lambda's 250 MB package limit.
+# take the function past Lambda's 250 MB package limit; so would OpenCV (about 150 MB) for
+# the local features, which are therefore not computed here (with_features=False).
 EXTRA_SIGNALS: tuple[str, ...] = ()
 
 
@@ -45,7 +46,7 @@ def hash_upload(upload: Upload) -> None:
     started = time.perf_counter()
     try:
         data, upload = read_upload(s3, upload, settings.max_upload_bytes)
-        hashes = hash_media(data, role="upload", limits=limits, extra_signals=EXTRA_SIGNALS)
+        hashes = hash_media(data, role="upload", limits=limits, extra_signals=EXTRA_SIGNALS, with_features=False)
     except MediaError as error:
         reject(upload, error)
         return

@@ -9,6 +9,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from hashmatch.features import Features
 from hashmatch.media import DENSE, DEFAULT_LIMITS, SPARSE, Limits, Media, Sampling, open_media, read_source
 from hashmatch.signals import PRIMARY_SIGNAL, SIGNAL_TYPES, SignalType
 
@@ -49,6 +50,21 @@ class FrameHashes:
 
 
 @dataclass(frozen=True)
+class FrameFeatures:
+    """The local features of one sampled frame (see features.py)."""
+
+    timestamp: float
+    features: Features
+
+    def to_dict(self) -> dict:
+        return {"timestamp": round(self.timestamp, 3), **self.features.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FrameFeatures":
+        return cls(float(data.get("timestamp", 0.0)), Features.from_dict(data))
+
+
+@dataclass(frozen=True)
 class MediaHashes:
     """Everything hashed from one media object: identity, shape and per-frame hashes."""
 
@@ -62,9 +78,10 @@ class MediaHashes:
     role: str
     frames: tuple[FrameHashes, ...]
     frames_sampled: int = 0
+    features: tuple[FrameFeatures, ...] = ()
 
-    def to_dict(self, with_variants: bool = True) -> dict:
-        return {
+    def to_dict(self, with_variants: bool = True, with_features: bool = True) -> dict:
+        data = {
             "kind": self.kind,
             "format": self.format,
             "duration": round(self.duration, 3),
@@ -76,6 +93,9 @@ class MediaHashes:
             "frames_sampled": self.frames_sampled,
             "frames": [frame.to_dict(with_variants) for frame in self.frames],
         }
+        if with_features and self.features:
+            data["features"] = [frame.to_dict() for frame in self.features]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "MediaHashes":
@@ -90,6 +110,7 @@ class MediaHashes:
             role=data.get("role", "upload"),
             frames=tuple(FrameHashes.from_dict(frame) for frame in data["frames"]),
             frames_sampled=int(data.get("frames_sampled", len(data["frames"]))),
+            features=tuple(FrameFeatures.from_dict(frame) for frame in data.get("features", ())),
         )
 
 
@@ -101,9 +122,13 @@ def hash_frames(
     extra_signals: Iterable[str] = DEFAULT_EXTRA_SIGNALS,
     remove_borders: bool = True,
     variants: bool | None = None,
+    with_features: bool = True,
     progress: Callable[[float], None] | None = None,
-) -> tuple[list[FrameHashes], int]:
-    """Hash the sampled frames of `media`; returns (kept frames, frames sampled)."""
+) -> tuple[list[FrameHashes], int, list[FrameFeatures]]:
+    """Hash the sampled frames of `media`; returns (kept frames, frames sampled, local features).
+
+    `with_features=False` skips the local features (and so OpenCV), as the Lambda hasher does.
+    """
     if role not in ROLE_SAMPLING:
         raise ValueError(f"role must be one of {sorted(ROLE_SAMPLING)}, not {role!r}")
     sampling = sampling or ROLE_SAMPLING[role]
@@ -111,10 +136,15 @@ def hash_frames(
     extras: list[type[SignalType]] = [SIGNAL_TYPES[name] for name in extra_signals if name != PRIMARY_SIGNAL.name]
     dedup = role == "reference"
     kept: list[FrameHashes] = []
+    local: list[FrameFeatures] = []
     sampled = 0
     last_kept = None
     for frame in media.frames(sampling, remove_borders=remove_borders):
         sampled += 1
+        if with_features and frame.detail is not None:
+            from hashmatch.features import extract
+
+            local.append(FrameFeatures(frame.timestamp, extract(frame.detail)))
         content = np.ascontiguousarray(frame.content)
         value = PRIMARY_SIGNAL.hash_frame(content)
         if dedup and last_kept is not None and value.hash - last_kept <= REFERENCE_DEDUP_DISTANCE:
@@ -132,7 +162,7 @@ def hash_frames(
         last_kept = value.hash
         if progress is not None and media.duration:
             progress(min(1.0, frame.timestamp / media.duration))
-    return kept, sampled
+    return kept, sampled, local
 
 
 def hash_media(
@@ -145,7 +175,7 @@ def hash_media(
     """Open and hash one media object. Raises MediaError for input that cannot be hashed."""
     data = read_source(source, limits)
     media = open_media(data, limits)
-    frames, sampled = hash_frames(media, role=role, **options)
+    frames, sampled, local = hash_frames(media, role=role, **options)
     return MediaHashes(
         kind=media.kind,
         format=media.format,
@@ -157,4 +187,5 @@ def hash_media(
         role=role,
         frames=tuple(frames),
         frames_sampled=sampled,
+        features=tuple(local),
     )

@@ -65,7 +65,8 @@ class FrameMatch:
     query_timestamp: float
     reference_timestamp: float
     reference_span: float  # the stretch of the reference this (deduplicated) frame stands for
-    distance: int
+    distance: int | None  # hash bits apart (None for a local-feature match)
+    inliers: int | None = None  # keypoints a homography explains (local-feature matches only)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,10 @@ UPLOAD_MAX_SIDE = 512
 # own prefilter does: at 512 px every published PDQ value in the corpus is within 10 bits,
 # at full size one is 12 bits away. So both roles hash pictures at this size.
 PICTURE_MAX_SIDE = 512
+# Local features need more pixels than PDQ: a picture-in-picture copy shows the reference at
+# a third of the frame, and at 512 px ORB finds too few of its corners to verify (measured:
+# 27 inliers at 512 px against 265 at 1024 px, unrelated pictures at most 11).
+FEATURE_MAX_SIDE = 1024
 
 
 # A video whose frames stop this long (or 10 %) before its declared duration is truncated:
@@ -72,16 +76,26 @@ class Sampling:
     interval: float | None  # None: every frame
     max_side: int = UPLOAD_MAX_SIDE  # video frames larger than this are scaled down before hashing
     keyframes: bool = True
+    # Local features (features.py) are taken from one sampled frame per `feature_interval`
+    # seconds, at most `feature_frames` of them spread over the video; None: no features.
+    feature_interval: float | None = None
+    feature_frames: int = 16
 
     @property
     def every_frame(self) -> bool:
         return self.interval is None
 
+    def feature_step(self, duration: float) -> float | None:
+        """Seconds between feature frames for media of this duration (None: no features)."""
+        if self.feature_interval is None:
+            return None
+        return max(self.feature_interval, duration / self.feature_frames if duration else 0.0)
 
-DENSE = Sampling(interval=None, max_side=REFERENCE_MAX_SIDE)
+
+DENSE = Sampling(interval=None, max_side=REFERENCE_MAX_SIDE, feature_interval=1.0, feature_frames=600)
 # Upload side: 2 frames a second. Measured on the corpus (docs/sampling.md): enough to keep
 # every chair/pattern variant above 80 % query match against a dense reference.
-SPARSE = Sampling(interval=0.5, max_side=UPLOAD_MAX_SIDE)
+SPARSE = Sampling(interval=0.5, max_side=UPLOAD_MAX_SIDE, feature_interval=2.0, feature_frames=16)
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,8 @@ class Frame:
     timestamp: float  # seconds from the start of the media, from the container's timestamps
     rgb: np.ndarray  # the whole picture: H x W x 3 uint8, upright, at most the sampling's max_side
     content: np.ndarray  # the same without uniform borders (rgb itself when there are none)
+    # Grey picture at FEATURE_MAX_SIDE for local features, on the frames the sampling picks.
+    detail: np.ndarray | None = None
 
     @property
     def has_borders(self) -> bool:
@@ -250,7 +266,7 @@ class ImageMedia(Media):
         swap = orientation in (5, 6, 7, 8)
         self.width, self.height = (image.size[1], image.size[0]) if swap else image.size
 
-    def _frame(self, timestamp: float, image, max_side: int, remove_borders: bool) -> Frame:
+    def _frame(self, timestamp: float, image, max_side: int, remove_borders: bool, with_detail: bool) -> Frame:
         from PIL import ImageOps
 
         from hashmatch.borders import content_box
@@ -262,19 +278,22 @@ class ImageMedia(Media):
             upright = _to_rgb_image(image)
         except (OSError, SyntaxError, ValueError) as error:
             raise MediaError("corrupt", f"cannot decode {self.format} image: {error}") from None
+        detail = np.asarray(_shrink(upright, FEATURE_MAX_SIDE).convert("L"), dtype=np.uint8) if with_detail else None
         whole = np.asarray(_shrink(upright, max_side), dtype=np.uint8)
         # Borders are found and cut at full resolution, before shrinking: a crop one pixel
         # off at working size moves the PDQ hash of the letterboxed corpus sample by 20 bits.
         box = content_box(np.asarray(upright, dtype=np.uint8)) if remove_borders else None
         if box is None or box.is_whole((upright.size[1], upright.size[0])):
-            return Frame(timestamp, whole, whole)
+            return Frame(timestamp, whole, whole, detail)
         content = np.asarray(_shrink(upright.crop((box.left, box.top, box.right, box.bottom)), max_side), dtype=np.uint8)
-        return Frame(timestamp, whole, content)
+        return Frame(timestamp, whole, content, detail)
 
     def frames(self, sampling: Sampling = SPARSE, remove_borders: bool = True) -> Iterator[Frame]:
         if self.kind == "image":
-            yield self._frame(0.0, self._image, PICTURE_MAX_SIDE, remove_borders)
+            yield self._frame(0.0, self._image, PICTURE_MAX_SIDE, remove_borders, sampling.feature_interval is not None)
             return
+        feature_step = sampling.feature_step(self.duration)
+        feature_due = 0.0
         due = 0.0
         start = 0.0
         for index, duration in enumerate(self._durations):
@@ -285,7 +304,10 @@ class ImageMedia(Media):
             except (OSError, ValueError) as error:
                 raise MediaError("corrupt", f"cannot decode frame {index}: {error}") from None
             if sampling.every_frame or start >= due or index == 0:
-                yield self._frame(start, self._image.copy(), PICTURE_MAX_SIDE, remove_borders)
+                with_detail = feature_step is not None and start >= feature_due
+                if with_detail:
+                    feature_due = start + feature_step
+                yield self._frame(start, self._image.copy(), PICTURE_MAX_SIDE, remove_borders, with_detail)
                 if not sampling.every_frame:
                     due = start + sampling.interval
             start += duration
@@ -353,28 +375,30 @@ class VideoMedia(Media):
         from hashmatch.borders import BorderTracker
 
         tracker = BorderTracker() if remove_borders else None
-        pending: list[tuple[float, np.ndarray]] = []
-        for timestamp, rgb in self._decoded(sampling):
+        pending: list[tuple[float, np.ndarray, np.ndarray | None]] = []
+        for timestamp, rgb, detail in self._decoded(sampling):
             if tracker is None:
-                yield Frame(timestamp, rgb, rgb)
+                yield Frame(timestamp, rgb, rgb, detail)
                 continue
             if not tracker.settled:
                 # Hold the first frames back until the crop box is settled over all of them.
                 tracker.observe(rgb)
-                pending.append((timestamp, rgb))
+                pending.append((timestamp, rgb, detail))
                 if not tracker.settled:
                     continue
-                for held_time, held in pending:
-                    yield Frame(held_time, held, tracker.crop(held))
+                for held_time, held, held_detail in pending:
+                    yield Frame(held_time, held, tracker.crop(held), held_detail)
                 pending.clear()
                 continue
-            yield Frame(timestamp, rgb, tracker.crop(rgb))
-        for held_time, held in pending:
-            yield Frame(held_time, held, tracker.crop(held))
+            yield Frame(timestamp, rgb, tracker.crop(rgb), detail)
+        for held_time, held, held_detail in pending:
+            yield Frame(held_time, held, tracker.crop(held), held_detail)
 
-    def _decoded(self, sampling: Sampling) -> Iterator[tuple[float, np.ndarray]]:
+    def _decoded(self, sampling: Sampling) -> Iterator[tuple[float, np.ndarray, np.ndarray | None]]:
         import av
 
+        feature_step = sampling.feature_step(self.duration)
+        feature_due = 0.0
         container = av.open(io.BytesIO(self._data), mode="r")
         try:
             stream = container.streams.video[0]
@@ -397,8 +421,14 @@ class VideoMedia(Media):
                         due = time + sampling.interval
                     width, height = _working_size(frame.width, frame.height, sampling.max_side)
                     rgb = frame.to_ndarray(width=width, height=height, format="rgb24", interpolation="AREA")
+                    rotation = getattr(frame, "rotation", 0) or 0
+                    detail = None
+                    if feature_step is not None and time >= feature_due:
+                        feature_due = time + feature_step
+                        width, height = _working_size(frame.width, frame.height, FEATURE_MAX_SIDE)
+                        detail = _upright(frame.to_ndarray(width=width, height=height, format="gray", interpolation="AREA"), rotation)
                     count += 1
-                    yield max(0.0, float(time)), _upright(rgb, getattr(frame, "rotation", 0) or 0)
+                    yield max(0.0, float(time)), _upright(rgb, rotation), detail
             except av.error.FFmpegError as error:
                 raise MediaError("corrupt", f"decoding failed after {count} frames ({_av_message(error)})") from None
             if count == 0:

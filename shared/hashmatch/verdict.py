@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Hashable, Mapping, Sequence
 
-from hashmatch.hashing import FrameHashes, MediaHashes
+from hashmatch.features import FeatureIndex
+from hashmatch.hashing import FrameFeatures, FrameHashes, MediaHashes
 from hashmatch.index import FrameIndex, FrameMatch
 from hashmatch.signals import PRIMARY_SIGNAL
 
@@ -29,7 +30,9 @@ class Verdict:
     matched_query_frames: int
     matched_query_timestamps: list[float]
     matched_reference_timestamps: list[float]
-    best_distance: int | None
+    best_distance: int | None  # PDQ bits (None when the match came from local features)
+    signal: str = "pdq"  # which stage decided: "pdq" frame hashes or "orb" local features
+    best_inliers: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,14 +71,15 @@ def _covered_seconds(matches: Sequence[FrameMatch], step: float, duration: float
 
 
 def decide(
-    query_frames: Sequence[FrameHashes],
+    query_frames: Sequence[FrameHashes] | Sequence[FrameFeatures],
     matches: Sequence[FrameMatch],
     reference_duration: float,
     query_step: float | None = None,
 ) -> Verdict:
     """The verdict for one upload against one reference from their frame matches.
 
-    `query_frames` are the upload's usable frames; a still reference (an image or a bare hash
+    `query_frames` are the upload's usable frames (or its feature frames, for the local-feature
+    stage); a still reference (an image or a bare hash
     from a shared list) has duration 0 and counts as wholly covered by any match.
     """
     step = sampling_step(query_frames) if query_step is None else query_step
@@ -90,6 +94,8 @@ def decide(
     else:
         reference_percent = min(100.0, 100.0 * _covered_seconds(matches, step, reference_duration) / reference_duration)
     enough_frames = len(matched_query) >= min(MIN_MATCHED_FRAMES, total)
+    distances = [m.distance for m in matches if m.distance is not None]
+    inlier_counts = [m.inliers for m in matches if m.inliers is not None]
     is_match = bool(matches) and enough_frames and (
         query_percent >= QUERY_MATCH_THRESHOLD or reference_percent >= REFERENCE_MATCH_THRESHOLD
     )
@@ -101,7 +107,9 @@ def decide(
         matched_query_frames=len(matched_query),
         matched_query_timestamps=[round(t, 3) for t in matched_query],
         matched_reference_timestamps=[round(t, 3) for t in matched_reference],
-        best_distance=min(m.distance for m in matches) if matches else None,
+        best_distance=min(distances) if distances else None,
+        signal="orb" if inlier_counts else "pdq",
+        best_inliers=max(inlier_counts) if inlier_counts else None,
     )
 
 
@@ -115,22 +123,46 @@ def match_references(
     durations: Mapping[Hashable, float],
     query: MediaHashes,
     threshold: int = PRIMARY_SIGNAL.match_threshold,
+    feature_index: FeatureIndex | None = None,
 ) -> dict[Hashable, Verdict]:
-    """The verdict against every reference in `index` that shares at least one frame with the upload.
+    """The verdict against every reference that shares at least one frame with the upload.
 
-    `durations` gives each reference's duration (0 for a still picture or a bare hash).
+    `durations` gives each reference's duration (0 for a still picture or a bare hash). PDQ
+    decides first; only when it matches nothing and a `feature_index` is given do the
+    upload's local features get verified against the references' (the hard cases).
     """
+    verdicts: dict[Hashable, Verdict] = {}
     frames = usable(query.frames)
-    if not frames or not len(index):
-        return {}
-    found = index.search([(f.timestamp, query_hashes(f)) for f in frames], threshold)
-    step = sampling_step(query.frames)
-    return {reference: decide(frames, matches, durations[reference], step) for reference, matches in found.items()}
+    if frames and len(index):
+        found = index.search([(f.timestamp, query_hashes(f)) for f in frames], threshold)
+        step = sampling_step(query.frames)
+        verdicts = {reference: decide(frames, matches, durations[reference], step) for reference, matches in found.items()}
+    if feature_index is None or not query.features or not len(feature_index) or any(v.match for v in verdicts.values()):
+        return verdicts
+    by_reference: dict[Hashable, list[FrameMatch]] = {}
+    for frame in query.features:
+        for hit in feature_index.search(frame.features):
+            by_reference.setdefault(hit.reference, []).append(FrameMatch(frame.timestamp, hit.timestamp, hit.span, None, hit.inliers))
+    step = sampling_step(query.features)
+    for reference, matches in by_reference.items():
+        verdict = decide(query.features, matches, durations[reference], step)
+        if verdict.match or reference not in verdicts:
+            verdicts[reference] = verdict
+    return verdicts
+
+
+def feature_index_of(references: Mapping[Hashable, MediaHashes]) -> FeatureIndex:
+    """The local features of hashed references, ready for match_references."""
+    index = FeatureIndex()
+    for key, reference in references.items():
+        index.add(key, [(f.timestamp, f.features) for f in reference.features], reference.duration)
+    return index
 
 
 def compare(reference: MediaHashes, query: MediaHashes) -> Verdict:
     """Verdict for one upload against one reference, both already hashed."""
     index = FrameIndex(PRIMARY_SIGNAL.bits)
     index.add("reference", [(f.timestamp, f.pdq) for f in usable(reference.frames)], reference.duration)
-    verdicts = match_references(index, {"reference": reference.duration}, query)
+    features = feature_index_of({"reference": reference}) if reference.features else None
+    verdicts = match_references(index, {"reference": reference.duration}, query, feature_index=features)
     return verdicts.get("reference") or decide(usable(query.frames), [], reference.duration)

@@ -24,7 +24,8 @@ from hashmatch.media import MediaError
 
 def add_reference(hash_set: HashSet, path: str, *, label: str, source: str, action: str = "quarantine", reference_id: str | None = None):
     """Hash a known media file densely (role "reference", PDQ only: the hash set stores PDQ) and add it."""
-    hashes = hash_media(path, role="reference", extra_signals=())
+    # The hash set stores PDQ frames only; local features are not stored yet (docs/robustness.md).
+    hashes = hash_media(path, role="reference", extra_signals=(), with_features=False)
     return hash_set.add_reference(hashes, label=label, source=source, action=action, reference_id=reference_id)
 
 

@@ -1,0 +1,90 @@
+import numpy as np
+from PIL import Image
+
+from hashmatch.features import MIN_INLIERS, FeatureIndex, Features, extract, inliers
+from hashmatch.hashing import MediaHashes, hash_media
+from hashmatch.verdict import compare
+from makemedia import detailed, encode_video, image_bytes, textured
+
+
+def grey(rgb):
+    return np.asarray(Image.fromarray(rgb).convert("L"))
+
+
+def crop(rgb, share):
+    h, w = rgb.shape[:2]
+    return np.ascontiguousarray(rgb[int(h * share) : h - int(h * share), int(w * share) : w - int(w * share)])
+
+
+def inset(rgb, background, scale=0.4):
+    """The picture shrunk into a corner of another one (picture-in-picture)."""
+    h, w = background.shape[:2]
+    small = np.asarray(Image.fromarray(rgb).resize((int(w * scale), int(rgb.shape[0] * w * scale / rgb.shape[1]))))
+    out = background.copy()
+    out[20 : 20 + small.shape[0], w - small.shape[1] - 20 : w - 20] = small
+    return out
+
+
+def test_a_cropped_picture_is_verified_by_its_keypoints():
+    picture = detailed(1, 800, 600)
+    assert inliers(extract(grey(crop(picture, 0.1))), extract(grey(picture))) >= MIN_INLIERS
+
+
+def test_a_picture_inside_another_is_verified():
+    picture, background = detailed(2, 800, 600), textured(3, 1024, 576)
+    assert inliers(extract(grey(inset(picture, background))), extract(grey(picture))) >= MIN_INLIERS
+
+
+def test_an_unrelated_picture_is_not_verified():
+    assert inliers(extract(grey(detailed(4, 800, 600))), extract(grey(detailed(5, 800, 600)))) < MIN_INLIERS
+
+
+def test_a_flat_picture_has_no_features_and_verifies_nothing():
+    flat = extract(np.full((200, 200), 128, np.uint8))
+    assert len(flat) == 0 and inliers(flat, extract(grey(textured(6)))) == 0
+
+
+def test_features_round_trip_through_their_json_form():
+    features = extract(grey(textured(7, 400, 300)))
+    again = Features.from_dict(features.to_dict())
+    assert np.array_equal(again.descriptors, features.descriptors)
+    assert np.abs(again.points - features.points).max() <= 0.5
+
+
+def test_feature_index_finds_the_reference_frame_a_query_comes_from():
+    index = FeatureIndex()
+    index.add("a", [(0.0, extract(grey(detailed(8, 800, 600)))), (1.0, extract(grey(detailed(9, 800, 600))))], duration=2.0)
+    index.add("b", [(0.0, extract(grey(detailed(10, 800, 600))))], duration=1.0)
+    (hit,) = index.search(extract(grey(crop(detailed(9, 800, 600), 0.08))))
+    assert (hit.reference, hit.timestamp, hit.span) == ("a", 1.0, 1.0) and hit.inliers >= MIN_INLIERS
+
+
+def test_a_cropped_upload_is_caught_by_the_local_feature_stage():
+    picture = detailed(11, 800, 600)
+    verdict = compare(hash_media(image_bytes(picture), role="reference"), hash_media(image_bytes(crop(picture, 0.08))))
+    assert verdict.match and verdict.signal == "orb" and verdict.best_distance is None
+
+
+def test_a_plain_copy_is_decided_by_pdq_without_the_second_stage():
+    picture = detailed(12, 800, 600)
+    verdict = compare(hash_media(image_bytes(picture), role="reference"), hash_media(image_bytes(picture, "JPEG")))
+    assert verdict.match and verdict.signal == "pdq" and verdict.best_inliers is None
+
+
+def test_a_picture_in_picture_video_is_caught():
+    canvas = detailed(13, 480 + 3 * 40, 360)
+    frames = [np.ascontiguousarray(canvas[:, 3 * i : 3 * i + 480]) for i in range(40)]
+    background = textured(14, 1024, 576)
+    reference = hash_media(encode_video(frames), role="reference")
+    verdict = compare(reference, hash_media(encode_video([inset(f, background) for f in frames])))
+    assert verdict.match and verdict.signal == "orb"
+
+
+def test_features_can_be_left_out():
+    assert hash_media(image_bytes(textured(15)), with_features=False).features == ()
+
+
+def test_media_hashes_keep_their_features_through_json():
+    hashes = hash_media(image_bytes(textured(16)))
+    again = MediaHashes.from_dict(hashes.to_dict())
+    assert len(again.features) == 1 and np.array_equal(again.features[0].features.descriptors, hashes.features[0].features.descriptors)
