@@ -42,6 +42,9 @@ test-fast: setup
 bench: setup
 	$(BIN)/python scripts/bench_hashing.py
 
+evaluate: setup
+	$(BIN)/python -m hashmatch.evaluation
+
 $(SAM_VENV)/bin/sam:
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli==1.170.0

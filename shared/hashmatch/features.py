@@ -64,6 +64,30 @@ def extract(gray: np.ndarray, max_features: int = MAX_FEATURES) -> Features:
     return Features(np.float32([k.pt for k in keypoints]), descriptors)
 
 
+def extract_with_insets(gray: np.ndarray, insets: Sequence[tuple[float, float, float, float]] = (), max_features: int = MAX_FEATURES) -> Features:
+    """Features of the whole picture plus, for each inset (top, bottom, left, right as shares),
+    features of that region enlarged to full size, mapped back into the picture's coordinates.
+
+    In a picture-in-picture copy the background takes most keypoints; the inset's own keypoints
+    let the homography find the known picture inside.
+    """
+    import cv2
+
+    parts = [extract(gray, max_features)]
+    height, width = gray.shape[:2]
+    for top, bottom, left, right in insets:
+        y0, y1, x0, x1 = round(top * height), round(bottom * height), round(left * width), round(right * width)
+        if y1 - y0 < 16 or x1 - x0 < 16:
+            continue
+        scale = max(height, width) / max(y1 - y0, x1 - x0)
+        region = cv2.resize(np.ascontiguousarray(gray[y0:y1, x0:x1]), (round((x1 - x0) * scale), round((y1 - y0) * scale)), interpolation=cv2.INTER_LINEAR)
+        inset = extract(region, max_features)
+        parts.append(Features(inset.points / scale + np.float32([x0, y0]), inset.descriptors))
+    if len(parts) == 1:
+        return parts[0]
+    return Features(np.concatenate([p.points for p in parts]), np.concatenate([p.descriptors for p in parts]))
+
+
 def _plausible(homography: np.ndarray | None) -> bool:
     """A homography a copy could have: not degenerate, not mirrored, within the scale bounds."""
     if homography is None or not np.all(np.isfinite(homography)):
@@ -107,8 +131,9 @@ class FeatureHit:
 class FeatureIndex:
     """Reference frames' features; a search votes with descriptor matches, then verifies the best candidates."""
 
-    # OpenCV's brute-force matcher indexes one training set of at most 2^19 descriptors.
-    _CHUNK = 1 << 19
+    # OpenCV's brute-force knnMatch takes a training set of fewer than 2^18 descriptors
+    # (IMGIDX_ONE; 262,144 rows fail its assertion): about 320 reference frames.
+    _CHUNK = (1 << 18) - 1
 
     def __init__(self) -> None:
         self._frames: list[tuple[Hashable, float, float, Features]] = []
@@ -130,8 +155,11 @@ class FeatureIndex:
         self._stacked = np.concatenate([f[3].descriptors for f in self._frames]) if self._frames else np.zeros((0, 32), np.uint8)
         self._owner = np.concatenate([np.full(len(f[3]), i) for i, f in enumerate(self._frames)]) if self._frames else np.zeros(0, int)
 
-    def search(self, query: Features) -> list[FeatureHit]:
-        """Verified reference frames for one query frame, most inliers first."""
+    def search(self, query: Features, min_inliers: int = MIN_INLIERS) -> list[FeatureHit]:
+        """Verified reference frames for one query frame, most inliers first.
+
+        `min_inliers=0` returns every candidate with its count (for measuring distributions).
+        """
         import cv2
 
         if self._stacked is None:
@@ -151,6 +179,6 @@ class FeatureIndex:
                 break
             reference, timestamp, span, features = self._frames[position]
             count = inliers(query, features)
-            if count >= MIN_INLIERS:
+            if count >= min_inliers:
                 hits.append(FeatureHit(reference, timestamp, span, count))
         return sorted(hits, key=lambda hit: -hit.inliers)

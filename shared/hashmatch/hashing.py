@@ -65,6 +65,39 @@ class FrameFeatures:
 
 
 @dataclass(frozen=True)
+class DetailFrame:
+    """A grey frame at feature size, kept so that another process can take its local features.
+
+    The Lambda hasher cannot carry OpenCV beside PyAV (package size), so it ships these
+    pictures and the matcher, which has OpenCV, extracts the features when PDQ finds nothing.
+    """
+
+    timestamp: float
+    grey: np.ndarray
+
+    def to_jpeg(self, quality: int = 85) -> bytes:
+        import io
+
+        from PIL import Image
+
+        out = io.BytesIO()
+        Image.fromarray(self.grey, "L").save(out, format="JPEG", quality=quality)
+        return out.getvalue()
+
+
+def features_of_jpeg(timestamp: float, jpeg: bytes) -> FrameFeatures:
+    """The local features of a DetailFrame shipped as JPEG (decoded with OpenCV: no Pillow needed)."""
+    import cv2
+
+    from hashmatch.features import extract
+
+    grey = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if grey is None:
+        raise ValueError("not a decodable detail picture")
+    return FrameFeatures(timestamp, extract(grey))
+
+
+@dataclass(frozen=True)
 class MediaHashes:
     """Everything hashed from one media object: identity, shape and per-frame hashes."""
 
@@ -79,6 +112,8 @@ class MediaHashes:
     frames: tuple[FrameHashes, ...]
     frames_sampled: int = 0
     features: tuple[FrameFeatures, ...] = ()
+    # Only with keep_details=True; never serialised (pixels, not hashes).
+    details: tuple[DetailFrame, ...] = ()
 
     def to_dict(self, with_variants: bool = True, with_features: bool = True) -> dict:
         data = {
@@ -123,11 +158,13 @@ def hash_frames(
     remove_borders: bool = True,
     variants: bool | None = None,
     with_features: bool = True,
+    keep_details: bool = False,
     progress: Callable[[float], None] | None = None,
-) -> tuple[list[FrameHashes], int, list[FrameFeatures]]:
+) -> tuple[list[FrameHashes], int, list[FrameFeatures], list[DetailFrame]]:
     """Hash the sampled frames of `media`; returns (kept frames, frames sampled, local features).
 
-    `with_features=False` skips the local features (and so OpenCV), as the Lambda hasher does.
+    `with_features=False` skips the local features (and so OpenCV), as the Lambda hasher does;
+    `keep_details=True` keeps the grey frames the features would come from, for another process.
     """
     if role not in ROLE_SAMPLING:
         raise ValueError(f"role must be one of {sorted(ROLE_SAMPLING)}, not {role!r}")
@@ -137,14 +174,17 @@ def hash_frames(
     dedup = role == "reference"
     kept: list[FrameHashes] = []
     local: list[FrameFeatures] = []
+    details: list[DetailFrame] = []
     sampled = 0
     last_kept = None
     for frame in media.frames(sampling, remove_borders=remove_borders):
         sampled += 1
+        if keep_details and frame.detail is not None:
+            details.append(DetailFrame(frame.timestamp, frame.detail))
         if with_features and frame.detail is not None:
-            from hashmatch.features import extract
+            from hashmatch.features import extract_with_insets
 
-            local.append(FrameFeatures(frame.timestamp, extract(frame.detail)))
+            local.append(FrameFeatures(frame.timestamp, extract_with_insets(frame.detail, frame.inner_boxes)))
         content = np.ascontiguousarray(frame.content)
         value = PRIMARY_SIGNAL.hash_frame(content)
         if dedup and last_kept is not None and value.hash - last_kept <= REFERENCE_DEDUP_DISTANCE:
@@ -156,13 +196,15 @@ def hash_frames(
             if frame.has_borders:
                 # Shared hash lists hold hashes of whole pictures, borders and all.
                 hashes.append(PRIMARY_SIGNAL.hash_frame(frame.rgb).hash)
+            # A picture inside the picture (picture-in-picture) is hashed on its own.
+            hashes.extend(PRIMARY_SIGNAL.hash_frame(picture).hash for picture in frame.inner)
             frame_variants = tuple(str(h) for h in hashes)
         signals = {signal.name: str(signal.hash_frame(content).hash) for signal in extras}
         kept.append(FrameHashes(frame.timestamp, str(value.hash), value.quality, frame_variants, signals))
         last_kept = value.hash
         if progress is not None and media.duration:
             progress(min(1.0, frame.timestamp / media.duration))
-    return kept, sampled, local
+    return kept, sampled, local, details
 
 
 def hash_media(
@@ -175,7 +217,7 @@ def hash_media(
     """Open and hash one media object. Raises MediaError for input that cannot be hashed."""
     data = read_source(source, limits)
     media = open_media(data, limits)
-    frames, sampled, local = hash_frames(media, role=role, **options)
+    frames, sampled, local, details = hash_frames(media, role=role, **options)
     return MediaHashes(
         kind=media.kind,
         format=media.format,
@@ -188,4 +230,5 @@ def hash_media(
         frames=tuple(frames),
         frames_sampled=sampled,
         features=tuple(local),
+        details=tuple(details),
     )

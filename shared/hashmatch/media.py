@@ -80,6 +80,8 @@ class Sampling:
     # seconds, at most `feature_frames` of them spread over the video; None: no features.
     feature_interval: float | None = None
     feature_frames: int = 16
+    # Look for a picture inside the picture (picture-in-picture copies); upload side only.
+    inner_pictures: bool = False
 
     @property
     def every_frame(self) -> bool:
@@ -95,7 +97,7 @@ class Sampling:
 DENSE = Sampling(interval=None, max_side=REFERENCE_MAX_SIDE, feature_interval=1.0, feature_frames=600)
 # Upload side: 2 frames a second. Measured on the corpus (docs/sampling.md): enough to keep
 # every chair/pattern variant above 80 % query match against a dense reference.
-SPARSE = Sampling(interval=0.5, max_side=UPLOAD_MAX_SIDE, feature_interval=2.0, feature_frames=16)
+SPARSE = Sampling(interval=0.5, max_side=UPLOAD_MAX_SIDE, feature_interval=2.0, feature_frames=16, inner_pictures=True)
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,10 @@ class Frame:
     content: np.ndarray  # the same without uniform borders (rgb itself when there are none)
     # Grey picture at FEATURE_MAX_SIDE for local features, on the frames the sampling picks.
     detail: np.ndarray | None = None
+    # Pictures found inside this one (picture-in-picture), when the sampling looks for them,
+    # and where they are in `rgb` (top, bottom, left, right as shares of its height and width).
+    inner: tuple[np.ndarray, ...] = ()
+    inner_boxes: tuple[tuple[float, float, float, float], ...] = ()
 
     @property
     def has_borders(self) -> bool:
@@ -266,10 +272,10 @@ class ImageMedia(Media):
         swap = orientation in (5, 6, 7, 8)
         self.width, self.height = (image.size[1], image.size[0]) if swap else image.size
 
-    def _frame(self, timestamp: float, image, max_side: int, remove_borders: bool, with_detail: bool) -> Frame:
+    def _frame(self, timestamp: float, image, max_side: int, remove_borders: bool, with_detail: bool, with_inner: bool = False) -> Frame:
         from PIL import ImageOps
 
-        from hashmatch.borders import content_box
+        from hashmatch.borders import content_box, inner_boxes, inner_picture
 
         try:
             image.load()
@@ -283,14 +289,17 @@ class ImageMedia(Media):
         # Borders are found and cut at full resolution, before shrinking: a crop one pixel
         # off at working size moves the PDQ hash of the letterboxed corpus sample by 20 bits.
         box = content_box(np.asarray(upright, dtype=np.uint8)) if remove_borders else None
+        found = inner_boxes(whole) if with_inner else []
+        inner = tuple(inner_picture(whole, b) for b in found)
+        shares = tuple(b.shares(whole.shape) for b in found)
         if box is None or box.is_whole((upright.size[1], upright.size[0])):
-            return Frame(timestamp, whole, whole, detail)
+            return Frame(timestamp, whole, whole, detail, inner, shares)
         content = np.asarray(_shrink(upright.crop((box.left, box.top, box.right, box.bottom)), max_side), dtype=np.uint8)
-        return Frame(timestamp, whole, content, detail)
+        return Frame(timestamp, whole, content, detail, inner, shares)
 
     def frames(self, sampling: Sampling = SPARSE, remove_borders: bool = True) -> Iterator[Frame]:
         if self.kind == "image":
-            yield self._frame(0.0, self._image, PICTURE_MAX_SIDE, remove_borders, sampling.feature_interval is not None)
+            yield self._frame(0.0, self._image, PICTURE_MAX_SIDE, remove_borders, sampling.feature_interval is not None, sampling.inner_pictures)
             return
         feature_step = sampling.feature_step(self.duration)
         feature_due = 0.0
@@ -307,7 +316,7 @@ class ImageMedia(Media):
                 with_detail = feature_step is not None and start >= feature_due
                 if with_detail:
                     feature_due = start + feature_step
-                yield self._frame(start, self._image.copy(), PICTURE_MAX_SIDE, remove_borders, with_detail)
+                yield self._frame(start, self._image.copy(), PICTURE_MAX_SIDE, remove_borders, with_detail, sampling.inner_pictures)
                 if not sampling.every_frame:
                     due = start + sampling.interval
             start += duration
@@ -372,27 +381,35 @@ class VideoMedia(Media):
         self._limits = limits
 
     def frames(self, sampling: Sampling = SPARSE, remove_borders: bool = True) -> Iterator[Frame]:
-        from hashmatch.borders import BorderTracker
+        from hashmatch.borders import BorderTracker, InnerTracker
 
         tracker = BorderTracker() if remove_borders else None
+        inner = InnerTracker() if sampling.inner_pictures else None
         pending: list[tuple[float, np.ndarray, np.ndarray | None]] = []
+
+        def frame(timestamp: float, rgb: np.ndarray, detail: np.ndarray | None) -> Frame:
+            content = tracker.crop(rgb) if tracker is not None else rgb
+            picture = inner.crop(rgb) if inner is not None else None
+            if picture is None:
+                return Frame(timestamp, rgb, content, detail)
+            return Frame(timestamp, rgb, content, detail, (picture,), (inner.box.shares(rgb.shape),))
+
         for timestamp, rgb, detail in self._decoded(sampling):
-            if tracker is None:
-                yield Frame(timestamp, rgb, rgb, detail)
-                continue
-            if not tracker.settled:
-                # Hold the first frames back until the crop box is settled over all of them.
-                tracker.observe(rgb)
+            unsettled = [t for t in (tracker, inner) if t is not None and not t.settled]
+            if unsettled:
+                # Hold the first frames back until the crop boxes are settled over all of them.
+                for each in unsettled:
+                    each.observe(rgb)
                 pending.append((timestamp, rgb, detail))
-                if not tracker.settled:
+                if any(not t.settled for t in unsettled):
                     continue
-                for held_time, held, held_detail in pending:
-                    yield Frame(held_time, held, tracker.crop(held), held_detail)
+                for held in pending:
+                    yield frame(*held)
                 pending.clear()
                 continue
-            yield Frame(timestamp, rgb, tracker.crop(rgb), detail)
-        for held_time, held, held_detail in pending:
-            yield Frame(held_time, held, tracker.crop(held), held_detail)
+            yield frame(timestamp, rgb, detail)
+        for held in pending:
+            yield frame(*held)
 
     def _decoded(self, sampling: Sampling) -> Iterator[tuple[float, np.ndarray, np.ndarray | None]]:
         import av

@@ -1,6 +1,6 @@
 import numpy as np
 
-from hashmatch.borders import BorderTracker, Box, content_box
+from hashmatch.borders import BorderTracker, Box, InnerTracker, content_box, inner_boxes
 from makemedia import letterboxed, textured
 
 
@@ -43,3 +43,33 @@ def test_a_video_box_is_the_union_over_its_first_frames():
     tracker.observe(dark_top)
     tracker.observe(bright)
     assert tracker.box == Box(10, 90, 10, 90)
+
+
+def stripes(width=512, height=288):
+    """A high-contrast diagonal background: edges everywhere, but none long and straight."""
+    y, x = np.mgrid[0:height, 0:width]
+    return np.repeat((((x + 2 * y) // 24) % 2 * 255).astype(np.uint8)[:, :, None], 3, axis=2)
+
+
+def with_inset(background, picture, left=220, top=40):
+    out = background.copy()
+    out[top : top + picture.shape[0], left : left + picture.shape[1]] = picture
+    return out
+
+
+def test_a_picture_inside_a_picture_is_found():
+    framed = with_inset(stripes(), textured(5, 200, 150))
+    (box,) = inner_boxes(framed)
+    assert abs(box.left - 220) <= 2 and abs(box.right - 420) <= 2 and abs(box.top - 40) <= 3 and abs(box.bottom - 190) <= 3
+
+
+def test_a_plain_picture_has_no_inner_picture():
+    assert inner_boxes(textured(6, 512, 288)) == []
+
+
+def test_the_inner_picture_of_a_video_is_the_one_its_frames_agree_on():
+    tracker = InnerTracker()
+    for seed in range(InnerTracker.FRAMES):
+        tracker.observe(with_inset(stripes(), textured(10 + seed, 200, 150)))
+    crop = tracker.crop(with_inset(stripes(), textured(99, 200, 150)))
+    assert tracker.settled and crop is not None and abs(crop.shape[0] - 150) <= 3 and abs(crop.shape[1] - 200) <= 2

@@ -88,3 +88,17 @@ def test_media_hashes_keep_their_features_through_json():
     hashes = hash_media(image_bytes(textured(16)))
     again = MediaHashes.from_dict(hashes.to_dict())
     assert len(again.features) == 1 and np.array_equal(again.features[0].features.descriptors, hashes.features[0].features.descriptors)
+
+
+def test_detail_frames_shipped_as_jpeg_give_the_same_verdict():
+    from dataclasses import replace
+
+    from hashmatch.hashing import features_of_jpeg
+
+    picture = detailed(17, 800, 600)
+    reference = hash_media(image_bytes(picture), role="reference")
+    upload = hash_media(image_bytes(crop(picture, 0.08)), with_features=False, keep_details=True)
+    assert upload.features == () and len(upload.details) == 1
+    shipped = replace(upload, features=tuple(features_of_jpeg(d.timestamp, d.to_jpeg()) for d in upload.details))
+    verdict = compare(reference, shipped)
+    assert verdict.match and verdict.signal == "orb"

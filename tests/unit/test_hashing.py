@@ -64,3 +64,17 @@ def test_unrelated_video_does_not_match():
     other = hash_media(encode_video(panning(11, 50, 200, 150)))
     verdict = compare(reference, other)
     assert not verdict.match and verdict.query_match_percent == 0.0
+
+
+def test_picture_in_picture_video_matches_its_reference_by_pdq():
+    y, x = np.mgrid[0:288, 0:512]
+    background = np.repeat((((x + 2 * y) // 24) % 2 * 255).astype(np.uint8)[:, :, None], 3, axis=2)
+    frames = panning(12, 50, 200, 150)
+    inset = []
+    for f in frames:
+        out = background.copy()
+        out[60:210, 240:440] = f
+        inset.append(out)
+    reference = hash_media(encode_video(frames), role="reference", with_features=False)
+    verdict = compare(reference, hash_media(encode_video(inset), with_features=False))
+    assert verdict.match and verdict.signal == "pdq"

@@ -1,0 +1,77 @@
+"""Each alteration of the robustness suite does what its name says (one example each)."""
+
+import numpy as np
+import pytest
+
+from hashmatch.evaluation import alterations as alter
+from makemedia import textured
+
+
+@pytest.fixture
+def picture():
+    return textured(1, 320, 240)
+
+
+def test_resize_halves_each_side(picture):
+    assert alter.resize(picture).shape == (120, 160, 3)
+
+
+@pytest.mark.parametrize("share", [0.05, 0.10])
+def test_crop_cuts_that_share_unevenly_from_each_side(picture, share):
+    out = alter.crop(picture, share)
+    assert out.shape[0] == pytest.approx(240 * (1 - share), abs=2) and out.shape[1] == pytest.approx(320 * (1 - share), abs=2)
+    left = round(320 * share * 0.6)
+    assert np.array_equal(out[0, 0], picture[round(240 * share * 0.6), left])
+
+
+def test_mirror_flips_left_and_right(picture):
+    assert np.array_equal(alter.mirror(picture)[:, 0], picture[:, -1])
+
+
+def test_rotate_90_turns_clockwise(picture):
+    out = alter.rotate_90(picture)
+    assert out.shape == (320, 240, 3) and np.array_equal(out[0, -1], picture[0, 0])
+
+
+def test_letterbox_puts_the_picture_between_black_bars(picture):
+    out = alter.letterbox(picture, 16 / 9)
+    assert out.shape[1] / out.shape[0] == pytest.approx(16 / 9, abs=0.02)
+    assert out[:, :10].max() == 0 and out[:, -10:].max() == 0
+
+
+def test_grayscale_makes_the_channels_equal(picture):
+    out = alter.grayscale(picture)
+    assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])
+
+
+def test_brightness_contrast_brightens_on_average(picture):
+    assert alter.brightness_contrast(picture).mean() > picture.mean()
+
+
+def test_noise_is_seeded_and_changes_pixels(picture):
+    assert np.array_equal(alter.noise(picture, seed=3), alter.noise(picture, seed=3))
+    assert np.abs(alter.noise(picture).astype(int) - picture).mean() > 5
+
+
+def test_logo_changes_only_the_top_right_corner(picture):
+    out = alter.logo(picture)
+    changed = np.argwhere((out != picture).any(axis=2))
+    assert changed.size and changed[:, 0].max() < 240 * 0.3 and changed[:, 1].min() > 320 * 0.7
+
+
+def test_caption_band_darkens_the_bottom(picture):
+    out = alter.caption(picture)
+    assert out[-20:].mean() < 80 and np.array_equal(out[:150], picture[:150])
+
+
+def test_picture_in_picture_shrinks_the_picture_onto_the_background(picture):
+    background = textured(2, 640, 360)
+    out = alter.picture_in_picture(picture, background, scale=0.4)
+    assert out.shape == background.shape
+    assert np.array_equal(out[-5:, :5], background[-5:, :5]) and not np.array_equal(out, background)
+
+
+def test_filmed_off_screen_surrounds_a_warped_blurred_picture(picture):
+    out = alter.filmed_off_screen(picture)
+    assert out.shape[0] > picture.shape[0] and out.shape[1] > picture.shape[1]
+    assert out[:5, :5].mean() < 60  # the dark room around the screen
