@@ -1,14 +1,17 @@
 """The serverless pipeline end to end on the local stack: reference in, altered copy and unrelated video uploaded.
 
-Shows the SNS match message for the copy, none for the unrelated video, the quarantined object in
-the evidence bucket, the audit record, how bad objects end, and the latency from upload to the
-SNS message for a video and an image. Uses ../shared/corpus; without it, media made for the demo.
+Shows the SNS match message for the copy, none for the unrelated video, a cropped copy of the
+reference image that PDQ misses and the second stage (local features) catches, the quarantined
+object in the evidence bucket, the audit record, how bad objects end, and the latency from upload
+to the SNS message for a video, an image and the cropped image. Uses ../shared/corpus; without
+it, media made for the demo.
 Run: python scripts/pipeline_demo.py [--corpus DIR] [--repeat N]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import statistics
 import sys
@@ -20,6 +23,7 @@ from hashmatch.aws.admin import add_reference
 from hashmatch.aws.hash_set import HashSet
 from hashmatch.aws.local_runner import LocalRunner
 from hashmatch.aws.local_stack import REPO_ROOT, LocalStack
+from hashmatch.aws.reference_features import ReferenceFeatures
 
 DEFAULT_CORPUS = REPO_ROOT.parent / "shared" / "corpus"
 VIDEOS = "videos/tmk-sample-videos"
@@ -29,6 +33,7 @@ CORPUS_MEDIA = {
     "unrelated video": f"{VIDEOS}/doorknob-hd-no-bar.mp4",
     "reference image": "images/pdq-bridge-mods/aaa-orig.jpg",
     "altered image": "images/pdq-bridge-mods/blur-a-little.jpg",
+    "overlaid video": f"{VIDEOS}/chair-22-with-large-logo-bar.mp4",
 }
 HASH_PIPELINE = ["HashUploadFunction", "MatchHashesFunction"]
 
@@ -43,23 +48,37 @@ def corpus_media(corpus: Path) -> dict[str, Item] | None:
     paths = {role: corpus / relative for role, relative in CORPUS_MEDIA.items()}
     if not all(path.is_file() for path in paths.values()):
         return None
-    return {role: Item(path.name, path.read_bytes()) for role, path in paths.items()}
+    media = {role: Item(path.name, path.read_bytes()) for role, path in paths.items()}
+    return {**media, "cropped image": cropped(media["reference image"])}
+
+
+def cropped(item: Item, share: float = 0.1) -> Item:
+    """The picture with `share` of its width and height cut from every side, as JPEG: PDQ misses it."""
+    from PIL import Image
+
+    picture = Image.open(io.BytesIO(item.data)).convert("RGB")
+    w, h = picture.size
+    out = io.BytesIO()
+    picture.crop((int(w * share), int(h * share), w - int(w * share), h - int(h * share))).save(out, format="JPEG", quality=85)
+    return Item(f"{Path(item.name).stem}-cropped-{round(share * 100)}pct.jpg", out.getvalue())
 
 
 def made_media() -> dict[str, Item]:
-    """Without the corpus: a panning video, its mirrored copy, another video, a picture and its JPEG."""
+    """Without the corpus: a panning video, its mirrored copy, another video, a picture, its JPEG and a crop."""
     sys.path.insert(0, str(REPO_ROOT / "tests"))
     import numpy as np
-    from makemedia import encode_video, image_bytes, panning, textured
+    from makemedia import detailed, encode_video, image_bytes, panning
 
     frames = panning(1, 120, 320, 240)
-    picture = textured(3, 640, 480)
+    picture = detailed(3, 800, 600)
+    reference_image = Item("made-picture.png", image_bytes(picture))
     return {
         "reference video": Item("made-reference.mp4", encode_video(frames, fps=20)),
         "altered copy": Item("made-mirrored-copy.mp4", encode_video([np.ascontiguousarray(f[:, ::-1]) for f in frames], fps=20)),
         "unrelated video": Item("made-unrelated.mp4", encode_video(panning(2, 60, 320, 240), fps=20)),
-        "reference image": Item("made-picture.png", image_bytes(picture)),
+        "reference image": reference_image,
         "altered image": Item("made-picture-q60.jpg", image_bytes(picture, "JPEG", quality=60)),
+        "cropped image": cropped(reference_image),
     }
 
 
@@ -79,14 +98,16 @@ class Demo:
         self.sqs = stack.client("sqs")
         self.uploads = stack.ref("UploadsBucket")
         self.observer = stack.subscribe_queue("MatchTopic", "demo-match-observer")
-        self.hash_set = HashSet(stack.table("HashSetTable"))
+        # As the operator's admin command: PDQ frames in the table, local features in their bucket.
+        self.hash_set = HashSet(stack.table("HashSetTable"), ReferenceFeatures(self.s3, stack.ref("ReferenceFeaturesBucket")))
         self.audit = stack.table("AuditTable")
 
     def add_reference(self, item: Item, label: str) -> None:
         started = time.perf_counter()
         reference = add_reference(self.hash_set, item.data, label=label, source=self.source)
         say(f"added reference {item.name}: {reference.kind}, {reference.frames} usable frames, "
-            f"label {reference.label!r}, id {reference.reference_id[:16]}… ({time.perf_counter() - started:.1f} s)")
+            f"{reference.feature_frames} with local features, label {reference.label!r}, "
+            f"id {reference.reference_id[:16]}… ({time.perf_counter() - started:.1f} s)")
 
     def upload(self, item: Item, key: str) -> tuple[float, list[dict]]:
         """Upload, run the hasher and matcher, read what the topic delivered; returns (seconds to the message, messages)."""
@@ -152,6 +173,22 @@ def run(media: dict[str, Item], source: str, repeat: int, log_path: Path) -> int
         _, found = demo.upload(unrelated, f"user-uploads/{unrelated.name}")
         say("no match message" if not found else f"UNEXPECTED: {len(found)} match message(s)")
 
+        crop = media["cropped image"]
+        second_stage = [(crop, "a cropped copy of the reference image (10 % off every side)")]
+        if "overlaid video" in media:
+            second_stage.append((media["overlaid video"], "a copy of the reference video under a large logo"))
+        for item, what in second_stage:
+            heading(f"upload {what}: {item.name}")
+            seconds, found = demo.upload(item, f"user-uploads/{item.name}")
+            if len(found) != 1:
+                say(f"expected one match message, got {len(found)}")
+                return 1
+            entry = json.loads(found[0]["Message"])["matches"][0]
+            say(f"PDQ matched nothing, the second stage (local features) decided, {seconds:.2f} s from upload to the message:")
+            say(json.dumps({name: entry[name] for name in ("label", "signal_type", "distance", "inliers", "threshold", "query_match_percent", "reference_match_percent")}))
+            if item is crop:
+                crop_seconds = seconds
+
         heading("takedown subscriber")
         runner.run_until_idle()
         remaining = demo.s3.list_object_versions(Bucket=demo.uploads, Prefix=copy_key).get("Versions", [])
@@ -187,21 +224,47 @@ def run(media: dict[str, Item], source: str, repeat: int, log_path: Path) -> int
         if len(image_messages) != 1:
             say(f"expected one match message for {image.name}, got {len(image_messages)}")
             return 1
-        timings = {"video": [video_seconds], "image": [image_seconds]}
+        timings = {"video": [video_seconds], "image": [image_seconds], "cropped image": [crop_seconds]}
+        latency_media = (("video", copy), ("image", image), ("cropped image", crop))
         for run_number in range(repeat):
-            for kind, item in (("video", copy), ("image", image)):
+            for kind, item in latency_media:
                 seconds, found = demo.upload(item, f"user-uploads/latency/{run_number}-{item.name}")
                 if len(found) != 1:
                     say(f"expected one match message for {item.name}, got {len(found)}")
                     return 1
                 timings[kind].append(seconds)
         runner.run_until_idle()
-        for kind, item in (("video", copy), ("image", image)):
+        for kind, item in latency_media:
             values = timings[kind]
             later = f", then median {statistics.median(values[1:]):.2f} s" if len(values) > 1 else ""
             say(f"{kind} {item.name} ({len(item.data) / 1e6:.1f} MB): first {values[0]:.2f} s{later}")
         say("(the local runner polls at once: no Lambda cold start or event-source polling delay is included)")
+        log.flush()
+        stage_figures(log_path, latency_media)
     return 0
+
+
+def stage_figures(log_path: Path, media: tuple[tuple[str, Item], ...]) -> None:
+    """Medians from the handlers' logs: hashing, storing the detail pictures (JPEG + PUT), the second stage."""
+    hashed: dict[str, list[dict]] = {}
+    matched: dict[str, dict] = {}
+    for line in log_path.read_text().splitlines():
+        if not line.startswith("{") or '"message"' not in line:
+            continue
+        entry = json.loads(line)
+        if entry.get("message") == "upload hashed":
+            hashed.setdefault(entry["upload_id"].split("?")[0].rsplit("/", 1)[-1], []).append(entry)
+        elif entry.get("message") in ("match published", "no match"):
+            matched[entry["upload_id"]] = entry
+    heading("where the time goes (handler logs, medians)")
+    for kind, item in media:
+        runs = [entry for name, entries in hashed.items() if name.endswith(item.name) for entry in entries]
+        if not runs:
+            continue
+        second = [matched[e["upload_id"]]["second_stage_seconds"] for e in runs if matched.get(e["upload_id"], {}).get("second_stage_seconds") is not None]
+        say(f"{kind}: hashing {statistics.median(e['seconds'] for e in runs):.3f} s, "
+            f"{runs[0]['detail_pictures']} detail picture(s) stored (JPEG + PUT) {statistics.median(e['details_seconds'] for e in runs):.3f} s"
+            + (f", second stage in the matcher {statistics.median(second):.3f} s" if second else ", no second stage (PDQ matched)"))
 
 
 def main(argv: list[str] | None = None) -> int:

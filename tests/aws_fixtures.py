@@ -16,6 +16,7 @@ import pytest
 from hashmatch.aws.audit import AuditLog
 from hashmatch.aws.hash_set import HashSet
 from hashmatch.aws.local_runner import local_pipeline
+from hashmatch.aws.reference_features import ReferenceFeatures
 
 __all__ = ["handler_output", "pipeline", "stack", "runner", "output", "s3", "sqs", "audit", "hash_set", "observer", "load_event", "drain", "counted"]
 
@@ -69,7 +70,8 @@ def audit(stack):
 
 @pytest.fixture
 def hash_set(stack):
-    return HashSet(stack.table("HashSetTable"))
+    """The hash set as the operator's admin command sees it: the table and the reference-features bucket."""
+    return HashSet(stack.table("HashSetTable"), ReferenceFeatures(stack.client("s3"), stack.ref("ReferenceFeaturesBucket")))
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from hashmatch.aws import settings as config
 from hashmatch.aws.audit import AuditLog
+from hashmatch.aws.details import store_details
 from hashmatch.aws.hash_messages import send_hashes
 from hashmatch.aws.uploads import Upload, UploadGone, read_upload
 from hashmatch.hashing import hash_media
@@ -28,7 +29,9 @@ processor = BatchProcessor(event_type=EventType.SQS)
 limits = Limits(max_bytes=settings.max_upload_bytes)
 # PDQ only: the verdict uses PDQ, and imagehash's SciPy and PyWavelets (about 180 MB) would
 # take the function past Lambda's 250 MB package limit; so would OpenCV (about 150 MB) for
-# the local features, which are therefore not computed here (with_features=False).
+# the local features, which are therefore not computed here (with_features=False): the
+# hasher keeps the grey frames they come from (keep_details=True) and stores them for the
+# matcher, which has OpenCV.
 EXTRA_SIGNALS: tuple[str, ...] = ()
 
 
@@ -46,7 +49,7 @@ def hash_upload(upload: Upload) -> None:
     started = time.perf_counter()
     try:
         data, upload = read_upload(s3, upload, settings.max_upload_bytes)
-        hashes = hash_media(data, role="upload", limits=limits, extra_signals=EXTRA_SIGNALS, with_features=False)
+        hashes = hash_media(data, role="upload", limits=limits, extra_signals=EXTRA_SIGNALS, with_features=False, keep_details=True)
     except MediaError as error:
         reject(upload, error)
         return
@@ -56,16 +59,21 @@ def hash_upload(upload: Upload) -> None:
         audit.record(upload.upload_id, "gone", stage="hashing", detail=str(gone), bucket=upload.bucket, key=upload.key)
         return
     seconds = time.perf_counter() - started
-    message = send_hashes(sqs, settings.hashes_queue_url, s3, settings.hashes_bucket, upload, hashes)
+    details = store_details(s3, settings.details_bucket, hashes)
+    details_seconds = time.perf_counter() - started - seconds
+    message = send_hashes(sqs, settings.hashes_queue_url, s3, settings.hashes_bucket, upload, hashes, details)
     metrics.add_metric(name="UploadsHashed", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="HashingSeconds", unit=MetricUnit.Seconds, value=seconds)
+    metrics.add_metric(name="DetailsSeconds", unit=MetricUnit.Seconds, value=details_seconds)
     logger.info(
         "upload hashed",
         upload_id=upload.upload_id,
         kind=hashes.kind,
         duration=hashes.duration,
         frames=len(hashes.frames),
+        detail_pictures=len(details.pictures) if details else 0,
         seconds=round(seconds, 3),
+        details_seconds=round(details_seconds, 3),
         claim_check="hashes_location" in message,
     )
 

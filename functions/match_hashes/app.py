@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
+
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -10,9 +13,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from hashmatch.aws import settings as config
 from hashmatch.aws.audit import AuditLog
-from hashmatch.aws.hash_messages import read_hashes_message
-from hashmatch.aws.hash_set import CachedReferenceIndex, HashSet
+from hashmatch.aws.details import detail_features
+from hashmatch.aws.hash_messages import HashesMessage, read_hashes_message
+from hashmatch.aws.hash_set import CachedReferenceIndex, HashSet, ReferenceIndex, ReferenceMatch
 from hashmatch.aws.match_messages import match_message, publish_match
+from hashmatch.aws.reference_features import ReferenceFeatures
 
 settings = config.load(config.MatchHashesSettings)
 logger = Logger()
@@ -22,9 +27,27 @@ s3 = boto3.client("s3")
 sns = boto3.client("sns")
 dynamodb = boto3.resource("dynamodb")
 audit = AuditLog(dynamodb.Table(settings.audit_table))
-# Loaded once per container and reloaded only when the hash set's version changes.
-reference_index = CachedReferenceIndex(HashSet(dynamodb.Table(settings.hash_set_table)), settings.hash_set_refresh_seconds)
+# Loaded once per container (PDQ frames from DynamoDB, local features from S3) and reloaded
+# only when the hash set's version changes.
+reference_index = CachedReferenceIndex(
+    HashSet(dynamodb.Table(settings.hash_set_table), ReferenceFeatures(s3, settings.reference_features_bucket)),
+    settings.hash_set_refresh_seconds,
+)
 processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@tracer.capture_method
+def second_stage(request: HashesMessage, index: ReferenceIndex) -> tuple[HashesMessage, list[ReferenceMatch], float]:
+    """The local-feature stage: the upload's detail pictures to ORB features, verified against the references'."""
+    started = time.perf_counter()
+    request = replace(request, hashes=replace(request.hashes, features=detail_features(s3, request.details)))
+    matches = index.match(request.hashes, settings.pdq_match_threshold)
+    seconds = time.perf_counter() - started
+    metrics.add_metric(name="SecondStageRuns", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="SecondStageSeconds", unit=MetricUnit.Seconds, value=seconds)
+    if matches:
+        metrics.add_metric(name="OrbMatches", unit=MetricUnit.Count, value=1)
+    return request, matches, seconds
 
 
 @tracer.capture_method
@@ -33,15 +56,22 @@ def record_handler(record: SQSRecord) -> None:
     upload, hashes = request.upload, request.hashes
     index = reference_index.get()
     matches = index.match(hashes, settings.pdq_match_threshold)
+    stages, second_stage_seconds = ["pdq"], None
+    # Most uploads match nothing, so the second stage runs on most of them: only then, and only
+    # when the hasher stored detail pictures and some reference has local features.
+    if not matches and request.details is not None and index.has_features:
+        request, matches, second_stage_seconds = second_stage(request, index)
+        stages.append("orb")
     if not matches:
         metrics.add_metric(name="UploadsUnmatched", unit=MetricUnit.Count, value=1)
-        logger.info("no match", upload_id=upload.upload_id, frames=len(hashes.frames), hash_set_version=index.version)
+        logger.info("no match", upload_id=upload.upload_id, frames=len(hashes.frames), stages=stages, second_stage_seconds=second_stage_seconds, hash_set_version=index.version)
         return
+    decided_by = matches[0].verdict.signal
     exemption = audit.exemption(hashes.sha256)
     if exemption:
         # These exact bytes were reinstated after a complaint: the decision stands.
         metrics.add_metric(name="MatchesExempted", unit=MetricUnit.Count, value=1)
-        logger.info("match exempted", upload_id=upload.upload_id, exemption=exemption)
+        logger.info("match exempted", upload_id=upload.upload_id, exemption=exemption, decided_by=decided_by)
         audit.record(upload.upload_id, "exempted", sha256=hashes.sha256, references=[m.reference.reference_id for m in matches], reinstated=exemption["reinstated"])
         return
     message = match_message(request, matches, settings.pdq_match_threshold)
@@ -53,6 +83,8 @@ def record_handler(record: SQSRecord) -> None:
         match_id=message["match_id"],
         sns_message_id=message_id,
         action=message["action"],
+        decided_by=decided_by,
+        second_stage_seconds=second_stage_seconds,
         references=[m.reference.reference_id for m in matches],
     )
 

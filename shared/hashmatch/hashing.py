@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -74,6 +74,9 @@ class DetailFrame:
 
     timestamp: float
     grey: np.ndarray
+    # Boxes of pictures found inside this one (top, bottom, left, right as shares), whose
+    # keypoints the features add (extract_with_insets); shipped beside the JPEG.
+    insets: tuple[tuple[float, float, float, float], ...] = ()
 
     def to_jpeg(self, quality: int = 85) -> bytes:
         import io
@@ -85,16 +88,16 @@ class DetailFrame:
         return out.getvalue()
 
 
-def features_of_jpeg(timestamp: float, jpeg: bytes) -> FrameFeatures:
+def features_of_jpeg(timestamp: float, jpeg: bytes, insets: Sequence[tuple[float, float, float, float]] = ()) -> FrameFeatures:
     """The local features of a DetailFrame shipped as JPEG (decoded with OpenCV: no Pillow needed)."""
     import cv2
 
-    from hashmatch.features import extract
+    from hashmatch.features import extract_with_insets
 
     grey = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
     if grey is None:
         raise ValueError("not a decodable detail picture")
-    return FrameFeatures(timestamp, extract(grey))
+    return FrameFeatures(timestamp, extract_with_insets(grey, insets))
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,7 @@ def hash_frames(
     for frame in media.frames(sampling, remove_borders=remove_borders):
         sampled += 1
         if keep_details and frame.detail is not None:
-            details.append(DetailFrame(frame.timestamp, frame.detail))
+            details.append(DetailFrame(frame.timestamp, frame.detail, tuple(frame.inner_boxes)))
         if with_features and frame.detail is not None:
             from hashmatch.features import extract_with_insets
 

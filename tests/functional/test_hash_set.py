@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import pytest
 
 from hashmatch.aws import hash_set as hash_set_module
 from hashmatch.aws.hash_set import CachedReferenceIndex
-from hashmatch.hashing import FrameHashes, MediaHashes
+from hashmatch.features import Features
+from hashmatch.hashing import FrameFeatures, FrameHashes, MediaHashes
 
 
 def reference_hashes(count: int, seed: int) -> MediaHashes:
     frames = tuple(FrameHashes(float(n), format((seed << 128) + n * 0x1F1F1F1F, "064x")[-64:], 100) for n in range(count))
     return MediaHashes("video", "mp4", float(count), 320, 240, "", f"{seed:064x}", "reference", frames, count)
+
+
+def with_features(hashes: MediaHashes, seed: int) -> MediaHashes:
+    """The hashes with made-up local features, one frame per second (no OpenCV needed to store or load them)."""
+    rng = np.random.default_rng(seed)
+    frames = tuple(
+        FrameFeatures(float(n), Features(rng.uniform(0, 640, (50, 2)).astype(np.float32), rng.integers(0, 256, (50, 32), dtype=np.uint8)))
+        for n in range(int(hashes.duration))
+    )
+    return replace(hashes, features=frames)
 
 
 @pytest.fixture
@@ -57,3 +71,24 @@ def test_a_warm_index_reloads_only_after_its_refresh_interval_and_a_version_chan
 
     assert stale is before
     assert reference.reference_id in fresh.references
+
+
+def test_the_loaded_index_carries_the_local_features_of_references_that_have_them(hash_set, cleanup):
+    reference = hash_set.add_reference(with_features(reference_hashes(4, 4), 4), label="with features", source="tests")
+    cleanup.append(reference.reference_id)
+
+    index = hash_set.load()
+
+    assert reference.feature_frames == 4
+    assert len(index.features) == sum(r.feature_frames for r in index.references.values())
+
+
+def test_a_reference_whose_features_vanished_during_a_load_is_still_matched_by_pdq(stack, hash_set, cleanup):
+    reference = hash_set.add_reference(with_features(reference_hashes(3, 5), 5), label="being replaced", source="tests")
+    cleanup.append(reference.reference_id)
+    stack.client("s3").delete_object(Bucket=stack.ref("ReferenceFeaturesBucket"), Key=reference.features_key)
+
+    index = hash_set.load()
+
+    assert reference.reference_id in index.references
+    assert len(index.features) == sum(r.feature_frames for r in index.references.values() if r.reference_id != reference.reference_id)

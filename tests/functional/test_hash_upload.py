@@ -8,10 +8,13 @@ import json
 from pathlib import Path
 from urllib.parse import quote_plus
 
+import io
+
 import jsonschema
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from makemedia import image_bytes, textured
+from PIL import Image
 
 FUNCTION = "HashUploadFunction"
 HASHES_SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "hashes-message.schema.json").read_text())
@@ -64,6 +67,20 @@ def test_upload_event_queues_hashes_of_the_object_at_the_decoded_key(runner, s3,
     assert message["upload"]["key"] == "incoming/photo 01.jpg"
     assert message["hashes"]["kind"] == "image"
     assert message["hashes"]["sha256"] == hashlib.sha256(picture).hexdigest()
+
+
+def test_upload_event_stores_the_detail_pictures_the_hashes_message_points_at(stack, runner, s3, bucket, hashes_queue, drain, load_event, picture):
+    s3.put_object(Bucket=bucket, Key="incoming/photo 01.jpg", Body=picture)
+
+    runner.invoke(FUNCTION, notification(load_event("hash_upload"), data=picture))
+
+    [message] = drain(hashes_queue)
+    details = message["details"]
+    [only] = details["pictures"]
+    stored = s3.get_object(Bucket=details["bucket"], Key=details["key"])["Body"].read()
+    detail = Image.open(io.BytesIO(stored[only["offset"] : only["offset"] + only["length"]]))
+    assert (detail.format, detail.mode, detail.size) == ("JPEG", "L", (640, 480))
+    assert (details["bucket"], details["key"]) == (stack.ref("DetailsBucket"), f"details/{message['hashes']['sha256']}.jpegs")
 
 
 def test_hashes_name_the_object_version_that_was_read(runner, s3, bucket, hashes_queue, drain, load_event, picture):

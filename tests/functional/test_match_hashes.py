@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pytest
+from makemedia import detailed, image_bytes
 
 from hashmatch.aws import hash_messages
+from hashmatch.aws.admin import add_reference
+from hashmatch.aws.audit import now
+from hashmatch.aws.details import Details, DetailPicture, store_details
 from hashmatch.aws.uploads import Upload
-from hashmatch.hashing import MediaHashes
+from hashmatch.features import MIN_INLIERS
+from hashmatch.hashing import DetailFrame, MediaHashes, hash_media
 
 FUNCTION = "MatchHashesFunction"
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -43,6 +50,33 @@ def references(hash_set):
     yield add
     for reference_id in added:
         hash_set.remove_reference(reference_id)
+
+
+@pytest.fixture(scope="module")
+def known_picture() -> np.ndarray:
+    return detailed(41, 800, 600)
+
+
+@pytest.fixture
+def picture_reference(hash_set, known_picture):
+    """A picture added as the operator adds one: PDQ frames and local features."""
+    reference = add_reference(hash_set, image_bytes(known_picture), label="known picture", source="tests")
+    yield reference
+    hash_set.remove_reference(reference.reference_id)
+
+
+def cropped(rgb: np.ndarray, share: float) -> np.ndarray:
+    """`share` of the height and width cut from each side."""
+    h, w = rgb.shape[:2]
+    return np.ascontiguousarray(rgb[int(h * share) : h - int(h * share), int(w * share) : w - int(w * share)])
+
+
+def hashes_message_with_details(stack, upload_bytes: bytes, key: str) -> dict:
+    """What the hasher sends for an upload: its hashes, and its detail pictures stored in the details bucket."""
+    hashes = hash_media(upload_bytes, role="upload", extra_signals=(), with_features=False, keep_details=True)
+    details = store_details(stack.client("s3"), stack.ref("DetailsBucket"), hashes)
+    upload = Upload.from_object(stack.ref("UploadsBucket"), key, etag=hashes.md5, size=len(upload_bytes))
+    return hash_messages.HashesMessage(upload, hashes, now(), details).to_dict()
 
 
 def test_the_sample_event_is_a_hashes_message_as_the_schema_defines_it(load_event):
@@ -145,3 +179,67 @@ def test_bytes_reinstated_after_a_complaint_are_not_published(runner, load_event
     assert result == {"batchItemFailures": []}
     assert drain(observer) == []
     assert audit.get(sample["upload"]["upload_id"], "exempted")["reinstated"] == "s3://earlier/upload"
+
+
+def test_a_cropped_upload_matches_by_local_features(stack, runner, load_event, picture_reference, known_picture, observer, drain):
+    request = hashes_message_with_details(stack, image_bytes(cropped(known_picture, 0.1), "JPEG", quality=85), "incoming/cropped.jpg")
+
+    result = runner.invoke(FUNCTION, with_body(load_event("match_hashes"), request))
+
+    assert result == {"batchItemFailures": []}
+    [envelope] = drain(observer)
+    message = json.loads(envelope["Message"])
+    jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(message)
+    [entry] = message["matches"]
+    assert (entry["reference_id"], entry["signal_type"], entry["distance"], entry["threshold"]) == (picture_reference.reference_id, "orb", None, MIN_INLIERS)
+    assert entry["inliers"] >= MIN_INLIERS
+
+
+def test_second_stage_runs_and_its_matches_are_counted(stack, runner, load_event, picture_reference, known_picture, observer, drain, counted):
+    request = hashes_message_with_details(stack, image_bytes(cropped(known_picture, 0.1), "JPEG", quality=85), "incoming/cropped-counted.jpg")
+
+    runner.invoke(FUNCTION, with_body(load_event("match_hashes"), request))
+
+    drain(observer)
+    assert counted("SecondStageRuns") and counted("OrbMatches")
+
+
+def test_details_are_not_fetched_when_pdq_already_matched(stack, runner, load_event, references, picture_reference, observer, drain, counted):
+    request = body(load_event("match_hashes"))
+    references(request["hashes"])
+    # Details at a key that holds nothing: reading them would fail the record.
+    request["details"] = Details(stack.ref("DetailsBucket"), "details/never-written.jpegs", (DetailPicture(0.0, 0, 1000),)).to_dict()
+
+    result = runner.invoke(FUNCTION, with_body(load_event("match_hashes"), request))
+
+    assert result == {"batchItemFailures": []}
+    [envelope] = drain(observer)
+    assert [m["signal_type"] for m in json.loads(envelope["Message"])["matches"]] == ["pdq"]
+    assert counted("SecondStageRuns") == []
+
+
+def test_details_that_cannot_be_read_fail_the_record_for_a_retry(stack, runner, load_event, picture_reference, observer, drain):
+    request = body(load_event("match_hashes"))
+    request["details"] = Details(stack.ref("DetailsBucket"), "details/never-written.jpegs", (DetailPicture(0.0, 0, 1000),)).to_dict()
+    event = with_body(load_event("match_hashes"), request)
+
+    result = runner.invoke(FUNCTION, {"Records": event["Records"] + [{**load_event("match_hashes")["Records"][0], "messageId": "other"}]})
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    assert drain(observer) == []
+
+
+def test_boxes_of_pictures_inside_a_detail_picture_travel_with_the_hashes_message(stack, load_event, drain):
+    sample = body(load_event("match_hashes"))
+    grey = np.full((480, 640), 90, np.uint8)
+    hashes = replace(MediaHashes.from_dict(sample["hashes"]), details=(DetailFrame(0.0, grey, ((0.05, 0.45, 0.55, 0.95),)),))
+    queue = stack.ref("HashesQueue")
+    drain(queue)
+    details = store_details(stack.client("s3"), stack.ref("DetailsBucket"), hashes)
+    hash_messages.send_hashes(stack.client("sqs"), queue, stack.client("s3"), stack.ref("HashesBucket"), Upload.from_dict(sample["upload"]), hashes, details)
+    [queued] = drain(queue)
+
+    received = hash_messages.read_hashes_message(stack.client("s3"), queued)
+
+    jsonschema.validate(queued, HASHES_SCHEMA)
+    assert [picture.insets for picture in received.details.pictures] == [((0.05, 0.45, 0.55, 0.95),)]

@@ -7,11 +7,14 @@ import uuid
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pytest
-from makemedia import image_bytes, textured
+from makemedia import detailed, image_bytes, textured
 
 from hashmatch.aws.admin import add_reference
 from hashmatch.aws.hash_set import HashSet
+from hashmatch.aws.reference_features import ReferenceFeatures
+from hashmatch.features import MIN_INLIERS
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "schemas" / "match-message.schema.json").read_text())
@@ -25,7 +28,7 @@ def validate(message: dict) -> None:
 @pytest.fixture(scope="module")
 def reference_video(stack, corpus):
     """The corpus chair video in the hash set for this module's tests."""
-    hash_set = HashSet(stack.table("HashSetTable"))
+    hash_set = HashSet(stack.table("HashSetTable"), ReferenceFeatures(stack.client("s3"), stack.ref("ReferenceFeaturesBucket")))
     reference = add_reference(hash_set, corpus / VIDEOS / "chair-orig-22-sd-bar.mp4", label="known video", source="corpus")
     yield reference
     hash_set.remove_reference(reference.reference_id)
@@ -166,3 +169,23 @@ def test_a_restored_upload_is_not_taken_down_again(stack, runner, s3, audit, obs
     assert s3.get_object(Bucket=stack.ref("UploadsBucket"), Key=key)["Body"].read() == jpeg
     assert audit.get(restored["restored_as"], "exempted")["reinstated"] == upload_id
     assert len(messages(drain, observer)) == 1  # the first upload's, none for the restored copy
+
+
+def test_a_cropped_copy_of_a_reference_picture_is_caught_by_local_features_and_quarantined(runner, hash_set, audit, observer, drain, upload):
+    picture = detailed(61, 1024, 768)
+    reference = add_reference(hash_set, image_bytes(picture), label="known picture, cropped", source="tests")
+    # 10 % off every side: PDQ no longer matches, the keypoints still do.
+    h, w = picture.shape[:2]
+    copy = np.ascontiguousarray(picture[h // 10 : h - h // 10, w // 10 : w - w // 10])
+    try:
+        upload_id = upload("user uploads/cropped.jpg", image_bytes(copy, "JPEG", quality=85))
+        runner.run_until_idle()
+    finally:
+        hash_set.remove_reference(reference.reference_id)
+
+    [message] = messages(drain, observer)
+    validate(message)
+    [entry] = message["matches"]
+    assert (entry["reference_id"], entry["signal_type"], entry["distance"]) == (reference.reference_id, "orb", None)
+    assert entry["inliers"] >= MIN_INLIERS
+    assert audit.get(upload_id, "takedown")["outcome"] == "quarantined"

@@ -102,3 +102,15 @@ def test_detail_frames_shipped_as_jpeg_give_the_same_verdict():
     shipped = replace(upload, features=tuple(features_of_jpeg(d.timestamp, d.to_jpeg()) for d in upload.details))
     verdict = compare(reference, shipped)
     assert verdict.match and verdict.signal == "orb"
+
+
+def test_feature_index_searches_past_the_matchers_training_set_limit():
+    # OpenCV's brute-force matcher takes at most 2^18 - 1 training descriptors at once.
+    rng = np.random.default_rng(0)
+    index = FeatureIndex()
+    filler = [(float(i), Features(np.zeros((1000, 2), np.float32), rng.integers(0, 256, (1000, 32), dtype=np.uint8))) for i in range(270)]
+    index.add("noise", filler, duration=270.0)
+    target = extract(grey(detailed(18, 800, 600)))
+    index.add("target", [(0.0, target)], duration=1.0)
+    (hit,) = index.search(Features(target.points[:300], target.descriptors[:300]))
+    assert hit.reference == "target" and hit.inliers >= MIN_INLIERS

@@ -1,8 +1,8 @@
 """Operators' commands against a deployed (or local) stack: add, remove and list references; restore an upload.
 
-    python -m hashmatch.aws.admin --table TABLE add-reference FILE --label LABEL --source SOURCE
+    python -m hashmatch.aws.admin --table TABLE --features-bucket BUCKET add-reference FILE --label LABEL --source SOURCE
     python -m hashmatch.aws.admin --table TABLE list-references
-    python -m hashmatch.aws.admin --table TABLE remove-reference REFERENCE_ID
+    python -m hashmatch.aws.admin --table TABLE --features-bucket BUCKET remove-reference REFERENCE_ID
     python -m hashmatch.aws.admin --audit-table T --evidence-bucket B restore UPLOAD_ID --reason R --requested-by WHO
 
 --endpoint-url (or AWS_ENDPOINT_URL) points boto3 at a local stack.
@@ -17,15 +17,19 @@ import sys
 from hashmatch.aws.audit import AuditLog
 from hashmatch.aws.hash_set import ACTIONS, HashSet
 from hashmatch.aws.quarantine import Quarantine
+from hashmatch.aws.reference_features import ReferenceFeatures
 from hashmatch.aws.takedown import restore
 from hashmatch.hashing import hash_media
 from hashmatch.media import MediaError
 
 
 def add_reference(hash_set: HashSet, path: str, *, label: str, source: str, action: str = "quarantine", reference_id: str | None = None):
-    """Hash a known media file densely (role "reference", PDQ only: the hash set stores PDQ) and add it."""
-    # The hash set stores PDQ frames only; local features are not stored yet (docs/robustness.md).
-    hashes = hash_media(path, role="reference", extra_signals=(), with_features=False)
+    """Hash a known media file densely (role "reference": PDQ frames and local features) and add it.
+
+    The hash set stores PDQ (the other imagehash signals are not matched on) and, in its
+    reference-features bucket, the local features; this runs where OpenCV is installed.
+    """
+    hashes = hash_media(path, role="reference", extra_signals=(), with_features=True)
     return hash_set.add_reference(hashes, label=label, source=source, action=action, reference_id=reference_id)
 
 
@@ -34,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--endpoint-url", help="an AWS endpoint other than AWS itself (a local stack)")
     parser.add_argument("--region", help="AWS region (default: the environment's)")
     parser.add_argument("--table", help="the hash-set table name (stack output HashSetTableName)")
+    parser.add_argument("--features-bucket", help="the reference-features bucket (stack output ReferenceFeaturesBucketName)")
     parser.add_argument("--audit-table", help="the audit table name (stack output AuditTableName)")
     parser.add_argument("--evidence-bucket", help="the evidence bucket (stack output EvidenceBucketName)")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -44,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--action", choices=ACTIONS, default="quarantine", help="what a match recommends")
     add.add_argument("--reference-id", help="default: the file's SHA-256")
     commands.add_parser("list-references", help="list the hash set's references")
-    remove = commands.add_parser("remove-reference", help="remove a reference and its frames")
+    remove = commands.add_parser("remove-reference", help="remove a reference, its frames and its local features")
     remove.add_argument("reference_id")
     back = commands.add_parser("restore", help="put a quarantined upload back after a complaint")
     back.add_argument("upload_id")
@@ -71,7 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         quarantine = Quarantine(session.client("s3", **options), need(args.evidence_bucket, "--evidence-bucket"))
         print(json.dumps(restore(args.upload_id, args.reason, args.requested_by, quarantine, audit), indent=2, default=str))
         return 0
-    hash_set = HashSet(dynamodb.Table(need(args.table, "--table")))
+    table = dynamodb.Table(need(args.table, "--table"))
+    if args.command == "list-references":
+        hash_set = HashSet(table)
+    else:
+        # Adding and removing write the references' local features too.
+        hash_set = HashSet(table, ReferenceFeatures(session.client("s3", **options), need(args.features_bucket, "--features-bucket")))
     if args.command == "add-reference":
         try:
             reference = add_reference(hash_set, args.file, label=args.label, source=args.source, action=args.action, reference_id=args.reference_id)

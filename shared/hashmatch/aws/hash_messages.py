@@ -2,6 +2,8 @@
 
 The same message is how hash-only requests and retro-matching reach the matcher: anything that
 can put {"upload": {"upload_id": ...}, "hashes": {...}} on the hashes queue gets a verdict.
+Uploads the hasher read also carry `details`: where their detail pictures are (details.py), for
+the local-feature stage; a message without them is matched by PDQ alone.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 from dataclasses import dataclass
 
 from hashmatch.aws.audit import now
+from hashmatch.aws.details import Details
 from hashmatch.aws.uploads import Upload
 from hashmatch.hashing import MediaHashes
 
@@ -27,15 +30,19 @@ class HashesMessage:
     upload: Upload
     hashes: MediaHashes
     hashed_at: str
+    details: Details | None = None
 
     def to_dict(self) -> dict:
-        return {
+        message = {
             "message_type": MESSAGE_TYPE,
             "message_version": MESSAGE_VERSION,
             "upload": self.upload.to_dict(),
             "hashed_at": self.hashed_at,
             "hashes": self.hashes.to_dict(),
         }
+        if self.details is not None:
+            message["details"] = self.details.to_dict()
+        return message
 
 
 def claim_check_key(hashes: MediaHashes) -> str:
@@ -43,9 +50,9 @@ def claim_check_key(hashes: MediaHashes) -> str:
     return f"uploads/{hashes.sha256}.json"
 
 
-def send_hashes(sqs, queue_url: str, s3, bucket: str, upload: Upload, hashes: MediaHashes) -> dict:
-    """Queue the upload's hashes for the matcher; returns the message body as sent."""
-    message = HashesMessage(upload, hashes, now()).to_dict()
+def send_hashes(sqs, queue_url: str, s3, bucket: str, upload: Upload, hashes: MediaHashes, details: Details | None = None) -> dict:
+    """Queue the upload's hashes (and where its detail pictures are) for the matcher; returns the message body as sent."""
+    message = HashesMessage(upload, hashes, now(), details).to_dict()
     body = json.dumps(message, separators=(",", ":"))
     if len(body.encode()) > INLINE_LIMIT:
         key = claim_check_key(hashes)
@@ -68,4 +75,5 @@ def read_hashes_message(s3, body: dict) -> HashesMessage:
     upload = Upload.from_dict(body["upload"])
     if not upload.upload_id:
         raise ValueError("the message names no upload_id")
-    return HashesMessage(upload, MediaHashes.from_dict(hashes), body.get("hashed_at") or now())
+    details = Details.from_dict(body["details"]) if body.get("details") else None
+    return HashesMessage(upload, MediaHashes.from_dict(hashes), body.get("hashed_at") or now(), details)

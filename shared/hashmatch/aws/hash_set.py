@@ -1,12 +1,16 @@
 """The hash set in DynamoDB: references (known media) with their frame hashes, loaded into a FrameIndex for matching.
 
 Table layout (partition key reference_id, sort key item):
-  reference_id=<id>,        item="meta"          label, source, action, kind, duration, sha256, ...
+  reference_id=<id>,        item="meta"          label, source, action, kind, duration, sha256,
+                                                 features_key and feature_frames, ...
   reference_id=<id>,        item="frames#00000"  up to FRAMES_PER_ITEM (timestamp, PDQ hex) pairs
   reference_id="#hash-set", item="version"       a counter bumped on every change, so matchers
                                                  reload only when the set has changed
 Frames are chunked because one item per frame would make loading a long reference thousands of
 reads, while 1000 frames (about 70 KB) stay far below DynamoDB's 400 KB item limit.
+
+A reference's local features (the second matching stage) are too large for items; they live in
+S3 (reference_features.py) and the meta item names their key.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from typing import Callable
 from boto3.dynamodb.conditions import Key
 
 from hashmatch.aws.dynamo import from_item, to_item
+from hashmatch.aws.reference_features import ReferenceFeatures
+from hashmatch.features import FeatureIndex
 from hashmatch.hashing import MediaHashes
 from hashmatch.index import FrameIndex
 from hashmatch.signals import PRIMARY_SIGNAL
@@ -45,6 +51,9 @@ class Reference:
     frames: int
     sha256: str
     added_at: str
+    # Where the reference's local features are in the reference-features bucket (None: PDQ only).
+    features_key: str | None = None
+    feature_frames: int = 0
 
     def to_item(self) -> dict:
         return to_item({"reference_id": self.reference_id, "item": META_ITEM, **{k: v for k, v in self.__dict__.items() if k != "reference_id"}})
@@ -52,7 +61,8 @@ class Reference:
     @classmethod
     def from_item(cls, item: dict) -> "Reference":
         data = from_item(item)
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        # References added before local features were stored have neither field.
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
 @dataclass(frozen=True)
@@ -61,27 +71,45 @@ class ReferenceMatch:
     verdict: Verdict
 
 
-class ReferenceIndex:
-    """All references of one hash-set version in one FrameIndex."""
+def _best_first(match: ReferenceMatch) -> tuple:
+    # PDQ matches by smallest distance, then local-feature matches by most inliers.
+    verdict = match.verdict
+    if verdict.signal == "orb":
+        return (1, -(verdict.best_inliers or 0), match.reference.reference_id)
+    return (0, verdict.best_distance, match.reference.reference_id)
 
-    def __init__(self, references: dict[str, Reference], index: FrameIndex, version: int):
+
+class ReferenceIndex:
+    """All references of one hash-set version: their PDQ frames in a FrameIndex, their local features in a FeatureIndex."""
+
+    def __init__(self, references: dict[str, Reference], index: FrameIndex, version: int, features: FeatureIndex | None = None):
         self.references = references
         self.index = index
         self.version = version
+        self.features = features
+
+    @property
+    def has_features(self) -> bool:
+        return self.features is not None and len(self.features) > 0
 
     def match(self, hashes: MediaHashes, threshold: int = PRIMARY_SIGNAL.match_threshold) -> list[ReferenceMatch]:
-        """Every reference the upload matches, best (smallest distance) first."""
+        """Every reference the upload matches, best first.
+
+        PDQ decides; only when it matches nothing and `hashes.features` holds the upload's local
+        features are they verified against the references' (match_references).
+        """
         durations = {reference_id: reference.duration for reference_id, reference in self.references.items()}
-        verdicts = match_references(self.index, durations, hashes, threshold)
+        verdicts = match_references(self.index, durations, hashes, threshold, feature_index=self.features)
         matches = [ReferenceMatch(self.references[key], verdict) for key, verdict in verdicts.items() if verdict.match]
-        return sorted(matches, key=lambda m: (m.verdict.best_distance, m.reference.reference_id))
+        return sorted(matches, key=_best_first)
 
 
 class HashSet:
-    """The hash-set table (a boto3 DynamoDB Table resource)."""
+    """The hash-set table (a boto3 DynamoDB Table resource) and, for local features, the reference-features bucket."""
 
-    def __init__(self, table):
+    def __init__(self, table, features: ReferenceFeatures | None = None):
         self.table = table
+        self.features = features
 
     def add_reference(
         self,
@@ -92,7 +120,7 @@ class HashSet:
         action: str = "quarantine",
         reference_id: str | None = None,
     ) -> Reference:
-        """Store a reference's usable frames (replacing any earlier version of it) and bump the set version."""
+        """Store a reference's usable frames and local features (replacing any earlier version of it) and bump the set version."""
         if action not in ACTIONS:
             raise ValueError(f"action must be one of {ACTIONS}, not {action!r}")
         if hashes.role != "reference":
@@ -100,8 +128,16 @@ class HashSet:
         frames = usable(hashes.frames)
         if not frames:
             raise ValueError("no frame of this media is usable for matching (all below PDQ quality 50)")
+        if hashes.features and self.features is None:
+            raise ValueError("the reference has local features but this hash set has no reference-features bucket")
+        reference_id = reference_id or hashes.sha256
+        earlier = self._meta(reference_id)
+        features_key = None
+        if hashes.features:
+            # Written before the meta item that names it, so a reader never misses it.
+            features_key = self.features.put(reference_id, hashes.sha256, hashes.features)
         reference = Reference(
-            reference_id=reference_id or hashes.sha256,
+            reference_id=reference_id,
             label=label,
             source=source,
             action=action,
@@ -111,6 +147,8 @@ class HashSet:
             frames=len(frames),
             sha256=hashes.sha256,
             added_at=_now(),
+            features_key=features_key,
+            feature_frames=len(hashes.features),
         )
         self._delete_items(reference.reference_id)
         with self.table.batch_writer() as batch:
@@ -130,13 +168,20 @@ class HashSet:
         # reference whose frames are not all there.
         self.table.put_item(Item=reference.to_item())
         self._bump_version()
+        if earlier and earlier.features_key and earlier.features_key != features_key:
+            self._delete_features(earlier)
         return reference
 
     def remove_reference(self, reference_id: str) -> bool:
-        """Delete a reference and its frames; False when there was no such reference."""
+        """Delete a reference, its frames and its local features; False when there was no such reference."""
+        meta = self._meta(reference_id)
+        if meta and meta.features_key and self.features is None:
+            raise ValueError(f"reference {reference_id} has local features in S3: this hash set needs its reference-features bucket to remove them")
         removed = self._delete_items(reference_id)
         if removed:
             self._bump_version()
+        if meta and meta.features_key:
+            self._delete_features(meta)
         return removed > 0
 
     def references(self) -> list[Reference]:
@@ -150,7 +195,10 @@ class HashSet:
         return int(item["version"]) if item else 0
 
     def load(self) -> ReferenceIndex:
-        """The whole set as a ReferenceIndex, tagged with the version read before the scan."""
+        """The whole set as a ReferenceIndex, tagged with the version read before the scan.
+
+        With a reference-features bucket, the references' local features are loaded too.
+        """
         version = self.version()
         references: dict[str, Reference] = {}
         frames: dict[str, list[tuple[float, str]]] = {}
@@ -166,7 +214,28 @@ class HashSet:
         # Frames without a meta item belong to a reference being written or removed: skipped.
         for reference_id, reference in references.items():
             index.add(reference_id, frames.get(reference_id, []), reference.duration)
-        return ReferenceIndex(references, index, version)
+        return ReferenceIndex(references, index, version, self._load_features(references))
+
+    def _load_features(self, references: dict[str, Reference]) -> FeatureIndex | None:
+        if self.features is None:
+            return None
+        keys = {reference.features_key: reference for reference in references.values() if reference.features_key}
+        features = FeatureIndex()
+        for key, frames in self.features.get_many(keys).items():
+            # Gone: the reference was replaced or removed after the scan, and the version bump
+            # that came with it makes the next check reload.
+            if frames is not None:
+                reference = keys[key]
+                features.add(reference.reference_id, [(frame.timestamp, frame.features) for frame in frames], reference.duration)
+        return features
+
+    def _meta(self, reference_id: str) -> Reference | None:
+        item = self.table.get_item(Key={"reference_id": reference_id, "item": META_ITEM}, ConsistentRead=True).get("Item")
+        return Reference.from_item(item) if item else None
+
+    def _delete_features(self, reference: Reference) -> None:
+        if self.features is not None:
+            self.features.delete(reference.features_key)
 
     def _scan(self):
         request = {"ConsistentRead": True}

@@ -9,10 +9,12 @@ from typing import Sequence
 from hashmatch.aws.audit import now
 from hashmatch.aws.hash_set import ReferenceMatch
 from hashmatch.aws.hash_messages import HashesMessage
+from hashmatch.features import MIN_INLIERS
 from hashmatch.verdict import sampling_step, usable
 
 MESSAGE_TYPE = "hashmatch.match"
-MESSAGE_VERSION = 1
+# 2: matches by local features (signal_type "orb", distance null, inliers).
+MESSAGE_VERSION = 2
 # SNS takes 256 KB; these caps keep a message well below it whatever the video or the hash set.
 MAX_MATCHES = 100
 MAX_SEGMENTS = 100
@@ -35,14 +37,22 @@ def recommended_action(matches: Sequence[ReferenceMatch]) -> str:
 
 
 def match_message(request: HashesMessage, matches: Sequence[ReferenceMatch], threshold: int) -> dict:
+    """`threshold` is the PDQ threshold the matcher used; the local-feature stage has its own (MIN_INLIERS).
+
+    `request.hashes.features` holds the upload's local features when the second stage ran.
+    """
     hashes = request.hashes
-    step = sampling_step(hashes.frames)
-    # Two missed samples in a row still count as one stretch of matching video.
-    gap = max(1.0, 2.5 * step)
+    # Two missed samples in a row still count as one stretch of matching video; the local
+    # features come from sparser frames than the PDQ hashes.
+    gaps = {
+        "pdq": max(1.0, 2.5 * sampling_step(hashes.frames)),
+        "orb": max(1.0, 2.5 * sampling_step(hashes.features)),
+    }
     entries = []
     truncated = len(matches) > MAX_MATCHES
     for match in matches[:MAX_MATCHES]:
         verdict, reference = match.verdict, match.reference
+        gap = gaps[verdict.signal]
         query_ranges = segments(verdict.matched_query_timestamps, gap)
         reference_ranges = segments(verdict.matched_reference_timestamps, gap)
         truncated = truncated or len(query_ranges) > MAX_SEGMENTS or len(reference_ranges) > MAX_SEGMENTS
@@ -52,9 +62,10 @@ def match_message(request: HashesMessage, matches: Sequence[ReferenceMatch], thr
                 "label": reference.label,
                 "source": reference.source,
                 "action": reference.action,
-                "signal_type": reference.signal_type,
+                "signal_type": verdict.signal,
                 "distance": verdict.best_distance,
-                "threshold": threshold,
+                "inliers": verdict.best_inliers,
+                "threshold": MIN_INLIERS if verdict.signal == "orb" else threshold,
                 "query_match_percent": verdict.query_match_percent,
                 "reference_match_percent": verdict.reference_match_percent,
                 "matched_query_frames": verdict.matched_query_frames,

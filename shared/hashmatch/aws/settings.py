@@ -63,6 +63,7 @@ def load(settings_class: type[S], environ: Mapping[str, str] | None = None) -> S
 class HashUploadSettings:
     hashes_queue_url: str = _env("HASHES_QUEUE_URL")
     hashes_bucket: str = _env("HASHES_BUCKET")
+    details_bucket: str = _env("DETAILS_BUCKET")
     audit_table: str = _env("AUDIT_TABLE")
     max_upload_bytes: int = _env("MAX_UPLOAD_BYTES", _positive_int)
 
@@ -70,6 +71,7 @@ class HashUploadSettings:
 @dataclass(frozen=True)
 class MatchHashesSettings:
     hash_set_table: str = _env("HASH_SET_TABLE")
+    reference_features_bucket: str = _env("REFERENCE_FEATURES_BUCKET")
     hashes_bucket: str = _env("HASHES_BUCKET")
     audit_table: str = _env("AUDIT_TABLE")
     match_topic_arn: str = _env("MATCH_TOPIC_ARN")

@@ -24,6 +24,7 @@ def _why(message: dict) -> dict:
                 "source": entry["source"],
                 "signal_type": entry["signal_type"],
                 "distance": entry["distance"],
+                "inliers": entry.get("inliers"),
                 "query_match_percent": entry["query_match_percent"],
                 "reference_match_percent": entry["reference_match_percent"],
             }

@@ -1,0 +1,73 @@
+"""The operator's command (python -m hashmatch.aws.admin) against the local stack: references with their local features."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+from makemedia import detailed, image_bytes
+
+from hashmatch.aws import admin
+
+
+@pytest.fixture
+def run(stack, capsys):
+    """admin.main with the stack's endpoint, table and reference-features bucket; returns (exit status, stdout)."""
+
+    def call(*arguments: str) -> tuple[int, str]:
+        common = ["--endpoint-url", stack.endpoint_url, "--region", stack.region, "--table", stack.ref("HashSetTable"), "--features-bucket", stack.ref("ReferenceFeaturesBucket")]
+        status = admin.main([*common, *arguments])
+        return status, capsys.readouterr().out
+
+    return call
+
+
+@pytest.fixture
+def picture_file(tmp_path):
+    path = tmp_path / "known.png"
+    path.write_bytes(image_bytes(detailed(51, 640, 480)))
+    return path
+
+
+def stored_features(stack, key: str) -> list[dict]:
+    return json.loads(stack.client("s3").get_object(Bucket=stack.ref("ReferenceFeaturesBucket"), Key=key)["Body"].read())
+
+
+def test_add_reference_stores_the_reference_local_features(stack, run, picture_file):
+    status, out = run("add-reference", str(picture_file), "--label", "known", "--source", "tests", "--reference-id", "admin-features")
+    try:
+        reference = json.loads(out)
+        assert status == 0
+        assert reference["features_key"].startswith("references/admin-features/")
+        assert len(stored_features(stack, reference["features_key"])) == reference["feature_frames"] == 1
+    finally:
+        run("remove-reference", "admin-features")
+
+
+def test_remove_reference_deletes_its_local_features(stack, run, picture_file):
+    _, out = run("add-reference", str(picture_file), "--label", "known", "--source", "tests", "--reference-id", "admin-removed")
+
+    status, _ = run("remove-reference", "admin-removed")
+
+    assert status == 0
+    with pytest.raises(ClientError, match="NoSuchKey"):
+        stored_features(stack, json.loads(out)["features_key"])
+
+
+def test_replacing_a_reference_deletes_the_features_of_the_media_it_replaced(stack, run, picture_file, tmp_path):
+    _, first = run("add-reference", str(picture_file), "--label", "known", "--source", "tests", "--reference-id", "admin-replaced")
+    other = tmp_path / "other.png"
+    other.write_bytes(image_bytes(detailed(52, 640, 480)))
+    _, second = run("add-reference", str(other), "--label", "known", "--source", "tests", "--reference-id", "admin-replaced")
+    try:
+        with pytest.raises(ClientError, match="NoSuchKey"):
+            stored_features(stack, json.loads(first)["features_key"])
+        assert len(stored_features(stack, json.loads(second)["features_key"])) == 1
+    finally:
+        run("remove-reference", "admin-replaced")
+
+
+def test_add_reference_needs_the_reference_features_bucket(stack, picture_file):
+    with pytest.raises(SystemExit, match="--features-bucket"):
+        admin.main(["--endpoint-url", stack.endpoint_url, "--table", stack.ref("HashSetTable"), "add-reference", str(picture_file), "--label", "x", "--source", "y"])
