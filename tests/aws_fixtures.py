@@ -18,7 +18,7 @@ from hashmatch.aws.hash_set import HashSet
 from hashmatch.aws.local_runner import local_pipeline
 from hashmatch.aws.reference_features import ReferenceFeatures
 
-__all__ = ["handler_output", "pipeline", "stack", "runner", "output", "s3", "sqs", "audit", "hash_set", "observer", "load_event", "drain", "counted"]
+__all__ = ["handler_output", "pipeline", "stack", "runner", "output", "s3", "sqs", "bucket", "audit", "hash_set", "observer", "load_event", "drain", "counted"]
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -61,6 +61,12 @@ def s3(stack):
 @pytest.fixture
 def sqs(stack):
     return stack.client("sqs")
+
+
+@pytest.fixture
+def bucket(stack):
+    """The uploads bucket."""
+    return stack.ref("UploadsBucket")
 
 
 @pytest.fixture

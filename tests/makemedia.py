@@ -55,7 +55,7 @@ def panning(seed: int, count: int, width: int = 320, height: int = 240, speed: i
 
 
 def image_bytes(rgb: np.ndarray, fmt: str = "PNG", mode: str | None = None, **save) -> bytes:
-    image = Image.fromarray(rgb)
+    image = Image.fromarray(np.ascontiguousarray(rgb))
     if mode:
         image = image.convert(mode)
     out = io.BytesIO()

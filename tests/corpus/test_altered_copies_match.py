@@ -1,7 +1,5 @@
 """One example of each alteration of the robustness suite is caught, and nothing unrelated is."""
 
-import io
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -10,12 +8,11 @@ from hashmatch.evaluation import alterations as alter
 from hashmatch.evaluation.suite import IMAGE_ALTERATIONS, VIDEO_FRAME_ALTERATIONS, decode, encode, pan
 from hashmatch.hashing import hash_media
 from hashmatch.verdict import compare
+from makemedia import image_bytes
 
 
 def picture_bytes(rgb, fmt="JPEG", **options):
-    out = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgb)).save(out, format=fmt, **options)
-    return out.getvalue()
+    return image_bytes(rgb, fmt, **options)
 
 
 @pytest.fixture(scope="module")

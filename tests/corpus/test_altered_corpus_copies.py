@@ -1,7 +1,5 @@
 """Mirrored and letterboxed copies of corpus media still match (borders removed, mirrors hashed)."""
 
-import io
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -9,13 +7,11 @@ from PIL import Image
 from hashmatch.hashing import hash_media
 from hashmatch.media import DENSE, open_media
 from hashmatch.verdict import compare
-from makemedia import encode_video, letterboxed
+from makemedia import encode_video, image_bytes, letterboxed
 
 
-def picture_bytes(rgb, fmt="JPEG"):
-    out = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgb)).save(out, format=fmt, quality=90)
-    return out.getvalue()
+def picture_bytes(rgb):
+    return image_bytes(rgb, "JPEG", quality=90)
 
 
 @pytest.fixture(scope="module")

@@ -26,11 +26,6 @@ def picture() -> bytes:
 
 
 @pytest.fixture
-def bucket(stack):
-    return stack.ref("UploadsBucket")
-
-
-@pytest.fixture
 def hashes_queue(stack, drain):
     url = stack.ref("HashesQueue")
     drain(url)

@@ -23,11 +23,6 @@ def picture() -> bytes:
 
 
 @pytest.fixture
-def bucket(stack):
-    return stack.ref("UploadsBucket")
-
-
-@pytest.fixture
 def evidence_bucket(stack):
     return stack.ref("EvidenceBucket")
 
