@@ -28,7 +28,7 @@ demo-compare: setup
 	$(BIN)/python scripts/demo.py
 
 local-stack: setup
-	$(BIN)/python -m hashmatch.aws.local_runner
+	$(BIN)/python -m hashmatch_tools.local.runner
 
 lint: setup
 	$(BIN)/cfn-lint template.yaml
@@ -43,7 +43,7 @@ bench: setup
 	$(BIN)/python scripts/bench_hashing.py
 
 evaluate: setup
-	$(BIN)/python -m hashmatch.evaluation
+	$(BIN)/python -m hashmatch_tools.evaluation
 
 $(SAM_VENV)/bin/sam:
 	$(PYTHON) -m venv $(SAM_VENV)

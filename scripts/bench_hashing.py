@@ -13,7 +13,8 @@ from pathlib import Path
 
 import av
 
-from hashmatch.hashing import hash_media
+from hashmatch.media.hashing import hash_media
+from hashmatch_tools.matching import hash_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEOS = ROOT.parent / "shared" / "corpus" / "videos" / "tmk-sample-videos"
@@ -49,7 +50,7 @@ def main(argv: list[str]) -> int:
         duration = hash_media(path).duration
         decode = best_of(lambda: decode_everything(path))
         upload = best_of(lambda: hash_media(path, role="upload"))
-        reference = best_of(lambda: hash_media(path, role="reference"))
+        reference = best_of(lambda: hash_reference(path))
         per_minute = 60.0 / duration
         totals = [a + b for a, b in zip(totals, (duration, decode, upload, reference))]
         print(f"| {path.name} | {duration:.1f} | {decode * per_minute:.2f} | {upload * per_minute:.2f} | {reference * per_minute:.2f} | {upload / decode:.2f} | {reference / decode:.2f} |", flush=True)

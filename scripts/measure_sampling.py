@@ -12,9 +12,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from hashmatch.hashing import hash_media
-from hashmatch.media import DENSE, SPARSE, Sampling
-from hashmatch.verdict import compare
+from hashmatch.media.hashing import hash_media
+from hashmatch.media.decode import DENSE, SPARSE, Sampling
+from hashmatch_tools.matching import compare, hash_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEOS = ROOT.parent / "shared" / "corpus" / "videos" / "tmk-sample-videos"
@@ -43,7 +43,7 @@ def main() -> int:
     print("|---|---|---|---|---|")
     timings = []
     for label, (reference_sampling, upload_sampling) in STRATEGIES.items():
-        references = {family: hash_media(VIDEOS / f"{name}.mp4", role="reference", sampling=reference_sampling) for family, name in REFERENCES.items()}
+        references = {family: hash_reference(VIDEOS / f"{name}.mp4", sampling=reference_sampling) for family, name in REFERENCES.items()}
         upload_seconds = 0.0
         video_seconds = 0.0
         for family, names in UPLOADS.items():

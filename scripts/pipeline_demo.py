@@ -19,11 +19,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hashmatch.aws.admin import add_reference
+from hashmatch_tools.admin import add_reference
 from hashmatch.aws.hash_set import HashSet
-from hashmatch.aws.local_runner import LocalRunner
-from hashmatch.aws.local_stack import REPO_ROOT, LocalStack
-from hashmatch.aws.reference_features import ReferenceFeatures
+from hashmatch_tools.local.runner import LocalRunner
+from hashmatch_tools.local.stack import REPO_ROOT, LocalStack
+from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 
 DEFAULT_CORPUS = REPO_ROOT.parent / "shared" / "corpus"
 VIDEOS = "videos/tmk-sample-videos"
@@ -99,7 +99,7 @@ class Demo:
         self.uploads = stack.ref("UploadsBucket")
         self.observer = stack.subscribe_queue("MatchTopic", "demo-match-observer")
         # As the operator's admin command: PDQ frames in the table, local features in their bucket.
-        self.hash_set = HashSet(stack.table("HashSetTable"), ReferenceFeatures(self.s3, stack.ref("ReferenceFeaturesBucket")))
+        self.hash_set = HashSet(stack.table("HashSetTable"), ReferenceFeaturesBucket(self.s3, stack.ref("ReferenceFeaturesBucket")))
         self.audit = stack.table("AuditTable")
 
     def add_reference(self, item: Item, label: str) -> None:

@@ -15,8 +15,8 @@ import pytest
 
 from hashmatch.aws.audit import AuditLog
 from hashmatch.aws.hash_set import HashSet
-from hashmatch.aws.local_runner import local_pipeline
-from hashmatch.aws.reference_features import ReferenceFeatures
+from hashmatch_tools.local.runner import local_pipeline
+from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 
 __all__ = ["handler_output", "pipeline", "stack", "runner", "output", "s3", "sqs", "bucket", "audit", "hash_set", "observer", "load_event", "drain", "counted"]
 
@@ -77,7 +77,7 @@ def audit(stack):
 @pytest.fixture
 def hash_set(stack):
     """The hash set as the operator's admin command sees it: the table and the reference-features bucket."""
-    return HashSet(stack.table("HashSetTable"), ReferenceFeatures(stack.client("s3"), stack.ref("ReferenceFeaturesBucket")))
+    return HashSet(stack.table("HashSetTable"), ReferenceFeaturesBucket(stack.client("s3"), stack.ref("ReferenceFeaturesBucket")))
 
 
 @pytest.fixture

@@ -12,11 +12,13 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from hashmatch.aws import settings as config
 from hashmatch.aws.audit import AuditLog
-from hashmatch.aws.details import store_details
+from hashmatch.aws.detail_pictures import store_detail_pictures
 from hashmatch.aws.hash_messages import send_hashes
 from hashmatch.aws.uploads import Upload, UploadGone, read_upload
-from hashmatch.hashing import hash_media
-from hashmatch.media import Limits, MediaError
+from hashmatch.errors import MediaError
+from hashmatch.media.decode import Limits
+from hashmatch.media.hashing import encode_detail_picture, hash_media
+from hashmatch.model import Role
 
 settings = config.load(config.HashUploadSettings)
 logger = Logger()
@@ -29,9 +31,8 @@ processor = BatchProcessor(event_type=EventType.SQS)
 limits = Limits(max_bytes=settings.max_upload_bytes)
 # PDQ only: the verdict uses PDQ, and imagehash's SciPy and PyWavelets (about 180 MB) would
 # take the function past Lambda's 250 MB package limit; so would OpenCV (about 150 MB) for
-# the local features, which are therefore not computed here (with_features=False): the
-# hasher keeps the grey frames they come from (keep_details=True) and stores them for the
-# matcher, which has OpenCV.
+# the local features, which are therefore not computed here: the hasher keeps the grey frames
+# they come from (an upload's detail pictures) and stores them for the matcher, which has OpenCV.
 EXTRA_SIGNALS: tuple[str, ...] = ()
 
 
@@ -39,8 +40,9 @@ def reject(upload: Upload, error: MediaError) -> None:
     """Bad input is an outcome, not a failure: logged, counted by reason, recorded, never retried."""
     logger.warning("upload rejected", upload_id=upload.upload_id, reason=error.reason, detail=str(error))
     metrics.add_metric(name="UploadsRejected", unit=MetricUnit.Count, value=1)
-    with single_metric(name="UploadsRejected", unit=MetricUnit.Count, value=1, default_dimensions={"reason": error.reason}):
-        pass
+    # The same count again, by reason: a dimension of its own needs a metric object of its own.
+    with single_metric(name="UploadsRejected", unit=MetricUnit.Count, value=1) as by_reason:
+        by_reason.add_dimension(name="reason", value=str(error.reason))
     audit.record(upload.upload_id, "rejected", reason=error.reason, detail=str(error), bucket=upload.bucket, key=upload.key, size=upload.size, uploaded_at=upload.uploaded_at)
 
 
@@ -49,7 +51,7 @@ def hash_upload(upload: Upload) -> None:
     started = time.perf_counter()
     try:
         data, upload = read_upload(s3, upload, settings.max_upload_bytes)
-        hashes = hash_media(data, role="upload", limits=limits, extra_signals=EXTRA_SIGNALS, with_features=False, keep_details=True)
+        hashes = hash_media(data, role=Role.UPLOAD, limits=limits, extra_signals=EXTRA_SIGNALS, keep_detail_pictures=True)
     except MediaError as error:
         reject(upload, error)
         return
@@ -59,9 +61,10 @@ def hash_upload(upload: Upload) -> None:
         audit.record(upload.upload_id, "gone", stage="hashing", detail=str(gone), bucket=upload.bucket, key=upload.key)
         return
     seconds = time.perf_counter() - started
-    details = store_details(s3, settings.details_bucket, hashes)
+    pictures = [encode_detail_picture(picture) for picture in hashes.detail_pictures]
+    detail_pictures = store_detail_pictures(s3, settings.details_bucket, hashes.sha256, pictures)
     details_seconds = time.perf_counter() - started - seconds
-    message = send_hashes(sqs, settings.hashes_queue_url, s3, settings.hashes_bucket, upload, hashes, details)
+    message = send_hashes(sqs, settings.hashes_queue_url, s3, settings.hashes_bucket, upload, hashes, detail_pictures)
     metrics.add_metric(name="UploadsHashed", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="HashingSeconds", unit=MetricUnit.Seconds, value=seconds)
     metrics.add_metric(name="DetailsSeconds", unit=MetricUnit.Seconds, value=details_seconds)
@@ -71,7 +74,7 @@ def hash_upload(upload: Upload) -> None:
         kind=hashes.kind,
         duration=hashes.duration,
         frames=len(hashes.frames),
-        detail_pictures=len(details.pictures) if details else 0,
+        detail_pictures=len(pictures),
         seconds=round(seconds, 3),
         details_seconds=round(details_seconds, 3),
         claim_check="hashes_location" in message,

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import replace
-
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -13,11 +10,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from hashmatch.aws import settings as config
 from hashmatch.aws.audit import AuditLog
-from hashmatch.aws.details import detail_features
-from hashmatch.aws.hash_messages import HashesMessage, read_hashes_message
-from hashmatch.aws.hash_set import CachedReferenceIndex, HashSet, ReferenceIndex, ReferenceMatch
+from hashmatch.aws.hash_messages import read_hashes_message
+from hashmatch.aws.hash_set import CachedHashSet, HashSet
 from hashmatch.aws.match_messages import match_message, publish_match
-from hashmatch.aws.reference_features import ReferenceFeatures
+from hashmatch.aws.reference_features import ReferenceFeaturesBucket
+from hashmatch.verdict import Stage
 
 settings = config.load(config.MatchHashesSettings)
 logger = Logger()
@@ -29,44 +26,33 @@ dynamodb = boto3.resource("dynamodb")
 audit = AuditLog(dynamodb.Table(settings.audit_table))
 # Loaded once per container (PDQ frames from DynamoDB, local features from S3) and reloaded
 # only when the hash set's version changes.
-reference_index = CachedReferenceIndex(
-    HashSet(dynamodb.Table(settings.hash_set_table), ReferenceFeatures(s3, settings.reference_features_bucket)),
+hash_set = CachedHashSet(
+    HashSet(dynamodb.Table(settings.hash_set_table), ReferenceFeaturesBucket(s3, settings.reference_features_bucket), settings.pdq_match_threshold),
     settings.hash_set_refresh_seconds,
 )
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @tracer.capture_method
-def second_stage(request: HashesMessage, index: ReferenceIndex) -> tuple[HashesMessage, list[ReferenceMatch], float]:
-    """The local-feature stage: the upload's detail pictures to ORB features, verified against the references'."""
-    started = time.perf_counter()
-    request = replace(request, hashes=replace(request.hashes, features=detail_features(s3, request.details)))
-    matches = index.match(request.hashes, settings.pdq_match_threshold)
-    seconds = time.perf_counter() - started
-    metrics.add_metric(name="SecondStageRuns", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="SecondStageSeconds", unit=MetricUnit.Seconds, value=seconds)
-    if matches:
-        metrics.add_metric(name="OrbMatches", unit=MetricUnit.Count, value=1)
-    return request, matches, seconds
-
-
-@tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
     request = read_hashes_message(s3, record.json_body)
     upload, hashes = request.upload, request.hashes
-    index = reference_index.get()
-    matches = index.match(hashes, settings.pdq_match_threshold)
-    stages, second_stage_seconds = ["pdq"], None
-    # Most uploads match nothing, so the second stage runs on most of them: only then, and only
-    # when the hasher stored detail pictures and some reference has local features.
-    if not matches and request.details is not None and index.has_features:
-        request, matches, second_stage_seconds = second_stage(request, index)
-        stages.append("orb")
+    loaded = hash_set.get()
+    # A message without detail pictures (a hash-only request) is matched by PDQ alone.
+    detail_pictures = request.detail_pictures.loader(s3) if request.detail_pictures else None
+    result, matches = loaded.match(hashes, detail_pictures)
+    second_stage_seconds = result.seconds.get(Stage.LOCAL_FEATURES)
+    if second_stage_seconds is not None:
+        metrics.add_metric(name="SecondStageRuns", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="SecondStageSeconds", unit=MetricUnit.Seconds, value=second_stage_seconds)
+    stages = [str(stage) for stage in result.stages]
     if not matches:
         metrics.add_metric(name="UploadsUnmatched", unit=MetricUnit.Count, value=1)
-        logger.info("no match", upload_id=upload.upload_id, frames=len(hashes.frames), stages=stages, second_stage_seconds=second_stage_seconds, hash_set_version=index.version)
+        logger.info("no match", upload_id=upload.upload_id, frames=len(hashes.frames), stages=stages, second_stage_seconds=second_stage_seconds, hash_set_version=loaded.version)
         return
-    decided_by = matches[0].verdict.signal
+    decided_by = str(result.decided_by)
+    if result.decided_by == Stage.LOCAL_FEATURES:
+        metrics.add_metric(name="OrbMatches", unit=MetricUnit.Count, value=1)
     exemption = audit.exemption(hashes.sha256)
     if exemption:
         # These exact bytes were reinstated after a complaint: the decision stands.

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Hashable, Mapping, Sequence
+from enum import StrEnum
+from typing import Sequence
 
-from hashmatch.features import FeatureIndex
-from hashmatch.hashing import FrameFeatures, FrameHashes, MediaHashes
-from hashmatch.index import FrameIndex, FrameMatch
-from hashmatch.signals import PRIMARY_SIGNAL
+from hashmatch.index import FrameMatch
+from hashmatch.model import FrameFeatures, FrameHashes
 
 # A video matches when at least half of the upload's usable frames match the reference
 # (a clip cut from it: the upload is mostly reference) or the upload covers at least half of
@@ -21,6 +20,13 @@ REFERENCE_MATCH_THRESHOLD = 50.0
 MIN_MATCHED_FRAMES = 2
 
 
+class Stage(StrEnum):
+    """A matching stage, and so what decided a verdict. The values are the match message's `signal_type`."""
+
+    PDQ = "pdq"  # PDQ frame hashes (with the upload's mirror, rotation and inner-picture variants)
+    LOCAL_FEATURES = "orb"  # ORB local features verified by a homography
+
+
 @dataclass(frozen=True)
 class Verdict:
     match: bool
@@ -31,19 +37,17 @@ class Verdict:
     matched_query_timestamps: list[float]
     matched_reference_timestamps: list[float]
     best_distance: int | None  # PDQ bits (None when the match came from local features)
-    signal: str = "pdq"  # which stage decided: "pdq" frame hashes or "orb" local features
+    stage: Stage = Stage.PDQ
     best_inliers: int | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """As `hashmatch compare --json` prints it; the stage is the key `signal` there (its contract)."""
+        data = asdict(self)
+        data["signal"] = str(data.pop("stage"))
+        return data
 
 
-def usable(frames: Sequence[FrameHashes]) -> list[FrameHashes]:
-    """Frames whose PDQ quality is high enough to match on (vPDQ's rule)."""
-    return [frame for frame in frames if frame.quality >= PRIMARY_SIGNAL.min_quality]
-
-
-def sampling_step(frames: Sequence[FrameHashes]) -> float:
+def sampling_step(frames: Sequence[FrameHashes] | Sequence[FrameFeatures]) -> float:
     """The typical time between an upload's sampled frames (0 for a still image)."""
     times = sorted(frame.timestamp for frame in frames)
     gaps = sorted(b - a for a, b in zip(times, times[1:]) if b > a)
@@ -75,11 +79,12 @@ def decide(
     matches: Sequence[FrameMatch],
     reference_duration: float,
     query_step: float | None = None,
+    stage: Stage = Stage.PDQ,
 ) -> Verdict:
     """The verdict for one upload against one reference from their frame matches.
 
-    `query_frames` are the upload's usable frames (or its feature frames, for the local-feature
-    stage); a still reference (an image or a bare hash
+    `query_frames` are the frames `stage` looked at: the upload's usable frames (PDQ) or its
+    detail pictures' features (local features); a still reference (an image or a bare hash
     from a shared list) has duration 0 and counts as wholly covered by any match.
     """
     step = sampling_step(query_frames) if query_step is None else query_step
@@ -108,61 +113,6 @@ def decide(
         matched_query_timestamps=[round(t, 3) for t in matched_query],
         matched_reference_timestamps=[round(t, 3) for t in matched_reference],
         best_distance=min(distances) if distances else None,
-        signal="orb" if inlier_counts else "pdq",
+        stage=stage,
         best_inliers=max(inlier_counts) if inlier_counts else None,
     )
-
-
-def query_hashes(frame: FrameHashes) -> list[str]:
-    """The hashes an upload frame is searched with: its own and its variants (mirrors, rotations, uncropped)."""
-    return [frame.pdq, *frame.variants]
-
-
-def match_references(
-    index: FrameIndex,
-    durations: Mapping[Hashable, float],
-    query: MediaHashes,
-    threshold: int = PRIMARY_SIGNAL.match_threshold,
-    feature_index: FeatureIndex | None = None,
-) -> dict[Hashable, Verdict]:
-    """The verdict against every reference that shares at least one frame with the upload.
-
-    `durations` gives each reference's duration (0 for a still picture or a bare hash). PDQ
-    decides first; only when it matches nothing and a `feature_index` is given do the
-    upload's local features get verified against the references' (the hard cases).
-    """
-    verdicts: dict[Hashable, Verdict] = {}
-    frames = usable(query.frames)
-    if frames and len(index):
-        found = index.search([(f.timestamp, query_hashes(f)) for f in frames], threshold)
-        step = sampling_step(query.frames)
-        verdicts = {reference: decide(frames, matches, durations[reference], step) for reference, matches in found.items()}
-    if feature_index is None or not query.features or not len(feature_index) or any(v.match for v in verdicts.values()):
-        return verdicts
-    by_reference: dict[Hashable, list[FrameMatch]] = {}
-    for frame in query.features:
-        for hit in feature_index.search(frame.features):
-            by_reference.setdefault(hit.reference, []).append(FrameMatch(frame.timestamp, hit.timestamp, hit.span, None, hit.inliers))
-    step = sampling_step(query.features)
-    for reference, matches in by_reference.items():
-        verdict = decide(query.features, matches, durations[reference], step)
-        if verdict.match or reference not in verdicts:
-            verdicts[reference] = verdict
-    return verdicts
-
-
-def feature_index_of(references: Mapping[Hashable, MediaHashes]) -> FeatureIndex:
-    """The local features of hashed references, ready for match_references."""
-    index = FeatureIndex()
-    for key, reference in references.items():
-        index.add(key, [(f.timestamp, f.features) for f in reference.features], reference.duration)
-    return index
-
-
-def compare(reference: MediaHashes, query: MediaHashes) -> Verdict:
-    """Verdict for one upload against one reference, both already hashed."""
-    index = FrameIndex(PRIMARY_SIGNAL.bits)
-    index.add("reference", [(f.timestamp, f.pdq) for f in usable(reference.frames)], reference.duration)
-    features = feature_index_of({"reference": reference}) if reference.features else None
-    verdicts = match_references(index, {"reference": reference.duration}, query, feature_index=features)
-    return verdicts.get("reference") or decide(usable(query.frames), [], reference.duration)

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hashmatch.evaluation import alterations as alter
-from hashmatch.evaluation.suite import IMAGE_ALTERATIONS, VIDEO_FRAME_ALTERATIONS, decode, encode, pan
-from hashmatch.hashing import hash_media
-from hashmatch.verdict import compare
+from hashmatch_tools.evaluation import alterations as alter
+from hashmatch_tools.evaluation.suite import IMAGE_ALTERATIONS, VIDEO_FRAME_ALTERATIONS, decode, encode, pan
+from hashmatch.media.hashing import hash_media
+from hashmatch_tools.matching import compare, hash_reference
 from makemedia import image_bytes
 
 
@@ -18,7 +18,7 @@ def picture_bytes(rgb, fmt="JPEG", **options):
 @pytest.fixture(scope="module")
 def bridge(corpus):
     photo = np.asarray(Image.open(corpus / "images/pdq-bridge-mods/aaa-orig.jpg").convert("RGB"))
-    return photo, hash_media(picture_bytes(photo, "PNG"), role="reference")
+    return photo, hash_reference(picture_bytes(photo, "PNG"))
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def chair(corpus, tmp_path_factory):
     frames = frames[::2]  # 15 frames a second keeps the test quick
     path = tmp_path_factory.mktemp("chair") / "reference.mp4"
     encode(frames, fps / 2, path)
-    return frames, fps / 2, hash_media(path, role="reference")
+    return frames, fps / 2, hash_reference(path)
 
 
 def caught(reference, data):

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hashmatch.hashing import hash_media
-from hashmatch.media import DENSE, open_media
-from hashmatch.verdict import compare
+from hashmatch.media.hashing import hash_media
+from hashmatch.media.decode import DENSE, open_media
+from hashmatch_tools.matching import compare, hash_reference
 from makemedia import encode_video, image_bytes, letterboxed
 
 
@@ -17,7 +17,7 @@ def picture_bytes(rgb):
 @pytest.fixture(scope="module")
 def bridge(corpus):
     path = corpus / "images/pdq-bridge-mods/aaa-orig.jpg"
-    return np.asarray(Image.open(path).convert("RGB")), hash_media(path, role="reference")
+    return np.asarray(Image.open(path).convert("RGB")), hash_reference(path)
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def chair(corpus):
     """The first 6 s of the chair reference, decoded, and its reference hashes."""
     path = corpus / "videos/tmk-sample-videos/chair-orig-22-sd-bar.mp4"
     frames = [f.rgb for f in open_media(path).frames(DENSE, remove_borders=False) if f.timestamp < 6.0]
-    return frames, hash_media(encode_video(frames, fps=30), role="reference")
+    return frames, hash_reference(encode_video(frames, fps=30))
 
 
 def test_mirrored_corpus_image_matches(bridge):

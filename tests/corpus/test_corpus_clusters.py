@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from hashmatch.cli import main
-from hashmatch.hashing import hash_media
-from hashmatch.verdict import compare
+from hashmatch_tools.cli import main
+from hashmatch.media.hashing import hash_media
+from hashmatch_tools.matching import compare, hash_reference
 
 CHAIR_VARIANTS = ["chair-19-sd-bar", "chair-20-sd-bar", "chair-22-sd-grey-bar", "chair-22-sd-sepia-bar", "chair-22-with-small-logo-bar"]
 PATTERN_VARIANTS = ["pattern-longer-no-bar", "pattern-sd-grey-bar", "pattern-sd-with-small-logo-bar"]
@@ -20,7 +20,7 @@ def videos(corpus):
 
 @pytest.fixture(scope="module")
 def references(videos):
-    return {family: hash_media(videos / f"{name}.mp4", role="reference") for family, name in REFERENCES.items()}
+    return {family: hash_reference(videos / f"{name}.mp4") for family, name in REFERENCES.items()}
 
 
 @pytest.fixture(scope="module")

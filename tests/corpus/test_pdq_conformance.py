@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from hashmatch.hashes import Hash
-from hashmatch.hashing import hash_media
+from hashmatch.media.hashing import hash_media
 from hashmatch.signals import PdqSignal
 
 TOLERANCE = 10  # bits; the implementations differ in JPEG decoding and resampling only

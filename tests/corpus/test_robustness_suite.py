@@ -1,6 +1,6 @@
 """The evaluation command builds a (quick) suite from the corpus and writes its report."""
 
-from hashmatch.evaluation.__main__ import main
+from hashmatch_tools.evaluation.__main__ import main
 
 
 def test_quick_evaluation_writes_the_report_and_plot(corpus, tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""The operator's command (python -m hashmatch.aws.admin) against the local stack: references with their local features."""
+"""The operator's command (python -m hashmatch_tools.admin) against the local stack: references with their local features."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 from makemedia import detailed, image_bytes
 
-from hashmatch.aws import admin
+from hashmatch_tools import admin
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from hashmatch.aws import hash_set as hash_set_module
-from hashmatch.aws.hash_set import CachedReferenceIndex
-from hashmatch.features import Features
-from hashmatch.hashing import FrameFeatures, FrameHashes, MediaHashes
+from hashmatch.aws.hash_set import CachedHashSet
+from hashmatch.model import FrameFeatures, FrameHashes, LocalFeatures, MediaHashes
+from hashmatch.verdict import Stage
 
 
 def reference_hashes(count: int, seed: int) -> MediaHashes:
@@ -22,7 +22,7 @@ def with_features(hashes: MediaHashes, seed: int) -> MediaHashes:
     """The hashes with made-up local features, one frame per second (no OpenCV needed to store or load them)."""
     rng = np.random.default_rng(seed)
     frames = tuple(
-        FrameFeatures(float(n), Features(rng.uniform(0, 640, (50, 2)).astype(np.float32), rng.integers(0, 256, (50, 32), dtype=np.uint8)))
+        FrameFeatures(float(n), LocalFeatures(rng.uniform(0, 640, (50, 2)).astype(np.float32), rng.integers(0, 256, (50, 32), dtype=np.uint8)))
         for n in range(int(hashes.duration))
     )
     return replace(hashes, features=frames)
@@ -41,10 +41,10 @@ def test_a_reference_spread_over_several_items_loads_whole(hash_set, cleanup, mo
     reference = hash_set.add_reference(reference_hashes(25, 1), label="long", source="tests")
     cleanup.append(reference.reference_id)
 
-    index = hash_set.load()
+    loaded = hash_set.load()
 
-    assert index.references[reference.reference_id].frames == 25
-    assert len(index.index) == sum(r.frames for r in index.references.values())
+    assert loaded.references[reference.reference_id].frames == 25
+    assert len(loaded.matcher.stage(Stage.PDQ)) == sum(r.frames for r in loaded.references.values())
 
 
 def test_removing_a_reference_removes_all_its_items(stack, hash_set):
@@ -59,7 +59,7 @@ def test_removing_a_reference_removes_all_its_items(stack, hash_set):
 
 def test_a_warm_index_reloads_only_after_its_refresh_interval_and_a_version_change(hash_set, cleanup):
     now = [0.0]
-    cached = CachedReferenceIndex(hash_set, refresh_seconds=60, clock=lambda: now[0])
+    cached = CachedHashSet(hash_set, refresh_seconds=60, clock=lambda: now[0])
     before = cached.get()
     reference = hash_set.add_reference(reference_hashes(3, 3), label="new", source="tests")
     cleanup.append(reference.reference_id)
@@ -77,10 +77,10 @@ def test_the_loaded_index_carries_the_local_features_of_references_that_have_the
     reference = hash_set.add_reference(with_features(reference_hashes(4, 4), 4), label="with features", source="tests")
     cleanup.append(reference.reference_id)
 
-    index = hash_set.load()
+    loaded = hash_set.load()
 
     assert reference.feature_frames == 4
-    assert len(index.features) == sum(r.feature_frames for r in index.references.values())
+    assert len(loaded.matcher.stage(Stage.LOCAL_FEATURES)) == sum(r.feature_frames for r in loaded.references.values())
 
 
 def test_a_reference_whose_features_vanished_during_a_load_is_still_matched_by_pdq(stack, hash_set, cleanup):
@@ -88,7 +88,7 @@ def test_a_reference_whose_features_vanished_during_a_load_is_still_matched_by_p
     cleanup.append(reference.reference_id)
     stack.client("s3").delete_object(Bucket=stack.ref("ReferenceFeaturesBucket"), Key=reference.features_key)
 
-    index = hash_set.load()
+    loaded = hash_set.load()
 
-    assert reference.reference_id in index.references
-    assert len(index.features) == sum(r.feature_frames for r in index.references.values() if r.reference_id != reference.reference_id)
+    assert reference.reference_id in loaded.references
+    assert len(loaded.matcher.stage(Stage.LOCAL_FEATURES)) == sum(r.feature_frames for r in loaded.references.values() if r.reference_id != reference.reference_id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -13,12 +12,13 @@ import pytest
 from makemedia import detailed, image_bytes
 
 from hashmatch.aws import hash_messages
-from hashmatch.aws.admin import add_reference
 from hashmatch.aws.audit import now
-from hashmatch.aws.details import Details, DetailPicture, store_details
+from hashmatch.aws.detail_pictures import DetailPicturesObject, StoredPicture, store_detail_pictures
 from hashmatch.aws.uploads import Upload
-from hashmatch.features import MIN_INLIERS
-from hashmatch.hashing import DetailFrame, MediaHashes, hash_media
+from hashmatch.local_features.orb import MIN_INLIERS
+from hashmatch.media.hashing import encode_detail_picture, hash_media
+from hashmatch.model import DetailPicture, MediaHashes
+from hashmatch_tools.admin import add_reference
 
 FUNCTION = "MatchHashesFunction"
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -73,10 +73,10 @@ def cropped(rgb: np.ndarray, share: float) -> np.ndarray:
 
 def hashes_message_with_details(stack, upload_bytes: bytes, key: str) -> dict:
     """What the hasher sends for an upload: its hashes, and its detail pictures stored in the details bucket."""
-    hashes = hash_media(upload_bytes, role="upload", extra_signals=(), with_features=False, keep_details=True)
-    details = store_details(stack.client("s3"), stack.ref("DetailsBucket"), hashes)
+    hashes = hash_media(upload_bytes, role="upload", extra_signals=())
+    stored = store_detail_pictures(stack.client("s3"), stack.ref("DetailsBucket"), hashes.sha256, [encode_detail_picture(p) for p in hashes.detail_pictures])
     upload = Upload.from_object(stack.ref("UploadsBucket"), key, etag=hashes.md5, size=len(upload_bytes))
-    return hash_messages.HashesMessage(upload, hashes, now(), details).to_dict()
+    return hash_messages.HashesMessage(upload, hashes, now(), stored).to_dict()
 
 
 def test_the_sample_event_is_a_hashes_message_as_the_schema_defines_it(load_event):
@@ -208,7 +208,7 @@ def test_details_are_not_fetched_when_pdq_already_matched(stack, runner, load_ev
     request = body(load_event("match_hashes"))
     references(request["hashes"])
     # Details at a key that holds nothing: reading them would fail the record.
-    request["details"] = Details(stack.ref("DetailsBucket"), "details/never-written.jpegs", (DetailPicture(0.0, 0, 1000),)).to_dict()
+    request["details"] = DetailPicturesObject(stack.ref("DetailsBucket"), "details/never-written.jpegs", (StoredPicture(0.0, 0, 1000),)).to_dict()
 
     result = runner.invoke(FUNCTION, with_body(load_event("match_hashes"), request))
 
@@ -220,7 +220,7 @@ def test_details_are_not_fetched_when_pdq_already_matched(stack, runner, load_ev
 
 def test_details_that_cannot_be_read_fail_the_record_for_a_retry(stack, runner, load_event, picture_reference, observer, drain):
     request = body(load_event("match_hashes"))
-    request["details"] = Details(stack.ref("DetailsBucket"), "details/never-written.jpegs", (DetailPicture(0.0, 0, 1000),)).to_dict()
+    request["details"] = DetailPicturesObject(stack.ref("DetailsBucket"), "details/never-written.jpegs", (StoredPicture(0.0, 0, 1000),)).to_dict()
     event = with_body(load_event("match_hashes"), request)
 
     result = runner.invoke(FUNCTION, {"Records": event["Records"] + [{**load_event("match_hashes")["Records"][0], "messageId": "other"}]})
@@ -232,14 +232,15 @@ def test_details_that_cannot_be_read_fail_the_record_for_a_retry(stack, runner, 
 def test_boxes_of_pictures_inside_a_detail_picture_travel_with_the_hashes_message(stack, load_event, drain):
     sample = body(load_event("match_hashes"))
     grey = np.full((480, 640), 90, np.uint8)
-    hashes = replace(MediaHashes.from_dict(sample["hashes"]), details=(DetailFrame(0.0, grey, ((0.05, 0.45, 0.55, 0.95),)),))
+    hashes = MediaHashes.from_dict(sample["hashes"])
+    picture = encode_detail_picture(DetailPicture(0.0, grey, ((0.05, 0.45, 0.55, 0.95),)))
     queue = stack.ref("HashesQueue")
     drain(queue)
-    details = store_details(stack.client("s3"), stack.ref("DetailsBucket"), hashes)
-    hash_messages.send_hashes(stack.client("sqs"), queue, stack.client("s3"), stack.ref("HashesBucket"), Upload.from_dict(sample["upload"]), hashes, details)
+    stored = store_detail_pictures(stack.client("s3"), stack.ref("DetailsBucket"), hashes.sha256, [picture])
+    hash_messages.send_hashes(stack.client("sqs"), queue, stack.client("s3"), stack.ref("HashesBucket"), Upload.from_dict(sample["upload"]), hashes, stored)
     [queued] = drain(queue)
 
     received = hash_messages.read_hashes_message(stack.client("s3"), queued)
 
     jsonschema.validate(queued, HASHES_SCHEMA)
-    assert [picture.insets for picture in received.details.pictures] == [((0.05, 0.45, 0.55, 0.95),)]
+    assert [picture.insets for picture in received.detail_pictures.pictures] == [((0.05, 0.45, 0.55, 0.95),)]

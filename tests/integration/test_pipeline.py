@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from makemedia import detailed, image_bytes, textured
 
-from hashmatch.aws.admin import add_reference
+from hashmatch_tools.admin import add_reference
 from hashmatch.aws.hash_set import HashSet
-from hashmatch.aws.reference_features import ReferenceFeatures
-from hashmatch.features import MIN_INLIERS
+from hashmatch.aws.reference_features import ReferenceFeaturesBucket
+from hashmatch.local_features.orb import MIN_INLIERS
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "schemas" / "match-message.schema.json").read_text())
@@ -28,7 +28,7 @@ def validate(message: dict) -> None:
 @pytest.fixture(scope="module")
 def reference_video(stack, corpus):
     """The corpus chair video in the hash set for this module's tests."""
-    hash_set = HashSet(stack.table("HashSetTable"), ReferenceFeatures(stack.client("s3"), stack.ref("ReferenceFeaturesBucket")))
+    hash_set = HashSet(stack.table("HashSetTable"), ReferenceFeaturesBucket(stack.client("s3"), stack.ref("ReferenceFeaturesBucket")))
     reference = add_reference(hash_set, corpus / VIDEOS / "chair-orig-22-sd-bar.mp4", label="known video", source="corpus")
     yield reference
     hash_set.remove_reference(reference.reference_id)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hashmatch.evaluation import alterations as alter
+from hashmatch_tools.evaluation import alterations as alter
 from makemedia import textured
 
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from hashmatch.borders import BorderTracker, Box, InnerTracker, content_box, inner_boxes
+from hashmatch.media.borders import BorderTracker, Box, InnerTracker, content_box, inner_boxes
 from makemedia import letterboxed, textured
 
 

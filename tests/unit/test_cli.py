@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from hashmatch.cli import main
+from hashmatch_tools.cli import main
 from makemedia import encode_video, image_bytes, panning, textured
 
 
@@ -83,5 +83,5 @@ def test_progress_goes_to_stderr_only(capsys, files):
 
 
 def test_console_script_is_installed():
-    result = subprocess.run([sys.executable, "-m", "hashmatch.cli", "--version"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "hashmatch_tools.cli", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("hashmatch ")

@@ -1,9 +1,10 @@
 import numpy as np
 from PIL import Image
 
-from hashmatch.features import MIN_INLIERS, FeatureIndex, Features, extract, inliers
-from hashmatch.hashing import MediaHashes, hash_media
-from hashmatch.verdict import compare
+from hashmatch.local_features.orb import MIN_INLIERS, LocalFeatureIndex, extract, features_of_detail_picture, inliers
+from hashmatch.media.hashing import encode_detail_picture, hash_media
+from hashmatch.model import LocalFeatures, MediaHashes
+from hashmatch_tools.matching import compare, hash_reference
 from makemedia import detailed, encode_video, image_bytes, textured
 
 
@@ -46,13 +47,13 @@ def test_a_flat_picture_has_no_features_and_verifies_nothing():
 
 def test_features_round_trip_through_their_json_form():
     features = extract(grey(textured(7, 400, 300)))
-    again = Features.from_dict(features.to_dict())
+    again = LocalFeatures.from_dict(features.to_dict())
     assert np.array_equal(again.descriptors, features.descriptors)
     assert np.abs(again.points - features.points).max() <= 0.5
 
 
 def test_feature_index_finds_the_reference_frame_a_query_comes_from():
-    index = FeatureIndex()
+    index = LocalFeatureIndex()
     index.add("a", [(0.0, extract(grey(detailed(8, 800, 600)))), (1.0, extract(grey(detailed(9, 800, 600))))], duration=2.0)
     index.add("b", [(0.0, extract(grey(detailed(10, 800, 600))))], duration=1.0)
     (hit,) = index.search(extract(grey(crop(detailed(9, 800, 600), 0.08))))
@@ -61,56 +62,53 @@ def test_feature_index_finds_the_reference_frame_a_query_comes_from():
 
 def test_a_cropped_upload_is_caught_by_the_local_feature_stage():
     picture = detailed(11, 800, 600)
-    verdict = compare(hash_media(image_bytes(picture), role="reference"), hash_media(image_bytes(crop(picture, 0.08))))
-    assert verdict.match and verdict.signal == "orb" and verdict.best_distance is None
+    verdict = compare(hash_reference(image_bytes(picture)), hash_media(image_bytes(crop(picture, 0.08))))
+    assert verdict.match and verdict.stage == "orb" and verdict.best_distance is None
 
 
 def test_a_plain_copy_is_decided_by_pdq_without_the_second_stage():
     picture = detailed(12, 800, 600)
-    verdict = compare(hash_media(image_bytes(picture), role="reference"), hash_media(image_bytes(picture, "JPEG")))
-    assert verdict.match and verdict.signal == "pdq" and verdict.best_inliers is None
+    verdict = compare(hash_reference(image_bytes(picture)), hash_media(image_bytes(picture, "JPEG")))
+    assert verdict.match and verdict.stage == "pdq" and verdict.best_inliers is None
 
 
 def test_a_picture_in_picture_video_is_caught():
     canvas = detailed(13, 480 + 3 * 40, 360)
     frames = [np.ascontiguousarray(canvas[:, 3 * i : 3 * i + 480]) for i in range(40)]
     background = textured(14, 1024, 576)
-    reference = hash_media(encode_video(frames), role="reference")
+    reference = hash_reference(encode_video(frames))
     verdict = compare(reference, hash_media(encode_video([inset(f, background) for f in frames])))
-    assert verdict.match and verdict.signal == "orb"
+    assert verdict.match and verdict.stage == "orb"
 
 
-def test_features_can_be_left_out():
-    assert hash_media(image_bytes(textured(15)), with_features=False).features == ()
+def test_hashing_takes_no_local_features_unless_given_an_extractor():
+    assert hash_media(image_bytes(textured(15)), role="reference").features == ()
 
 
 def test_media_hashes_keep_their_features_through_json():
-    hashes = hash_media(image_bytes(textured(16)))
+    hashes = hash_reference(image_bytes(textured(16)))
     again = MediaHashes.from_dict(hashes.to_dict())
     assert len(again.features) == 1 and np.array_equal(again.features[0].features.descriptors, hashes.features[0].features.descriptors)
 
 
-def test_detail_frames_shipped_as_jpeg_give_the_same_verdict():
-    from dataclasses import replace
+def test_an_upload_carries_detail_pictures_not_features():
+    upload = hash_media(image_bytes(crop(detailed(17, 800, 600), 0.08)))
+    assert upload.features == () and len(upload.detail_pictures) == 1
 
-    from hashmatch.hashing import features_of_jpeg
 
-    picture = detailed(17, 800, 600)
-    reference = hash_media(image_bytes(picture), role="reference")
-    upload = hash_media(image_bytes(crop(picture, 0.08)), with_features=False, keep_details=True)
-    assert upload.features == () and len(upload.details) == 1
-    shipped = replace(upload, features=tuple(features_of_jpeg(d.timestamp, d.to_jpeg()) for d in upload.details))
-    verdict = compare(reference, shipped)
-    assert verdict.match and verdict.signal == "orb"
+def test_a_detail_picture_shipped_as_jpeg_keeps_nearly_all_its_keypoints():
+    picture = hash_media(image_bytes(detailed(18, 800, 600))).detail_pictures[0]
+    shipped = features_of_detail_picture(encode_detail_picture(picture))
+    assert shipped.timestamp == picture.timestamp and len(shipped.features) >= 0.9 * len(extract(picture.grey))
 
 
 def test_feature_index_searches_past_the_matchers_training_set_limit():
     # OpenCV's brute-force matcher takes at most 2^18 - 1 training descriptors at once.
     rng = np.random.default_rng(0)
-    index = FeatureIndex()
-    filler = [(float(i), Features(np.zeros((1000, 2), np.float32), rng.integers(0, 256, (1000, 32), dtype=np.uint8))) for i in range(270)]
+    index = LocalFeatureIndex()
+    filler = [(float(i), LocalFeatures(np.zeros((1000, 2), np.float32), rng.integers(0, 256, (1000, 32), dtype=np.uint8))) for i in range(270)]
     index.add("noise", filler, duration=270.0)
     target = extract(grey(detailed(18, 800, 600)))
     index.add("target", [(0.0, target)], duration=1.0)
-    (hit,) = index.search(Features(target.points[:300], target.descriptors[:300]))
+    (hit,) = index.search(LocalFeatures(target.points[:300], target.descriptors[:300]))
     assert hit.reference == "target" and hit.inliers >= MIN_INLIERS

@@ -1,13 +1,14 @@
 import numpy as np
 
-from hashmatch.hashing import MediaHashes, hash_media
-from hashmatch.verdict import compare
+from hashmatch.media.hashing import hash_media
+from hashmatch.model import MediaHashes
+from hashmatch_tools.matching import compare, hash_reference
 from makemedia import encode_video, image_bytes, letterboxed, panning, textured
 
 
 def test_reference_hashing_drops_near_duplicate_frames():
     still = [textured(1, 160, 120)] * 20 + [textured(2, 160, 120)] * 20
-    hashes = hash_media(encode_video(still, fps=10), role="reference")
+    hashes = hash_reference(encode_video(still, fps=10))
     assert hashes.frames_sampled == 40
     assert len(hashes.frames) == 2
     assert [round(f.timestamp, 1) for f in hashes.frames] == [0.0, 2.0]
@@ -47,14 +48,14 @@ def test_media_hashes_round_trip_through_json_form():
 
 def test_mirrored_video_matches_its_reference():
     frames = panning(8, 50, 200, 150)
-    reference = hash_media(encode_video(frames), role="reference")
+    reference = hash_reference(encode_video(frames))
     mirrored = hash_media(encode_video([np.ascontiguousarray(f[:, ::-1]) for f in frames]))
     assert compare(reference, mirrored).match
 
 
 def test_letterboxed_video_matches_its_reference():
     frames = panning(9, 50, 256, 144)
-    reference = hash_media(encode_video(frames), role="reference")
+    reference = hash_reference(encode_video(frames))
     boxed = hash_media(encode_video([letterboxed(f, bar=0.0, pillar=0.2) for f in frames]))
     assert compare(reference, boxed).match
 
@@ -75,6 +76,6 @@ def test_picture_in_picture_video_matches_its_reference_by_pdq():
         out = background.copy()
         out[60:210, 240:440] = f
         inset.append(out)
-    reference = hash_media(encode_video(frames), role="reference", with_features=False)
-    verdict = compare(reference, hash_media(encode_video(inset), with_features=False))
-    assert verdict.match and verdict.signal == "pdq"
+    reference = hash_media(encode_video(frames), role="reference")
+    verdict = compare(reference, hash_media(encode_video(inset), keep_detail_pictures=False))
+    assert verdict.match and verdict.stage == "pdq"

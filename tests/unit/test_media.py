@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hashmatch.media import DENSE, PICTURE_MAX_SIDE, SPARSE, Limits, MediaError, open_media, sniff
+from hashmatch.errors import MediaError
+from hashmatch.media.decode import DENSE, PICTURE_MAX_SIDE, SPARSE, Limits, open_media, sniff
 from hashmatch.signals import PdqSignal
 from makemedia import encode_video, image_bytes, panning, textured, with_display_rotation
 

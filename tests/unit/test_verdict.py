@@ -1,4 +1,4 @@
-from hashmatch.hashing import FrameHashes
+from hashmatch.model import FrameHashes
 from hashmatch.index import FrameMatch
 from hashmatch.verdict import MIN_MATCHED_FRAMES, QUERY_MATCH_THRESHOLD, decide, sampling_step
 

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from hashmatch.aws.dynamo import from_item, to_item
+from hashmatch.aws.dynamo import from_item, items, to_item
 
 EVENTS = ("rejected", "gone", "exempted", "takedown", "review", "restored", "exemption")
 
@@ -55,8 +55,7 @@ class AuditLog:
         return from_item(item) if item else None
 
     def events(self, upload_id: str) -> list[dict]:
-        items = self.table.query(KeyConditionExpression=Key("upload_id").eq(upload_id), ConsistentRead=True).get("Items", [])
-        return [from_item(item) for item in items]
+        return [from_item(item) for item in items(self.table, "query", KeyConditionExpression=Key("upload_id").eq(upload_id), ConsistentRead=True)]
 
     def exempt(self, sha256: str, *, reinstated: str, reason: str, requested_by: str) -> bool:
         """Record that these exact bytes were reinstated (`reinstated`: that upload's id): later matches of them are not published."""

@@ -1,8 +1,9 @@
-"""DynamoDB number conversion: the resource API wants Decimal in and gives Decimal out."""
+"""DynamoDB helpers: number conversion (the resource API wants Decimal in and gives Decimal out) and paged reads."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Iterator
 
 
 def to_item(value):
@@ -25,3 +26,12 @@ def from_item(value):
     if isinstance(value, list):
         return [from_item(item) for item in value]
     return value
+
+
+def items(table, operation: str, **request) -> Iterator[dict]:
+    """Every item of a Scan or Query on a boto3 Table resource, page after page (boto3's paginator).
+
+    The resource's own client takes and gives plain values (and condition builders), as the Table does.
+    """
+    for page in table.meta.client.get_paginator(operation).paginate(TableName=table.name, **request):
+        yield from page.get("Items", [])

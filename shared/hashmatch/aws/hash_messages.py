@@ -2,7 +2,7 @@
 
 The same message is how hash-only requests and retro-matching reach the matcher: anything that
 can put {"upload": {"upload_id": ...}, "hashes": {...}} on the hashes queue gets a verdict.
-Uploads the hasher read also carry `details`: where their detail pictures are (details.py), for
+Uploads the hasher read also carry `details`: where their detail pictures are (detail_pictures.py), for
 the local-feature stage; a message without them is matched by PDQ alone.
 """
 
@@ -12,9 +12,9 @@ import json
 from dataclasses import dataclass
 
 from hashmatch.aws.audit import now
-from hashmatch.aws.details import Details
+from hashmatch.aws.detail_pictures import DetailPicturesObject
 from hashmatch.aws.uploads import Upload
-from hashmatch.hashing import MediaHashes
+from hashmatch.model import MediaHashes
 
 MESSAGE_TYPE = "hashmatch.hashes"
 MESSAGE_VERSION = 1
@@ -30,7 +30,7 @@ class HashesMessage:
     upload: Upload
     hashes: MediaHashes
     hashed_at: str
-    details: Details | None = None
+    detail_pictures: DetailPicturesObject | None = None
 
     def to_dict(self) -> dict:
         message = {
@@ -40,8 +40,8 @@ class HashesMessage:
             "hashed_at": self.hashed_at,
             "hashes": self.hashes.to_dict(),
         }
-        if self.details is not None:
-            message["details"] = self.details.to_dict()
+        if self.detail_pictures is not None:
+            message["details"] = self.detail_pictures.to_dict()
         return message
 
 
@@ -50,9 +50,9 @@ def claim_check_key(hashes: MediaHashes) -> str:
     return f"uploads/{hashes.sha256}.json"
 
 
-def send_hashes(sqs, queue_url: str, s3, bucket: str, upload: Upload, hashes: MediaHashes, details: Details | None = None) -> dict:
+def send_hashes(sqs, queue_url: str, s3, bucket: str, upload: Upload, hashes: MediaHashes, detail_pictures: DetailPicturesObject | None = None) -> dict:
     """Queue the upload's hashes (and where its detail pictures are) for the matcher; returns the message body as sent."""
-    message = HashesMessage(upload, hashes, now(), details).to_dict()
+    message = HashesMessage(upload, hashes, now(), detail_pictures).to_dict()
     body = json.dumps(message, separators=(",", ":"))
     if len(body.encode()) > INLINE_LIMIT:
         key = claim_check_key(hashes)
@@ -75,5 +75,5 @@ def read_hashes_message(s3, body: dict) -> HashesMessage:
     upload = Upload.from_dict(body["upload"])
     if not upload.upload_id:
         raise ValueError("the message names no upload_id")
-    details = Details.from_dict(body["details"]) if body.get("details") else None
-    return HashesMessage(upload, MediaHashes.from_dict(hashes), body.get("hashed_at") or now(), details)
+    detail_pictures = DetailPicturesObject.from_dict(body["details"]) if body.get("details") else None
+    return HashesMessage(upload, MediaHashes.from_dict(hashes), body.get("hashed_at") or now(), detail_pictures)

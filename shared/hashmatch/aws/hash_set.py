@@ -16,25 +16,34 @@ S3 (reference_features.py) and the meta item names their key.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from enum import StrEnum
 from typing import Callable
 
 from boto3.dynamodb.conditions import Key
 
-from hashmatch.aws.dynamo import from_item, to_item
-from hashmatch.aws.reference_features import ReferenceFeatures
-from hashmatch.features import FeatureIndex
-from hashmatch.hashing import MediaHashes
+from hashmatch.aws.dynamo import from_item, items, to_item
+from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 from hashmatch.index import FrameIndex
+from hashmatch.local_features.orb import LocalFeatureIndex
+from hashmatch.local_features.stage import LocalFeatureStage
+from hashmatch.matcher import DetailPictureLoader, Matcher, MatchResult, PdqStage
+from hashmatch.model import MediaHashes, Role
 from hashmatch.signals import PRIMARY_SIGNAL
-from hashmatch.verdict import Verdict, match_references, usable
+from hashmatch.verdict import Verdict
 
 META_ITEM = "meta"
 FRAMES_ITEM_PREFIX = "frames#"
 FRAMES_PER_ITEM = 1000
 VERSION_KEY = {"reference_id": "#hash-set", "item": "version"}
-ACTIONS = ("quarantine", "review")
+
+
+class Action(StrEnum):
+    """What a match to a reference recommends to the subscribers."""
+
+    QUARANTINE = "quarantine"  # take the upload down, keep it as evidence
+    REVIEW = "review"  # leave it up for a person to look at
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,7 @@ class Reference:
     reference_id: str
     label: str
     source: str
-    action: str  # what a match recommends: "quarantine" or "review"
+    action: Action
     signal_type: str
     kind: str
     duration: float
@@ -55,12 +64,16 @@ class Reference:
     features_key: str | None = None
     feature_frames: int = 0
 
+    def to_dict(self) -> dict:
+        return {**asdict(self), "action": str(self.action)}
+
     def to_item(self) -> dict:
-        return to_item({"reference_id": self.reference_id, "item": META_ITEM, **{k: v for k, v in self.__dict__.items() if k != "reference_id"}})
+        return to_item({**self.to_dict(), "item": META_ITEM})
 
     @classmethod
     def from_item(cls, item: dict) -> "Reference":
         data = from_item(item)
+        data["action"] = Action(data["action"])
         # References added before local features were stored have neither field.
         return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
@@ -71,45 +84,27 @@ class ReferenceMatch:
     verdict: Verdict
 
 
-def _best_first(match: ReferenceMatch) -> tuple:
-    # PDQ matches by smallest distance, then local-feature matches by most inliers.
-    verdict = match.verdict
-    if verdict.signal == "orb":
-        return (1, -(verdict.best_inliers or 0), match.reference.reference_id)
-    return (0, verdict.best_distance, match.reference.reference_id)
+class LoadedHashSet:
+    """One version of the hash set in memory: its references and the Matcher over their PDQ frames and local features."""
 
-
-class ReferenceIndex:
-    """All references of one hash-set version: their PDQ frames in a FrameIndex, their local features in a FeatureIndex."""
-
-    def __init__(self, references: dict[str, Reference], index: FrameIndex, version: int, features: FeatureIndex | None = None):
+    def __init__(self, references: dict[str, Reference], matcher: Matcher, version: int):
         self.references = references
-        self.index = index
+        self.matcher = matcher
         self.version = version
-        self.features = features
 
-    @property
-    def has_features(self) -> bool:
-        return self.features is not None and len(self.features) > 0
-
-    def match(self, hashes: MediaHashes, threshold: int = PRIMARY_SIGNAL.match_threshold) -> list[ReferenceMatch]:
-        """Every reference the upload matches, best first.
-
-        PDQ decides; only when it matches nothing and `hashes.features` holds the upload's local
-        features are they verified against the references' (match_references).
-        """
-        durations = {reference_id: reference.duration for reference_id, reference in self.references.items()}
-        verdicts = match_references(self.index, durations, hashes, threshold, feature_index=self.features)
-        matches = [ReferenceMatch(self.references[key], verdict) for key, verdict in verdicts.items() if verdict.match]
-        return sorted(matches, key=_best_first)
+    def match(self, hashes: MediaHashes, detail_pictures: DetailPictureLoader | None = None) -> tuple[MatchResult, list[ReferenceMatch]]:
+        """The Matcher's result for the upload, and the references it matches, best first."""
+        result = self.matcher.match(hashes, detail_pictures)
+        return result, [ReferenceMatch(self.references[key], verdict) for key, verdict in result.matches]
 
 
 class HashSet:
     """The hash-set table (a boto3 DynamoDB Table resource) and, for local features, the reference-features bucket."""
 
-    def __init__(self, table, features: ReferenceFeatures | None = None):
+    def __init__(self, table, features: ReferenceFeaturesBucket | None = None, pdq_threshold: int = PRIMARY_SIGNAL.match_threshold):
         self.table = table
         self.features = features
+        self.pdq_threshold = pdq_threshold
 
     def add_reference(
         self,
@@ -117,15 +112,14 @@ class HashSet:
         *,
         label: str,
         source: str,
-        action: str = "quarantine",
+        action: Action = Action.QUARANTINE,
         reference_id: str | None = None,
     ) -> Reference:
         """Store a reference's usable frames and local features (replacing any earlier version of it) and bump the set version."""
-        if action not in ACTIONS:
-            raise ValueError(f"action must be one of {ACTIONS}, not {action!r}")
-        if hashes.role != "reference":
+        action = Action(action)
+        if hashes.role != Role.REFERENCE:
             raise ValueError("a reference must be hashed with role='reference' (dense sampling)")
-        frames = usable(hashes.frames)
+        frames = hashes.usable_frames
         if not frames:
             raise ValueError("no frame of this media is usable for matching (all below PDQ quality 50)")
         if hashes.features and self.features is None:
@@ -142,7 +136,7 @@ class HashSet:
             source=source,
             action=action,
             signal_type=PRIMARY_SIGNAL.name,
-            kind=hashes.kind,
+            kind=str(hashes.kind),
             duration=round(hashes.duration, 3),
             frames=len(frames),
             sha256=hashes.sha256,
@@ -194,8 +188,8 @@ class HashSet:
         item = self.table.get_item(Key=VERSION_KEY, ConsistentRead=True).get("Item")
         return int(item["version"]) if item else 0
 
-    def load(self) -> ReferenceIndex:
-        """The whole set as a ReferenceIndex, tagged with the version read before the scan.
+    def load(self) -> LoadedHashSet:
+        """The whole set with its Matcher, tagged with the version read before the scan.
 
         With a reference-features bucket, the references' local features are loaded too.
         """
@@ -214,13 +208,15 @@ class HashSet:
         # Frames without a meta item belong to a reference being written or removed: skipped.
         for reference_id, reference in references.items():
             index.add(reference_id, frames.get(reference_id, []), reference.duration)
-        return ReferenceIndex(references, index, version, self._load_features(references))
+        stages = [PdqStage(index, self.pdq_threshold), LocalFeatureStage(self._load_features(references))]
+        matcher = Matcher({reference_id: reference.duration for reference_id, reference in references.items()}, stages)
+        return LoadedHashSet(references, matcher, version)
 
-    def _load_features(self, references: dict[str, Reference]) -> FeatureIndex | None:
+    def _load_features(self, references: dict[str, Reference]) -> LocalFeatureIndex:
+        features = LocalFeatureIndex()
         if self.features is None:
-            return None
+            return features
         keys = {reference.features_key: reference for reference in references.values() if reference.features_key}
-        features = FeatureIndex()
         for key, frames in self.features.get_many(keys).items():
             # Gone: the reference was replaced or removed after the scan, and the version bump
             # that came with it makes the next check reload.
@@ -238,23 +234,18 @@ class HashSet:
             self.features.delete(reference.features_key)
 
     def _scan(self):
-        request = {"ConsistentRead": True}
-        while True:
-            page = self.table.scan(**request)
-            yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return items(self.table, "scan", ConsistentRead=True)
 
     def _delete_items(self, reference_id: str) -> int:
-        keys = []
-        request = {"KeyConditionExpression": Key("reference_id").eq(reference_id), "ProjectionExpression": "reference_id, #item", "ExpressionAttributeNames": {"#item": "item"}}
-        while True:
-            page = self.table.query(**request)
-            keys.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                break
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        keys = list(
+            items(
+                self.table,
+                "query",
+                KeyConditionExpression=Key("reference_id").eq(reference_id),
+                ProjectionExpression="reference_id, #item",
+                ExpressionAttributeNames={"#item": "item"},
+            )
+        )
         if any(key["item"] == META_ITEM for key in keys):
             self.table.delete_item(Key={"reference_id": reference_id, "item": META_ITEM})
         with self.table.batch_writer() as batch:
@@ -267,17 +258,17 @@ class HashSet:
         self.table.update_item(Key=VERSION_KEY, UpdateExpression="ADD version :one", ExpressionAttributeValues={":one": 1})
 
 
-class CachedReferenceIndex:
-    """One ReferenceIndex per container, checked against the set's version at most every `refresh_seconds`."""
+class CachedHashSet:
+    """One LoadedHashSet per container, checked against the set's version at most every `refresh_seconds`."""
 
     def __init__(self, hash_set: HashSet, refresh_seconds: float, clock: Callable[[], float] = time.monotonic):
         self.hash_set = hash_set
         self.refresh_seconds = refresh_seconds
         self.clock = clock
-        self._index: ReferenceIndex | None = None
+        self._index: LoadedHashSet | None = None
         self._checked = float("-inf")
 
-    def get(self) -> ReferenceIndex:
+    def get(self) -> LoadedHashSet:
         now = self.clock()
         if self._index is None or now - self._checked >= self.refresh_seconds:
             if self._index is None or self.hash_set.version() != self._index.version:

@@ -7,10 +7,10 @@ import uuid
 from typing import Sequence
 
 from hashmatch.aws.audit import now
-from hashmatch.aws.hash_set import ReferenceMatch
 from hashmatch.aws.hash_messages import HashesMessage
-from hashmatch.features import MIN_INLIERS
-from hashmatch.verdict import sampling_step, usable
+from hashmatch.aws.hash_set import Action, ReferenceMatch
+from hashmatch.local_features.orb import MIN_INLIERS
+from hashmatch.verdict import Stage, sampling_step
 
 MESSAGE_TYPE = "hashmatch.match"
 # 2: matches by local features (signal_type "orb", distance null, inliers).
@@ -31,28 +31,26 @@ def segments(timestamps: Sequence[float], gap: float) -> list[list[float]]:
     return ranges
 
 
-def recommended_action(matches: Sequence[ReferenceMatch]) -> str:
+def recommended_action(matches: Sequence[ReferenceMatch]) -> Action:
     """Quarantine when any matched reference asks for it, otherwise review."""
-    return "quarantine" if any(m.reference.action == "quarantine" for m in matches) else "review"
+    return Action.QUARANTINE if any(m.reference.action == Action.QUARANTINE for m in matches) else Action.REVIEW
 
 
 def match_message(request: HashesMessage, matches: Sequence[ReferenceMatch], threshold: int) -> dict:
-    """`threshold` is the PDQ threshold the matcher used; the local-feature stage has its own (MIN_INLIERS).
-
-    `request.hashes.features` holds the upload's local features when the second stage ran.
-    """
+    """`threshold` is the PDQ threshold the matcher used; the local-feature stage has its own (MIN_INLIERS)."""
     hashes = request.hashes
-    # Two missed samples in a row still count as one stretch of matching video; the local
-    # features come from sparser frames than the PDQ hashes.
+    pictures = request.detail_pictures.pictures if request.detail_pictures else ()
+    # Two missed samples in a row still count as one stretch of matching video; the detail
+    # pictures (local features) are sparser than the PDQ frames.
     gaps = {
-        "pdq": max(1.0, 2.5 * sampling_step(hashes.frames)),
-        "orb": max(1.0, 2.5 * sampling_step(hashes.features)),
+        Stage.PDQ: max(1.0, 2.5 * sampling_step(hashes.frames)),
+        Stage.LOCAL_FEATURES: max(1.0, 2.5 * sampling_step(pictures)),
     }
     entries = []
     truncated = len(matches) > MAX_MATCHES
     for match in matches[:MAX_MATCHES]:
         verdict, reference = match.verdict, match.reference
-        gap = gaps[verdict.signal]
+        gap = gaps[verdict.stage]
         query_ranges = segments(verdict.matched_query_timestamps, gap)
         reference_ranges = segments(verdict.matched_reference_timestamps, gap)
         truncated = truncated or len(query_ranges) > MAX_SEGMENTS or len(reference_ranges) > MAX_SEGMENTS
@@ -61,11 +59,11 @@ def match_message(request: HashesMessage, matches: Sequence[ReferenceMatch], thr
                 "reference_id": reference.reference_id,
                 "label": reference.label,
                 "source": reference.source,
-                "action": reference.action,
-                "signal_type": verdict.signal,
+                "action": str(reference.action),
+                "signal_type": str(verdict.stage),
                 "distance": verdict.best_distance,
                 "inliers": verdict.best_inliers,
-                "threshold": MIN_INLIERS if verdict.signal == "orb" else threshold,
+                "threshold": MIN_INLIERS if verdict.stage == Stage.LOCAL_FEATURES else threshold,
                 "query_match_percent": verdict.query_match_percent,
                 "reference_match_percent": verdict.reference_match_percent,
                 "matched_query_frames": verdict.matched_query_frames,
@@ -78,20 +76,20 @@ def match_message(request: HashesMessage, matches: Sequence[ReferenceMatch], thr
         "message_type": MESSAGE_TYPE,
         "message_version": MESSAGE_VERSION,
         "match_id": str(uuid.uuid4()),
-        "action": recommended_action(matches),
+        "action": str(recommended_action(matches)),
         "upload": {
             **upload.to_dict(),
             "sha256": hashes.sha256,
             "md5": hashes.md5,
         },
         "media": {
-            "kind": hashes.kind,
+            "kind": str(hashes.kind),
             "format": hashes.format,
             "duration": round(hashes.duration, 3),
             "width": hashes.width,
             "height": hashes.height,
             "frames_hashed": len(hashes.frames),
-            "usable_frames": len(usable(hashes.frames)),
+            "usable_frames": len(hashes.usable_frames),
         },
         "matches": entries,
         "matches_total": len(matches),

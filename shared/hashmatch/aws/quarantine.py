@@ -13,9 +13,8 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from hashmatch.aws.uploads import Upload, UploadGone, error_code
-
-_MISSING = {"NoSuchKey", "NoSuchVersion", "404"}
+from hashmatch.aws.s3_objects import is_missing, object_address
+from hashmatch.aws.uploads import Upload, UploadGone
 
 
 @dataclass(frozen=True)
@@ -39,11 +38,10 @@ class Quarantine:
         self.retention_days = retention_days
 
     def _head(self, bucket: str, key: str, version_id: str | None = None) -> dict | None:
-        request = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
         try:
-            return self.s3.head_object(**request)
+            return self.s3.head_object(**object_address(bucket, key, version_id))
         except ClientError as error:
-            if error_code(error) in _MISSING:
+            if is_missing(error):
                 return None
             raise
 
@@ -58,11 +56,10 @@ class Quarantine:
             source = self._head(upload.bucket, upload.key, upload.version_id)
             if source is None:
                 raise UploadGone(f"{upload.upload_id} is no longer in {upload.bucket}")
-            copy_source = {"Bucket": upload.bucket, "Key": upload.key, **({"VersionId": upload.version_id} if upload.version_id else {})}
             copied = self.s3.copy_object(
                 Bucket=self.evidence_bucket,
                 Key=key,
-                CopySource=copy_source,
+                CopySource=upload.address,
                 MetadataDirective="REPLACE",
                 ContentType=source.get("ContentType", "application/octet-stream"),
                 Metadata={
@@ -81,21 +78,19 @@ class Quarantine:
         else:
             version_id = kept.get("VersionId")
             kept_at = kept["LastModified"]
-        delete = {"Bucket": upload.bucket, "Key": upload.key, **({"VersionId": upload.version_id} if upload.version_id else {})}
-        self.s3.delete_object(**delete)
+        self.s3.delete_object(**upload.address)
         retain_until = (kept_at + timedelta(days=self.retention_days)).isoformat(timespec="seconds")
         return Evidence(self.evidence_bucket, key, version_id, retain_until)
 
     def restore(self, upload: Upload, evidence: Evidence) -> str | None:
         """Copy the kept object back to the upload's bucket and key; returns the new version id."""
-        source = {"Bucket": evidence.bucket, "Key": evidence.key, **({"VersionId": evidence.version_id} if evidence.version_id else {})}
         head = self._head(evidence.bucket, evidence.key, evidence.version_id)
         if head is None:
             raise UploadGone(f"evidence s3://{evidence.bucket}/{evidence.key} is not there (expired after its retention period?)")
         restored = self.s3.copy_object(
             Bucket=upload.bucket,
             Key=upload.key,
-            CopySource=source,
+            CopySource=object_address(evidence.bucket, evidence.key, evidence.version_id),
             MetadataDirective="REPLACE",
             ContentType=head.get("ContentType", "application/octet-stream"),
         )

@@ -18,8 +18,8 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from hashmatch.aws.uploads import error_code
-from hashmatch.hashing import FrameFeatures
+from hashmatch.aws.s3_objects import is_missing
+from hashmatch.model import FrameFeatures
 
 KEY_PREFIX = "references/"
 # Parallel GETs when a matcher loads the whole set (boto3 clients are thread-safe).
@@ -31,7 +31,7 @@ def features_key(reference_id: str, sha256: str) -> str:
     return f"{KEY_PREFIX}{quote(reference_id, safe='')}/{sha256}.json"
 
 
-class ReferenceFeatures:
+class ReferenceFeaturesBucket:
     """The reference-features bucket (a boto3 S3 client and the bucket name)."""
 
     def __init__(self, s3, bucket: str):
@@ -49,7 +49,7 @@ class ReferenceFeatures:
         try:
             body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except ClientError as error:
-            if error_code(error) in ("NoSuchKey", "404"):
+            if is_missing(error):
                 return None
             raise
         return [FrameFeatures.from_dict(frame) for frame in json.loads(body)]

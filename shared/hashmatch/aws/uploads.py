@@ -7,11 +7,12 @@ from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
-from hashmatch.media import MediaError
+from hashmatch.aws.s3_objects import CHANGED_CODES, MISSING_CODES, error_code, object_address
+from hashmatch.errors import MediaError, RejectReason
 
 # S3 error codes that mean the notified object is no longer there as notified: deleted, or
 # overwritten since (the overwrite has a notification of its own, so nothing is lost).
-_GONE_CODES = {"NoSuchKey", "NoSuchVersion", "404", "PreconditionFailed", "412"}
+_GONE_CODES = MISSING_CODES | CHANGED_CODES
 
 
 class UploadGone(Exception):
@@ -53,6 +54,11 @@ class Upload:
         )
 
     @property
+    def address(self) -> dict:
+        """The object's Bucket, Key and VersionId (when known), as S3 requests take them."""
+        return object_address(self.bucket, self.key, self.version_id)
+
+    @property
     def is_object(self) -> bool:
         return self.bucket is not None and self.key is not None
 
@@ -75,23 +81,17 @@ class Upload:
         return cls(**{name: data.get(name) for name in cls.__dataclass_fields__ if name in data})
 
 
-def error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 def read_upload(s3, upload: Upload, max_bytes: int) -> tuple[bytes, Upload]:
     """The object's bytes and its identity pinned to the version read.
 
     Reads the notified version when the event names one, otherwise the current object provided
-    its ETag is still the notified one. Raises MediaError("oversized") before downloading an
+    its ETag is still the notified one. Raises MediaError(RejectReason.OVERSIZED) before downloading an
     object over the limit, UploadGone when the object is no longer there as notified.
     """
     if upload.size is not None and upload.size > max_bytes:
-        raise MediaError("oversized", f"{upload.size} bytes is over the limit of {max_bytes}")
-    request = {"Bucket": upload.bucket, "Key": upload.key}
-    if upload.version_id:
-        request["VersionId"] = upload.version_id
-    elif upload.etag:
+        raise MediaError(RejectReason.OVERSIZED, f"{upload.size} bytes is over the limit of {max_bytes}")
+    request = upload.address
+    if not upload.version_id and upload.etag:
         request["IfMatch"] = upload.etag
     try:
         response = s3.get_object(**request)
@@ -102,6 +102,6 @@ def read_upload(s3, upload: Upload, max_bytes: int) -> tuple[bytes, Upload]:
     length = int(response.get("ContentLength", 0))
     if length > max_bytes:
         response["Body"].close()
-        raise MediaError("oversized", f"{length} bytes is over the limit of {max_bytes}")
+        raise MediaError(RejectReason.OVERSIZED, f"{length} bytes is over the limit of {max_bytes}")
     data = response["Body"].read()
     return data, upload.with_version(response.get("VersionId"), response.get("ETag", "").strip('"'), len(data))

@@ -8,11 +8,13 @@ matches (RANSAC) says whether one picture really appears inside the other.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from typing import Hashable, Sequence
 
+import cv2
 import numpy as np
+
+from hashmatch.model import Box, EncodedDetailPicture, FrameFeatures, LocalFeatures
 
 MAX_FEATURES = 1000
 CLAHE_CLIP = 2.0
@@ -31,53 +33,24 @@ MIN_SCALE, MAX_SCALE = 0.1, 10.0
 CANDIDATES = 3
 
 
-@dataclass(frozen=True)
-class Features:
-    """Keypoint positions (N x 2, pixels at feature size) and their 256-bit ORB descriptors (N x 32)."""
-
-    points: np.ndarray
-    descriptors: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.descriptors)
-
-    def to_dict(self) -> dict:
-        return {
-            "points": base64.b64encode(np.round(self.points).astype("<u2").tobytes()).decode("ascii"),
-            "descriptors": base64.b64encode(self.descriptors.tobytes()).decode("ascii"),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Features":
-        points = np.frombuffer(base64.b64decode(data["points"]), dtype="<u2").astype(np.float32).reshape(-1, 2)
-        descriptors = np.frombuffer(base64.b64decode(data["descriptors"]), dtype=np.uint8).reshape(-1, 32)
-        if len(points) != len(descriptors):
-            raise ValueError("feature points and descriptors differ in number")
-        return cls(points, descriptors)
-
-
-def extract(gray: np.ndarray, max_features: int = MAX_FEATURES) -> Features:
+def extract(gray: np.ndarray, max_features: int = MAX_FEATURES) -> LocalFeatures:
     """ORB keypoints and descriptors of one grey picture."""
-    import cv2
-
     # Local contrast equalisation first: on flat, dark or hazy pictures ORB's corner test finds
     # almost nothing (1-15 keypoints on the suite's seascape and dim desk tiles).
     equalised = cv2.createCLAHE(clipLimit=CLAHE_CLIP, tileGridSize=(8, 8)).apply(np.ascontiguousarray(gray))
     keypoints, descriptors = cv2.ORB_create(nfeatures=max_features).detectAndCompute(equalised, None)
     if descriptors is None:
-        return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8))
-    return Features(np.float32([k.pt for k in keypoints]), descriptors)
+        return LocalFeatures.empty()
+    return LocalFeatures(np.float32([k.pt for k in keypoints]), descriptors)
 
 
-def extract_with_insets(gray: np.ndarray, insets: Sequence[tuple[float, float, float, float]] = (), max_features: int = MAX_FEATURES) -> Features:
+def extract_with_insets(gray: np.ndarray, insets: Sequence[Box] = (), max_features: int = MAX_FEATURES) -> LocalFeatures:
     """Features of the whole picture plus, for each inset (top, bottom, left, right as shares),
     features of that region enlarged to full size, mapped back into the picture's coordinates.
 
     In a picture-in-picture copy the background takes most keypoints; the inset's own keypoints
     let the homography find the known picture inside.
     """
-    import cv2
-
     parts = [extract(gray, max_features)]
     height, width = gray.shape[:2]
     for top, bottom, left, right in insets:
@@ -87,10 +60,10 @@ def extract_with_insets(gray: np.ndarray, insets: Sequence[tuple[float, float, f
         scale = max(height, width) / max(y1 - y0, x1 - x0)
         region = cv2.resize(np.ascontiguousarray(gray[y0:y1, x0:x1]), (round((x1 - x0) * scale), round((y1 - y0) * scale)), interpolation=cv2.INTER_LINEAR)
         inset = extract(region, max_features)
-        parts.append(Features(inset.points / scale + np.float32([x0, y0]), inset.descriptors))
+        parts.append(LocalFeatures(inset.points / scale + np.float32([x0, y0]), inset.descriptors))
     if len(parts) == 1:
         return parts[0]
-    return Features(np.concatenate([p.points for p in parts]), np.concatenate([p.descriptors for p in parts]))
+    return LocalFeatures(np.concatenate([p.points for p in parts]), np.concatenate([p.descriptors for p in parts]))
 
 
 def _plausible(homography: np.ndarray | None) -> bool:
@@ -101,19 +74,15 @@ def _plausible(homography: np.ndarray | None) -> bool:
     return MIN_SCALE**2 <= determinant <= MAX_SCALE**2
 
 
-def _good_matches(query: Features, reference: Features):
-    import cv2
-
+def _good_matches(query: LocalFeatures, reference: LocalFeatures):
     if len(query) < 2 or len(reference) < 2:
         return []
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(query.descriptors, reference.descriptors, k=2)
     return [first for first, second in (p for p in pairs if len(p) == 2) if first.distance < RATIO * second.distance]
 
 
-def inliers(query: Features, reference: Features) -> int:
+def inliers(query: LocalFeatures, reference: LocalFeatures) -> int:
     """How many matched keypoints one plausible homography explains (0 when there is none)."""
-    import cv2
-
     good = _good_matches(query, reference)
     if len(good) < 8:
         return 0
@@ -133,7 +102,7 @@ class FeatureHit:
     inliers: int
 
 
-class FeatureIndex:
+class LocalFeatureIndex:
     """Reference frames' features; a search votes with descriptor matches, then verifies the best candidates."""
 
     # OpenCV's brute-force knnMatch takes a training set of fewer than 2^18 descriptors
@@ -141,14 +110,14 @@ class FeatureIndex:
     _CHUNK = (1 << 18) - 1
 
     def __init__(self) -> None:
-        self._frames: list[tuple[Hashable, float, float, Features]] = []
+        self._frames: list[tuple[Hashable, float, float, LocalFeatures]] = []
         self._owner: np.ndarray | None = None
         self._stacked: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self._frames)
 
-    def add(self, reference: Hashable, frames: Sequence[tuple[float, Features]], duration: float) -> None:
+    def add(self, reference: Hashable, frames: Sequence[tuple[float, LocalFeatures]], duration: float) -> None:
         ordered = sorted(frames, key=lambda frame: frame[0])
         for position, (timestamp, features) in enumerate(ordered):
             end = ordered[position + 1][0] if position + 1 < len(ordered) else max(duration, timestamp)
@@ -160,13 +129,11 @@ class FeatureIndex:
         self._stacked = np.concatenate([f[3].descriptors for f in self._frames]) if self._frames else np.zeros((0, 32), np.uint8)
         self._owner = np.concatenate([np.full(len(f[3]), i) for i, f in enumerate(self._frames)]) if self._frames else np.zeros(0, int)
 
-    def search(self, query: Features, min_inliers: int = MIN_INLIERS) -> list[FeatureHit]:
+    def search(self, query: LocalFeatures, min_inliers: int = MIN_INLIERS) -> list[FeatureHit]:
         """Verified reference frames for one query frame, most inliers first.
 
         `min_inliers=0` returns every candidate with its count (for measuring distributions).
         """
-        import cv2
-
         if self._stacked is None:
             self._build()
         if len(query) < 2 or len(self._stacked) < 2:
@@ -187,3 +154,11 @@ class FeatureIndex:
             if count >= min_inliers:
                 hits.append(FeatureHit(reference, timestamp, span, count))
         return sorted(hits, key=lambda hit: -hit.inliers)
+
+
+def features_of_detail_picture(picture: EncodedDetailPicture) -> FrameFeatures:
+    """The local features of a detail picture as it travels (JPEG; decoded with OpenCV, no Pillow needed)."""
+    grey = cv2.imdecode(np.frombuffer(picture.jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if grey is None:
+        raise ValueError("not a decodable detail picture")
+    return FrameFeatures(picture.timestamp, extract_with_insets(grey, picture.insets))

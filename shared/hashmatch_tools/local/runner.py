@@ -15,10 +15,11 @@ import sys
 import threading
 import time
 import uuid
+from unittest import mock
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
-from hashmatch.aws.local_stack import ACCOUNT_ID, EventSource, FunctionSpec, LocalStack
+from hashmatch_tools.local.stack import ACCOUNT_ID, EventSource, FunctionSpec, LocalStack
 
 _SQS_RECEIVE_MAX = 10
 # Handlers run one at a time, each with its function's environment variables set as Lambda
@@ -100,7 +101,7 @@ class LocalRunner:
             spec = self.stack.functions[function]
             module_name, attribute = spec.handler.rsplit(".", 1)
             path = spec.code_dir / f"{module_name.replace('.', '/')}.py"
-            with _invoke_lock, _environment(spec.environment), self._output():
+            with _invoke_lock, mock.patch.dict(os.environ, spec.environment), self._output():
                 loader_spec = importlib.util.spec_from_file_location(f"hashmatch_local_{function}", path)
                 module = importlib.util.module_from_spec(loader_spec)
                 sys.modules[loader_spec.name] = module
@@ -124,7 +125,7 @@ class LocalRunner:
 
     def _call(self, spec: FunctionSpec, event: Any) -> Any:
         handler = self.handler(spec.logical_id)
-        with _invoke_lock, _environment(spec.environment), self._output():
+        with _invoke_lock, mock.patch.dict(os.environ, spec.environment), self._output():
             return handler(event, self.context(spec))
 
     def invoke(self, function: str, event: Any) -> Any:
@@ -232,20 +233,6 @@ class LocalRunner:
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
-
-
-@contextlib.contextmanager
-def _environment(variables: dict[str, str]):
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""Detail pictures: the hasher's grey frames in S3, for the matcher's local-feature stage.
+"""Detail pictures in S3: the hasher's grey frames (JPEG), for the matcher's local-feature stage.
 
 The Lambda hasher cannot carry OpenCV beside PyAV (package size), so it stores the grey frames
 the local features are taken from (JPEG; one per 2 s of video, at most 16, one for a picture)
@@ -15,21 +15,22 @@ matcher. The key is the upload's SHA-256, so identical bytes share one object.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
-from hashmatch.hashing import FrameFeatures, MediaHashes, features_of_jpeg
+from hashmatch.matcher import DetailPictureLoader
+from hashmatch.model import Box, EncodedDetailPicture
 
 KEY_PREFIX = "details/"
-JPEG_QUALITY = 85
 
 
 @dataclass(frozen=True)
-class DetailPicture:
-    """One picture's place in the details object, and the boxes of pictures found inside it."""
+class StoredPicture:
+    """Where one detail picture is in the object (a byte range), and the boxes of pictures found inside it."""
 
     timestamp: float
     offset: int
     length: int
-    insets: tuple[tuple[float, float, float, float], ...] = ()
+    insets: tuple[Box, ...] = ()
 
     def to_dict(self) -> dict:
         data = {"timestamp": round(self.timestamp, 3), "offset": self.offset, "length": self.length}
@@ -38,7 +39,7 @@ class DetailPicture:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "DetailPicture":
+    def from_dict(cls, data: dict) -> "StoredPicture":
         insets = tuple(tuple(float(share) for share in box) for box in data.get("insets", ()))
         if any(len(box) != 4 for box in insets):
             raise ValueError("an inset is four shares: top, bottom, left, right")
@@ -46,12 +47,12 @@ class DetailPicture:
 
 
 @dataclass(frozen=True)
-class Details:
-    """Where an upload's detail pictures are."""
+class DetailPicturesObject:
+    """The S3 object that holds an upload's detail pictures (the hashes message's `details`)."""
 
     bucket: str
     key: str
-    pictures: tuple[DetailPicture, ...]
+    pictures: tuple[StoredPicture, ...]
 
     def to_dict(self) -> dict:
         return {
@@ -61,37 +62,39 @@ class Details:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Details":
-        pictures = tuple(DetailPicture.from_dict(picture) for picture in data["pictures"])
+    def from_dict(cls, data: dict) -> "DetailPicturesObject":
+        pictures = tuple(StoredPicture.from_dict(picture) for picture in data["pictures"])
         if any(p.offset < 0 or p.length <= 0 for p in pictures):
             raise ValueError("a detail picture needs a non-negative offset and a positive length")
         return cls(str(data["bucket"]), str(data["key"]), pictures)
 
+    def read(self, s3) -> list[EncodedDetailPicture]:
+        """Every detail picture, with one GET."""
+        body = s3.get_object(Bucket=self.bucket, Key=self.key)["Body"].read()
+        found = []
+        for picture in self.pictures:
+            if picture.offset + picture.length > len(body):
+                raise ValueError(f"s3://{self.bucket}/{self.key} is {len(body)} bytes, shorter than its pictures")
+            found.append(EncodedDetailPicture(picture.timestamp, body[picture.offset : picture.offset + picture.length], picture.insets))
+        return found
 
-def details_key(sha256: str) -> str:
+    def loader(self, s3) -> DetailPictureLoader:
+        """For the Matcher: read only when its local-feature stage runs."""
+        return lambda: self.read(s3)
+
+
+def detail_pictures_key(sha256: str) -> str:
     return f"{KEY_PREFIX}{sha256}.jpegs"
 
 
-def store_details(s3, bucket: str, hashes: MediaHashes) -> Details | None:
-    """Write the upload's detail pictures (hash_media(..., keep_details=True)) as one object; None when it has none."""
-    if not hashes.details:
+def store_detail_pictures(s3, bucket: str, sha256: str, pictures: Sequence[EncodedDetailPicture]) -> DetailPicturesObject | None:
+    """Write an upload's detail pictures (media.hashing.encode_detail_picture) as one object; None when it has none."""
+    if not pictures:
         return None
-    body, pictures = bytearray(), []
-    for detail in hashes.details:
-        jpeg = detail.to_jpeg(JPEG_QUALITY)
-        pictures.append(DetailPicture(detail.timestamp, len(body), len(jpeg), tuple(tuple(box) for box in detail.insets)))
-        body += jpeg
-    key = details_key(hashes.sha256)
+    body, stored = bytearray(), []
+    for picture in pictures:
+        stored.append(StoredPicture(picture.timestamp, len(body), len(picture.jpeg), tuple(tuple(box) for box in picture.insets)))
+        body += picture.jpeg
+    key = detail_pictures_key(sha256)
     s3.put_object(Bucket=bucket, Key=key, Body=bytes(body), ContentType="application/octet-stream")
-    return Details(bucket, key, tuple(pictures))
-
-
-def detail_features(s3, details: Details) -> tuple[FrameFeatures, ...]:
-    """The local features of every detail picture (needs OpenCV); one GET for all of them."""
-    body = s3.get_object(Bucket=details.bucket, Key=details.key)["Body"].read()
-    features = []
-    for picture in details.pictures:
-        if picture.offset + picture.length > len(body):
-            raise ValueError(f"s3://{details.bucket}/{details.key} is {len(body)} bytes, shorter than its pictures")
-        features.append(features_of_jpeg(picture.timestamp, body[picture.offset : picture.offset + picture.length], picture.insets))
-    return tuple(features)
+    return DetailPicturesObject(bucket, key, tuple(stored))

@@ -1,4 +1,4 @@
-"""`python -m hashmatch.evaluation`: build the robustness suite (cached) and report recall and false positives."""
+"""`python -m hashmatch_tools.evaluation`: build the robustness suite (cached) and report recall and false positives."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import sys
 import time
 from pathlib import Path
 
-from hashmatch.evaluation.evaluate import evaluate_kind, plot, report
-from hashmatch.evaluation.suite import SuiteBuilder
+from hashmatch_tools.evaluation.evaluate import evaluate_kind, plot, report
+from hashmatch_tools.evaluation.suite import SuiteBuilder
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hashmatch.evaluation", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m hashmatch_tools.evaluation", description=__doc__)
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "robustness", help="where the suite is built (kept between runs)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where robustness.md and robustness-distances.png go")
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     results = [evaluate_kind(folder, entries, kind) for kind in ("image", "video")]
     args.out.mkdir(parents=True, exist_ok=True)
     plot(results, args.out / "robustness-distances.png")
-    command = "make evaluate" if not args.quick else "python -m hashmatch.evaluation --quick"
+    command = "make evaluate" if not args.quick else "python -m hashmatch_tools.evaluation --quick"
     text = report(results, command, time.perf_counter() - started)
     (args.out / "robustness.md").write_text(text)
     print(text)

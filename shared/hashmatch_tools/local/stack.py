@@ -2,7 +2,7 @@
 
 The resources come from the template itself (one list, not a second one kept by hand): buckets
 with their notifications, queues with their redrive policies, tables, the topic and its
-subscriptions. Functions are not run by moto (that needs Docker); LocalRunner (local_runner.py)
+subscriptions. Functions are not run by moto (that needs Docker); LocalRunner (runner.py)
 calls their handlers. boto3 reaches the server through AWS_ENDPOINT_URL, exactly as the
 handlers' clients reach AWS in production.
 
@@ -23,8 +23,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
-import yaml
+from cfnlint.decode import cfn_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = REPO_ROOT / "template.yaml"
@@ -38,28 +39,9 @@ LOCAL_VISIBILITY_TIMEOUT = 2
 # ---------------------------------------------------------------- the template
 
 
-class _TemplateLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short-form tags (!Ref, !GetAtt, !Sub, ...) as their long forms."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_TemplateLoader.add_multi_constructor("!", _intrinsic)
-
-
 def load_template(path: Path | str = TEMPLATE) -> dict:
-    return yaml.load(Path(path).read_text(), Loader=_TemplateLoader)
+    """template.yaml as plain data, CloudFormation's short-form tags (!Ref, !GetAtt, !Sub, ...) in their long forms (cfn-lint's decoder)."""
+    return json.loads(json.dumps(cfn_yaml.load(str(path))))
 
 
 def function_properties(template: dict, logical_id: str) -> dict:
@@ -188,7 +170,7 @@ class LocalStack:
         self.functions: dict[str, FunctionSpec] = {}
         self.deviations: list[str] = []
         self._creating: set[str] = set()
-        self._saved_environment: dict[str, str | None] = {}
+        self._environment_patch: Any = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -212,9 +194,8 @@ class LocalStack:
         """Start the server, point this process's boto3 at it, and create the template's resources."""
         self.server.start()
         try:
-            for name, value in self.environment.items():
-                self._saved_environment.setdefault(name, os.environ.get(name))
-                os.environ[name] = value
+            self._environment_patch = mock.patch.dict(os.environ, self.environment)
+            self._environment_patch.start()
             for logical_id in self.template["Resources"]:
                 self._ensure(logical_id)
         except BaseException:
@@ -224,12 +205,9 @@ class LocalStack:
 
     def stop(self) -> None:
         self.server.stop()
-        for name, value in self._saved_environment.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        self._saved_environment.clear()
+        if self._environment_patch is not None:
+            self._environment_patch.stop()
+            self._environment_patch = None
 
     def __enter__(self) -> "LocalStack":
         return self.start()
@@ -363,7 +341,7 @@ class LocalStack:
                 self._ensure(dependency)
             creator = self._CREATORS.get(spec["Type"])
             if creator is None:
-                raise NotImplementedError(f"the local stack cannot create {spec['Type']} ({logical_id}): add it to local_stack.py")
+                raise NotImplementedError(f"the local stack cannot create {spec['Type']} ({logical_id}): add it to stack.py")
             resource = creator(self, logical_id, spec.get("Properties", {}))
         finally:
             self._creating.discard(logical_id)

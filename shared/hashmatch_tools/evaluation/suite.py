@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageOps
 
-from hashmatch.evaluation import alterations as alter
+from hashmatch_tools.evaluation import alterations as alter
 
 # Distinct photographs of the corpus. Image references and the photos that stand in for
 # unrelated uploads are kept apart, and so are the video references' sources and the

@@ -12,12 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
-from hashmatch.evaluation.suite import Entry
-from hashmatch.features import MIN_INLIERS
-from hashmatch.hashing import MediaHashes, hash_media
-from hashmatch.index import FrameIndex, HashIndex
+from hashmatch.index import HashIndex
+from hashmatch.local_features.orb import MIN_INLIERS, features_of_detail_picture
+from hashmatch.local_features.stage import two_stage_matcher
+from hashmatch.matcher import Matcher
+from hashmatch.media.hashing import hash_media
+from hashmatch.model import MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
-from hashmatch.verdict import feature_index_of, match_references, query_hashes, usable
+from hashmatch.verdict import Stage
+from hashmatch_tools.evaluation.suite import Entry
+from hashmatch_tools.matching import detail_pictures_of, hash_reference
 
 STAGES = ("pdq", "pdq+orb")
 
@@ -38,7 +42,7 @@ class KindResults:
     different_distances: list[int] = field(default_factory=list)
     positive_inliers: list[int] = field(default_factory=list)
     negative_inliers: list[int] = field(default_factory=list)
-    hashing_seconds: dict[str, float] = field(default_factory=lambda: {"without features": 0.0, "with features": 0.0})
+    hashing_seconds: dict[str, float] = field(default_factory=lambda: {"PDQ only": 0.0, "with detail pictures": 0.0})
     media_seconds: float = 0.0
     lookup_seconds: dict[str, float] = field(default_factory=lambda: {stage: 0.0 for stage in STAGES})
 
@@ -67,8 +71,8 @@ def _best_distances(query: MediaHashes, index: HashIndex, owner: np.ndarray, own
     """Per usable query frame: best PDQ distance (any variant) to its own reference, and to any other."""
     same, different = [], []
     own_mask = owner == names.index(own) if own in names else np.zeros(len(owner), bool)
-    for frame in usable(query.frames):
-        matrix = index.distances(query_hashes(frame)).min(axis=0)
+    for frame in query.usable_frames:
+        matrix = index.distances(frame.query_hashes).min(axis=0)
         if own_mask.any():
             same.append(int(matrix[own_mask].min()))
         if (~own_mask).any():
@@ -83,44 +87,45 @@ def evaluate_kind(folder: Path, entries: list[Entry], kind: str) -> KindResults:
     hashed: dict[str, MediaHashes] = {}
     for name, entry in references.items():
         _progress(f"  hashing {kind} reference {name}")
-        hashed[name] = hash_media(folder / entry.path, role="reference")
-    frame_index = FrameIndex(PRIMARY_SIGNAL.bits)
+        hashed[name] = hash_reference(folder / entry.path)
     hashes, owner = [], []
     for name, reference in hashed.items():
-        frames = usable(reference.frames)
-        frame_index.add(name, [(f.timestamp, f.pdq) for f in frames], reference.duration)
+        frames = reference.usable_frames
         hashes.extend(f.pdq for f in frames)
         owner.extend([results.references.index(name)] * len(frames))
     distance_index, owner_array = HashIndex(hashes), np.array(owner)
-    feature_index = feature_index_of(hashed)
-    durations = {name: reference.duration for name, reference in hashed.items()}
+    # The production Matcher, and its first stage alone for the "pdq" column.
+    matcher = two_stage_matcher(hashed)
+    pdq_only = Matcher(matcher.durations, [matcher.stage(Stage.PDQ)])
+    feature_index = matcher.stage(Stage.LOCAL_FEATURES).index
     for position, entry in enumerate(queries, 1):
         _progress(f"  [{position}/{len(queries)}] {kind} {entry.content} / {entry.alteration}")
         path = folder / entry.path
         started = time.perf_counter()
-        plain = hash_media(path, with_features=False)
-        results.hashing_seconds["without features"] += time.perf_counter() - started
+        plain = hash_media(path, keep_detail_pictures=False)
+        results.hashing_seconds["PDQ only"] += time.perf_counter() - started
         started = time.perf_counter()
         query = hash_media(path)
-        results.hashing_seconds["with features"] += time.perf_counter() - started
+        results.hashing_seconds["with detail pictures"] += time.perf_counter() - started
         results.media_seconds += max(query.duration, 0.0)
         matched = {}
         started = time.perf_counter()
-        first = match_references(frame_index, durations, plain)
+        first = pdq_only.match(plain)
         results.lookup_seconds["pdq"] += time.perf_counter() - started
-        matched["pdq"] = {name for name, verdict in first.items() if verdict.match}
+        matched["pdq"] = {name for name, _verdict in first.matches}
         started = time.perf_counter()
-        both = match_references(frame_index, durations, query, feature_index=feature_index)
+        # The detail pictures go through JPEG, as the hasher stores them for the Lambda matcher.
+        both = matcher.match(query, detail_pictures_of(query))
         results.lookup_seconds["pdq+orb"] += time.perf_counter() - started
-        matched["pdq+orb"] = {name for name, verdict in both.items() if verdict.match}
-        signal = ",".join(sorted({both[name].signal for name in matched["pdq+orb"]}))
+        matched["pdq+orb"] = {name for name, _verdict in both.matches}
+        signal = ",".join(sorted({str(verdict.stage) for _name, verdict in both.matches}))
         results.outcomes.append(Outcome(entry, matched, signal))
         own = entry.content if entry.content in references else None
         same, different = _best_distances(plain, distance_index, owner_array, own, results.references)
         results.same_distances.extend(same)
         results.different_distances.extend(different)
         # Inliers of the best candidate per query frame, whatever the threshold: the distributions behind MIN_INLIERS.
-        for frame in query.features:
+        for frame in map(features_of_detail_picture, detail_pictures_of(query)()):
             for hit in feature_index.search(frame.features, min_inliers=0):
                 (results.positive_inliers if hit.reference == own else results.negative_inliers).append(hit.inliers)
     return results
@@ -136,11 +141,12 @@ def report(results: list[KindResults], command: str, seconds: float) -> str:
         "",
         f"Run on {datetime.date.today().isoformat()} on {platform.machine()} ({platform.python_version()}), "
         f"{seconds / 60:.1f} min, with `{command}`. The suite is made from `../shared/corpus` by "
-        "`shared/hashmatch/evaluation/suite.py`; every query is matched against all references of its kind "
+        "`shared/hashmatch_tools/evaluation/suite.py`; every query is matched against all references of its kind "
         "at once, as the matcher does. `pdq` is the first stage alone (PDQ frame hashes with mirror and "
         "rotation variants, border removal and inner-picture detection); `pdq+orb` adds the local-feature "
         "second stage, which runs only when the first matches nothing. A false positive is any match to a "
-        "reference of other content. Upload hashing times are with and without the local features.",
+        "reference of other content. Upload hashing times are with and without keeping the detail pictures; "
+        "the pdq+orb lookup includes their JPEG round trip and local features, as in the Lambda matcher.",
         "",
     ]
     for kind_results in results:

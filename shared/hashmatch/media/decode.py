@@ -9,7 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import av
 import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from hashmatch.errors import MediaError
+from hashmatch.media.borders import BorderTracker, InnerTracker, content_box, inner_boxes, inner_picture
 
 # Frames are handed to the hashers at most this many pixels on the long side. Hashing a
 # 720p frame costs 17-20 ms, the same frame scaled to 512 px 2.4 ms; but PDQ is not scale
@@ -31,18 +36,6 @@ FEATURE_MAX_SIDE = 1024
 # A video whose frames stop this long (or 10 %) before its declared duration is truncated:
 # containers with the index at the front decode a cut-off file without an error.
 TRUNCATION_SLACK = 1.0
-
-
-class MediaError(Exception):
-    """Input that cannot be hashed. `reason` is one of REASONS, for counting and for exit codes."""
-
-    REASONS = ("empty", "unsupported", "corrupt", "oversized")
-
-    def __init__(self, reason: str, message: str):
-        if reason not in self.REASONS:
-            raise ValueError(f"unknown media error reason {reason!r}")
-        super().__init__(message)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -206,7 +199,6 @@ def open_media(source: bytes | str | os.PathLike, limits: Limits = DEFAULT_LIMIT
 
 def _to_rgb_image(image):
     """Any Pillow mode to an RGB image, as a viewer would show it."""
-    from PIL import Image
 
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
@@ -215,8 +207,6 @@ def _to_rgb_image(image):
         gray = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
         return Image.fromarray(gray, "L").convert("RGB")
     if mode == "LAB":
-        from PIL import ImageCms
-
         return ImageCms.applyTransform(
             image,
             ImageCms.buildTransform(ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"),
@@ -228,8 +218,6 @@ def _to_rgb_image(image):
 
 
 def _shrink(image, max_side: int):
-    from PIL import Image
-
     longest = max(image.size)
     if longest <= max_side:
         return image
@@ -241,8 +229,6 @@ def _shrink(image, max_side: int):
 
 class ImageMedia(Media):
     def __init__(self, data: bytes, fmt: str, limits: Limits):
-        from PIL import Image, UnidentifiedImageError
-
         Image.MAX_IMAGE_PIXELS = None  # checked against our own limit below, without a warning
         try:
             image = Image.open(io.BytesIO(data))
@@ -273,10 +259,6 @@ class ImageMedia(Media):
         self.width, self.height = (image.size[1], image.size[0]) if swap else image.size
 
     def _frame(self, timestamp: float, image, max_side: int, remove_borders: bool, with_detail: bool, with_inner: bool = False) -> Frame:
-        from PIL import ImageOps
-
-        from hashmatch.borders import content_box, inner_boxes, inner_picture
-
         try:
             image.load()
             if self.kind == "image":
@@ -347,8 +329,6 @@ class VideoMedia(Media):
     kind = "video"
 
     def __init__(self, data: bytes, fmt: str | None, limits: Limits):
-        import av
-
         self._data = data
         try:
             container = av.open(io.BytesIO(data), mode="r")
@@ -381,8 +361,6 @@ class VideoMedia(Media):
         self._limits = limits
 
     def frames(self, sampling: Sampling = SPARSE, remove_borders: bool = True) -> Iterator[Frame]:
-        from hashmatch.borders import BorderTracker, InnerTracker
-
         tracker = BorderTracker() if remove_borders else None
         inner = InnerTracker() if sampling.inner_pictures else None
         pending: list[tuple[float, np.ndarray, np.ndarray | None]] = []
@@ -412,8 +390,6 @@ class VideoMedia(Media):
             yield frame(*held)
 
     def _decoded(self, sampling: Sampling) -> Iterator[tuple[float, np.ndarray, np.ndarray | None]]:
-        import av
-
         feature_step = sampling.feature_step(self.duration)
         feature_due = 0.0
         container = av.open(io.BytesIO(self._data), mode="r")

@@ -9,9 +9,12 @@ import time
 from typing import Sequence, TextIO
 
 from hashmatch import __version__
-from hashmatch.hashing import MediaHashes, hash_media
-from hashmatch.media import MediaError
-from hashmatch.verdict import compare
+from hashmatch.errors import MediaError
+from hashmatch.local_features.orb import extract_with_insets
+from hashmatch.local_features.stage import two_stage_matcher
+from hashmatch.media.hashing import hash_media
+from hashmatch.model import MediaHashes, Role
+from hashmatch_tools.matching import detail_pictures_of, hash_reference
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -48,7 +51,9 @@ def _error(path: str, error: Exception) -> None:
     print(f"hashmatch: error: {path}: {message}", file=sys.stderr, flush=True)
 
 
-def _hash_one(path: str, role: str, progress: Progress) -> MediaHashes:
+def _hash_one(path: str, role: Role, progress: Progress) -> MediaHashes:
+    if role == Role.REFERENCE:
+        return hash_reference(path, progress=progress.fraction)
     return hash_media(path, role=role, progress=progress.fraction)
 
 
@@ -65,7 +70,8 @@ def command_hash(args: argparse.Namespace) -> int:
     for position, path in enumerate(args.paths, 1):
         started = progress.step(position, len(args.paths), path, "hashing")
         try:
-            hashes = _hash_one(path, args.role, progress)
+            # Printed with the local features of the frames the second stage would use, whatever the role.
+            hashes = hash_media(path, role=args.role, features=extract_with_insets, keep_detail_pictures=False, progress=progress.fraction)
         except MediaError as error:
             _error(path, error)
             status = EXIT_BAD_INPUT
@@ -83,24 +89,25 @@ def command_compare(args: argparse.Namespace) -> int:
     total = 1 + len(args.queries)
     started = progress.step(1, total, args.reference, "hashing reference")
     try:
-        reference = _hash_one(args.reference, "reference", progress)
+        reference = _hash_one(args.reference, Role.REFERENCE, progress)
     except MediaError as error:
         _error(args.reference, error)
         return EXIT_BAD_INPUT
     progress.done(started, reference)
+    matcher = two_stage_matcher({args.reference: reference})
     if not args.json:
         print("match\tquery%\treference%\tquery")
     status = EXIT_OK
     for position, path in enumerate(args.queries, 2):
         started = progress.step(position, total, path, "hashing")
         try:
-            query = _hash_one(path, "upload", progress)
+            query = _hash_one(path, Role.UPLOAD, progress)
         except MediaError as error:
             _error(path, error)
             status = EXIT_BAD_INPUT
             continue
         progress.done(started, query)
-        verdict = compare(reference, query)
+        verdict = matcher.verdict(query, args.reference, detail_pictures_of(query))
         if args.json:
             print(json.dumps({"query": path, "reference": args.reference, "query_kind": query.kind, **verdict.to_dict()}), flush=True)
         else:
@@ -122,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     hash_cmd = commands.add_parser("hash", help="hash media files: kind, MD5, SHA-256 and per-frame PDQ (plus other signals)")
     hash_cmd.add_argument("paths", nargs="+", metavar="PATH")
-    hash_cmd.add_argument("--role", choices=("upload", "reference"), default="upload", help="upload: sparse, fast sampling (default); reference: every distinct frame")
+    hash_cmd.add_argument("--role", type=Role, choices=list(Role), default=Role.UPLOAD, help="upload: sparse, fast sampling (default); reference: every distinct frame")
     common(hash_cmd)
     hash_cmd.set_defaults(run=command_hash)
 

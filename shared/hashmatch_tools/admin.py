@@ -1,9 +1,9 @@
 """Operators' commands against a deployed (or local) stack: add, remove and list references; restore an upload.
 
-    python -m hashmatch.aws.admin --table TABLE --features-bucket BUCKET add-reference FILE --label LABEL --source SOURCE
-    python -m hashmatch.aws.admin --table TABLE list-references
-    python -m hashmatch.aws.admin --table TABLE --features-bucket BUCKET remove-reference REFERENCE_ID
-    python -m hashmatch.aws.admin --audit-table T --evidence-bucket B restore UPLOAD_ID --reason R --requested-by WHO
+    python -m hashmatch_tools.admin --table TABLE --features-bucket BUCKET add-reference FILE --label LABEL --source SOURCE
+    python -m hashmatch_tools.admin --table TABLE list-references
+    python -m hashmatch_tools.admin --table TABLE --features-bucket BUCKET remove-reference REFERENCE_ID
+    python -m hashmatch_tools.admin --audit-table T --evidence-bucket B restore UPLOAD_ID --reason R --requested-by WHO
 
 --endpoint-url (or AWS_ENDPOINT_URL) points boto3 at a local stack.
 """
@@ -15,26 +15,26 @@ import json
 import sys
 
 from hashmatch.aws.audit import AuditLog
-from hashmatch.aws.hash_set import ACTIONS, HashSet
+from hashmatch.aws.hash_set import Action, HashSet
 from hashmatch.aws.quarantine import Quarantine
-from hashmatch.aws.reference_features import ReferenceFeatures
+from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 from hashmatch.aws.takedown import restore
-from hashmatch.hashing import hash_media
-from hashmatch.media import MediaError
+from hashmatch.errors import MediaError
+from hashmatch_tools.matching import hash_reference
 
 
-def add_reference(hash_set: HashSet, path: str, *, label: str, source: str, action: str = "quarantine", reference_id: str | None = None):
+def add_reference(hash_set: HashSet, path: str, *, label: str, source: str, action: Action = Action.QUARANTINE, reference_id: str | None = None):
     """Hash a known media file densely (role "reference": PDQ frames and local features) and add it.
 
     The hash set stores PDQ (the other imagehash signals are not matched on) and, in its
     reference-features bucket, the local features; this runs where OpenCV is installed.
     """
-    hashes = hash_media(path, role="reference", extra_signals=(), with_features=True)
+    hashes = hash_reference(path, extra_signals=())
     return hash_set.add_reference(hashes, label=label, source=source, action=action, reference_id=reference_id)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m hashmatch.aws.admin", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m hashmatch_tools.admin", description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint-url", help="an AWS endpoint other than AWS itself (a local stack)")
     parser.add_argument("--region", help="AWS region (default: the environment's)")
     parser.add_argument("--table", help="the hash-set table name (stack output HashSetTableName)")
@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("file")
     add.add_argument("--label", required=True, help="what the reference is, as matches will report it")
     add.add_argument("--source", required=True, help="where it comes from (a hash-sharing list, a referral)")
-    add.add_argument("--action", choices=ACTIONS, default="quarantine", help="what a match recommends")
+    add.add_argument("--action", type=Action, choices=list(Action), default=Action.QUARANTINE, help="what a match recommends")
     add.add_argument("--reference-id", help="default: the file's SHA-256")
     commands.add_parser("list-references", help="list the hash set's references")
     remove = commands.add_parser("remove-reference", help="remove a reference, its frames and its local features")
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         hash_set = HashSet(table)
     else:
         # Adding and removing write the references' local features too.
-        hash_set = HashSet(table, ReferenceFeatures(session.client("s3", **options), need(args.features_bucket, "--features-bucket")))
+        hash_set = HashSet(table, ReferenceFeaturesBucket(session.client("s3", **options), need(args.features_bucket, "--features-bucket")))
     if args.command == "add-reference":
         try:
             reference = add_reference(hash_set, args.file, label=args.label, source=args.source, action=args.action, reference_id=args.reference_id)
@@ -91,10 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as error:  # nothing in it to match on
             print(f"{args.file}: {error}", file=sys.stderr)
             return 2
-        print(json.dumps(reference.__dict__, indent=2))
+        print(json.dumps(reference.to_dict(), indent=2))
     elif args.command == "list-references":
         for reference in hash_set.references():
-            print(json.dumps(reference.__dict__))
+            print(json.dumps(reference.to_dict()))
     elif args.command == "remove-reference":
         if not hash_set.remove_reference(args.reference_id):
             print(f"no reference {args.reference_id}", file=sys.stderr)

@@ -1,0 +1,140 @@
+"""One upload against the references: ordered stages, and the one place that decides when a later stage runs.
+
+Each stage answers, for one upload, which references it finds, on which frames and how close
+(FrameMatch); the Matcher turns those into verdicts (verdict.decide) and ranks the matches.
+The policy: stages run in order, and a later stage runs only when no earlier one matched. PDQ
+is cheap and runs on every upload; the local-feature stage (local_features/stage.py) is
+costly and catches the copies PDQ misses.
+
+The Lambda matcher, `hashmatch compare`, the evaluation and the demo all match through this.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Hashable, Iterable, Mapping, Protocol, Sequence
+
+from hashmatch.index import FrameIndex, FrameMatch
+from hashmatch.model import EncodedDetailPicture, FrameFeatures, FrameHashes, MediaHashes
+from hashmatch.signals import PRIMARY_SIGNAL
+from hashmatch.verdict import Stage, Verdict, decide, sampling_step
+
+# Where the upload's detail pictures come from (an S3 object in Lambda, memory in the CLI):
+# called only when a stage needs them, so an upload PDQ decides costs no read.
+DetailPictureLoader = Callable[[], Sequence[EncodedDetailPicture]]
+
+
+@dataclass(frozen=True)
+class StageFindings:
+    """What one stage found for one upload."""
+
+    query_frames: Sequence[FrameHashes] | Sequence[FrameFeatures]  # the upload frames it looked at
+    matches: Mapping[Hashable, list[FrameMatch]]  # per reference: the frames that matched, and how close
+    step: float  # the time between those upload frames (0 for a still picture)
+
+
+class MatchStage(Protocol):
+    stage: Stage
+
+    def __len__(self) -> int:
+        """Reference frames the stage holds (0: it has nothing to match against)."""
+
+    def find(self, upload: MediaHashes, detail_pictures: DetailPictureLoader | None) -> StageFindings | None:
+        """The references this upload meets in this stage; None when the stage cannot look (nothing of the upload to use)."""
+
+
+class PdqStage:
+    """The upload's usable frames (and their variants) against the references' PDQ frames, within the threshold."""
+
+    stage = Stage.PDQ
+
+    def __init__(self, index: FrameIndex | None = None, threshold: int = PRIMARY_SIGNAL.match_threshold):
+        self.index = index if index is not None else FrameIndex(PRIMARY_SIGNAL.bits)
+        self.threshold = threshold
+
+    @classmethod
+    def of_references(cls, references: Mapping[Hashable, MediaHashes], threshold: int = PRIMARY_SIGNAL.match_threshold) -> "PdqStage":
+        index = FrameIndex(PRIMARY_SIGNAL.bits)
+        for key, reference in references.items():
+            index.add(key, [(frame.timestamp, frame.pdq) for frame in reference.usable_frames], reference.duration)
+        return cls(index, threshold)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def find(self, upload: MediaHashes, detail_pictures: DetailPictureLoader | None = None) -> StageFindings | None:
+        frames = upload.usable_frames
+        if not frames:
+            return None
+        found = self.index.search([(frame.timestamp, frame.query_hashes) for frame in frames], self.threshold)
+        return StageFindings(frames, found, sampling_step(upload.frames))
+
+
+def best_first(verdict: Verdict, reference: Hashable) -> tuple:
+    """Ranking of matches: PDQ matches by smallest distance, then local-feature matches by most inliers."""
+    if verdict.stage == Stage.LOCAL_FEATURES:
+        return (1, -(verdict.best_inliers or 0), str(reference))
+    return (0, verdict.best_distance if verdict.best_distance is not None else 0, str(reference))
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """The verdicts of one upload: against every reference a stage that ran met, matched or not."""
+
+    verdicts: Mapping[Hashable, Verdict]
+    stages: tuple[Stage, ...]  # the stages that looked at the upload, in order
+    seconds: Mapping[Stage, float] = field(default_factory=dict)
+
+    @property
+    def matches(self) -> list[tuple[Hashable, Verdict]]:
+        """The references the upload matches, best first."""
+        matched = [(reference, verdict) for reference, verdict in self.verdicts.items() if verdict.match]
+        return sorted(matched, key=lambda pair: best_first(pair[1], pair[0]))
+
+    @property
+    def decided_by(self) -> Stage | None:
+        best = self.matches
+        return best[0][1].stage if best else None
+
+
+class Matcher:
+    """References (by key, with their durations: 0 for a still picture or a bare hash) and the stages that search them."""
+
+    def __init__(self, durations: Mapping[Hashable, float], stages: Iterable[MatchStage]):
+        self.durations = dict(durations)
+        self.stages = tuple(stages)
+
+    def __len__(self) -> int:
+        return len(self.durations)
+
+    def stage(self, stage: Stage) -> MatchStage | None:
+        return next((s for s in self.stages if s.stage == stage), None)
+
+    def match(self, upload: MediaHashes, detail_pictures: DetailPictureLoader | None = None) -> MatchResult:
+        """Every reference the upload meets, with its verdict; later stages only while nothing has matched."""
+        verdicts: dict[Hashable, Verdict] = {}
+        ran: list[Stage] = []
+        seconds: dict[Stage, float] = {}
+        for stage in self.stages:
+            if any(verdict.match for verdict in verdicts.values()):
+                break
+            if not len(stage):
+                continue
+            started = time.perf_counter()
+            findings = stage.find(upload, detail_pictures)
+            if findings is None:
+                continue
+            ran.append(stage.stage)
+            for reference, frame_matches in findings.matches.items():
+                verdict = decide(findings.query_frames, frame_matches, self.durations[reference], findings.step, stage.stage)
+                # A later stage's verdict replaces an earlier one only when it matches.
+                if verdict.match or reference not in verdicts:
+                    verdicts[reference] = verdict
+            seconds[stage.stage] = time.perf_counter() - started
+        return MatchResult(verdicts, tuple(ran), seconds)
+
+    def verdict(self, upload: MediaHashes, reference: Hashable, detail_pictures: DetailPictureLoader | None = None) -> Verdict:
+        """The upload's verdict against one reference (a no-match verdict when no stage met it)."""
+        found = self.match(upload, detail_pictures).verdicts.get(reference)
+        return found if found is not None else decide(upload.usable_frames, [], self.durations[reference])

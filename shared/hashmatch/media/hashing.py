@@ -1,0 +1,121 @@
+"""Media to hashes: sample frames, remove borders, hash every frame with every signal, drop near-duplicates."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+from PIL import Image
+
+from hashmatch.media.decode import DENSE, DEFAULT_LIMITS, SPARSE, Limits, Media, Sampling, open_media, read_source
+from hashmatch.model import Box, DetailPicture, EncodedDetailPicture, FrameFeatures, FrameHashes, LocalFeatures, MediaHashes, MediaKind, Role
+from hashmatch.signals import PRIMARY_SIGNAL, SIGNAL_TYPES, SignalType
+
+# Consecutive reference frames whose PDQ hashes are this close add nothing a match could use
+# (two encodes of one frame differ by more), so dense reference hashing keeps one of them.
+REFERENCE_DEDUP_DISTANCE = 8
+
+ROLE_SAMPLING = {Role.REFERENCE: DENSE, Role.UPLOAD: SPARSE}
+DEFAULT_EXTRA_SIGNALS = ("phash",)
+# Detail pictures travel as JPEG at this quality (the hasher's S3 object; the evaluation's round trip).
+DETAIL_JPEG_QUALITY = 85
+
+# Local features of one grey picture and the boxes inside it (local_features.orb.extract_with_insets):
+# passed in by callers that have OpenCV, so that hashing itself never needs it.
+FeatureExtractor = Callable[[np.ndarray, Sequence[Box]], LocalFeatures]
+
+
+def encode_detail_picture(picture: DetailPicture, quality: int = DETAIL_JPEG_QUALITY) -> EncodedDetailPicture:
+    """A detail picture as it travels to the matcher: grey JPEG."""
+    out = io.BytesIO()
+    Image.fromarray(picture.grey, "L").save(out, format="JPEG", quality=quality)
+    return EncodedDetailPicture(picture.timestamp, out.getvalue(), picture.insets)
+
+
+def hash_frames(
+    media: Media,
+    *,
+    role: Role = Role.UPLOAD,
+    sampling: Sampling | None = None,
+    extra_signals: Iterable[str] = DEFAULT_EXTRA_SIGNALS,
+    remove_borders: bool = True,
+    variants: bool | None = None,
+    features: FeatureExtractor | None = None,
+    keep_detail_pictures: bool | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> tuple[list[FrameHashes], int, list[FrameFeatures], list[DetailPicture]]:
+    """Hash the sampled frames of `media`; returns (kept frames, frames sampled, local features, detail pictures).
+
+    `features` takes the local features of the frames the sampling picks for them (references,
+    added where OpenCV is); `keep_detail_pictures` keeps those grey frames instead, for the
+    matcher to take their features (default: for uploads; the Lambda hasher has no OpenCV).
+    """
+    role = Role(role)
+    if keep_detail_pictures is None:
+        keep_detail_pictures = role == Role.UPLOAD
+    sampling = sampling or ROLE_SAMPLING[role]
+    want_variants = (role == Role.UPLOAD) if variants is None else variants
+    extras: list[type[SignalType]] = [SIGNAL_TYPES[name] for name in extra_signals if name != PRIMARY_SIGNAL.name]
+    dedup = role == Role.REFERENCE
+    kept: list[FrameHashes] = []
+    local: list[FrameFeatures] = []
+    pictures: list[DetailPicture] = []
+    sampled = 0
+    last_kept = None
+    for frame in media.frames(sampling, remove_borders=remove_borders):
+        sampled += 1
+        if frame.detail is not None:
+            if keep_detail_pictures:
+                pictures.append(DetailPicture(frame.timestamp, frame.detail, tuple(frame.inner_boxes)))
+            if features is not None:
+                local.append(FrameFeatures(frame.timestamp, features(frame.detail, frame.inner_boxes)))
+        content = np.ascontiguousarray(frame.content)
+        value = PRIMARY_SIGNAL.hash_frame(content)
+        if dedup and last_kept is not None and value.hash - last_kept <= REFERENCE_DEDUP_DISTANCE:
+            continue
+        frame_variants: tuple[str, ...] = ()
+        if want_variants:
+            # A single picture affords the exact hashes; a video's many frames take the cheap form.
+            hashes = PRIMARY_SIGNAL.hash_frame_variants(content, exact=media.kind == "image")
+            if frame.has_borders:
+                # Shared hash lists hold hashes of whole pictures, borders and all.
+                hashes.append(PRIMARY_SIGNAL.hash_frame(frame.rgb).hash)
+            # A picture inside the picture (picture-in-picture) is hashed on its own.
+            hashes.extend(PRIMARY_SIGNAL.hash_frame(picture).hash for picture in frame.inner)
+            frame_variants = tuple(str(h) for h in hashes)
+        signals = {signal.name: str(signal.hash_frame(content).hash) for signal in extras}
+        kept.append(FrameHashes(frame.timestamp, str(value.hash), value.quality, frame_variants, signals))
+        last_kept = value.hash
+        if progress is not None and media.duration:
+            progress(min(1.0, frame.timestamp / media.duration))
+    return kept, sampled, local, pictures
+
+
+def hash_media(
+    source: bytes | str | os.PathLike,
+    *,
+    role: Role = Role.UPLOAD,
+    limits: Limits = DEFAULT_LIMITS,
+    **options,
+) -> MediaHashes:
+    """Open and hash one media object (options: hash_frames'). Raises MediaError for input that cannot be hashed."""
+    data = read_source(source, limits)
+    media = open_media(data, limits)
+    frames, sampled, local, pictures = hash_frames(media, role=role, **options)
+    return MediaHashes(
+        kind=MediaKind(media.kind),
+        format=media.format,
+        duration=media.duration,
+        width=media.width,
+        height=media.height,
+        md5=hashlib.md5(data).hexdigest(),
+        sha256=hashlib.sha256(data).hexdigest(),
+        role=Role(role),
+        frames=tuple(frames),
+        frames_sampled=sampled,
+        features=tuple(local),
+        detail_pictures=tuple(pictures),
+    )

@@ -1,0 +1,189 @@
+"""The value types that cross every boundary: an object's hashes, its frames' hashes and local features, its detail pictures.
+
+Pure data (numpy arrays at most): the hasher makes them, messages carry them, the matcher reads
+them. Decoding (PyAV, Pillow) lives in media/, feature extraction (OpenCV) in local_features/.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from hashmatch.signals import PRIMARY_SIGNAL, SIGNAL_TYPES
+
+# A box inside a picture: top, bottom, left, right as shares of its height and width.
+Box = tuple[float, float, float, float]
+
+
+class Role(StrEnum):
+    """How media is sampled: a reference densely (every distinct frame), an upload sparsely and fast."""
+
+    REFERENCE = "reference"
+    UPLOAD = "upload"
+
+
+class MediaKind(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"  # an animated GIF/WebP too: a timed frame sequence
+
+
+@dataclass(frozen=True)
+class FrameHashes:
+    """The hashes of one sampled frame."""
+
+    timestamp: float
+    pdq: str
+    quality: int
+    # PDQ of the frame's mirrored and rotated versions (and of the uncropped frame when borders
+    # were removed): only the upload side computes them, so a flipped copy finds its reference.
+    variants: tuple[str, ...] = ()
+    signals: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def query_hashes(self) -> list[str]:
+        """What an upload frame is searched with: its own hash and its variants."""
+        return [self.pdq, *self.variants]
+
+    def to_dict(self, with_variants: bool = True) -> dict:
+        data = {"timestamp": round(self.timestamp, 3), "pdq": self.pdq, "quality": self.quality}
+        if self.signals:
+            data["signals"] = dict(self.signals)
+        if with_variants and self.variants:
+            data["variants"] = list(self.variants)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FrameHashes":
+        pdq = str(PRIMARY_SIGNAL.parse(data["pdq"]))
+        variants = tuple(str(PRIMARY_SIGNAL.parse(v)) for v in data.get("variants", ()))
+        signals = {name: str(SIGNAL_TYPES[name].parse(value)) for name, value in data.get("signals", {}).items() if name in SIGNAL_TYPES}
+        return cls(float(data.get("timestamp", 0.0)), pdq, int(data.get("quality", 100)), variants, signals)
+
+
+@dataclass(frozen=True)
+class LocalFeatures:
+    """One picture's keypoints (N x 2, pixels at feature size) and their 256-bit ORB descriptors (N x 32)."""
+
+    points: np.ndarray
+    descriptors: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.descriptors)
+
+    @classmethod
+    def empty(cls) -> "LocalFeatures":
+        return cls(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8))
+
+    def to_dict(self) -> dict:
+        return {
+            "points": base64.b64encode(np.round(self.points).astype("<u2").tobytes()).decode("ascii"),
+            "descriptors": base64.b64encode(self.descriptors.tobytes()).decode("ascii"),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LocalFeatures":
+        points = np.frombuffer(base64.b64decode(data["points"]), dtype="<u2").astype(np.float32).reshape(-1, 2)
+        descriptors = np.frombuffer(base64.b64decode(data["descriptors"]), dtype=np.uint8).reshape(-1, 32)
+        if len(points) != len(descriptors):
+            raise ValueError("feature points and descriptors differ in number")
+        return cls(points, descriptors)
+
+
+@dataclass(frozen=True)
+class FrameFeatures:
+    """The local features of one sampled frame."""
+
+    timestamp: float
+    features: LocalFeatures
+
+    def to_dict(self) -> dict:
+        return {"timestamp": round(self.timestamp, 3), **self.features.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FrameFeatures":
+        return cls(float(data.get("timestamp", 0.0)), LocalFeatures.from_dict(data))
+
+
+@dataclass(frozen=True)
+class DetailPicture:
+    """A grey frame at feature size, from which the matcher takes local features.
+
+    The Lambda hasher cannot carry OpenCV beside PyAV (package size), so it ships these
+    pictures (as JPEG, EncodedDetailPicture) and the matcher, which has OpenCV, takes their
+    features when PDQ finds nothing.
+    """
+
+    timestamp: float
+    grey: np.ndarray
+    # Pictures found inside this one, whose keypoints the features add.
+    insets: tuple[Box, ...] = ()
+
+
+@dataclass(frozen=True)
+class EncodedDetailPicture:
+    """A DetailPicture as it travels (JPEG), and what the local-feature stage reads."""
+
+    timestamp: float
+    jpeg: bytes
+    insets: tuple[Box, ...] = ()
+
+
+@dataclass(frozen=True)
+class MediaHashes:
+    """Everything hashed from one media object: identity, shape and per-frame hashes."""
+
+    kind: MediaKind
+    format: str
+    duration: float
+    width: int
+    height: int
+    md5: str
+    sha256: str
+    role: Role
+    frames: tuple[FrameHashes, ...]
+    frames_sampled: int = 0
+    # References only: their frames' local features (one per second), for the second stage.
+    features: tuple[FrameFeatures, ...] = ()
+    # Only with keep_detail_pictures=True; never serialised (pixels, not hashes).
+    detail_pictures: tuple[DetailPicture, ...] = ()
+
+    @property
+    def usable_frames(self) -> list[FrameHashes]:
+        """Frames whose PDQ quality is high enough to match on (vPDQ's rule)."""
+        return [frame for frame in self.frames if frame.quality >= PRIMARY_SIGNAL.min_quality]
+
+    def to_dict(self, with_variants: bool = True, with_features: bool = True) -> dict:
+        data = {
+            "kind": str(self.kind),
+            "format": self.format,
+            "duration": round(self.duration, 3),
+            "width": self.width,
+            "height": self.height,
+            "md5": self.md5,
+            "sha256": self.sha256,
+            "role": str(self.role),
+            "frames_sampled": self.frames_sampled,
+            "frames": [frame.to_dict(with_variants) for frame in self.frames],
+        }
+        if with_features and self.features:
+            data["features"] = [frame.to_dict() for frame in self.features]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "MediaHashes":
+        return cls(
+            kind=MediaKind(data["kind"]),
+            format=data.get("format", ""),
+            duration=float(data.get("duration", 0.0)),
+            width=int(data.get("width", 0)),
+            height=int(data.get("height", 0)),
+            md5=data.get("md5", ""),
+            sha256=data.get("sha256", ""),
+            role=Role(data.get("role", Role.UPLOAD)),
+            frames=tuple(FrameHashes.from_dict(frame) for frame in data["frames"]),
+            frames_sampled=int(data.get("frames_sampled", len(data["frames"]))),
+            features=tuple(FrameFeatures.from_dict(frame) for frame in data.get("features", ())),
+        )

@@ -1,0 +1,31 @@
+"""Matching in one process, for the CLI, the evaluation and tests: hash references with their local features, compare uploads.
+
+Uploads reach the local-feature stage as they do in Lambda: their detail pictures round-tripped
+through JPEG (the hasher's S3 object), not the pixels in memory.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hashmatch.local_features.orb import extract_with_insets
+from hashmatch.local_features.stage import two_stage_matcher
+from hashmatch.matcher import DetailPictureLoader
+from hashmatch.media.hashing import encode_detail_picture, hash_media
+from hashmatch.model import MediaHashes, Role
+from hashmatch.verdict import Verdict
+
+
+def hash_reference(source: bytes | str | os.PathLike, **options) -> MediaHashes:
+    """Known media hashed densely, with its local features for the second stage."""
+    return hash_media(source, role=Role.REFERENCE, features=extract_with_insets, **options)
+
+
+def detail_pictures_of(upload: MediaHashes) -> DetailPictureLoader:
+    """The upload's detail pictures as the Lambda matcher reads them: JPEG at the hasher's quality."""
+    return lambda: [encode_detail_picture(picture) for picture in upload.detail_pictures]
+
+
+def compare(reference: MediaHashes, upload: MediaHashes) -> Verdict:
+    """The verdict for one upload against one reference, both already hashed."""
+    return two_stage_matcher({"reference": reference}).verdict(upload, "reference", detail_pictures_of(upload))

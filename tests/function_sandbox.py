@@ -1,0 +1,79 @@
+"""Run one function's handler module, and its core path, in a process where only its own layers' libraries import.
+
+    python tests/function_sandbox.py SPEC_JSON
+
+SPEC_JSON: {"blocked": [top-level module names], "handler": path of functions/<name>/app.py,
+"environment": {...}, "exercise": "hash" | "match" | null, "media": [paths]}. Exits 0 when all
+went well; an import of a blocked module raises ModuleNotFoundError naming it and who asked.
+Used by tests/unit/test_function_packages.py; a plain script so that pytest's own imports
+(numpy, PIL, ...) are not already loaded in the process under test.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.util
+import json
+import os
+import sys
+import traceback
+
+
+class Blocked(importlib.abc.MetaPathFinder):
+    """Makes the named top-level modules unimportable, as they are in a package that lacks them."""
+
+    def __init__(self, names):
+        self.names = frozenset(names)
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.split(".")[0] in self.names:
+            asker = next((frame.filename for frame in reversed(traceback.extract_stack()) if "importlib" not in frame.filename and frame.filename != __file__), "?")
+            raise ModuleNotFoundError(f"{fullname} is not in this function's package (imported from {asker})", name=fullname)
+        return None
+
+
+def exercise_hash(media: list[str]) -> None:
+    from hashmatch.media.hashing import encode_detail_picture, hash_media
+
+    for path in media:
+        with open(path, "rb") as handle:
+            hashes = hash_media(handle.read(), role="upload", extra_signals=(), keep_detail_pictures=True)
+        assert hashes.frames and hashes.detail_pictures, path
+        assert all(encode_detail_picture(picture).jpeg for picture in hashes.detail_pictures)
+
+
+def exercise_match(media: list[str]) -> None:
+    import cv2
+    import numpy as np
+
+    from hashmatch.local_features.orb import extract_with_insets
+    from hashmatch.local_features.stage import LocalFeatureStage
+    from hashmatch.matcher import Matcher, PdqStage
+    from hashmatch.model import EncodedDetailPicture, MediaHashes
+    from hashmatch.verdict import Stage
+
+    with open(media[0]) as handle:
+        upload = MediaHashes.from_dict(json.loads(json.load(handle)["Records"][0]["body"])["hashes"])
+    grey = cv2.resize(np.random.default_rng(1).integers(0, 256, (48, 64), dtype=np.uint8), (640, 480), interpolation=cv2.INTER_NEAREST)
+    second = LocalFeatureStage()
+    second.index.add("known", [(0.0, extract_with_insets(grey))], 0.0)
+    jpeg = cv2.imencode(".jpg", grey)[1].tobytes()
+    result = Matcher({"known": 0.0}, [PdqStage(), second]).match(upload, lambda: [EncodedDetailPicture(0.0, jpeg)])
+    assert result.decided_by == Stage.LOCAL_FEATURES, result
+
+
+def main(spec: dict) -> None:
+    sys.meta_path.insert(0, Blocked(spec["blocked"]))
+    os.environ.update(spec["environment"])
+    loader = importlib.util.spec_from_file_location("handler_under_test", spec["handler"])
+    module = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(module)
+    assert callable(module.lambda_handler)
+    if spec.get("exercise") == "hash":
+        exercise_hash(spec["media"])
+    elif spec.get("exercise") == "match":
+        exercise_match(spec["media"])
+
+
+if __name__ == "__main__":
+    main(json.loads(sys.argv[1]))
