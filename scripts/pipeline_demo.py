@@ -263,7 +263,7 @@ def stage_figures(log_path: Path, media: tuple[tuple[str, Item], ...]) -> None:
             continue
         second = [matched[e["upload_id"]]["second_stage_seconds"] for e in runs if matched.get(e["upload_id"], {}).get("second_stage_seconds") is not None]
         say(f"{kind}: hashing {statistics.median(e['seconds'] for e in runs):.3f} s, "
-            f"{runs[0]['detail_pictures']} detail picture(s) stored (JPEG + PUT) {statistics.median(e['details_seconds'] for e in runs):.3f} s"
+            f"{runs[0]['detail_pictures']} detail picture(s) stored (JPEG + PUT) {statistics.median(e['detail_pictures_seconds'] for e in runs):.3f} s"
             + (f", second stage in the matcher {statistics.median(second):.3f} s" if second else ", no second stage (PDQ matched)"))
 
 

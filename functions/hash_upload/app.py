@@ -63,11 +63,11 @@ def hash_upload(upload: Upload) -> None:
     seconds = time.perf_counter() - started
     pictures = [encode_detail_picture(picture) for picture in hashes.detail_pictures]
     detail_pictures = store_detail_pictures(s3, settings.details_bucket, hashes.sha256, pictures)
-    details_seconds = time.perf_counter() - started - seconds
+    detail_pictures_seconds = time.perf_counter() - started - seconds
     message = send_hashes(sqs, settings.hashes_queue_url, s3, settings.hashes_bucket, upload, hashes, detail_pictures)
     metrics.add_metric(name="UploadsHashed", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="HashingSeconds", unit=MetricUnit.Seconds, value=seconds)
-    metrics.add_metric(name="DetailsSeconds", unit=MetricUnit.Seconds, value=details_seconds)
+    metrics.add_metric(name="DetailPicturesSeconds", unit=MetricUnit.Seconds, value=detail_pictures_seconds)
     logger.info(
         "upload hashed",
         upload_id=upload.upload_id,
@@ -76,7 +76,7 @@ def hash_upload(upload: Upload) -> None:
         frames=len(hashes.frames),
         detail_pictures=len(pictures),
         seconds=round(seconds, 3),
-        details_seconds=round(details_seconds, 3),
+        detail_pictures_seconds=round(detail_pictures_seconds, 3),
         claim_check="hashes_location" in message,
     )
 

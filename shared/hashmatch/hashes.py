@@ -29,16 +29,6 @@ class Hash:
     def from_bytes(cls, data: bytes) -> "Hash":
         return cls(int.from_bytes(data, "big"), len(data) * 8)
 
-    @classmethod
-    def from_bits(cls, bits) -> "Hash":
-        """From a sequence of 0/1 values, most significant bit first."""
-        value = 0
-        count = 0
-        for bit in bits:
-            value = (value << 1) | (1 if bit else 0)
-            count += 1
-        return cls(value, count)
-
     def __str__(self) -> str:
         return format(self.value, f"0{self.bits // 4}x")
 

@@ -19,6 +19,11 @@ class SignalValue:
     quality: int
 
 
+def hash_of_bits(bits: np.ndarray) -> Hash:
+    """A hash from an array of 0/1 values (any shape), most significant bit first, as the hashers give them."""
+    return Hash.from_bytes(np.packbits(np.asarray(bits, dtype=np.uint8).ravel()).tobytes())
+
+
 def dihedral_transforms(rgb: np.ndarray) -> list[np.ndarray]:
     """The frame mirrored, rotated by 90/180/270 degrees and transposed: the 7 non-identity symmetries."""
     mirrored = rgb[:, ::-1]

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from hashmatch.hashes import Hash
-from hashmatch.signals.base import SignalType, SignalValue
+from hashmatch.signals.base import SignalType, SignalValue, hash_of_bits
 
 # imagehash's 64-bit hashes are coarser than PDQ: unrelated natural images sit around
 # 32 bits apart and re-encodes within a few bits. 10 of 64 bits keeps roughly the same
 # ratio to the hash width as PDQ's 31 of 256 (about 12-16 %).
 PHASH_MATCH_THRESHOLD = 10
 DHASH_MATCH_THRESHOLD = 10
-
-
-def _image_hash_to_hash(image_hash) -> Hash:
-    return Hash.from_bits(image_hash.hash.flatten())
 
 
 class PHashSignal(SignalType):
@@ -28,7 +23,7 @@ class PHashSignal(SignalType):
         import imagehash
         from PIL import Image
 
-        return SignalValue(_image_hash_to_hash(imagehash.phash(Image.fromarray(rgb))), 100)
+        return SignalValue(hash_of_bits(imagehash.phash(Image.fromarray(rgb)).hash), 100)
 
 
 class DHashSignal(SignalType):
@@ -41,4 +36,4 @@ class DHashSignal(SignalType):
         import imagehash
         from PIL import Image
 
-        return SignalValue(_image_hash_to_hash(imagehash.dhash(Image.fromarray(rgb))), 100)
+        return SignalValue(hash_of_bits(imagehash.dhash(Image.fromarray(rgb)).hash), 100)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hashmatch.hashes import Hash
-from hashmatch.signals.base import SignalType, SignalValue
+from hashmatch.signals.base import SignalType, SignalValue, hash_of_bits
 
 # Meta's published operating point for PDQ: at 31 bits of 256 the false-positive rate on
 # unrelated photos is about 1e-6 to 1e-7 while edits such as re-encoding, resizing and
@@ -14,12 +14,6 @@ PDQ_CONFIDENT_MATCH_THRESHOLD = 31
 # Frames below this quality (flat, dark or featureless) hash unstably: the reference
 # implementation and vPDQ ignore them for matching.
 PDQ_MIN_QUALITY = 50
-
-
-def _bits_to_hash(bits: np.ndarray) -> Hash:
-    # pdqhash returns 256 ints, most significant bit first (the order of the C++ hex form).
-    packed = np.packbits(bits.astype(np.uint8))
-    return Hash.from_bytes(packed.tobytes())
 
 
 class PdqSignal(SignalType):
@@ -32,8 +26,9 @@ class PdqSignal(SignalType):
     def hash_frame(cls, rgb: np.ndarray) -> SignalValue:
         import pdqhash
 
+        # 256 ints, most significant bit first: the order of the C++ reference's hex form.
         bits, quality = pdqhash.compute(np.ascontiguousarray(rgb, dtype=np.uint8))
-        return SignalValue(_bits_to_hash(bits), int(quality))
+        return SignalValue(hash_of_bits(bits), int(quality))
 
     @classmethod
     def hash_frame_variants(cls, rgb: np.ndarray, exact: bool = True) -> list[Hash]:
@@ -50,5 +45,5 @@ class PdqSignal(SignalType):
         import pdqhash
 
         all_bits, _quality = pdqhash.compute_dihedral(np.ascontiguousarray(rgb, dtype=np.uint8))
-        approximations = [_bits_to_hash(bits) for bits in all_bits[1:]]
+        approximations = [hash_of_bits(bits) for bits in all_bits[1:]]
         return [cls.hash_frame(np.ascontiguousarray(rgb[:, ::-1])).hash, *approximations]
