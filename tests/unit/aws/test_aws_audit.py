@@ -1,0 +1,100 @@
+"""The audit table: each upload's events written once, read back in full, and exemptions by content."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+
+from aws_fakes import FakeTable, real_table
+from hashmatch.aws.audit import AuditLog
+
+UPLOAD = "s3://uploads/a.jpg?versionId=v1"
+SHA256 = "ef" * 32
+
+
+@pytest.fixture
+def table() -> FakeTable:
+    return FakeTable("audit", "upload_id", "event", page_size=2)
+
+
+@pytest.fixture
+def audit(table) -> AuditLog:
+    return AuditLog(table)
+
+
+def test_a_record_reads_back_with_its_details_and_time(audit):
+    assert audit.record(UPLOAD, "rejected", reason="corrupt", seconds=0.25)
+
+    record = audit.get(UPLOAD, "rejected")
+
+    assert record["reason"] == "corrupt"
+    assert record["seconds"] == 0.25
+    assert record["recorded_at"].endswith("+00:00")
+
+
+def test_a_redelivered_event_is_not_written_again(audit):
+    audit.record(UPLOAD, "takedown", outcome="quarantined", match_id="first")
+
+    assert audit.record(UPLOAD, "takedown", outcome="quarantined", match_id="redelivery") is False
+    assert audit.get(UPLOAD, "takedown")["match_id"] == "first"
+
+
+def test_one_upload_can_have_different_events(audit):
+    audit.record(UPLOAD, "takedown", outcome="quarantined")
+
+    assert audit.record(UPLOAD, "restored", version_id="v2")
+
+
+def test_an_unknown_event_is_refused(audit):
+    with pytest.raises(ValueError, match="unknown audit event"):
+        audit.record(UPLOAD, "deleted")
+
+
+def test_details_left_none_are_not_stored(audit):
+    audit.record(UPLOAD, "gone", reason=None)
+
+    assert "reason" not in audit.get(UPLOAD, "gone")
+
+
+def test_an_event_never_recorded_is_none(audit):
+    assert audit.get(UPLOAD, "takedown") is None
+
+
+def test_events_lists_every_event_of_the_upload_across_pages_and_no_others(audit):
+    for event in ("rejected", "gone", "exempted", "takedown", "review"):
+        audit.record(UPLOAD, event)
+    audit.record("s3://uploads/other.jpg", "takedown")
+
+    assert sorted(record["event"] for record in audit.events(UPLOAD)) == ["exempted", "gone", "rejected", "review", "takedown"]
+
+
+def test_an_exemption_reads_back_by_the_content_hash(audit):
+    assert audit.exempt(SHA256, reinstated=UPLOAD, reason="news report", requested_by="moderator-7")
+
+    exemption = audit.exemption(SHA256)
+
+    assert (exemption["sha256"], exemption["reinstated"], exemption["reason"], exemption["requested_by"]) == (SHA256, UPLOAD, "news report", "moderator-7")
+
+
+def test_bytes_never_exempted_have_no_exemption(audit):
+    assert audit.exemption(SHA256) is None
+
+
+def test_a_throttled_write_propagates_instead_of_counting_as_a_redelivery():
+    table = real_table("audit")
+    with Stubber(table.meta.client) as stub:
+        stub.add_client_error("put_item", service_error_code="ProvisionedThroughputExceededException", http_status_code=400)
+
+        with pytest.raises(ClientError) as raised:
+            AuditLog(table).record(UPLOAD, "takedown", outcome="quarantined")
+
+    assert raised.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
+
+
+def test_a_conditional_check_failure_from_dynamodb_itself_reads_as_a_redelivery():
+    table = real_table("audit")
+    with Stubber(table.meta.client) as stub:
+        stub.add_client_error("put_item", service_error_code="ConditionalCheckFailedException", http_status_code=400)
+
+        assert AuditLog(table).record(UPLOAD, "takedown", outcome="quarantined") is False

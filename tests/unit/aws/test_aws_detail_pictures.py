@@ -1,0 +1,112 @@
+"""Detail pictures in S3: an upload's JPEGs in one object, read back by byte range through the message's description."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aws_fakes import FakeS3
+from hashmatch.aws.detail_pictures import DetailPicturesObject, StoredPicture, detail_pictures_key, store_detail_pictures
+from hashmatch.media.hashing import encode_detail_picture
+from hashmatch.model import DetailPicture
+
+DETAILS = "details"
+SHA256 = "ab" * 32
+
+
+def grey_picture(seed: int, timestamp: float, insets=()) -> DetailPicture:
+    rng = np.random.default_rng(seed)
+    return DetailPicture(timestamp, rng.integers(0, 256, (48, 64), dtype=np.uint8), insets)
+
+
+@pytest.fixture
+def s3() -> FakeS3:
+    fake = FakeS3()
+    fake.add_bucket(DETAILS, versioned=False)
+    return fake
+
+
+@pytest.fixture
+def pictures():
+    return [
+        encode_detail_picture(grey_picture(1, 0.0)),
+        encode_detail_picture(grey_picture(2, 2.0, insets=((0.1, 0.9, 0.2, 0.8),))),
+        encode_detail_picture(grey_picture(3, 4.0)),
+    ]
+
+
+def test_an_uploads_pictures_go_into_one_object_named_by_its_sha256(s3, pictures):
+    stored = store_detail_pictures(s3, DETAILS, SHA256, pictures)
+
+    assert (stored.bucket, stored.key) == (DETAILS, detail_pictures_key(SHA256))
+    assert s3.operations() == ["PutObject"]
+
+
+def test_stored_pictures_read_back_as_the_same_jpegs_timestamps_and_insets(s3, pictures):
+    stored = store_detail_pictures(s3, DETAILS, SHA256, pictures)
+
+    assert stored.read(s3) == pictures
+
+
+def test_every_read_back_picture_decodes_as_a_jpeg(s3, pictures):
+    stored = store_detail_pictures(s3, DETAILS, SHA256, pictures)
+
+    for picture in stored.read(s3):
+        assert Image.open(io.BytesIO(picture.jpeg)).format == "JPEG"
+
+
+def test_the_description_survives_the_hashes_message(s3, pictures):
+    stored = store_detail_pictures(s3, DETAILS, SHA256, pictures)
+
+    carried = DetailPicturesObject.from_dict(json.loads(json.dumps(stored.to_dict())))
+
+    assert carried == stored
+    assert carried.read(s3) == pictures
+
+
+def test_the_loader_reads_nothing_until_called(s3, pictures):
+    stored = store_detail_pictures(s3, DETAILS, SHA256, pictures)
+
+    load = stored.loader(s3)
+    assert "GetObject" not in s3.operations()
+
+    assert load() == pictures
+    assert s3.operations().count("GetObject") == 1
+
+
+def test_no_pictures_store_no_object(s3):
+    assert store_detail_pictures(s3, DETAILS, SHA256, []) is None
+    assert s3.operations() == []
+
+
+def test_an_object_shorter_than_its_pictures_is_refused(s3, pictures):
+    stored = store_detail_pictures(s3, DETAILS, SHA256, pictures)
+    s3.put_object(Bucket=DETAILS, Key=stored.key, Body=b"".join(p.jpeg for p in pictures)[:-1])
+
+    with pytest.raises(ValueError, match="shorter than its pictures"):
+        stored.read(s3)
+
+
+def test_a_stored_picture_without_insets_leaves_them_out_of_its_dict():
+    assert StoredPicture(1.5, 0, 10).to_dict() == {"timestamp": 1.5, "offset": 0, "length": 10}
+
+
+def test_a_stored_picture_survives_its_dict_form_with_insets():
+    picture = StoredPicture(2.0, 100, 50, ((0.1, 0.9, 0.2, 0.8),))
+
+    assert StoredPicture.from_dict(json.loads(json.dumps(picture.to_dict()))) == picture
+
+
+def test_an_inset_that_is_not_four_shares_is_refused():
+    with pytest.raises(ValueError, match="four shares"):
+        StoredPicture.from_dict({"timestamp": 0, "offset": 0, "length": 1, "insets": [[0.1, 0.9, 0.2]]})
+
+
+@pytest.mark.parametrize("offset, length", [(-1, 10), (0, 0), (5, -3)])
+def test_a_description_with_a_negative_offset_or_an_empty_range_is_refused(offset, length):
+    with pytest.raises(ValueError, match="non-negative offset and a positive length"):
+        DetailPicturesObject.from_dict({"bucket": DETAILS, "key": "k", "pictures": [{"timestamp": 0, "offset": offset, "length": length}]})

@@ -1,0 +1,293 @@
+"""The DynamoDB hash set over in-memory fakes: references stored in chunks, replaced and removed whole, reloaded only when changed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from aws_fakes import FakeS3, FakeTable
+from hashmatch.aws import hash_set as hash_set_module
+from hashmatch.aws.hash_set import Action, CachedHashSet, HashSet
+from hashmatch.aws.reference_features import ReferenceFeaturesBucket
+from hashmatch.model import FrameFeatures, FrameHashes, LocalFeatures, MediaHashes
+from hashmatch.verdict import Stage
+
+FEATURES = "reference-features"
+
+
+def reference_hashes(count: int, seed: int, role: str = "reference") -> MediaHashes:
+    """Hashes as the hasher makes them, with random PDQs: two seeds are about 128 bits apart, far beyond a match."""
+    rng = np.random.default_rng(seed)
+    frames = tuple(FrameHashes(float(n), rng.bytes(32).hex(), 100) for n in range(count))
+    return MediaHashes("video", "mp4", float(count), 320, 240, "", f"{seed:064x}", role, frames, count)
+
+
+def with_features(hashes: MediaHashes, seed: int) -> MediaHashes:
+    """The hashes with made-up local features, one frame per second (no OpenCV needed to store or load them)."""
+    rng = np.random.default_rng(seed)
+    frames = tuple(
+        FrameFeatures(float(n), LocalFeatures(rng.integers(0, 640, (50, 2)).astype(np.float32), rng.integers(0, 256, (50, 32), dtype=np.uint8)))
+        for n in range(int(hashes.duration))
+    )
+    return replace(hashes, features=frames)
+
+
+@pytest.fixture
+def table() -> FakeTable:
+    return FakeTable("hash-set", "reference_id", "item", page_size=3)
+
+
+@pytest.fixture
+def s3() -> FakeS3:
+    fake = FakeS3()
+    fake.add_bucket(FEATURES, versioned=False)
+    return fake
+
+
+@pytest.fixture
+def hash_set(table, s3) -> HashSet:
+    return HashSet(table, ReferenceFeaturesBucket(s3, FEATURES))
+
+
+def items_of(table: FakeTable, reference_id: str) -> dict[str, dict]:
+    return {item["item"]: item for item in table.all_items() if item["reference_id"] == reference_id}
+
+
+# Adding
+
+
+def test_a_reference_is_stored_as_a_meta_item_and_chunks_of_frames(table, hash_set, monkeypatch):
+    monkeypatch.setattr(hash_set_module, "FRAMES_PER_ITEM", 10)
+
+    reference = hash_set.add_reference(reference_hashes(25, 1), label="long", source="tests")
+
+    stored = items_of(table, reference.reference_id)
+    assert sorted(stored) == ["frames#00000", "frames#00001", "frames#00002", "meta"]
+    assert [len(stored[f"frames#{n:05d}"]["pdq"]) for n in range(3)] == [10, 10, 5]
+
+
+def test_a_reference_is_keyed_by_its_sha256_unless_named(hash_set):
+    assert hash_set.add_reference(reference_hashes(2, 1), label="l", source="s").reference_id == f"{1:064x}"
+    assert hash_set.add_reference(reference_hashes(2, 2), label="l", source="s", reference_id="bank-7").reference_id == "bank-7"
+
+
+def test_a_thousand_frames_fit_one_item(table, hash_set):
+    reference = hash_set.add_reference(reference_hashes(2500, 1), label="long", source="tests")
+
+    assert len(items_of(table, reference.reference_id)) == 1 + 3
+
+
+def test_every_change_bumps_the_version(hash_set):
+    assert hash_set.version() == 0
+    reference = hash_set.add_reference(reference_hashes(3, 1), label="l", source="s")
+    assert hash_set.version() == 1
+    hash_set.remove_reference(reference.reference_id)
+    assert hash_set.version() == 2
+
+
+def test_a_reference_reads_back_with_what_a_match_message_needs(hash_set):
+    added = hash_set.add_reference(reference_hashes(4, 1), label="christchurch", source="gifct", action=Action.REVIEW)
+
+    (listed,) = hash_set.references()
+
+    assert listed == added
+    assert (listed.label, listed.source, listed.action, listed.duration, listed.frames) == ("christchurch", "gifct", Action.REVIEW, 4, 4)
+
+
+def test_a_loaded_set_holds_every_frame_of_a_chunked_reference(hash_set, monkeypatch):
+    monkeypatch.setattr(hash_set_module, "FRAMES_PER_ITEM", 10)
+    reference = hash_set.add_reference(reference_hashes(25, 1), label="long", source="tests")
+
+    loaded = hash_set.load()
+
+    assert loaded.version == 1
+    assert list(loaded.references) == [reference.reference_id]
+    assert len(loaded.matcher.stage(Stage.PDQ)) == 25
+
+
+def test_a_loaded_set_matches_an_upload_of_a_references_frames_and_no_other(hash_set):
+    wanted = hash_set.add_reference(reference_hashes(6, 1), label="wanted", source="tests")
+    hash_set.add_reference(reference_hashes(6, 2), label="other", source="tests")
+
+    _, matches = hash_set.load().match(reference_hashes(6, 1, role="upload"))
+
+    assert [match.reference for match in matches] == [wanted]
+
+
+def test_replacing_a_reference_with_shorter_media_leaves_no_frames_of_the_old(table, hash_set, monkeypatch):
+    monkeypatch.setattr(hash_set_module, "FRAMES_PER_ITEM", 10)
+    hash_set.add_reference(reference_hashes(25, 1), label="long", source="tests", reference_id="ref")
+
+    hash_set.add_reference(reference_hashes(5, 2), label="short", source="tests", reference_id="ref")
+
+    assert sorted(items_of(table, "ref")) == ["frames#00000", "meta"]
+    assert len(hash_set.load().matcher.stage(Stage.PDQ)) == 5
+
+
+def test_frames_without_a_meta_item_are_not_loaded(table, hash_set):
+    # A reference being written: its frames are there, its meta item not yet.
+    table.put_item(Item={"reference_id": "half-written", "item": "frames#00000", "timestamps": [0], "pdq": ["0" * 64]})
+
+    loaded = hash_set.load()
+
+    assert loaded.references == {}
+    assert len(loaded.matcher.stage(Stage.PDQ)) == 0
+
+
+def test_upload_hashes_are_refused_as_a_reference(hash_set):
+    with pytest.raises(ValueError, match="role='reference'"):
+        hash_set.add_reference(reference_hashes(3, 1, role="upload"), label="l", source="s")
+
+
+def test_media_without_a_usable_frame_is_refused(hash_set):
+    hashes = reference_hashes(3, 1)
+    unusable = replace(hashes, frames=tuple(replace(frame, quality=10) for frame in hashes.frames))
+
+    with pytest.raises(ValueError, match="no frame"):
+        hash_set.add_reference(unusable, label="l", source="s")
+
+
+# Local features
+
+
+def test_a_references_local_features_go_to_the_features_bucket_and_load_with_the_set(s3, hash_set):
+    reference = hash_set.add_reference(with_features(reference_hashes(4, 1), 1), label="l", source="s")
+
+    loaded = hash_set.load()
+
+    assert reference.feature_frames == 4
+    assert s3.versions(FEATURES, reference.features_key)
+    assert len(loaded.matcher.stage(Stage.LOCAL_FEATURES)) == 4
+
+
+def test_a_reference_whose_features_vanished_still_loads_for_pdq(s3, hash_set):
+    reference = hash_set.add_reference(with_features(reference_hashes(4, 1), 1), label="l", source="s")
+    s3.delete_object(Bucket=FEATURES, Key=reference.features_key)
+
+    loaded = hash_set.load()
+
+    assert reference.reference_id in loaded.references
+    assert len(loaded.matcher.stage(Stage.LOCAL_FEATURES)) == 0
+
+
+def test_replacing_a_reference_with_other_media_deletes_its_old_features(s3, hash_set):
+    old = hash_set.add_reference(with_features(reference_hashes(4, 1), 1), label="l", source="s", reference_id="ref")
+
+    new = hash_set.add_reference(with_features(reference_hashes(3, 2), 2), label="l", source="s", reference_id="ref")
+
+    assert s3.versions(FEATURES, old.features_key) == []
+    assert s3.versions(FEATURES, new.features_key)
+
+
+def test_re_adding_the_same_media_keeps_its_features(s3, hash_set):
+    hashes = with_features(reference_hashes(4, 1), 1)
+    hash_set.add_reference(hashes, label="l", source="s")
+
+    again = hash_set.add_reference(hashes, label="relabelled", source="s")
+
+    assert s3.versions(FEATURES, again.features_key)
+
+
+def test_a_hash_set_without_a_features_bucket_refuses_a_reference_with_features(table):
+    with pytest.raises(ValueError, match="no reference-features bucket"):
+        HashSet(table).add_reference(with_features(reference_hashes(3, 1), 1), label="l", source="s")
+
+
+def test_a_hash_set_without_a_features_bucket_stores_and_loads_pdq_references(table):
+    bare = HashSet(table)
+    reference = bare.add_reference(reference_hashes(3, 1), label="l", source="s")
+
+    loaded = bare.load()
+
+    assert reference.features_key is None
+    assert len(loaded.matcher.stage(Stage.PDQ)) == 3
+
+
+# Removing
+
+
+def test_removing_a_reference_removes_its_items_and_features(s3, table, hash_set, monkeypatch):
+    monkeypatch.setattr(hash_set_module, "FRAMES_PER_ITEM", 2)
+    reference = hash_set.add_reference(with_features(reference_hashes(7, 1), 1), label="l", source="s")
+
+    assert hash_set.remove_reference(reference.reference_id)
+
+    assert items_of(table, reference.reference_id) == {}
+    assert s3.versions(FEATURES, reference.features_key) == []
+    assert hash_set.load().references == {}
+
+
+def test_removing_one_reference_leaves_the_others(hash_set):
+    kept = hash_set.add_reference(reference_hashes(3, 1), label="kept", source="s")
+    removed = hash_set.add_reference(reference_hashes(3, 2), label="removed", source="s")
+
+    hash_set.remove_reference(removed.reference_id)
+
+    assert list(hash_set.load().references) == [kept.reference_id]
+
+
+def test_removing_an_unknown_reference_changes_nothing(hash_set):
+    assert hash_set.remove_reference("never-added") is False
+    assert hash_set.version() == 0
+
+
+def test_removing_a_reference_with_features_needs_the_features_bucket(table, hash_set):
+    reference = hash_set.add_reference(with_features(reference_hashes(3, 1), 1), label="l", source="s")
+
+    with pytest.raises(ValueError, match="needs its reference-features bucket"):
+        HashSet(table).remove_reference(reference.reference_id)
+    assert hash_set.load().references
+
+
+# A matcher's cached copy
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_cached_set_is_not_checked_again_within_its_refresh_interval(hash_set):
+    clock = Clock()
+    cached = CachedHashSet(hash_set, refresh_seconds=60, clock=clock)
+    before = cached.get()
+    hash_set.add_reference(reference_hashes(3, 1), label="new", source="s")
+
+    clock.now = 59.0
+
+    assert cached.get() is before
+
+
+def test_a_cached_set_reloads_after_its_interval_when_the_version_changed(hash_set):
+    clock = Clock()
+    cached = CachedHashSet(hash_set, refresh_seconds=60, clock=clock)
+    cached.get()
+    reference = hash_set.add_reference(reference_hashes(3, 1), label="new", source="s")
+
+    clock.now = 60.0
+
+    assert reference.reference_id in cached.get().references
+
+
+def test_a_cached_set_keeps_its_copy_after_its_interval_when_nothing_changed(hash_set):
+    hash_set.add_reference(reference_hashes(3, 1), label="l", source="s")
+    clock = Clock()
+    cached = CachedHashSet(hash_set, refresh_seconds=60, clock=clock)
+    before = cached.get()
+
+    clock.now = 600.0
+
+    assert cached.get() is before
+
+
+def test_a_refresh_interval_of_zero_checks_the_version_on_every_get(hash_set):
+    cached = CachedHashSet(hash_set, refresh_seconds=0, clock=Clock())
+    cached.get()
+    reference = hash_set.add_reference(reference_hashes(3, 1), label="new", source="s")
+
+    assert reference.reference_id in cached.get().references

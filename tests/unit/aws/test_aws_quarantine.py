@@ -1,0 +1,143 @@
+"""Quarantine and restore: a matched upload moves into the evidence bucket once, and back after a complaint."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from aws_fakes import FakeS3
+from hashmatch.aws.quarantine import Evidence, Quarantine, evidence_key
+from hashmatch.aws.uploads import Upload, UploadGone
+
+UPLOADS, EVIDENCE = "uploads", "evidence"
+
+
+@pytest.fixture
+def s3() -> FakeS3:
+    fake = FakeS3()
+    fake.add_bucket(UPLOADS, versioned=True)
+    fake.add_bucket(EVIDENCE, versioned=True)
+    return fake
+
+
+@pytest.fixture
+def quarantine(s3) -> Quarantine:
+    return Quarantine(s3, EVIDENCE, retention_days=183)
+
+
+def uploaded(s3: FakeS3, key: str, body: bytes, content_type: str = "video/mp4") -> Upload:
+    answer = s3.put_object(Bucket=UPLOADS, Key=key, Body=body, ContentType=content_type)
+    return Upload.from_object(UPLOADS, key, answer["VersionId"], etag=answer["ETag"].strip('"'), size=len(body))
+
+
+def live_versions(s3: FakeS3, key: str) -> list[str]:
+    return [v.version_id for v in s3.versions(UPLOADS, key) if not v.is_delete_marker]
+
+
+def test_quarantine_keeps_the_matched_bytes_in_the_evidence_bucket(s3, quarantine):
+    upload = uploaded(s3, "clip.mp4", b"matched bytes")
+
+    evidence = quarantine.quarantine(upload, "match-1")
+
+    kept = s3.get_object(Bucket=evidence.bucket, Key=evidence.key, VersionId=evidence.version_id)
+    assert kept["Body"].read() == b"matched bytes"
+    assert kept["ContentType"] == "video/mp4"
+    assert kept["Metadata"] == {"upload-bucket": UPLOADS, "upload-key": "clip.mp4", "upload-version-id": upload.version_id, "match-id": "match-1"}
+
+
+def test_quarantine_removes_exactly_the_matched_version(s3, quarantine):
+    older = uploaded(s3, "clip.mp4", b"older, unmatched")
+    matched = uploaded(s3, "clip.mp4", b"matched")
+
+    quarantine.quarantine(matched, "match-1")
+
+    assert live_versions(s3, "clip.mp4") == [older.version_id]
+
+
+def test_evidence_keys_of_two_versions_of_one_key_differ(s3):
+    first, second = uploaded(s3, "clip.mp4", b"one"), uploaded(s3, "clip.mp4", b"two")
+
+    assert evidence_key(first) != evidence_key(second)
+
+
+def test_a_key_outside_ascii_is_kept_url_encoded_in_the_evidence_metadata(s3, quarantine):
+    upload = uploaded(s3, "clips/café 1.mp4", b"bytes")
+
+    evidence = quarantine.quarantine(upload, "match-1")
+
+    assert s3.head_object(Bucket=EVIDENCE, Key=evidence.key)["Metadata"]["upload-key"] == "clips/caf%C3%A9%201.mp4"
+
+
+def test_a_redelivered_quarantine_does_not_copy_again(s3, quarantine):
+    upload = uploaded(s3, "clip.mp4", b"matched")
+    first = quarantine.quarantine(upload, "match-1")
+
+    again = quarantine.quarantine(upload, "match-1")
+
+    assert (again.bucket, again.key, again.version_id) == (first.bucket, first.key, first.version_id)
+    assert len(s3.versions(EVIDENCE, first.key)) == 1
+
+
+def test_a_quarantine_interrupted_after_the_copy_finishes_by_removing_the_upload(s3, quarantine):
+    upload = uploaded(s3, "clip.mp4", b"matched")
+    s3.copy_object(Bucket=EVIDENCE, Key=evidence_key(upload), CopySource=upload.address)
+
+    quarantine.quarantine(upload, "match-1")
+
+    assert live_versions(s3, "clip.mp4") == []
+    assert len(s3.versions(EVIDENCE, evidence_key(upload))) == 1
+
+
+def test_evidence_is_retained_for_the_retention_period_from_when_it_was_kept(s3, quarantine):
+    upload = uploaded(s3, "clip.mp4", b"matched")
+
+    evidence = quarantine.quarantine(upload, "match-1")
+
+    kept_at = s3.head_object(Bucket=EVIDENCE, Key=evidence.key)["LastModified"]
+    assert abs(datetime.fromisoformat(evidence.retain_until) - (kept_at + timedelta(days=183))) <= timedelta(seconds=2)
+
+
+def test_an_upload_neither_in_its_bucket_nor_in_evidence_is_gone(s3, quarantine):
+    upload = uploaded(s3, "clip.mp4", b"matched")
+    s3.delete_object(**upload.address)
+
+    with pytest.raises(UploadGone):
+        quarantine.quarantine(upload, "match-1")
+
+
+def test_restore_puts_the_kept_bytes_back_as_a_new_version(s3, quarantine):
+    upload = uploaded(s3, "clip.mp4", b"wrongly matched", content_type="video/mp4")
+    evidence = quarantine.quarantine(upload, "match-1")
+
+    restored_version = quarantine.restore(upload, evidence)
+
+    current = s3.get_object(Bucket=UPLOADS, Key="clip.mp4")
+    assert current["VersionId"] == restored_version != upload.version_id
+    assert current["Body"].read() == b"wrongly matched"
+    assert current["ContentType"] == "video/mp4"
+
+
+def test_restore_leaves_the_evidence_in_place(s3, quarantine):
+    upload = uploaded(s3, "clip.mp4", b"bytes")
+    evidence = quarantine.quarantine(upload, "match-1")
+
+    quarantine.restore(upload, evidence)
+
+    assert s3.head_object(Bucket=EVIDENCE, Key=evidence.key, VersionId=evidence.version_id)["ContentLength"] == 5
+
+
+def test_restoring_evidence_that_is_no_longer_kept_is_gone(s3, quarantine):
+    upload = uploaded(s3, "clip.mp4", b"bytes")
+    evidence = quarantine.quarantine(upload, "match-1")
+    s3.delete_object(Bucket=EVIDENCE, Key=evidence.key, VersionId=evidence.version_id)
+
+    with pytest.raises(UploadGone):
+        quarantine.restore(upload, evidence)
+
+
+def test_restoring_evidence_never_kept_is_gone(quarantine):
+    upload = Upload.from_object(UPLOADS, "clip.mp4", "v1")
+
+    with pytest.raises(UploadGone):
+        quarantine.restore(upload, Evidence(EVIDENCE, evidence_key(upload), "v9", "2026-01-01T00:00:00+00:00"))
