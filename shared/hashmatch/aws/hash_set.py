@@ -36,6 +36,8 @@ from hashmatch.verdict import Verdict
 META_ITEM = "meta"
 FRAMES_ITEM_PREFIX = "frames#"
 FRAMES_PER_ITEM = 1000
+# Partitions whose id starts with "#" are the hash set's own bookkeeping, never references.
+RESERVED_PREFIX = "#"
 VERSION_KEY = {"reference_id": "#hash-set", "item": "version"}
 
 
@@ -125,6 +127,8 @@ class HashSet:
         if hashes.features and self.features is None:
             raise ValueError("the reference has local features but this hash set has no reference-features bucket")
         reference_id = reference_id or hashes.sha256
+        if reference_id.startswith(RESERVED_PREFIX):
+            raise ValueError(f"reference ids starting with {RESERVED_PREFIX!r} are the hash set's own (its version counter)")
         earlier = self._meta(reference_id)
         features_key = None
         if hashes.features:

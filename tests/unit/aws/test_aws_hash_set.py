@@ -291,3 +291,10 @@ def test_a_refresh_interval_of_zero_checks_the_version_on_every_get(hash_set):
     reference = hash_set.add_reference(reference_hashes(3, 1), label="new", source="s")
 
     assert reference.reference_id in cached.get().references
+
+
+def test_a_reference_id_in_the_hash_sets_own_namespace_is_refused():
+    hash_set = HashSet(FakeTable("hash-set", "reference_id", "item"))
+
+    with pytest.raises(ValueError, match="version counter"):
+        hash_set.add_reference(reference_hashes(2, 7), label="x", source="tests", reference_id="#hash-set")
