@@ -35,7 +35,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
-    request = read_hashes_message(s3, record.json_body)
+    request = read_hashes_message(s3, record.body)
     upload, hashes = request.upload, request.hashes
     loaded = hash_set.get()
     # A message without detail pictures (a hash-only request) is matched by PDQ alone.
@@ -66,9 +66,9 @@ def record_handler(record: SQSRecord) -> None:
     logger.info(
         "match published",
         upload_id=upload.upload_id,
-        match_id=message["match_id"],
+        match_id=message.match_id,
         sns_message_id=message_id,
-        action=message["action"],
+        action=message.action,
         decided_by=decided_by,
         second_stage_seconds=second_stage_seconds,
         references=[m.reference.reference_id for m in matches],

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from hashmatch.aws import settings as config
 from hashmatch.aws.audit import AuditLog
+from hashmatch.aws.messages import MatchMessageRecord
 from hashmatch.aws.quarantine import Quarantine
-from hashmatch.aws.takedown import take_down
+from hashmatch.aws.takedown import TakedownOutcome, take_down
 
 settings = config.load(config.TakeDownSettings)
 logger = Logger()
@@ -21,23 +19,25 @@ tracer = Tracer()
 metrics = Metrics()
 quarantine = Quarantine(boto3.client("s3"), settings.evidence_bucket, settings.evidence_retention_days)
 audit = AuditLog(boto3.resource("dynamodb").Table(settings.audit_table))
-processor = BatchProcessor(event_type=EventType.SQS)
+# Each record is parsed on its own (SQS record -> SNS notification -> match message): a malformed
+# one fails alone and goes back to the queue, the others are taken down.
+processor = BatchProcessor(event_type=EventType.SQS, model=MatchMessageRecord)
 
 _OUTCOME_METRICS = {
-    "quarantined": "UploadsQuarantined",
-    "review-only": "UploadsReviewOnly",
-    "gone": "UploadsGone",
-    "duplicate": "DuplicateMatchMessages",
-    "not-an-object": "HashOnlyMatches",
+    TakedownOutcome.QUARANTINED: "UploadsQuarantined",
+    TakedownOutcome.REVIEW_ONLY: "UploadsReviewOnly",
+    TakedownOutcome.GONE: "UploadsGone",
+    TakedownOutcome.DUPLICATE: "DuplicateMatchMessages",
+    TakedownOutcome.NOT_AN_OBJECT: "HashOnlyMatches",
 }
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord) -> None:
-    message = json.loads(record.decoded_nested_sns_event.message)
+def record_handler(record: MatchMessageRecord) -> None:
+    message = record.body.Message
     outcome = take_down(message, settings.takedown_mode, quarantine, audit)
     metrics.add_metric(name=_OUTCOME_METRICS[outcome], unit=MetricUnit.Count, value=1)
-    logger.info("takedown", outcome=outcome, upload_id=message["upload"]["upload_id"], match_id=message["match_id"], mode=settings.takedown_mode)
+    logger.info("takedown", outcome=outcome, upload_id=message.upload.upload_id, match_id=message.match_id, mode=settings.takedown_mode)
 
 
 @metrics.log_metrics

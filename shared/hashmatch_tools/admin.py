@@ -16,6 +16,7 @@ import sys
 
 from hashmatch.aws.audit import AuditLog
 from hashmatch.aws.hash_set import Action, HashSet
+from hashmatch.aws.messages import RestoreRequest
 from hashmatch.aws.quarantine import Quarantine
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 from hashmatch.aws.takedown import restore
@@ -74,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "restore":
         audit = AuditLog(dynamodb.Table(need(args.audit_table, "--audit-table")))
         quarantine = Quarantine(session.client("s3", **options), need(args.evidence_bucket, "--evidence-bucket"))
-        print(json.dumps(restore(args.upload_id, args.reason, args.requested_by, quarantine, audit), indent=2, default=str))
+        request = RestoreRequest(upload_id=args.upload_id, reason=args.reason, requested_by=args.requested_by)
+        print(json.dumps(restore(request, quarantine, audit), indent=2, default=str))
         return 0
     table = dynamodb.Table(need(args.table, "--table"))
     if args.command == "list-references":

@@ -10,8 +10,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from makemedia import image_bytes, textured
 
+from hashmatch.aws.messages import MatchMessage
 from hashmatch.aws.quarantine import Quarantine
-from hashmatch.aws.takedown import NotQuarantined, take_down
+from hashmatch.aws.settings import TakedownMode
+from hashmatch.aws.takedown import NotQuarantined, TakedownOutcome, take_down
 from hashmatch.aws.uploads import Upload
 
 FUNCTION = "TakeDownFunction"
@@ -39,15 +41,20 @@ def match_message(event: dict) -> dict:
     return json.loads(json.loads(event["Records"][0]["body"])["Message"])
 
 
-def naming(event: dict, upload: Upload) -> dict:
-    """The sample event with its match message naming `upload`."""
+def with_message(event: dict, message: dict) -> dict:
+    """The sample event carrying `message` as its match message."""
     event = copy.deepcopy(event)
     envelope = json.loads(event["Records"][0]["body"])
-    message = json.loads(envelope["Message"])
-    message["upload"].update(upload_id=upload.upload_id, bucket=upload.bucket, key=upload.key, version_id=upload.version_id)
     envelope["Message"] = json.dumps(message)
     event["Records"][0]["body"] = json.dumps(envelope)
     return event
+
+
+def naming(event: dict, upload: Upload) -> dict:
+    """The sample event with its match message naming `upload`."""
+    message = match_message(event)
+    message["upload"].update(upload_id=upload.upload_id, bucket=upload.bucket, key=upload.key, version_id=upload.version_id)
+    return with_message(event, message)
 
 
 def test_match_message_moves_the_upload_into_the_evidence_bucket(runner, s3, evidence_bucket, uploaded, load_event, picture):
@@ -97,12 +104,24 @@ def test_a_match_for_an_upload_already_deleted_is_recorded_as_gone(runner, s3, a
     assert audit.get(uploaded.upload_id, "gone")["stage"] == "takedown"
 
 
+def test_a_malformed_match_message_fails_alone_in_its_batch(runner, s3, uploaded, load_event):
+    good = naming(load_event("take_down"), uploaded)["Records"][0]
+    message = match_message(load_event("take_down"))
+    del message["match_id"]
+    broken = {**with_message(load_event("take_down"), message)["Records"][0], "messageId": "broken-record"}
+
+    result = runner.invoke(FUNCTION, {"Records": [broken, good]})
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": "broken-record"}]}
+    assert s3.list_object_versions(Bucket=uploaded.bucket, Prefix=uploaded.key).get("Versions", []) == []
+
+
 def test_review_only_mode_records_the_match_and_leaves_the_upload(stack, s3, audit, uploaded, load_event):
-    message = match_message(naming(load_event("take_down"), uploaded))
+    message = MatchMessage.model_validate(match_message(naming(load_event("take_down"), uploaded)))
 
-    outcome = take_down(message, "review-only", Quarantine(s3, stack.ref("EvidenceBucket")), audit)
+    outcome = take_down(message, TakedownMode.REVIEW_ONLY, Quarantine(s3, stack.ref("EvidenceBucket")), audit)
 
-    assert outcome == "review-only"
+    assert outcome == TakedownOutcome.REVIEW_ONLY
     assert s3.head_object(Bucket=uploaded.bucket, Key=uploaded.key, VersionId=uploaded.version_id)["ContentLength"] > 0
     assert audit.get(uploaded.upload_id, "review")["outcome"] == "review-only"
     assert audit.get(uploaded.upload_id, "takedown") is None
@@ -150,3 +169,10 @@ def test_a_restore_request_without_a_reason_is_refused(runner, load_event):
 
     with pytest.raises(ValueError, match="reason"):
         runner.invoke("RestoreUploadFunction", request)
+
+
+def test_a_restore_request_names_every_field_it_lacks(runner):
+    with pytest.raises(ValueError) as refused:
+        runner.invoke("RestoreUploadFunction", {"upload_id": "s3://uploads/clip.jpg"})
+
+    assert "reason" in str(refused.value) and "requested_by" in str(refused.value)

@@ -1,26 +1,30 @@
 """The audit table: what happened to each upload, why, on which references, and when.
 
-Partition key upload_id, sort key event. Events written by the pipeline:
-  rejected   the hasher could not hash the object (reason: empty, unsupported, corrupt, oversized)
-  gone       the object was deleted or replaced before it could be read or quarantined
-  exempted   a match was not published: these exact bytes were reinstated after a complaint
-  takedown   the takedown subscriber quarantined the object (outcome "quarantined")
-  review     the takedown subscriber ran review-only and left the object in place
-  restored   the object was put back after a complaint
-and, under upload_id "sha256:<hex>", event "exemption": the reinstatement decision for those bytes.
-Each (upload_id, event) is written once, so redelivered messages do not duplicate records.
+Partition key upload_id, sort key event (AuditEvent: what the pipeline writes). Each
+(upload_id, event) is written once, so redelivered messages do not duplicate records.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from enum import StrEnum
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from hashmatch.aws.dynamo import from_item, items, to_item
 
-EVENTS = ("rejected", "gone", "exempted", "takedown", "review", "restored", "exemption")
+
+class AuditEvent(StrEnum):
+    """An audit record's event (its sort key): stored values, never renamed."""
+
+    REJECTED = "rejected"  # the hasher could not hash the object (reason: empty, unsupported, corrupt, oversized)
+    GONE = "gone"  # the object was deleted or replaced before it could be read or quarantined
+    EXEMPTED = "exempted"  # a match was not published: these exact bytes were reinstated after a complaint
+    TAKEDOWN = "takedown"  # the takedown subscriber quarantined the object (outcome "quarantined")
+    REVIEW = "review"  # the takedown subscriber ran review-only and left the object in place
+    RESTORED = "restored"  # the object was put back after a complaint
+    EXEMPTION = "exemption"  # under upload_id "sha256:<hex>": the reinstatement decision for those bytes
 
 
 def now() -> str:
@@ -37,11 +41,13 @@ class AuditLog:
     def __init__(self, table):
         self.table = table
 
-    def record(self, upload_id: str, event: str, **details) -> bool:
+    def record(self, upload_id: str, event: AuditEvent | str, **details) -> bool:
         """Write the record once; False when this upload already has this event (a redelivery)."""
-        if event not in EVENTS:
-            raise ValueError(f"unknown audit event {event!r}")
-        item = to_item({"upload_id": upload_id, "event": event, "recorded_at": now(), **details})
+        try:
+            event = AuditEvent(event)
+        except ValueError:
+            raise ValueError(f"unknown audit event {event!r}") from None
+        item = to_item({"upload_id": upload_id, "event": event.value, "recorded_at": now(), **details})
         try:
             self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(upload_id)")
         except ClientError as error:
@@ -50,8 +56,8 @@ class AuditLog:
             raise
         return True
 
-    def get(self, upload_id: str, event: str) -> dict | None:
-        item = self.table.get_item(Key={"upload_id": upload_id, "event": event}, ConsistentRead=True).get("Item")
+    def get(self, upload_id: str, event: AuditEvent | str) -> dict | None:
+        item = self.table.get_item(Key={"upload_id": upload_id, "event": str(event)}, ConsistentRead=True).get("Item")
         return from_item(item) if item else None
 
     def events(self, upload_id: str) -> list[dict]:
@@ -59,7 +65,7 @@ class AuditLog:
 
     def exempt(self, sha256: str, *, reinstated: str, reason: str, requested_by: str) -> bool:
         """Record that these exact bytes were reinstated (`reinstated`: that upload's id): later matches of them are not published."""
-        return self.record(exemption_id(sha256), "exemption", sha256=sha256, reinstated=reinstated, reason=reason, requested_by=requested_by)
+        return self.record(exemption_id(sha256), AuditEvent.EXEMPTION, sha256=sha256, reinstated=reinstated, reason=reason, requested_by=requested_by)
 
     def exemption(self, sha256: str) -> dict | None:
-        return self.get(exemption_id(sha256), "exemption")
+        return self.get(exemption_id(sha256), AuditEvent.EXEMPTION)

@@ -4,6 +4,7 @@ The same message is how hash-only requests and retro-matching reach the matcher:
 can put {"upload": {"upload_id": ...}, "hashes": {...}} on the hashes queue gets a verdict.
 Uploads the hasher read also carry `details`: where their detail pictures are (detail_pictures.py), for
 the local-feature stage; a message without them is matched by PDQ alone.
+The matcher reads every message through its model (messages.HashesMessageModel).
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ from dataclasses import dataclass
 
 from hashmatch.aws.audit import now
 from hashmatch.aws.detail_pictures import DetailPicturesObject
+from hashmatch.aws.messages import HASHES_MESSAGE_TYPE, HASHES_MESSAGE_VERSION, HashesMessageModel, MediaHashesModel
 from hashmatch.aws.uploads import Upload
 from hashmatch.model import MediaHashes
 
-MESSAGE_TYPE = "hashmatch.hashes"
-MESSAGE_VERSION = 1
 # Hashes over this many bytes travel through S3 (claim check) and the message carries a pointer.
 # An upload frame costs about 0.7 KB (PDQ, 7 dihedral variants, maybe the uncropped hash), so
 # this is about 4.5 minutes of video at 2 frames a second; it keeps a full batch of 10 messages
@@ -34,8 +34,8 @@ class HashesMessage:
 
     def to_dict(self) -> dict:
         message = {
-            "message_type": MESSAGE_TYPE,
-            "message_version": MESSAGE_VERSION,
+            "message_type": HASHES_MESSAGE_TYPE,
+            "message_version": HASHES_MESSAGE_VERSION,
             "upload": self.upload.to_dict(),
             "hashed_at": self.hashed_at,
             "hashes": self.hashes.to_dict(),
@@ -64,16 +64,21 @@ def send_hashes(sqs, queue_url: str, s3, bucket: str, upload: Upload, hashes: Me
     return message
 
 
-def read_hashes_message(s3, body: dict) -> HashesMessage:
-    """Parse a hashes message, fetching claim-checked hashes; raises ValueError/KeyError on a malformed one."""
-    if body.get("message_type", MESSAGE_TYPE) != MESSAGE_TYPE:
-        raise ValueError(f"not a hashes message: {body.get('message_type')!r}")
-    hashes = body.get("hashes")
+def read_hashes_message(s3, body: dict | str | bytes) -> HashesMessage:
+    """Validate a hashes message (HashesMessageModel; JSON text or parsed), fetching claim-checked hashes.
+
+    Raises pydantic's ValidationError (a ValueError) on a malformed message or claim check.
+    """
+    message = HashesMessageModel.model_validate(body) if isinstance(body, dict) else HashesMessageModel.model_validate_json(body)
+    hashes = message.hashes
     if hashes is None:
-        location = body["hashes_location"]
-        hashes = json.loads(s3.get_object(Bucket=location["bucket"], Key=location["key"])["Body"].read())
-    upload = Upload.from_dict(body["upload"])
-    if not upload.upload_id:
-        raise ValueError("the message names no upload_id")
-    detail_pictures = DetailPicturesObject.from_dict(body["details"]) if body.get("details") else None
-    return HashesMessage(upload, MediaHashes.from_dict(hashes), body.get("hashed_at") or now(), detail_pictures)
+        location = message.hashes_location
+        hashes = MediaHashesModel.model_validate_json(s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read())
+    detail_pictures = DetailPicturesObject.from_dict(message.details.model_dump()) if message.details else None
+    return HashesMessage(
+        Upload(**message.upload.model_dump()),
+        # MediaHashes stays the core's dataclass; its from_dict fills what the message left out.
+        MediaHashes.from_dict(hashes.model_dump(exclude_none=True)),
+        message.hashed_at,
+        detail_pictures,
+    )

@@ -1,4 +1,5 @@
-"""The match message: one SNS message per matched upload (schemas/match-message.schema.json), and its publisher."""
+"""The match message: one SNS message per matched upload, built as its model (messages.MatchMessage,
+schemas/match-message.schema.json) and published from it."""
 
 from __future__ import annotations
 
@@ -9,15 +10,19 @@ from typing import Sequence
 from hashmatch.aws.audit import now
 from hashmatch.aws.hash_messages import HashesMessage
 from hashmatch.aws.hash_set import Action, ReferenceMatch
+from hashmatch.aws.messages import (
+    MATCH_MESSAGE_TYPE,
+    MATCH_MESSAGE_VERSION,
+    MAX_MATCHES,
+    MAX_SEGMENTS,
+    MatchedMedia,
+    MatchedUpload,
+    MatchMessage,
+    MatchTimes,
+    ReferenceMatchEntry,
+)
 from hashmatch.local_features.orb import MIN_INLIERS
 from hashmatch.verdict import Stage, sampling_step
-
-MESSAGE_TYPE = "hashmatch.match"
-# 2: matches by local features (signal_type "orb", distance null, inliers).
-MESSAGE_VERSION = 2
-# SNS takes 256 KB; these caps keep a message well below it whatever the video or the hash set.
-MAX_MATCHES = 100
-MAX_SEGMENTS = 100
 
 
 def segments(timestamps: Sequence[float], gap: float) -> list[list[float]]:
@@ -36,8 +41,11 @@ def recommended_action(matches: Sequence[ReferenceMatch]) -> Action:
     return Action.QUARANTINE if any(m.reference.action == Action.QUARANTINE for m in matches) else Action.REVIEW
 
 
-def match_message(request: HashesMessage, matches: Sequence[ReferenceMatch], threshold: int) -> dict:
-    """`threshold` is the PDQ threshold the matcher used; the local-feature stage has its own (MIN_INLIERS)."""
+def match_message(request: HashesMessage, matches: Sequence[ReferenceMatch], threshold: int) -> MatchMessage:
+    """`threshold` is the PDQ threshold the matcher used; the local-feature stage has its own (MIN_INLIERS).
+
+    Raises pydantic's ValidationError when the result would break the message's contract (no matches, say).
+    """
     hashes = request.hashes
     pictures = request.detail_pictures.pictures if request.detail_pictures else ()
     # Two missed samples in a row still count as one stretch of matching video; the detail
@@ -55,68 +63,60 @@ def match_message(request: HashesMessage, matches: Sequence[ReferenceMatch], thr
         reference_ranges = segments(verdict.matched_reference_timestamps, gap)
         truncated = truncated or len(query_ranges) > MAX_SEGMENTS or len(reference_ranges) > MAX_SEGMENTS
         entries.append(
-            {
-                "reference_id": reference.reference_id,
-                "label": reference.label,
-                "source": reference.source,
-                "action": str(reference.action),
-                "signal_type": str(verdict.stage),
-                "distance": verdict.best_distance,
-                "inliers": verdict.best_inliers,
-                "threshold": MIN_INLIERS if verdict.stage == Stage.LOCAL_FEATURES else threshold,
-                "query_match_percent": verdict.query_match_percent,
-                "reference_match_percent": verdict.reference_match_percent,
-                "matched_query_frames": verdict.matched_query_frames,
-                "query_segments": query_ranges[:MAX_SEGMENTS],
-                "reference_segments": reference_ranges[:MAX_SEGMENTS],
-            }
+            ReferenceMatchEntry(
+                reference_id=reference.reference_id,
+                label=reference.label,
+                source=reference.source,
+                action=reference.action,
+                signal_type=verdict.stage,
+                distance=verdict.best_distance,
+                inliers=verdict.best_inliers,
+                threshold=MIN_INLIERS if verdict.stage == Stage.LOCAL_FEATURES else threshold,
+                query_match_percent=verdict.query_match_percent,
+                reference_match_percent=verdict.reference_match_percent,
+                matched_query_frames=verdict.matched_query_frames,
+                query_segments=query_ranges[:MAX_SEGMENTS],
+                reference_segments=reference_ranges[:MAX_SEGMENTS],
+            )
         )
     upload = request.upload
-    return {
-        "message_type": MESSAGE_TYPE,
-        "message_version": MESSAGE_VERSION,
-        "match_id": str(uuid.uuid4()),
-        "action": str(recommended_action(matches)),
-        "upload": {
-            **upload.to_dict(),
-            "sha256": hashes.sha256,
-            "md5": hashes.md5,
-        },
-        "media": {
-            "kind": str(hashes.kind),
-            "format": hashes.format,
-            "duration": round(hashes.duration, 3),
-            "width": hashes.width,
-            "height": hashes.height,
-            "frames_hashed": len(hashes.frames),
-            "usable_frames": len(hashes.usable_frames),
-        },
-        "matches": entries,
-        "matches_total": len(matches),
-        "truncated": truncated,
-        "times": {
-            "uploaded_at": upload.uploaded_at,
-            "hashed_at": request.hashed_at,
-            "matched_at": now(),
-        },
-    }
+    return MatchMessage(
+        message_type=MATCH_MESSAGE_TYPE,
+        message_version=MATCH_MESSAGE_VERSION,
+        match_id=str(uuid.uuid4()),
+        action=recommended_action(matches),
+        upload=MatchedUpload(**upload.to_dict(), sha256=hashes.sha256, md5=hashes.md5),
+        media=MatchedMedia(
+            kind=hashes.kind,
+            format=hashes.format,
+            duration=round(hashes.duration, 3),
+            width=hashes.width,
+            height=hashes.height,
+            frames_hashed=len(hashes.frames),
+            usable_frames=len(hashes.usable_frames),
+        ),
+        matches=entries,
+        matches_total=len(matches),
+        truncated=truncated,
+        times=MatchTimes(uploaded_at=upload.uploaded_at, hashed_at=request.hashed_at, matched_at=now()),
+    )
 
 
-def message_attributes(message: dict) -> dict:
+def message_attributes(message: MatchMessage) -> dict:
     """SNS attributes for subscription filter policies: label (any of the matched labels), action, media_kind."""
-    labels = sorted({entry["label"] for entry in message["matches"]})
+    labels = sorted({entry.label for entry in message.matches})
     return {
         "label": {"DataType": "String.Array", "StringValue": json.dumps(labels)},
-        "action": {"DataType": "String", "StringValue": message["action"]},
-        "media_kind": {"DataType": "String", "StringValue": message["media"]["kind"]},
+        "action": {"DataType": "String", "StringValue": message.action},
+        "media_kind": {"DataType": "String", "StringValue": message.media.kind},
     }
 
 
-def publish_match(sns, topic_arn: str, message: dict) -> str:
-    """Publish one match message; returns the SNS message id."""
+def publish_match(sns, topic_arn: str, message: MatchMessage) -> str:
+    """Publish one match message (its JSON, compact, as the schema defines it); returns the SNS message id."""
     response = sns.publish(
         TopicArn=topic_arn,
-        Message=json.dumps(message, separators=(",", ":")),
+        Message=message.model_dump_json(),
         MessageAttributes=message_attributes(message),
     )
     return response["MessageId"]

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from typing import Mapping, TypeVar
 
 # Read by Powertools itself, not by our settings; template.yaml sets them for every function.
 POWERTOOLS_VARIABLES = frozenset({"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"})
-TAKEDOWN_MODES = ("quarantine", "review-only")
+
+
+class TakedownMode(StrEnum):
+    """What the takedown does with a match (template parameter TakedownMode: the same values)."""
+
+    QUARANTINE = "quarantine"  # move the upload into the evidence bucket
+    REVIEW_ONLY = "review-only"  # record it for review and leave it in place
 
 
 class SettingsError(RuntimeError):
@@ -26,10 +33,11 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _takedown_mode(text: str) -> str:
-    if text not in TAKEDOWN_MODES:
-        raise ValueError(f"must be one of {', '.join(TAKEDOWN_MODES)}")
-    return text
+def _takedown_mode(text: str) -> TakedownMode:
+    try:
+        return TakedownMode(text)
+    except ValueError:
+        raise ValueError(f"must be one of {', '.join(TakedownMode)}") from None
 
 
 S = TypeVar("S")
@@ -83,7 +91,7 @@ class MatchHashesSettings:
 class TakeDownSettings:
     evidence_bucket: str = _env("EVIDENCE_BUCKET")
     audit_table: str = _env("AUDIT_TABLE")
-    takedown_mode: str = _env("TAKEDOWN_MODE", _takedown_mode)
+    takedown_mode: TakedownMode = _env("TAKEDOWN_MODE", _takedown_mode)
     evidence_retention_days: int = _env("EVIDENCE_RETENTION_DAYS", _positive_int)
 
 

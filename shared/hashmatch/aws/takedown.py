@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from hashmatch.aws.audit import AuditLog
+from enum import StrEnum
+
+from hashmatch.aws.audit import AuditEvent, AuditLog
+from hashmatch.aws.messages import MatchMessage, RestoreRequest
 from hashmatch.aws.quarantine import Evidence, Quarantine
+from hashmatch.aws.settings import TakedownMode
 from hashmatch.aws.uploads import Upload, UploadGone
 
 
@@ -11,76 +15,79 @@ class NotQuarantined(LookupError):
     """A restore was asked for an upload that has no quarantine on record."""
 
 
-def _why(message: dict) -> dict:
+class TakedownOutcome(StrEnum):
+    """How one match message ended (logged, counted, and the review record's outcome)."""
+
+    QUARANTINED = "quarantined"  # copied into the evidence bucket and removed from the uploads bucket
+    REVIEW_ONLY = "review-only"  # TakedownMode review-only: recorded, left in place
+    GONE = "gone"  # the upload was no longer there to quarantine
+    DUPLICATE = "duplicate"  # a redelivered message: already done
+    NOT_AN_OBJECT = "not-an-object"  # a hash-only request: there is nothing to remove
+
+
+# What the audit record keeps of each matched reference.
+_REFERENCE_FIELDS = {"reference_id", "label", "source", "signal_type", "distance", "inliers", "query_match_percent", "reference_match_percent"}
+
+
+def _why(message: MatchMessage) -> dict:
     """The audit record's why: the recommended action and every matched reference."""
     return {
-        "action": message["action"],
-        "match_id": message["match_id"],
-        "matched_at": message["times"]["matched_at"],
-        "references": [
-            {
-                "reference_id": entry["reference_id"],
-                "label": entry["label"],
-                "source": entry["source"],
-                "signal_type": entry["signal_type"],
-                "distance": entry["distance"],
-                "inliers": entry.get("inliers"),
-                "query_match_percent": entry["query_match_percent"],
-                "reference_match_percent": entry["reference_match_percent"],
-            }
-            for entry in message["matches"]
-        ],
+        "action": message.action,
+        "match_id": message.match_id,
+        "matched_at": message.times.matched_at,
+        "references": [entry.model_dump(include=_REFERENCE_FIELDS) for entry in message.matches],
     }
 
 
-def _what(message: dict) -> dict:
-    upload, media = message["upload"], message["media"]
+def _what(message: MatchMessage) -> dict:
+    upload, media = message.upload, message.media
     return {
-        "bucket": upload["bucket"],
-        "key": upload["key"],
-        "version_id": upload.get("version_id"),
-        "etag": upload.get("etag"),
-        "size": upload.get("size"),
-        "sha256": upload["sha256"],
-        "media_kind": media["kind"],
-        "duration": media["duration"],
+        "bucket": upload.bucket,
+        "key": upload.key,
+        "version_id": upload.version_id,
+        "etag": upload.etag,
+        "size": upload.size,
+        "sha256": upload.sha256,
+        "media_kind": media.kind,
+        "duration": media.duration,
     }
 
 
-def take_down(message: dict, mode: str, quarantine: Quarantine, audit: AuditLog) -> str:
-    """Act on one match message; returns the outcome: quarantined, review-only, gone, duplicate or not-an-object."""
-    upload = Upload.from_dict(message["upload"])
+def take_down(message: MatchMessage, mode: TakedownMode, quarantine: Quarantine, audit: AuditLog) -> TakedownOutcome:
+    """Act on one match message; the outcome says how it ended (logged and counted by the handler)."""
+    upload = Upload.from_dict(message.upload.model_dump())
     if not upload.is_object:
-        return "not-an-object"  # a hash-only request: there is nothing to remove
-    if mode == "review-only":
-        recorded = audit.record(upload.upload_id, "review", outcome="review-only", mode=mode, **_what(message), **_why(message))
-        return "review-only" if recorded else "duplicate"
-    if audit.get(upload.upload_id, "takedown"):
-        return "duplicate"
+        return TakedownOutcome.NOT_AN_OBJECT
+    if mode == TakedownMode.REVIEW_ONLY:
+        recorded = audit.record(upload.upload_id, AuditEvent.REVIEW, outcome=TakedownOutcome.REVIEW_ONLY.value, mode=str(mode), **_what(message), **_why(message))
+        return TakedownOutcome.REVIEW_ONLY if recorded else TakedownOutcome.DUPLICATE
+    if audit.get(upload.upload_id, AuditEvent.TAKEDOWN):
+        return TakedownOutcome.DUPLICATE
     try:
-        evidence = quarantine.quarantine(upload, message["match_id"])
+        evidence = quarantine.quarantine(upload, message.match_id)
     except UploadGone as gone:
-        audit.record(upload.upload_id, "gone", stage="takedown", detail=str(gone), **_what(message), **_why(message))
-        return "gone"
+        audit.record(upload.upload_id, AuditEvent.GONE, stage="takedown", detail=str(gone), **_what(message), **_why(message))
+        return TakedownOutcome.GONE
     audit.record(
         upload.upload_id,
-        "takedown",
-        outcome="quarantined",
-        mode=mode,
+        AuditEvent.TAKEDOWN,
+        outcome=TakedownOutcome.QUARANTINED.value,
+        mode=str(mode),
         evidence={"bucket": evidence.bucket, "key": evidence.key, "version_id": evidence.version_id},
         retain_until=evidence.retain_until,
         **_what(message),
         **_why(message),
     )
-    return "quarantined"
+    return TakedownOutcome.QUARANTINED
 
 
-def restore(upload_id: str, reason: str, requested_by: str, quarantine: Quarantine, audit: AuditLog) -> dict:
+def restore(request: RestoreRequest, quarantine: Quarantine, audit: AuditLog) -> dict:
     """Reinstate a quarantined upload after a complaint, and exempt its exact bytes from future matches."""
-    done = audit.get(upload_id, "restored")
+    upload_id, reason, requested_by = request.upload_id, request.reason, request.requested_by
+    done = audit.get(upload_id, AuditEvent.RESTORED)
     if done:
         return done
-    takedown = audit.get(upload_id, "takedown")
+    takedown = audit.get(upload_id, AuditEvent.TAKEDOWN)
     if not takedown:
         raise NotQuarantined(f"no quarantine is recorded for {upload_id}")
     upload = Upload.from_object(takedown["bucket"], takedown["key"], takedown.get("version_id"))
@@ -90,5 +97,5 @@ def restore(upload_id: str, reason: str, requested_by: str, quarantine: Quaranti
     audit.exempt(takedown["sha256"], reinstated=upload_id, reason=reason, requested_by=requested_by)
     version_id = quarantine.restore(upload, evidence)
     restored_as = Upload.from_object(upload.bucket, upload.key, version_id).upload_id
-    audit.record(upload_id, "restored", reason=reason, requested_by=requested_by, restored_as=restored_as, sha256=takedown["sha256"])
-    return audit.get(upload_id, "restored")
+    audit.record(upload_id, AuditEvent.RESTORED, reason=reason, requested_by=requested_by, restored_as=restored_as, sha256=takedown["sha256"])
+    return audit.get(upload_id, AuditEvent.RESTORED)

@@ -1,0 +1,233 @@
+"""The messages at the pipeline's edges as parser models (Powertools parser, pydantic v2), each the twin of its schemas/ file.
+
+  HashesMessageModel   hasher -> matcher          schemas/hashes-message.schema.json
+  MatchMessage         matcher -> SNS -> takedown schemas/match-message.schema.json
+  RestoreRequest       operator -> RestoreUploadFunction (and `admin restore`)
+
+The models are strict (a number is not a string, "yes" is not true) and refuse what the schemas
+refuse; tests/unit/test_messages.py checks both against each other and against events/.
+
+This module needs pydantic and Powertools only, never numpy: the takedown and restore functions,
+whose package is the shared layer alone, import it. So the closed sets the core names with enums in
+numpy-importing modules (hash_set.Action, verdict.Stage, model.MediaKind) are Literal types here with
+the same values (the tests keep them equal); the matcher builds messages from those enums directly.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel, SqsRecordModel
+from pydantic import BaseModel, ConfigDict, Field, Json, StringConstraints, model_validator
+
+from hashmatch.aws.audit import now
+
+HASHES_MESSAGE_TYPE = "hashmatch.hashes"
+HASHES_MESSAGE_VERSION = 1
+MATCH_MESSAGE_TYPE = "hashmatch.match"
+# 2: matches by local features (signal_type "orb", distance null, inliers).
+MATCH_MESSAGE_VERSION = 2
+# SNS takes 256 KB; these caps keep a match message well below it whatever the video or the hash set.
+MAX_MATCHES = 100
+MAX_SEGMENTS = 100
+
+# The values of hash_set.Action, verdict.Stage and model.MediaKind.
+ActionValue = Literal["quarantine", "review"]
+SignalType = Literal["pdq", "orb"]
+MediaKindValue = Literal["image", "video"]
+
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+PdqHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^([0-9a-f]{64})?$")]  # empty for a hash-only request
+Md5Hex = Annotated[str, StringConstraints(pattern=r"^([0-9a-f]{32})?$")]
+Uuid = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
+Seconds = Annotated[float, Field(ge=0)]
+Count = Annotated[int, Field(ge=0)]
+Percent = Annotated[float, Field(ge=0, le=100)]
+Share = Annotated[float, Field(ge=0, le=1)]
+# [first, last] seconds. A list, not a tuple: strict validation of a Python dict takes JSON's arrays as lists.
+Segment = Annotated[list[Seconds], Field(min_length=2, max_length=2)]
+Segments = Annotated[list[Segment], Field(max_length=MAX_SEGMENTS)]
+
+
+class _Model(BaseModel):
+    """Strict and immutable; unknown fields ignored, as the schema allows them."""
+
+    model_config = ConfigDict(strict=True, frozen=True)
+
+
+class _Closed(_Model):
+    """A schema object with additionalProperties false."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# ------------------------------------------------------------------ hashes message
+
+
+class UploadIdentity(_Model):
+    """The hashes message's `upload`: an object, or (bucket null) a hash-only request named by upload_id alone."""
+
+    upload_id: NonEmpty
+    bucket: str | None = None
+    key: str | None = None
+    version_id: str | None = None
+    etag: str | None = None
+    size: Count | None = None
+    uploaded_at: str | None = None
+
+
+class FrameHashesModel(_Model):
+    timestamp: Seconds = 0.0
+    pdq: PdqHex
+    quality: Annotated[int, Field(ge=0, le=100)] = 100
+    variants: list[PdqHex] = []
+    signals: dict[str, str] = {}
+
+
+class MediaHashesModel(_Model):
+    """model.MediaHashes as it travels (MediaHashes.to_dict()); hash_messages.py converts it."""
+
+    kind: MediaKindValue
+    format: str = ""
+    duration: Seconds = 0.0
+    width: int = 0
+    height: int = 0
+    md5: str = ""
+    sha256: str = ""
+    role: Literal["upload"] = "upload"
+    frames_sampled: Count | None = None  # absent: as many as frames
+    frames: list[FrameHashesModel]
+
+
+class StoredPictureModel(_Closed):
+    timestamp: Seconds
+    offset: Count
+    length: Annotated[int, Field(ge=1)]
+    insets: list[Annotated[list[Share], Field(min_length=4, max_length=4)]] = []
+
+
+class DetailsModel(_Closed):
+    """Where the upload's detail pictures are (detail_pictures.DetailPicturesObject)."""
+
+    bucket: NonEmpty
+    key: NonEmpty
+    pictures: Annotated[list[StoredPictureModel], Field(min_length=1, max_length=16)]
+
+
+class HashesLocation(_Model):
+    bucket: str
+    key: str
+
+
+class HashesMessageModel(_Model):
+    """What the matcher reads from the hashes queue; `hashes` null means they wait in S3 at `hashes_location` (claim check)."""
+
+    message_type: Literal["hashmatch.hashes"] = HASHES_MESSAGE_TYPE
+    message_version: Literal[1] = HASHES_MESSAGE_VERSION
+    upload: UploadIdentity
+    hashed_at: str = Field(default_factory=now)
+    hashes: MediaHashesModel | None
+    hashes_location: HashesLocation | None = None
+    details: DetailsModel | None = None
+
+    @model_validator(mode="after")
+    def _hashes_somewhere(self) -> "HashesMessageModel":
+        if self.hashes is None and self.hashes_location is None:
+            raise ValueError("hashes is null and there is no hashes_location")
+        return self
+
+
+# ------------------------------------------------------------------ match message
+
+
+class MatchedUpload(_Closed):
+    upload_id: NonEmpty
+    bucket: str | None
+    key: str | None
+    version_id: str | None
+    etag: str | None
+    size: Count | None
+    uploaded_at: str | None
+    sha256: Sha256Hex
+    md5: Md5Hex
+
+
+class MatchedMedia(_Closed):
+    kind: MediaKindValue
+    format: str
+    duration: Seconds
+    width: Count
+    height: Count
+    frames_hashed: Count
+    usable_frames: Count
+
+
+class ReferenceMatchEntry(_Closed):
+    """One matched reference: what decided (signal_type) and by how much."""
+
+    reference_id: NonEmpty
+    label: str
+    source: str
+    action: ActionValue
+    signal_type: SignalType
+    distance: Annotated[int, Field(ge=0, le=256)] | None
+    inliers: Count | None
+    threshold: Count
+    query_match_percent: Percent
+    reference_match_percent: Percent
+    matched_query_frames: Annotated[int, Field(ge=1)]
+    query_segments: Segments
+    reference_segments: Segments
+
+    @model_validator(mode="after")
+    def _measure_of_its_signal(self) -> "ReferenceMatchEntry":
+        if self.signal_type == "orb" and (self.distance is not None or self.inliers is None or self.inliers < 1):
+            raise ValueError("an orb match has inliers (at least 1) and distance null")
+        if self.signal_type == "pdq" and (self.distance is None or self.inliers is not None):
+            raise ValueError("a pdq match has a distance and inliers null")
+        return self
+
+
+class MatchTimes(_Closed):
+    uploaded_at: str | None
+    hashed_at: str
+    matched_at: str
+
+
+class MatchMessage(_Closed):
+    """One SNS message per matched upload. Every field is required, as in the schema: the builder names the type and version."""
+
+    message_type: Literal["hashmatch.match"]
+    message_version: Literal[2]
+    match_id: Uuid
+    action: ActionValue
+    upload: MatchedUpload
+    media: MatchedMedia
+    matches: Annotated[list[ReferenceMatchEntry], Field(min_length=1, max_length=MAX_MATCHES)]
+    matches_total: Annotated[int, Field(ge=1)]
+    truncated: bool
+    times: MatchTimes
+
+
+class MatchNotification(SnsNotificationModel):
+    """SNS's notification as a subscribed queue receives it; its Message is the match message (JSON)."""
+
+    Message: Json[MatchMessage]
+
+
+class MatchMessageRecord(SqsRecordModel):
+    """One record of the takedown queue's SQS event: the batch processor parses each on its own, so a bad one fails alone."""
+
+    body: Json[MatchNotification]
+
+
+# ------------------------------------------------------------------ restore request
+
+
+class RestoreRequest(_Model):
+    """RestoreUploadFunction's event: {"upload_id": "s3://bucket/key?versionId=...", "reason": "...", "requested_by": "..."}."""
+
+    upload_id: NonEmpty
+    reason: NonEmpty
+    requested_by: NonEmpty
