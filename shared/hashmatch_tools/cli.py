@@ -1,4 +1,4 @@
-"""The `hashmatch` command: hash media files and compare uploads with a reference."""
+"""The `hashmatch` command: hash media files, compare uploads with a reference, manage a stack's hash set."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from hashmatch.local_features.orb import extract_with_insets
 from hashmatch.local_features.stage import two_stage_matcher
 from hashmatch.media.hashing import hash_media
 from hashmatch.model import MediaHashes, Role
+from hashmatch_tools import hashset
 from hashmatch_tools.matching import detail_pictures_of, hash_reference
 
 EXIT_OK = 0
@@ -138,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     compare_cmd.add_argument("queries", nargs="+", metavar="QUERY")
     common(compare_cmd)
     compare_cmd.set_defaults(run=command_compare)
+
+    hashset_cmd = commands.add_parser("hashset", help="the hash set of a stack: add, import, export, remove, list, stats, allow")
+    hashset.add_arguments(hashset_cmd)
+    hashset_cmd.set_defaults(run=hashset.run)
     return parser
 
 

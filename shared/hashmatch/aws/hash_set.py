@@ -24,7 +24,9 @@ from typing import Callable
 from boto3.dynamodb.conditions import Key
 
 from hashmatch.aws.dynamo import from_item, items, to_item
+from hashmatch.aws.hash_list_entries import ENTRY_ID_PREFIXES, HashListEntries, StoredEntry, is_entry_id, is_entry_item, stored_entries
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
+from hashmatch.hash_lists import SignalKind
 from hashmatch.index import FrameIndex
 from hashmatch.local_features.orb import LocalFeatureIndex
 from hashmatch.local_features.stage import LocalFeatureStage
@@ -65,6 +67,22 @@ class Reference:
     # Where the reference's local features are in the reference-features bucket (None: PDQ only).
     features_key: str | None = None
     feature_frames: int = 0
+
+    @classmethod
+    def of_entry(cls, stored: StoredEntry) -> "Reference":
+        """A hash-list entry as a reference: a still picture (duration 0) of one frame, named by its entry id."""
+        return cls(
+            reference_id=stored.entry_id,
+            label=", ".join(stored.labels) or "hash list",
+            source=", ".join(stored.sources),
+            action=Action(stored.action),
+            signal_type=str(stored.signal_type),
+            kind="hash",
+            duration=0.0,
+            frames=1,
+            sha256="",
+            added_at=stored.added_at,
+        )
 
     def to_dict(self) -> dict:
         return {**asdict(self), "action": str(self.action)}
@@ -129,6 +147,8 @@ class HashSet:
         reference_id = reference_id or hashes.sha256
         if reference_id.startswith(RESERVED_PREFIX):
             raise ValueError(f"reference ids starting with {RESERVED_PREFIX!r} are the hash set's own (its version counter)")
+        if is_entry_id(reference_id):
+            raise ValueError(f"reference ids starting with {', '.join(ENTRY_ID_PREFIXES)} name hash-list entries")
         earlier = self._meta(reference_id)
         features_key = None
         if hashes.features:
@@ -182,6 +202,11 @@ class HashSet:
             self._delete_features(meta)
         return removed > 0
 
+    @property
+    def entries(self) -> HashListEntries:
+        """The hash-list entries (shared hashes and the allow-list) in the same table."""
+        return HashListEntries(self.table, self._bump_version)
+
     def references(self) -> list[Reference]:
         return sorted(
             (Reference.from_item(item) for item in self._scan() if item["item"] == META_ITEM),
@@ -200,6 +225,7 @@ class HashSet:
         version = self.version()
         references: dict[str, Reference] = {}
         frames: dict[str, list[tuple[float, str]]] = {}
+        entry_items = []
         for item in self._scan():
             if item["reference_id"] == VERSION_KEY["reference_id"]:
                 continue
@@ -208,10 +234,17 @@ class HashSet:
             elif item["item"].startswith(FRAMES_ITEM_PREFIX):
                 pairs = zip((float(t) for t in item["timestamps"]), (str(PRIMARY_SIGNAL.parse(h)) for h in item["pdq"]))
                 frames.setdefault(item["reference_id"], []).extend(pairs)
+            elif is_entry_item(item):
+                entry_items.append(item)
         index = FrameIndex(PRIMARY_SIGNAL.bits)
         # Frames without a meta item belong to a reference being written or removed: skipped.
         for reference_id, reference in references.items():
             index.add(reference_id, frames.get(reference_id, []), reference.duration)
+        for stored in stored_entries(entry_items).values():
+            # An allowed entry is left out: no upload can match it.
+            if stored.signal_type == SignalKind.PDQ and stored.provenances and not stored.allowed:
+                references[stored.entry_id] = Reference.of_entry(stored)
+                index.add(stored.entry_id, [(0.0, stored.hash)], 0.0)
         stages = [PdqStage(index, self.pdq_threshold), LocalFeatureStage(self._load_features(references))]
         matcher = Matcher({reference_id: reference.duration for reference_id, reference in references.items()}, stages)
         return LoadedHashSet(references, matcher, version)

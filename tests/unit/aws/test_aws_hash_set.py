@@ -298,3 +298,10 @@ def test_a_reference_id_in_the_hash_sets_own_namespace_is_refused():
 
     with pytest.raises(ValueError, match="version counter"):
         hash_set.add_reference(reference_hashes(2, 7), label="x", source="tests", reference_id="#hash-set")
+
+
+def test_a_reference_id_that_names_a_hash_list_entry_is_refused():
+    hash_set = HashSet(FakeTable("hash-set", "reference_id", "item"))
+
+    with pytest.raises(ValueError, match="hash-list entries"):
+        hash_set.add_reference(reference_hashes(2, 7), label="x", source="tests", reference_id="pdq:" + "0" * 64)

@@ -1,0 +1,128 @@
+"""Hash-list entries in the hash-set table (local stack): imported once, merged by hash, allowed, removed, loaded for matching."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+
+import pytest
+
+from hashmatch.hash_lists import BadLine, HashListEntry, HashListFormat, SignalKind, read_hash_list, write_hash_list
+from hashmatch.verdict import Stage
+
+
+def pdq(seed: str) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()
+
+
+@pytest.fixture
+def source():
+    """A list name of this test's own, so tests do not see each other's entries."""
+    return f"list-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def entries(hash_set):
+    return hash_set.entries
+
+
+def lines(*hashes: str) -> list[str]:
+    return [f"{value}\n" for value in hashes]
+
+
+def test_an_import_writes_every_good_line_and_reports_each_bad_one(entries, source):
+    text = lines(pdq(f"{source}1"), "not a hash", pdq(f"{source}2"), "abc")
+
+    report = entries.import_entries(read_hash_list(text, source, HashListFormat.PDQ_LINES))
+
+    assert (report.entries, report.written) == (2, 2)
+    assert [bad.line_number for bad in report.bad_lines] == [2, 4] and all(bad.reason for bad in report.bad_lines)
+    assert entries.get(SignalKind.PDQ, pdq(f"{source}1")).sources == (source,)
+
+
+def test_importing_the_same_list_again_writes_nothing(entries, source):
+    text = lines(pdq(f"{source}a"), pdq(f"{source}b"))
+    entries.import_entries(read_hash_list(text, source, HashListFormat.PDQ_LINES))
+
+    again = entries.import_entries(read_hash_list(text, source, HashListFormat.PDQ_LINES))
+
+    assert (again.written, again.already_there) == (0, 2)
+
+
+def test_an_interrupted_import_lands_the_rest_exactly_once_when_run_again(entries, source):
+    text = lines(*(pdq(f"{source}-{n}") for n in range(250)))
+
+    def interrupted():
+        for number, item in enumerate(read_hash_list(text, source, HashListFormat.PDQ_LINES)):
+            if number == 120:
+                raise KeyboardInterrupt
+            yield item
+
+    with pytest.raises(KeyboardInterrupt):
+        entries.import_entries(interrupted())
+    rerun = entries.import_entries(read_hash_list(text, source, HashListFormat.PDQ_LINES))
+
+    assert rerun.written + rerun.already_there == 250 and rerun.already_there == 100  # one full batch had landed
+    assert sum(1 for e in entries.all().values() if source in e.sources) == 250
+
+
+def test_the_same_hash_from_two_sources_is_one_entry_with_both(entries, source):
+    value = pdq(source)
+    entries.add(HashListEntry(signal_type=SignalKind.PDQ, hash=value, labels=("a",), source=f"{source}-x"))
+    entries.add(HashListEntry(signal_type=SignalKind.PDQ, hash=value, labels=("b",), source=f"{source}-y"), action="quarantine")
+
+    stored = entries.get(SignalKind.PDQ, value)
+
+    assert stored.sources == (f"{source}-x", f"{source}-y") and stored.labels == ("a", "b") and stored.action == "quarantine"
+
+
+def test_an_allowed_entry_is_not_loaded_for_matching(hash_set, entries, source):
+    value = pdq(source)
+    entries.add(HashListEntry(signal_type=SignalKind.PDQ, hash=value, source=source))
+    entries.allow(SignalKind.PDQ, value, allowed_by="tests", reason="false positive")
+
+    loaded = hash_set.load()
+
+    assert f"pdq:{value}" not in loaded.references
+
+
+def test_an_allowed_hash_stays_allowed_when_its_list_is_imported_again(hash_set, entries, source):
+    value = pdq(source)
+    entries.allow(SignalKind.PDQ, value, allowed_by="tests", reason="false positive")
+
+    entries.import_entries(read_hash_list(lines(value), source, HashListFormat.PDQ_LINES))
+
+    assert entries.get(SignalKind.PDQ, value).allowed and f"pdq:{value}" not in hash_set.load().references
+
+
+def test_an_active_pdq_entry_is_matched_as_a_still_reference(hash_set, entries, source):
+    value = pdq(source)
+    entries.add(HashListEntry(signal_type=SignalKind.PDQ, hash=value, labels=("terror",), source=source))
+
+    loaded = hash_set.load()
+
+    reference = loaded.references[f"pdq:{value}"]
+    assert (reference.label, reference.source, reference.duration, reference.kind) == ("terror", source, 0.0, "hash")
+    assert len(loaded.matcher.stage(Stage.PDQ)) >= 1
+
+
+def test_removing_an_entry_deletes_its_provenances_and_bumps_the_version(hash_set, entries, source):
+    value = pdq(source)
+    entries.add(HashListEntry(signal_type=SignalKind.PDQ, hash=value, source=source))
+    before = hash_set.version()
+
+    removed = entries.remove(SignalKind.PDQ, value)
+
+    assert removed == 1 and entries.get(SignalKind.PDQ, value) is None and hash_set.version() > before
+
+
+def test_export_writes_what_import_reads(entries, source):
+    entries.import_entries(read_hash_list(lines(pdq(f"{source}e1"), pdq(f"{source}e2")), source, HashListFormat.PDQ_LINES), added_by="tests")
+    exported = [entry for entry in entries.export() if entry.source == source]
+
+    text = io.StringIO("".join(write_hash_list(exported, HashListFormat.JSON_LINES)))
+    read_back = [entry for entry in read_hash_list(text, "ignored", HashListFormat.JSON_LINES)]
+
+    assert not any(isinstance(entry, BadLine) for entry in read_back)
+    assert sorted(read_back, key=lambda e: e.hash) == sorted(exported, key=lambda e: e.hash)

@@ -1,0 +1,133 @@
+"""`hashmatch hashset ...` against the local stack: shared hash lists imported, exported, allowed and removed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+
+import pytest
+
+from hashmatch.hash_lists import SignalKind
+from hashmatch_tools.cli import main
+
+HMA = "hash-lists/hma-sample-data"
+
+
+@pytest.fixture
+def hashset(stack, capsys):
+    """`hashmatch hashset` with the stack's endpoint and table; returns (exit status, stdout, stderr)."""
+
+    def call(*arguments: str) -> tuple[int, str, str]:
+        common = ["hashset", "--endpoint-url", stack.endpoint_url, "--region", stack.region, "--table", stack.ref("HashSetTable"), "--features-bucket", stack.ref("ReferenceFeaturesBucket"), "--added-by", "tests"]
+        status = main([*common, *arguments])
+        captured = capsys.readouterr()
+        return status, captured.out, captured.err
+
+    return call
+
+
+@pytest.fixture
+def source():
+    return f"list-{uuid.uuid4().hex[:8]}"
+
+
+def pdq(seed: str) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()
+
+
+@pytest.mark.corpus
+def test_the_threatexchange_pdq_export_imports_cleanly(hashset, corpus, source):
+    status, out, err = hashset("import", str(corpus / HMA / "pdq.csv"), "--source", source)
+
+    assert status == 0 and err == ""
+    assert json.loads(out) | {"file": None} == {"file": None, "entries": 139, "written": 139, "already_there": 0, "allowed": 0, "bad_lines": 0}
+
+
+@pytest.mark.corpus
+def test_a_tmk_line_is_reported_as_unsupported_not_read(hashset, corpus, source):
+    status, out, err = hashset("import", str(corpus / HMA / "video_tmk_pdqf.csv"), "--source", source)
+
+    assert status == 2 and json.loads(out)["entries"] == 0
+    assert "video_tmk_pdqf.csv:1: TMK hashes are not supported" in err
+
+
+@pytest.mark.corpus
+def test_video_md5_lines_become_md5_entries(hashset, hash_set, corpus, source):
+    hashset("import", str(corpus / HMA / "video_md5.csv"), "--source", source)
+
+    assert hash_set.entries.get(SignalKind.MD5, "cab08b36195edb1a1231d2d09fa450e0").sources == (source,)
+
+
+def test_a_list_with_bad_lines_lands_its_good_lines_once_and_names_each_bad_one(hashset, tmp_path, source):
+    listing = tmp_path / "list.txt"
+    listing.write_text("\n".join([pdq(f"{source}1"), "zz-not-hex", pdq(f"{source}2"), pdq(f"{source}3")[:-1]]) + "\n")
+
+    first = hashset("import", str(listing), "--format", "pdq", "--source", source)
+    second = hashset("import", str(listing), "--format", "pdq", "--source", source)
+
+    assert first[0] == 2 and re.findall(r"list\.txt:(\d+): ", first[2]) == ["2", "4"]
+    assert json.loads(first[1])["written"] == 2 and json.loads(second[1])["written"] == 0 and json.loads(second[1])["already_there"] == 2
+
+
+def test_export_writes_what_import_reads(hashset, hash_set, tmp_path, source):
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{pdq(source + 'x')}\n{pdq(source + 'y')}\n")
+    hashset("import", str(listing), "--source", source)
+    exported = tmp_path / "export.jsonl"
+
+    status, _, _ = hashset("export", "-o", str(exported))
+    mine = "".join(line for line in exported.read_text().splitlines(keepends=True) if source in line)
+    (tmp_path / "mine.jsonl").write_text(mine)
+    _, out, _ = hashset("import", str(tmp_path / "mine.jsonl"))
+
+    assert status == 0 and mine.count("\n") == 2
+    assert json.loads(out)["already_there"] == 2 and json.loads(out)["written"] == 0
+
+
+def test_allow_then_undo_toggles_the_allow_list(hashset, hash_set, source):
+    value = pdq(source)
+    hashset("add", value, "--source", source, "--label", "x")
+
+    allowed = hashset("allow", value, "--reason", "a false positive of this list")
+    refused = hashset("allow", value)
+    undone = hashset("allow", value, "--undo")
+
+    assert allowed[0] == 0 and refused[0] == 2 and undone[0] == 0
+    assert hash_set.entries.get(SignalKind.PDQ, value).allowed is None
+
+
+def test_remove_by_hash_deletes_the_entry(hashset, hash_set, source):
+    value = pdq(source)
+    hashset("add", value, "--source", source)
+
+    status, out, _ = hashset("remove", value)
+
+    assert status == 0 and json.loads(out)["provenances_removed"] == 1
+    assert hash_set.entries.get(SignalKind.PDQ, value) is None
+
+
+def test_remove_of_an_unknown_id_says_so(hashset):
+    status, _, err = hashset("remove", "no-such-reference")
+
+    assert status == 1 and "no reference or entry" in err
+
+
+def test_stats_count_entries_by_signal_type_and_source(hashset, source):
+    hashset("add", pdq(source), "--source", source)
+    hashset("add", hashlib.md5(source.encode()).hexdigest(), "--source", source)
+
+    status, out, _ = hashset("stats")
+
+    stats = json.loads(out)
+    assert status == 0 and stats["by_source"][source] == 2 and stats["by_signal_type"]["md5"] >= 1
+
+
+def test_a_file_whose_format_cannot_be_told_is_refused_with_the_format_flag_named(hashset, tmp_path, source):
+    odd = tmp_path / "odd.txt"
+    odd.write_text("hello\nworld\n")
+
+    status, _, err = hashset("import", str(odd), "--source", source)
+
+    assert status == 2 and "--format" in err
