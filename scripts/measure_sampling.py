@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from hashmatch.media.hashing import hash_media
-from hashmatch.media.decode import DENSE, SPARSE, Sampling
+from hashmatch.media.decode import DENSE, SPARSE
 from hashmatch_tools.matching import compare, hash_reference
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ from hashmatch.aws.uploads import Upload, UploadGone, read_upload
 from hashmatch.errors import MediaError
 from hashmatch.media.decode import Limits
 from hashmatch.media.hashing import encode_detail_picture, hash_media
-from hashmatch.model import Role
+from hashmatch.vocabulary import Role
 
 settings = config.load(config.HashUploadSettings)
 logger = Logger()

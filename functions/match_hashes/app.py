@@ -14,7 +14,7 @@ from hashmatch.aws.hash_messages import read_hashes_message
 from hashmatch.aws.hash_set import CachedHashSet, HashSet
 from hashmatch.aws.match_messages import match_message, publish_match
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
-from hashmatch.verdict import Stage
+from hashmatch.vocabulary import Stage
 
 settings = config.load(config.MatchHashesSettings)
 logger = Logger()

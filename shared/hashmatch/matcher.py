@@ -18,7 +18,8 @@ from typing import Callable, Hashable, Iterable, Mapping, Protocol, Sequence
 from hashmatch.index import FrameIndex, FrameMatch
 from hashmatch.model import EncodedDetailPicture, FrameFeatures, FrameHashes, MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
-from hashmatch.verdict import Stage, Verdict, decide, sampling_step
+from hashmatch.verdict import Verdict, decide, sampling_step
+from hashmatch.vocabulary import Stage
 
 # Where the upload's detail pictures come from (an S3 object in Lambda, memory in the CLI):
 # called only when a stage needs them, so an upload PDQ decides costs no read.

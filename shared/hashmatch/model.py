@@ -8,26 +8,14 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 import numpy as np
 
 from hashmatch.signals import PRIMARY_SIGNAL, SIGNAL_TYPES
+from hashmatch.vocabulary import MediaKind, Role
 
 # A box inside a picture: top, bottom, left, right as shares of its height and width.
 Box = tuple[float, float, float, float]
-
-
-class Role(StrEnum):
-    """How media is sampled: a reference densely (every distinct frame), an upload sparsely and fast."""
-
-    REFERENCE = "reference"
-    UPLOAD = "upload"
-
-
-class MediaKind(StrEnum):
-    IMAGE = "image"
-    VIDEO = "video"  # an animated GIF/WebP too: a timed frame sequence
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from enum import StrEnum
 from typing import Sequence
 
 from hashmatch.index import FrameMatch
 from hashmatch.model import FrameFeatures, FrameHashes
+from hashmatch.vocabulary import Stage
 
 # A video matches when at least half of the upload's usable frames match the reference
 # (a clip cut from it: the upload is mostly reference) or the upload covers at least half of
@@ -18,13 +18,6 @@ QUERY_MATCH_THRESHOLD = 50.0
 REFERENCE_MATCH_THRESHOLD = 50.0
 # One stray frame is not a video match: a uniform title card or a common logo can collide.
 MIN_MATCHED_FRAMES = 2
-
-
-class Stage(StrEnum):
-    """A matching stage, and so what decided a verdict. The values are the match message's `signal_type`."""
-
-    PDQ = "pdq"  # PDQ frame hashes (with the upload's mirror, rotation and inner-picture variants)
-    LOCAL_FEATURES = "orb"  # ORB local features verified by a homography
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,14 @@ import json
 import sys
 
 from hashmatch.aws.audit import AuditLog
-from hashmatch.aws.hash_set import Action, HashSet
+from hashmatch.aws.hash_set import HashSet
 from hashmatch.aws.messages import RestoreRequest
 from hashmatch.aws.quarantine import Quarantine
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 from hashmatch.aws.takedown import restore
 from hashmatch.errors import MediaError
 from hashmatch_tools.matching import hash_reference
+from hashmatch.vocabulary import Action
 
 
 def add_reference(hash_set: HashSet, path: str, *, label: str, source: str, action: Action = Action.QUARANTINE, reference_id: str | None = None):

@@ -13,9 +13,10 @@ from hashmatch.errors import MediaError
 from hashmatch.local_features.orb import extract_with_insets
 from hashmatch.local_features.stage import two_stage_matcher
 from hashmatch.media.hashing import hash_media
-from hashmatch.model import MediaHashes, Role
+from hashmatch.model import MediaHashes
 from hashmatch_tools import hashset
 from hashmatch_tools.matching import detail_pictures_of, hash_reference
+from hashmatch.vocabulary import Role
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2

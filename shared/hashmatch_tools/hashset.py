@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from hashmatch.aws.hash_list_entries import ImportReport, entry_id, is_entry_id
-from hashmatch.aws.hash_set import Action, HashSet
+from hashmatch.aws.hash_set import HashSet
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 from hashmatch.errors import MediaError
 from hashmatch.hash_lists import HashListEntry, HashListFormat, SignalKind, read_hash_list, write_hash_list
+from hashmatch.vocabulary import Action
 
 EXIT_OK, EXIT_NOT_FOUND, EXIT_BAD_INPUT = 0, 1, 2
 _HEX = re.compile(r"[0-9a-fA-F]+")

@@ -12,8 +12,9 @@ from hashmatch.local_features.orb import extract_with_insets
 from hashmatch.local_features.stage import two_stage_matcher
 from hashmatch.matcher import DetailPictureLoader
 from hashmatch.media.hashing import encode_detail_picture, hash_media
-from hashmatch.model import MediaHashes, Role
+from hashmatch.model import MediaHashes
 from hashmatch.verdict import Verdict
+from hashmatch.vocabulary import Role
 
 
 def hash_reference(source: bytes | str | os.PathLike, **options) -> MediaHashes:

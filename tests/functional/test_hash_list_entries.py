@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from hashmatch.hash_lists import BadLine, HashListEntry, HashListFormat, SignalKind, read_hash_list, write_hash_list
-from hashmatch.verdict import Stage
+from hashmatch.vocabulary import Stage
 
 
 def pdq(seed: str) -> str:

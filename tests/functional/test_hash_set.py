@@ -10,7 +10,7 @@ import pytest
 from hashmatch.aws import hash_set as hash_set_module
 from hashmatch.aws.hash_set import CachedHashSet
 from hashmatch.model import FrameFeatures, FrameHashes, LocalFeatures, MediaHashes
-from hashmatch.verdict import Stage
+from hashmatch.vocabulary import Stage
 
 
 def reference_hashes(count: int, seed: int) -> MediaHashes:

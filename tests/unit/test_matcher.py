@@ -7,7 +7,7 @@ import hashlib
 from hashmatch.index import FrameMatch
 from hashmatch.matcher import Matcher, PdqStage, StageFindings
 from hashmatch.model import EncodedDetailPicture, FrameHashes, MediaHashes
-from hashmatch.verdict import Stage
+from hashmatch.vocabulary import Stage
 
 
 def pdq(seed: int, flipped_bits: int = 0) -> str:

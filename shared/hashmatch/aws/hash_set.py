@@ -18,7 +18,6 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from enum import StrEnum
 from typing import Callable
 
 from boto3.dynamodb.conditions import Key
@@ -31,9 +30,10 @@ from hashmatch.index import FrameIndex
 from hashmatch.local_features.orb import LocalFeatureIndex
 from hashmatch.local_features.stage import LocalFeatureStage
 from hashmatch.matcher import DetailPictureLoader, Matcher, MatchResult, PdqStage
-from hashmatch.model import MediaHashes, Role
+from hashmatch.model import MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
 from hashmatch.verdict import Verdict
+from hashmatch.vocabulary import Action, Role
 
 META_ITEM = "meta"
 FRAMES_ITEM_PREFIX = "frames#"
@@ -41,13 +41,6 @@ FRAMES_PER_ITEM = 1000
 # Partitions whose id starts with "#" are the hash set's own bookkeeping, never references.
 RESERVED_PREFIX = "#"
 VERSION_KEY = {"reference_id": "#hash-set", "item": "version"}
-
-
-class Action(StrEnum):
-    """What a match to a reference recommends to the subscribers."""
-
-    QUARANTINE = "quarantine"  # take the upload down, keep it as evidence
-    REVIEW = "review"  # leave it up for a person to look at
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Sequence
 
 from hashmatch.aws.audit import now
 from hashmatch.aws.hash_messages import HashesMessage
-from hashmatch.aws.hash_set import Action, ReferenceMatch
+from hashmatch.aws.hash_set import ReferenceMatch
 from hashmatch.aws.messages import (
     MATCH_MESSAGE_TYPE,
     MATCH_MESSAGE_VERSION,
@@ -22,7 +22,8 @@ from hashmatch.aws.messages import (
     ReferenceMatchEntry,
 )
 from hashmatch.local_features.orb import MIN_INLIERS
-from hashmatch.verdict import Stage, sampling_step
+from hashmatch.verdict import sampling_step
+from hashmatch.vocabulary import Action, Stage
 
 
 def segments(timestamps: Sequence[float], gap: float) -> list[list[float]]:

@@ -8,9 +8,9 @@ The models are strict (a number is not a string, "yes" is not true) and refuse w
 refuse; tests/unit/test_messages.py checks both against each other and against events/.
 
 This module needs pydantic and Powertools only, never numpy: the takedown and restore functions,
-whose package is the shared layer alone, import it. So the closed sets the core names with enums in
-numpy-importing modules (hash_set.Action, verdict.Stage, model.MediaKind) are Literal types here with
-the same values (the tests keep them equal); the matcher builds messages from those enums directly.
+whose package is the shared layer alone, import it. The closed sets come from hashmatch.vocabulary
+(stdlib only) as Literal types of their values: strict models take plain strings from JSON and
+dicts alike, and the matcher passes the enum members, which are those strings.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel, 
 from pydantic import BaseModel, ConfigDict, Field, Json, StringConstraints, model_validator
 
 from hashmatch.aws.audit import now
+from hashmatch.vocabulary import Action, MediaKind, Stage
 
 HASHES_MESSAGE_TYPE = "hashmatch.hashes"
 HASHES_MESSAGE_VERSION = 1
@@ -31,10 +32,9 @@ MATCH_MESSAGE_VERSION = 2
 MAX_MATCHES = 100
 MAX_SEGMENTS = 100
 
-# The values of hash_set.Action, verdict.Stage and model.MediaKind.
-ActionValue = Literal["quarantine", "review"]
-SignalType = Literal["pdq", "orb"]
-MediaKindValue = Literal["image", "video"]
+ActionValue = Literal[tuple(str(action) for action in Action)]
+SignalType = Literal[tuple(str(stage) for stage in Stage)]
+MediaKindValue = Literal[tuple(str(kind) for kind in MediaKind)]
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 PdqHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]

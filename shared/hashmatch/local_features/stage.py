@@ -9,7 +9,8 @@ from hashmatch.local_features.orb import LocalFeatureIndex, features_of_detail_p
 from hashmatch.matcher import DetailPictureLoader, Matcher, PdqStage, StageFindings
 from hashmatch.model import MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
-from hashmatch.verdict import Stage, sampling_step
+from hashmatch.verdict import sampling_step
+from hashmatch.vocabulary import Stage
 
 
 class LocalFeatureStage:

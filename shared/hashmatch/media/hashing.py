@@ -11,8 +11,9 @@ import numpy as np
 from PIL import Image
 
 from hashmatch.media.decode import DENSE, DEFAULT_LIMITS, SPARSE, Limits, Media, Sampling, open_media, read_source
-from hashmatch.model import Box, DetailPicture, EncodedDetailPicture, FrameFeatures, FrameHashes, LocalFeatures, MediaHashes, MediaKind, Role
+from hashmatch.model import Box, DetailPicture, EncodedDetailPicture, FrameFeatures, FrameHashes, LocalFeatures, MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL, SIGNAL_TYPES, SignalType
+from hashmatch.vocabulary import MediaKind, Role
 
 # Consecutive reference frames whose PDQ hashes are this close add nothing a match could use
 # (two encodes of one frame differ by more), so dense reference hashing keeps one of them.

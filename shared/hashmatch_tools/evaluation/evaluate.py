@@ -19,9 +19,9 @@ from hashmatch.matcher import Matcher
 from hashmatch.media.hashing import hash_media
 from hashmatch.model import MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
-from hashmatch.verdict import Stage
 from hashmatch_tools.evaluation.suite import Entry
 from hashmatch_tools.matching import detail_pictures_of, hash_reference
+from hashmatch.vocabulary import Stage
 
 STAGES = ("pdq", "pdq+orb")
 

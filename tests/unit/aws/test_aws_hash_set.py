@@ -9,10 +9,10 @@ import pytest
 
 from aws_fakes import FakeS3, FakeTable
 from hashmatch.aws import hash_set as hash_set_module
-from hashmatch.aws.hash_set import Action, CachedHashSet, HashSet
+from hashmatch.aws.hash_set import CachedHashSet, HashSet
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 from hashmatch.model import FrameFeatures, FrameHashes, LocalFeatures, MediaHashes
-from hashmatch.verdict import Stage
+from hashmatch.vocabulary import Action, Stage
 
 FEATURES = "reference-features"
 

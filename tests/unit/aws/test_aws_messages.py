@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from aws_fakes import FakeS3
 from hashmatch.aws.hash_messages import HashesMessage, read_hashes_message
-from hashmatch.aws.hash_set import Action, Reference, ReferenceMatch
+from hashmatch.aws.hash_set import Reference, ReferenceMatch
 from hashmatch.aws.match_messages import match_message
 from hashmatch.aws.messages import (
     ActionValue,
@@ -27,8 +27,9 @@ from hashmatch.aws.messages import (
     SignalType,
 )
 from hashmatch.aws.uploads import Upload
-from hashmatch.model import MediaHashes, MediaKind
-from hashmatch.verdict import Stage, Verdict
+from hashmatch.model import MediaHashes
+from hashmatch.verdict import Verdict
+from hashmatch.vocabulary import Action, Stage
 
 ROOT = Path(__file__).resolve().parents[3]
 EVENTS = ROOT / "events"
@@ -317,19 +318,7 @@ def test_a_restore_request_without_requested_by_is_refused():
         RestoreRequest.model_validate(request)
 
 
-# ------------------------------------------------------------------ closed sets: the core's enums, without their numpy
-
-
-def test_the_messages_actions_are_the_hash_sets_actions():
-    assert set(get_args(ActionValue)) == {action.value for action in Action}
-
-
-def test_the_messages_signal_types_are_the_matching_stages():
-    assert set(get_args(SignalType)) == {stage.value for stage in Stage}
-
-
-def test_the_messages_media_kinds_are_the_cores_media_kinds():
-    assert set(get_args(MediaKindValue)) == {kind.value for kind in MediaKind}
+# ------------------------------------------------------------------ closed sets: hashmatch.vocabulary and the schemas
 
 
 def test_the_message_schemas_name_the_same_closed_sets():

@@ -1,0 +1,31 @@
+"""The closed sets every part names, defined once (stdlib only, so the functions without numpy use them too)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """How media is sampled: a reference densely (every distinct frame), an upload sparsely and fast."""
+
+    REFERENCE = "reference"
+    UPLOAD = "upload"
+
+
+class MediaKind(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"  # an animated GIF/WebP too: a timed frame sequence
+
+
+class Stage(StrEnum):
+    """A matching stage, and so what decided a verdict. The values are the match message's `signal_type`."""
+
+    PDQ = "pdq"  # PDQ frame hashes (with the upload's mirror, rotation and inner-picture variants)
+    LOCAL_FEATURES = "orb"  # ORB local features verified by a homography
+
+
+class Action(StrEnum):
+    """What a match to a reference recommends to the subscribers."""
+
+    QUARANTINE = "quarantine"  # take the upload down, keep it as evidence
+    REVIEW = "review"  # leave it up for a person to look at
