@@ -4,6 +4,8 @@
     python -m hashmatch_tools.admin --table TABLE list-references
     python -m hashmatch_tools.admin --table TABLE --features-bucket BUCKET remove-reference REFERENCE_ID
     python -m hashmatch_tools.admin --audit-table T --evidence-bucket B restore UPLOAD_ID --reason R --requested-by WHO
+    python -m hashmatch_tools.admin --table TABLE hashset import LIST [--format F] [--source S]   (and the other
+        `hashmatch hashset` commands: add, export, remove, list, stats, allow)
 
 --endpoint-url (or AWS_ENDPOINT_URL) points boto3 at a local stack.
 """
@@ -21,6 +23,7 @@ from hashmatch.aws.quarantine import Quarantine
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 from hashmatch.aws.takedown import restore
 from hashmatch.errors import MediaError
+from hashmatch_tools import hashset
 from hashmatch_tools.matching import hash_reference
 from hashmatch.vocabulary import Action
 
@@ -53,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("list-references", help="list the hash set's references")
     remove = commands.add_parser("remove-reference", help="remove a reference, its frames and its local features")
     remove.add_argument("reference_id")
+    shared_lists = commands.add_parser("hashset", help="hash-list entries and references: add, import, export, remove, list, stats, allow (as `hashmatch hashset`)", add_help=False)
+    shared_lists.add_argument("rest", nargs=argparse.REMAINDER, help="`hashmatch hashset`'s command and options")
     back = commands.add_parser("restore", help="put a quarantined upload back after a complaint")
     back.add_argument("upload_id")
     back.add_argument("--reason", required=True)
@@ -64,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     import boto3
 
     args = _parser().parse_args(argv)
+    if args.command == "hashset":
+        given = [("--endpoint-url", args.endpoint_url), ("--region", args.region), ("--table", args.table), ("--features-bucket", args.features_bucket)]
+        return hashset.main([part for flag, value in given if value for part in (flag, value)] + args.rest)
     session = boto3.session.Session(region_name=args.region)
     options = {"endpoint_url": args.endpoint_url} if args.endpoint_url else {}
     dynamodb = session.resource("dynamodb", **options)

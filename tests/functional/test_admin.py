@@ -71,3 +71,12 @@ def test_replacing_a_reference_deletes_the_features_of_the_media_it_replaced(sta
 def test_add_reference_needs_the_reference_features_bucket(stack, picture_file):
     with pytest.raises(SystemExit, match="--features-bucket"):
         admin.main(["--endpoint-url", stack.endpoint_url, "--table", stack.ref("HashSetTable"), "add-reference", str(picture_file), "--label", "x", "--source", "y"])
+
+
+def test_the_admin_module_runs_the_hashset_commands(run, tmp_path):
+    listing = tmp_path / "list.txt"
+    listing.write_text("f" * 64 + "\n")
+
+    status, out = run("hashset", "import", str(listing), "--source", "admin-tests", "--no-progress")
+
+    assert status == 0 and json.loads(out)["entries"] == 1

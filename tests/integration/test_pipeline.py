@@ -13,6 +13,8 @@ from makemedia import detailed, image_bytes, textured
 
 from hashmatch_tools.admin import add_reference
 from hashmatch.aws.hash_set import HashSet
+from hashmatch.hash_lists import HashListFormat, SignalKind, read_hash_list
+from hashmatch.media.hashing import hash_media
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 from hashmatch.local_features.orb import MIN_INLIERS
 
@@ -189,3 +191,28 @@ def test_a_cropped_copy_of_a_reference_picture_is_caught_by_local_features_and_q
     assert (entry["reference_id"], entry["signal_type"], entry["distance"]) == (reference.reference_id, "orb", None)
     assert entry["inliers"] >= MIN_INLIERS
     assert audit.get(upload_id, "takedown")["outcome"] == "quarantined"
+
+
+def test_a_hash_list_entry_matches_until_it_is_allowed_or_removed(stack, runner, hash_set, observer, drain, upload):
+    # A shared list holds the PDQ hash of a picture; the platform has never seen the picture itself.
+    known = image_bytes(detailed(77, 640, 480))
+    listed = hash_media(known, role="reference").frames[0].pdq
+    source = f"shared list {uuid.uuid4().hex[:6]}"
+    hash_set.entries.import_entries(read_hash_list([f"{listed}\n"], source, HashListFormat.PDQ_LINES), action="quarantine")
+    outcomes = []
+    try:
+        for step in ("listed", "allowed", "removed"):
+            if step == "allowed":
+                hash_set.entries.allow(SignalKind.PDQ, listed, allowed_by="tests", reason="a false positive of this list")
+            elif step == "removed":
+                hash_set.entries.disallow(SignalKind.PDQ, listed)
+                hash_set.entries.remove(SignalKind.PDQ, listed)
+            upload(f"user uploads/listed-{step}.jpg", image_bytes(detailed(77, 640, 480), "JPEG", quality=80))
+            runner.run_until_idle()
+            outcomes.append((step, [m["matches"][0]["reference_id"] for m in messages(drain, observer)]))
+    finally:
+        hash_set.entries.disallow(SignalKind.PDQ, listed)
+        hash_set.entries.remove(SignalKind.PDQ, listed)
+
+    # Each change takes effect for the very next upload (the stack here checks the version on every batch).
+    assert outcomes == [("listed", [f"pdq:{listed}"]), ("allowed", []), ("removed", [])]
