@@ -34,7 +34,10 @@ CORPUS_MEDIA = {
     "reference image": "images/pdq-bridge-mods/aaa-orig.jpg",
     "altered image": "images/pdq-bridge-mods/blur-a-little.jpg",
     "overlaid video": f"{VIDEOS}/chair-22-with-large-logo-bar.mp4",
+    "listed image": "images/pdq-misc/pen-and-coaster.png",
 }
+# A partner's list in the ThreatExchange/HMA export format (139 PDQ hashes), when the corpus has it.
+HMA_LIST = "hash-lists/hma-sample-data/pdq.csv"
 HASH_PIPELINE = ["HashUploadFunction", "MatchHashesFunction"]
 
 
@@ -79,6 +82,7 @@ def made_media() -> dict[str, Item]:
         "reference image": reference_image,
         "altered image": Item("made-picture-q60.jpg", image_bytes(picture, "JPEG", quality=60)),
         "cropped image": cropped(reference_image),
+        "listed image": Item("made-listed.png", image_bytes(detailed(5, 800, 600))),
     }
 
 
@@ -137,7 +141,7 @@ class Demo:
         return [from_item(item) for item in items]
 
 
-def run(media: dict[str, Item], source: str, repeat: int, log_path: Path) -> int:
+def run(media: dict[str, Item], source: str, repeat: int, log_path: Path, corpus: Path | None = None) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log, LocalStack() as stack:
         runner = LocalRunner(stack, log_stream=log)
@@ -218,6 +222,9 @@ def run(media: dict[str, Item], source: str, repeat: int, log_path: Path) -> int
         dead = stack.client("sqs").get_queue_attributes(QueueUrl=stack.ref("UploadsDeadLetterQueue"), AttributeNames=["ApproximateNumberOfMessages"])
         say(f"uploads dead-letter queue: {dead['Attributes']['ApproximateNumberOfMessages']} message(s)")
 
+        if shared_list(demo, media["listed image"], corpus) != 0:
+            return 1
+
         heading(f"latency, upload -> SNS message on a subscribed queue (local stack; first run, then {repeat} more)")
         image = media["altered image"]
         image_seconds, image_messages = demo.upload(image, f"user-uploads/latency/first-{image.name}")
@@ -242,6 +249,54 @@ def run(media: dict[str, Item], source: str, repeat: int, log_path: Path) -> int
         log.flush()
         stage_figures(log_path, latency_media)
     return 0
+
+
+def shared_list(demo: Demo, listed: Item, corpus: Path | None) -> int:
+    """A shared hash list holding the PDQ hash of a picture: imported, matched, allowed, removed."""
+    from hashmatch.media.hashing import hash_media
+    from hashmatch_tools import hashset
+
+    heading("a shared hash list: import, match, allow, remove")
+    folder = REPO_ROOT / ".local"
+    listing = folder / "demo-shared-list.csv"
+    lines = corpus.joinpath(HMA_LIST).read_text().splitlines(keepends=True) if corpus and corpus.joinpath(HMA_LIST).is_file() else []
+    pdq = hash_media(listed.data, role="reference").frames[0].pdq
+    # The partner's line for the picture, a TMK line (not supported: reported, not mis-read) and a damaged line.
+    lines += [f"{pdq},9990001,2026-11-30T12:00:00+0000,demo_listed media_type_photo\n", "TMK1FVECPDQF|AAAA\n", f"{pdq[:40]},9990002,2026-11-30T12:00:00+0000,demo\n"]
+    listing.write_text("".join(lines))
+    options = ["--endpoint-url", demo.stack.endpoint_url, "--region", demo.stack.region, "--table", demo.stack.ref("HashSetTable"), "--added-by", "demo"]
+    say(f"$ hashmatch hashset import {listing.name} --source 'partner list' --action quarantine")
+    hashset.main([*options, "import", str(listing), "--source", "partner list", "--action", "quarantine", "--no-progress"])
+    say(f"$ hashmatch hashset import {listing.name} --source 'partner list' --action quarantine   (again: nothing lands twice)")
+    hashset.main([*options, "import", str(listing), "--source", "partner list", "--action", "quarantine", "--no-progress"])
+    copy = Item(f"{Path(listed.name).stem}-reencoded.jpg", reencoded(listed.data))
+    # A warm matcher sees a change at its next version check: at most HashSetRefreshSeconds later.
+    refresh = float(demo.stack.parameters["HashSetRefreshSeconds"])
+    say(f"(a warm matcher checks the hash set's version every {refresh:g} s: each upload below waits that long after the change)")
+    for step, command in (("listed", None), ("allowed", ["allow", pdq, "--reason", "demo: a false positive of the partner list"]), ("removed", ["remove", pdq])):
+        if command:
+            if step == "removed":
+                hashset.main([*options, "allow", pdq, "--undo"])
+            say(f"$ hashmatch hashset {' '.join(command[:2])} ...")
+            hashset.main([*options, *command])
+        changed = time.perf_counter()
+        time.sleep(refresh)
+        _, found = demo.upload(copy, f"user-uploads/list-{step}-{copy.name}")
+        matched = [json.loads(message["Message"])["matches"][0] for message in found]
+        outcome = f"MATCH {matched[0]['reference_id'][:20]}… label {matched[0]['label']!r}, source {matched[0]['source']!r}" if matched else "no match"
+        say(f"upload {copy.name} with the hash {step}: {outcome} ({time.perf_counter() - changed:.2f} s from the change to the outcome)")
+        if (step == "listed") != bool(matched):
+            say("UNEXPECTED outcome")
+            return 1
+    return 0
+
+
+def reencoded(data: bytes) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.open(io.BytesIO(data)).convert("RGB").save(out, format="JPEG", quality=80)
+    return out.getvalue()
 
 
 def stage_figures(log_path: Path, media: tuple[tuple[str, Item], ...]) -> None:
@@ -274,12 +329,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", type=Path, default=REPO_ROOT / ".local" / "demo-handlers.log")
     args = parser.parse_args(argv)
     media = corpus_media(args.corpus)
+    corpus: Path | None = args.corpus
     if media is not None:
         source = "team corpus (../shared/corpus)"
     else:
         print(f"No corpus at {args.corpus}; using media made for the demo.", flush=True)
-        media, source = made_media(), "made for the demo"
-    return run(media, source, args.repeat, args.log)
+        media, source, corpus = made_media(), "made for the demo", None
+    return run(media, source, args.repeat, args.log, corpus)
 
 
 if __name__ == "__main__":
