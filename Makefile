@@ -10,7 +10,7 @@ SAM_VENV := .venv-sam
 # sam build needs the Lambda runtime's Python (3.12) on PATH.
 SAM_PYTHON ?= python3.12
 
-.PHONY: setup demo demo-compare local-stack test test-fast lint bench evaluate sam-build clean
+.PHONY: setup demo demo-compare local-stack test test-fast lint bench bench-index evaluate sam-build clean
 
 setup: $(STAMP)
 
@@ -41,6 +41,9 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python scripts/bench_hashing.py
+
+bench-index: setup
+	$(BIN)/python scripts/bench_index.py
 
 evaluate: setup
 	$(BIN)/python -m hashmatch_tools.evaluation

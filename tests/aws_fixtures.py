@@ -18,7 +18,7 @@ from hashmatch.aws.hash_set import HashSet
 from hashmatch_tools.local.runner import local_pipeline
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 
-__all__ = ["handler_output", "pipeline", "stack", "runner", "output", "s3", "sqs", "bucket", "audit", "hash_set", "observer", "load_event", "drain", "counted"]
+__all__ = ["forget_source", "handler_output", "pipeline", "stack", "runner", "output", "s3", "sqs", "bucket", "audit", "hash_set", "observer", "load_event", "drain", "counted"]
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -123,3 +123,11 @@ def counted(output):
         return found
 
     return blobs
+
+
+def forget_source(hash_set: HashSet, source: str) -> None:
+    """Remove every hash-list entry a test imported under `source`, and the allow-list marks of those hashes."""
+    for stored in hash_set.entries.all().values():
+        if source in stored.sources:
+            hash_set.entries.remove(stored.signal_type, stored.hash, source)
+            hash_set.entries.disallow(stored.signal_type, stored.hash)

@@ -2,9 +2,10 @@
 
 Each stage answers, for one upload, which references it finds, on which frames and how close
 (FrameMatch); the Matcher turns those into verdicts (verdict.decide) and ranks the matches.
-The policy: stages run in order, and a later stage runs only when no earlier one matched. PDQ
-is cheap and runs on every upload; the local-feature stage (local_features/stage.py) is
-costly and catches the copies PDQ misses.
+The policy: stages run in order, and a later stage runs only when no earlier one matched. The
+exact digests of shared lists (MD5, SHA-256) are a dictionary lookup; PDQ is cheap and runs on
+every upload; the local-feature stage (local_features/stage.py) is costly and catches the
+copies PDQ misses.
 
 The Lambda matcher, `hashmatch compare`, the evaluation and the demo all match through this.
 """
@@ -72,11 +73,43 @@ class PdqStage:
         return StageFindings(frames, found, sampling_step(upload.frames))
 
 
+@dataclass(frozen=True)
+class WholeFile:
+    """The one "frame" an exact digest stage looks at: the file itself."""
+
+    timestamp: float = 0.0
+
+
+class DigestStage:
+    """The upload's whole-file digest (MD5 or SHA-256) looked up among hash-list entries: a dictionary, constant time."""
+
+    def __init__(self, stage: Stage, entries: Mapping[str, Hashable] | None = None):
+        if stage not in (Stage.MD5, Stage.SHA256):
+            raise ValueError(f"a digest stage is md5 or sha256, not {stage}")
+        self.stage = stage
+        self.entries = dict(entries or {})  # lowercase hex digest -> reference key
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def find(self, upload: MediaHashes, detail_pictures: DetailPictureLoader | None = None) -> StageFindings | None:
+        digest = upload.md5 if self.stage == Stage.MD5 else upload.sha256
+        if not digest:
+            return None
+        key = self.entries.get(digest.lower())
+        matches = {key: [FrameMatch(0.0, 0.0, 0.0, 0)]} if key is not None else {}
+        return StageFindings((WholeFile(),), matches, 0.0)
+
+
+# Exact digests first (an identical file), then PDQ by distance, then local features by inliers.
+_STAGE_RANK = {Stage.MD5: 0, Stage.SHA256: 0, Stage.PDQ: 1, Stage.LOCAL_FEATURES: 2}
+
+
 def best_first(verdict: Verdict, reference: Hashable) -> tuple:
-    """Ranking of matches: PDQ matches by smallest distance, then local-feature matches by most inliers."""
+    """Ranking of matches: exact digests, then PDQ matches by smallest distance, then local-feature matches by most inliers."""
     if verdict.stage == Stage.LOCAL_FEATURES:
-        return (1, -(verdict.best_inliers or 0), str(reference))
-    return (0, verdict.best_distance if verdict.best_distance is not None else 0, str(reference))
+        return (_STAGE_RANK[verdict.stage], -(verdict.best_inliers or 0), str(reference))
+    return (_STAGE_RANK[verdict.stage], verdict.best_distance if verdict.best_distance is not None else 0, str(reference))
 
 
 @dataclass(frozen=True)

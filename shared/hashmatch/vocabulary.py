@@ -20,6 +20,8 @@ class MediaKind(StrEnum):
 class Stage(StrEnum):
     """A matching stage, and so what decided a verdict. The values are the match message's `signal_type`."""
 
+    MD5 = "md5"  # the whole file's MD5 is a hash-list entry's (an exact copy)
+    SHA256 = "sha256"  # the whole file's SHA-256 is a hash-list entry's
     PDQ = "pdq"  # PDQ frame hashes (with the upload's mirror, rotation and inner-picture variants)
     LOCAL_FEATURES = "orb"  # ORB local features verified by a homography
 

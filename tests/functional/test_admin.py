@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from aws_fixtures import forget_source
 from botocore.exceptions import ClientError
 from makemedia import detailed, image_bytes
 
@@ -73,10 +74,13 @@ def test_add_reference_needs_the_reference_features_bucket(stack, picture_file):
         admin.main(["--endpoint-url", stack.endpoint_url, "--table", stack.ref("HashSetTable"), "add-reference", str(picture_file), "--label", "x", "--source", "y"])
 
 
-def test_the_admin_module_runs_the_hashset_commands(run, tmp_path):
+def test_the_admin_module_runs_the_hashset_commands(run, hash_set, tmp_path):
     listing = tmp_path / "list.txt"
     listing.write_text("f" * 64 + "\n")
 
-    status, out = run("hashset", "import", str(listing), "--source", "admin-tests", "--no-progress")
+    try:
+        status, out = run("hashset", "import", str(listing), "--source", "admin-tests", "--no-progress")
+    finally:
+        forget_source(hash_set, "admin-tests")
 
     assert status == 0 and json.loads(out)["entries"] == 1

@@ -7,6 +7,7 @@ import io
 import uuid
 
 import pytest
+from aws_fixtures import forget_source
 
 from hashmatch.hash_lists import BadLine, HashListEntry, HashListFormat, SignalKind, read_hash_list, write_hash_list
 from hashmatch.vocabulary import Stage
@@ -17,9 +18,11 @@ def pdq(seed: str) -> str:
 
 
 @pytest.fixture
-def source():
-    """A list name of this test's own, so tests do not see each other's entries."""
-    return f"list-{uuid.uuid4().hex[:8]}"
+def source(hash_set):
+    """A list name of this test's own; its entries (and their allow-list marks) are removed afterwards."""
+    name = f"list-{uuid.uuid4().hex[:8]}"
+    yield name
+    forget_source(hash_set, name)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import re
 import uuid
 
 import pytest
+from aws_fixtures import forget_source
 
 from hashmatch.hash_lists import SignalKind
 from hashmatch_tools.cli import main
@@ -29,8 +30,11 @@ def hashset(stack, capsys):
 
 
 @pytest.fixture
-def source():
-    return f"list-{uuid.uuid4().hex[:8]}"
+def source(hash_set):
+    """A list name of this test's own; its entries (and their allow-list marks) are removed afterwards."""
+    name = f"list-{uuid.uuid4().hex[:8]}"
+    yield name
+    forget_source(hash_set, name)
 
 
 def pdq(seed: str) -> str:

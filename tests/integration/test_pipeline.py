@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from pathlib import Path
@@ -13,7 +14,7 @@ from makemedia import detailed, image_bytes, textured
 
 from hashmatch_tools.admin import add_reference
 from hashmatch.aws.hash_set import HashSet
-from hashmatch.hash_lists import HashListFormat, SignalKind, read_hash_list
+from hashmatch.hash_lists import HashListEntry, HashListFormat, SignalKind, read_hash_list
 from hashmatch.media.hashing import hash_media
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 from hashmatch.local_features.orb import MIN_INLIERS
@@ -216,3 +217,18 @@ def test_a_hash_list_entry_matches_until_it_is_allowed_or_removed(stack, runner,
 
     # Each change takes effect for the very next upload (the stack here checks the version on every batch).
     assert outcomes == [("listed", [f"pdq:{listed}"]), ("allowed", []), ("removed", [])]
+
+
+def test_an_upload_whose_md5_is_listed_is_matched_exactly(runner, hash_set, observer, drain, upload):
+    exact = image_bytes(textured(78, 320, 240), "JPEG", quality=90)
+    listed = hashlib.md5(exact).hexdigest()
+    hash_set.entries.add(HashListEntry(signal_type=SignalKind.MD5, hash=listed, labels=("exact",), source="md5 list"), action="quarantine")
+    try:
+        upload("user uploads/exact copy.jpg", exact)
+        runner.run_until_idle()
+    finally:
+        hash_set.entries.remove(SignalKind.MD5, listed)
+
+    [message] = messages(drain, observer)
+    validate(message)
+    assert [(m["reference_id"], m["signal_type"], m["distance"]) for m in message["matches"]] == [(f"md5:{listed}", "md5", 0)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from hashmatch.index import FrameMatch
-from hashmatch.matcher import Matcher, PdqStage, StageFindings
+from hashmatch.matcher import DigestStage, Matcher, PdqStage, StageFindings
 from hashmatch.model import EncodedDetailPicture, FrameHashes, MediaHashes
 from hashmatch.vocabulary import Stage
 
@@ -122,3 +122,26 @@ def test_the_verdict_against_a_reference_no_stage_met_is_no_match():
     verdict = matcher.verdict(picture(pdq(9)), "a")
 
     assert not verdict.match and verdict.query_frames == 1 and verdict.query_match_percent == 0.0
+
+
+def digest_upload(md5: str, *hashes: str) -> MediaHashes:
+    frames = tuple(FrameHashes(float(n), value, 100) for n, value in enumerate(hashes))
+    return MediaHashes("image", "png", 0.0, 64, 64, md5, "", "upload", frames, len(frames))
+
+
+def test_an_exact_md5_match_decides_before_pdq_looks():
+    md5 = hashlib.md5(b"known file").hexdigest()
+    matcher = Matcher({"md5:x": 0.0, "a": 0.0}, [DigestStage(Stage.MD5, {md5: "md5:x"}), PdqStage.of_references({"a": picture(pdq(1), role="reference")})])
+
+    result = matcher.match(digest_upload(md5, pdq(1)))
+
+    assert [(key, verdict.stage, verdict.best_distance) for key, verdict in result.matches] == [("md5:x", Stage.MD5, 0)]
+    assert result.stages == (Stage.MD5,)
+
+
+def test_an_unlisted_digest_leaves_the_upload_to_pdq():
+    matcher = Matcher({"md5:x": 0.0, "a": 0.0}, [DigestStage(Stage.MD5, {"0" * 32: "md5:x"}), PdqStage.of_references({"a": picture(pdq(1), role="reference")})])
+
+    result = matcher.match(digest_upload(hashlib.md5(b"other").hexdigest(), pdq(1)))
+
+    assert [key for key, _ in result.matches] == ["a"] and result.stages == (Stage.MD5, Stage.PDQ)

@@ -29,11 +29,11 @@ from hashmatch.hash_lists import SignalKind
 from hashmatch.index import FrameIndex
 from hashmatch.local_features.orb import LocalFeatureIndex
 from hashmatch.local_features.stage import LocalFeatureStage
-from hashmatch.matcher import DetailPictureLoader, Matcher, MatchResult, PdqStage
+from hashmatch.matcher import DetailPictureLoader, DigestStage, Matcher, MatchResult, PdqStage
 from hashmatch.model import MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
 from hashmatch.verdict import Verdict
-from hashmatch.vocabulary import Action, Role
+from hashmatch.vocabulary import Action, Role, Stage
 
 META_ITEM = "meta"
 FRAMES_ITEM_PREFIX = "frames#"
@@ -233,12 +233,22 @@ class HashSet:
         # Frames without a meta item belong to a reference being written or removed: skipped.
         for reference_id, reference in references.items():
             index.add(reference_id, frames.get(reference_id, []), reference.duration)
+        digests: dict[SignalKind, dict[str, str]] = {SignalKind.MD5: {}, SignalKind.SHA256: {}}
         for stored in stored_entries(entry_items).values():
             # An allowed entry is left out: no upload can match it.
-            if stored.signal_type == SignalKind.PDQ and stored.provenances and not stored.allowed:
-                references[stored.entry_id] = Reference.of_entry(stored)
+            if not stored.provenances or stored.allowed:
+                continue
+            references[stored.entry_id] = Reference.of_entry(stored)
+            if stored.signal_type == SignalKind.PDQ:
                 index.add(stored.entry_id, [(0.0, stored.hash)], 0.0)
-        stages = [PdqStage(index, self.pdq_threshold), LocalFeatureStage(self._load_features(references))]
+            else:
+                digests[stored.signal_type][stored.hash] = stored.entry_id
+        stages = [
+            DigestStage(Stage.MD5, digests[SignalKind.MD5]),
+            DigestStage(Stage.SHA256, digests[SignalKind.SHA256]),
+            PdqStage(index, self.pdq_threshold),
+            LocalFeatureStage(self._load_features(references)),
+        ]
         matcher = Matcher({reference_id: reference.duration for reference_id, reference in references.items()}, stages)
         return LoadedHashSet(references, matcher, version)
 

@@ -43,7 +43,7 @@ def recommended_action(matches: Sequence[ReferenceMatch]) -> Action:
 
 
 def match_message(request: HashesMessage, matches: Sequence[ReferenceMatch], threshold: int) -> MatchMessage:
-    """`threshold` is the PDQ threshold the matcher used; the local-feature stage has its own (MIN_INLIERS).
+    """`threshold` is the PDQ threshold the matcher used; the local-feature stage has its own (MIN_INLIERS), exact digests 0.
 
     Raises pydantic's ValidationError when the result would break the message's contract (no matches, say).
     """
@@ -52,6 +52,8 @@ def match_message(request: HashesMessage, matches: Sequence[ReferenceMatch], thr
     # Two missed samples in a row still count as one stretch of matching video; the detail
     # pictures (local features) are sparser than the PDQ frames.
     gaps = {
+        Stage.MD5: 0.0,
+        Stage.SHA256: 0.0,
         Stage.PDQ: max(1.0, 2.5 * sampling_step(hashes.frames)),
         Stage.LOCAL_FEATURES: max(1.0, 2.5 * sampling_step(pictures)),
     }
@@ -72,7 +74,7 @@ def match_message(request: HashesMessage, matches: Sequence[ReferenceMatch], thr
                 signal_type=verdict.stage,
                 distance=verdict.best_distance,
                 inliers=verdict.best_inliers,
-                threshold=MIN_INLIERS if verdict.stage == Stage.LOCAL_FEATURES else threshold,
+                threshold={Stage.LOCAL_FEATURES: MIN_INLIERS, Stage.PDQ: threshold}.get(verdict.stage, 0),
                 query_match_percent=verdict.query_match_percent,
                 reference_match_percent=verdict.reference_match_percent,
                 matched_query_frames=verdict.matched_query_frames,

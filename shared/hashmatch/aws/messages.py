@@ -27,6 +27,7 @@ HASHES_MESSAGE_TYPE = "hashmatch.hashes"
 HASHES_MESSAGE_VERSION = 1
 MATCH_MESSAGE_TYPE = "hashmatch.match"
 # 2: matches by local features (signal_type "orb", distance null, inliers).
+# 3: exact matches of the whole file to hash-list entries (signal_type "md5" or "sha256", distance 0).
 MATCH_MESSAGE_VERSION = 2
 # SNS takes 256 KB; these caps keep a match message well below it whatever the video or the hash set.
 MAX_MATCHES = 100
