@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Hashable, Iterable, Mapping, Protocol, Sequence
 
-from hashmatch.index import FrameIndex, FrameMatch
+from hashmatch.frame_index import FrameIndex, FrameMatch
 from hashmatch.model import EncodedDetailPicture, FrameFeatures, FrameHashes, MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
 from hashmatch.verdict import Verdict, decide, sampling_step

@@ -1,7 +1,8 @@
 import numpy as np
 
 from hashmatch.hashes import Hash
-from hashmatch.index import FrameIndex, HashIndex
+from hashmatch.frame_index import FrameIndex
+from hashmatch.index import HashIndex
 
 
 def random_hashes(count, seed, bits=256):
@@ -70,3 +71,36 @@ def test_frame_index_keeps_the_best_variant_distance_per_frame_pair():
     index.add("a", [(0.0, str(a))], duration=0.0)
     found = index.search([(0.0, [str(flip(a, range(20))), str(flip(a, [5]))])], threshold=31)
     assert [m.distance for m in found["a"]] == [1]
+
+
+def frame_index_of(seed: int) -> tuple[FrameIndex, list[Hash], list[Hash]]:
+    a, b = random_hashes(40, seed), random_hashes(25, seed + 1)
+    index = FrameIndex()
+    index.add("a", [(float(n), str(h)) for n, h in enumerate(a)], duration=40.0)
+    index.add("b", [(0.5 * n, str(h)) for n, h in enumerate(b)], duration=12.5)
+    return index, a, b
+
+
+def test_a_frame_index_snapshot_answers_as_the_index_it_was_made_from():
+    index, a, b = frame_index_of(11)
+    queries = [(0.0, [str(flip(a[3], range(12)))]), (1.0, [str(flip(b[7], range(30)))]), (2.0, [str(random_hashes(1, 99)[0])])]
+
+    again = FrameIndex.from_bytes(index.to_bytes())
+
+    assert again.search(queries, 31) == index.search(queries, 31) and len(again) == len(index) == 65
+
+
+def test_a_search_above_the_built_radius_falls_back_to_brute_force():
+    index, a, _ = frame_index_of(13)
+
+    found = index.search([(0.0, [str(flip(a[5], range(40)))])], threshold=40)
+
+    assert [(m.reference_timestamp, m.distance) for m in found["a"]] == [(5.0, 40)]
+
+
+def test_a_frame_match_names_the_reference_frame_it_met():
+    index, a, _ = frame_index_of(15)
+
+    [match] = index.search([(0.0, [str(flip(a[9], range(3)))])], threshold=31)["a"]
+
+    assert index.hash_of(match.entry) == str(a[9]) and index.reference_of(match.entry) == "a"

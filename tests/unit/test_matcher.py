@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from hashmatch.index import FrameMatch
+from hashmatch.frame_index import FrameMatch
 from hashmatch.matcher import DigestStage, Matcher, PdqStage, StageFindings
 from hashmatch.model import EncodedDetailPicture, FrameHashes, MediaHashes
 from hashmatch.vocabulary import Stage

@@ -1,5 +1,5 @@
 from hashmatch.model import FrameHashes
-from hashmatch.index import FrameMatch
+from hashmatch.frame_index import FrameMatch
 from hashmatch.verdict import MIN_MATCHED_FRAMES, QUERY_MATCH_THRESHOLD, decide, sampling_step
 
 H = "0" * 64

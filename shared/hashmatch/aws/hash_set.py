@@ -26,7 +26,7 @@ from hashmatch.aws.dynamo import from_item, items, to_item
 from hashmatch.aws.hash_list_entries import ENTRY_ID_PREFIXES, HashListEntries, StoredEntry, is_entry_id, is_entry_item, stored_entries
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 from hashmatch.hash_lists import SignalKind
-from hashmatch.index import FrameIndex
+from hashmatch.frame_index import FrameIndex
 from hashmatch.local_features.orb import LocalFeatureIndex
 from hashmatch.local_features.stage import LocalFeatureStage
 from hashmatch.matcher import DetailPictureLoader, DigestStage, Matcher, MatchResult, PdqStage

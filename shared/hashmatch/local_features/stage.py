@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Hashable, Mapping
 
-from hashmatch.index import FrameMatch
+from hashmatch.frame_index import FrameMatch
 from hashmatch.local_features.orb import LocalFeatureIndex, features_of_detail_picture
 from hashmatch.matcher import DetailPictureLoader, Matcher, PdqStage, StageFindings
 from hashmatch.model import MediaHashes

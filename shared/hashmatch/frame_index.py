@@ -1,0 +1,169 @@
+"""The reference frames of many references in one index (PdqIndex: sub-linear, exact); a search groups hits by reference."""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from typing import Hashable, Sequence
+
+import numpy as np
+
+from hashmatch.index import HashIndex, pack
+from hashmatch.pdq_index import PdqIndex
+from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
+
+PDQ_BITS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class FrameMatch:
+    """One query frame within the threshold of one reference frame."""
+
+    query_timestamp: float
+    reference_timestamp: float
+    reference_span: float  # the stretch of the reference this (deduplicated) frame stands for
+    distance: int | None  # hash bits apart (None for a local-feature match)
+    inliers: int | None = None  # keypoints a homography explains (local-feature matches only)
+    entry: int | None = None  # the reference frame's position in its FrameIndex (PDQ matches)
+
+
+# Snapshot layout: magic, version, entries, references' JSON bytes, the PdqIndex's bytes; then the
+# JSON (reference keys in order), owner (uint32), timestamp and span (float32), each 64-byte
+# aligned, then the PdqIndex snapshot (the hashes and their buckets).
+_SNAPSHOT = struct.Struct("<8sIQQQ")
+_SNAPSHOT_MAGIC = b"HMFRAMES"
+_SNAPSHOT_VERSION = 1
+_ALIGN = 64
+
+
+def _padded(data: bytes) -> bytes:
+    return data + b"\0" * (-len(data) % _ALIGN)
+
+
+class FrameIndex:
+    """Reference frames of many references, searched together; a search groups hits by reference.
+
+    Frames are added per reference, then the index is frozen into arrays at the first search
+    (or read whole from a snapshot): per frame its owner, timestamp and span, 12 bytes beside
+    the 32-byte hash and the PdqIndex's buckets.
+    """
+
+    def __init__(self, bits: int = 256, radius: int = PDQ_CONFIDENT_MATCH_THRESHOLD):
+        self.bits = bits
+        self.radius = radius  # searches up to this threshold use the sub-linear index
+        self.references: list[Hashable] = []
+        self._positions: dict[Hashable, int] = {}
+        self._pending: list[tuple[int, float, float, str]] = []
+        self._owner = np.zeros(0, np.uint32)
+        self._timestamp = np.zeros(0, np.float32)
+        self._span = np.zeros(0, np.float32)
+        self._packed = np.zeros((0, bits // 64), np.uint64)
+        self._index: PdqIndex | HashIndex | None = None
+
+    def add(self, reference: Hashable, frames: Sequence[tuple[float, str]], duration: float) -> None:
+        """Add one reference's frames as (timestamp, hash hex), in time order."""
+        owner = self._positions.get(reference)
+        if owner is None:
+            owner = self._positions[reference] = len(self.references)
+            self.references.append(reference)
+        ordered = sorted(frames, key=lambda frame: frame[0])
+        for position, (timestamp, hex_hash) in enumerate(ordered):
+            end = ordered[position + 1][0] if position + 1 < len(ordered) else max(duration, timestamp)
+            self._pending.append((owner, float(timestamp), max(0.0, float(end) - float(timestamp)), hex_hash))
+        self._index = None
+
+    def __len__(self) -> int:
+        return len(self._owner) + len(self._pending)
+
+    def _freeze(self) -> None:
+        if self._pending:
+            owners, timestamps, spans, hashes = zip(*self._pending)
+            self._owner = np.concatenate([self._owner, np.asarray(owners, np.uint32)])
+            self._timestamp = np.concatenate([self._timestamp, np.asarray(timestamps, np.float32)])
+            self._span = np.concatenate([self._span, np.asarray(spans, np.float32)])
+            self._packed = np.concatenate([self._packed, pack(hashes, self.bits)])
+            self._pending = []
+            self._index = None
+        if self._index is None:
+            sub_linear = self.bits == PDQ_BITS and len(self._packed) > 0
+            self._index = PdqIndex.build(self._packed, self.radius) if sub_linear else HashIndex.of_packed(self._packed)
+
+    def hash_of(self, entry: int) -> str:
+        """The hex hash of the frame at `entry` (FrameMatch.entry)."""
+        self._freeze()
+        return self._packed[entry].astype(">u8").tobytes().hex()
+
+    def reference_of(self, entry: int) -> Hashable:
+        self._freeze()
+        return self.references[int(self._owner[entry])]
+
+    def search_entries(self, hashes: Sequence[str], threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every (query position, entry position, distance) within the threshold, for plain hashes."""
+        self._freeze()
+        if not hashes or not len(self._packed):
+            empty = np.zeros(0, np.int64)
+            return empty, empty.copy(), empty.astype(np.uint16)
+        packed = pack(hashes, self.bits)
+        if isinstance(self._index, PdqIndex) and threshold <= self._index.radius:
+            return self._index.search(packed, threshold)
+        # Above the radius the buckets were sized for: brute force, still exact.
+        return HashIndex.of_packed(self._packed).search_packed(packed, threshold)
+
+    def search(self, queries: Sequence[tuple[float, Sequence[str]]], threshold: int) -> dict[Hashable, list[FrameMatch]]:
+        """For query frames given as (timestamp, [hash and its variants]), the best hit per reference frame pair."""
+        flat: list[str] = []
+        owner: list[int] = []
+        for position, (_timestamp, hashes) in enumerate(queries):
+            flat.extend(hashes)
+            owner.extend([position] * len(hashes))
+        query_pos, entry_pos, distances = self.search_entries(flat, threshold)
+        found: dict[int, dict[tuple[int, int], int]] = {}
+        for q, e, d in zip(query_pos.tolist(), entry_pos.tolist(), distances.tolist()):
+            per_reference = found.setdefault(int(self._owner[e]), {})
+            key = (owner[q], e)
+            if key not in per_reference or d < per_reference[key]:
+                per_reference[key] = d
+        return {
+            self.references[reference]: [
+                FrameMatch(queries[frame][0], float(self._timestamp[e]), float(self._span[e]), d, entry=e)
+                for (frame, e), d in sorted(pairs.items())
+            ]
+            for reference, pairs in found.items()
+        }
+
+    def to_bytes(self) -> bytes:
+        """The index as a snapshot: reference keys (strings), per-frame arrays and the PdqIndex, for from_bytes."""
+        self._freeze()
+        if not isinstance(self._index, PdqIndex):
+            raise ValueError("only a 256-bit (PDQ) FrameIndex has a snapshot")
+        keys = json.dumps([str(reference) for reference in self.references]).encode()
+        index = self._index.to_bytes()
+        header = _SNAPSHOT.pack(_SNAPSHOT_MAGIC, _SNAPSHOT_VERSION, len(self._owner), len(keys), len(index))
+        parts = [header, keys, self._owner.astype("<u4").tobytes(), self._timestamp.astype("<f4").tobytes(), self._span.astype("<f4").tobytes()]
+        return b"".join(_padded(part) for part in parts) + index
+
+    @classmethod
+    def from_bytes(cls, data: bytes | memoryview) -> "FrameIndex":
+        """A FrameIndex over a snapshot's bytes (zero-copy views; no per-frame work)."""
+        view = memoryview(data).cast("B")
+        magic, version, count, key_bytes, index_bytes = _SNAPSHOT.unpack_from(view)
+        if magic != _SNAPSHOT_MAGIC or version != _SNAPSHOT_VERSION:
+            raise ValueError("not a FrameIndex snapshot of a version this code reads")
+        offset = _SNAPSHOT.size + (-_SNAPSHOT.size % _ALIGN)
+        keys = json.loads(bytes(view[offset : offset + key_bytes]))
+        offset += key_bytes + (-key_bytes % _ALIGN)
+        arrays = []
+        for dtype in ("<u4", "<f4", "<f4"):
+            arrays.append(np.frombuffer(view, dtype=dtype, count=count, offset=offset))
+            offset += 4 * count + (-(4 * count) % _ALIGN)
+        if offset + index_bytes != len(view):
+            raise ValueError("FrameIndex snapshot is truncated or has trailing bytes")
+        index = PdqIndex.from_bytes(view[offset:])
+        frame_index = cls(PDQ_BITS, index.radius)
+        frame_index.references = keys
+        frame_index._positions = {key: position for position, key in enumerate(keys)}
+        frame_index._owner, frame_index._timestamp, frame_index._span = arrays
+        frame_index._packed = index.hashes
+        frame_index._index = index
+        return frame_index
