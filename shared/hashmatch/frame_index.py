@@ -86,7 +86,7 @@ class FrameIndex:
             self._pending = []
             self._index = None
         if self._index is None:
-            sub_linear = self.bits == PDQ_BITS and len(self._packed) > 0
+            sub_linear = self.bits == PDQ_BITS
             self._index = PdqIndex.build(self._packed, self.radius) if sub_linear else HashIndex.of_packed(self._packed)
 
     def hash_of(self, entry: int) -> str:

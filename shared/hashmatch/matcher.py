@@ -119,6 +119,7 @@ class MatchResult:
     verdicts: Mapping[Hashable, Verdict]
     stages: tuple[Stage, ...]  # the stages that looked at the upload, in order
     seconds: Mapping[Stage, float] = field(default_factory=dict)
+    frame_matches: Mapping[Hashable, list[FrameMatch]] = field(default_factory=dict)  # behind each verdict
 
     @property
     def matches(self) -> list[tuple[Hashable, Verdict]]:
@@ -148,6 +149,7 @@ class Matcher:
     def match(self, upload: MediaHashes, detail_pictures: DetailPictureLoader | None = None) -> MatchResult:
         """Every reference the upload meets, with its verdict; later stages only while nothing has matched."""
         verdicts: dict[Hashable, Verdict] = {}
+        behind: dict[Hashable, list[FrameMatch]] = {}
         ran: list[Stage] = []
         seconds: dict[Stage, float] = {}
         for stage in self.stages:
@@ -165,8 +167,9 @@ class Matcher:
                 # A later stage's verdict replaces an earlier one only when it matches.
                 if verdict.match or reference not in verdicts:
                     verdicts[reference] = verdict
+                    behind[reference] = frame_matches
             seconds[stage.stage] = time.perf_counter() - started
-        return MatchResult(verdicts, tuple(ran), seconds)
+        return MatchResult(verdicts, tuple(ran), seconds, behind)
 
     def verdict(self, upload: MediaHashes, reference: Hashable, detail_pictures: DetailPictureLoader | None = None) -> Verdict:
         """The upload's verdict against one reference (a no-match verdict when no stage met it)."""

@@ -14,7 +14,7 @@ from hashmatch.local_features.orb import extract_with_insets
 from hashmatch.local_features.stage import two_stage_matcher
 from hashmatch.media.hashing import hash_media
 from hashmatch.model import MediaHashes
-from hashmatch_tools import hashset
+from hashmatch_tools import hashset, offline
 from hashmatch_tools.matching import detail_pictures_of, hash_reference
 from hashmatch.vocabulary import Role
 
@@ -140,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare_cmd.add_argument("queries", nargs="+", metavar="QUERY")
     common(compare_cmd)
     compare_cmd.set_defaults(run=command_compare)
+
+    offline.add_commands(commands)
 
     hashset_cmd = commands.add_parser("hashset", help="the hash set of a stack: add, import, export, remove, list, stats, allow")
     hashset.add_arguments(hashset_cmd)
