@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from hashmatch.aws import settings as config
-from hashmatch.aws.audit import AuditLog
+from hashmatch.aws.audit import AuditEvent, AuditLog
 from hashmatch.aws.detail_pictures import store_detail_pictures
 from hashmatch.aws.hash_messages import send_hashes
 from hashmatch.aws.uploads import Upload, UploadGone, read_upload
@@ -43,7 +43,7 @@ def reject(upload: Upload, error: MediaError) -> None:
     # The same count again, by reason: a dimension of its own needs a metric object of its own.
     with single_metric(name="UploadsRejected", unit=MetricUnit.Count, value=1) as by_reason:
         by_reason.add_dimension(name="reason", value=str(error.reason))
-    audit.record(upload.upload_id, "rejected", reason=error.reason, detail=str(error), bucket=upload.bucket, key=upload.key, size=upload.size, uploaded_at=upload.uploaded_at)
+    audit.record(upload.upload_id, AuditEvent.REJECTED, reason=error.reason, detail=str(error), bucket=upload.bucket, key=upload.key, size=upload.size, uploaded_at=upload.uploaded_at)
 
 
 @tracer.capture_method
@@ -58,7 +58,7 @@ def hash_upload(upload: Upload) -> None:
     except UploadGone as gone:
         logger.info("upload gone before hashing", upload_id=upload.upload_id, detail=str(gone))
         metrics.add_metric(name="UploadsGone", unit=MetricUnit.Count, value=1)
-        audit.record(upload.upload_id, "gone", stage="hashing", detail=str(gone), bucket=upload.bucket, key=upload.key)
+        audit.record(upload.upload_id, AuditEvent.GONE, stage="hashing", detail=str(gone), bucket=upload.bucket, key=upload.key)
         return
     seconds = time.perf_counter() - started
     pictures = [encode_detail_picture(picture) for picture in hashes.detail_pictures]

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from hashmatch.aws import settings as config
-from hashmatch.aws.audit import AuditLog
+from hashmatch.aws.audit import AuditEvent, AuditLog
 from hashmatch.aws.hash_messages import read_hashes_message
 from hashmatch.aws.hash_set import CachedHashSet, HashSet
 from hashmatch.aws.match_messages import match_message, publish_match
@@ -58,7 +58,7 @@ def record_handler(record: SQSRecord) -> None:
         # These exact bytes were reinstated after a complaint: the decision stands.
         metrics.add_metric(name="MatchesExempted", unit=MetricUnit.Count, value=1)
         logger.info("match exempted", upload_id=upload.upload_id, exemption=exemption, decided_by=decided_by)
-        audit.record(upload.upload_id, "exempted", sha256=hashes.sha256, references=[m.reference.reference_id for m in matches], reinstated=exemption["reinstated"])
+        audit.record(upload.upload_id, AuditEvent.EXEMPTED, sha256=hashes.sha256, references=[m.reference.reference_id for m in matches], reinstated=exemption["reinstated"])
         return
     message = match_message(request, matches, settings.pdq_match_threshold)
     message_id = publish_match(sns, settings.match_topic_arn, message)

@@ -11,9 +11,9 @@ import numpy as np
 
 from hashmatch.index import HashIndex, pack
 from hashmatch.pdq_index import PdqIndex
-from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
+from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD, PdqSignal
 
-PDQ_BITS = 256
+PDQ_BITS = PdqSignal.bits
 
 
 @dataclass(frozen=True, slots=True)

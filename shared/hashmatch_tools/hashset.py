@@ -73,7 +73,7 @@ def command_add(hash_set: HashSet, args) -> int:
     from hashmatch_tools.admin import add_reference
 
     try:
-        reference = add_reference(hash_set, args.item, label=", ".join(args.label or ()) or Path(args.item).name, source=args.source, action=Action(args.action), reference_id=args.reference_id)
+        reference = add_reference(hash_set, args.item, label=", ".join(args.label or ()) or Path(args.item).name, source=args.source, action=args.action, reference_id=args.reference_id)
     except (MediaError, ValueError) as error:
         print(f"hashmatch: error: {args.item}: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -116,7 +116,9 @@ def command_export(hash_set: HashSet, args) -> int:
 
 def command_remove(hash_set: HashSet, args) -> int:
     text = args.id
-    if is_entry_id(text) or _is_hash(text):
+    # A reference's default id is its media's SHA-256, 64 hex digits like a PDQ hash: references first.
+    is_reference = not is_entry_id(text) and hash_set.reference(text) is not None
+    if not is_reference and (is_entry_id(text) or _is_hash(text)):
         kind, value = text.split(":", 1) if is_entry_id(text) else (_signal_of(text, args.signal_type), text)
         removed = hash_set.entries.remove(kind, value, args.source)
         print(json.dumps({"entry_id": entry_id(kind, value), "provenances_removed": removed}))
@@ -168,13 +170,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--features-bucket", default=os.environ.get("HASHMATCH_REFERENCE_FEATURES_BUCKET"), help="the reference-features bucket, for media references (default $HASHMATCH_REFERENCE_FEATURES_BUCKET)")
     parser.add_argument("--added-by", default=getpass.getuser(), help="who is changing the hash set (default: your user name)")
     commands = parser.add_subparsers(dest="hashset_command", required=True)
-    actions = [str(action) for action in Action]
+    actions = list(Action)
 
     add = commands.add_parser("add", help="add a media file (hashed as a reference) or one hash")
     add.add_argument("item", metavar="FILE_OR_HASH")
     add.add_argument("--label", action="append", help="what it is, as matches report it (repeatable)")
     add.add_argument("--source", required=True, help="where it comes from (a hash-sharing list, a referral)")
-    add.add_argument("--action", choices=actions, default="quarantine", help="what a match recommends (default quarantine)")
+    add.add_argument("--action", type=Action, choices=actions, default=Action.QUARANTINE, help="what a match recommends (default quarantine)")
     add.add_argument("--signal-type", choices=[str(kind) for kind in SignalKind], help="for a hash: default pdq for 64 hex digits, md5 for 32")
     add.add_argument("--reference-id", help="for a media file: default its SHA-256")
     add.set_defaults(operation=command_add)
@@ -183,7 +185,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     imported.add_argument("file", metavar="FILE", help="the list, or - for standard input")
     imported.add_argument("--format", choices=[str(f) for f in HashListFormat], help="default: recognised from the content")
     imported.add_argument("--source", help="the list's name in provenances (default: the file name without extension)")
-    imported.add_argument("--action", choices=actions, default="review", help="what a match to these entries recommends (default review: third-party lists bring false positives)")
+    imported.add_argument("--action", type=Action, choices=actions, default=Action.REVIEW, help="what a match to these entries recommends (default review: third-party lists bring false positives)")
     shown = imported.add_mutually_exclusive_group()
     shown.add_argument("--progress", dest="progress", action="store_true", default=None, help="progress on stderr (default: when it is a terminal)")
     shown.add_argument("--no-progress", dest="progress", action="store_false")

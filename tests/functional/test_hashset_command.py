@@ -135,3 +135,16 @@ def test_a_file_whose_format_cannot_be_told_is_refused_with_the_format_flag_name
     status, _, err = hashset("import", str(odd), "--source", source)
 
     assert status == 2 and "--format" in err
+
+
+def test_remove_by_a_references_default_id_removes_the_reference(hashset, hash_set, tmp_path):
+    from makemedia import image_bytes, textured
+
+    picture = tmp_path / "known.png"
+    picture.write_bytes(image_bytes(textured(61, 320, 240)))
+    _, out, _ = hashset("add", str(picture), "--source", "tests")
+    reference_id = json.loads(out)["reference_id"]
+
+    status, _, _ = hashset("remove", reference_id)
+
+    assert len(reference_id) == 64 and status == 0 and hash_set.reference(reference_id) is None

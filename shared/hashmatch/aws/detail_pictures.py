@@ -15,10 +15,12 @@ matcher. The key is the upload's SHA-256, so identical bytes share one object.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from hashmatch.matcher import DetailPictureLoader
 from hashmatch.model import Box, EncodedDetailPicture
+
+if TYPE_CHECKING:  # the hasher writes detail pictures and needs none of the matcher
+    from hashmatch.matcher import DetailPictureLoader
 
 KEY_PREFIX = "details/"
 
@@ -78,7 +80,7 @@ class DetailPicturesObject:
             found.append(EncodedDetailPicture(picture.timestamp, body[picture.offset : picture.offset + picture.length], picture.insets))
         return found
 
-    def loader(self, s3) -> DetailPictureLoader:
+    def loader(self, s3) -> "DetailPictureLoader":
         """For the Matcher: read only when its local-feature stage runs."""
         return lambda: self.read(s3)
 

@@ -24,6 +24,7 @@ from boto3.dynamodb.conditions import Key
 
 from hashmatch.aws.dynamo import from_item, items, to_item
 from hashmatch.hash_lists import BadLine, EntryStatus, HashListEntry, SignalKind
+from hashmatch.vocabulary import Action
 
 PROVENANCE_PREFIX = "source#"
 ALLOW_ITEM = "allow"
@@ -61,7 +62,7 @@ class StoredEntry:
     signal_type: SignalKind
     hash: str
     provenances: tuple[HashListEntry, ...] = ()
-    actions: tuple[str, ...] = ()  # per provenance: what a match recommends
+    actions: tuple[Action, ...] = ()  # per provenance: what a match recommends
     allowed: dict | None = None  # who allowed it, when, why
 
     @property
@@ -77,9 +78,9 @@ class StoredEntry:
         return tuple(sorted({provenance.source for provenance in self.provenances}))
 
     @property
-    def action(self) -> str:
+    def action(self) -> Action:
         """Quarantine when any source asks for it, otherwise review."""
-        return "quarantine" if "quarantine" in self.actions else "review"
+        return Action.QUARANTINE if Action.QUARANTINE in self.actions else Action.REVIEW
 
     @property
     def added_at(self) -> str:
@@ -91,14 +92,14 @@ class StoredEntry:
             "signal_type": str(self.signal_type),
             "hash": self.hash,
             "labels": list(self.labels),
-            "sources": [{"source": p.source, "source_id": p.source_id, "added_at": p.added_at, "added_by": p.added_by, "action": a} for p, a in zip(self.provenances, self.actions)],
+            "sources": [{"source": p.source, "source_id": p.source_id, "added_at": p.added_at, "added_by": p.added_by, "action": str(a)} for p, a in zip(self.provenances, self.actions)],
             "allowed": self.allowed,
         }
 
 
 def stored_entries(found: Iterable[dict]) -> dict[str, StoredEntry]:
     """The entries among hash-set items (a scan or a query), by entry id."""
-    provenances: dict[str, list[tuple[HashListEntry, str]]] = {}
+    provenances: dict[str, list[tuple[HashListEntry, Action]]] = {}
     allowed: dict[str, dict] = {}
     for raw in found:
         if not is_entry_item(raw):
@@ -118,7 +119,7 @@ def stored_entries(found: Iterable[dict]) -> dict[str, StoredEntry]:
             added_at=item.get("added_at"),
             added_by=item.get("added_by") or None,
         )
-        provenances.setdefault(item["reference_id"], []).append((entry, item.get("action", "review")))
+        provenances.setdefault(item["reference_id"], []).append((entry, Action(item.get("action", Action.REVIEW))))
     entries = {}
     for key in provenances.keys() | allowed.keys():
         kind, hash_hex = key.split(":", 1)
@@ -152,7 +153,7 @@ class HashListEntries:
         self,
         found: Iterable[HashListEntry | BadLine],
         *,
-        action: str = "review",
+        action: Action = Action.REVIEW,
         added_by: str = "",
         progress: Callable[[ImportReport], None] | None = None,
     ) -> ImportReport:
@@ -185,7 +186,8 @@ class HashListEntries:
                 self.changed()
         return report
 
-    def _write_new(self, entries: list[HashListEntry], action: str, added_by: str, report: ImportReport) -> int:
+    def _write_new(self, entries: list[HashListEntry], action: Action, added_by: str, report: ImportReport) -> int:
+        """Write the batch's provenances and allow-list marks that are not there yet; returns how many items changed."""
         by_key = {}
         allows = {}
         for entry in entries:
@@ -193,24 +195,27 @@ class HashListEntries:
             by_key.setdefault((key["reference_id"], key["item"]), entry)
             if entry.status == EntryStatus.ALLOWED:
                 allows[key["reference_id"]] = entry
-        existing = self._existing([{"reference_id": rid, "item": item} for rid, item in by_key])
+        existing = self._existing([{"reference_id": rid, "item": item} for rid, item in by_key] + [{"reference_id": rid, "item": ALLOW_ITEM} for rid in allows])
         now = _now()
-        written = 0
+        provenances = allowed = 0
         with self.table.batch_writer() as batch:
             for (rid, item), entry in by_key.items():
                 if (rid, item) in existing:
                     report.already_there += 1
                     continue
                 batch.put_item(Item=self._provenance_item(entry, action, added_by, now))
-                written += 1
+                provenances += 1
             for rid, entry in allows.items():
+                if (rid, ALLOW_ITEM) in existing:
+                    continue  # allowed already: a re-run changes nothing
                 batch.put_item(Item=to_item({"reference_id": rid, "item": ALLOW_ITEM, "allowed_at": entry.added_at or now, "allowed_by": entry.added_by or added_by or None, "reason": f"imported from {entry.source}"}))
-                report.allowed += 1
-        report.written += written
-        return written + len(allows)
+                allowed += 1
+        report.written += provenances
+        report.allowed += allowed
+        return provenances + allowed
 
     @staticmethod
-    def _provenance_item(entry: HashListEntry, action: str, added_by: str, now: str) -> dict:
+    def _provenance_item(entry: HashListEntry, action: Action, added_by: str, now: str) -> dict:
         return to_item(
             {
                 **_provenance_key(entry),
@@ -221,7 +226,7 @@ class HashListEntries:
                 "source_id": entry.source_id,
                 "quality": entry.quality,
                 "timestamp": entry.timestamp,
-                "action": action,
+                "action": str(Action(action)),
                 # A list's own date (the HMA export's) is kept; otherwise the import's.
                 "added_at": entry.added_at or now,
                 "added_by": entry.added_by or added_by or None,
@@ -242,7 +247,7 @@ class HashListEntries:
                 delay = min(2.0, delay * 2)
         return found
 
-    def add(self, entry: HashListEntry, *, action: str = "review", added_by: str = "") -> bool:
+    def add(self, entry: HashListEntry, *, action: Action = Action.REVIEW, added_by: str = "") -> bool:
         """One entry; False when this provenance was there already."""
         report = self.import_entries([entry], action=action, added_by=added_by)
         return report.written > 0

@@ -265,6 +265,10 @@ class HashSet:
                 features.add(reference.reference_id, [(frame.timestamp, frame.features) for frame in frames], reference.duration)
         return features
 
+    def reference(self, reference_id: str) -> Reference | None:
+        """One reference by its id; None when there is none."""
+        return self._meta(reference_id)
+
     def _meta(self, reference_id: str) -> Reference | None:
         item = self.table.get_item(Key={"reference_id": reference_id, "item": META_ITEM}, ConsistentRead=True).get("Item")
         return Reference.from_item(item) if item else None
@@ -305,16 +309,16 @@ class CachedHashSet:
         self.hash_set = hash_set
         self.refresh_seconds = refresh_seconds
         self.clock = clock
-        self._index: LoadedHashSet | None = None
+        self._loaded: LoadedHashSet | None = None
         self._checked = float("-inf")
 
     def get(self) -> LoadedHashSet:
         now = self.clock()
-        if self._index is None or now - self._checked >= self.refresh_seconds:
-            if self._index is None or self.hash_set.version() != self._index.version:
-                self._index = self.hash_set.load()
+        if self._loaded is None or now - self._checked >= self.refresh_seconds:
+            if self._loaded is None or self.hash_set.version() != self._loaded.version:
+                self._loaded = self.hash_set.load()
             self._checked = now
-        return self._index
+        return self._loaded
 
 
 def _now() -> str:

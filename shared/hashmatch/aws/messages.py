@@ -5,7 +5,7 @@
   RestoreRequest       operator -> RestoreUploadFunction (and `admin restore`)
 
 The models are strict (a number is not a string, "yes" is not true) and refuse what the schemas
-refuse; tests/unit/test_messages.py checks both against each other and against events/.
+refuse; tests/unit/aws/test_aws_messages.py checks both against each other and against events/.
 
 This module needs pydantic and Powertools only, never numpy: the takedown and restore functions,
 whose package is the shared layer alone, import it. The closed sets come from hashmatch.vocabulary
@@ -28,7 +28,7 @@ HASHES_MESSAGE_VERSION = 1
 MATCH_MESSAGE_TYPE = "hashmatch.match"
 # 2: matches by local features (signal_type "orb", distance null, inliers).
 # 3: exact matches of the whole file to hash-list entries (signal_type "md5" or "sha256", distance 0).
-MATCH_MESSAGE_VERSION = 2
+MATCH_MESSAGE_VERSION = 3
 # SNS takes 256 KB; these caps keep a match message well below it whatever the video or the hash set.
 MAX_MATCHES = 100
 MAX_SEGMENTS = 100
@@ -94,8 +94,9 @@ class MediaHashesModel(_Model):
     duration: Seconds = 0.0
     width: int = 0
     height: int = 0
-    md5: str = ""
-    sha256: str = ""
+    # Empty for a hash-only request that has no whole file.
+    md5: Md5Hex = ""
+    sha256: Sha256Hex = ""
     role: Literal["upload"] = "upload"
     frames_sampled: Count | None = None  # absent: as many as frames
     frames: list[FrameHashesModel]
@@ -108,7 +109,7 @@ class StoredPictureModel(_Closed):
     insets: list[Annotated[list[Share], Field(min_length=4, max_length=4)]] = []
 
 
-class DetailsModel(_Closed):
+class DetailPicturesModel(_Closed):
     """Where the upload's detail pictures are (detail_pictures.DetailPicturesObject)."""
 
     bucket: NonEmpty
@@ -130,7 +131,7 @@ class HashesMessageModel(_Model):
     hashed_at: str = Field(default_factory=now)
     hashes: MediaHashesModel | None
     hashes_location: HashesLocation | None = None
-    details: DetailsModel | None = None
+    details: DetailPicturesModel | None = None
 
     @model_validator(mode="after")
     def _hashes_somewhere(self) -> "HashesMessageModel":
@@ -185,8 +186,10 @@ class ReferenceMatchEntry(_Closed):
     def _measure_of_its_signal(self) -> "ReferenceMatchEntry":
         if self.signal_type == "orb" and (self.distance is not None or self.inliers is None or self.inliers < 1):
             raise ValueError("an orb match has inliers (at least 1) and distance null")
-        if self.signal_type == "pdq" and (self.distance is None or self.inliers is not None):
-            raise ValueError("a pdq match has a distance and inliers null")
+        if self.signal_type != "orb" and (self.distance is None or self.inliers is not None):
+            raise ValueError(f"a {self.signal_type} match has a distance and inliers null")
+        if self.signal_type in (Stage.MD5, Stage.SHA256) and self.distance != 0:
+            raise ValueError("an exact digest match has distance 0")
         return self
 
 
@@ -200,7 +203,8 @@ class MatchMessage(_Closed):
     """One SNS message per matched upload. Every field is required, as in the schema: the builder names the type and version."""
 
     message_type: Literal["hashmatch.match"]
-    message_version: Literal[2]
+    # 2 is still read: messages published before an update may wait in the takedown queue.
+    message_version: Literal[2, 3]
     match_id: Uuid
     action: ActionValue
     upload: MatchedUpload

@@ -69,7 +69,7 @@ class Sampling:
     interval: float | None  # None: every frame
     max_side: int = UPLOAD_MAX_SIDE  # video frames larger than this are scaled down before hashing
     keyframes: bool = True
-    # Local features (features.py) are taken from one sampled frame per `feature_interval`
+    # Local features (local_features/orb.py) are taken from one sampled frame per `feature_interval`
     # seconds, at most `feature_frames` of them spread over the video; None: no features.
     feature_interval: float | None = None
     feature_frames: int = 16

@@ -80,7 +80,7 @@ def hash_frames(
         frame_variants: tuple[str, ...] = ()
         if want_variants:
             # A single picture affords the exact hashes; a video's many frames take the cheap form.
-            hashes = PRIMARY_SIGNAL.hash_frame_variants(content, exact=media.kind == "image")
+            hashes = PRIMARY_SIGNAL.hash_frame_variants(content, exact=media.kind == MediaKind.IMAGE)
             if frame.has_borders:
                 # Shared hash lists hold hashes of whole pictures, borders and all.
                 hashes.append(PRIMARY_SIGNAL.hash_frame(frame.rgb).hash)

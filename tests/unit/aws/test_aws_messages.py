@@ -326,3 +326,23 @@ def test_the_message_schemas_name_the_same_closed_sets():
     assert set(match["$defs"]["action"]["enum"]) == set(get_args(ActionValue))
     assert set(match["properties"]["matches"]["items"]["properties"]["signal_type"]["enum"]) == set(get_args(SignalType))
     assert set(match["properties"]["media"]["properties"]["kind"]["enum"]) == set(get_args(MediaKindValue))
+
+
+def test_the_published_match_message_version_is_one_the_schema_and_the_takedown_accept():
+    assert MATCH_SCHEMA["properties"]["message_version"]["enum"][-1] == match_message(request(), [ReferenceMatch(reference(), pdq_verdict())], threshold=31).message_version
+
+
+def test_an_exact_digest_match_needs_distance_zero():
+    message = sample_match_message()
+    message["matches"][0].update(signal_type="md5", distance=3, inliers=None)
+
+    with pytest.raises(ValidationError, match="distance 0"):
+        MatchMessage.model_validate(message)
+
+
+def test_a_hashes_message_with_an_uppercase_digest_is_refused_at_the_edge():
+    body = sample_hashes_message()
+    body["hashes"]["md5"] = body["hashes"]["md5"].upper()
+
+    with pytest.raises(ValidationError):
+        HashesMessageModel.model_validate(body)
