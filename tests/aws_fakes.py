@@ -308,8 +308,10 @@ class FakeTable:
         return _response({"Item": _decode(stored)} if stored is not None else {})
 
     def delete_item(self, **params) -> dict:
-        _check_table_call("DeleteItem", params, honoured={"Key"})
-        self._items.pop(self._key(params["Key"], "DeleteItem", exact=True), None)
+        _check_table_call("DeleteItem", params, honoured={"Key", "ReturnValues"})
+        old = self._items.pop(self._key(params["Key"], "DeleteItem", exact=True), None)
+        if params.get("ReturnValues") == "ALL_OLD" and old is not None:
+            return _response({"Attributes": _decode(old)})
         return _response({})
 
     def update_item(self, **params) -> dict:
@@ -388,10 +390,38 @@ class FakeTable:
 
 
 class _TableClient:
-    """What the resource's own client (table.meta.client) offers the adapters: the scan and query paginators."""
+    """What the resource's own client (table.meta.client) offers the adapters: the scan and query paginators, BatchGetItem.
+
+    `unprocessed_once` makes the next BatchGetItem answer its last key as unprocessed, as DynamoDB
+    does when it throttles, so a caller must ask again.
+    """
 
     def __init__(self, table: FakeTable):
         self._table = table
+        self.unprocessed_once = False
+        self.batch_gets = 0
+
+    def batch_get_item(self, **params) -> dict:
+        _check_table_call("BatchGetItem", params, honoured={"RequestItems"}, with_table_name=True)
+        self.batch_gets += 1
+        (name, request), = params["RequestItems"].items()
+        if name != self._table.name:
+            raise client_error("ResourceNotFoundException", "BatchGetItem", 400, "Requested resource not found")
+        if len(request["Keys"]) > 100:
+            raise client_error("ValidationException", "BatchGetItem", 400, "Too many items requested for the BatchGetItem call")
+        keys, unprocessed = list(request["Keys"]), []
+        if self.unprocessed_once and keys:
+            keys, unprocessed, self.unprocessed_once = keys[:-1], keys[-1:], False
+        names = request.get("ExpressionAttributeNames", {})
+        projection = [names.get(part.strip(), part.strip()) for part in request["ProjectionExpression"].split(",")] if "ProjectionExpression" in request else None
+        found = []
+        for key in keys:
+            stored = self._table._items.get(self._table._key(key, "BatchGetItem", exact=True))
+            if stored is not None:
+                item = _decode(stored)
+                found.append({n: item[n] for n in projection if n in item} if projection else item)
+        answer = {"Responses": {name: found}, "UnprocessedKeys": {name: {**request, "Keys": unprocessed}} if unprocessed else {}}
+        return _response(answer)
 
     def get_paginator(self, operation_name: str) -> "_Paginator":
         operation = {"scan": "Scan", "query": "Query"}.get(operation_name)
