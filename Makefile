@@ -43,6 +43,7 @@ bench: setup
 	$(BIN)/python scripts/bench_hashing.py
 
 bench-index: setup
+	$(BIN)/python -m pip install --quiet -r requirements/bench.txt -c requirements/constraints.txt
 	$(BIN)/python scripts/bench_index.py
 
 evaluate: setup

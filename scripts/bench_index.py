@@ -6,7 +6,7 @@ with matches planted at distances spread over 0..31 for every query. Every index
 snapshotted, loaded and queried on the same data and queries in the same run, so the ratios hold
 on a shared, noisy machine where absolute milliseconds drift.
 Usage: python scripts/bench_index.py [--sizes 1000000,10000000] [--out docs/index-bench.md]
-FAISS (faiss-cpu, a development dependency) is for comparison only: the matcher's index is numpy.
+FAISS (faiss-cpu, installed by `make bench-index` from requirements/bench.txt) is for comparison only: the matcher's index is numpy.
 """
 
 from __future__ import annotations
