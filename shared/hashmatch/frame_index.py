@@ -41,12 +41,18 @@ def _padded(data: bytes) -> bytes:
     return data + b"\0" * (-len(data) % _ALIGN)
 
 
+# The owner of a still entry: a hash that is a reference of its own (a hash-list entry), keyed
+# by itself ("pdq:<hex>"), so a million of them need no key list.
+STILL = np.uint32(0xFFFFFFFF)
+STILL_KEY_PREFIX = "pdq:"
+
+
 class FrameIndex:
     """Reference frames of many references, searched together; a search groups hits by reference.
 
-    Frames are added per reference, then the index is frozen into arrays at the first search
-    (or read whole from a snapshot): per frame its owner, timestamp and span, 12 bytes beside
-    the 32-byte hash and the PdqIndex's buckets.
+    Frames are added per reference (or in bulk as still entries), then the index is frozen into
+    arrays at the first search (or read whole from a snapshot): per frame its owner, timestamp
+    and span, 12 bytes beside the 32-byte hash and the PdqIndex's buckets.
     """
 
     def __init__(self, bits: int = 256, radius: int = PDQ_CONFIDENT_MATCH_THRESHOLD):
@@ -73,17 +79,38 @@ class FrameIndex:
             self._pending.append((owner, float(timestamp), max(0.0, float(end) - float(timestamp)), hex_hash))
         self._index = None
 
+    def add_still(self, hashes: Sequence[str] | np.ndarray) -> None:
+        """Hashes that are references of their own, still (duration 0), keyed "pdq:<hex>": hash-list entries, in bulk."""
+        packed = hashes if isinstance(hashes, np.ndarray) else pack(hashes, self.bits)
+        self._flush_pending()  # positions follow the order frames were added in
+        count = len(packed)
+        self._append(np.full(count, STILL, np.uint32), np.zeros(count, np.float32), np.zeros(count, np.float32), packed)
+        self._index = None
+
+    def key_of(self, entry: int) -> Hashable:
+        """The reference the frame at `entry` belongs to."""
+        self._freeze()
+        owner = self._owner[entry]
+        return f"{STILL_KEY_PREFIX}{self.hash_of(entry)}" if owner == STILL else self.references[int(owner)]
+
     def __len__(self) -> int:
         return len(self._owner) + len(self._pending)
 
-    def _freeze(self) -> None:
+    def _append(self, owner: np.ndarray, timestamp: np.ndarray, span: np.ndarray, packed: np.ndarray) -> None:
+        self._owner = np.concatenate([self._owner, owner])
+        self._timestamp = np.concatenate([self._timestamp, timestamp])
+        self._span = np.concatenate([self._span, span])
+        self._packed = np.concatenate([self._packed, packed])
+
+    def _flush_pending(self) -> None:
         if self._pending:
             owners, timestamps, spans, hashes = zip(*self._pending)
-            self._owner = np.concatenate([self._owner, np.asarray(owners, np.uint32)])
-            self._timestamp = np.concatenate([self._timestamp, np.asarray(timestamps, np.float32)])
-            self._span = np.concatenate([self._span, np.asarray(spans, np.float32)])
-            self._packed = np.concatenate([self._packed, pack(hashes, self.bits)])
+            self._append(np.asarray(owners, np.uint32), np.asarray(timestamps, np.float32), np.asarray(spans, np.float32), pack(hashes, self.bits))
             self._pending = []
+
+    def _freeze(self) -> None:
+        if self._pending:
+            self._flush_pending()
             self._index = None
         if self._index is None:
             sub_linear = self.bits == PDQ_BITS
@@ -94,9 +121,6 @@ class FrameIndex:
         self._freeze()
         return self._packed[entry].astype(">u8").tobytes().hex()
 
-    def reference_of(self, entry: int) -> Hashable:
-        self._freeze()
-        return self.references[int(self._owner[entry])]
 
     def search_entries(self, hashes: Sequence[str], threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every (query position, entry position, distance) within the threshold, for plain hashes."""
@@ -118,14 +142,14 @@ class FrameIndex:
             flat.extend(hashes)
             owner.extend([position] * len(hashes))
         query_pos, entry_pos, distances = self.search_entries(flat, threshold)
-        found: dict[int, dict[tuple[int, int], int]] = {}
+        found: dict[Hashable, dict[tuple[int, int], int]] = {}
         for q, e, d in zip(query_pos.tolist(), entry_pos.tolist(), distances.tolist()):
-            per_reference = found.setdefault(int(self._owner[e]), {})
+            per_reference = found.setdefault(self.key_of(e), {})
             key = (owner[q], e)
             if key not in per_reference or d < per_reference[key]:
                 per_reference[key] = d
         return {
-            self.references[reference]: [
+            reference: [
                 FrameMatch(queries[frame][0], float(self._timestamp[e]), float(self._span[e]), d, entry=e)
                 for (frame, e), d in sorted(pairs.items())
             ]

@@ -134,7 +134,7 @@ class MatchResult:
 
 
 class Matcher:
-    """References (by key, with their durations: 0 for a still picture or a bare hash) and the stages that search them."""
+    """References (by key, with their durations; a key not listed is still, duration 0, as a hash-list entry) and the stages that search them."""
 
     def __init__(self, durations: Mapping[Hashable, float], stages: Iterable[MatchStage]):
         self.durations = dict(durations)
@@ -163,7 +163,7 @@ class Matcher:
                 continue
             ran.append(stage.stage)
             for reference, frame_matches in findings.matches.items():
-                verdict = decide(findings.query_frames, frame_matches, self.durations[reference], findings.step, stage.stage)
+                verdict = decide(findings.query_frames, frame_matches, self.durations.get(reference, 0.0), findings.step, stage.stage)
                 # A later stage's verdict replaces an earlier one only when it matches.
                 if verdict.match or reference not in verdicts:
                     verdicts[reference] = verdict
@@ -174,4 +174,4 @@ class Matcher:
     def verdict(self, upload: MediaHashes, reference: Hashable, detail_pictures: DetailPictureLoader | None = None) -> Verdict:
         """The upload's verdict against one reference (a no-match verdict when no stage met it)."""
         found = self.match(upload, detail_pictures).verdicts.get(reference)
-        return found if found is not None else decide(upload.usable_frames, [], self.durations[reference])
+        return found if found is not None else decide(upload.usable_frames, [], self.durations.get(reference, 0.0))

@@ -84,8 +84,8 @@ def command_index_build(args) -> int:
     return problems.status
 
 
-def _entry(snapshot: HashSetSnapshot, key: str, entry_hash: str, distance: int) -> dict:
-    reference = snapshot.references[key]
+def _entry(snapshot: HashSetSnapshot, key: str, entry_hash: str, distance: int, entry: int | None = None) -> dict:
+    reference = snapshot.describe(key, entry)
     return {"hash": entry_hash, "distance": distance, "labels": list(reference.labels), "source": reference.source, "reference": key}
 
 
@@ -108,7 +108,7 @@ def match_hashes(snapshot: HashSetSnapshot, queries: list[str], threshold: int) 
     found: list[list[dict]] = [[] for _ in queries]
     query_pos, entry_pos, distances = snapshot.frames.search_entries(queries, threshold)
     for q, e, d in zip(query_pos.tolist(), entry_pos.tolist(), distances.tolist()):
-        found[q].append(_entry(snapshot, str(snapshot.frames.reference_of(e)), snapshot.frames.hash_of(e), d))
+        found[q].append(_entry(snapshot, str(snapshot.frames.key_of(e)), snapshot.frames.hash_of(e), d, e))
     return [sorted(matches, key=lambda m: (m["distance"], m["hash"], m["reference"])) for matches in found]
 
 
@@ -118,8 +118,9 @@ def match_media(snapshot: HashSetSnapshot, hashes: MediaHashes, threshold: int) 
     for key, verdict in result.matches:
         behind = [m for m in result.frame_matches.get(key, []) if m.distance is not None]
         best = min(behind, key=lambda m: m.distance, default=None)
-        entry_hash = snapshot.frames.hash_of(best.entry) if best is not None and best.entry is not None else key.split(":", 1)[-1]
-        entry = _entry(snapshot, str(key), entry_hash, verdict.best_distance or 0)
+        at = best.entry if best is not None else None
+        entry_hash = snapshot.frames.hash_of(at) if at is not None else key.split(":", 1)[-1]
+        entry = _entry(snapshot, str(key), entry_hash, verdict.best_distance or 0, at)
         entry["signal_type"] = str(verdict.stage)
         if hashes.kind == "video":
             entry.update(query_match_percent=verdict.query_match_percent, reference_match_percent=verdict.reference_match_percent)

@@ -103,4 +103,25 @@ def test_a_frame_match_names_the_reference_frame_it_met():
 
     [match] = index.search([(0.0, [str(flip(a[9], range(3)))])], threshold=31)["a"]
 
-    assert index.hash_of(match.entry) == str(a[9]) and index.reference_of(match.entry) == "a"
+    assert index.hash_of(match.entry) == str(a[9]) and index.key_of(match.entry) == "a"
+
+
+def test_still_entries_are_keyed_by_their_own_hash():
+    entries, (other,) = random_hashes(3, 17), random_hashes(1, 18)
+    index = FrameIndex()
+    index.add("media", [(0.0, str(other))], duration=0.0)
+    index.add_still([str(h) for h in entries])
+
+    found = index.search([(0.0, [str(flip(entries[1], range(4)))])], threshold=31)
+
+    assert list(found) == [f"pdq:{entries[1]}"] and found[f"pdq:{entries[1]}"][0].distance == 4 and len(index) == 4
+
+
+def test_still_entries_survive_a_snapshot_without_a_key_list():
+    entries = random_hashes(5, 19)
+    index = FrameIndex()
+    index.add_still([str(h) for h in entries])
+
+    again = FrameIndex.from_bytes(index.to_bytes())
+
+    assert again.references == [] and list(again.search([(0.0, [str(entries[2])])], 0)) == [f"pdq:{entries[2]}"]

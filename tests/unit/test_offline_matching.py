@@ -119,9 +119,10 @@ def test_a_snapshot_keeps_entries_digests_and_frames():
 
     again = HashSetSnapshot.from_bytes(HashSetSnapshot.build(entries).to_bytes())
 
-    [pdq] = [r for r in again.references.values() if r.key.startswith("pdq:")]
-    assert (pdq.labels, pdq.source) == (("x", "y"), "one, two") and len(again.frames) == 1
-    assert again.digests[Stage.MD5] == {md5: f"md5:{md5}"}
+    _, [entry], [distance] = again.frames.search_entries([hashlib.sha256(b"a").hexdigest()], 0)
+    pdq = again.describe(again.frames.key_of(entry), entry)
+    assert (pdq.key, pdq.labels, pdq.source, distance) == (f"pdq:{hashlib.sha256(b'a').hexdigest()}", ("x", "y"), "one, two", 0) and len(again.frames) == 1
+    assert again.digests[Stage.MD5] == {md5: f"md5:{md5}"} and again.describe(f"md5:{md5}").source == "one"
 
 
 def test_a_file_that_is_not_a_snapshot_is_refused(capsys, tmp_path):

@@ -234,15 +234,17 @@ class HashSet:
         for reference_id, reference in references.items():
             index.add(reference_id, frames.get(reference_id, []), reference.duration)
         digests: dict[SignalKind, dict[str, str]] = {SignalKind.MD5: {}, SignalKind.SHA256: {}}
+        still: list[str] = []
         for stored in stored_entries(entry_items).values():
             # An allowed entry is left out: no upload can match it.
             if not stored.provenances or stored.allowed:
                 continue
             references[stored.entry_id] = Reference.of_entry(stored)
             if stored.signal_type == SignalKind.PDQ:
-                index.add(stored.entry_id, [(0.0, stored.hash)], 0.0)
+                still.append(stored.hash)
             else:
                 digests[stored.signal_type][stored.hash] = stored.entry_id
+        index.add_still(still)  # keyed "pdq:<hex>", the entry id
         stages = [
             DigestStage(Stage.MD5, digests[SignalKind.MD5]),
             DigestStage(Stage.SHA256, digests[SignalKind.SHA256]),
