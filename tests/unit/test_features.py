@@ -112,3 +112,17 @@ def test_feature_index_searches_past_the_matchers_training_set_limit():
     index.add("target", [(0.0, target)], duration=1.0)
     (hit,) = index.search(LocalFeatures(target.points[:300], target.descriptors[:300]))
     assert hit.reference == "target" and hit.inliers >= MIN_INLIERS
+
+
+def test_a_picture_too_small_for_keypoints_has_no_features_instead_of_an_error():
+    assert len(extract(np.zeros((1, 1), np.uint8))) == 0 and len(extract(np.full((20, 300), 128, np.uint8))) == 0
+
+
+def test_a_one_pixel_animated_gif_is_hashed_and_compared_without_an_error(tmp_path):
+    frames = [Image.new("RGB", (1, 1), (40 * n, 0, 0)) for n in range(3)]
+    path = tmp_path / "tiny.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+
+    verdict = compare(hash_reference(path), hash_media(path))
+
+    assert verdict.query_frames == 0 and not verdict.match  # no frame of quality >= 50: a clear no-match

@@ -33,8 +33,15 @@ MIN_SCALE, MAX_SCALE = 0.1, 10.0
 CANDIDATES = 3
 
 
+# ORB describes a 31-pixel patch around each keypoint and builds a scale pyramid: a smaller picture
+# has no keypoint to give, and OpenCV fails an assertion on it (a 1x1 animated GIF crashed hashing).
+MIN_SIDE = 32
+
+
 def extract(gray: np.ndarray, max_features: int = MAX_FEATURES) -> LocalFeatures:
-    """ORB keypoints and descriptors of one grey picture."""
+    """ORB keypoints and descriptors of one grey picture (none for a picture under MIN_SIDE pixels)."""
+    if min(gray.shape[:2]) < MIN_SIDE:
+        return LocalFeatures.empty()
     # Local contrast equalisation first: on flat, dark or hazy pictures ORB's corner test finds
     # almost nothing (1-15 keypoints on the suite's seascape and dim desk tiles).
     equalised = cv2.createCLAHE(clipLimit=CLAHE_CLIP, tileGridSize=(8, 8)).apply(np.ascontiguousarray(gray))
