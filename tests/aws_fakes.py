@@ -103,6 +103,13 @@ class FakeS3:
 
     # Set-up and inspection (not S3 calls)
 
+    @classmethod
+    def with_bucket(cls, name: str, *, versioned: bool = True) -> "FakeS3":
+        """A fake S3 holding one (empty) bucket."""
+        fake = cls()
+        fake.add_bucket(name, versioned=versioned)
+        return fake
+
     def add_bucket(self, name: str, *, versioned: bool = True) -> str:
         self._buckets[name] = _Bucket(versioned)
         return name

@@ -34,11 +34,17 @@ class FrameMatch:
 _SNAPSHOT = struct.Struct("<8sIQQQ")
 _SNAPSHOT_MAGIC = b"HMFRAMES"
 _SNAPSHOT_VERSION = 1
-_ALIGN = 64
+# Every part of a snapshot starts 64-byte aligned, so numpy views of it need no copy.
+ALIGN = 64
 
 
-def _padded(data: bytes) -> bytes:
-    return data + b"\0" * (-len(data) % _ALIGN)
+def aligned(size: int) -> int:
+    """`size` rounded up to the next part boundary."""
+    return size + (-size % ALIGN)
+
+
+def padded(data: bytes) -> bytes:
+    return data + b"\0" * (aligned(len(data)) - len(data))
 
 
 # The owner of a still entry: a hash that is a reference of its own (a hash-list entry), keyed
@@ -165,7 +171,7 @@ class FrameIndex:
         index = self._index.to_bytes()
         header = _SNAPSHOT.pack(_SNAPSHOT_MAGIC, _SNAPSHOT_VERSION, len(self._owner), len(keys), len(index))
         parts = [header, keys, self._owner.astype("<u4").tobytes(), self._timestamp.astype("<f4").tobytes(), self._span.astype("<f4").tobytes()]
-        return b"".join(_padded(part) for part in parts) + index
+        return b"".join(padded(part) for part in parts) + index
 
     @classmethod
     def from_bytes(cls, data: bytes | memoryview) -> "FrameIndex":
@@ -174,13 +180,13 @@ class FrameIndex:
         magic, version, count, key_bytes, index_bytes = _SNAPSHOT.unpack_from(view)
         if magic != _SNAPSHOT_MAGIC or version != _SNAPSHOT_VERSION:
             raise ValueError("not a FrameIndex snapshot of a version this code reads")
-        offset = _SNAPSHOT.size + (-_SNAPSHOT.size % _ALIGN)
+        offset = aligned(_SNAPSHOT.size)
         keys = json.loads(bytes(view[offset : offset + key_bytes]))
-        offset += key_bytes + (-key_bytes % _ALIGN)
+        offset += aligned(key_bytes)
         arrays = []
         for dtype in ("<u4", "<f4", "<f4"):
             arrays.append(np.frombuffer(view, dtype=dtype, count=count, offset=offset))
-            offset += 4 * count + (-(4 * count) % _ALIGN)
+            offset += aligned(4 * count)
         if offset + index_bytes != len(view):
             raise ValueError("FrameIndex snapshot is truncated or has trailing bytes")
         index = PdqIndex.from_bytes(view[offset:])

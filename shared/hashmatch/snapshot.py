@@ -17,7 +17,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from hashmatch.frame_index import FrameIndex
+from hashmatch.frame_index import FrameIndex, aligned, padded
 from hashmatch.hash_lists import HashListEntry, SignalKind
 from hashmatch.matcher import DigestStage, Matcher, PdqStage
 from hashmatch.model import MediaHashes
@@ -27,7 +27,6 @@ from hashmatch.vocabulary import Stage
 _HEADER = struct.Struct("<8sIQQQ")
 _MAGIC = b"HMSNAPSH"
 _VERSION = 2
-_ALIGN = 64
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,7 @@ class HashSetSnapshot:
         frames = self.frames.to_bytes()
         groups = np.ascontiguousarray(self.entry_group, dtype="<u4").tobytes()
         header = _HEADER.pack(_MAGIC, _VERSION, len(described), len(groups), len(frames))
-        return _padded(header) + _padded(described) + _padded(groups) + frames
+        return padded(header) + padded(described) + padded(groups) + frames
 
     @classmethod
     def from_bytes(cls, data: bytes | memoryview) -> "HashSetSnapshot":
@@ -130,11 +129,11 @@ class HashSetSnapshot:
             raise ValueError("not a hash-set snapshot (hashmatch index build writes them)")
         if version != _VERSION:
             raise ValueError(f"hash-set snapshot version {version} is not supported (this code reads version {_VERSION})")
-        offset = _aligned(_HEADER.size)
+        offset = aligned(_HEADER.size)
         described = json.loads(bytes(view[offset : offset + described_bytes]))
-        offset += _aligned(described_bytes)
+        offset += aligned(described_bytes)
         entry_group = np.frombuffer(view, dtype="<u4", count=group_bytes // 4, offset=offset)
-        offset += _aligned(group_bytes)
+        offset += aligned(group_bytes)
         if offset + frames_bytes != len(view):
             raise ValueError("hash-set snapshot is truncated or has trailing bytes")
         references = {item["key"]: SnapshotReference(**{**item, "labels": tuple(item["labels"])}) for item in described["references"]}
@@ -151,10 +150,3 @@ class HashSetSnapshot:
         with open(path, "rb") as source:
             return cls.from_bytes(source.read())
 
-
-def _aligned(size: int) -> int:
-    return size + (-size % _ALIGN)
-
-
-def _padded(data: bytes) -> bytes:
-    return data + b"\0" * (-len(data) % _ALIGN)

@@ -25,9 +25,7 @@ def grey_picture(seed: int, timestamp: float, insets=()) -> DetailPicture:
 
 @pytest.fixture
 def s3() -> FakeS3:
-    fake = FakeS3()
-    fake.add_bucket(DETAILS, versioned=False)
-    return fake
+    return FakeS3.with_bucket(DETAILS, versioned=False)
 
 
 @pytest.fixture

@@ -23,9 +23,7 @@ def table() -> FakeTable:
 
 @pytest.fixture
 def s3() -> FakeS3:
-    fake = FakeS3()
-    fake.add_bucket(FEATURES, versioned=False)
-    return fake
+    return FakeS3.with_bucket(FEATURES, versioned=False)
 
 
 @pytest.fixture

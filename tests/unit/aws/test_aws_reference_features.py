@@ -33,9 +33,7 @@ def assert_same_frames(got: list[FrameFeatures], expected: list[FrameFeatures]) 
 
 @pytest.fixture
 def s3() -> FakeS3:
-    fake = FakeS3()
-    fake.add_bucket(FEATURES, versioned=False)
-    return fake
+    return FakeS3.with_bucket(FEATURES, versioned=False)
 
 
 @pytest.fixture
