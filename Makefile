@@ -10,7 +10,7 @@ SAM_VENV := .venv-sam
 # sam build needs the Lambda runtime's Python (3.12) on PATH.
 SAM_PYTHON ?= python3.12
 
-.PHONY: setup demo demo-compare local-stack test test-fast lint bench bench-index evaluate sam-build clean
+.PHONY: setup demo demo-compare local-stack test test-fast lint bench bench-index bench-snapshot evaluate sam-build clean
 
 setup: $(STAMP)
 
@@ -45,6 +45,9 @@ bench: setup
 bench-index: setup
 	$(BIN)/python -m pip install --quiet -r requirements/bench.txt -c requirements/constraints.txt
 	$(BIN)/python scripts/bench_index.py
+
+bench-snapshot: setup
+	$(BIN)/python scripts/bench_snapshot.py --out docs/snapshot-bench.md
 
 evaluate: setup
 	$(BIN)/python -m hashmatch_tools.evaluation

@@ -139,8 +139,11 @@ class FakeS3:
         return self._answer({"ETag": version.etag}, bucket, version)
 
     def get_object(self, **params) -> dict:
-        self._check("GetObject", params, honoured={"Bucket", "Key", "VersionId", "IfMatch"})
+        self._check("GetObject", params, honoured={"Bucket", "Key", "VersionId", "IfMatch", "IfNoneMatch"})
         bucket, version = self._find("GetObject", params, head=False)
+        if "IfNoneMatch" in params and params["IfNoneMatch"].strip('"') == version.etag.strip('"'):
+            # S3 answers 304 with no body, so botocore's error code is the bare status.
+            raise client_error("304", "GetObject", 304, "Not Modified")
         return self._answer(
             {**self._headers(version), "Body": StreamingBody(io.BytesIO(version.body), len(version.body))},
             bucket,

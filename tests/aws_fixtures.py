@@ -18,7 +18,7 @@ from hashmatch.aws.hash_set import HashSet
 from hashmatch_tools.local.runner import local_pipeline
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 
-__all__ = ["forget_source", "handler_output", "pipeline", "stack", "runner", "output", "s3", "sqs", "bucket", "audit", "hash_set", "observer", "load_event", "drain", "counted"]
+__all__ = ["forget_source", "handler_output", "pipeline", "stack", "runner", "output", "s3", "sqs", "bucket", "audit", "hash_set", "index", "observer", "load_event", "drain", "counted"]
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -31,7 +31,7 @@ def handler_output():
 
 @pytest.fixture(scope="session")
 def pipeline(handler_output):
-    # The matcher checks the hash set's version on every batch, so references a test adds count at once.
+    # The matcher checks the snapshot's manifest on every batch, so what a test adds counts once indexed.
     with local_pipeline(parameters={"HashSetRefreshSeconds": "0"}, log_stream=handler_output) as running:
         yield running
 
@@ -78,6 +78,13 @@ def audit(stack):
 def hash_set(stack):
     """The hash set as the operator's admin command sees it: the table and the reference-features bucket."""
     return HashSet(stack.table("HashSetTable"), ReferenceFeaturesBucket(stack.client("s3"), stack.ref("ReferenceFeaturesBucket")))
+
+
+@pytest.fixture
+def index(runner):
+    """Deliver the hash-set table's change stream to the indexer until it is read to its end, as Lambda's poller does:
+    after it, a matcher's next check sees every change made before."""
+    return lambda: runner.run_until_idle(functions=["IndexHashSetFunction"])
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
     python tests/function_sandbox.py SPEC_JSON
 
 SPEC_JSON: {"blocked": [top-level module names], "handler": path of functions/<name>/app.py,
-"environment": {...}, "exercise": "hash" | "match" | null, "media": [paths]}. Exits 0 when all
+"environment": {...}, "exercise": "hash" | "match" | "index" | null, "media": [paths]}. Exits 0 when all
 went well; an import of a blocked module raises ModuleNotFoundError naming it and who asked.
 Used by tests/unit/test_function_packages.py; a plain script so that pytest's own imports
 (numpy, PIL, ...) are not already loaded in the process under test.
@@ -62,6 +62,16 @@ def exercise_match(media: list[str]) -> None:
     assert result.decided_by == Stage.LOCAL_FEATURES, result
 
 
+def exercise_index(media: list[str]) -> None:
+    from hashmatch.snapshot import HashSetChanges, HashSetSnapshot, HashSetView, ReferenceState, SnapshotReference
+
+    entry = ReferenceState(SnapshotReference("pdq:" + "ab" * 32, ("label",), "list", "hash"))
+    snapshot = HashSetSnapshot.from_bytes(HashSetSnapshot.of_states([entry]).to_bytes())
+    changes = HashSetChanges.from_bytes(HashSetChanges({entry.key: None}).to_bytes())
+    assert entry.key in HashSetView(snapshot) and entry.key not in HashSetView(snapshot, changes)
+    assert len(snapshot.patched(changes).frames) == 0
+
+
 def main(spec: dict) -> None:
     sys.meta_path.insert(0, Blocked(spec["blocked"]))
     os.environ.update(spec["environment"])
@@ -73,6 +83,8 @@ def main(spec: dict) -> None:
         exercise_hash(spec["media"])
     elif spec.get("exercise") == "match":
         exercise_match(spec["media"])
+    elif spec.get("exercise") == "index":
+        exercise_index(spec["media"])
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from hashmatch.aws import settings as config
 from hashmatch.aws.audit import AuditEvent, AuditLog
 from hashmatch.aws.hash_messages import read_hashes_message
-from hashmatch.aws.hash_set import CachedHashSet, HashSet
+from hashmatch.aws.hash_set import HashSet
+from hashmatch.aws.hash_set_snapshots import FreshHashSet, SnapshotStore
 from hashmatch.aws.match_messages import match_message, publish_match
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 from hashmatch.vocabulary import Stage
@@ -24,9 +25,10 @@ s3 = boto3.client("s3")
 sns = boto3.client("sns")
 dynamodb = boto3.resource("dynamodb")
 audit = AuditLog(dynamodb.Table(settings.audit_table))
-# Loaded once per container (PDQ frames from DynamoDB, local features from S3) and reloaded
-# only when the hash set's version changes.
-hash_set = CachedHashSet(
+# Loaded once per container from the snapshot the indexer keeps in S3 (local features from the
+# reference-features bucket), then brought up to date with the changes since it every refresh.
+hash_set = FreshHashSet(
+    SnapshotStore(s3, settings.snapshot_bucket),
     HashSet(dynamodb.Table(settings.hash_set_table), ReferenceFeaturesBucket(s3, settings.reference_features_bucket), settings.pdq_match_threshold),
     settings.hash_set_refresh_seconds,
 )
@@ -48,7 +50,7 @@ def record_handler(record: SQSRecord) -> None:
     stages = [str(stage) for stage in result.stages]
     if not matches:
         metrics.add_metric(name="UploadsUnmatched", unit=MetricUnit.Count, value=1)
-        logger.info("no match", upload_id=upload.upload_id, frames=len(hashes.frames), stages=stages, second_stage_seconds=second_stage_seconds, hash_set_version=loaded.version)
+        logger.info("no match", upload_id=upload.upload_id, frames=len(hashes.frames), stages=stages, second_stage_seconds=second_stage_seconds, hash_set_version=loaded.version, hash_set_source=hash_set.source)
         return
     decided_by = str(result.decided_by)
     if result.decided_by == Stage.LOCAL_FEATURES:

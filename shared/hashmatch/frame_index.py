@@ -127,6 +127,26 @@ class FrameIndex:
         self._freeze()
         return self._packed[entry].astype(">u8").tobytes().hex()
 
+    def owners(self) -> np.ndarray:
+        """Per frame, the position of its reference in `references` (STILL for a still entry)."""
+        self._freeze()
+        return self._owner
+
+    def selected(self, keep: np.ndarray) -> "FrameIndex":
+        """A new index of the frames where `keep` is true, in their order; references left without a frame are dropped."""
+        self._freeze()
+        owner = self._owner[keep]
+        media = owner != STILL
+        used = np.unique(owner[media])
+        renumber = np.zeros(len(self.references) + 1, np.uint32)
+        renumber[used] = np.arange(len(used), dtype=np.uint32)
+        owner = np.where(media, renumber[np.where(media, owner, 0)], STILL).astype(np.uint32)
+        index = FrameIndex(self.bits, self.radius)
+        index.references = [self.references[int(position)] for position in used]
+        index._positions = {key: position for position, key in enumerate(index.references)}
+        index._append(owner, self._timestamp[keep], self._span[keep], self._packed[keep])
+        return index
+
 
     def search_entries(self, hashes: Sequence[str], threshold: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every (query position, entry position, distance) within the threshold, for plain hashes."""
@@ -197,3 +217,25 @@ class FrameIndex:
         frame_index._packed = index.hashes
         frame_index._index = index
         return frame_index
+
+
+class FrameIndexLayers:
+    """A frozen FrameIndex with some of its keys hidden and a small overlay index searched beside it.
+
+    How a matcher takes the changes made since its snapshot without rebuilding the snapshot's
+    index: a changed reference is hidden in the base and, unless it is gone, in the overlay.
+    """
+
+    def __init__(self, base: FrameIndex, hidden: set[Hashable], overlay: FrameIndex):
+        self.base = base
+        self.hidden = hidden
+        self.overlay = overlay
+
+    def __len__(self) -> int:
+        return len(self.base) + len(self.overlay)
+
+    def search(self, queries: Sequence[tuple[float, Sequence[str]]], threshold: int) -> dict[Hashable, list[FrameMatch]]:
+        found = {key: matches for key, matches in self.base.search(queries, threshold).items() if key not in self.hidden}
+        if len(self.overlay):
+            found.update(self.overlay.search(queries, threshold))
+        return found

@@ -87,7 +87,8 @@ class DigestStage:
         if stage not in (Stage.MD5, Stage.SHA256):
             raise ValueError(f"a digest stage is md5 or sha256, not {stage}")
         self.stage = stage
-        self.entries = dict(entries or {})  # lowercase hex digest -> reference key
+        # lowercase hex digest -> reference key; kept as given (not copied: a million entries)
+        self.entries = entries if entries is not None else {}
 
     def __len__(self) -> int:
         return len(self.entries)

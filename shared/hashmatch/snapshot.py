@@ -1,116 +1,228 @@
 """A hash set as one compact file: its references (media and hash-list entries), exact digests and PDQ frames.
 
-`hashmatch index build` writes it, `hashmatch match --index` reads it. Layout: a header (magic,
-version, lengths); as JSON the media references, the exact digests and the (labels, source)
-groups of the list entries; each frame's group (uint32); then the FrameIndex snapshot (per-frame
-owner, timestamp and span, the PdqIndex's hashes and buckets); each part 64-byte aligned, so a
-reader maps the arrays without copying and without per-entry work.
+`hashmatch index build` writes it, `hashmatch match --index` reads it, and in a stack the indexer
+keeps one in S3 that matchers start from. Layout: a header (magic, version, lengths); as JSON the
+media references, the exact digests and the (labels, source, action) groups of the list entries;
+each frame's group (uint32); then the FrameIndex snapshot (per-frame owner, timestamp and span,
+the PdqIndex's hashes and buckets); each part 64-byte aligned, so a reader maps the arrays
+without copying and without per-entry work.
+
+What changed since a snapshot is a HashSetChanges: per reference key, its state now. A matcher
+searches a snapshot and its changes together (HashSetView) without rebuilding anything large;
+the indexer folds the changes into the next snapshot (HashSetSnapshot.patched).
 """
 
 from __future__ import annotations
 
 import json
 import struct
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from os import PathLike
-from typing import Iterable, Mapping
+from typing import Hashable, Iterable, Iterator
 
 import numpy as np
 
-from hashmatch.frame_index import FrameIndex, aligned, padded
+from hashmatch.frame_index import STILL, FrameIndex, FrameIndexLayers, aligned, padded
 from hashmatch.hash_lists import HashListEntry, SignalKind
-from hashmatch.matcher import DigestStage, Matcher, PdqStage
+from hashmatch.matcher import DigestStage, Matcher, MatchStage, PdqStage
 from hashmatch.model import MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
-from hashmatch.vocabulary import Stage
+from hashmatch.vocabulary import Action, Stage
 
 _HEADER = struct.Struct("<8sIQQQ")
 _MAGIC = b"HMSNAPSH"
-_VERSION = 2
+_VERSION = 3
+_READS = (2, 3)  # version 2: no action or features key (every reference quarantines)
+ENTRY_KIND = "hash"  # the kind of a hash-list entry; media references have their media kind
 
 
 @dataclass(frozen=True)
 class SnapshotReference:
-    """What a match to one key of the snapshot reports: a hash-list entry (kind "hash") or hashed media."""
+    """What a match to one key of the hash set reports: a hash-list entry (kind "hash") or hashed media."""
 
     key: str
     labels: tuple[str, ...]
     source: str
     kind: str
     duration: float = 0.0
+    action: Action = Action.QUARANTINE
+    features_key: str | None = None  # where a stack keeps the media's local features
+
+    @property
+    def reference_id(self) -> str:
+        return self.key
+
+    @property
+    def label(self) -> str:
+        """The labels as one text (a hash-list entry without labels: "hash list")."""
+        return ", ".join(self.labels) or "hash list"
+
+    @property
+    def is_entry(self) -> bool:
+        return self.kind == ENTRY_KIND
+
+    def to_dict(self) -> dict:
+        data = {**asdict(self), "labels": list(self.labels), "action": str(self.action)}
+        if data["features_key"] is None:
+            del data["features_key"]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SnapshotReference":
+        return cls(**{**data, "labels": tuple(data["labels"]), "action": Action(data.get("action", Action.QUARANTINE))})
+
+
+@dataclass(frozen=True)
+class ReferenceState:
+    """One reference as the hash set holds it now: what a match reports, and a media reference's PDQ frames.
+
+    A hash-list entry's hash is in its key ("pdq:<hex>", "md5:<hex>", "sha256:<hex>");
+    `digests` are a media reference's own exact digests, as (stage, hex) pairs.
+    """
+
+    reference: SnapshotReference
+    frames: tuple[tuple[float, str], ...] = ()
+    digests: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def key(self) -> str:
+        return self.reference.key
+
+    def to_dict(self) -> dict:
+        return {"reference": self.reference.to_dict(), "frames": [list(frame) for frame in self.frames], "digests": [list(pair) for pair in self.digests]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ReferenceState":
+        return cls(
+            SnapshotReference.from_dict(data["reference"]),
+            tuple((float(t), str(h)) for t, h in data.get("frames", ())),
+            tuple((str(s), str(h)) for s, h in data.get("digests", ())),
+        )
+
+
+@dataclass(frozen=True)
+class HashSetChanges:
+    """What changed since a snapshot: per reference key its state now; None when it is gone (removed or allowed)."""
+
+    changed: Mapping[str, ReferenceState | None] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.changed)
+
+    @property
+    def frames(self) -> int:
+        """PDQ frames and entries the changes hold: what a matcher's overlay searches by brute force."""
+        return sum(max(1, len(state.frames)) for state in self.changed.values() if state is not None)
+
+    def then(self, later: "HashSetChanges") -> "HashSetChanges":
+        """These changes followed by `later` (a later state of a key replaces an earlier one)."""
+        return HashSetChanges({**self.changed, **later.changed})
+
+    def to_bytes(self) -> bytes:
+        changed = {key: (state.to_dict() if state is not None else None) for key, state in self.changed.items()}
+        return json.dumps({"format": 1, "changed": changed}, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "HashSetChanges":
+        decoded = json.loads(data)
+        if decoded.get("format") != 1:
+            raise ValueError(f"hash-set changes of format {decoded.get('format')!r} are not supported (this code reads format 1)")
+        return cls({key: (ReferenceState.from_dict(state) if state is not None else None) for key, state in decoded["changed"].items()})
 
 
 NO_GROUP = np.uint32(0xFFFFFFFF)
+Group = tuple[tuple[str, ...], str, Action]  # labels, source, action of PDQ list entries
 
 
 class HashSetSnapshot:
     """References by key (media and exact digests), PDQ list entries as still frames described by a group, and the frames' index.
 
-    A PDQ list entry costs 4 bytes beside its frame: the position of its (labels, source) group,
-    a small table shared by every entry of one list; its key is its own hash ("pdq:<hex>").
+    A PDQ list entry costs 4 bytes beside its frame: the position of its (labels, source, action)
+    group, a small table shared by every entry of one list; its key is its own hash ("pdq:<hex>").
     """
 
-    def __init__(self, references: Mapping[str, SnapshotReference], frames: FrameIndex, digests: Mapping[Stage, Mapping[str, str]], groups: list[tuple[tuple[str, ...], str]] | None = None, entry_group: np.ndarray | None = None):
+    def __init__(
+        self,
+        references: Mapping[str, SnapshotReference],
+        frames: FrameIndex,
+        digests: Mapping[Stage, Mapping[str, str]],
+        groups: list[Group] | None = None,
+        entry_group: np.ndarray | None = None,
+    ):
         self.references = dict(references)
         self.frames = frames
-        self.digests = {stage: dict(found) for stage, found in digests.items()}
+        self.digests = {stage: dict(digests.get(stage, {})) for stage in (Stage.MD5, Stage.SHA256)}
         self.groups = list(groups or [])
         self.entry_group = entry_group if entry_group is not None else np.full(len(frames), NO_GROUP, np.uint32)
 
     @classmethod
+    def of_states(cls, states: Iterable[ReferenceState]) -> "HashSetSnapshot":
+        assembly = _Assembly({}, FrameIndex(PRIMARY_SIGNAL.bits), {}, [], np.zeros(0, np.uint32))
+        for state in states:
+            assembly.add(state)
+        return assembly.snapshot()
+
+    @classmethod
     def build(cls, entries: Iterable[HashListEntry] = (), media: Mapping[str, MediaHashes] | None = None) -> "HashSetSnapshot":
         """From hash-list entries (merged by hash: labels and sources joined) and media hashed as references (keyed by name)."""
-        merged: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
+        merged: dict[str, tuple[set[str], set[str]]] = {}
         for entry in entries:
-            labels, sources = merged.setdefault((str(entry.signal_type), entry.hash), (set(), set()))
+            labels, sources = merged.setdefault(f"{entry.signal_type}:{entry.hash}", (set(), set()))
             labels.update(entry.labels)
             sources.add(entry.source)
-        references: dict[str, SnapshotReference] = {}
-        digests: dict[Stage, dict[str, str]] = {Stage.MD5: {}, Stage.SHA256: {}}
-        group_ids: dict[tuple[tuple[str, ...], str], int] = {}
-        pdq_hashes, pdq_groups = [], []
-        for (kind, value), (labels, sources) in merged.items():
-            described = (tuple(sorted(labels)), ", ".join(sorted(sources)))
-            if kind == SignalKind.PDQ:
-                pdq_hashes.append(value)
-                pdq_groups.append(group_ids.setdefault(described, len(group_ids)))
-            else:
-                key = f"{kind}:{value}"
-                references[key] = SnapshotReference(key, *described, "hash")
-                digests[Stage(kind)][value] = key
-        frames = FrameIndex(PRIMARY_SIGNAL.bits)
-        frames.add_still(pdq_hashes)  # first, so entry positions 0.. are the entries in this order
+        states = [ReferenceState(SnapshotReference(key, tuple(sorted(labels)), ", ".join(sorted(sources)), ENTRY_KIND)) for key, (labels, sources) in merged.items()]
         for name, hashes in (media or {}).items():
-            references[name] = SnapshotReference(name, (), "media", str(hashes.kind), hashes.duration)
-            frames.add(name, [(frame.timestamp, frame.pdq) for frame in hashes.usable_frames], hashes.duration)
-            digests[Stage.MD5][hashes.md5] = name
-            digests[Stage.SHA256][hashes.sha256] = name
-        entry_group = np.full(len(frames), NO_GROUP, np.uint32)
-        entry_group[: len(pdq_groups)] = pdq_groups
-        return cls(references, frames, digests, list(group_ids), entry_group)
+            states.append(
+                ReferenceState(
+                    SnapshotReference(name, (), "media", str(hashes.kind), hashes.duration),
+                    tuple((frame.timestamp, frame.pdq) for frame in hashes.usable_frames),
+                    ((str(Stage.MD5), hashes.md5), (str(Stage.SHA256), hashes.sha256)),
+                )
+            )
+        return cls.of_states(states)
+
+    def patched(self, changes: HashSetChanges) -> "HashSetSnapshot":
+        """A new snapshot: this one with the changes folded in (what the indexer writes when the changes grow large)."""
+        hidden = set(changes.changed)
+        if not hidden:
+            return self
+        keep = ~_rows_of(self.frames, hidden)
+        references = {key: reference for key, reference in self.references.items() if key not in hidden}
+        digests = {stage: {digest: key for digest, key in found.items() if key not in hidden} for stage, found in self.digests.items()}
+        assembly = _Assembly(references, self.frames.selected(keep), digests, list(self.groups), self.entry_group[keep])
+        for state in changes.changed.values():
+            if state is not None:
+                assembly.add(state)
+        return assembly.snapshot()
 
     def describe(self, key: str, entry: int | None = None) -> SnapshotReference:
-        """What a match reports for a key (and, for a PDQ list entry, the frame it matched)."""
+        """What a match reports for a key (`entry`, the frame a PDQ list entry matched, saves finding it)."""
         if key in self.references:
             return self.references[key]
+        if entry is None and key.startswith(_PDQ_PREFIX):
+            rows = _still_rows(self.frames, [key[len(_PDQ_PREFIX) :]])
+            entry = int(rows[0]) if len(rows) else None
         group = self.entry_group[entry] if entry is not None else NO_GROUP
         if group == NO_GROUP:
             raise KeyError(key)
-        labels, source = self.groups[int(group)]
-        return SnapshotReference(key, tuple(labels), source, "hash")
+        labels, source, action = self.groups[int(group)]
+        return SnapshotReference(key, tuple(labels), source, ENTRY_KIND, action=action)
 
-    def matcher(self, pdq_threshold: int = PRIMARY_SIGNAL.match_threshold) -> Matcher:
-        """Exact digests, then PDQ (local features are not in a snapshot); list entries are still (duration 0)."""
-        durations = {key: reference.duration for key, reference in self.references.items()}
-        stages = [DigestStage(Stage.MD5, self.digests[Stage.MD5]), DigestStage(Stage.SHA256, self.digests[Stage.SHA256]), PdqStage(self.frames, pdq_threshold)]
-        return Matcher(durations, stages)
+    def media(self) -> list[SnapshotReference]:
+        """The hashed media among the references (not the list entries)."""
+        return [reference for reference in self.references.values() if not reference.is_entry]
+
+    def matcher(self, pdq_threshold: int = PRIMARY_SIGNAL.match_threshold, later_stages: Iterable[MatchStage] = ()) -> Matcher:
+        """Exact digests, then PDQ, then `later_stages` (local features are not in a snapshot); list entries are still (duration 0)."""
+        return HashSetView(self).matcher(pdq_threshold, later_stages)
 
     def to_bytes(self) -> bytes:
         described = json.dumps(
             {
-                "references": [asdict(reference) for reference in self.references.values()],
+                "references": [reference.to_dict() for reference in self.references.values()],
                 "digests": {str(stage): found for stage, found in self.digests.items()},
-                "groups": [[list(labels), source] for labels, source in self.groups],
+                "groups": [[list(labels), source, str(action)] for labels, source, action in self.groups],
             },
             separators=(",", ":"),
         ).encode()
@@ -127,8 +239,8 @@ class HashSetSnapshot:
         magic, version, described_bytes, group_bytes, frames_bytes = _HEADER.unpack_from(view)
         if magic != _MAGIC:
             raise ValueError("not a hash-set snapshot (hashmatch index build writes them)")
-        if version != _VERSION:
-            raise ValueError(f"hash-set snapshot version {version} is not supported (this code reads version {_VERSION})")
+        if version not in _READS:
+            raise ValueError(f"hash-set snapshot version {version} is not supported (this code reads versions {', '.join(map(str, _READS))})")
         offset = aligned(_HEADER.size)
         described = json.loads(bytes(view[offset : offset + described_bytes]))
         offset += aligned(described_bytes)
@@ -136,9 +248,9 @@ class HashSetSnapshot:
         offset += aligned(group_bytes)
         if offset + frames_bytes != len(view):
             raise ValueError("hash-set snapshot is truncated or has trailing bytes")
-        references = {item["key"]: SnapshotReference(**{**item, "labels": tuple(item["labels"])}) for item in described["references"]}
+        references = {item["key"]: SnapshotReference.from_dict(item) for item in described["references"]}
         digests = {Stage(stage): found for stage, found in described["digests"].items()}
-        groups = [(tuple(labels), source) for labels, source in described["groups"]]
+        groups = [(tuple(group[0]), group[1], Action(group[2]) if len(group) > 2 else Action.QUARANTINE) for group in described["groups"]]
         return cls(references, FrameIndex.from_bytes(view[offset:]), digests, groups, entry_group)
 
     def write(self, path: str | PathLike) -> None:
@@ -150,3 +262,136 @@ class HashSetSnapshot:
         with open(path, "rb") as source:
             return cls.from_bytes(source.read())
 
+
+_PDQ_PREFIX = f"{SignalKind.PDQ}:"
+
+
+def _still_rows(frames: FrameIndex, hashes: list[str]) -> np.ndarray:
+    """The positions of the still entries (list entries) with exactly these hashes: a sub-linear search at distance 0."""
+    if not hashes or not len(frames):
+        return np.zeros(0, np.int64)
+    _, rows, _ = frames.search_entries(hashes, 0)
+    return rows[frames.owners()[rows] == STILL]
+
+
+def _rows_of(frames: FrameIndex, keys: set[str]) -> np.ndarray:
+    """A mask of the frames that belong to these keys (media references by owner, list entries by their hash)."""
+    mask = np.zeros(len(frames), bool)
+    owned = [position for position, key in enumerate(frames.references) if key in keys]
+    if owned:
+        mask |= np.isin(frames.owners(), np.asarray(owned, np.uint32))
+    mask[_still_rows(frames, [key[len(_PDQ_PREFIX) :] for key in keys if key.startswith(_PDQ_PREFIX)])] = True
+    return mask
+
+
+class _Assembly:
+    """Adds reference states to a snapshot's parts, then makes the snapshot: media frames after the kept ones, new list entries last."""
+
+    def __init__(self, references: dict, frames: FrameIndex, digests: dict, groups: list[Group], entry_group: np.ndarray):
+        self.references = references
+        self.frames = frames
+        self.digests = {stage: digests.get(stage, {}) for stage in (Stage.MD5, Stage.SHA256)}
+        self.groups = groups
+        self.group_ids = {group: position for position, group in enumerate(groups)}
+        self.entry_group = entry_group
+        self.still_hashes: list[str] = []
+        self.still_groups: list[int] = []
+        self.media: list[ReferenceState] = []
+
+    def add(self, state: ReferenceState) -> None:
+        reference = state.reference
+        if reference.is_entry:
+            kind, _, value = reference.key.partition(":")
+            if kind == SignalKind.PDQ:
+                group = (tuple(reference.labels), reference.source, Action(reference.action))
+                self.still_hashes.append(value)
+                self.still_groups.append(self.group_ids.setdefault(group, len(self.group_ids)))
+                return
+            self.references[reference.key] = reference
+            self.digests[Stage(kind)][value] = reference.key
+            return
+        self.references[reference.key] = reference
+        self.media.append(state)
+        for stage, digest in state.digests:
+            self.digests[Stage(stage)][digest] = reference.key
+
+    def snapshot(self) -> HashSetSnapshot:
+        kept = len(self.frames)
+        for state in self.media:
+            self.frames.add(state.key, state.frames, state.reference.duration)
+        media_frames = len(self.frames) - kept
+        self.frames.add_still(self.still_hashes)
+        self.groups.extend(list(self.group_ids)[len(self.groups) :])
+        entry_group = np.concatenate(
+            [np.asarray(self.entry_group, np.uint32), np.full(media_frames, NO_GROUP, np.uint32), np.asarray(self.still_groups, np.uint32)]
+        )
+        return HashSetSnapshot(self.references, self.frames, self.digests, self.groups, entry_group)
+
+
+class _LayeredDigests(Mapping):
+    """A snapshot's digest -> key table with the changed keys hidden and their new digests beside it (nothing copied)."""
+
+    def __init__(self, base: Mapping[str, str], hidden: set[str], overlay: Mapping[str, str]):
+        self.base, self.hidden, self.overlay = base, hidden, overlay
+
+    def __getitem__(self, digest: str) -> str:
+        if digest in self.overlay:
+            return self.overlay[digest]
+        key = self.base[digest]
+        if key in self.hidden:
+            raise KeyError(digest)
+        return key
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.overlay
+        yield from (digest for digest, key in self.base.items() if key not in self.hidden and digest not in self.overlay)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class HashSetView:
+    """A snapshot and the changes made since it, searched together: a change costs what it holds, not what the snapshot holds.
+
+    Every changed key is hidden in the snapshot; the keys still present are in a small overlay
+    snapshot searched beside it (FrameIndexLayers for PDQ, layered tables for digests).
+    """
+
+    def __init__(self, snapshot: HashSetSnapshot, changes: HashSetChanges | None = None):
+        self.snapshot = snapshot
+        self.changes = changes or HashSetChanges()
+        self.hidden = set(self.changes.changed)
+        self.overlay = HashSetSnapshot.of_states(state for state in self.changes.changed.values() if state is not None)
+
+    def describe(self, key: Hashable) -> SnapshotReference:
+        """What a match to `key` reports; KeyError when the hash set has no such reference."""
+        if key in self.hidden:
+            return self.overlay.describe(str(key))
+        return self.snapshot.describe(str(key))
+
+    def __contains__(self, key: Hashable) -> bool:
+        try:
+            self.describe(key)
+        except KeyError:
+            return False
+        return True
+
+    def media(self) -> list[SnapshotReference]:
+        """The hashed media references (with their features keys), not the list entries."""
+        return [reference for reference in self.snapshot.media() if reference.key not in self.hidden] + self.overlay.media()
+
+    @property
+    def frames(self) -> FrameIndex | FrameIndexLayers:
+        if not self.hidden:
+            return self.snapshot.frames
+        return FrameIndexLayers(self.snapshot.frames, self.hidden, self.overlay.frames)
+
+    def matcher(self, pdq_threshold: int = PRIMARY_SIGNAL.match_threshold, later_stages: Iterable[MatchStage] = ()) -> Matcher:
+        """Exact digests, then PDQ, then `later_stages`; list entries are still (duration 0)."""
+        durations = {reference.key: reference.duration for reference in self.media()}
+        digests = {
+            stage: _LayeredDigests(self.snapshot.digests[stage], self.hidden, self.overlay.digests[stage]) if self.hidden else self.snapshot.digests[stage]
+            for stage in (Stage.MD5, Stage.SHA256)
+        }
+        stages = [DigestStage(Stage.MD5, digests[Stage.MD5]), DigestStage(Stage.SHA256, digests[Stage.SHA256]), PdqStage(self.frames, pdq_threshold), *later_stages]
+        return Matcher(durations, stages)

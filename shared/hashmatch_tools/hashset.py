@@ -8,9 +8,12 @@
       list                  references and entries, one JSON object a line
       stats                 counts by signal type and source
       allow HASH            put a hash on the allow-list (--undo takes it off)
+      reindex               rebuild the matchers' snapshot from the whole table (after the
+                            indexer's dead-letter queue received a batch)
 
-The table and bucket default to HASHMATCH_HASH_SET_TABLE and HASHMATCH_REFERENCE_FEATURES_BUCKET
-(the stack outputs HashSetTableName and ReferenceFeaturesBucketName); --endpoint-url (or
+The table and buckets default to HASHMATCH_HASH_SET_TABLE, HASHMATCH_REFERENCE_FEATURES_BUCKET and
+HASHMATCH_SNAPSHOT_BUCKET (the stack outputs HashSetTableName, ReferenceFeaturesBucketName and
+SnapshotBucketName); --endpoint-url (or
 AWS_ENDPOINT_URL) points at a local stack, the default AWS chain is used otherwise.
 """
 
@@ -28,6 +31,7 @@ from typing import Sequence, TextIO
 
 from hashmatch.aws.hash_list_entries import ImportReport, entry_id, is_entry_id
 from hashmatch.aws.hash_set import HashSet
+from hashmatch.aws.hash_set_snapshots import HashSetIndexer, SnapshotStore
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 from hashmatch.errors import MediaError
 from hashmatch.hash_lists import HashListEntry, HashListFormat, SignalKind, read_hash_list, write_hash_list
@@ -163,11 +167,23 @@ def command_allow(hash_set: HashSet, args) -> int:
     return EXIT_OK
 
 
+def command_reindex(hash_set: HashSet, args) -> int:
+    if not args.snapshot_bucket:
+        print("hashmatch: error: reindex needs --snapshot-bucket or HASHMATCH_SNAPSHOT_BUCKET (stack output SnapshotBucketName)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    started = time.perf_counter()
+    outcome = HashSetIndexer(hash_set, SnapshotStore(args.s3, args.snapshot_bucket)).rebuild()
+    manifest = outcome.manifest
+    print(json.dumps({"sequence": manifest.sequence, "snapshot_frames": manifest.snapshot_frames, "seconds": round(time.perf_counter() - started, 2)}))
+    return EXIT_OK
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"), help="an AWS endpoint other than AWS itself (a local stack)")
     parser.add_argument("--region", help="AWS region (default: the environment's)")
     parser.add_argument("--table", default=os.environ.get("HASHMATCH_HASH_SET_TABLE"), help="the hash-set table (stack output HashSetTableName; default $HASHMATCH_HASH_SET_TABLE)")
     parser.add_argument("--features-bucket", default=os.environ.get("HASHMATCH_REFERENCE_FEATURES_BUCKET"), help="the reference-features bucket, for media references (default $HASHMATCH_REFERENCE_FEATURES_BUCKET)")
+    parser.add_argument("--snapshot-bucket", default=os.environ.get("HASHMATCH_SNAPSHOT_BUCKET"), help="the snapshot bucket, for reindex (default $HASHMATCH_SNAPSHOT_BUCKET)")
     parser.add_argument("--added-by", default=getpass.getuser(), help="who is changing the hash set (default: your user name)")
     commands = parser.add_subparsers(dest="hashset_command", required=True)
     actions = list(Action)
@@ -216,6 +232,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     allow.add_argument("--undo", action="store_true", help="take it off the allow-list")
     allow.set_defaults(operation=command_allow)
 
+    reindex = commands.add_parser("reindex", help="rebuild the matchers' snapshot from the whole table (a consistent scan)")
+    reindex.set_defaults(operation=command_reindex)
+
 
 def run(args: argparse.Namespace) -> int:
     import boto3
@@ -225,7 +244,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     session = boto3.session.Session(region_name=args.region)
     options = {"endpoint_url": args.endpoint_url} if args.endpoint_url else {}
-    features = ReferenceFeaturesBucket(session.client("s3", **options), args.features_bucket) if args.features_bucket else None
+    args.s3 = session.client("s3", **options)
+    features = ReferenceFeaturesBucket(args.s3, args.features_bucket) if args.features_bucket else None
     hash_set = HashSet(session.resource("dynamodb", **options).Table(args.table), features)
     return args.operation(hash_set, args)
 

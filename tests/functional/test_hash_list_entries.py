@@ -87,7 +87,7 @@ def test_an_allowed_entry_is_not_loaded_for_matching(hash_set, entries, source):
 
     loaded = hash_set.load()
 
-    assert f"pdq:{value}" not in loaded.references
+    assert f"pdq:{value}" not in loaded
 
 
 def test_an_allowed_hash_stays_allowed_when_its_list_is_imported_again(hash_set, entries, source):
@@ -96,7 +96,7 @@ def test_an_allowed_hash_stays_allowed_when_its_list_is_imported_again(hash_set,
 
     entries.import_entries(read_hash_list(lines(value), source, HashListFormat.PDQ_LINES))
 
-    assert entries.get(SignalKind.PDQ, value).allowed and f"pdq:{value}" not in hash_set.load().references
+    assert entries.get(SignalKind.PDQ, value).allowed and f"pdq:{value}" not in hash_set.load()
 
 
 def test_an_active_pdq_entry_is_matched_as_a_still_reference(hash_set, entries, source):
@@ -105,7 +105,7 @@ def test_an_active_pdq_entry_is_matched_as_a_still_reference(hash_set, entries, 
 
     loaded = hash_set.load()
 
-    reference = loaded.references[f"pdq:{value}"]
+    reference = loaded.reference(f"pdq:{value}")
     assert (reference.label, reference.source, reference.duration, reference.kind) == ("terror", source, 0.0, "hash")
     assert len(loaded.matcher.stage(Stage.PDQ)) >= 1
 

@@ -6,7 +6,6 @@ import pytest
 from madehashes import reference_hashes, with_features
 
 from hashmatch.aws import hash_set as hash_set_module
-from hashmatch.aws.hash_set import CachedHashSet
 from hashmatch.vocabulary import Stage
 
 
@@ -20,13 +19,14 @@ def cleanup(hash_set):
 
 def test_a_reference_spread_over_several_items_loads_whole(hash_set, cleanup, monkeypatch):
     monkeypatch.setattr(hash_set_module, "FRAMES_PER_ITEM", 10)
-    reference = hash_set.add_reference(reference_hashes(25, 1), label="long", source="tests")
+    hashes = reference_hashes(25, 1)
+    reference = hash_set.add_reference(hashes, label="long", source="tests")
     cleanup.append(reference.reference_id)
 
     loaded = hash_set.load()
 
-    assert loaded.references[reference.reference_id].frames == 25
-    assert len(loaded.matcher.stage(Stage.PDQ)) == sum(r.frames for r in loaded.references.values())
+    found = loaded.matcher.stage(Stage.PDQ).index.search([(frame.timestamp, [frame.pdq]) for frame in hashes.frames], 0)
+    assert len(found[reference.reference_id]) == 25
 
 
 def test_removing_a_reference_removes_all_its_items(stack, hash_set):
@@ -36,23 +36,7 @@ def test_removing_a_reference_removes_all_its_items(stack, hash_set):
 
     items = stack.table("HashSetTable").query(KeyConditionExpression="reference_id = :id", ExpressionAttributeValues={":id": reference.reference_id})["Items"]
     assert items == []
-    assert reference.reference_id not in hash_set.load().references
-
-
-def test_a_warm_index_reloads_only_after_its_refresh_interval_and_a_version_change(hash_set, cleanup):
-    now = [0.0]
-    cached = CachedHashSet(hash_set, refresh_seconds=60, clock=lambda: now[0])
-    before = cached.get()
-    reference = hash_set.add_reference(reference_hashes(3, 3), label="new", source="tests")
-    cleanup.append(reference.reference_id)
-
-    now[0] = 59.0
-    stale = cached.get()
-    now[0] = 60.0
-    fresh = cached.get()
-
-    assert stale is before
-    assert reference.reference_id in fresh.references
+    assert reference.reference_id not in hash_set.load()
 
 
 def test_the_loaded_index_carries_the_local_features_of_references_that_have_them(hash_set, cleanup):
@@ -62,7 +46,7 @@ def test_the_loaded_index_carries_the_local_features_of_references_that_have_the
     loaded = hash_set.load()
 
     assert reference.feature_frames == 4
-    assert len(loaded.matcher.stage(Stage.LOCAL_FEATURES)) == sum(r.feature_frames for r in loaded.references.values())
+    assert len(loaded.matcher.stage(Stage.LOCAL_FEATURES)) == sum(r.feature_frames for r in hash_set.references())
 
 
 def test_a_reference_whose_features_vanished_during_a_load_is_still_matched_by_pdq(stack, hash_set, cleanup):
@@ -72,5 +56,5 @@ def test_a_reference_whose_features_vanished_during_a_load_is_still_matched_by_p
 
     loaded = hash_set.load()
 
-    assert reference.reference_id in loaded.references
-    assert len(loaded.matcher.stage(Stage.LOCAL_FEATURES)) == sum(r.feature_frames for r in loaded.references.values() if r.reference_id != reference.reference_id)
+    assert reference.reference_id in loaded
+    assert len(loaded.matcher.stage(Stage.LOCAL_FEATURES)) == sum(r.feature_frames for r in hash_set.references() if r.reference_id != reference.reference_id)

@@ -10,6 +10,7 @@ import uuid
 import pytest
 from aws_fixtures import forget_source
 
+from hashmatch.aws.hash_set_snapshots import FreshHashSet, SnapshotStore
 from hashmatch.hash_lists import SignalKind
 from hashmatch_tools.cli import main
 
@@ -21,7 +22,7 @@ def hashset(stack, capsys):
     """`hashmatch hashset` with the stack's endpoint and table; returns (exit status, stdout, stderr)."""
 
     def call(*arguments: str) -> tuple[int, str, str]:
-        common = ["hashset", "--endpoint-url", stack.endpoint_url, "--region", stack.region, "--table", stack.ref("HashSetTable"), "--features-bucket", stack.ref("ReferenceFeaturesBucket"), "--added-by", "tests"]
+        common = ["hashset", "--endpoint-url", stack.endpoint_url, "--region", stack.region, "--table", stack.ref("HashSetTable"), "--features-bucket", stack.ref("ReferenceFeaturesBucket"), "--snapshot-bucket", stack.ref("SnapshotBucket"), "--added-by", "tests"]
         status = main([*common, *arguments])
         captured = capsys.readouterr()
         return status, captured.out, captured.err
@@ -148,3 +149,20 @@ def test_remove_by_a_references_default_id_removes_the_reference(hashset, hash_s
     status, _, _ = hashset("remove", reference_id)
 
     assert len(reference_id) == 64 and status == 0 and hash_set.reference(reference_id) is None
+
+
+def test_reindex_rebuilds_the_matchers_snapshot_from_the_whole_table(hashset, hash_set, stack, source):
+    value = pdq(source)
+    hashset("add", value, "--source", source, "--label", "rebuilt")
+
+    status, out, _ = hashset("reindex")
+
+    store = SnapshotStore(stack.client("s3"), stack.ref("SnapshotBucket"))
+    assert status == 0 and json.loads(out)["sequence"] == store.read_manifest().manifest.sequence
+    assert FreshHashSet(store, hash_set, refresh_seconds=0).get().reference(f"pdq:{value}").labels == ("rebuilt",)
+
+
+def test_reindex_without_a_snapshot_bucket_names_the_option(stack, capsys):
+    status = main(["hashset", "--endpoint-url", stack.endpoint_url, "--region", stack.region, "--table", stack.ref("HashSetTable"), "--snapshot-bucket", "", "reindex"])
+
+    assert status == 2 and "--snapshot-bucket" in capsys.readouterr().err

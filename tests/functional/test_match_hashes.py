@@ -37,19 +37,21 @@ def with_body(event: dict, new_body: dict) -> dict:
 
 
 @pytest.fixture
-def references(hash_set):
-    """Add references from hashes; every one added is removed after the test."""
+def references(hash_set, index):
+    """Add references from hashes (indexed, so the matcher has them); every one added is removed after the test."""
     added = []
 
     def add(hashes: dict, **fields):
         reference_hashes = MediaHashes.from_dict({**hashes, "role": "reference", "frames": [{k: v for k, v in f.items() if k != "variants"} for f in hashes["frames"]]})
         reference = hash_set.add_reference(reference_hashes, **{"label": "test reference", "source": "tests", **fields})
         added.append(reference.reference_id)
+        index()
         return reference
 
     yield add
     for reference_id in added:
         hash_set.remove_reference(reference_id)
+    index()
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +60,13 @@ def known_picture() -> np.ndarray:
 
 
 @pytest.fixture
-def picture_reference(hash_set, known_picture):
+def picture_reference(hash_set, known_picture, index):
     """A picture added as the operator adds one: PDQ frames and local features."""
     reference = add_reference(hash_set, image_bytes(known_picture), label="known picture", source="tests")
+    index()
     yield reference
     hash_set.remove_reference(reference.reference_id)
+    index()
 
 
 def cropped(rgb: np.ndarray, share: float) -> np.ndarray:

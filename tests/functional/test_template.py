@@ -42,11 +42,11 @@ def test_every_function_has_a_sample_event(function):
     assert (ROOT / "events" / f"{code_dir}.json").is_file()
 
 
-@pytest.mark.parametrize(
-    "function, event",
-    [(f, e) for f in FUNCTIONS for e in function_properties(TEMPLATE, f).get("Events", {}).values()],
-    ids=lambda value: value if isinstance(value, str) else "",
-)
+def events_of_type(kind: str) -> list[tuple[str, dict]]:
+    return [(f, e) for f in FUNCTIONS for e in function_properties(TEMPLATE, f).get("Events", {}).values() if e["Type"] == kind]
+
+
+@pytest.mark.parametrize("function, event", events_of_type("SQS"), ids=lambda value: value if isinstance(value, str) else "")
 def test_every_queue_a_function_reads_has_a_dead_letter_queue_and_room_for_retries(function, event):
     queue = TEMPLATE["Resources"][event["Properties"]["Queue"]["Fn::GetAtt"][0]]["Properties"]
     timeout = function_properties(TEMPLATE, function)["Timeout"]
@@ -54,6 +54,24 @@ def test_every_queue_a_function_reads_has_a_dead_letter_queue_and_room_for_retri
     assert queue["RedrivePolicy"]["maxReceiveCount"] >= 2
     assert queue["VisibilityTimeout"] >= 6 * timeout  # AWS's advice for SQS event sources
     assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+@pytest.mark.parametrize("function, event", events_of_type("DynamoDB"), ids=lambda value: value if isinstance(value, str) else "")
+def test_every_stream_a_function_reads_sends_its_failed_batches_to_a_dead_letter_queue(function, event):
+    properties = event["Properties"]
+    destination = properties["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+
+    assert TEMPLATE["Resources"][destination]["Type"] == "AWS::SQS::Queue"
+    assert 0 < properties["MaximumRetryAttempts"] <= 100  # a failing batch must not block its shard for the stream's whole day
+
+
+def test_the_indexer_is_the_snapshots_one_writer():
+    indexer = TEMPLATE["Resources"]["IndexHashSetFunction"]["Properties"]
+    [stream] = indexer["Events"].values()
+
+    assert indexer["ReservedConcurrentExecutions"] == 1
+    assert stream["Properties"]["Stream"] == {"Fn::GetAtt": ["HashSetTable", "StreamArn"]}
+    assert TEMPLATE["Resources"]["SnapshotBucket"]["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
 
 
 def test_the_local_stack_creates_every_resource_of_the_template(stack):

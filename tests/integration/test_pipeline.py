@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from makemedia import detailed, image_bytes, textured
 
 from hashmatch_tools.admin import add_reference
 from hashmatch.aws.hash_set import HashSet
+from hashmatch.aws.hash_set_snapshots import FreshHashSet, SnapshotStore
+from hashmatch_tools.local.stack import load_template
 from hashmatch.hash_lists import HashListEntry, HashListFormat, SignalKind, read_hash_list
 from hashmatch.media.hashing import hash_media
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
@@ -22,6 +25,9 @@ from hashmatch.local_features.orb import MIN_INLIERS
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "schemas" / "match-message.schema.json").read_text())
 VIDEOS = "videos/tmk-sample-videos"
+DEFAULT_REFRESH_SECONDS = float(load_template(ROOT / "template.yaml")["Parameters"]["HashSetRefreshSeconds"]["Default"])
+# What the product promises: a change to the hash set takes effect in a running matcher within this.
+FRESHNESS_SECONDS = 5.0
 
 
 def validate(message: dict) -> None:
@@ -232,3 +238,37 @@ def test_an_upload_whose_md5_is_listed_is_matched_exactly(runner, hash_set, obse
     [message] = messages(drain, observer)
     validate(message)
     assert [(m["reference_id"], m["signal_type"], m["distance"]) for m in message["matches"]] == [(f"md5:{listed}", "md5", 0)]
+
+
+def test_a_hash_list_change_reaches_a_running_matcher_within_five_seconds(stack, runner, hash_set):
+    # The matcher's hash set as deployed (the template's default refresh interval), the indexer
+    # polled in the background as Lambda polls a stream: each change goes table -> stream ->
+    # indexer -> snapshot manifest in S3 -> the matcher's next check.
+    matcher = FreshHashSet(SnapshotStore(stack.client("s3"), stack.ref("SnapshotBucket")), hash_set, DEFAULT_REFRESH_SECONDS)
+    value = uuid.uuid4().hex * 2
+    source = f"freshness {value[:6]}"
+    key = f"pdq:{value}"
+    steps = (
+        ("added", lambda: hash_set.entries.add(HashListEntry(signal_type=SignalKind.PDQ, hash=value, source=source)), True),
+        ("allowed", lambda: hash_set.entries.allow(SignalKind.PDQ, value, allowed_by="tests", reason="false positive"), False),
+        ("disallowed", lambda: hash_set.entries.disallow(SignalKind.PDQ, value), True),
+        ("removed", lambda: hash_set.entries.remove(SignalKind.PDQ, value), False),
+    )
+    runner.run_until_idle(functions=["IndexHashSetFunction"])
+    matcher.get()
+    seconds = {}
+    runner.start(functions=["IndexHashSetFunction"])
+    try:
+        for step, change, present in steps:
+            started = time.perf_counter()
+            change()
+            while (key in matcher.get()) != present and time.perf_counter() - started < 3 * FRESHNESS_SECONDS:
+                time.sleep(0.02)
+            seconds[step] = round(time.perf_counter() - started, 2)
+    finally:
+        runner.stop()
+        hash_set.entries.disallow(SignalKind.PDQ, value)
+        hash_set.entries.remove(SignalKind.PDQ, value)
+
+    assert (key in matcher.get()) is False and matcher.source == "snapshot"
+    assert max(seconds.values()) <= FRESHNESS_SECONDS, seconds

@@ -37,7 +37,7 @@ LAYER_LIBRARIES = {
 }
 # Never in a function: what develops, tests and evaluates hashmatch.
 DEVELOPMENT_ONLY = ("hashmatch_tools", "moto", "yaml", "cfnlint", "matplotlib", "pytest", "jsonschema", "imagehash", "scipy", "pywt")
-EXERCISES = {"HashUploadFunction": "hash", "MatchHashesFunction": "match"}
+EXERCISES = {"HashUploadFunction": "hash", "MatchHashesFunction": "match", "IndexHashSetFunction": "index"}
 
 
 def layer_modules(function: str) -> set[str]:

@@ -1,39 +1,41 @@
-"""The hash set in DynamoDB: references (known media) with their frame hashes, loaded into a FrameIndex for matching.
+"""The hash set in DynamoDB: references (known media) with their frame hashes, and each reference's state for a snapshot.
 
 Table layout (partition key reference_id, sort key item):
   reference_id=<id>,        item="meta"          label, source, action, kind, duration, sha256,
                                                  features_key and feature_frames, ...
   reference_id=<id>,        item="frames#00000"  up to FRAMES_PER_ITEM (timestamp, PDQ hex) pairs
-  reference_id="#hash-set", item="version"       a counter bumped on every change, so matchers
-                                                 reload only when the set has changed
+  reference_id="#hash-set", item="version"       a counter bumped on every change (what a matcher
+                                                 without a snapshot checks before it scans again)
 Frames are chunked because one item per frame would make loading a long reference thousands of
 reads, while 1000 frames (about 70 KB) stay far below DynamoDB's 400 KB item limit.
 
 A reference's local features (the second matching stage) are too large for items; they live in
 S3 (reference_features.py) and the meta item names their key.
+
+Matchers read the set from the snapshot the indexer keeps (hash_set_snapshots.py): the indexer
+reads the partitions that changed (`current`), or the whole table once (`snapshot`).
 """
 
 from __future__ import annotations
 
-import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Hashable, Iterable
 
 from boto3.dynamodb.conditions import Key
 
 from hashmatch.aws.dynamo import from_item, items, to_item
 from hashmatch.aws.hash_list_entries import ENTRY_ID_PREFIXES, HashListEntries, StoredEntry, is_entry_id, is_entry_item, stored_entries
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
-from hashmatch.hash_lists import SignalKind
-from hashmatch.frame_index import FrameIndex
 from hashmatch.local_features.orb import LocalFeatureIndex
 from hashmatch.local_features.stage import LocalFeatureStage
-from hashmatch.matcher import DetailPictureLoader, DigestStage, Matcher, MatchResult, PdqStage
-from hashmatch.model import MediaHashes
+from hashmatch.matcher import DetailPictureLoader, Matcher, MatchResult
+from hashmatch.model import FrameFeatures, MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
+from hashmatch.snapshot import ENTRY_KIND, HashSetChanges, HashSetSnapshot, HashSetView, ReferenceState, SnapshotReference
 from hashmatch.verdict import Verdict
-from hashmatch.vocabulary import Action, Role, Stage
+from hashmatch.vocabulary import Action, Role
 
 META_ITEM = "meta"
 FRAMES_ITEM_PREFIX = "frames#"
@@ -41,6 +43,8 @@ FRAMES_PER_ITEM = 1000
 # Partitions whose id starts with "#" are the hash set's own bookkeeping, never references.
 RESERVED_PREFIX = "#"
 VERSION_KEY = {"reference_id": "#hash-set", "item": "version"}
+# Partitions read at once when the indexer reads what changed (boto3 clients are thread-safe).
+READ_THREADS = 16
 
 
 @dataclass(frozen=True)
@@ -61,21 +65,9 @@ class Reference:
     features_key: str | None = None
     feature_frames: int = 0
 
-    @classmethod
-    def of_entry(cls, stored: StoredEntry) -> "Reference":
-        """A hash-list entry as a reference: a still picture (duration 0) of one frame, named by its entry id."""
-        return cls(
-            reference_id=stored.entry_id,
-            label=", ".join(stored.labels) or "hash list",
-            source=", ".join(stored.sources),
-            action=Action(stored.action),
-            signal_type=str(stored.signal_type),
-            kind="hash",
-            duration=0.0,
-            frames=1,
-            sha256="",
-            added_at=stored.added_at,
-        )
+    def to_snapshot_reference(self) -> SnapshotReference:
+        """What a match with this reference reports (its label, source, action), and where its local features are."""
+        return SnapshotReference(self.reference_id, (self.label,), self.source, self.kind, self.duration, self.action, self.features_key)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "action": str(self.action)}
@@ -91,24 +83,75 @@ class Reference:
         return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
+def entry_state(stored: StoredEntry) -> ReferenceState | None:
+    """A hash-list entry as the matcher sees it; None when no upload can match it (allowed, or no provenance left)."""
+    if not stored.provenances or stored.allowed:
+        return None
+    reference = SnapshotReference(stored.entry_id, stored.labels, ", ".join(stored.sources), ENTRY_KIND, action=Action(stored.action))
+    return ReferenceState(reference)
+
+
+def reference_states(found: Iterable[dict]) -> dict[str, ReferenceState]:
+    """The matchable references among hash-set items (a scan, or queries of some partitions), by key.
+
+    Frames without a meta item belong to a reference being written or removed: skipped.
+    """
+    metas: dict[str, Reference] = {}
+    frames: dict[str, list[tuple[float, str]]] = {}
+    entry_items = []
+    for item in found:
+        if item["reference_id"].startswith(RESERVED_PREFIX):
+            continue
+        if item["item"] == META_ITEM:
+            metas[item["reference_id"]] = Reference.from_item(item)
+        elif item["item"].startswith(FRAMES_ITEM_PREFIX):
+            pairs = zip((float(t) for t in item["timestamps"]), (str(PRIMARY_SIGNAL.parse(h)) for h in item["pdq"]))
+            frames.setdefault(item["reference_id"], []).extend(pairs)
+        elif is_entry_item(item):
+            entry_items.append(item)
+    states = {key: ReferenceState(meta.to_snapshot_reference(), tuple(sorted(frames.get(key, ())))) for key, meta in metas.items()}
+    for key, stored in stored_entries(entry_items).items():
+        state = entry_state(stored)
+        if state is not None:
+            states[key] = state
+    return states
+
+
 @dataclass(frozen=True)
 class ReferenceMatch:
-    reference: Reference
+    reference: SnapshotReference
     verdict: Verdict
 
 
 class LoadedHashSet:
-    """One version of the hash set in memory: its references and the Matcher over their PDQ frames and local features."""
+    """One version of the hash set in memory: a view of its references and the Matcher over their PDQ frames and local features."""
 
-    def __init__(self, references: dict[str, Reference], matcher: Matcher, version: int):
-        self.references = references
+    def __init__(self, view: HashSetView, matcher: Matcher, version: int):
+        self.view = view
         self.matcher = matcher
         self.version = version
+
+    def reference(self, key: Hashable) -> SnapshotReference:
+        """What a match to `key` reports; KeyError when this version holds no such reference."""
+        return self.view.describe(key)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self.view
 
     def match(self, hashes: MediaHashes, detail_pictures: DetailPictureLoader | None = None) -> tuple[MatchResult, list[ReferenceMatch]]:
         """The Matcher's result for the upload, and the references it matches, best first."""
         result = self.matcher.match(hashes, detail_pictures)
-        return result, [ReferenceMatch(self.references[key], verdict) for key, verdict in result.matches]
+        return result, [ReferenceMatch(self.view.describe(key), verdict) for key, verdict in result.matches]
+
+
+def local_feature_index(references: Iterable[SnapshotReference], features: dict[str, list[FrameFeatures] | None]) -> LocalFeatureIndex:
+    """The media references' local features (by features key; a key whose object is gone is left out) in one index."""
+    index = LocalFeatureIndex()
+    for reference in references:
+        frames = features.get(reference.features_key) if reference.features_key else None
+        if frames:
+            index.add(reference.key, [(frame.timestamp, frame.features) for frame in frames], reference.duration)
+    return index
 
 
 class HashSet:
@@ -210,62 +253,34 @@ class HashSet:
         item = self.table.get_item(Key=VERSION_KEY, ConsistentRead=True).get("Item")
         return int(item["version"]) if item else 0
 
+    def snapshot(self) -> HashSetSnapshot:
+        """The whole set as a snapshot, from a consistent scan of the table (the indexer's rebuild; a matcher's fallback)."""
+        return HashSetSnapshot.of_states(reference_states(self._scan()).values())
+
+    def current(self, keys: Iterable[str]) -> HashSetChanges:
+        """The state now of each of these references (partitions), as changes: what the indexer reads for a stream batch."""
+        keys = sorted({key for key in keys if not key.startswith(RESERVED_PREFIX)})
+
+        def state(key: str) -> ReferenceState | None:
+            found = items(self.table, "query", KeyConditionExpression=Key("reference_id").eq(key), ConsistentRead=True)
+            return reference_states(found).get(key)
+
+        if len(keys) <= 1:
+            return HashSetChanges({key: state(key) for key in keys})
+        with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(keys))) as pool:
+            return HashSetChanges(dict(zip(keys, pool.map(state, keys))))
+
     def load(self) -> LoadedHashSet:
-        """The whole set with its Matcher, tagged with the version read before the scan.
+        """The whole set with its Matcher, tagged with the version read before the scan (the way before snapshots).
 
         With a reference-features bucket, the references' local features are loaded too.
         """
         version = self.version()
-        references: dict[str, Reference] = {}
-        frames: dict[str, list[tuple[float, str]]] = {}
-        entry_items = []
-        for item in self._scan():
-            if item["reference_id"] == VERSION_KEY["reference_id"]:
-                continue
-            if item["item"] == META_ITEM:
-                references[item["reference_id"]] = Reference.from_item(item)
-            elif item["item"].startswith(FRAMES_ITEM_PREFIX):
-                pairs = zip((float(t) for t in item["timestamps"]), (str(PRIMARY_SIGNAL.parse(h)) for h in item["pdq"]))
-                frames.setdefault(item["reference_id"], []).extend(pairs)
-            elif is_entry_item(item):
-                entry_items.append(item)
-        index = FrameIndex(PRIMARY_SIGNAL.bits)
-        # Frames without a meta item belong to a reference being written or removed: skipped.
-        for reference_id, reference in references.items():
-            index.add(reference_id, frames.get(reference_id, []), reference.duration)
-        digests: dict[SignalKind, dict[str, str]] = {SignalKind.MD5: {}, SignalKind.SHA256: {}}
-        still: list[str] = []
-        for stored in stored_entries(entry_items).values():
-            # An allowed entry is left out: no upload can match it.
-            if not stored.provenances or stored.allowed:
-                continue
-            references[stored.entry_id] = Reference.of_entry(stored)
-            if stored.signal_type == SignalKind.PDQ:
-                still.append(stored.hash)
-            else:
-                digests[stored.signal_type][stored.hash] = stored.entry_id
-        index.add_still(still)  # keyed "pdq:<hex>", the entry id
-        stages = [
-            DigestStage(Stage.MD5, digests[SignalKind.MD5]),
-            DigestStage(Stage.SHA256, digests[SignalKind.SHA256]),
-            PdqStage(index, self.pdq_threshold),
-            LocalFeatureStage(self._load_features(references)),
-        ]
-        matcher = Matcher({reference_id: reference.duration for reference_id, reference in references.items()}, stages)
-        return LoadedHashSet(references, matcher, version)
-
-    def _load_features(self, references: dict[str, Reference]) -> LocalFeatureIndex:
-        features = LocalFeatureIndex()
-        if self.features is None:
-            return features
-        keys = {reference.features_key: reference for reference in references.values() if reference.features_key}
-        for key, frames in self.features.get_many(keys).items():
-            # Gone: the reference was replaced or removed after the scan, and the version bump
-            # that came with it makes the next check reload.
-            if frames is not None:
-                reference = keys[key]
-                features.add(reference.reference_id, [(frame.timestamp, frame.features) for frame in frames], reference.duration)
-        return features
+        view = HashSetView(self.snapshot())
+        media = view.media()
+        features = self.features.get_many({r.features_key for r in media if r.features_key}) if self.features is not None else {}
+        matcher = view.matcher(self.pdq_threshold, [LocalFeatureStage(local_feature_index(media, features))])
+        return LoadedHashSet(view, matcher, version)
 
     def reference(self, reference_id: str) -> Reference | None:
         """One reference by its id; None when there is none."""
@@ -302,25 +317,6 @@ class HashSet:
 
     def _bump_version(self) -> None:
         self.table.update_item(Key=VERSION_KEY, UpdateExpression="ADD version :one", ExpressionAttributeValues={":one": 1})
-
-
-class CachedHashSet:
-    """One LoadedHashSet per container, checked against the set's version at most every `refresh_seconds`."""
-
-    def __init__(self, hash_set: HashSet, refresh_seconds: float, clock: Callable[[], float] = time.monotonic):
-        self.hash_set = hash_set
-        self.refresh_seconds = refresh_seconds
-        self.clock = clock
-        self._loaded: LoadedHashSet | None = None
-        self._checked = float("-inf")
-
-    def get(self) -> LoadedHashSet:
-        now = self.clock()
-        if self._loaded is None or now - self._checked >= self.refresh_seconds:
-            if self._loaded is None or self.hash_set.version() != self._loaded.version:
-                self._loaded = self.hash_set.load()
-            self._checked = now
-        return self._loaded
 
 
 def _now() -> str:

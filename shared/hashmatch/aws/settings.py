@@ -85,6 +85,14 @@ class MatchHashesSettings:
     match_topic_arn: str = _env("MATCH_TOPIC_ARN")
     pdq_match_threshold: int = _env("PDQ_MATCH_THRESHOLD", _positive_int)
     hash_set_refresh_seconds: int = _env("HASH_SET_REFRESH_SECONDS", _positive_int)
+    snapshot_bucket: str = _env("SNAPSHOT_BUCKET")
+
+
+@dataclass(frozen=True)
+class IndexHashSetSettings:
+    hash_set_table: str = _env("HASH_SET_TABLE")
+    snapshot_bucket: str = _env("SNAPSHOT_BUCKET")
+    compact_after_frames: int = _env("COMPACT_AFTER_FRAMES", _positive_int)
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,21 @@
-"""Lambda's SQS event source mappings, locally: poll each function's queue and call its handler with the batch.
+"""Lambda's event source mappings, locally: poll each function's queues and streams and call its handler with the batch.
 
-As AWS does it: up to BatchSize messages per invocation, the record shape Lambda sends, successes
-deleted, failures (an exception, or batchItemFailures when ReportBatchItemFailures is on) left
-on the queue to come back after the visibility timeout, and the queue's redrive policy moving
-them to the dead-letter queue after maxReceiveCount receives.
+SQS as AWS does it: up to BatchSize messages per invocation, the record shape Lambda sends,
+successes deleted, failures (an exception, or batchItemFailures when ReportBatchItemFailures is
+on) left on the queue to come back after the visibility timeout, and the queue's redrive policy
+moving them to the dead-letter queue after maxReceiveCount receives.
+
+DynamoDB streams likewise: each shard read in order from its starting position, up to BatchSize
+records per invocation in Lambda's record shape; a failed batch is retried (at once, locally)
+up to MaximumRetryAttempts times, then described on the on-failure queue and skipped.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
+import io
+import json
 import os
 import sys
 import threading
@@ -19,12 +25,57 @@ from unittest import mock
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
-from hashmatch_tools.local.stack import ACCOUNT_ID, EventSource, FunctionSpec, LocalStack
+from hashmatch_tools.local.stack import ACCOUNT_ID, EventSource, FunctionSpec, LocalStack, StreamSource
 
 _SQS_RECEIVE_MAX = 10
+STREAM_POLL_SECONDS = 0.25
 # Handlers run one at a time, each with its function's environment variables set as Lambda
 # sets them: os.environ and sys.stdout are process-wide, so two at once would see each other's.
 _invoke_lock = threading.RLock()
+
+
+class _ThreadOutput(io.TextIOBase):
+    """sys.stdout once a runner has a log stream: a thread running a handler writes to its log, every other thread where it did before.
+
+    contextlib.redirect_stdout would swap the process's stdout, so a poller in the background
+    would carry the main thread's output (a demo's, a CLI's) into the handlers' log.
+    """
+
+    def __init__(self, default):
+        self.default = default
+        self.local = threading.local()
+
+    def _target(self):
+        return getattr(self.local, "target", None) or self.default
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def writable(self) -> bool:
+        return True
+
+
+# One for the process: a handler's logger keeps the stdout it found at import, so it must stay
+# this object even when something (pytest's capture, say) swaps sys.stdout in between.
+_ROUTER = _ThreadOutput(sys.stdout)
+
+
+@contextlib.contextmanager
+def _handler_output(log_stream: TextIO):
+    """What this thread prints goes to `log_stream` until the block ends."""
+    with _invoke_lock:
+        if sys.stdout is not _ROUTER:
+            _ROUTER.default = sys.stdout
+            sys.stdout = _ROUTER
+    previous = getattr(_ROUTER.local, "target", None)
+    _ROUTER.local.target = log_stream
+    try:
+        yield
+    finally:
+        _ROUTER.local.target = previous
 
 
 @dataclass
@@ -69,6 +120,23 @@ def lambda_record(message: dict, source: EventSource, region: str) -> dict:
     }
 
 
+def stream_record(record: dict, source: StreamSource, region: str) -> dict:
+    """One DynamoDB stream record (the GetRecords shape) in the shape of a record of Lambda's DynamoDB event."""
+    change = dict(record["dynamodb"])
+    created = change.get("ApproximateCreationDateTime")
+    if created is not None and hasattr(created, "timestamp"):
+        change["ApproximateCreationDateTime"] = created.timestamp()
+    return {
+        "eventID": record["eventID"],
+        "eventName": record["eventName"],
+        "eventVersion": record.get("eventVersion", "1.1"),
+        "eventSource": "aws:dynamodb",
+        "awsRegion": region,
+        "dynamodb": change,
+        "eventSourceARN": source.stream_arn,
+    }
+
+
 @dataclass
 class Invocation:
     function: str
@@ -89,11 +157,14 @@ class LocalRunner:
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._sqs = stack.client("sqs")
+        self._streams = stack.client("dynamodbstreams")
+        self._shard_iterators: dict[tuple[str, str], str | None] = {}  # (stream ARN, shard id) -> next iterator
+        self._stream_lock = threading.Lock()  # one reader per shard, as Lambda has, also with pollers in the background
 
     # ------------------------------------------------------------ handlers
 
     def _output(self):
-        return contextlib.redirect_stdout(self.log_stream) if self.log_stream is not None else contextlib.nullcontext()
+        return _handler_output(self.log_stream) if self.log_stream is not None else contextlib.nullcontext()
 
     def handler(self, function: str) -> Callable:
         """The function's handler, imported once with the function's own environment variables set."""
@@ -159,7 +230,60 @@ class LocalRunner:
             if messages:
                 self._deliver(spec, source, messages)
                 taken += len(messages)
+        for stream in spec.stream_sources:
+            taken += self._poll_stream(spec, stream)
         return taken
+
+    def _poll_stream(self, spec: FunctionSpec, source: StreamSource) -> int:
+        """One GetRecords per shard of the stream and one invocation per non-empty batch; returns records taken."""
+        with self._stream_lock:
+            return self._read_stream(spec, source)
+
+    def _read_stream(self, spec: FunctionSpec, source: StreamSource) -> int:
+        taken = 0
+        shards = self._streams.describe_stream(StreamArn=source.stream_arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            position = (source.stream_arn, shard["ShardId"])
+            if position not in self._shard_iterators:
+                self._shard_iterators[position] = self._streams.get_shard_iterator(
+                    StreamArn=source.stream_arn, ShardId=shard["ShardId"], ShardIteratorType=source.starting_position
+                )["ShardIterator"]
+            iterator = self._shard_iterators[position]
+            if iterator is None:  # a closed shard, read to its end
+                continue
+            response = self._streams.get_records(ShardIterator=iterator, Limit=source.batch_size)
+            self._shard_iterators[position] = response.get("NextShardIterator")
+            records = response.get("Records", [])
+            if records:
+                self._deliver_stream(spec, source, shard["ShardId"], records)
+                taken += len(records)
+        return taken
+
+    def _deliver_stream(self, spec: FunctionSpec, source: StreamSource, shard_id: str, records: list[dict]) -> None:
+        event = {"Records": [stream_record(record, source, self.stack.region) for record in records]}
+        attempts = 1 + (source.maximum_retry_attempts if source.maximum_retry_attempts >= 0 else 10_000)
+        for attempt in range(attempts):
+            started = time.perf_counter()
+            try:
+                self._call(spec, event)
+            except Exception as exception:  # the batch failed: Lambda retries it, in order, before the shard moves on
+                self.invocations.append(Invocation(spec.logical_id, len(records), len(records), time.perf_counter() - started, f"{type(exception).__name__}: {exception}"))
+                continue
+            self.invocations.append(Invocation(spec.logical_id, len(records), 0, time.perf_counter() - started))
+            return
+        if source.on_failure_queue_url:
+            sequence_numbers = [record["dynamodb"]["SequenceNumber"] for record in records]
+            failure = {
+                "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": attempts, "functionArn": self.context(spec).invoked_function_arn},
+                "DDBStreamBatchInfo": {
+                    "shardId": shard_id,
+                    "startSequenceNumber": sequence_numbers[0],
+                    "endSequenceNumber": sequence_numbers[-1],
+                    "batchSize": len(records),
+                    "streamArn": source.stream_arn,
+                },
+            }
+            self._sqs.send_message(QueueUrl=source.on_failure_queue_url, MessageBody=json.dumps(failure))
 
     def _deliver(self, spec: FunctionSpec, source: EventSource, messages: list[dict]) -> None:
         event = {"Records": [lambda_record(message, source, self.stack.region) for message in messages]}
@@ -180,7 +304,7 @@ class LocalRunner:
         self.invocations.append(Invocation(spec.logical_id, len(messages), len(failed_ids), time.perf_counter() - started, error))
 
     def _mapped_functions(self) -> list[str]:
-        return [name for name, spec in self.stack.functions.items() if spec.event_sources]
+        return [name for name, spec in self.stack.functions.items() if spec.event_sources or spec.stream_sources]
 
     def _pending(self, functions: list[str]) -> int:
         total = 0
@@ -209,10 +333,10 @@ class LocalRunner:
 
     # ------------------------------------------------------------ in the background
 
-    def start(self, wait_seconds: int = 1) -> "LocalRunner":
-        """One poller thread per mapped function, long-polling like Lambda's pollers, until stop()."""
+    def start(self, wait_seconds: int = 1, functions: list[str] | None = None) -> "LocalRunner":
+        """One poller thread per mapped function (default: all), long-polling like Lambda's pollers, until stop()."""
         self._stopping.clear()
-        for function in self._mapped_functions():
+        for function in functions or self._mapped_functions():
             self.handler(function)
             thread = threading.Thread(target=self._poll_forever, args=(function, wait_seconds), name=f"poller-{function}", daemon=True)
             thread.start()
@@ -220,9 +344,12 @@ class LocalRunner:
         return self
 
     def _poll_forever(self, function: str, wait_seconds: int) -> None:
+        # Lambda reads a stream about four times a second; a queue is long-polled (wait_seconds).
+        streams_only = not self.stack.functions[function].event_sources
         while not self._stopping.is_set():
             try:
-                self.poll(function, wait_seconds)
+                if not self.poll(function, wait_seconds) and streams_only:
+                    self._stopping.wait(STREAM_POLL_SECONDS)
             except Exception as error:  # the endpoint going away at shutdown, for one
                 if not self._stopping.is_set():
                     print(f"poller {function}: {type(error).__name__}: {error}", file=sys.stderr)
@@ -233,6 +360,12 @@ class LocalRunner:
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
+
+    def __enter__(self) -> "LocalRunner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
 
 @contextlib.contextmanager

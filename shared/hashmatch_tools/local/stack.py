@@ -135,6 +135,17 @@ class EventSource:
 
 
 @dataclass(frozen=True)
+class StreamSource:
+    """A DynamoDB stream event source mapping as SAM declares it."""
+
+    stream_arn: str
+    batch_size: int
+    starting_position: str
+    maximum_retry_attempts: int
+    on_failure_queue_url: str | None
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     logical_id: str
     name: str
@@ -144,6 +155,7 @@ class FunctionSpec:
     timeout: int
     memory_size: int
     event_sources: tuple[EventSource, ...]
+    stream_sources: tuple[StreamSource, ...] = ()
 
 
 class LocalStack:
@@ -434,9 +446,14 @@ class LocalStack:
             request["ProvisionedThroughput"] = props["ProvisionedThroughput"]
         if "GlobalSecondaryIndexes" in props:
             request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if "StreamSpecification" in props:
+            request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": props["StreamSpecification"]["StreamViewType"]}
         dynamodb = self.client("dynamodb")
-        arn = dynamodb.create_table(**request)["TableDescription"]["TableArn"]
-        return Resource(logical_id, "AWS::DynamoDB::Table", name, {"Arn": arn})
+        description = dynamodb.create_table(**request)["TableDescription"]
+        attributes = {"Arn": description["TableArn"]}
+        if "LatestStreamArn" in description:
+            attributes["StreamArn"] = description["LatestStreamArn"]
+        return Resource(logical_id, "AWS::DynamoDB::Table", name, attributes)
 
     def _create_topic(self, logical_id: str, properties: dict) -> Resource:
         props = self.resolve(properties)
@@ -466,11 +483,24 @@ class LocalStack:
     def _create_function(self, logical_id: str, properties: dict) -> Resource:
         merged = function_properties(self.template, logical_id)
         environment = {name: str(value) for name, value in self.resolve(merged["Environment"]["Variables"]).items()}
-        sources = []
+        sources, streams = [], []
         for event_name, event in merged.get("Events", {}).items():
-            if event["Type"] != "SQS":
-                raise NotImplementedError(f"{logical_id}.{event_name}: the local runner delivers SQS events only")
             event_props = event["Properties"]
+            if event["Type"] == "DynamoDB":
+                destination = event_props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+                destination_arn = self.resolve(destination) if destination else None
+                streams.append(
+                    StreamSource(
+                        stream_arn=self.resolve(event_props["Stream"]),
+                        batch_size=int(event_props.get("BatchSize", 100)),
+                        starting_position=event_props.get("StartingPosition", "LATEST"),
+                        maximum_retry_attempts=int(event_props.get("MaximumRetryAttempts", -1)),
+                        on_failure_queue_url=next((r.physical_id for r in self.resources.values() if destination_arn and r.attributes.get("Arn") == destination_arn), None),
+                    )
+                )
+                continue
+            if event["Type"] != "SQS":
+                raise NotImplementedError(f"{logical_id}.{event_name}: the local runner delivers SQS and DynamoDB stream events only")
             queue_arn = self.resolve(event_props["Queue"])
             queue_url = next(r.physical_id for r in self.resources.values() if r.attributes.get("Arn") == queue_arn)
             sources.append(
@@ -492,6 +522,7 @@ class LocalStack:
             timeout=int(merged.get("Timeout", 3)),
             memory_size=int(merged.get("MemorySize", 128)),
             event_sources=tuple(sources),
+            stream_sources=tuple(streams),
         )
         arn = f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{name}"
         return Resource(logical_id, "AWS::Serverless::Function", name, {"Arn": arn})

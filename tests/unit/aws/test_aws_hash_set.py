@@ -9,11 +9,14 @@ import pytest
 from aws_fakes import FakeS3, FakeTable
 from madehashes import reference_hashes, with_features
 from hashmatch.aws import hash_set as hash_set_module
-from hashmatch.aws.hash_set import CachedHashSet, HashSet
+from hashmatch.aws.hash_set import HashSet
+from hashmatch.aws.hash_set_snapshots import MANIFEST_KEY, FreshHashSet, HashSetIndexer, SnapshotStore
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
+from hashmatch.hash_lists import HashListEntry, SignalKind
 from hashmatch.vocabulary import Action, Stage
 
 FEATURES = "reference-features"
+SNAPSHOTS = "snapshots"
 
 
 @pytest.fixture
@@ -83,7 +86,7 @@ def test_a_loaded_set_holds_every_frame_of_a_chunked_reference(hash_set, monkeyp
     loaded = hash_set.load()
 
     assert loaded.version == 1
-    assert list(loaded.references) == [reference.reference_id]
+    assert reference.reference_id in loaded
     assert len(loaded.matcher.stage(Stage.PDQ)) == 25
 
 
@@ -93,7 +96,7 @@ def test_a_loaded_set_matches_an_upload_of_a_references_frames_and_no_other(hash
 
     _, matches = hash_set.load().match(reference_hashes(6, 1, role="upload"))
 
-    assert [match.reference for match in matches] == [wanted]
+    assert [match.reference for match in matches] == [wanted.to_snapshot_reference()]
 
 
 def test_replacing_a_reference_with_shorter_media_leaves_no_frames_of_the_old(table, hash_set, monkeypatch):
@@ -112,7 +115,7 @@ def test_frames_without_a_meta_item_are_not_loaded(table, hash_set):
 
     loaded = hash_set.load()
 
-    assert loaded.references == {}
+    assert loaded.view.media() == []
     assert len(loaded.matcher.stage(Stage.PDQ)) == 0
 
 
@@ -148,7 +151,7 @@ def test_a_reference_whose_features_vanished_still_loads_for_pdq(s3, hash_set):
 
     loaded = hash_set.load()
 
-    assert reference.reference_id in loaded.references
+    assert reference.reference_id in loaded
     assert len(loaded.matcher.stage(Stage.LOCAL_FEATURES)) == 0
 
 
@@ -196,7 +199,7 @@ def test_removing_a_reference_removes_its_items_and_features(s3, table, hash_set
 
     assert items_of(table, reference.reference_id) == {}
     assert s3.versions(FEATURES, reference.features_key) == []
-    assert hash_set.load().references == {}
+    assert hash_set.load().view.media() == []
 
 
 def test_removing_one_reference_leaves_the_others(hash_set):
@@ -205,7 +208,7 @@ def test_removing_one_reference_leaves_the_others(hash_set):
 
     hash_set.remove_reference(removed.reference_id)
 
-    assert list(hash_set.load().references) == [kept.reference_id]
+    assert [r.key for r in hash_set.load().view.media()] == [kept.reference_id]
 
 
 def test_removing_an_unknown_reference_changes_nothing(hash_set):
@@ -218,7 +221,7 @@ def test_removing_a_reference_with_features_needs_the_features_bucket(table, has
 
     with pytest.raises(ValueError, match="needs its reference-features bucket"):
         HashSet(table).remove_reference(reference.reference_id)
-    assert hash_set.load().references
+    assert hash_set.load().view.media()
 
 
 # A matcher's cached copy
@@ -232,45 +235,91 @@ class Clock:
         return self.now
 
 
-def test_a_cached_set_is_not_checked_again_within_its_refresh_interval(hash_set):
+@pytest.fixture
+def store(s3) -> SnapshotStore:
+    s3.add_bucket(SNAPSHOTS)
+    return SnapshotStore(s3, SNAPSHOTS)
+
+
+@pytest.fixture
+def indexer(hash_set, store) -> HashSetIndexer:
+    return HashSetIndexer(hash_set, store)
+
+
+def test_a_fresh_set_is_not_checked_again_within_its_refresh_interval(hash_set, store, indexer):
     clock = Clock()
-    cached = CachedHashSet(hash_set, refresh_seconds=60, clock=clock)
-    before = cached.get()
-    hash_set.add_reference(reference_hashes(3, 1), label="new", source="s")
+    fresh = FreshHashSet(store, hash_set, refresh_seconds=60, clock=clock)
+    indexer.rebuild()
+    before = fresh.get()
+    reference = hash_set.add_reference(reference_hashes(3, 1), label="new", source="s")
+    indexer.apply([reference.reference_id])
 
     clock.now = 59.0
 
-    assert cached.get() is before
+    assert fresh.get() is before
 
 
-def test_a_cached_set_reloads_after_its_interval_when_the_version_changed(hash_set):
+def test_a_fresh_set_takes_the_indexers_changes_after_its_interval(hash_set, store, indexer):
     clock = Clock()
-    cached = CachedHashSet(hash_set, refresh_seconds=60, clock=clock)
-    cached.get()
+    fresh = FreshHashSet(store, hash_set, refresh_seconds=60, clock=clock)
+    indexer.rebuild()
+    fresh.get()
     reference = hash_set.add_reference(reference_hashes(3, 1), label="new", source="s")
+    indexer.apply([reference.reference_id])
 
     clock.now = 60.0
 
-    assert reference.reference_id in cached.get().references
+    assert reference.reference_id in fresh.get()
 
 
-def test_a_cached_set_keeps_its_copy_after_its_interval_when_nothing_changed(hash_set):
+def test_a_fresh_set_keeps_its_copy_when_the_manifest_did_not_change(hash_set, store, indexer, s3):
     hash_set.add_reference(reference_hashes(3, 1), label="l", source="s")
+    indexer.rebuild()
+    s3.requests.clear()
     clock = Clock()
-    cached = CachedHashSet(hash_set, refresh_seconds=60, clock=clock)
-    before = cached.get()
+    fresh = FreshHashSet(store, hash_set, refresh_seconds=60, clock=clock)
+    before = fresh.get()
 
     clock.now = 600.0
 
-    assert cached.get() is before
+    assert fresh.get() is before
+    assert [params.get("IfNoneMatch") is not None for operation, params in s3.requests if operation == "GetObject" and params["Key"] == MANIFEST_KEY] == [False, True]
 
 
-def test_a_refresh_interval_of_zero_checks_the_version_on_every_get(hash_set):
-    cached = CachedHashSet(hash_set, refresh_seconds=0, clock=Clock())
-    cached.get()
+def test_without_a_snapshot_a_fresh_set_loads_the_table_again_when_its_version_changed(hash_set, store):
+    fresh = FreshHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    fresh.get()
     reference = hash_set.add_reference(reference_hashes(3, 1), label="new", source="s")
 
-    assert reference.reference_id in cached.get().references
+    assert reference.reference_id in fresh.get() and fresh.source == "table scan"
+
+
+def test_a_list_entry_change_keeps_the_local_features_a_matcher_has(hash_set, store, indexer, s3):
+    hash_set.add_reference(with_features(reference_hashes(3, 1), 1), label="with features", source="s")
+    indexer.rebuild()
+    fresh = FreshHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    before = fresh.get().matcher.stage(Stage.LOCAL_FEATURES)
+    hash_set.entries.add(HashListEntry(signal_type=SignalKind.PDQ, hash="ab" * 32, source="list"))
+    indexer.apply(["pdq:" + "ab" * 32])
+    s3.requests.clear()
+
+    after = fresh.get()
+
+    assert "pdq:" + "ab" * 32 in after and after.matcher.stage(Stage.LOCAL_FEATURES) is before
+    assert [params["Key"] for operation, params in s3.requests if operation == "GetObject" and params["Bucket"] == FEATURES] == []
+
+
+def test_the_indexer_reads_only_the_partitions_that_changed(hash_set, indexer, table, monkeypatch):
+    hash_set.add_reference(reference_hashes(3, 1), label="kept", source="s")
+    indexer.rebuild()
+    added = hash_set.add_reference(reference_hashes(3, 2), label="added", source="s")
+    paginators = []
+    real = table.meta.client.get_paginator
+    monkeypatch.setattr(table.meta.client, "get_paginator", lambda operation: paginators.append(operation) or real(operation))
+
+    outcome = indexer.apply([added.reference_id, "#hash-set"])
+
+    assert paginators == ["query"] and outcome.changed == 1 and not outcome.rebuilt
 
 
 def test_a_reference_id_in_the_hash_sets_own_namespace_is_refused():

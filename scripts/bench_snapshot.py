@@ -1,0 +1,220 @@
+"""The matcher's hash set from the indexer's snapshot in S3 against the old way (a consistent table scan), in one run on the local stack.
+
+Two parts, both over real HTTP against moto's server (the local stack built from template.yaml):
+  1. A table of --table-entries PDQ list entries (imported as an operator imports a list):
+     the old way (HashSet.load, a scan) and the new (the indexer's rebuild once, then a
+     matcher's cold start from the snapshot), then one change: the indexer's run and a warm
+     matcher's refresh, against the old way's full reload.
+  2. A snapshot of --sizes entries (random hashes plus clustered near-duplicates, as in
+     bench_index.py), written to the snapshot bucket: a matcher's cold start (manifest + snapshot
+     GET + ready index) and its memory, one change on top (indexer run, matcher refresh), and the
+     indexer folding the changes into a new snapshot (compaction) and writing it.
+The table part stays at a size moto holds in memory and fills in minutes; the snapshot part does
+not need the table to hold its entries (the matcher never reads them from it).
+Usage: python scripts/bench_snapshot.py [--table-entries 100000] [--sizes 1000000] [--out docs/snapshot-bench.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import io
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_index import make_data  # noqa: E402  (the same data as the index bench)
+
+from hashmatch.aws.hash_set import HashSet  # noqa: E402
+from hashmatch.aws.hash_set_snapshots import HashSetIndexer, FreshHashSet, SnapshotStore  # noqa: E402
+from hashmatch.frame_index import FrameIndex  # noqa: E402
+from hashmatch.hash_lists import HashListEntry, SignalKind  # noqa: E402
+from hashmatch.model import FrameHashes, MediaHashes  # noqa: E402
+from hashmatch.snapshot import HashSetSnapshot  # noqa: E402
+from hashmatch.vocabulary import Action  # noqa: E402
+from hashmatch_tools.local.stack import LocalStack  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = 20261201
+REPEATS = 5
+
+
+def rss() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def timed(action) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = action()
+    return time.perf_counter() - started, result
+
+
+def hex_rows(packed: np.ndarray) -> list[str]:
+    raw = packed.astype(">u8").tobytes()
+    return [raw[i : i + 32].hex() for i in range(0, len(raw), 32)]
+
+
+def upload_of(hex_hash: str) -> MediaHashes:
+    """A one-frame upload (a picture) with this PDQ hash."""
+    return MediaHashes("image", "jpeg", 0.0, 640, 480, "", "", "upload", (FrameHashes(0.0, hex_hash, 100),), 1)
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+class Bench:
+    def __init__(self, stack: LocalStack):
+        self.stack = stack
+        self.s3 = stack.client("s3")
+        self.store = SnapshotStore(self.s3, stack.ref("SnapshotBucket"))
+        self.hash_set = HashSet(stack.table("HashSetTable"))
+        self.rows: list[tuple[str, ...]] = []
+
+    def fresh(self) -> FreshHashSet:
+        return FreshHashSet(self.store, self.hash_set, refresh_seconds=0)
+
+    def add_entry(self, hex_hash: str, source: str) -> str:
+        self.hash_set.entries.add(HashListEntry(signal_type=SignalKind.PDQ, hash=hex_hash, labels=("bench",), source=source), action=Action.QUARANTINE)
+        return f"pdq:{hex_hash}"
+
+    # ------------------------------------------------------------ part 1: the table
+
+    def table_part(self, count: int, rng: np.random.Generator) -> None:
+        say(f"== {count:,} entries in the table (imported as a list)")
+        rows = hex_rows(make_data(count, rng).hashes)
+        started = time.perf_counter()
+        report = self.hash_set.entries.import_entries((HashListEntry(signal_type=SignalKind.PDQ, hash=h, source="bench list") for h in rows), action=Action.REVIEW)
+        say(f"imported {report.written:,} entries in {time.perf_counter() - started:.0f} s")
+
+        scan_seconds = []
+        for _ in range(REPEATS):
+            gc.collect()
+            seconds, loaded = timed(self.hash_set.load)
+            scan_seconds.append(seconds)
+        probe = f"pdq:{rows[0]}"
+        assert probe in loaded
+        del loaded
+        indexer = HashSetIndexer(self.hash_set, self.store)
+        rebuild_seconds, outcome = timed(indexer.rebuild)
+        cold = []
+        for _ in range(REPEATS):
+            gc.collect()
+            matcher = self.fresh()
+            seconds, loaded = timed(matcher.get)
+            cold.append(seconds)
+        assert probe in loaded and matcher.source == "snapshot"
+        old, new = statistics.median(scan_seconds), statistics.median(cold)
+        say(f"matcher cold start: old (table scan) {old:.3f} s, new (snapshot) {new:.3f} s: {old / new:.0f}x; indexer's one-off rebuild {rebuild_seconds:.2f} s")
+        self.rows.append((f"{count:,} (table)", "matcher cold start", f"{old:.3f} s (scan)", f"{new:.3f} s", f"{old / new:.0f}x"))
+
+        # One change: the old way reloads the whole table, the new way reads the changes.
+        changed = self.add_entry(rng.bytes(32).hex(), "bench change")
+        apply_seconds, _ = timed(lambda: indexer.apply([changed]))
+        refresh_seconds, loaded = timed(matcher.get)
+        assert changed in loaded
+        reload_seconds, loaded = timed(self.hash_set.load)
+        assert changed in loaded
+        del loaded
+        say(f"one change: indexer {apply_seconds * 1000:.0f} ms, warm matcher refresh {refresh_seconds * 1000:.1f} ms; old way's reload {reload_seconds:.3f} s: {reload_seconds / refresh_seconds:.0f}x")
+        self.rows.append((f"{count:,} (table)", "a change, in a warm matcher", f"{reload_seconds:.3f} s (scan)", f"{refresh_seconds * 1000:.1f} ms (+ indexer {apply_seconds * 1000:.0f} ms)", f"{reload_seconds / refresh_seconds:.0f}x"))
+
+    # ------------------------------------------------------------ part 2: a large snapshot
+
+    def snapshot_part(self, size: int, rng: np.random.Generator) -> None:
+        say(f"== a snapshot of {size:,} entries")
+        data = make_data(size, rng)
+        frames = FrameIndex()
+        frames.add_still(data.hashes)
+        snapshot = HashSetSnapshot({}, frames, {}, [(("bench",), "bench list", Action.REVIEW)], np.zeros(size, np.uint32))
+        serialise_seconds, body = timed(snapshot.to_bytes)
+        del snapshot, frames
+        gc.collect()
+        indexer = HashSetIndexer(self.hash_set, self.store)
+        earlier = self.store.read_manifest().manifest
+        manifest = self.store.publish((earlier.sequence if earlier else 0) + 1, HashSetSnapshot.from_bytes(body), _no_changes(), earlier)
+        say(f"snapshot: {len(body) / 1e6:.1f} MB ({len(body) / size:.0f} bytes an entry), built and serialised in {serialise_seconds:.2f} s")
+        del body
+        gc.collect()
+
+        cold, growth = [], []
+        for _ in range(REPEATS):
+            gc.collect()
+            before = rss()
+            matcher = self.fresh()
+            seconds, loaded = timed(matcher.get)
+            cold.append(seconds)
+            growth.append(rss() - before)
+            query = hex_rows(data.queries[:1])[0]
+            first_query, (result, _) = timed(lambda: loaded.match(upload_of(query)))
+            del loaded, matcher
+        say(f"matcher cold start (manifest + {manifest.snapshot_frames:,}-entry snapshot over HTTP + ready index): median {statistics.median(cold):.3f} s, "
+            f"max {max(cold):.3f} s; memory +{statistics.median(growth) / 1e6:.0f} MB; first upload matched {first_query * 1000:.1f} ms after")
+        self.rows.append((f"{size:,}", "matcher cold start (to a ready index)", "", f"{statistics.median(cold):.3f} s (max {max(cold):.3f} s)", ""))
+        self.rows.append((f"{size:,}", "matcher memory for the hash set", "", f"{statistics.median(growth) / 1e6:.0f} MB", ""))
+
+        matcher = self.fresh()
+        matcher.get()
+        changed = self.add_entry(hex_rows(data.queries[1:2])[0], "bench change")
+        apply_seconds, _ = timed(lambda: indexer.apply([changed]))
+        refresh_seconds, loaded = timed(matcher.get)
+        assert changed in loaded and matcher.snapshot is not None
+        say(f"one change: indexer {apply_seconds * 1000:.0f} ms, warm matcher refresh {refresh_seconds * 1000:.1f} ms (the snapshot is kept)")
+        self.rows.append((f"{size:,}", "a change, in a warm matcher", "", f"{refresh_seconds * 1000:.1f} ms (+ indexer {apply_seconds * 1000:.0f} ms)", ""))
+
+        indexer.compact_after_frames = 0
+        compact_seconds, outcome = timed(lambda: indexer.apply([changed]))
+        assert outcome.compacted
+        reload_seconds, loaded = timed(matcher.get)
+        assert changed in loaded
+        say(f"compaction (changes folded into a new snapshot, index rebuilt, written): {compact_seconds:.2f} s; each warm matcher then reloads in {reload_seconds:.3f} s")
+        self.rows.append((f"{size:,}", "compaction: new snapshot written", "", f"{compact_seconds:.2f} s", ""))
+        self.rows.append((f"{size:,}", "a warm matcher takes the new snapshot", "", f"{reload_seconds:.3f} s", ""))
+        del loaded, matcher
+        gc.collect()
+
+
+def _no_changes():
+    from hashmatch.snapshot import HashSetChanges
+
+    return HashSetChanges()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--table-entries", type=int, default=100_000)
+    parser.add_argument("--sizes", default="1000000", help="snapshot sizes, comma-separated (default 1000000)")
+    parser.add_argument("--out", type=Path, help="also write the table as Markdown here")
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(SEED)
+    with LocalStack() as stack:
+        bench = Bench(stack)
+        bench.table_part(args.table_entries, rng)
+        for size in (int(text) for text in args.sizes.split(",")):
+            bench.snapshot_part(size, rng)
+    table = io.StringIO()
+    table.write("| entries | what | old way | snapshot | ratio |\n|---|---|---|---|---|\n")
+    for row in bench.rows:
+        table.write("| " + " | ".join(row) + " |\n")
+    say()
+    say(table.getvalue())
+    if args.out:
+        machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        args.out.write_text(
+            "# The hash set's snapshot: matcher cold start and freshness\n\n"
+            f"`make bench-snapshot` on {datetime.date.today()}, {machine}; local stack (moto over HTTP on 127.0.0.1).\n\n"
+            + table.getvalue()
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""IndexHashSetFunction fed the hash-set table's change stream: the snapshot in S3 follows the table, and matchers follow the snapshot."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from madehashes import reference_hashes, with_features
+
+from hashmatch.aws.hash_set_snapshots import FreshHashSet, SnapshotStore
+from hashmatch.hash_lists import HashListEntry, SignalKind
+from hashmatch.snapshot import HashSetView
+from hashmatch.vocabulary import Action, Stage
+
+INDEXER = "IndexHashSetFunction"
+
+
+@pytest.fixture
+def store(stack):
+    return SnapshotStore(stack.client("s3"), stack.ref("SnapshotBucket"))
+
+
+@pytest.fixture
+def fresh(store, hash_set, index):
+    """A matcher's view of the hash set, checked on every get, with the indexer caught up first."""
+    index()
+    return FreshHashSet(store, hash_set, refresh_seconds=0)
+
+
+def pdq_entry(source: str, labels=("terror",)) -> HashListEntry:
+    return HashListEntry(signal_type=SignalKind.PDQ, hash=uuid.uuid4().hex * 2, labels=labels, source=source)
+
+
+@pytest.fixture
+def source(hash_set, index):
+    """A list source of this test's own; its entries are removed (and indexed away) after it."""
+    name = f"list-{uuid.uuid4().hex[:8]}"
+    yield name
+    for stored in hash_set.entries.all().values():
+        if name in stored.sources:
+            hash_set.entries.remove(stored.signal_type, stored.hash, name)
+            hash_set.entries.disallow(stored.signal_type, stored.hash)
+    index()
+
+
+def test_the_sample_event_is_indexed_without_error(runner, load_event, store):
+    runner.invoke(INDEXER, load_event("index_hash_set"))
+
+    assert store.read_manifest().manifest is not None
+
+
+def test_an_added_entry_reaches_a_matcher_through_the_snapshot_not_the_table(hash_set, fresh, index, source):
+    entry = pdq_entry(source)
+    hash_set.entries.add(entry, action=Action.QUARANTINE)
+    index()
+
+    loaded = fresh.get()
+
+    assert fresh.source == "snapshot"
+    assert loaded.reference(f"pdq:{entry.hash}").labels == ("terror",)
+    assert loaded.reference(f"pdq:{entry.hash}").action == Action.QUARANTINE
+
+
+def test_an_allowed_entry_leaves_a_running_matcher_and_comes_back_when_disallowed(hash_set, fresh, index, source):
+    entry = pdq_entry(source)
+    hash_set.entries.add(entry)
+    index()
+    assert f"pdq:{entry.hash}" in fresh.get()
+
+    hash_set.entries.allow(SignalKind.PDQ, entry.hash, allowed_by="tests", reason="false positive")
+    index()
+    assert f"pdq:{entry.hash}" not in fresh.get()
+
+    hash_set.entries.disallow(SignalKind.PDQ, entry.hash)
+    index()
+    assert f"pdq:{entry.hash}" in fresh.get()
+
+
+def test_a_removed_entry_leaves_a_running_matcher(hash_set, fresh, index, source):
+    entry = pdq_entry(source)
+    hash_set.entries.add(entry)
+    index()
+    assert f"pdq:{entry.hash}" in fresh.get()
+
+    hash_set.entries.remove(SignalKind.PDQ, entry.hash, source)
+    index()
+
+    assert f"pdq:{entry.hash}" not in fresh.get()
+
+
+def test_a_reference_added_with_local_features_is_matched_by_both_stages_from_the_snapshot(hash_set, fresh, index):
+    hashes = with_features(reference_hashes(6, seed=8101), seed=8101)
+    reference = hash_set.add_reference(hashes, label="known video", source="tests")
+    index()
+    try:
+        loaded = fresh.get()
+
+        assert loaded.reference(reference.reference_id).features_key == reference.features_key
+        assert len(loaded.matcher.stage(Stage.LOCAL_FEATURES)) >= len(hashes.features)
+        result, matches = loaded.match(hashes)
+        assert [m.reference.reference_id for m in matches] == [reference.reference_id]
+    finally:
+        hash_set.remove_reference(reference.reference_id)
+        index()
+    assert reference.reference_id not in fresh.get()
+
+
+def test_a_change_costs_a_matcher_the_changes_not_the_snapshot(hash_set, store, fresh, index, source):
+    fresh.get()
+    snapshot_before = fresh.snapshot
+
+    hash_set.entries.add(pdq_entry(source))
+    index()
+    fresh.get()
+
+    assert fresh.snapshot is snapshot_before  # the same object: not read again
+
+
+def test_changes_past_the_bound_are_folded_into_a_new_snapshot(runner, hash_set, store, fresh, index, source):
+    indexer = runner.module(INDEXER).indexer
+    bound, indexer.compact_after_frames = indexer.compact_after_frames, 0
+    try:
+        entries = [pdq_entry(source) for _ in range(3)]
+        for entry in entries:
+            hash_set.entries.add(entry)
+        index()
+    finally:
+        indexer.compact_after_frames = bound
+    manifest = store.read_manifest().manifest
+
+    assert manifest.changes == 0 and manifest.changes_version is None
+    assert all(f"pdq:{entry.hash}" in HashSetView(store.read_snapshot(manifest)) for entry in entries)
+    assert all(f"pdq:{entry.hash}" in fresh.get() for entry in entries)
+
+
+def test_without_a_snapshot_the_indexer_builds_one_from_the_whole_table(runner, hash_set, store, index, source):
+    entry = pdq_entry(source)
+    hash_set.entries.add(entry)
+    index()
+    s3 = store.s3
+    s3.delete_object(Bucket=store.bucket, Key="hash-set/manifest.json")
+
+    outcome = runner.module(INDEXER).indexer.apply({"pdq:" + "0" * 64})
+
+    assert outcome.rebuilt
+    assert f"pdq:{entry.hash}" in FreshHashSet(store, hash_set, refresh_seconds=0).get()
+
+
+def test_without_a_snapshot_a_matcher_loads_the_table(hash_set, stack, index, source):
+    entry = pdq_entry(source)
+    hash_set.entries.add(entry)
+    empty = SnapshotStore(stack.client("s3"), stack.ref("HashesBucket"))  # a bucket the indexer never wrote to
+
+    matcher_view = FreshHashSet(empty, hash_set, refresh_seconds=0)
+
+    assert f"pdq:{entry.hash}" in matcher_view.get() and matcher_view.source == "table scan"
+
+
+def test_a_batch_the_indexer_keeps_failing_on_goes_to_its_dead_letter_queue(runner, stack, hash_set, index, drain, source):
+    indexer = runner.module(INDEXER).indexer
+    bucket, indexer.store.bucket = indexer.store.bucket, "no-such-bucket"
+    try:
+        hash_set.entries.add(pdq_entry(source))
+        index()
+    finally:
+        indexer.store.bucket = bucket
+    [failure] = drain(stack.output("IndexerDeadLetterQueueUrl"))
+
+    assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert failure["DDBStreamBatchInfo"]["batchSize"] >= 1
