@@ -114,6 +114,11 @@ class FakeS3:
         self._buckets[name] = _Bucket(versioned)
         return name
 
+    def current_keys(self, bucket: str, prefix: str = "") -> list[str]:
+        """The keys under `prefix` whose latest version is an object (not a delete marker), sorted."""
+        objects = self._buckets[bucket].objects
+        return sorted(key for key, versions in objects.items() if key.startswith(prefix) and versions and not versions[-1].is_delete_marker)
+
     def versions(self, bucket: str, key: str) -> list[ObjectVersion]:
         """Every version of the key, oldest first, delete markers included."""
         return list(self._bucket(bucket, "ListObjectVersions").objects.get(key, []))
@@ -124,7 +129,11 @@ class FakeS3:
     # S3 calls
 
     def put_object(self, **params) -> dict:
-        self._check("PutObject", params, honoured={"Bucket", "Key", "Body", "ContentType", "Metadata"})
+        self._check("PutObject", params, honoured={"Bucket", "Key", "Body", "ContentType", "Metadata", "IfMatch", "IfNoneMatch"})
+        current = self._buckets[params["Bucket"]].objects.get(params["Key"], []) if params["Bucket"] in self._buckets else []
+        current = current[-1] if current and not current[-1].is_delete_marker else None
+        if ("IfNoneMatch" in params and current is not None) or ("IfMatch" in params and (current is None or params["IfMatch"].strip('"') != current.etag.strip('"'))):
+            raise client_error("PreconditionFailed", "PutObject", 412, "At least one of the pre-conditions you specified did not hold")
         body = params.get("Body", b"")
         if isinstance(body, str):
             body = body.encode()

@@ -21,7 +21,7 @@ metrics = Metrics()
 indexer = HashSetIndexer(
     HashSet(boto3.resource("dynamodb").Table(settings.hash_set_table)),
     SnapshotStore(boto3.client("s3"), settings.snapshot_bucket),
-    settings.compact_after_frames,
+    settings.compact_after_changes,
 )
 
 
@@ -53,6 +53,7 @@ def lambda_handler(event: DynamoDBStreamEvent, context) -> None:
         rebuilt=outcome.rebuilt,
         compacted=outcome.compacted,
         snapshot_frames=manifest.snapshot_frames,
-        changes=manifest.changes,
+        changes=manifest.changed,
+        attempts=outcome.attempts,
         seconds=seconds,
     )

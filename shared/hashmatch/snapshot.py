@@ -111,9 +111,9 @@ class HashSetChanges:
         return len(self.changed)
 
     @property
-    def frames(self) -> int:
-        """PDQ frames and entries the changes hold: what a matcher's overlay searches by brute force."""
-        return sum(max(1, len(state.frames)) for state in self.changed.values() if state is not None)
+    def size(self) -> int:
+        """Keys changed plus the PDQ frames the present ones hold: what every matcher reads, hides and searches beside its snapshot."""
+        return len(self.changed) + sum(len(state.frames) for state in self.changed.values() if state is not None)
 
     def then(self, later: "HashSetChanges") -> "HashSetChanges":
         """These changes followed by `later` (a later state of a key replaces an earlier one)."""
@@ -155,6 +155,7 @@ class HashSetSnapshot:
         self.digests = {stage: dict(digests.get(stage, {})) for stage in (Stage.MD5, Stage.SHA256)}
         self.groups = list(groups or [])
         self.entry_group = entry_group if entry_group is not None else np.full(len(frames), NO_GROUP, np.uint32)
+        self._media: list[SnapshotReference] | None = None
 
     @classmethod
     def of_states(cls, states: Iterable[ReferenceState]) -> "HashSetSnapshot":
@@ -210,8 +211,10 @@ class HashSetSnapshot:
         return SnapshotReference(key, tuple(labels), source, ENTRY_KIND, action=action)
 
     def media(self) -> list[SnapshotReference]:
-        """The hashed media among the references (not the list entries)."""
-        return [reference for reference in self.references.values() if not reference.is_entry]
+        """The hashed media among the references (not the list entries); found once per snapshot."""
+        if self._media is None:
+            self._media = [reference for reference in self.references.values() if not reference.is_entry]
+        return self._media
 
     def matcher(self, pdq_threshold: int = PRIMARY_SIGNAL.match_threshold, later_stages: Iterable[MatchStage] = ()) -> Matcher:
         """Exact digests, then PDQ, then `later_stages` (local features are not in a snapshot); list entries are still (duration 0)."""
@@ -329,10 +332,19 @@ class _Assembly:
 
 
 class _LayeredDigests(Mapping):
-    """A snapshot's digest -> key table with the changed keys hidden and their new digests beside it (nothing copied)."""
+    """A snapshot's digest -> key table of list entries, with the changed keys hidden and their new digests beside it.
 
-    def __init__(self, base: Mapping[str, str], hidden: set[str], overlay: Mapping[str, str]):
+    Nothing is copied and nothing costs more than the changes: a matcher asks its length on every
+    upload (an empty stage is skipped). Media references' own digests (offline snapshots only)
+    are not changed this way.
+    """
+
+    def __init__(self, base: Mapping[str, str], hidden: set[str], overlay: Mapping[str, str], stage: Stage):
         self.base, self.hidden, self.overlay = base, hidden, overlay
+        prefix = f"{stage}:"
+        gone = sum(1 for key in hidden if key.startswith(prefix) and base.get(key[len(prefix) :]) == key)
+        added = sum(1 for digest in overlay if digest not in base or base[digest] in hidden)
+        self._length = len(base) - gone + added
 
     def __getitem__(self, digest: str) -> str:
         if digest in self.overlay:
@@ -347,7 +359,7 @@ class _LayeredDigests(Mapping):
         yield from (digest for digest, key in self.base.items() if key not in self.hidden and digest not in self.overlay)
 
     def __len__(self) -> int:
-        return sum(1 for _ in self)
+        return self._length
 
 
 class HashSetView:
@@ -390,7 +402,7 @@ class HashSetView:
         """Exact digests, then PDQ, then `later_stages`; list entries are still (duration 0)."""
         durations = {reference.key: reference.duration for reference in self.media()}
         digests = {
-            stage: _LayeredDigests(self.snapshot.digests[stage], self.hidden, self.overlay.digests[stage]) if self.hidden else self.snapshot.digests[stage]
+            stage: _LayeredDigests(self.snapshot.digests[stage], self.hidden, self.overlay.digests[stage], stage) if self.hidden else self.snapshot.digests[stage]
             for stage in (Stage.MD5, Stage.SHA256)
         }
         stages = [DigestStage(Stage.MD5, digests[Stage.MD5]), DigestStage(Stage.SHA256, digests[Stage.SHA256]), PdqStage(self.frames, pdq_threshold), *later_stages]

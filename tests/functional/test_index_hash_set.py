@@ -8,7 +8,7 @@ import uuid
 import pytest
 from madehashes import reference_hashes, with_features
 
-from hashmatch.aws.hash_set_snapshots import FreshHashSet, SnapshotStore
+from hashmatch.aws.hash_set_snapshots import FreshHashSet, ManifestChanged, SnapshotStore
 from hashmatch.hash_lists import HashListEntry, SignalKind
 from hashmatch.snapshot import HashSetView
 from hashmatch.vocabulary import Action, Stage
@@ -119,17 +119,17 @@ def test_a_change_costs_a_matcher_the_changes_not_the_snapshot(hash_set, store, 
 
 def test_changes_past_the_bound_are_folded_into_a_new_snapshot(runner, hash_set, store, fresh, index, source):
     indexer = runner.module(INDEXER).indexer
-    bound, indexer.compact_after_frames = indexer.compact_after_frames, 0
+    bound, indexer.compact_after = indexer.compact_after, 0
     try:
         entries = [pdq_entry(source) for _ in range(3)]
         for entry in entries:
             hash_set.entries.add(entry)
         index()
     finally:
-        indexer.compact_after_frames = bound
+        indexer.compact_after = bound
     manifest = store.read_manifest().manifest
 
-    assert manifest.changes == 0 and manifest.changes_version is None
+    assert manifest.changed == 0 and manifest.changes is None
     assert all(f"pdq:{entry.hash}" in HashSetView(store.read_snapshot(manifest)) for entry in entries)
     assert all(f"pdq:{entry.hash}" in fresh.get() for entry in entries)
 
@@ -169,3 +169,13 @@ def test_a_batch_the_indexer_keeps_failing_on_goes_to_its_dead_letter_queue(runn
 
     assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert failure["DDBStreamBatchInfo"]["batchSize"] >= 1
+
+
+def test_s3_refuses_a_manifest_written_over_one_the_writer_did_not_read(runner, hash_set, store, index, source):
+    index()
+    stale = store.read_manifest()
+    hash_set.entries.add(pdq_entry(source))
+    index()  # the indexer writes a newer manifest
+
+    with pytest.raises(ManifestChanged):
+        store.write_manifest(stale.manifest, stale)

@@ -65,12 +65,14 @@ def test_every_stream_a_function_reads_sends_its_failed_batches_to_a_dead_letter
     assert 0 < properties["MaximumRetryAttempts"] <= 100  # a failing batch must not block its shard for the stream's whole day
 
 
-def test_the_indexer_is_the_snapshots_one_writer():
+def test_the_indexer_reads_the_hash_set_tables_stream_and_writes_only_the_snapshot_bucket():
     indexer = TEMPLATE["Resources"]["IndexHashSetFunction"]["Properties"]
     [stream] = indexer["Events"].values()
+    s3_statements = [statement for policy in indexer["Policies"] if "Statement" in policy for statement in policy["Statement"]]
 
-    assert indexer["ReservedConcurrentExecutions"] == 1
     assert stream["Properties"]["Stream"] == {"Fn::GetAtt": ["HashSetTable", "StreamArn"]}
+    assert {"Fn::Sub": "${SnapshotBucket.Arn}/hash-set/*"} in [statement["Resource"] for statement in s3_statements]
+    assert not any("S3CrudPolicy" in policy or "S3WritePolicy" in policy for policy in indexer["Policies"])
     assert TEMPLATE["Resources"]["SnapshotBucket"]["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
 
 

@@ -150,9 +150,17 @@ def test_changes_survive_their_bytes(world):
     assert again == world["changes"]
 
 
-def test_changes_count_the_frames_and_entries_a_matcher_searches_beside_the_index(world):
-    # video-b and video-d: 8 frames each; three list entries; removals cost nothing.
-    assert world["changes"].frames == 8 + 8 + 3
+def test_changes_count_every_key_and_the_frames_of_the_present_ones(world):
+    # Eight keys changed (removals count: every matcher reads and hides them); video-b and video-d hold 8 frames each.
+    assert world["changes"].size == 8 + 8 + 8
+
+
+def test_a_views_digest_table_counts_what_it_finds(world):
+    view = HashSetView(HashSetSnapshot.of_states(world["base"].values()), world["changes"])
+    md5 = view.matcher().stages[0].entries
+
+    assert len(md5) == len(list(md5)) == 5  # one of five removed, one added
+    assert md5.get(world["new_md5"]) == f"md5:{world['new_md5']}" and md5.get(world["md5"][0]) is None
 
 
 def test_changes_of_an_unknown_format_are_refused():

@@ -21,7 +21,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import Hashable, Iterable
+from itertools import groupby
+from typing import Hashable, Iterable, Iterator
 
 from boto3.dynamodb.conditions import Key
 
@@ -91,30 +92,33 @@ def entry_state(stored: StoredEntry) -> ReferenceState | None:
     return ReferenceState(reference)
 
 
-def reference_states(found: Iterable[dict]) -> dict[str, ReferenceState]:
-    """The matchable references among hash-set items (a scan, or queries of some partitions), by key.
+def partition_states(found: Iterable[dict]) -> Iterator[tuple[str, ReferenceState | None]]:
+    """Each partition's key and its matchable state (None: nothing an upload can match), from hash-set items in partition order.
 
-    Frames without a meta item belong to a reference being written or removed: skipped.
+    A Scan or a Query returns a partition's items together, so only one partition is held at a
+    time: a scan of millions of entries never holds their items. Frames without a meta item
+    belong to a reference being written or removed: not matchable yet, or any more.
     """
-    metas: dict[str, Reference] = {}
-    frames: dict[str, list[tuple[float, str]]] = {}
-    entry_items = []
-    for item in found:
-        if item["reference_id"].startswith(RESERVED_PREFIX):
+    seen: set[str] = set()
+    for key, group in groupby(found, key=lambda item: item["reference_id"]):
+        if key.startswith(RESERVED_PREFIX):
             continue
-        if item["item"] == META_ITEM:
-            metas[item["reference_id"]] = Reference.from_item(item)
-        elif item["item"].startswith(FRAMES_ITEM_PREFIX):
-            pairs = zip((float(t) for t in item["timestamps"]), (str(PRIMARY_SIGNAL.parse(h)) for h in item["pdq"]))
-            frames.setdefault(item["reference_id"], []).extend(pairs)
-        elif is_entry_item(item):
-            entry_items.append(item)
-    states = {key: ReferenceState(meta.to_snapshot_reference(), tuple(sorted(frames.get(key, ())))) for key, meta in metas.items()}
-    for key, stored in stored_entries(entry_items).items():
-        state = entry_state(stored)
-        if state is not None:
-            states[key] = state
-    return states
+        if key in seen:
+            raise RuntimeError(f"the hash-set table returned partition {key!r} in two runs: its items must come together")
+        seen.add(key)
+        yield key, _partition_state(key, list(group))
+
+
+def _partition_state(key: str, group: list[dict]) -> ReferenceState | None:
+    meta = next((item for item in group if item["item"] == META_ITEM), None)
+    if meta is not None:
+        frames = []
+        for item in group:
+            if item["item"].startswith(FRAMES_ITEM_PREFIX):
+                frames.extend(zip((float(t) for t in item["timestamps"]), (str(PRIMARY_SIGNAL.parse(h)) for h in item["pdq"])))
+        return ReferenceState(Reference.from_item(meta).to_snapshot_reference(), tuple(sorted(frames)))
+    stored = stored_entries(item for item in group if is_entry_item(item)).get(key)
+    return entry_state(stored) if stored is not None else None
 
 
 @dataclass(frozen=True)
@@ -255,7 +259,7 @@ class HashSet:
 
     def snapshot(self) -> HashSetSnapshot:
         """The whole set as a snapshot, from a consistent scan of the table (the indexer's rebuild; a matcher's fallback)."""
-        return HashSetSnapshot.of_states(reference_states(self._scan()).values())
+        return HashSetSnapshot.of_states(state for _, state in partition_states(self._scan()) if state is not None)
 
     def current(self, keys: Iterable[str]) -> HashSetChanges:
         """The state now of each of these references (partitions), as changes: what the indexer reads for a stream batch."""
@@ -263,7 +267,7 @@ class HashSet:
 
         def state(key: str) -> ReferenceState | None:
             found = items(self.table, "query", KeyConditionExpression=Key("reference_id").eq(key), ConsistentRead=True)
-            return reference_states(found).get(key)
+            return dict(partition_states(found)).get(key)
 
         if len(keys) <= 1:
             return HashSetChanges({key: state(key) for key in keys})

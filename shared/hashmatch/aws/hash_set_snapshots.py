@@ -1,68 +1,106 @@
 """The hash set's snapshot in S3: written by the indexer from the table's change stream, read by matchers.
 
-Objects in the snapshot bucket (versioned: a reader asks for the versions the manifest names,
-so a write never changes what it is reading; superseded versions expire):
-  hash-set/snapshot       a HashSetSnapshot (hashmatch/snapshot.py), rewritten only when the
-                          changes since it grow past a bound (or on a rebuild)
-  hash-set/changes        the HashSetChanges since that snapshot (JSON), rewritten per stream batch
-  hash-set/manifest.json  which versions of the two go together, and a sequence number
+Objects in the snapshot bucket:
+  hash-set/manifest.json             which snapshot and which changes make the hash set now, by
+                                     key and version, with a sequence number
+  hash-set/snapshots/<seq>-<id>.bin  a HashSetSnapshot (hashmatch/snapshot.py), written when the
+                                     changes since the last one grow past a bound (or on a rebuild)
+  hash-set/changes/<seq>-<id>.json   the HashSetChanges since that snapshot, one per stream batch
+Objects are never overwritten, only the manifest is, and only conditionally (If-Match on the ETag
+it was read with, If-None-Match for the first): two writers (the indexer on two shards, or the
+indexer and an operator's `hashmatch hashset reindex`) cannot lose each other's changes; the one
+that finds the manifest changed starts again on top of it. An object the manifest stops naming
+is deleted when the next manifest is written; readers ask for the version the manifest names, so
+one that is still reading it keeps it (the bucket keeps deleted versions a day).
 
 A matcher checks the manifest every refresh interval (a conditional GET: unchanged costs no
 body), keeps the snapshot it has when the manifest names the same one, and searches it with the
 changes beside it (HashSetView): a change costs a matcher what the changes hold, not the set.
-Only the indexer writes here (reserved concurrency 1); without a manifest yet, a matcher loads
-the table the old way (a scan) so that nothing added is ever missed.
+Without a manifest yet, a matcher loads the table the old way (a scan), so nothing added is missed.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import time
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+import uuid
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 
 from botocore.exceptions import ClientError
 
 from hashmatch.aws.hash_set import RESERVED_PREFIX, HashSet, LoadedHashSet, local_feature_index
-from hashmatch.aws.s3_objects import error_code, is_missing, object_address
+from hashmatch.aws.s3_objects import CHANGED_CODES, error_code, is_missing, object_address
 from hashmatch.local_features.stage import LocalFeatureStage
 from hashmatch.model import FrameFeatures
 from hashmatch.snapshot import HashSetChanges, HashSetSnapshot, HashSetView
 
-SNAPSHOT_KEY = "hash-set/snapshot"
-CHANGES_KEY = "hash-set/changes"
 MANIFEST_KEY = "hash-set/manifest.json"
-# The changes are folded into a new snapshot once they hold this many PDQ frames and entries:
-# every matcher reads all of them on each change, and searches them by brute force beside the index.
-COMPACT_AFTER_FRAMES = 20_000
+SNAPSHOTS_PREFIX = "hash-set/snapshots/"
+CHANGES_PREFIX = "hash-set/changes/"
+# The changes are folded into a new snapshot once they hold this many keys and frames: every
+# matcher reads all of them on each change, and searches them by brute force beside the index.
+COMPACT_AFTER_CHANGES = 20_000
+# A rebuild marks the manifest while it scans, so that the indexer keeps publishing changes rather
+# than folding them into a snapshot the rebuild would not see; a mark older than this is ignored
+# (a rebuild that died).
+REBUILD_MARK_SECONDS = 3600
+# Attempts at publishing when another writer changed the manifest in between.
+PUBLISH_ATTEMPTS = 8
 _NOT_MODIFIED = frozenset({"304", "NotModified"})
 
 
 @dataclass(frozen=True)
-class Manifest:
-    """Which snapshot and which changes make the hash set now (S3 version ids), numbered by the indexer."""
+class StoredObject:
+    key: str
+    version_id: str | None = None
 
-    sequence: int  # one more with every write of the indexer
-    snapshot_version: str
-    changes_version: str | None  # None: no change since the snapshot
+
+@dataclass(frozen=True)
+class Manifest:
+    """Which snapshot and which changes make the hash set now, numbered by the indexer."""
+
+    sequence: int  # one more with every manifest written
+    snapshot: StoredObject
+    changes: StoredObject | None  # None: no change since the snapshot
     snapshot_frames: int
-    changes: int  # references and entries changed since the snapshot
+    changed: int  # references and entries changed since the snapshot
     written_at: str
+    rebuilding_since: str | None = None  # a rebuild's scan is running (see REBUILD_MARK_SECONDS)
+    retired: tuple[StoredObject, ...] = ()  # named by the manifest before this one only: deleted with the next
+
+    def rebuilding(self, now: datetime | None = None) -> bool:
+        if self.rebuilding_since is None:
+            return False
+        now = now or datetime.now(timezone.utc)
+        return now - datetime.fromisoformat(self.rebuilding_since) < timedelta(seconds=REBUILD_MARK_SECONDS)
+
+    def named(self) -> set[StoredObject]:
+        return {self.snapshot} | ({self.changes} if self.changes else set())
 
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Manifest":
-        return cls(**json.loads(data))
+        raw = json.loads(data)
+        raw["snapshot"] = StoredObject(**raw["snapshot"])
+        raw["changes"] = StoredObject(**raw["changes"]) if raw.get("changes") else None
+        raw["retired"] = tuple(StoredObject(**stored) for stored in raw.get("retired", ()))
+        return cls(**raw)
 
 
 @dataclass(frozen=True)
 class ManifestRead:
-    manifest: Manifest | None  # None: there is none (the indexer has not written yet), or unchanged
+    manifest: Manifest | None  # None: there is none yet, or (unchanged) the same as last time
     etag: str | None
     unchanged: bool = False
+
+
+class ManifestChanged(RuntimeError):
+    """Another writer wrote the manifest after it was read: start again from the new one."""
 
 
 class SnapshotStore:
@@ -86,42 +124,52 @@ class SnapshotStore:
         return ManifestRead(Manifest.from_bytes(response["Body"].read()), response.get("ETag"))
 
     def read_snapshot(self, manifest: Manifest) -> HashSetSnapshot:
-        body = self.s3.get_object(**object_address(self.bucket, SNAPSHOT_KEY, manifest.snapshot_version))["Body"].read()
-        return HashSetSnapshot.from_bytes(body)
+        return HashSetSnapshot.from_bytes(self._get(manifest.snapshot))
 
     def read_changes(self, manifest: Manifest) -> HashSetChanges:
-        if manifest.changes_version is None:
-            return HashSetChanges()
-        body = self.s3.get_object(**object_address(self.bucket, CHANGES_KEY, manifest.changes_version))["Body"].read()
-        return HashSetChanges.from_bytes(body)
+        return HashSetChanges.from_bytes(self._get(manifest.changes)) if manifest.changes else HashSetChanges()
 
-    def _put(self, key: str, body: bytes, content_type: str) -> str:
+    def write_snapshot(self, snapshot: HashSetSnapshot, sequence: int) -> StoredObject:
+        return self._put(f"{SNAPSHOTS_PREFIX}{sequence:012d}-{uuid.uuid4().hex[:12]}.bin", snapshot.to_bytes(), "application/octet-stream")
+
+    def write_changes(self, changes: HashSetChanges, sequence: int) -> StoredObject | None:
+        if not len(changes):
+            return None
+        return self._put(f"{CHANGES_PREFIX}{sequence:012d}-{uuid.uuid4().hex[:12]}.json", changes.to_bytes(), "application/json")
+
+    def write_manifest(self, manifest: Manifest, read: ManifestRead) -> str:
+        """Write the manifest if it is still the one `read` found (none: if there is still none); ManifestChanged otherwise."""
+        condition = {"IfMatch": read.etag} if read.etag else {"IfNoneMatch": "*"}
+        try:
+            response = self.s3.put_object(Bucket=self.bucket, Key=MANIFEST_KEY, Body=manifest.to_bytes(), ContentType="application/json", **condition)
+        except ClientError as error:
+            # 409: a concurrent conditional write to the same key is in progress.
+            if error_code(error) in CHANGED_CODES | {"ConditionalRequestConflict", "409"}:
+                raise ManifestChanged(f"the manifest in {self.bucket} changed since it was read") from error
+            raise
+        return response["ETag"]
+
+    def delete(self, objects: Iterable[StoredObject]) -> None:
+        """Delete objects by key (a delete marker: the versions stay a day for readers still holding them)."""
+        for stored in objects:
+            self.s3.delete_object(Bucket=self.bucket, Key=stored.key)
+
+    def _get(self, stored: StoredObject) -> bytes:
+        return self.s3.get_object(**object_address(self.bucket, stored.key, stored.version_id))["Body"].read()
+
+    def _put(self, key: str, body: bytes, content_type: str) -> StoredObject:
         response = self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
         version = response.get("VersionId")
-        if not version or version == "null":
-            raise RuntimeError(f"bucket {self.bucket} must have versioning enabled (the manifest names object versions)")
-        return version
-
-    def publish(self, sequence: int, snapshot: HashSetSnapshot | None, changes: HashSetChanges, earlier: Manifest | None) -> Manifest:
-        """Write a new snapshot (or keep the earlier one, snapshot=None) and the changes since it, then the manifest naming both."""
-        if snapshot is not None:
-            snapshot_version, snapshot_frames = self._put(SNAPSHOT_KEY, snapshot.to_bytes(), "application/octet-stream"), len(snapshot.frames)
-        elif earlier is not None:
-            snapshot_version, snapshot_frames = earlier.snapshot_version, earlier.snapshot_frames
-        else:
-            raise ValueError("the first publication needs a snapshot")
-        changes_version = self._put(CHANGES_KEY, changes.to_bytes(), "application/json") if len(changes) else None
-        manifest = Manifest(sequence, snapshot_version, changes_version, snapshot_frames, len(changes), _now())
-        self.s3.put_object(Bucket=self.bucket, Key=MANIFEST_KEY, Body=manifest.to_bytes(), ContentType="application/json")
-        return manifest
+        return StoredObject(key, version if version and version != "null" else None)
 
 
 @dataclass(frozen=True)
 class IndexerOutcome:
     manifest: Manifest
     changed: int  # keys of this batch
-    rebuilt: bool  # a snapshot from a table scan (there was none)
-    compacted: bool  # the changes folded into a new snapshot
+    rebuilt: bool = False  # a snapshot from a table scan
+    compacted: bool = False  # the changes folded into a new snapshot
+    attempts: int = 1  # 2 and more: another writer changed the manifest in between
 
 
 class HashSetIndexer:
@@ -131,41 +179,101 @@ class HashSetIndexer:
     overlap or arrive late: the result is the table as it is.
     """
 
-    def __init__(self, hash_set: HashSet, store: SnapshotStore, compact_after_frames: int = COMPACT_AFTER_FRAMES):
+    def __init__(self, hash_set: HashSet, store: SnapshotStore, compact_after: int = COMPACT_AFTER_CHANGES, sleep: Callable[[float], None] = time.sleep):
         self.hash_set = hash_set
         self.store = store
-        self.compact_after_frames = compact_after_frames
-        self._snapshot: tuple[str, HashSetSnapshot] | None = None  # the last one read or written, by version
-
-    def rebuild(self) -> IndexerOutcome:
-        """A snapshot of the whole table (a consistent scan), no changes: the first run, or an operator's repair."""
-        earlier = self.store.read_manifest().manifest
-        snapshot = self.hash_set.snapshot()
-        manifest = self.store.publish((earlier.sequence if earlier else 0) + 1, snapshot, HashSetChanges(), earlier)
-        self._snapshot = (manifest.snapshot_version, snapshot)
-        return IndexerOutcome(manifest, 0, rebuilt=True, compacted=False)
+        self.compact_after = compact_after
+        self.sleep = sleep
+        self._snapshot: tuple[StoredObject, HashSetSnapshot] | None = None  # the last one read or written
 
     def apply(self, keys: Iterable[str]) -> IndexerOutcome | None:
-        """Fold the current state of these references (partition keys) into the snapshot's changes; None when none is a reference."""
+        """Fold the current state of these references (partition keys) into the published changes; None when none is a reference."""
         keys = {key for key in keys if not key.startswith(RESERVED_PREFIX)}
         if not keys:
             return None
-        earlier = self.store.read_manifest().manifest
-        if earlier is None:
-            outcome = self.rebuild()  # the scan already holds these changes
-            return IndexerOutcome(outcome.manifest, len(keys), rebuilt=True, compacted=False)
-        changes = self.store.read_changes(earlier).then(self.hash_set.current(keys))
-        if changes.frames <= self.compact_after_frames:
-            manifest = self.store.publish(earlier.sequence + 1, None, changes, earlier)
-            return IndexerOutcome(manifest, len(keys), rebuilt=False, compacted=False)
-        snapshot = self._base(earlier).patched(changes)
-        manifest = self.store.publish(earlier.sequence + 1, snapshot, HashSetChanges(), earlier)
-        self._snapshot = (manifest.snapshot_version, snapshot)
-        return IndexerOutcome(manifest, len(keys), rebuilt=False, compacted=True)
+        for attempt in range(1, PUBLISH_ATTEMPTS + 1):
+            read = self.store.read_manifest()
+            if read.manifest is None:
+                return replace(self.rebuild(), changed=len(keys))  # the first: its scan holds these changes
+            earlier = read.manifest
+            changes = self.store.read_changes(earlier).then(self.hash_set.current(keys))
+            compact = changes.size > self.compact_after and not earlier.rebuilding()
+            try:
+                if compact:
+                    written = self._publish(read, self._base(earlier).patched(changes), HashSetChanges(), earlier.rebuilding_since)
+                else:
+                    written = self._publish(read, None, changes, earlier.rebuilding_since)
+            except ManifestChanged:
+                self.sleep(random.uniform(0.05, 0.2) * attempt)
+                continue
+            return IndexerOutcome(written.manifest, len(keys), compacted=compact, attempts=attempt)
+        raise ManifestChanged(f"the manifest kept changing: {PUBLISH_ATTEMPTS} attempts")
+
+    def rebuild(self) -> IndexerOutcome:
+        """A snapshot of the whole table (a consistent scan): the first run, or an operator's repair.
+
+        The scan can take minutes. The manifest is marked first, so the indexer publishes its changes
+        meanwhile without folding them into a new snapshot; at the end the keys it published are read
+        again and published with the scan, on top of the manifest as it is then.
+        """
+        read = self.store.read_manifest()
+        started_from = self._mark_rebuilding(read).manifest if read.manifest is not None else None
+        snapshot = self.hash_set.snapshot()
+        for attempt in range(1, PUBLISH_ATTEMPTS + 1):
+            read = self.store.read_manifest()
+            changes = HashSetChanges()
+            if read.manifest is not None:
+                if started_from is not None and read.manifest.snapshot != started_from.snapshot:
+                    raise ManifestChanged("the indexer wrote a new snapshot while the table was scanned (its rebuild mark had expired): run the rebuild again")
+                changes = self.hash_set.current(self.store.read_changes(read.manifest).changed)
+            try:
+                written = self._publish(read, snapshot, changes, None)
+            except ManifestChanged:
+                self.sleep(random.uniform(0.05, 0.2) * attempt)
+                continue
+            return IndexerOutcome(written.manifest, 0, rebuilt=True, attempts=attempt)
+        raise ManifestChanged(f"the manifest kept changing: {PUBLISH_ATTEMPTS} attempts")
+
+    def publish(self, snapshot: HashSetSnapshot, changes: HashSetChanges | None = None) -> Manifest:
+        """Publish a snapshot made elsewhere as the hash set (benchmarks; the table is not read), on top of the manifest now."""
+        return self._publish(self.store.read_manifest(), snapshot, changes or HashSetChanges(), None).manifest
+
+    def _publish(self, read: ManifestRead, snapshot: HashSetSnapshot | None, changes: HashSetChanges, rebuilding_since: str | None) -> ManifestRead:
+        """Write the new objects (a snapshot, or None to keep the one `read` names; the changes), then the manifest naming them."""
+        earlier = read.manifest
+        if snapshot is None and earlier is None:
+            raise ValueError("the first manifest needs a snapshot")
+        sequence = (earlier.sequence if earlier else 0) + 1
+        snapshot_object = self.store.write_snapshot(snapshot, sequence) if snapshot is not None else earlier.snapshot
+        frames = len(snapshot.frames) if snapshot is not None else earlier.snapshot_frames
+        changes_object = self.store.write_changes(changes, sequence)
+        named_before = earlier.named() if earlier else set()
+        retired = tuple(sorted(named_before - {snapshot_object, changes_object}, key=lambda stored: stored.key))
+        manifest = Manifest(sequence, snapshot_object, changes_object, frames, len(changes), _now(), rebuilding_since, retired)
+        try:
+            written = self._write(read, manifest)
+        except ManifestChanged:
+            self.store.delete(manifest.named() - named_before)  # this attempt's own objects
+            raise
+        if snapshot is not None:
+            self._snapshot = (snapshot_object, snapshot)
+        return written
+
+    def _mark_rebuilding(self, read: ManifestRead) -> ManifestRead:
+        """The same objects, marked: a rebuild's scan is running."""
+        now = _now()
+        return self._write(read, replace(read.manifest, sequence=read.manifest.sequence + 1, written_at=now, rebuilding_since=now, retired=()))
+
+    def _write(self, read: ManifestRead, manifest: Manifest) -> ManifestRead:
+        """Write the manifest if it is still the one `read` found, then delete what the one before had retired."""
+        etag = self.store.write_manifest(manifest, read)
+        if read.manifest is not None:
+            self.store.delete(read.manifest.retired)
+        return ManifestRead(manifest, etag)
 
     def _base(self, manifest: Manifest) -> HashSetSnapshot:
-        if self._snapshot is None or self._snapshot[0] != manifest.snapshot_version:
-            self._snapshot = (manifest.snapshot_version, self.store.read_snapshot(manifest))
+        if self._snapshot is None or self._snapshot[0] != manifest.snapshot:
+            self._snapshot = (manifest.snapshot, self.store.read_snapshot(manifest))
         return self._snapshot[1]
 
 
@@ -192,8 +300,8 @@ class FreshHashSet:
         self._loaded: LoadedHashSet | None = None
         self._checked = float("-inf")
         self._etag: str | None = None
-        self._snapshot: tuple[str, HashSetSnapshot] | None = None
-        self._features: dict[str, list[FrameFeatures] | None] = {}
+        self._snapshot: tuple[StoredObject, HashSetSnapshot] | None = None
+        self._features: dict[str, list[FrameFeatures]] = {}
         self._feature_stage: tuple[frozenset, LocalFeatureStage] | None = None
 
     @property
@@ -216,10 +324,10 @@ class FreshHashSet:
         return self._loaded
 
     def _from_snapshot(self, manifest: Manifest) -> LoadedHashSet:
-        if self._snapshot is None or self._snapshot[0] != manifest.snapshot_version:
+        if self._snapshot is None or self._snapshot[0] != manifest.snapshot:
             # Let the old one go before the new one arrives: two would not fit at ten million entries.
             self._snapshot = self._loaded = None
-            self._snapshot = (manifest.snapshot_version, self.store.read_snapshot(manifest))
+            self._snapshot = (manifest.snapshot, self.store.read_snapshot(manifest))
         view = HashSetView(self._snapshot[1], self.store.read_changes(manifest))
         return LoadedHashSet(view, view.matcher(self.hash_set.pdq_threshold, [self._local_features(view)]), manifest.sequence)
 
@@ -229,13 +337,16 @@ class FreshHashSet:
         which = frozenset((reference.key, reference.features_key, reference.duration) for reference in media)
         if self._feature_stage is not None and self._feature_stage[0] == which:
             return self._feature_stage[1]
+        complete = True
         if self.hash_set.features is not None:
             wanted = {reference.features_key for reference in media if reference.features_key}
             missing = wanted - self._features.keys()
             self._features = {key: found for key, found in self._features.items() if key in wanted}
-            self._features.update(self.hash_set.features.get_many(missing))
+            # An object gone (its reference being removed) is not kept: asked again with the next change.
+            self._features.update({key: found for key, found in self.hash_set.features.get_many(missing).items() if found is not None})
+            complete = wanted <= self._features.keys()
         stage = LocalFeatureStage(local_feature_index(media, self._features))
-        self._feature_stage = (which, stage)
+        self._feature_stage = (which, stage) if complete else None
         return stage
 
 

@@ -92,7 +92,7 @@ class MatchHashesSettings:
 class IndexHashSetSettings:
     hash_set_table: str = _env("HASH_SET_TABLE")
     snapshot_bucket: str = _env("SNAPSHOT_BUCKET")
-    compact_after_frames: int = _env("COMPACT_AFTER_FRAMES", _positive_int)
+    compact_after_changes: int = _env("COMPACT_AFTER_CHANGES", _positive_int)
 
 
 @dataclass(frozen=True)

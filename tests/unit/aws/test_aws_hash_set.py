@@ -10,7 +10,7 @@ from aws_fakes import FakeS3, FakeTable
 from madehashes import reference_hashes, with_features
 from hashmatch.aws import hash_set as hash_set_module
 from hashmatch.aws.hash_set import HashSet
-from hashmatch.aws.hash_set_snapshots import MANIFEST_KEY, FreshHashSet, HashSetIndexer, SnapshotStore
+from hashmatch.aws.hash_set_snapshots import MANIFEST_KEY, FreshHashSet, HashSetIndexer, ManifestChanged, SnapshotStore
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 from hashmatch.hash_lists import HashListEntry, SignalKind
 from hashmatch.vocabulary import Action, Stage
@@ -307,6 +307,90 @@ def test_a_list_entry_change_keeps_the_local_features_a_matcher_has(hash_set, st
 
     assert "pdq:" + "ab" * 32 in after and after.matcher.stage(Stage.LOCAL_FEATURES) is before
     assert [params["Key"] for operation, params in s3.requests if operation == "GetObject" and params["Bucket"] == FEATURES] == []
+
+
+def entry(value: str) -> HashListEntry:
+    return HashListEntry(signal_type=SignalKind.PDQ, hash=value * 32, source="list")
+
+
+def test_a_manifest_written_meanwhile_makes_the_indexer_start_again_on_top_of_it(hash_set, store, indexer, monkeypatch):
+    indexer.rebuild()
+    other = HashSetIndexer(hash_set, store, sleep=lambda seconds: None)
+    indexer.sleep = lambda seconds: None
+    hash_set.entries.add(entry("aa"))
+    hash_set.entries.add(entry("bb"))
+    real = store.write_manifest
+    interleaved = []
+
+    def another_writer_first(manifest, read):
+        if not interleaved:
+            interleaved.append("bb")
+            other.apply(["pdq:" + "bb" * 32])
+        return real(manifest, read)
+
+    monkeypatch.setattr(store, "write_manifest", another_writer_first)
+    outcome = indexer.apply(["pdq:" + "aa" * 32])
+
+    loaded = FreshHashSet(store, hash_set, refresh_seconds=0).get()
+    assert outcome.attempts == 2 and "pdq:" + "aa" * 32 in loaded and "pdq:" + "bb" * 32 in loaded
+
+
+def test_a_rebuild_reads_again_what_the_indexer_published_during_its_scan(hash_set, store, indexer, monkeypatch):
+    indexer.rebuild()
+    during = HashSetIndexer(hash_set, store, compact_after=0)
+    scan = hash_set.snapshot
+    outcomes = []
+
+    def scan_while_the_indexer_runs():
+        snapshot = scan()  # the scan has passed every partition...
+        hash_set.entries.add(entry("cc"))  # ...when this is written and indexed
+        outcomes.append(during.apply(["pdq:" + "cc" * 32]))
+        return snapshot
+
+    monkeypatch.setattr(hash_set, "snapshot", scan_while_the_indexer_runs)
+    indexer.rebuild()
+
+    assert not outcomes[0].compacted  # the rebuild's mark: changes are kept as changes meanwhile
+    assert "pdq:" + "cc" * 32 in FreshHashSet(store, hash_set, refresh_seconds=0).get()
+    assert store.read_manifest().manifest.rebuilding_since is None
+
+
+def test_removals_alone_fold_into_a_new_snapshot_past_the_bound(hash_set, store, indexer):
+    for value in ("aa", "bb", "cc"):
+        hash_set.entries.add(entry(value))
+    indexer.rebuild()
+    indexer.compact_after = 2
+    for value in ("aa", "bb", "cc"):
+        hash_set.entries.remove(SignalKind.PDQ, value * 32)
+
+    outcome = indexer.apply(["pdq:" + value * 32 for value in ("aa", "bb", "cc")])
+
+    assert outcome.compacted and outcome.manifest.changes is None and outcome.manifest.snapshot_frames == 0
+
+
+def test_objects_the_manifest_stops_naming_are_deleted_with_the_next_manifest(hash_set, store, indexer, s3):
+    indexer.rebuild()
+    for value in ("aa", "bb", "cc"):
+        hash_set.entries.add(entry(value))
+        indexer.apply(["pdq:" + value * 32])
+    manifest = store.read_manifest().manifest
+
+    kept = s3.current_keys(SNAPSHOTS, "hash-set/")
+
+    assert kept == sorted({MANIFEST_KEY} | {stored.key for stored in manifest.named() | set(manifest.retired)})
+
+
+def test_a_writer_that_lost_the_manifest_deletes_the_objects_it_wrote(hash_set, store, indexer, s3, monkeypatch):
+    indexer.rebuild()
+    before = s3.current_keys(SNAPSHOTS, "hash-set/")
+    hash_set.entries.add(entry("aa"))
+    monkeypatch.setattr(store, "write_manifest", lambda manifest, read: (_ for _ in ()).throw(ManifestChanged("another writer")))
+    indexer.sleep = lambda seconds: None
+
+    with pytest.raises(ManifestChanged):
+        indexer.apply(["pdq:" + "aa" * 32])
+
+    assert s3.current_keys(SNAPSHOTS, "hash-set/") == before
 
 
 def test_the_indexer_reads_only_the_partitions_that_changed(hash_set, indexer, table, monkeypatch):
