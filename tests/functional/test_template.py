@@ -51,7 +51,7 @@ def test_every_queue_a_function_reads_has_a_dead_letter_queue_and_room_for_retri
     queue = TEMPLATE["Resources"][event["Properties"]["Queue"]["Fn::GetAtt"][0]]["Properties"]
     timeout = function_properties(TEMPLATE, function)["Timeout"]
 
-    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 2
+    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 5  # throttles count as receives
     assert queue["VisibilityTimeout"] >= 6 * timeout  # AWS's advice for SQS event sources
     assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
@@ -74,6 +74,16 @@ def test_the_indexer_reads_the_hash_set_tables_stream_and_writes_only_the_snapsh
     assert {"Fn::Sub": "${SnapshotBucket.Arn}/hash-set/*"} in [statement["Resource"] for statement in s3_statements]
     assert not any("S3CrudPolicy" in policy or "S3WritePolicy" in policy for policy in indexer["Policies"])
     assert TEMPLATE["Resources"]["SnapshotBucket"]["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
+
+
+def test_every_dead_letter_queue_alarms_on_its_first_message():
+    resources = TEMPLATE["Resources"]
+    queues = {name for name, resource in resources.items() if resource["Type"] == "AWS::SQS::Queue" and name.endswith("DeadLetterQueue")}
+    alarms = [resource["Properties"] for resource in resources.values() if resource["Type"] == "AWS::CloudWatch::Alarm"]
+    watched = {alarm["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for alarm in alarms if alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"}
+
+    assert queues == watched and len(queues) == 4
+    assert all((alarm["Threshold"], alarm["ComparisonOperator"], alarm["AlarmActions"]) == (0, "GreaterThanThreshold", [{"Ref": "AlarmTopic"}]) for alarm in alarms)
 
 
 def test_the_local_stack_creates_every_resource_of_the_template(stack):

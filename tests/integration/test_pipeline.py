@@ -25,6 +25,7 @@ from hashmatch.local_features.orb import MIN_INLIERS
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "schemas" / "match-message.schema.json").read_text())
 VIDEOS = "videos/tmk-sample-videos"
+MAX_RECEIVE_COUNT = load_template(ROOT / "template.yaml")["Resources"]["UploadsQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
 DEFAULT_REFRESH_SECONDS = float(load_template(ROOT / "template.yaml")["Parameters"]["HashSetRefreshSeconds"]["Default"])
 # What the product promises: a change to the hash set takes effect in a running matcher within this.
 FRESHNESS_SECONDS = 5.0
@@ -160,7 +161,7 @@ def test_a_message_that_keeps_failing_is_retried_then_dead_lettered(stack, runne
     runner.run_until_idle()
 
     failures = [i for i in runner.invocations[before:] if i.function == "HashUploadFunction" and i.failed]
-    assert len(failures) == 3  # the template's maxReceiveCount
+    assert len(failures) == MAX_RECEIVE_COUNT
     [dead] = drain(stack.ref("UploadsDeadLetterQueue"))
     assert dead == notification
 

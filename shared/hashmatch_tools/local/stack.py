@@ -475,6 +475,17 @@ class LocalStack:
         )["SubscriptionArn"]
         return Resource(logical_id, "AWS::SNS::Subscription", arn)
 
+    def _create_alarm(self, logical_id: str, properties: dict) -> Resource:
+        props = self.resolve(properties)
+        name = props.get("AlarmName") or self._default_name(logical_id)
+        request = {key: props[key] for key in ("AlarmDescription", "Namespace", "MetricName", "Statistic", "Period", "EvaluationPeriods", "Threshold", "ComparisonOperator", "TreatMissingData", "AlarmActions") if key in props}
+        request["Dimensions"] = props.get("Dimensions", [])
+        self.client("cloudwatch").put_metric_alarm(AlarmName=name, **request)
+        deviation = "CloudWatch alarms: created, but moto does not evaluate them (no SQS metrics locally)"
+        if deviation not in self.deviations:
+            self.deviations.append(deviation)
+        return Resource(logical_id, "AWS::CloudWatch::Alarm", name, {"Arn": f"arn:aws:cloudwatch:{self.region}:{ACCOUNT_ID}:alarm:{name}"})
+
     def _create_layer(self, logical_id: str, properties: dict) -> Resource:
         # Locally every function runs in this interpreter, whose venv stands in for the layers.
         arn = f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:layer:{logical_id}:1"
@@ -534,6 +545,7 @@ class LocalStack:
         "AWS::DynamoDB::Table": _create_table,
         "AWS::SNS::Topic": _create_topic,
         "AWS::SNS::Subscription": _create_subscription,
+        "AWS::CloudWatch::Alarm": _create_alarm,
         "AWS::Serverless::LayerVersion": _create_layer,
         "AWS::Serverless::Function": _create_function,
     }
