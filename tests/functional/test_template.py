@@ -86,5 +86,37 @@ def test_every_dead_letter_queue_alarms_on_its_first_message():
     assert all((alarm["Threshold"], alarm["ComparisonOperator"], alarm["AlarmActions"]) == (0, "GreaterThanThreshold", [{"Ref": "AlarmTopic"}]) for alarm in alarms)
 
 
+def test_every_bucket_is_encrypted_private_and_reachable_over_tls_only():
+    resources = TEMPLATE["Resources"]
+    buckets = {name: resource["Properties"] for name, resource in resources.items() if resource["Type"] == "AWS::S3::Bucket"}
+    tls_only = {
+        resource["Properties"]["Bucket"]["Ref"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::S3::BucketPolicy"
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    }
+
+    assert all("BucketEncryption" in bucket for bucket in buckets.values())
+    assert all(all(bucket["PublicAccessBlockConfiguration"].values()) for bucket in buckets.values())
+    assert tls_only == set(buckets)
+
+
+def test_functions_may_only_add_and_read_audit_records():
+    audit_actions = set()
+    for name in FUNCTIONS:
+        for policy in function_properties(TEMPLATE, name).get("Policies", []):
+            assert not any(kind in policy for kind in ("DynamoDBCrudPolicy", "DynamoDBWritePolicy")) or policy[next(iter(policy))]["TableName"] != {"Ref": "AuditTable"}, name
+            for statement in policy.get("Statement", []):
+                if statement["Resource"] == {"Fn::GetAtt": ["AuditTable", "Arn"]}:
+                    audit_actions.update(statement["Action"])
+
+    assert audit_actions == {"dynamodb:PutItem", "dynamodb:GetItem"}
+
+
+def test_the_match_topic_is_encrypted():
+    assert TEMPLATE["Resources"]["MatchTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
+
+
 def test_the_local_stack_creates_every_resource_of_the_template(stack):
     assert set(stack.resources) == set(TEMPLATE["Resources"])

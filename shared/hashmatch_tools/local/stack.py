@@ -390,6 +390,20 @@ class LocalStack:
         self.deviations.append(f"{logical_id}: set, but moto does not enforce queue policies")
         return Resource(logical_id, "AWS::SQS::QueuePolicy", self._default_name(logical_id))
 
+    def _create_bucket_policy(self, logical_id: str, properties: dict) -> Resource:
+        props = self.resolve(properties)
+        document = props["PolicyDocument"]
+        # The local endpoint is plain HTTP on 127.0.0.1, and moto applies a policy's denials: a
+        # TLS-only statement would refuse every local request, so it is left out here.
+        kept = [statement for statement in document["Statement"] if "aws:SecureTransport" not in json.dumps(statement.get("Condition", {}))]
+        if kept:
+            self.client("s3").put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps({**document, "Statement": kept}))
+        if len(kept) < len(document["Statement"]):
+            deviation = "TLS-only bucket policies: not applied (the local endpoint is plain HTTP)"
+            if deviation not in self.deviations:
+                self.deviations.append(deviation)
+        return Resource(logical_id, "AWS::S3::BucketPolicy", self._default_name(logical_id))
+
     def _create_bucket(self, logical_id: str, properties: dict) -> Resource:
         props = self.resolve(properties)
         name = props.get("BucketName") or self._default_name(logical_id).lower()
@@ -458,7 +472,8 @@ class LocalStack:
     def _create_topic(self, logical_id: str, properties: dict) -> Resource:
         props = self.resolve(properties)
         name = props.get("TopicName") or self._default_name(logical_id)
-        arn = self.client("sns").create_topic(Name=name)["TopicArn"]
+        attributes = {"KmsMasterKeyId": props["KmsMasterKeyId"]} if "KmsMasterKeyId" in props else {}
+        arn = self.client("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
         return Resource(logical_id, "AWS::SNS::Topic", arn, {"TopicArn": arn, "TopicName": name})
 
     def _create_subscription(self, logical_id: str, properties: dict) -> Resource:
@@ -542,6 +557,7 @@ class LocalStack:
         "AWS::SQS::Queue": _create_queue,
         "AWS::SQS::QueuePolicy": _create_queue_policy,
         "AWS::S3::Bucket": _create_bucket,
+        "AWS::S3::BucketPolicy": _create_bucket_policy,
         "AWS::DynamoDB::Table": _create_table,
         "AWS::SNS::Topic": _create_topic,
         "AWS::SNS::Subscription": _create_subscription,
