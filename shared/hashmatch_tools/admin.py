@@ -5,7 +5,7 @@
     python -m hashmatch_tools.admin --table TABLE --features-bucket BUCKET remove-reference REFERENCE_ID
     python -m hashmatch_tools.admin --audit-table T --evidence-bucket B restore UPLOAD_ID --reason R --requested-by WHO
     python -m hashmatch_tools.admin --table TABLE hashset import LIST [--format F] [--source S]   (and the other
-        `hashmatch hashset` commands: add, export, remove, list, stats, allow)
+        `hashmatch hashset` commands: add, export, remove, list, stats, allow, reindex)
 
 --endpoint-url (or AWS_ENDPOINT_URL) points boto3 at a local stack.
 """
@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("list-references", help="list the hash set's references")
     remove = commands.add_parser("remove-reference", help="remove a reference, its frames and its local features")
     remove.add_argument("reference_id")
-    shared_lists = commands.add_parser("hashset", help="hash-list entries and references: add, import, export, remove, list, stats, allow (as `hashmatch hashset`)", add_help=False)
+    shared_lists = commands.add_parser("hashset", help="hash-list entries and references: add, import, export, remove, list, stats, allow, reindex (as `hashmatch hashset`)", add_help=False)
     shared_lists.add_argument("rest", nargs=argparse.REMAINDER, help="`hashmatch hashset`'s command and options")
     back = commands.add_parser("restore", help="put a quarantined upload back after a complaint")
     back.add_argument("upload_id")
