@@ -39,8 +39,9 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -q tests/unit
 
+# About 20 minutes: makes its videos once (.cache/bench), then writes its tables into docs/sampling.md.
 bench: setup
-	$(BIN)/python scripts/bench_hashing.py
+	$(BIN)/python scripts/bench_hashing.py --out docs/sampling.md
 
 bench-index: setup
 	$(BIN)/python -m pip install --quiet -r requirements/bench.txt -c requirements/constraints.txt

@@ -25,13 +25,15 @@ UPLOADS = {
 }
 NEGATIVE = "doorknob-hd-no-bar"
 
+# Upload samplings: `min_frames=0` keeps the interval fixed whatever the length, as the
+# earlier samplers did; the default densifies short media (see Sampling.step).
 STRATEGIES = {
-    "1 fps both sides": (replace(SPARSE, interval=1.0, keyframes=False, max_side=DENSE.max_side), replace(SPARSE, interval=1.0, keyframes=False)),
-    "dense ref / keyframes only": (DENSE, replace(SPARSE, interval=10_000.0)),
-    "dense ref / 1 frame per 2 s": (DENSE, replace(SPARSE, interval=2.0)),
-    "dense ref / 1 frame per 1 s": (DENSE, replace(SPARSE, interval=1.0)),
-    "dense ref / 1 frame per 0.5 s (default)": (DENSE, SPARSE),
-    "dense ref / 1 frame per 0.25 s": (DENSE, replace(SPARSE, interval=0.25)),
+    "1 fps both sides": (replace(SPARSE, interval=1.0, min_frames=0, max_side=DENSE.max_side), replace(SPARSE, interval=1.0, min_frames=0)),
+    "dense ref / keyframes only": (DENSE, replace(SPARSE, interval=10_000.0, keyframes=True, min_frames=0)),
+    "dense ref / every keyframe + 1 frame per 0.5 s (earlier default)": (DENSE, replace(SPARSE, interval=0.5, keyframes=True, min_frames=0, skip_unreferenced=False)),
+    "dense ref / 1 frame per 2 s": (DENSE, replace(SPARSE, interval=2.0, min_frames=0)),
+    "dense ref / 1 frame per 1 s": (DENSE, replace(SPARSE, interval=1.0, min_frames=0)),
+    "dense ref / 1 frame per 2 s, at least 16 frames (default)": (DENSE, SPARSE),
 }
 
 

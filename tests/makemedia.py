@@ -70,8 +70,10 @@ def encode_video(
     container: str = "mp4",
     timestamps: Iterable[float] | None = None,
     faststart: bool = False,
+    gop: int | None = None,
 ) -> bytes:
-    """Encode RGB frames; `timestamps` (seconds) gives a variable frame rate; `faststart` puts the MP4 index first."""
+    """Encode RGB frames; `timestamps` (seconds) gives a variable frame rate; `faststart` puts the MP4 index first;
+    `gop` puts a keyframe exactly every that many frames (libx264)."""
     import av
 
     if faststart:
@@ -82,20 +84,22 @@ def encode_video(
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / f"video.{container}"
             path.write_bytes(b"")
-            _encode(str(path), frames, fps, codec, container, timestamps, {"movflags": "faststart"})
+            _encode(str(path), frames, fps, codec, container, timestamps, {"movflags": "faststart"}, gop)
             return path.read_bytes()
     out = io.BytesIO()
-    _encode(out, frames, fps, codec, container, timestamps, {})
+    _encode(out, frames, fps, codec, container, timestamps, {}, gop)
     return out.getvalue()
 
 
-def _encode(out, frames, fps, codec, container, timestamps, options) -> None:
+def _encode(out, frames, fps, codec, container, timestamps, options, gop=None) -> None:
     import av
 
     with av.open(out, mode="w", format=container, options=options) as muxer:
         stream = muxer.add_stream(codec, rate=fps)
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv420p"
+        if gop is not None:
+            stream.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0", "bf": "3"}
         if timestamps is not None:
             stream.codec_context.time_base = Fraction(1, 1000)
         times = list(timestamps) if timestamps is not None else None

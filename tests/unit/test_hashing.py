@@ -79,3 +79,14 @@ def test_picture_in_picture_video_matches_its_reference_by_pdq():
     reference = hash_media(encode_video(frames), role="reference")
     verdict = compare(reference, hash_media(encode_video(inset), keep_detail_pictures=False))
     assert verdict.match and verdict.stage == "pdq"
+
+
+def test_hashing_on_worker_threads_gives_the_hashes_of_hashing_inline(monkeypatch):
+    video = encode_video(panning(8, 60, 160, 120), fps=10)
+    threaded = hash_reference(video)
+    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0})
+    inline = hash_reference(video)
+    assert threaded.frames == inline.frames
+    assert [f.timestamp for f in threaded.features] == [f.timestamp for f in inline.features]
+    assert all(np.array_equal(a.features.descriptors, b.features.descriptors) for a, b in zip(threaded.features, inline.features))
+    assert all(frame.signals for frame in inline.frames)

@@ -1,4 +1,5 @@
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -84,10 +85,44 @@ def test_video_frames_carry_real_timestamps_at_a_variable_frame_rate():
     assert got == times
 
 
-def test_sparse_sampling_takes_keyframes_and_one_frame_per_interval():
-    data = encode_video(panning(2, 40, 128, 96), fps=10)  # 4 s
+def test_sparse_sampling_takes_a_frame_at_or_just_after_each_due_time():
+    data = encode_video(panning(2, 40, 128, 96), fps=10)  # 4 s: short, so one frame per 0.5 s
+    got = [f.timestamp for f in open_media(data).frames(SPARSE)]
+    due = [0.5 * i for i in range(8)]
+    assert len(got) == len(due)
+    assert all(d <= t < d + 0.25 for d, t in zip(due, got))
+
+
+def test_a_long_video_with_short_gops_is_sampled_at_its_keyframes():
+    data = encode_video(panning(2, 400, 96, 64, speed=1), fps=10, gop=20)  # 40 s, a keyframe every 2 s
     got = [round(f.timestamp, 2) for f in open_media(data).frames(SPARSE)]
-    assert got == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5]
+    assert got == [2.0 * i for i in range(20)]
+
+
+def test_long_gops_get_frames_between_their_keyframes():
+    data = encode_video(panning(2, 400, 96, 64, speed=1), fps=10, gop=80)  # 40 s, a keyframe every 8 s
+    got = [f.timestamp for f in open_media(data).frames(SPARSE)]
+    gaps = np.diff(got)
+    assert got[0] == 0.0 and len(got) >= 19
+    assert gaps.max() <= SPARSE.interval + 0.4
+
+
+def test_frames_between_keyframes_are_decoded_within_their_limit_spread_over_the_video():
+    data = encode_video(panning(2, 400, 96, 64, speed=1), fps=10, gop=80)  # 40 s, a keyframe every 8 s
+    limited = [round(f.timestamp, 1) for f in open_media(data).frames(replace(SPARSE, max_seconds_between_keyframes=12.0))]
+    unlimited = [round(f.timestamp, 1) for f in open_media(data).frames(replace(SPARSE, max_seconds_between_keyframes=None))]
+    between = [t for t in limited if t % 8]
+    assert {0.0, 8.0, 16.0, 24.0, 32.0} <= set(limited)
+    assert 0 < len(between) <= 6 < len([t for t in unlimited if t % 8])
+    assert max(between) > 16.0  # not all spent at the start
+
+
+def test_sparsely_decoded_frames_are_the_pixels_of_a_full_decode():
+    data = encode_video(panning(7, 300, 160, 96), fps=10, gop=80)
+    dense = {round(f.timestamp, 3): f.rgb for f in open_media(data).frames(replace(SPARSE, interval=None))}
+    sparse = list(open_media(data).frames(SPARSE))
+    assert len(sparse) > 10
+    assert all(np.array_equal(f.rgb, dense[round(f.timestamp, 3)]) for f in sparse)
 
 
 def test_rotation_metadata_turns_frames_upright():

@@ -63,3 +63,11 @@ def test_distance_accepts_hex_strings():
 def test_unknown_signal_name_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown signal type"):
         signal_type("tmk")
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_pdq_hash_taken_with_its_variants_is_the_frames_own_hash(exact):
+    rgb = textured(21, 200, 150)
+    value, variants = PdqSignal.hash_frame_and_variants(rgb, exact=exact)
+    assert value == PdqSignal.hash_frame(rgb)
+    assert variants == PdqSignal.hash_frame_variants(rgb, exact=exact)

@@ -20,7 +20,7 @@ from hashmatch.model import MediaHashes
 
 # Hashes over this many bytes travel through S3 (claim check) and the message carries a pointer.
 # An upload frame costs about 0.7 KB (PDQ, 7 dihedral variants, maybe the uncropped hash), so
-# this is about 4.5 minutes of video at 2 frames a second; it keeps a full batch of 10 messages
+# this is about 280 frames, 9 minutes of video at one frame per 2 s; it keeps a full batch of 10 messages
 # under Lambda's 6 MB invocation payload and fits SQS's older 256 KiB limit as well as its 1 MiB one.
 INLINE_LIMIT = 192 * 1024
 

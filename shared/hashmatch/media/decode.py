@@ -11,7 +11,8 @@ from typing import Iterator
 
 import av
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from av.video.reformatter import VideoReformatter
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from hashmatch.errors import MediaError
 from hashmatch.media.borders import BorderTracker, InnerTracker, content_box, inner_boxes, inner_picture
@@ -61,14 +62,28 @@ class Sampling:
     """Which frames of a video are hashed.
 
     Reference media is hashed densely (`every_frame`) so that an upload sampled at any phase
-    finds a reference frame next to each of its own; uploads are hashed sparsely: every
-    keyframe plus one frame per `interval` seconds. Near-duplicate frames are removed after
-    hashing (see hashing.py).
+    finds a reference frame next to each of its own. Uploads are hashed sparsely: one frame
+    per `interval` seconds, keyframes first, because a keyframe decodes on its own while a
+    frame between keyframes needs the frames before it. Only where the keyframes are further
+    apart than the sampling step (long GOPs, and short media, whose step shrinks towards
+    `min_interval` so that they still yield `min_frames` frames) are frames between them
+    decoded, and then only up to the last one needed, skipping the frames no other frame
+    refers to. Near-duplicate frames are removed after hashing (see hashing.py).
     """
 
     interval: float | None  # None: every frame
     max_side: int = UPLOAD_MAX_SIDE  # video frames larger than this are scaled down before hashing
-    keyframes: bool = True
+    # Take every keyframe besides the frames due (for measuring keyframes-only sampling).
+    keyframes: bool = False
+    min_frames: int = 16
+    min_interval: float = 0.5
+    # Frames between keyframes are decoded without the frames no other frame refers to (most
+    # B-frames): the reference frames decode bit for bit as in a full decode, at about half its cost.
+    skip_unreferenced: bool = True
+    # Frames between keyframes are decoded for at most this many seconds of video per upload,
+    # spread evenly over it, so that an hour with long GOPs still fits the hasher's time (beyond
+    # it, such GOPs give their keyframes alone). None: no limit.
+    max_seconds_between_keyframes: float | None = 300.0
     # Local features (local_features/orb.py) are taken from one sampled frame per `feature_interval`
     # seconds, at most `feature_frames` of them spread over the video; None: no features.
     feature_interval: float | None = None
@@ -80,6 +95,14 @@ class Sampling:
     def every_frame(self) -> bool:
         return self.interval is None
 
+    def step(self, duration: float) -> float:
+        """Seconds between sampled frames for media of this duration (sparse sampling)."""
+        if self.interval is None:
+            return 0.0
+        if not duration or not self.min_frames:
+            return self.interval
+        return min(self.interval, max(self.min_interval, duration / self.min_frames))
+
     def feature_step(self, duration: float) -> float | None:
         """Seconds between feature frames for media of this duration (None: no features)."""
         if self.feature_interval is None:
@@ -88,9 +111,10 @@ class Sampling:
 
 
 DENSE = Sampling(interval=None, max_side=REFERENCE_MAX_SIDE, feature_interval=1.0, feature_frames=600)
-# Upload side: 2 frames a second. Measured on the corpus (docs/sampling.md): enough to keep
-# every chair/pattern variant above 80 % query match against a dense reference.
-SPARSE = Sampling(interval=0.5, max_side=UPLOAD_MAX_SIDE, feature_interval=2.0, feature_frames=16, inner_pictures=True)
+# Upload side: a frame every 2 s, at least 16 frames (down to one per 0.5 s) for short media.
+# Measured on the corpus (docs/sampling.md): against a dense reference, one frame per 2 s gives
+# the verdicts of 2 and 4 frames a second, at a fraction of the decoding.
+SPARSE = Sampling(interval=2.0, max_side=UPLOAD_MAX_SIDE, feature_interval=2.0, feature_frames=16, inner_pictures=True)
 
 
 @dataclass(frozen=True)
@@ -207,6 +231,8 @@ def _to_rgb_image(image):
         gray = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
         return Image.fromarray(gray, "L").convert("RGB")
     if mode == "LAB":
+        from PIL import ImageCms  # littlecms, loaded for the rare LAB picture only
+
         return ImageCms.applyTransform(
             image,
             ImageCms.buildTransform(ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"),
@@ -396,40 +422,179 @@ class VideoMedia(Media):
         try:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            due = None
+            if sampling.every_frame:
+                frames = _every_frame(container, stream, self._limits)
+                extent = None
+            else:
+                plan = _SparsePlan(sampling, self.duration, self._limits)
+                if sampling.skip_unreferenced:
+                    stream.codec_context.skip_frame = "NONREF"
+                frames = plan.frames(container, stream)
+            # One scaler per output kept for the whole video: setting up FFmpeg's scaler costs
+            # more than scaling a frame, and a frame's own to_ndarray sets up a new one each time.
+            to_rgb, to_grey = VideoReformatter(), VideoReformatter()
             count = 0
             last_time = -1.0
             try:
-                for frame in container.decode(stream):
-                    time = frame.time
-                    if time is None:
-                        time = last_time + 1.0 / 30.0 if last_time >= 0 else 0.0
-                    if time > self._limits.max_duration:
-                        raise MediaError("oversized", f"runs past the limit of {self._limits.max_duration:.0f} s")
+                for frame, time in frames:
                     last_time = time
-                    take = sampling.every_frame or due is None or time >= due or (sampling.keyframes and frame.key_frame)
-                    if not take:
-                        continue
-                    if not sampling.every_frame:
-                        due = time + sampling.interval
                     width, height = _working_size(frame.width, frame.height, sampling.max_side)
-                    rgb = frame.to_ndarray(width=width, height=height, format="rgb24", interpolation="AREA")
+                    rgb = to_rgb.reformat(frame, width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
                     rotation = getattr(frame, "rotation", 0) or 0
                     detail = None
                     if feature_step is not None and time >= feature_due:
                         feature_due = time + feature_step
                         width, height = _working_size(frame.width, frame.height, FEATURE_MAX_SIDE)
-                        detail = _upright(frame.to_ndarray(width=width, height=height, format="gray", interpolation="AREA"), rotation)
+                        detail = _upright(to_grey.reformat(frame, width=width, height=height, format="gray", interpolation="AREA").to_ndarray(), rotation)
                     count += 1
                     yield max(0.0, float(time)), _upright(rgb, rotation), detail
             except av.error.FFmpegError as error:
                 raise MediaError("corrupt", f"decoding failed after {count} frames ({_av_message(error)})") from None
             if count == 0:
                 raise MediaError("corrupt", "no decodable video frames (truncated or damaged)")
-            if self.duration and last_time < self.duration - max(TRUNCATION_SLACK, 0.1 * self.duration):
-                raise MediaError("corrupt", f"truncated: frames stop at {last_time:.1f} s of {self.duration:.1f} s")
+            if not sampling.every_frame:
+                extent = plan.extent
+            end = last_time if extent is None else extent
+            if self.duration and end < self.duration - max(TRUNCATION_SLACK, 0.1 * self.duration):
+                raise MediaError("corrupt", f"truncated: frames stop at {end:.1f} s of {self.duration:.1f} s")
         finally:
             container.close()
+
+
+def _every_frame(container, stream, limits: Limits) -> Iterator[tuple[av.VideoFrame, float]]:
+    """Every frame in presentation order, with its time (estimated at 30 fps where the stream gives none)."""
+    last_time = -1.0
+    for frame in container.decode(stream):
+        time = _frame_time(frame, float(stream.time_base) if stream.time_base is not None else None, last_time)
+        if time > limits.max_duration:
+            raise MediaError("oversized", f"runs past the limit of {limits.max_duration:.0f} s")
+        last_time = time
+        yield frame, time
+
+
+def _frame_time(frame, base: float | None, last_time: float) -> float:
+    """A decoded frame's time in seconds: from its own timestamp (frames flushed out of a decoder
+    carry no time base, so the stream's is used), else 1/30 s after the last one."""
+    if frame.pts is not None and base is not None:
+        return frame.pts * base
+    return last_time + 1.0 / 30.0 if last_time >= 0 else 0.0
+
+
+# A run of packets without a keyframe is decoded in full past this many packets (a stream that
+# flags no keyframes, or refreshes gradually), so that no more than this is ever held back.
+MAX_HELD_PACKETS = 2000
+
+
+class _SparsePlan:
+    """Decides, one GOP (keyframe to keyframe) at a time, which packets reach the decoder and which frames are taken.
+
+    The packets of a GOP are held until the next keyframe shows where it ends. A GOP gets a
+    sample where one is due: its keyframe when the keyframe itself is due, and times inside it
+    that are due before its last quarter step, while the allowance for decoding between
+    keyframes lasts; only then are its later packets decoded, up to the last such time.
+    Decoded frames are taken at the first frame at or after each due time.
+    """
+
+    def __init__(self, sampling: Sampling, duration: float, limits: Limits):
+        self.step = sampling.step(duration)
+        self.every_keyframe = sampling.keyframes
+        self.limits = limits
+        self.due: float | None = None  # next time a sample is due
+        self.targets: list[float] = []  # due times not yet taken, ascending
+        self.extent: float | None = None  # end of the last packet: how far the stream really goes
+        # Seconds of video that may still be decoded between keyframes: earned as the stream
+        # goes, at the rate that spreads the limit over the whole duration.
+        limit = sampling.max_seconds_between_keyframes
+        self.rate = 1.0 if limit is None or not duration else min(1.0, limit / duration)
+        self.allowance = 0.0 if limit is not None else math.inf
+
+    def _gops(self, container, stream) -> Iterator[tuple[list, float, float, bool]]:
+        """(packets, start, end, starts_with_keyframe) per GOP, in decode order."""
+        base = float(stream.time_base) if stream.time_base is not None else None
+        held: list = []
+        start = end = 0.0
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            stamp = packet.pts if packet.pts is not None else packet.dts
+            time = stamp * base if stamp is not None and base is not None else end
+            if time > self.limits.max_duration:
+                raise MediaError("oversized", f"runs past the limit of {self.limits.max_duration:.0f} s")
+            if held and (packet.is_keyframe or len(held) >= MAX_HELD_PACKETS):
+                yield held, start, time, held[0].is_keyframe
+                held = []
+            if not held:
+                start = time
+            held.append(packet)
+            length = packet.duration * base if packet.duration and base is not None else 0.0
+            end = max(end, time + length)
+        if held:
+            self.extent = end
+            yield held, start, end, held[0].is_keyframe
+
+    def _plan(self, packets: list, start: float, end: float, keyframe: bool, base) -> list:
+        """The packets of one GOP to decode, adding the due times they serve to the targets."""
+        slack = self.step / 4
+        if self.due is None:
+            self.due = start
+        wanted = []
+        if self.every_keyframe or start >= self.due - slack:
+            wanted.append(start)
+            self.due = start + self.step
+        inside = []
+        while self.due < end - slack:
+            inside.append(self.due)
+            self.due += self.step
+        self.allowance += (end - start) * self.rate
+        if inside and keyframe:
+            cost = inside[-1] - start
+            if cost <= self.allowance:
+                self.allowance -= cost
+            else:
+                inside = []  # over the limit: this GOP gives its keyframe alone
+                self.due = min(self.due, end)
+        wanted.extend(inside)
+        if not keyframe:
+            # No keyframe to start from (a stream's first packets, or a run too long to hold):
+            # the decoder needs all of it, in order, whether or not a sample falls in it.
+            self.targets.extend(wanted)
+            return packets
+        if not wanted:
+            return []
+        self.targets.extend(wanted)
+        last = wanted[-1]
+        if last == start:
+            return packets[:1]
+        # The frame at `last` may be one that is skipped: decode on to the reference frame after it.
+        limit = last + 2 * slack
+        return [p for p in packets if p.dts is None or base is None or p.dts * base <= limit or p is packets[0]]
+
+    def frames(self, container, stream) -> Iterator[tuple[av.VideoFrame, float]]:
+        base = float(stream.time_base) if stream.time_base is not None else None
+        last_time = -1.0
+        spare = None  # the last frame decoded and not taken
+
+        def taken(decoded) -> Iterator[tuple[av.VideoFrame, float]]:
+            nonlocal last_time, spare
+            for frame in decoded:
+                time = _frame_time(frame, base, last_time)
+                last_time = time
+                if self.targets and time >= self.targets[0] - 1e-3:
+                    while self.targets and self.targets[0] <= time + 1e-3:
+                        self.targets.pop(0)
+                    spare = None
+                    yield frame, time
+                else:
+                    spare = (frame, time)
+
+        for packets, start, end, keyframe in self._gops(container, stream):
+            for packet in self._plan(packets, start, end, keyframe, base):
+                yield from taken(stream.decode(packet))
+        yield from taken(stream.decode(None))
+        if self.targets and spare is not None:
+            # The stream's last frames are often referenced by none: the last one decoded stands in.
+            self.targets.clear()
+            yield spare
 
 
 def _av_message(error: Exception) -> str:

@@ -5,14 +5,18 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from typing import Callable, Iterable, Sequence
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from PIL import Image
 
-from hashmatch.media.decode import DENSE, DEFAULT_LIMITS, SPARSE, Limits, Media, Sampling, open_media, read_source
+from hashmatch.media.decode import DENSE, DEFAULT_LIMITS, SPARSE, Frame, Limits, Media, Sampling, open_media, read_source
 from hashmatch.model import Box, DetailPicture, EncodedDetailPicture, FrameFeatures, FrameHashes, LocalFeatures, MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL, SIGNAL_TYPES, SignalType
+from hashmatch.signals.base import SignalValue
 from hashmatch.vocabulary import MediaKind, Role
 
 # Consecutive reference frames whose PDQ hashes are this close add nothing a match could use
@@ -61,38 +65,103 @@ def hash_frames(
     want_variants = (role == Role.UPLOAD) if variants is None else variants
     extras: list[type[SignalType]] = [SIGNAL_TYPES[name] for name in extra_signals if name != PRIMARY_SIGNAL.name]
     dedup = role == Role.REFERENCE
-    kept: list[FrameHashes] = []
+    exact = media.kind == MediaKind.IMAGE  # a single picture affords the exact variants; a video's frames take the cheap form
+    kept: list[tuple[FrameHashes, Future | None]] = []
     local: list[FrameFeatures] = []
     pictures: list[DetailPicture] = []
     sampled = 0
     last_kept = None
-    for frame in media.frames(sampling, remove_borders=remove_borders):
+
+    def work(frame: Frame) -> _FrameWork:
+        """What one frame needs, apart from the frames before it (run on the worker threads)."""
+        content = np.ascontiguousarray(frame.content)
+        if want_variants:
+            value, variants = PRIMARY_SIGNAL.hash_frame_and_variants(content, exact=exact)
+            if frame.has_borders:
+                # Shared hash lists hold hashes of whole pictures, borders and all.
+                variants.append(PRIMARY_SIGNAL.hash_frame(frame.rgb).hash)
+            # A picture inside the picture (picture-in-picture) is hashed on its own.
+            variants.extend(PRIMARY_SIGNAL.hash_frame(picture).hash for picture in frame.inner)
+        else:
+            value, variants = PRIMARY_SIGNAL.hash_frame(content), []
+        feature = features(frame.detail, frame.inner_boxes) if features is not None and frame.detail is not None else None
+        return _FrameWork(content, value, variants, feature)
+
+    pool = _Workers()
+    for frame, done in pool.in_order(media.frames(sampling, remove_borders=remove_borders), work):
         sampled += 1
         if frame.detail is not None:
             if keep_detail_pictures:
                 pictures.append(DetailPicture(frame.timestamp, frame.detail, tuple(frame.inner_boxes)))
-            if features is not None:
-                local.append(FrameFeatures(frame.timestamp, features(frame.detail, frame.inner_boxes)))
-        content = np.ascontiguousarray(frame.content)
-        value = PRIMARY_SIGNAL.hash_frame(content)
+            if done.features is not None:
+                local.append(FrameFeatures(frame.timestamp, done.features))
+        value = done.value
         if dedup and last_kept is not None and value.hash - last_kept <= REFERENCE_DEDUP_DISTANCE:
             continue
-        frame_variants: tuple[str, ...] = ()
-        if want_variants:
-            # A single picture affords the exact hashes; a video's many frames take the cheap form.
-            hashes = PRIMARY_SIGNAL.hash_frame_variants(content, exact=media.kind == MediaKind.IMAGE)
-            if frame.has_borders:
-                # Shared hash lists hold hashes of whole pictures, borders and all.
-                hashes.append(PRIMARY_SIGNAL.hash_frame(frame.rgb).hash)
-            # A picture inside the picture (picture-in-picture) is hashed on its own.
-            hashes.extend(PRIMARY_SIGNAL.hash_frame(picture).hash for picture in frame.inner)
-            frame_variants = tuple(str(h) for h in hashes)
-        signals = {signal.name: str(signal.hash_frame(content).hash) for signal in extras}
-        kept.append(FrameHashes(frame.timestamp, str(value.hash), value.quality, frame_variants, signals))
+        frame_variants = tuple(str(h) for h in done.variants)
+        # The other signals are taken for the kept frames only, on the worker threads too.
+        signals = pool.submit(_extra_signals, extras, done.content) if extras else None
+        kept.append((FrameHashes(frame.timestamp, str(value.hash), value.quality, frame_variants), signals))
         last_kept = value.hash
         if progress is not None and media.duration:
             progress(min(1.0, frame.timestamp / media.duration))
-    return kept, sampled, local, pictures
+    frames = [replace(frame, signals=signals.result()) if signals is not None else frame for frame, signals in kept]
+    return frames, sampled, local, pictures
+
+
+def _extra_signals(extras: Sequence[type[SignalType]], content: np.ndarray) -> dict[str, str]:
+    return {signal.name: str(signal.hash_frame(content).hash) for signal in extras}
+
+
+@dataclass(frozen=True)
+class _FrameWork:
+    content: np.ndarray
+    value: SignalValue
+    variants: list
+    features: LocalFeatures | None
+
+
+class _Workers:
+    """Threads for hashing, as many as the CPUs this process may use (on Lambda, the share of
+    CPU time behind them grows with memory: a whole vCPU per 1,769 MB).
+
+    pdqhash, Pillow, OpenCV and FFmpeg release the GIL for part of their work, so hashing one
+    frame overlaps decoding the next and, with more than one CPU, hashing others. With one CPU
+    the work runs inline. The threads end when the frames do.
+    """
+
+    def __init__(self) -> None:
+        try:
+            count = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            count = os.cpu_count() or 1
+        self.count = max(1, count)
+        self._pool = ThreadPoolExecutor(max_workers=self.count, thread_name_prefix="hash") if self.count > 1 else None
+
+    def submit(self, function: Callable, *args) -> Future:
+        if self._pool is not None:
+            return self._pool.submit(function, *args)
+        done: Future = Future()
+        done.set_result(function(*args))
+        return done
+
+    def in_order(self, frames: Iterator[Frame], work: Callable[[Frame], _FrameWork]) -> Iterator[tuple[Frame, _FrameWork]]:
+        """(frame, work(frame)) in the frames' order; at most two frames per thread wait."""
+        waiting: deque = deque()
+        try:
+            for frame in frames:
+                waiting.append((frame, self.submit(work, frame)))
+                if len(waiting) >= 2 * self.count:
+                    frame, future = waiting.popleft()
+                    yield frame, future.result()
+            while waiting:
+                frame, future = waiting.popleft()
+                yield frame, future.result()
+        finally:
+            for _frame, future in waiting:
+                future.cancel()
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=False)
 
 
 def hash_media(

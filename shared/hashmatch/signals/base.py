@@ -61,6 +61,11 @@ class SignalType(ABC):
         return [cls.hash_frame(np.ascontiguousarray(transformed)).hash for transformed in dihedral_transforms(rgb)]
 
     @classmethod
+    def hash_frame_and_variants(cls, rgb: np.ndarray, exact: bool = True) -> tuple[SignalValue, list[Hash]]:
+        """The frame's hash and its variants' (hash_frame_variants), where a family can share work between them."""
+        return cls.hash_frame(rgb), cls.hash_frame_variants(rgb, exact)
+
+    @classmethod
     def parse(cls, text: str) -> Hash:
         """Validate a hash string at the edge: lowercase hex of exactly `bits` bits."""
         return Hash.from_hex(text, cls.bits)

@@ -42,8 +42,17 @@ class PdqSignal(SignalType):
         """
         if exact:
             return super().hash_frame_variants(rgb, exact=True)
+        return cls.hash_frame_and_variants(rgb, exact=False)[1]
+
+    @classmethod
+    def hash_frame_and_variants(cls, rgb: np.ndarray, exact: bool = True) -> tuple[SignalValue, list[Hash]]:
+        """The approximate form takes the frame's own hash from the same DCT as its variants (pdqhash
+        returns the identity first, bit for bit the hash `hash_frame` gives): two hashes in all."""
+        if exact:
+            return cls.hash_frame(rgb), cls.hash_frame_variants(rgb, exact=True)
         import pdqhash
 
-        all_bits, _quality = pdqhash.compute_dihedral(np.ascontiguousarray(rgb, dtype=np.uint8))
+        all_bits, quality = pdqhash.compute_dihedral(np.ascontiguousarray(rgb, dtype=np.uint8))
         approximations = [hash_of_bits(bits) for bits in all_bits[1:]]
-        return [cls.hash_frame(np.ascontiguousarray(rgb[:, ::-1])).hash, *approximations]
+        value = SignalValue(hash_of_bits(all_bits[0]), int(quality))
+        return value, [cls.hash_frame(np.ascontiguousarray(rgb[:, ::-1])).hash, *approximations]
