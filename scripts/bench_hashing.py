@@ -68,17 +68,11 @@ def median_run(kind: str, path: Path, repeats: int) -> Run:
     return Run(statistics.median(r.seconds for r in runs), max(r.peak_mb for r in runs), runs[0].frames, statistics.median(r.working for r in runs))
 
 
-def hasher_memory_mb() -> int:
-    """The hash-upload function's MemorySize in template.yaml."""
+def hasher_setting(name: str) -> int:
+    """A numeric property (MemorySize, Timeout) of the hash-upload function in template.yaml."""
     text = (ROOT / "template.yaml").read_text()
     block = text[text.index("HashUploadFunction:") :]
-    return int(re.search(r"MemorySize:\s*(\d+)", block).group(1))
-
-
-def hasher_timeout_s() -> int:
-    text = (ROOT / "template.yaml").read_text()
-    block = text[text.index("HashUploadFunction:") :]
-    return int(re.search(r"Timeout:\s*(\d+)", block).group(1))
+    return int(re.search(rf"{name}:\s*(\d+)", block).group(1))
 
 
 def loop_filter_effect(path: Path) -> tuple[float, float, int, int]:
@@ -124,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     made = []
     for video in MADE:
         made.append(ensure(video, CORPUS, CACHE))
-    memory = hasher_memory_mb()
-    timeout = hasher_timeout_s()
+    memory = hasher_setting("MemorySize")
+    timeout = hasher_setting("Timeout")
     say(f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores with `make bench`; median of {repeats} runs, each a whole process (start-up and imports included).")
     say("`upload` is what the hasher function does with an upload; `vPDQ way` decodes every frame and takes PDQ at full size once a second; `decode` decodes every frame and does nothing else.")
     say()

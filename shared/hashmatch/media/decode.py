@@ -422,11 +422,10 @@ class VideoMedia(Media):
         try:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            if sampling.every_frame:
+            plan = None if sampling.every_frame else _SparsePlan(sampling, self.duration, self._limits)
+            if plan is None:
                 frames = _every_frame(container, stream, self._limits)
-                extent = None
             else:
-                plan = _SparsePlan(sampling, self.duration, self._limits)
                 if sampling.skip_unreferenced:
                     stream.codec_context.skip_frame = "NONREF"
                 frames = plan.frames(container, stream)
@@ -452,9 +451,8 @@ class VideoMedia(Media):
                 raise MediaError("corrupt", f"decoding failed after {count} frames ({_av_message(error)})") from None
             if count == 0:
                 raise MediaError("corrupt", "no decodable video frames (truncated or damaged)")
-            if not sampling.every_frame:
-                extent = plan.extent
-            end = last_time if extent is None else extent
+            # A sparse plan knows how far the packets go; its last frame can be a GOP earlier.
+            end = plan.extent if plan is not None and plan.extent is not None else last_time
             if self.duration and end < self.duration - max(TRUNCATION_SLACK, 0.1 * self.duration):
                 raise MediaError("corrupt", f"truncated: frames stop at {end:.1f} s of {self.duration:.1f} s")
         finally:
