@@ -10,7 +10,7 @@ SAM_VENV := .venv-sam
 # sam build needs the Lambda runtime's Python (3.12) on PATH.
 SAM_PYTHON ?= python3.12
 
-.PHONY: setup demo demo-compare local-stack test test-fast lint bench bench-index bench-snapshot evaluate sam-build clean
+.PHONY: setup demo demo-compare local-stack test test-fast lint bench bench-index bench-snapshot bench-retro evaluate sam-build clean
 
 setup: $(STAMP)
 
@@ -49,6 +49,10 @@ bench-index: setup
 
 bench-snapshot: setup
 	$(BIN)/python scripts/bench_snapshot.py --out docs/snapshot-bench.md
+
+# About 10 minutes: a log of 1M synthetic uploads (kept in .cache/bench-retro), retro-match against brute force, and the lookup API's latency.
+bench-retro: setup
+	$(BIN)/python scripts/bench_retro.py --out docs/retro-match.md
 
 evaluate: setup
 	$(BIN)/python -m hashmatch_tools.evaluation

@@ -3,7 +3,8 @@
 Shows the SNS match message for the copy, none for the unrelated video, a cropped copy of the
 reference image that PDQ misses and the second stage (local features) catches, the quarantined
 object in the evidence bucket, the audit record, how bad objects end, and the latency from upload
-to the SNS message for a video, an image and the cropped image. Uses ../shared/corpus; without
+to the SNS message for a video, an image and the cropped image, and a retro-match: a copy
+uploaded before its picture was added, found when it is. Uses ../shared/corpus; without
 it, media made for the demo.
 Run: python scripts/pipeline_demo.py [--corpus DIR] [--repeat N]
 """
@@ -35,6 +36,7 @@ CORPUS_MEDIA = {
     "altered image": "images/pdq-bridge-mods/blur-a-little.jpg",
     "overlaid video": f"{VIDEOS}/chair-22-with-large-logo-bar.mp4",
     "listed image": "images/pdq-misc/pen-and-coaster.png",
+    "retro image": "images/pdq-labelme-subset/q0291.jpg",
 }
 # A partner's list in the ThreatExchange/HMA export format (139 PDQ hashes), when the corpus has it.
 HMA_LIST = "hash-lists/hma-sample-data/pdq.csv"
@@ -88,6 +90,7 @@ def made_media() -> dict[str, Item]:
         "altered image": Item("made-picture-q60.jpg", image_bytes(picture, "JPEG", quality=60)),
         "cropped image": cropped(reference_image),
         "listed image": Item("made-listed.png", image_bytes(detailed(5, 800, 600))),
+        "retro image": Item("made-retro.png", image_bytes(detailed(7, 800, 600))),
     }
 
 
@@ -247,6 +250,8 @@ def run(media: dict[str, Item], source: str, repeat: int, log_path: Path, corpus
 
         if shared_list(demo, media["listed image"], corpus) != 0:
             return 1
+        if retro_match(demo, media["retro image"]) != 0:
+            return 1
 
         heading(f"latency, upload -> SNS message on a subscribed queue (local stack; first run, then {repeat} more)")
         image = media["altered image"]
@@ -315,6 +320,40 @@ def shared_list(demo: Demo, listed: Item, corpus: Path | None) -> int:
             say(f"UNEXPECTED outcome (or slower than {FRESHNESS_SECONDS:g} s)")
             return 1
     return 0
+
+
+def retro_match(demo: Demo, item: Item) -> int:
+    """A copy uploaded while the hash set does not hold the picture, found when the picture is added (docs/retro-match.md)."""
+    heading("retro-match: a copy uploaded before its hash existed")
+    copy = Item(f"{Path(item.name).stem}-reencoded.jpg", reencoded(item.data))
+    key = f"user-uploads/early-{copy.name}"
+    _, found = demo.upload(copy, key)
+    demo.runner.run_until_idle()  # the log writer: the upload's hashes into the upload hash log (Parquet in S3)
+    logged = [o["Key"] for o in demo.s3.list_objects_v2(Bucket=demo.stack.ref("UploadHashLogBucket")).get("Contents", []) if o["Key"].endswith(".parquet")]
+    say(f"upload {copy.name} while the hash set does not hold it: {'no match' if not found else 'UNEXPECTED match'}; "
+        f"the upload hash log holds {len(logged)} Parquet files of every checked upload's hashes")
+    if found:
+        return 1
+    reference_id = demo.add_reference(item, "demo: known violent-extremist image, added late")
+    started = time.perf_counter()
+    demo.runner.run_until_idle()  # the table's stream -> RetroMatchFunction (DuckDB over the log locally, Athena in AWS) -> SNS -> takedown
+    messages = [json.loads(envelope["Message"]) for envelope in demo.received()]
+    retro = [m for m in messages if m.get("retroactive") and m["upload"]["key"] == key]
+    if len(retro) != 1:
+        say(f"expected one retroactive match message for {key}, got {len(retro)} of {len(messages)} messages")
+        return 1
+    message = retro[0]
+    say(f"{time.perf_counter() - started:.2f} s after adding it: a match message with retroactive: {json.dumps(message['retroactive'])} for {message['upload']['key']} "
+        f"(uploaded {message['times']['uploaded_at']}, matched {message['times']['matched_at']}, distance {message['matches'][0]['distance']}, action {message['action']})")
+    records = {record["event"]: record for record in demo.audit_records(message["upload"]["upload_id"])}
+    takedown = records.get("takedown", {})
+    say(f"the takedown subscriber acted on it unchanged: {takedown.get('outcome', 'NO TAKEDOWN')} (audit record: retroactive {takedown.get('retroactive')}, match_id {takedown.get('match_id')})")
+    again = demo.runner.invoke("RetroMatchFunction", {"references": [reference_id]})
+    demo.runner.run_until_idle()
+    new = demo.received()
+    say(f"retro-match run again for the same reference: {len(again['published'])} published, {again['already_published']} already published, "
+        f"{again['skipped_taken_down']} taken down; {len(new)} new message(s)")
+    return 0 if takedown.get("outcome") == "quarantined" and not again["published"] and not new else 1
 
 
 def reencoded(data: bytes) -> bytes:

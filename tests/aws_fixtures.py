@@ -32,7 +32,10 @@ def handler_output():
 @pytest.fixture(scope="session")
 def pipeline(handler_output):
     # The matcher checks the snapshot's manifest on every batch, so what a test adds counts once indexed.
-    with local_pipeline(parameters={"HashSetRefreshSeconds": "0"}, log_stream=handler_output) as running:
+    # Retro-match runs only when a test invokes it: tests reuse pictures, and a reference one test adds
+    # would otherwise find (rightly) the copies earlier tests uploaded. tests/integration/test_retro_match_pipeline.py
+    # runs it on additions, in a stack of its own.
+    with local_pipeline(parameters={"HashSetRefreshSeconds": "0", "RetroMatchOnAdditions": "false"}, log_stream=handler_output) as running:
         yield running
 
 

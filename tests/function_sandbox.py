@@ -3,7 +3,7 @@
     python tests/function_sandbox.py SPEC_JSON
 
 SPEC_JSON: {"blocked": [top-level module names], "handler": path of functions/<name>/app.py,
-"environment": {...}, "exercise": "hash" | "match" | "index" | null, "media": [paths]}. Exits 0 when all
+"environment": {...}, "exercise": "hash" | "match" | "index" | "log" | "retro" | null, "media": [paths]}. Exits 0 when all
 went well; an import of a blocked module raises ModuleNotFoundError naming it and who asked.
 Used by tests/unit/test_function_packages.py; a plain script so that pytest's own imports
 (numpy, PIL, ...) are not already loaded in the process under test.
@@ -72,6 +72,34 @@ def exercise_index(media: list[str]) -> None:
     assert len(snapshot.patched(changes).frames) == 0
 
 
+def exercise_log(media: list[str]) -> None:
+    from hashmatch.upload_log import log_rows, parquet_files
+
+    message = {
+        "message_type": "hashmatch.upload-log",
+        "message_version": 1,
+        "checked_at": "2026-12-04T10:00:00.000+00:00",
+        "upload": {"upload_id": "s3://b/k", "bucket": "b", "key": "k"},
+        "media": {"kind": "image", "md5": "", "sha256": "", "frames_hashed": 1},
+        "frames": [[0, 0.0, 100, "ab" * 64]],
+    }
+    files = parquet_files(log_rows([message]), "batch")
+    assert sorted(files) == ["upload_frames/dt=2026-12-04/batch.parquet", "uploads/dt=2026-12-04/batch.parquet"], sorted(files)
+
+
+def exercise_retro(media: list[str]) -> None:
+    from hashmatch.retro_match import logged_uploads, probe_rows
+    from hashmatch.snapshot import HashSetSnapshot, ReferenceState, SnapshotReference
+
+    pdq = "ab" * 32
+    entry = ReferenceState(SnapshotReference("pdq:" + pdq, ("label",), "list", "image"), frames=((0.0, pdq),))
+    assert probe_rows([entry], "run")
+    row = {"upload_id": "s3://b/k", "kind": "image", "frame": 0, "variant": 0, "timestamp": 0.0, "quality": 100, "checked_at": "2026-12-04"}
+    row.update({f"h{w}": int(pdq[16 * w : 16 * w + 16], 16) - (1 << 64) for w in range(4)})
+    [logged] = logged_uploads([row])
+    assert HashSetSnapshot.of_states([entry]).matcher().match(logged.hashes, None).matches
+
+
 def main(spec: dict) -> None:
     sys.meta_path.insert(0, Blocked(spec["blocked"]))
     os.environ.update(spec["environment"])
@@ -85,6 +113,10 @@ def main(spec: dict) -> None:
         exercise_match(spec["media"])
     elif spec.get("exercise") == "index":
         exercise_index(spec["media"])
+    elif spec.get("exercise") == "log":
+        exercise_log(spec["media"])
+    elif spec.get("exercise") == "retro":
+        exercise_retro(spec["media"])
 
 
 if __name__ == "__main__":

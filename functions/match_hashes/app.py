@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -9,12 +11,13 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from hashmatch.aws import settings as config
-from hashmatch.aws.audit import AuditEvent, AuditLog
+from hashmatch.aws.audit import AuditEvent, AuditLog, now
 from hashmatch.aws.hash_messages import read_hashes_message
 from hashmatch.aws.hash_set import HashSet
 from hashmatch.aws.hash_set_snapshots import FreshHashSet, SnapshotStore
 from hashmatch.aws.match_messages import match_message, publish_match
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
+from hashmatch.upload_log import log_messages, send_batches
 from hashmatch.vocabulary import Stage
 
 settings = config.load(config.MatchHashesSettings)
@@ -23,6 +26,7 @@ tracer = Tracer()
 metrics = Metrics()
 s3 = boto3.client("s3")
 sns = boto3.client("sns")
+sqs = boto3.client("sqs")
 dynamodb = boto3.resource("dynamodb")
 audit = AuditLog(dynamodb.Table(settings.audit_table))
 # Loaded once per container from the snapshot the indexer keeps in S3 (local features from the
@@ -33,6 +37,32 @@ hash_set = FreshHashSet(
     settings.hash_set_refresh_seconds,
 )
 processor = BatchProcessor(event_type=EventType.SQS)
+# The upload hash log's messages of this batch, sent after the batch (log_upload_hashes writes them as Parquet).
+pending_log: list[dict] = []
+# SendMessageBatch takes 256 KiB in all; a log message is at most about 165 KB (upload_log.MAX_FRAME_BYTES_PER_MESSAGE).
+LOG_BATCH_BYTES = 240 * 1024
+
+
+def log_checked_upload(request) -> None:
+    """Queue the checked upload's hashes for the upload hash log (retro-match); hash-only requests name no object and are not logged."""
+    if request.upload.is_object:
+        pending_log.extend(log_messages(request.upload.to_dict(), request.hashes, request.hashed_at, now()))
+
+
+def flush_log() -> None:
+    """Send the batch's log messages, at most ten and LOG_BATCH_BYTES to a call. A failure is logged and counted,
+    never retried by failing the batch: that would publish its matches again. The LogMessagesFailed metric has an alarm."""
+    bodies, failed = [json.dumps(m, separators=(",", ":")) for m in pending_log], 0
+    pending_log.clear()
+    for call in send_batches(bodies, count=10, size=LOG_BATCH_BYTES):
+        try:
+            entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(call)]
+            failed += len(sqs.send_message_batch(QueueUrl=settings.upload_log_queue_url, Entries=entries).get("Failed", []))
+        except Exception:  # noqa: BLE001 - any SDK or network error: count it, keep the batch's outcome
+            logger.exception("upload log messages not sent", messages=len(call))
+            failed += len(call)
+    if failed:
+        metrics.add_metric(name="LogMessagesFailed", unit=MetricUnit.Count, value=failed)
 
 
 @tracer.capture_method
@@ -43,6 +73,7 @@ def record_handler(record: SQSRecord) -> None:
     # A message without detail pictures (a hash-only request) is matched by PDQ alone.
     detail_pictures = request.detail_pictures.loader(s3) if request.detail_pictures else None
     result, matches = loaded.match(hashes, detail_pictures)
+    log_checked_upload(request)
     second_stage_seconds = result.seconds.get(Stage.LOCAL_FEATURES)
     if second_stage_seconds is not None:
         metrics.add_metric(name="SecondStageRuns", unit=MetricUnit.Count, value=1)
@@ -64,6 +95,8 @@ def record_handler(record: SQSRecord) -> None:
         return
     message = match_message(request, matches, settings.pdq_match_threshold)
     message_id = publish_match(sns, settings.match_topic_arn, message)
+    # Every published match is on record, review matches included; retro-match skips uploads that have one.
+    audit.record(upload.upload_id, AuditEvent.MATCHED, match_id=message.match_id, action=message.action, sns_message_id=message_id, references=[m.reference.reference_id for m in matches], decided_by=decided_by)
     metrics.add_metric(name="UploadsMatched", unit=MetricUnit.Count, value=1)
     logger.info(
         "match published",
@@ -81,4 +114,7 @@ def record_handler(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event, context):
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    try:
+        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    finally:
+        flush_log()

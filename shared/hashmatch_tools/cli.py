@@ -14,7 +14,7 @@ from hashmatch.local_features.orb import extract_with_insets
 from hashmatch.local_features.stage import two_stage_matcher
 from hashmatch.media.hashing import hash_media
 from hashmatch.model import MediaHashes
-from hashmatch_tools import hashset, offline
+from hashmatch_tools import hashset, lookup_client, offline
 from hashmatch_tools.matching import detail_pictures_of, hash_reference
 from hashmatch.vocabulary import Role
 
@@ -73,13 +73,17 @@ def command_hash(args: argparse.Namespace) -> int:
         started = progress.step(position, len(args.paths), path, "hashing")
         try:
             # Printed with the local features of the frames the second stage would use, whatever the role.
-            hashes = hash_media(path, role=args.role, features=extract_with_insets, keep_detail_pictures=False, progress=progress.fraction)
+            # Local features only where they are printed (--json): a lookup request has none.
+            features = None if args.lookup_request else extract_with_insets
+            hashes = hash_media(path, role=args.role, features=features, keep_detail_pictures=False, progress=progress.fraction)
         except MediaError as error:
             _error(path, error)
             status = EXIT_BAD_INPUT
             continue
         progress.done(started, hashes)
-        if args.json:
+        if args.lookup_request:
+            print(json.dumps(lookup_client.lookup_request_of(hashes).to_dict()), flush=True)
+        elif args.json:
             print(json.dumps({"path": path, **hashes.to_dict(with_variants=False)}), flush=True)
         else:
             _print_hashes_text(path, hashes)
@@ -132,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     hash_cmd = commands.add_parser("hash", help="hash media files: kind, MD5, SHA-256 and per-frame PDQ (plus other signals)")
     hash_cmd.add_argument("paths", nargs="+", metavar="PATH")
     hash_cmd.add_argument("--role", type=Role, choices=list(Role), default=Role.UPLOAD, help="upload: sparse, fast sampling (default); reference: every distinct frame")
+    hash_cmd.add_argument("--lookup-request", action="store_true", help="per file one JSON line with only what `hashmatch check --hashes` sends: its distinct PDQ hashes (with quality), MD5 and SHA-256")
     common(hash_cmd)
     hash_cmd.set_defaults(run=command_hash)
 
@@ -142,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare_cmd.set_defaults(run=command_compare)
 
     offline.add_commands(commands)
+    lookup_client.add_command(commands)
 
     hashset_cmd = commands.add_parser("hashset", help="the hash set of a stack: add, import, export, remove, list, stats, allow")
     hashset.add_arguments(hashset_cmd)

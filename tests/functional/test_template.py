@@ -82,7 +82,7 @@ def test_every_dead_letter_queue_alarms_on_its_first_message():
     alarms = [resource["Properties"] for resource in resources.values() if resource["Type"] == "AWS::CloudWatch::Alarm"]
     watched = {alarm["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for alarm in alarms if alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"}
 
-    assert queues == watched and len(queues) == 4
+    assert queues == watched and len(queues) == 6
     assert all((alarm["Threshold"], alarm["ComparisonOperator"], alarm["AlarmActions"]) == (0, "GreaterThanThreshold", [{"Ref": "AlarmTopic"}]) for alarm in alarms)
 
 

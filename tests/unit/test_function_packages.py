@@ -34,17 +34,23 @@ LAYER_LIBRARIES = {
     "scipy": "scipy",
     "pywavelets": "pywt",
     "pydantic": "pydantic",
+    "pyarrow": "pyarrow",
+    "duckdb": "duckdb",
 }
 # Never in a function: what develops, tests and evaluates hashmatch.
 DEVELOPMENT_ONLY = ("hashmatch_tools", "moto", "yaml", "cfnlint", "matplotlib", "pytest", "jsonschema", "imagehash", "scipy", "pywt")
-EXERCISES = {"HashUploadFunction": "hash", "MatchHashesFunction": "match", "IndexHashSetFunction": "index"}
+EXERCISES = {"HashUploadFunction": "hash", "MatchHashesFunction": "match", "IndexHashSetFunction": "index", "LogUploadHashesFunction": "log", "RetroMatchFunction": "retro"}
 
 
 def layer_modules(function: str) -> set[str]:
-    """Top-level modules of the libraries in the function's layers."""
+    """Top-level modules of the libraries in the function's layers and in its own requirements.txt (sam build installs both)."""
     found = set()
-    for layer in function_properties(TEMPLATE, function).get("Layers", []):
-        folder = ROOT / TEMPLATE["Resources"][layer["Ref"]]["Properties"]["ContentUri"]
+    properties = function_properties(TEMPLATE, function)
+    folders = [ROOT / TEMPLATE["Resources"][layer["Ref"]]["Properties"]["ContentUri"] for layer in properties.get("Layers", [])]
+    folders.append(ROOT / properties["CodeUri"])
+    for folder in folders:
+        if not (folder / "requirements.txt").exists():
+            continue
         for line in (folder / "requirements.txt").read_text().splitlines():
             name = re.split(r"[\[=<>~ ]", line.strip(), maxsplit=1)[0].lower()
             if name in LAYER_LIBRARIES:

@@ -22,6 +22,7 @@ from hashmatch.aws.messages import (
     ReferenceMatchEntry,
 )
 from hashmatch.local_features.orb import MIN_INLIERS
+from hashmatch.lookup import recommended_action as recommend
 from hashmatch.verdict import sampling_step
 from hashmatch.vocabulary import Action, Stage
 
@@ -38,8 +39,8 @@ def segments(timestamps: Sequence[float], gap: float) -> list[list[float]]:
 
 
 def recommended_action(matches: Sequence[ReferenceMatch]) -> Action:
-    """Quarantine when any matched reference asks for it, otherwise review."""
-    return Action.QUARANTINE if any(m.reference.action == Action.QUARANTINE for m in matches) else Action.REVIEW
+    """Quarantine when any matched reference asks for it, otherwise review (the lookup API's rule too)."""
+    return recommend([m.reference for m in matches])
 
 
 def match_message(request: HashesMessage, matches: Sequence[ReferenceMatch], threshold: int) -> MatchMessage:

@@ -28,7 +28,8 @@ HASHES_MESSAGE_VERSION = 1
 MATCH_MESSAGE_TYPE = "hashmatch.match"
 # 2: matches by local features (signal_type "orb", distance null, inliers).
 # 3: exact matches of the whole file to hash-list entries (signal_type "md5" or "sha256", distance 0).
-MATCH_MESSAGE_VERSION = 3
+# 4: retroactive (true for a match found in the upload hash log after the hash was added).
+MATCH_MESSAGE_VERSION = 4
 # SNS takes 256 KB; these caps keep a match message well below it whatever the video or the hash set.
 MAX_MATCHES = 100
 MAX_SEGMENTS = 100
@@ -203,8 +204,8 @@ class MatchMessage(_Closed):
     """One SNS message per matched upload. Every field is required, as in the schema: the builder names the type and version."""
 
     message_type: Literal["hashmatch.match"]
-    # 2 is still read: messages published before an update may wait in the takedown queue.
-    message_version: Literal[2, 3]
+    # 2 and 3 are still read: messages published before an update may wait in the takedown queue.
+    message_version: Literal[2, 3, 4]
     match_id: Uuid
     action: ActionValue
     upload: MatchedUpload
@@ -213,6 +214,7 @@ class MatchMessage(_Closed):
     matches_total: Annotated[int, Field(ge=1)]
     truncated: bool
     times: MatchTimes
+    retroactive: bool = False
 
 
 class MatchNotification(SnsNotificationModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Mapping, TypeVar
@@ -22,8 +23,9 @@ class SettingsError(RuntimeError):
     """A missing or malformed environment variable: the function cannot start."""
 
 
-def _env(name: str, parse=str):
-    return field(metadata={"env": name, "parse": parse})
+def _env(name: str, parse=str, empty: bool = False):
+    """A field read from the variable `name`; with `empty`, the variable must be set but may be empty (an empty list)."""
+    return field(metadata={"env": name, "parse": parse, "empty": empty})
 
 
 def _positive_int(text: str) -> int:
@@ -33,11 +35,23 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _takedown_mode(text: str) -> TakedownMode:
-    try:
-        return TakedownMode(text)
-    except ValueError:
-        raise ValueError(f"must be one of {', '.join(TakedownMode)}") from None
+def _one_of(values: type[StrEnum]):
+    """A parser for a closed set's values (a template parameter's AllowedValues)."""
+
+    def parse(text: str):
+        try:
+            return values(text)
+        except ValueError:
+            raise ValueError(f"must be one of {', '.join(values)}") from None
+
+    return parse
+
+
+def _role_names(text: str) -> frozenset[str]:
+    names = frozenset(name.strip() for name in text.split(",") if name.strip())
+    if any(not re.fullmatch(r"[\w+=,.@-]{1,64}", name) for name in names):
+        raise ValueError("must be IAM role names separated by commas")
+    return names
 
 
 S = TypeVar("S")
@@ -55,7 +69,7 @@ def load(settings_class: type[S], environ: Mapping[str, str] | None = None) -> S
     for f in fields(settings_class):
         name = f.metadata["env"]
         text = environ.get(name)
-        if text is None or text == "":
+        if text is None or (text == "" and not f.metadata["empty"]):
             problems.append(f"{name} is not set")
             continue
         try:
@@ -86,6 +100,32 @@ class MatchHashesSettings:
     pdq_match_threshold: int = _env("PDQ_MATCH_THRESHOLD", _positive_int)
     hash_set_refresh_seconds: int = _env("HASH_SET_REFRESH_SECONDS", _positive_int)
     snapshot_bucket: str = _env("SNAPSHOT_BUCKET")
+    upload_log_queue_url: str = _env("UPLOAD_LOG_QUEUE_URL")
+
+
+@dataclass(frozen=True)
+class LogUploadHashesSettings:
+    upload_log_bucket: str = _env("UPLOAD_LOG_BUCKET")
+
+
+class RetroMatchEngine(StrEnum):
+    """Where retro-match's SQL runs (template parameter RetroMatchEngine: the same values)."""
+
+    ATHENA = "athena"  # in AWS, over the Glue tables
+    DUCKDB = "duckdb"  # the local stack: the log's files copied to the function's /tmp
+
+
+@dataclass(frozen=True)
+class RetroMatchSettings:
+    hash_set_table: str = _env("HASH_SET_TABLE")
+    upload_log_bucket: str = _env("UPLOAD_LOG_BUCKET")
+    audit_table: str = _env("AUDIT_TABLE")
+    match_topic_arn: str = _env("MATCH_TOPIC_ARN")
+    pdq_match_threshold: int = _env("PDQ_MATCH_THRESHOLD", _positive_int)
+    window_days: int = _env("RETRO_MATCH_WINDOW_DAYS", _positive_int)
+    engine: RetroMatchEngine = _env("RETRO_MATCH_ENGINE", _one_of(RetroMatchEngine))
+    athena_workgroup: str = _env("ATHENA_WORKGROUP")
+    athena_database: str = _env("ATHENA_DATABASE")
 
 
 @dataclass(frozen=True)
@@ -99,7 +139,7 @@ class IndexHashSetSettings:
 class TakeDownSettings:
     evidence_bucket: str = _env("EVIDENCE_BUCKET")
     audit_table: str = _env("AUDIT_TABLE")
-    takedown_mode: TakedownMode = _env("TAKEDOWN_MODE", _takedown_mode)
+    takedown_mode: TakedownMode = _env("TAKEDOWN_MODE", _one_of(TakedownMode))
     evidence_retention_days: int = _env("EVIDENCE_RETENTION_DAYS", _positive_int)
 
 
@@ -107,3 +147,16 @@ class TakeDownSettings:
 class RestoreUploadSettings:
     evidence_bucket: str = _env("EVIDENCE_BUCKET")
     audit_table: str = _env("AUDIT_TABLE")
+
+
+@dataclass(frozen=True)
+class LookUpHashesSettings:
+    hash_set_table: str = _env("HASH_SET_TABLE")
+    snapshot_bucket: str = _env("SNAPSHOT_BUCKET")
+    throttle_table: str = _env("THROTTLE_TABLE")
+    pdq_match_threshold: int = _env("PDQ_MATCH_THRESHOLD", _positive_int)
+    hash_set_refresh_seconds: int = _env("HASH_SET_REFRESH_SECONDS", _positive_int)
+    hashes_per_minute: int = _env("LOOKUP_HASHES_PER_MINUTE", _positive_int)
+    # Role names of this account whose sessions see labels; empty: nobody does.
+    labels_role_names: frozenset = _env("LOOKUP_LABELS_ROLE_NAMES", _role_names, empty=True)
+

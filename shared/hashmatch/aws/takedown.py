@@ -35,6 +35,7 @@ def _why(message: MatchMessage) -> dict:
         "action": message.action,
         "match_id": message.match_id,
         "matched_at": message.times.matched_at,
+        "retroactive": message.retroactive,
         "references": [entry.model_dump(include=_REFERENCE_FIELDS) for entry in message.matches],
     }
 

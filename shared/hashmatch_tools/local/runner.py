@@ -158,8 +158,9 @@ class LocalRunner:
         self._stopping = threading.Event()
         self._sqs = stack.client("sqs")
         self._streams = stack.client("dynamodbstreams")
-        self._shard_iterators: dict[tuple[str, str], str | None] = {}  # (stream ARN, shard id) -> next iterator
+        self._shard_iterators: dict[tuple[str, str, str], str | None] = {}  # (function, stream ARN, shard id) -> next iterator
         self._stream_lock = threading.Lock()  # one reader per shard, as Lambda has, also with pollers in the background
+        self.function_urls: dict[str, Any] = {}  # logical id -> its FunctionUrlServer, while served
 
     # ------------------------------------------------------------ handlers
 
@@ -243,7 +244,8 @@ class LocalRunner:
         taken = 0
         shards = self._streams.describe_stream(StreamArn=source.stream_arn)["StreamDescription"]["Shards"]
         for shard in shards:
-            position = (source.stream_arn, shard["ShardId"])
+            # Each function reads the stream on its own, as each event source mapping does.
+            position = (spec.logical_id, source.stream_arn, shard["ShardId"])
             if position not in self._shard_iterators:
                 self._shard_iterators[position] = self._streams.get_shard_iterator(
                     StreamArn=source.stream_arn, ShardId=shard["ShardId"], ShardIteratorType=source.starting_position
@@ -361,6 +363,22 @@ class LocalRunner:
             thread.join(timeout=10)
         self._threads.clear()
 
+    # ------------------------------------------------------------ function URLs
+
+    def serve_function_urls(self) -> "LocalRunner":
+        """Serve every function URL of the stack over HTTP on 127.0.0.1 (function_urls.py), until stop_function_urls()."""
+        from hashmatch_tools.local.function_urls import FunctionUrlServer
+
+        for name, spec in self.stack.functions.items():
+            if spec.function_url is not None and name not in self.function_urls:
+                self.function_urls[name] = FunctionUrlServer(spec, self.invoke, self.stack.identities, self.stack.region).start()
+        return self
+
+    def stop_function_urls(self) -> None:
+        for server in self.function_urls.values():
+            server.stop()
+        self.function_urls.clear()
+
     def __enter__(self) -> "LocalRunner":
         return self
 
@@ -370,14 +388,16 @@ class LocalRunner:
 
 @contextlib.contextmanager
 def local_pipeline(parameters: dict[str, str] | None = None, log_stream: TextIO | None = None):
-    """A started LocalStack and its LocalRunner, with the startup s3:TestEvent already consumed."""
+    """A started LocalStack and its LocalRunner, with the startup s3:TestEvent already consumed and its function URLs served."""
     with LocalStack(parameters=parameters) as stack:
         runner = LocalRunner(stack, log_stream=log_stream)
         runner.run_until_idle()
+        runner.serve_function_urls()
         try:
             yield stack, runner
         finally:
             runner.stop()
+            runner.stop_function_urls()
 
 
 def main() -> int:
@@ -391,6 +411,9 @@ def main() -> int:
             print(f"  export {name}={value}")
         for name in stack.template.get("Outputs", {}):
             print(f"  # {name}: {stack.output(name)}")
+        print("identities the function URLs accept (sign with these keys; `testing` is the operator's):")
+        for identity in stack.identities:
+            print(f"  # {identity.name}: AWS_ACCESS_KEY_ID={identity.access_key} AWS_SECRET_ACCESS_KEY={identity.secret_key}  ({identity.arn})")
         print("Ctrl-C to stop.", flush=True)
         runner.start()
         try:

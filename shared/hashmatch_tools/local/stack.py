@@ -34,6 +34,39 @@ DEFAULT_REGION = "eu-west-1"
 # Failed messages come back after this many seconds locally, instead of the template's
 # minutes (sized for Lambda timeouts), so retries and dead-lettering happen within a test.
 LOCAL_VISIBILITY_TIMEOUT = 2
+# Another account, for callers from outside (a partner's role).
+PARTNER_ACCOUNT_ID = "210987654321"
+# The role whose sessions see labels in the local stack's lookup API (LookupLabelsRoleNames).
+LABELS_READER_ROLE = "hashmatch-labels-reader"
+
+
+@dataclass(frozen=True)
+class LocalIdentity:
+    """An IAM identity the local function URLs accept: requests signed with its keys are its (IAM's part, locally)."""
+
+    name: str
+    access_key: str
+    secret_key: str
+    arn: str
+    user_id: str  # what IAM reports as callerId/userId: AIDA... for a user, AROA...:session for a role session
+
+    @property
+    def account(self) -> str:
+        return self.arn.split(":")[4]
+
+
+# The keys the stack's own environment exports (AWS_ACCESS_KEY_ID=testing) are the operator's, an
+# IAM user; the others are role sessions, as partners call the API.
+LOCAL_IDENTITIES = (
+    LocalIdentity("operator", "testing", "testing", f"arn:aws:iam::{ACCOUNT_ID}:user/local-operator", "AIDALOCALOPERATOR0001"),
+    LocalIdentity("labels-reader", "ASIALOCALLABELSREADER", "labels-reader-secret", f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{LABELS_READER_ROLE}/local", "AROALOCALLABELSREADER:local"),
+    LocalIdentity("partner", "ASIALOCALPARTNER0001", "partner-secret", f"arn:aws:sts::{PARTNER_ACCOUNT_ID}:assumed-role/hashmatch-partner/local", "AROALOCALPARTNER0001:local"),
+    # A role of another account that took the labels role's name: it must not see labels.
+    LocalIdentity("impostor", "ASIALOCALIMPOSTOR001", "impostor-secret", f"arn:aws:sts::{PARTNER_ACCOUNT_ID}:assumed-role/{LABELS_READER_ROLE}/local", "AROALOCALIMPOSTOR001:local"),
+)
+# The local stack's own parameter values (a caller's parameters= win): its labels reader sees labels,
+# and retro-match runs its SQL on DuckDB (moto's Athena answers without running anything).
+LOCAL_PARAMETERS = {"LookupLabelsRoleNames": LABELS_READER_ROLE, "RetroMatchEngine": "duckdb"}
 
 
 # ---------------------------------------------------------------- the template
@@ -146,6 +179,15 @@ class StreamSource:
 
 
 @dataclass(frozen=True)
+class FunctionUrl:
+    """A function URL (SAM's FunctionUrlConfig): where the runner serves it locally, and how callers authenticate."""
+
+    url: str  # http://127.0.0.1:<port>/, with the trailing slash AWS's URLs have
+    port: int
+    auth_type: str  # AWS_IAM or NONE
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     logical_id: str
     name: str
@@ -156,6 +198,7 @@ class FunctionSpec:
     memory_size: int
     event_sources: tuple[EventSource, ...]
     stream_sources: tuple[StreamSource, ...] = ()
+    function_url: FunctionUrl | None = None
 
 
 class LocalStack:
@@ -176,9 +219,13 @@ class LocalStack:
         self.region = region
         self.stack_name = stack_name
         self.visibility_timeout = visibility_timeout
-        self.parameters = self._parameters(parameters or {})
+        declared = self.template.get("Parameters", {})
+        self.parameters = self._parameters({**{k: v for k, v in LOCAL_PARAMETERS.items() if k in declared}, **(parameters or {})})
+        self.identities = LOCAL_IDENTITIES
         self.server = server or MotoServer()
         self.resources: dict[str, Resource] = {}
+        # What SAM adds to the template (a function URL's AWS::Lambda::Url, <Function>Url): referable, not the template's own.
+        self.generated: dict[str, Resource] = {}
         self.functions: dict[str, FunctionSpec] = {}
         self.deviations: list[str] = []
         self._creating: set[str] = set()
@@ -313,12 +360,22 @@ class LocalStack:
                 if key == "Fn::Select":
                     position, items = argument
                     return self.resolve(items)[int(self.resolve(position))]
+                if key == "Fn::If":
+                    condition, when_true, when_false = argument
+                    return self.resolve(when_true if self.condition(condition) else when_false)
+                if key == "Fn::Equals":
+                    first, second = argument
+                    return str(self.resolve(first)) == str(self.resolve(second))
                 if key.startswith("Fn::"):
                     raise NotImplementedError(f"the local stack does not evaluate {key}")
             return {key: self.resolve(item) for key, item in value.items()}
         if isinstance(value, list):
             return [self.resolve(item) for item in value]
         return value
+
+    def condition(self, name: str) -> bool:
+        """A condition of the template's Conditions section, evaluated with this stack's parameters."""
+        return bool(self.resolve(self.template.get("Conditions", {})[name]))
 
     def _sub(self, argument: Any) -> str:
         text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
@@ -338,9 +395,19 @@ class LocalStack:
 
     # ------------------------------------------------------------ resources
 
+    def identity(self, name: str) -> LocalIdentity:
+        """One of the local IAM identities (operator, labels-reader, partner, impostor)."""
+        return next(identity for identity in self.identities if identity.name == name)
+
     def _ensure(self, logical_id: str) -> Resource:
         if logical_id in self.resources:
             return self.resources[logical_id]
+        if logical_id in self.generated:
+            return self.generated[logical_id]
+        function_id = logical_id.removesuffix("Url")
+        if logical_id not in self.template["Resources"] and "FunctionUrlConfig" in self.template["Resources"].get(function_id, {}).get("Properties", {}):
+            self._ensure(function_id)
+            return self.generated[logical_id]
         if logical_id in self._creating:
             raise RuntimeError(f"dependency cycle through {logical_id}")
         spec = self.template["Resources"].get(logical_id)
@@ -464,6 +531,10 @@ class LocalStack:
             request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": props["StreamSpecification"]["StreamViewType"]}
         dynamodb = self.client("dynamodb")
         description = dynamodb.create_table(**request)["TableDescription"]
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            # moto keeps the setting but deletes nothing: expired items stay until the server stops.
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]})
         attributes = {"Arn": description["TableArn"]}
         if "LatestStreamArn" in description:
             attributes["StreamArn"] = description["LatestStreamArn"]
@@ -501,6 +572,10 @@ class LocalStack:
             self.deviations.append(deviation)
         return Resource(logical_id, "AWS::CloudWatch::Alarm", name, {"Arn": f"arn:aws:cloudwatch:{self.region}:{ACCOUNT_ID}:alarm:{name}"})
 
+    def _deviate(self, deviation: str) -> None:
+        if deviation not in self.deviations:
+            self.deviations.append(deviation)
+
     def _create_layer(self, logical_id: str, properties: dict) -> Resource:
         # Locally every function runs in this interpreter, whose venv stands in for the layers.
         arn = f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:layer:{logical_id}:1"
@@ -513,6 +588,8 @@ class LocalStack:
         for event_name, event in merged.get("Events", {}).items():
             event_props = event["Properties"]
             if event["Type"] == "DynamoDB":
+                if not self.resolve(event_props.get("Enabled", True)):
+                    continue
                 destination = event_props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
                 destination_arn = self.resolve(destination) if destination else None
                 streams.append(
@@ -539,6 +616,19 @@ class LocalStack:
             )
         name = self._default_name(logical_id)
         handler = merged.get("Handler", "app.lambda_handler")
+        arn = f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{name}"
+        function_url = None
+        if "FunctionUrlConfig" in merged:
+            port = free_port()
+            auth_type = merged["FunctionUrlConfig"].get("AuthType", "AWS_IAM")
+            function_url = FunctionUrl(f"http://127.0.0.1:{port}/", port, auth_type)
+            self.generated[f"{logical_id}Url"] = Resource(f"{logical_id}Url", "AWS::Lambda::Url", function_url.url, {"FunctionUrl": function_url.url, "FunctionArn": arn})
+            self._deviate(
+                "function URLs: served over plain HTTP on 127.0.0.1 by the runner (runner.serve_function_urls); AWS_IAM checks the SigV4 signature "
+                "against the stack's local identities (stack.identities) instead of IAM, and grants every one of them (no lambda:InvokeFunctionUrl policy is read)"
+            )
+        if "ReservedConcurrentExecutions" in merged:
+            self._deviate("ReservedConcurrentExecutions: not enforced (the runner calls handlers one at a time)")
         self.functions[logical_id] = FunctionSpec(
             logical_id=logical_id,
             name=name,
@@ -549,9 +639,32 @@ class LocalStack:
             memory_size=int(merged.get("MemorySize", 128)),
             event_sources=tuple(sources),
             stream_sources=tuple(streams),
+            function_url=function_url,
         )
-        arn = f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{name}"
         return Resource(logical_id, "AWS::Serverless::Function", name, {"Arn": arn})
+
+    def _create_glue_database(self, logical_id: str, properties: dict) -> Resource:
+        props = self.resolve(properties)
+        name = props["DatabaseInput"]["Name"]
+        self.client("glue").create_database(DatabaseInput={"Name": name, "Description": props["DatabaseInput"].get("Description", "")})
+        return Resource(logical_id, "AWS::Glue::Database", name)
+
+    def _create_glue_table(self, logical_id: str, properties: dict) -> Resource:
+        props = self.resolve(properties)
+        table = props["TableInput"]
+        self.client("glue").create_table(DatabaseName=props["DatabaseName"], TableInput=table)
+        self.deviations.append(f"{logical_id}: the Glue table exists in moto, but nothing queries it; retro-match runs its SQL on DuckDB over the same files (RetroMatchEngine=duckdb)")
+        return Resource(logical_id, "AWS::Glue::Table", f"{props['DatabaseName']}|{table['Name']}")
+
+    def _create_athena_workgroup(self, logical_id: str, properties: dict) -> Resource:
+        props = self.resolve(properties)
+        configuration = props.get("WorkGroupConfiguration", {})
+        result = configuration.get("ResultConfiguration", {})
+        self.client("athena").create_work_group(
+            Name=props["Name"],
+            Configuration={"ResultConfiguration": {"OutputLocation": result.get("OutputLocation", "")}, "EnforceWorkGroupConfiguration": bool(configuration.get("EnforceWorkGroupConfiguration", True))},
+        )
+        return Resource(logical_id, "AWS::Athena::WorkGroup", props["Name"])
 
     _CREATORS = {
         "AWS::SQS::Queue": _create_queue,
@@ -564,6 +677,9 @@ class LocalStack:
         "AWS::CloudWatch::Alarm": _create_alarm,
         "AWS::Serverless::LayerVersion": _create_layer,
         "AWS::Serverless::Function": _create_function,
+        "AWS::Glue::Database": _create_glue_database,
+        "AWS::Glue::Table": _create_glue_table,
+        "AWS::Athena::WorkGroup": _create_athena_workgroup,
     }
 
 
