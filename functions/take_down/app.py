@@ -29,6 +29,7 @@ _OUTCOME_METRICS = {
     TakedownOutcome.GONE: "UploadsGone",
     TakedownOutcome.DUPLICATE: "DuplicateMatchMessages",
     TakedownOutcome.NOT_AN_OBJECT: "HashOnlyMatches",
+    TakedownOutcome.NOT_THE_MATCHED_OBJECT: "TakedownsRefused",
 }
 
 
@@ -37,6 +38,10 @@ def record_handler(record: MatchMessageRecord) -> None:
     message = record.body.Message
     outcome = take_down(message, settings.takedown_mode, quarantine, audit)
     metrics.add_metric(name=_OUTCOME_METRICS[outcome], unit=MetricUnit.Count, value=1)
+    if outcome == TakedownOutcome.NOT_THE_MATCHED_OBJECT:
+        # A forged or stale message, or an object replaced under its version's name: someone should look.
+        logger.error("takedown refused: the named object is not the one hashed", upload_id=message.upload.upload_id, match_id=message.match_id)
+        return
     logger.info("takedown", outcome=outcome, upload_id=message.upload.upload_id, match_id=message.match_id, mode=settings.takedown_mode)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -19,9 +20,12 @@ from hashmatch.aws.uploads import Upload
 FUNCTION = "TakeDownFunction"
 
 
+PICTURE = image_bytes(textured(21, 480, 360), "JPEG", quality=85)
+
+
 @pytest.fixture(scope="module")
 def picture() -> bytes:
-    return image_bytes(textured(21, 480, 360), "JPEG", quality=85)
+    return PICTURE
 
 
 @pytest.fixture
@@ -33,8 +37,8 @@ def evidence_bucket(stack):
 def uploaded(s3, bucket, picture):
     """A fresh object in the uploads bucket; returns its Upload (key, version)."""
     key = f"incoming/{uuid.uuid4().hex[:8]} clip.jpg"
-    version = s3.put_object(Bucket=bucket, Key=key, Body=picture)["VersionId"]
-    return Upload.from_object(bucket, key, version)
+    put = s3.put_object(Bucket=bucket, Key=key, Body=picture)
+    return Upload.from_object(bucket, key, put["VersionId"], etag=put["ETag"].strip('"'), size=len(picture))
 
 
 def match_message(event: dict) -> dict:
@@ -50,10 +54,10 @@ def with_message(event: dict, message: dict) -> dict:
     return event
 
 
-def naming(event: dict, upload: Upload) -> dict:
-    """The sample event with its match message naming `upload`."""
+def naming(event: dict, upload: Upload, sha256: str = hashlib.sha256(PICTURE).hexdigest()) -> dict:
+    """The sample event with its match message naming `upload` (by default the picture, as the hasher saw it)."""
     message = match_message(event)
-    message["upload"].update(upload_id=upload.upload_id, bucket=upload.bucket, key=upload.key, version_id=upload.version_id)
+    message["upload"].update(upload_id=upload.upload_id, bucket=upload.bucket, key=upload.key, version_id=upload.version_id, etag=upload.etag, size=upload.size, sha256=sha256)
     return with_message(event, message)
 
 
@@ -102,6 +106,20 @@ def test_a_match_for_an_upload_already_deleted_is_recorded_as_gone(runner, s3, a
 
     assert result == {"batchItemFailures": []}
     assert audit.get(uploaded.upload_id, "gone")["stage"] == "takedown"
+
+
+def test_a_message_naming_an_object_other_than_the_one_hashed_removes_nothing_and_is_recorded(runner, s3, audit, evidence_bucket, uploaded, load_event, counted):
+    # A forged message: somebody's upload, named with the SHA-256 of known content.
+    event = naming(load_event("take_down"), uploaded, sha256=hashlib.sha256(b"known content").hexdigest())
+
+    result = runner.invoke(FUNCTION, event)
+
+    assert result == {"batchItemFailures": []}
+    assert s3.head_object(Bucket=uploaded.bucket, Key=uploaded.key, VersionId=uploaded.version_id)["ContentLength"] == uploaded.size
+    assert s3.list_objects_v2(Bucket=evidence_bucket, Prefix=f"{uploaded.bucket}/{uploaded.version_id}/").get("Contents", []) == []
+    assert "SHA-256" in audit.get(uploaded.upload_id, "takedown-refused")["detail"]
+    assert audit.get(uploaded.upload_id, "takedown") is None
+    assert [blob["TakedownsRefused"] for blob in counted("TakedownsRefused")] == [[1.0]]
 
 
 def test_a_malformed_match_message_fails_alone_in_its_batch(runner, s3, uploaded, load_event):

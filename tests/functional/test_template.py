@@ -120,3 +120,13 @@ def test_the_match_topic_is_encrypted():
 
 def test_the_local_stack_creates_every_resource_of_the_template(stack):
     assert set(stack.resources) == set(TEMPLATE["Resources"])
+
+
+def test_only_the_hashers_role_may_send_to_the_hashes_queue():
+    policy = TEMPLATE["Resources"]["HashesQueuePolicy"]["Properties"]
+    [statement] = policy["PolicyDocument"]["Statement"]
+
+    assert policy["Queues"] == [{"Ref": "HashesQueue"}]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", "*", "sqs:SendMessage")
+    assert statement["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["HashUploadFunctionRole", "Arn"]}}}
+

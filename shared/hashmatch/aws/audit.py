@@ -25,6 +25,7 @@ class AuditEvent(StrEnum):
     REVIEW = "review"  # the takedown subscriber ran review-only and left the object in place
     RESTORED = "restored"  # the object was put back after a complaint
     EXEMPTION = "exemption"  # under upload_id "sha256:<hex>": the reinstatement decision for those bytes
+    TAKEDOWN_REFUSED = "takedown-refused"  # the match message named an object that is not provably the one hashed (takedown.py)
     MATCHED = "matched"  # the matcher published a match message for the upload (match_id, action, references)
     RETRO_MATCHED = "retro-matched"  # under upload_id "retro:<match_id>": a retro-match was published (retro_matches.py)
 

@@ -1,7 +1,8 @@
 """The hashes message, hasher to matcher: an upload's identity and MediaHashes, inline or by claim check.
 
-The same message is how hash-only requests and retro-matching reach the matcher: anything that
-can put {"upload": {"upload_id": ...}, "hashes": {...}} on the hashes queue gets a verdict.
+Only the hasher's role may send to the hashes queue (template.yaml: HashesQueuePolicy), since a
+message naming an object leads to its takedown; a message without an object (a hash-only
+request, bucket null) is still matched, and never leads to a takedown.
 Uploads the hasher read also carry `details`: where their detail pictures are (detail_pictures.py), for
 the local-feature stage; a message without them is matched by PDQ alone.
 The matcher reads every message through its model (messages.HashesMessageModel).

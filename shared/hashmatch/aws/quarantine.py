@@ -7,6 +7,7 @@ by version, and audit records are written once.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
@@ -15,6 +16,15 @@ from botocore.exceptions import ClientError
 
 from hashmatch.aws.s3_objects import is_missing, object_address
 from hashmatch.aws.uploads import Upload, UploadGone
+
+
+# Read in pieces this large when checking an upload's SHA-256: the takedown never holds a whole object.
+VERIFY_CHUNK_BYTES = 8 * 1024 * 1024
+
+
+class NotTheMatchedObject(Exception):
+    """The object a match message names is not provably the one that was hashed: no version named, another ETag
+    or size, other bytes. Nothing is copied or removed."""
 
 
 @dataclass(frozen=True)
@@ -45,17 +55,48 @@ class Quarantine:
                 return None
             raise
 
-    def quarantine(self, upload: Upload, match_id: str) -> Evidence:
-        """Copy the upload to the evidence bucket (encrypted, retained), then delete the public copy.
+    def verify(self, upload: Upload, sha256: str) -> dict:
+        """The named version's HEAD, once it is shown to be the object that was hashed: a version is named (versions
+        never change), its ETag and size are the message's, and its bytes hash to the message's SHA-256 (read in pieces).
 
-        Raises UploadGone when the upload is neither in its bucket nor already in evidence.
+        Raises UploadGone when the version is not there, NotTheMatchedObject when it is not the one hashed.
+        """
+        if not upload.version_id:
+            raise NotTheMatchedObject(f"{upload.upload_id}: the message names no version, so the object now at the key may not be the one hashed")
+        if not sha256:
+            raise NotTheMatchedObject(f"{upload.upload_id}: the message carries no SHA-256 of the upload")
+        head = self._head(upload.bucket, upload.key, upload.version_id)
+        if head is None:
+            raise UploadGone(f"{upload.upload_id} is no longer in {upload.bucket}")
+        etag = str(head.get("ETag", "")).strip('"')
+        if upload.etag and etag != upload.etag:
+            raise NotTheMatchedObject(f"{upload.upload_id}: ETag {etag!r}, not the hashed object's {upload.etag!r}")
+        if upload.size is not None and int(head.get("ContentLength", -1)) != upload.size:
+            raise NotTheMatchedObject(f"{upload.upload_id}: {head.get('ContentLength')} bytes, not the hashed object's {upload.size}")
+        digest = hashlib.sha256()
+        try:
+            body = self.s3.get_object(**upload.address)["Body"]
+        except ClientError as error:
+            if is_missing(error):
+                raise UploadGone(f"{upload.upload_id} is no longer in {upload.bucket}") from None
+            raise
+        for piece in iter(lambda: body.read(VERIFY_CHUNK_BYTES), b""):
+            digest.update(piece)
+        if digest.hexdigest() != sha256:
+            raise NotTheMatchedObject(f"{upload.upload_id}: its bytes hash to SHA-256 {digest.hexdigest()}, not the hashed object's {sha256}")
+        return head
+
+    def quarantine(self, upload: Upload, match_id: str, sha256: str) -> Evidence:
+        """Copy the upload to the evidence bucket (encrypted, retained), then delete the public copy, once it is
+        shown to be the object that was hashed (verify).
+
+        Raises UploadGone when the upload is neither in its bucket nor already in evidence, NotTheMatchedObject
+        when the named object is not the one hashed.
         """
         key = evidence_key(upload)
         kept = self._head(self.evidence_bucket, key)
         if kept is None:
-            source = self._head(upload.bucket, upload.key, upload.version_id)
-            if source is None:
-                raise UploadGone(f"{upload.upload_id} is no longer in {upload.bucket}")
+            source = self.verify(upload, sha256)
             copied = self.s3.copy_object(
                 Bucket=self.evidence_bucket,
                 Key=key,

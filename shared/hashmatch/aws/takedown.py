@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from hashmatch.aws.audit import AuditEvent, AuditLog
 from hashmatch.aws.messages import MatchMessage, RestoreRequest
-from hashmatch.aws.quarantine import Evidence, Quarantine
+from hashmatch.aws.quarantine import Evidence, NotTheMatchedObject, Quarantine
 from hashmatch.aws.settings import TakedownMode
 from hashmatch.aws.uploads import Upload, UploadGone
 
@@ -23,6 +23,7 @@ class TakedownOutcome(StrEnum):
     GONE = "gone"  # the upload was no longer there to quarantine
     DUPLICATE = "duplicate"  # a redelivered message: already done
     NOT_AN_OBJECT = "not-an-object"  # a hash-only request: there is nothing to remove
+    NOT_THE_MATCHED_OBJECT = "not-the-matched-object"  # the named object is not provably the one hashed: left alone
 
 
 # What the audit record keeps of each matched reference.
@@ -65,10 +66,13 @@ def take_down(message: MatchMessage, mode: TakedownMode, quarantine: Quarantine,
     if audit.get(upload.upload_id, AuditEvent.TAKEDOWN):
         return TakedownOutcome.DUPLICATE
     try:
-        evidence = quarantine.quarantine(upload, message.match_id)
+        evidence = quarantine.quarantine(upload, message.match_id, message.upload.sha256)
     except UploadGone as gone:
         audit.record(upload.upload_id, AuditEvent.GONE, stage="takedown", detail=str(gone), **_what(message), **_why(message))
         return TakedownOutcome.GONE
+    except NotTheMatchedObject as refused:
+        audit.record(upload.upload_id, AuditEvent.TAKEDOWN_REFUSED, detail=str(refused), **_what(message), **_why(message))
+        return TakedownOutcome.NOT_THE_MATCHED_OBJECT
     audit.record(
         upload.upload_id,
         AuditEvent.TAKEDOWN,

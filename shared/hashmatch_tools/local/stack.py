@@ -404,10 +404,13 @@ class LocalStack:
             return self.resources[logical_id]
         if logical_id in self.generated:
             return self.generated[logical_id]
-        function_id = logical_id.removesuffix("Url")
-        if logical_id not in self.template["Resources"] and "FunctionUrlConfig" in self.template["Resources"].get(function_id, {}).get("Properties", {}):
-            self._ensure(function_id)
-            return self.generated[logical_id]
+        # What SAM generates for a function and a template may name: its role (<Function>Role) and URL (<Function>Url).
+        for suffix in ("Role", "Url"):
+            function_id = logical_id.removesuffix(suffix)
+            if logical_id not in self.template["Resources"] and self.template["Resources"].get(function_id, {}).get("Type") == "AWS::Serverless::Function":
+                self._ensure(function_id)
+                if logical_id in self.generated:
+                    return self.generated[logical_id]
         if logical_id in self._creating:
             raise RuntimeError(f"dependency cycle through {logical_id}")
         spec = self.template["Resources"].get(logical_id)
@@ -617,6 +620,8 @@ class LocalStack:
         name = self._default_name(logical_id)
         handler = merged.get("Handler", "app.lambda_handler")
         arn = f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{name}"
+        role = f"{name}-role"
+        self.generated[f"{logical_id}Role"] = Resource(f"{logical_id}Role", "AWS::IAM::Role", role, {"Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{role}"})
         function_url = None
         if "FunctionUrlConfig" in merged:
             port = free_port()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 
 from aws_fakes import FakeS3
-from hashmatch.aws.quarantine import Evidence, Quarantine, evidence_key
+from hashmatch.aws.quarantine import Evidence, NotTheMatchedObject, Quarantine, evidence_key
 from hashmatch.aws.uploads import Upload, UploadGone
 
 UPLOADS, EVIDENCE = "uploads", "evidence"
@@ -31,6 +33,11 @@ def uploaded(s3: FakeS3, key: str, body: bytes, content_type: str = "video/mp4")
     return Upload.from_object(UPLOADS, key, answer["VersionId"], etag=answer["ETag"].strip('"'), size=len(body))
 
 
+def sha256_of(s3: FakeS3, upload: Upload) -> str:
+    """What the hasher recorded: the SHA-256 of the version's bytes."""
+    return hashlib.sha256(s3.get_object(**upload.address)["Body"].read()).hexdigest()
+
+
 def live_versions(s3: FakeS3, key: str) -> list[str]:
     return [v.version_id for v in s3.versions(UPLOADS, key) if not v.is_delete_marker]
 
@@ -38,7 +45,7 @@ def live_versions(s3: FakeS3, key: str) -> list[str]:
 def test_quarantine_keeps_the_matched_bytes_in_the_evidence_bucket(s3, quarantine):
     upload = uploaded(s3, "clip.mp4", b"matched bytes")
 
-    evidence = quarantine.quarantine(upload, "match-1")
+    evidence = quarantine.quarantine(upload, "match-1", sha256_of(s3, upload))
 
     kept = s3.get_object(Bucket=evidence.bucket, Key=evidence.key, VersionId=evidence.version_id)
     assert kept["Body"].read() == b"matched bytes"
@@ -50,7 +57,7 @@ def test_quarantine_removes_exactly_the_matched_version(s3, quarantine):
     older = uploaded(s3, "clip.mp4", b"older, unmatched")
     matched = uploaded(s3, "clip.mp4", b"matched")
 
-    quarantine.quarantine(matched, "match-1")
+    quarantine.quarantine(matched, "match-1", sha256_of(s3, matched))
 
     assert live_versions(s3, "clip.mp4") == [older.version_id]
 
@@ -64,16 +71,17 @@ def test_evidence_keys_of_two_versions_of_one_key_differ(s3):
 def test_a_key_outside_ascii_is_kept_url_encoded_in_the_evidence_metadata(s3, quarantine):
     upload = uploaded(s3, "clips/café 1.mp4", b"bytes")
 
-    evidence = quarantine.quarantine(upload, "match-1")
+    evidence = quarantine.quarantine(upload, "match-1", sha256_of(s3, upload))
 
     assert s3.head_object(Bucket=EVIDENCE, Key=evidence.key)["Metadata"]["upload-key"] == "clips/caf%C3%A9%201.mp4"
 
 
 def test_a_redelivered_quarantine_does_not_copy_again(s3, quarantine):
     upload = uploaded(s3, "clip.mp4", b"matched")
-    first = quarantine.quarantine(upload, "match-1")
+    digest = sha256_of(s3, upload)
+    first = quarantine.quarantine(upload, "match-1", digest)
 
-    again = quarantine.quarantine(upload, "match-1")
+    again = quarantine.quarantine(upload, "match-1", digest)
 
     assert (again.bucket, again.key, again.version_id) == (first.bucket, first.key, first.version_id)
     assert len(s3.versions(EVIDENCE, first.key)) == 1
@@ -83,7 +91,7 @@ def test_a_quarantine_interrupted_after_the_copy_finishes_by_removing_the_upload
     upload = uploaded(s3, "clip.mp4", b"matched")
     s3.copy_object(Bucket=EVIDENCE, Key=evidence_key(upload), CopySource=upload.address)
 
-    quarantine.quarantine(upload, "match-1")
+    quarantine.quarantine(upload, "match-1", sha256_of(s3, upload))
 
     assert live_versions(s3, "clip.mp4") == []
     assert len(s3.versions(EVIDENCE, evidence_key(upload))) == 1
@@ -92,7 +100,7 @@ def test_a_quarantine_interrupted_after_the_copy_finishes_by_removing_the_upload
 def test_evidence_is_retained_for_the_retention_period_from_when_it_was_kept(s3, quarantine):
     upload = uploaded(s3, "clip.mp4", b"matched")
 
-    evidence = quarantine.quarantine(upload, "match-1")
+    evidence = quarantine.quarantine(upload, "match-1", sha256_of(s3, upload))
 
     kept_at = s3.head_object(Bucket=EVIDENCE, Key=evidence.key)["LastModified"]
     assert abs(datetime.fromisoformat(evidence.retain_until) - (kept_at + timedelta(days=183))) <= timedelta(seconds=2)
@@ -100,15 +108,16 @@ def test_evidence_is_retained_for_the_retention_period_from_when_it_was_kept(s3,
 
 def test_an_upload_neither_in_its_bucket_nor_in_evidence_is_gone(s3, quarantine):
     upload = uploaded(s3, "clip.mp4", b"matched")
+    digest = sha256_of(s3, upload)
     s3.delete_object(**upload.address)
 
     with pytest.raises(UploadGone):
-        quarantine.quarantine(upload, "match-1")
+        quarantine.quarantine(upload, "match-1", digest)
 
 
 def test_restore_puts_the_kept_bytes_back_as_a_new_version(s3, quarantine):
     upload = uploaded(s3, "clip.mp4", b"wrongly matched", content_type="video/mp4")
-    evidence = quarantine.quarantine(upload, "match-1")
+    evidence = quarantine.quarantine(upload, "match-1", sha256_of(s3, upload))
 
     restored_version = quarantine.restore(upload, evidence)
 
@@ -120,7 +129,7 @@ def test_restore_puts_the_kept_bytes_back_as_a_new_version(s3, quarantine):
 
 def test_restore_leaves_the_evidence_in_place(s3, quarantine):
     upload = uploaded(s3, "clip.mp4", b"bytes")
-    evidence = quarantine.quarantine(upload, "match-1")
+    evidence = quarantine.quarantine(upload, "match-1", sha256_of(s3, upload))
 
     quarantine.restore(upload, evidence)
 
@@ -129,7 +138,7 @@ def test_restore_leaves_the_evidence_in_place(s3, quarantine):
 
 def test_restoring_evidence_that_is_no_longer_kept_is_gone(s3, quarantine):
     upload = uploaded(s3, "clip.mp4", b"bytes")
-    evidence = quarantine.quarantine(upload, "match-1")
+    evidence = quarantine.quarantine(upload, "match-1", sha256_of(s3, upload))
     s3.delete_object(Bucket=EVIDENCE, Key=evidence.key, VersionId=evidence.version_id)
 
     with pytest.raises(UploadGone):
@@ -141,3 +150,42 @@ def test_restoring_evidence_never_kept_is_gone(quarantine):
 
     with pytest.raises(UploadGone):
         quarantine.restore(upload, Evidence(EVIDENCE, evidence_key(upload), "v9", "2026-01-01T00:00:00+00:00"))
+
+
+@pytest.mark.parametrize(
+    "named, why",
+    [
+        (lambda upload: replace(upload, version_id=None), "names no version"),
+        (lambda upload: replace(upload, etag="0" * 32), "ETag"),
+        (lambda upload: replace(upload, size=upload.size + 1), "bytes, not the hashed object's"),
+    ],
+    ids=["no version", "another ETag", "another size"],
+)
+def test_an_object_not_shown_to_be_the_one_hashed_is_neither_copied_nor_removed(s3, quarantine, named, why):
+    upload = uploaded(s3, "clip.mp4", b"matched")
+
+    with pytest.raises(NotTheMatchedObject, match=why):
+        quarantine.quarantine(named(upload), "match-1", sha256_of(s3, upload))
+
+    assert live_versions(s3, "clip.mp4") == [upload.version_id]
+    assert s3.versions(EVIDENCE, evidence_key(upload)) == []
+
+
+def test_a_message_whose_sha256_is_not_the_objects_removes_nothing(s3, quarantine):
+    # A forged message: the right version, ETag and size of somebody's upload, with the digest of known content.
+    upload = uploaded(s3, "someone else's clip.mp4", b"innocent bytes")
+
+    with pytest.raises(NotTheMatchedObject, match="SHA-256"):
+        quarantine.quarantine(upload, "match-1", hashlib.sha256(b"known content").hexdigest())
+
+    assert live_versions(s3, "someone else's clip.mp4") == [upload.version_id]
+    assert s3.versions(EVIDENCE, evidence_key(upload)) == []
+
+
+def test_a_message_without_a_sha256_removes_nothing(s3, quarantine):
+    upload = uploaded(s3, "clip.mp4", b"matched")
+
+    with pytest.raises(NotTheMatchedObject, match="no SHA-256"):
+        quarantine.quarantine(upload, "match-1", "")
+
+    assert live_versions(s3, "clip.mp4") == [upload.version_id]
