@@ -30,8 +30,19 @@ demo-compare: setup
 local-stack: setup
 	$(BIN)/python -m hashmatch_tools.local.runner
 
-lint: setup
+LINT_VENV := .venv-lint
+
+$(LINT_VENV)/.installed: requirements/lint.txt
+	$(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/python -m pip install --quiet -r requirements/lint.txt
+	touch $(LINT_VENV)/.installed
+
+# cfn-lint and checkov on the template (checkov's exceptions: .checkov.yaml and each resource's
+# Metadata), bandit on the deployed code (its exceptions: # nosec at the line, with the reason above).
+lint: setup $(LINT_VENV)/.installed
 	$(BIN)/cfn-lint template.yaml
+	$(LINT_VENV)/bin/checkov --config-file .checkov.yaml
+	$(LINT_VENV)/bin/bandit -q -r shared/hashmatch functions
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -65,4 +76,4 @@ sam-build: $(SAM_VENV)/bin/sam
 	PATH="$$(dirname "$$($(SAM_PYTHON) -c 'import sys; print(sys.executable)')"):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache build *.egg-info shared/*.egg-info
+	rm -rf $(VENV) $(SAM_VENV) $(LINT_VENV) .aws-sam .pytest_cache build *.egg-info shared/*.egg-info

@@ -9,13 +9,15 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
 
 from hashmatch.aws import settings as config
 from hashmatch.aws.audit import AuditEvent, AuditLog, now
 from hashmatch.aws.hash_messages import read_hashes_message
 from hashmatch.aws.hash_set import HashSet
 from hashmatch.aws.hash_set_snapshots import FreshHashSet, SnapshotStore
-from hashmatch.aws.match_messages import match_message, publish_match
+from hashmatch.aws.match_messages import live_match_id, match_message, publish_match
+from hashmatch.aws.messages import MatchMessage
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 from hashmatch.upload_log import log_messages, send_batches
 from hashmatch.vocabulary import Stage
@@ -37,6 +39,16 @@ hash_set = FreshHashSet(
     settings.hash_set_refresh_seconds,
 )
 processor = BatchProcessor(event_type=EventType.SQS)
+# A redelivered upload (a retried batch) publishes its match once: keyed by the match id, which the
+# upload and the hash-set version decide; kept as long as a message can wait in the hashes queue.
+idempotency = IdempotencyConfig(event_key_jmespath="match_id", expires_after_seconds=14 * 24 * 3600, raise_on_no_idempotency_key=True)
+persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+
+
+@idempotent_function(data_keyword_argument="message", config=idempotency, persistence_store=persistence)
+def publish_once(message: MatchMessage) -> dict:
+    return {"sns_message_id": publish_match(sns, settings.match_topic_arn, message)}
+
 # The upload hash log's messages of this batch, sent after the batch (log_upload_hashes writes them as Parquet).
 pending_log: list[dict] = []
 # SendMessageBatch takes 256 KiB in all; a log message is at most about 165 KB (upload_log.MAX_FRAME_BYTES_PER_MESSAGE).
@@ -93,8 +105,8 @@ def record_handler(record: SQSRecord) -> None:
         logger.info("match exempted", upload_id=upload.upload_id, exemption=exemption, decided_by=decided_by)
         audit.record(upload.upload_id, AuditEvent.EXEMPTED, sha256=hashes.sha256, references=[m.reference.reference_id for m in matches], reinstated=exemption["reinstated"])
         return
-    message = match_message(request, matches, settings.pdq_match_threshold)
-    message_id = publish_match(sns, settings.match_topic_arn, message)
+    message = match_message(request, matches, settings.pdq_match_threshold, live_match_id(upload.upload_id, loaded.version))
+    message_id = publish_once(message=message)["sns_message_id"]
     # Every published match is on record, review matches included; retro-match skips uploads that have one.
     audit.record(upload.upload_id, AuditEvent.MATCHED, match_id=message.match_id, action=message.action, sns_message_id=message_id, references=[m.reference.reference_id for m in matches], decided_by=decided_by)
     metrics.add_metric(name="UploadsMatched", unit=MetricUnit.Count, value=1)
@@ -114,6 +126,7 @@ def record_handler(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event, context):
+    idempotency.register_lambda_context(context)
     try:
         return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
     finally:

@@ -8,6 +8,7 @@ RetroMatchFunctionName> --payload '{"references": ["ID"]}' out.json`; locally Lo
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 
 import boto3
@@ -29,7 +30,7 @@ dynamodb = boto3.resource("dynamodb")
 hash_set = HashSet(dynamodb.Table(settings.hash_set_table))
 publisher = RetroMatchPublisher(AuditLog(dynamodb.Table(settings.audit_table)), boto3.client("sns"), settings.match_topic_arn, settings.pdq_match_threshold)
 # Kept per container: the DuckDB engine's copy of the log (local stack only).
-LOG_COPY = os.path.join(os.environ.get("TMPDIR", "/tmp"), "upload-hash-log")
+LOG_COPY = os.path.join(tempfile.gettempdir(), "upload-hash-log")
 
 
 def engine_for(since_day: str):

@@ -44,19 +44,22 @@ class DuckDbEngine:
             if files:
                 pattern = os.path.join(self.log_directory, table, "dt=*", "*.parquet").replace("'", "''")
                 source = f"read_parquet('{pattern}', hive_partitioning = true, hive_types = {{'dt': VARCHAR}}, union_by_name = true)"
-                self.connection.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {source}")
+                # The table names are this module's constants; the path is the engine's own directory, quoted.
+                self.connection.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {source}")  # nosec B608
             else:
-                self.connection.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM (SELECT {', '.join(f'CAST(NULL AS {_SQL_TYPES[kind]}) AS {name}' for name, kind in columns)}, CAST(NULL AS VARCHAR) AS dt) WHERE false")
+                empty = ", ".join(f"CAST(NULL AS {_SQL_TYPES[kind]}) AS {name}" for name, kind in columns)
+                self.connection.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM (SELECT {empty}, CAST(NULL AS VARCHAR) AS dt) WHERE false")  # nosec B608
 
     def put_probes(self, run_id: str, part: str, rows: Sequence[Mapping[str, Any]]) -> None:
         import pyarrow as pa
 
         kinds = ["upload"] if part == "candidates" else ["pdq", "digest"]
-        self.connection.execute(f"DELETE FROM {PROBES_TABLE} WHERE run_id = ? AND list_contains(?, kind)", [run_id, kinds])
+        # SQL below names this module's constant tables only; values are bound parameters.
+        self.connection.execute(f"DELETE FROM {PROBES_TABLE} WHERE run_id = ? AND list_contains(?, kind)", [run_id, kinds])  # nosec B608
         schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in PROBE_COLUMNS])
         self.connection.register("new_probes", pa.Table.from_pylist(list(rows), schema=schema))
         try:
-            self.connection.execute(f"INSERT INTO {PROBES_TABLE} SELECT * FROM new_probes")
+            self.connection.execute(f"INSERT INTO {PROBES_TABLE} SELECT * FROM new_probes")  # nosec B608
         finally:
             self.connection.unregister("new_probes")
 

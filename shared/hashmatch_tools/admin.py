@@ -22,6 +22,7 @@ from hashmatch.aws.messages import RestoreRequest
 from hashmatch.aws.quarantine import Quarantine
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 from hashmatch.aws.takedown import restore
+from hashmatch.aws.uploads import UploadGone
 from hashmatch.errors import MediaError
 from hashmatch_tools import hashset
 from hashmatch_tools.matching import hash_reference
@@ -58,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("reference_id")
     shared_lists = commands.add_parser("hashset", help="hash-list entries and references: add, import, export, remove, list, stats, allow, reindex (as `hashmatch hashset`)", add_help=False)
     shared_lists.add_argument("rest", nargs=argparse.REMAINDER, help="`hashmatch hashset`'s command and options")
+    again = commands.add_parser("redrive", help="move a dead-letter queue's messages back to the queue that dead-lettered them")
+    again.add_argument("queue_url", metavar="QUEUE_URL", help="the dead-letter queue (stack outputs *DeadLetterQueueUrl)")
+    again.add_argument("--to", help="the queue to move them to (default: the one whose redrive policy names QUEUE_URL)")
+    again.add_argument("--max", type=int, help="move at most this many (default: all)")
+    hold = commands.add_parser("legal-hold", help="put (or with --off lift) a legal hold on a quarantined upload's evidence")
+    hold.add_argument("upload_id")
+    hold.add_argument("--off", action="store_true", help="lift the hold")
     back = commands.add_parser("restore", help="put a quarantined upload back after a complaint")
     back.add_argument("upload_id")
     back.add_argument("--reason", required=True)
@@ -81,6 +89,29 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{args.command} needs {flag}")
         return value
 
+    if args.command == "redrive":
+        from hashmatch_tools.redrive import NotRedrivable, print_progress, redrive
+
+        try:
+            done = redrive(session.client("sqs", **options), args.queue_url, args.to, args.max, print_progress)
+        except NotRedrivable as error:
+            print(f"redrive: {error}", file=sys.stderr)
+            return 2
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
+        print(json.dumps({"to": done.source, "moved": done.moved, "failed": done.failed}))
+        return 0 if not done.failed else 1
+    if args.command == "legal-hold":
+        from hashmatch.aws.takedown import NotQuarantined, legal_hold
+
+        audit = AuditLog(dynamodb.Table(need(args.audit_table, "--audit-table")))
+        quarantine = Quarantine(session.client("s3", **options), need(args.evidence_bucket, "--evidence-bucket"))
+        try:
+            print(json.dumps(legal_hold(args.upload_id, not args.off, quarantine, audit)))
+        except (NotQuarantined, UploadGone) as error:
+            print(f"legal-hold: {error}", file=sys.stderr)
+            return 2
+        return 0
     if args.command == "restore":
         audit = AuditLog(dynamodb.Table(need(args.audit_table, "--audit-table")))
         quarantine = Quarantine(session.client("s3", **options), need(args.evidence_bucket, "--evidence-bucket"))

@@ -14,7 +14,7 @@ from hashmatch.local_features.orb import extract_with_insets
 from hashmatch.local_features.stage import two_stage_matcher
 from hashmatch.media.hashing import hash_media
 from hashmatch.model import MediaHashes
-from hashmatch_tools import hashset, lookup_client, offline
+from hashmatch_tools import admin, hashset, lookup_client, offline
 from hashmatch_tools.matching import detail_pictures_of, hash_reference
 from hashmatch.vocabulary import Role
 
@@ -152,10 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
     hashset_cmd = commands.add_parser("hashset", help="the hash set of a stack: add, import, export, remove, list, stats, allow")
     hashset.add_arguments(hashset_cmd)
     hashset_cmd.set_defaults(run=hashset.run)
+
+    # Listed for --help; main() hands `hashmatch admin ...` to hashmatch_tools.admin before parsing.
+    commands.add_parser("admin", help="the operators' commands (as python -m hashmatch_tools.admin): add-reference, restore, redrive, ...", add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["admin"]:
+        # Handed over whole, its own options and --help included.
+        return admin.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)

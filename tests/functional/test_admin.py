@@ -84,3 +84,35 @@ def test_the_admin_module_runs_the_hashset_commands(run, hash_set, tmp_path):
         forget_source(hash_set, "admin-tests")
 
     assert status == 0 and json.loads(out)["entries"] == 1
+
+
+def test_redrive_moves_a_dead_letter_queues_messages_back_to_the_queue_that_dead_lettered_them(stack, run, sqs, drain):
+    dead, source = stack.ref("UploadHashLogDeadLetterQueue"), stack.ref("UploadHashLogQueue")
+    drain(dead), drain(source)
+    bodies = [json.dumps({"n": n}) for n in range(13)]
+    for body in bodies:
+        sqs.send_message(QueueUrl=dead, MessageBody=body)
+
+    status, out = run("redrive", dead)
+
+    assert status == 0 and json.loads(out) == {"to": source, "moved": 13, "failed": 0}
+    assert drain(dead) == []
+    assert sorted(json.dumps(message) for message in drain(source)) == sorted(bodies)
+
+
+def test_redrive_stops_at_the_limit_asked_for(stack, run, sqs, drain):
+    dead, source = stack.ref("UploadHashLogDeadLetterQueue"), stack.ref("UploadHashLogQueue")
+    drain(dead), drain(source)
+    for n in range(5):
+        sqs.send_message(QueueUrl=dead, MessageBody=json.dumps({"n": n}))
+
+    status, out = run("redrive", dead, "--max", "2")
+
+    assert status == 0 and json.loads(out)["moved"] == 2
+    assert len(drain(source)) == 2 and len(drain(dead)) == 3
+
+
+def test_redrive_of_a_stream_failure_queue_says_what_to_do_instead(stack, capsys):
+    status = admin.main(["--endpoint-url", stack.endpoint_url, "--region", stack.region, "redrive", stack.ref("IndexerDeadLetterQueue")])
+
+    assert status == 2 and "hashmatch hashset reindex" in capsys.readouterr().err

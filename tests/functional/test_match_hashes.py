@@ -101,6 +101,25 @@ def test_matching_hashes_publish_one_schema_valid_message(runner, load_event, re
     assert message["upload"]["key"] == "incoming/photo 01.jpg"
 
 
+def test_the_same_upload_delivered_twice_is_published_once(runner, load_event, references, observer, drain):
+    event = load_event("match_hashes")
+    references(body(event)["hashes"], label="known image")
+
+    first = runner.invoke(FUNCTION, event)
+    again = runner.invoke(FUNCTION, event)
+
+    assert first == again == {"batchItemFailures": []}
+    [envelope] = drain(observer)
+    assert json.loads(envelope["Message"])["upload"]["upload_id"] == body(event)["upload"]["upload_id"]
+
+
+def test_a_match_id_is_the_upload_checked_against_one_version_of_the_hash_set():
+    from hashmatch.aws.match_messages import live_match_id
+
+    assert live_match_id("s3://b/k?versionId=1", 7) == live_match_id("s3://b/k?versionId=1", 7)
+    assert live_match_id("s3://b/k?versionId=1", 7) != live_match_id("s3://b/k?versionId=1", 8) != live_match_id("s3://b/k?versionId=2", 8)
+
+
 def test_match_message_carries_label_action_and_media_kind_attributes(runner, load_event, references, observer, drain):
     event = load_event("match_hashes")
     references(body(event)["hashes"], label="known image")

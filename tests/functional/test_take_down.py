@@ -194,3 +194,27 @@ def test_a_restore_request_names_every_field_it_lacks(runner):
         runner.invoke("RestoreUploadFunction", {"upload_id": "s3://uploads/clip.jpg"})
 
     assert "reason" in str(refused.value) and "requested_by" in str(refused.value)
+
+
+def test_a_legal_hold_keeps_evidence_and_can_be_lifted(runner, stack, s3, audit, evidence_bucket, uploaded, load_event):
+    from hashmatch_tools import admin
+
+    runner.invoke(FUNCTION, naming(load_event("take_down"), uploaded))
+    common = ["--endpoint-url", stack.endpoint_url, "--region", stack.region, "--audit-table", stack.ref("AuditTable"), "--evidence-bucket", evidence_bucket]
+    kept = audit.get(uploaded.upload_id, "takedown")["evidence"]
+
+    held = admin.main([*common, "legal-hold", uploaded.upload_id])
+    status_on = s3.get_object_legal_hold(Bucket=kept["bucket"], Key=kept["key"], VersionId=kept["version_id"])["LegalHold"]["Status"]
+    lifted = admin.main([*common, "legal-hold", uploaded.upload_id, "--off"])
+    status_off = s3.get_object_legal_hold(Bucket=kept["bucket"], Key=kept["key"], VersionId=kept["version_id"])["LegalHold"]["Status"]
+
+    assert (held, status_on, lifted, status_off) == (0, "ON", 0, "OFF")
+
+
+def test_a_legal_hold_on_an_upload_never_quarantined_is_refused(stack, evidence_bucket, capsys):
+    from hashmatch_tools import admin
+
+    common = ["--endpoint-url", stack.endpoint_url, "--region", stack.region, "--audit-table", stack.ref("AuditTable"), "--evidence-bucket", evidence_bucket]
+
+    assert admin.main([*common, "legal-hold", "s3://nowhere/never?versionId=1"]) == 2
+    assert "no quarantine on record" in capsys.readouterr().err

@@ -54,6 +54,7 @@ def test_every_queue_a_function_reads_has_a_dead_letter_queue_and_room_for_retri
     assert queue["RedrivePolicy"]["maxReceiveCount"] >= 5  # throttles count as receives
     assert queue["VisibilityTimeout"] >= 6 * timeout  # AWS's advice for SQS event sources
     assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert "MaximumConcurrency" in event["Properties"]["ScalingConfig"]  # a burst cannot take the account's concurrency
 
 
 @pytest.mark.parametrize("function, event", events_of_type("DynamoDB"), ids=lambda value: value if isinstance(value, str) else "")
@@ -82,7 +83,7 @@ def test_every_dead_letter_queue_alarms_on_its_first_message():
     alarms = [resource["Properties"] for resource in resources.values() if resource["Type"] == "AWS::CloudWatch::Alarm"]
     watched = {alarm["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for alarm in alarms if alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"}
 
-    assert queues == watched and len(queues) == 6
+    assert queues == watched and len(queues) == 7
     assert all((alarm["Threshold"], alarm["ComparisonOperator"], alarm["AlarmActions"]) == (0, "GreaterThanThreshold", [{"Ref": "AlarmTopic"}]) for alarm in alarms)
 
 
@@ -130,3 +131,37 @@ def test_only_the_hashers_role_may_send_to_the_hashes_queue():
     assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", "*", "sqs:SendMessage")
     assert statement["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["HashUploadFunctionRole", "Arn"]}}}
 
+
+
+def test_review_matches_have_a_queue_of_their_own_and_quarantine_matches_the_takedowns():
+    subscriptions = {name: resource["Properties"] for name, resource in TEMPLATE["Resources"].items() if resource["Type"] == "AWS::SNS::Subscription"}
+
+    assert {props["Endpoint"]["Fn::GetAtt"][0]: props["FilterPolicy"] for props in subscriptions.values()} == {
+        "TakedownQueue": {"action": ["quarantine"]},
+        "ReviewQueue": {"action": ["review"]},
+    }
+
+
+def test_evidence_is_read_only_by_the_takedown_the_restore_and_the_named_reader():
+    statements = TEMPLATE["Resources"]["EvidenceBucketTlsOnly"]["Properties"]["PolicyDocument"]["Statement"]
+    [readers] = [statement for statement in statements if statement["Sid"] == "OnlyNamedReadersRead"]
+
+    assert readers["Effect"] == "Deny" and readers["Principal"] == "*"
+    allowed = readers["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    assert allowed[:2] == [{"Fn::GetAtt": ["TakeDownFunctionRole", "Arn"]}, {"Fn::GetAtt": ["RestoreUploadFunctionRole", "Arn"]}]
+    assert allowed[2]["Fn::If"][0] == "HasEvidenceReader"
+
+
+def test_the_evidence_lock_mode_is_a_parameter_governance_by_default():
+    lock = TEMPLATE["Resources"]["EvidenceBucket"]["Properties"]["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
+
+    assert lock["Mode"] == {"Ref": "EvidenceLockMode"}
+    assert TEMPLATE["Parameters"]["EvidenceLockMode"]["Default"] == "GOVERNANCE"
+    assert TEMPLATE["Parameters"]["EvidenceLockMode"]["AllowedValues"] == ["GOVERNANCE", "COMPLIANCE"]
+
+
+@pytest.mark.parametrize("bucket", ["EvidenceBucket", "UploadsBucket"])
+def test_who_read_or_removed_users_content_is_logged(bucket):
+    logging = TEMPLATE["Resources"][bucket]["Properties"]["LoggingConfiguration"]
+
+    assert logging["DestinationBucketName"] == {"Ref": "AccessLogsBucket"}

@@ -133,6 +133,8 @@ def test_a_match_for_a_review_only_reference_reaches_subscribers_but_not_the_tak
     [message] = messages(drain, observer)
     assert message["action"] == "review"
     assert [record["event"] for record in audit.events(upload_id)] == ["matched"]
+    reviews = [json.loads(envelope["Message"]) for envelope in drain(stack.ref("ReviewQueue"))]
+    assert [review["match_id"] for review in reviews if review["upload"]["upload_id"] == upload_id] == [message["match_id"]]
     assert s3.head_object(Bucket=stack.ref("UploadsBucket"), Key="user uploads/for review.jpg")["ContentLength"] > 0
 
 

@@ -204,7 +204,8 @@ class HashSetIndexer:
                 else:
                     written = self._publish(read, None, changes, earlier.rebuilding_since)
             except ManifestChanged:
-                self.sleep(random.uniform(0.05, 0.2) * attempt)
+                # Jitter between retries, not a secret: random is right here.
+                self.sleep(random.uniform(0.05, 0.2) * attempt)  # nosec B311
                 continue
             return IndexerOutcome(written.manifest, len(keys), compacted=compact, attempts=attempt)
         raise ManifestChanged(f"the manifest kept changing: {PUBLISH_ATTEMPTS} attempts")
@@ -229,7 +230,8 @@ class HashSetIndexer:
             try:
                 written = self._publish(read, snapshot, changes, None)
             except ManifestChanged:
-                self.sleep(random.uniform(0.05, 0.2) * attempt)
+                # Jitter between retries, not a secret: random is right here.
+                self.sleep(random.uniform(0.05, 0.2) * attempt)  # nosec B311
                 continue
             return IndexerOutcome(written.manifest, 0, rebuilt=True, attempts=attempt)
         raise ManifestChanged(f"the manifest kept changing: {PUBLISH_ATTEMPTS} attempts")

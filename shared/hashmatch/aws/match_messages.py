@@ -43,8 +43,19 @@ def recommended_action(matches: Sequence[ReferenceMatch]) -> Action:
     return recommend([m.reference for m in matches])
 
 
-def match_message(request: HashesMessage, matches: Sequence[ReferenceMatch], threshold: int) -> MatchMessage:
+# Match ids are UUIDs derived from what was matched, so that a redelivered upload gives the same id.
+LIVE_MATCH_NAMESPACE = uuid.UUID("3b8f0c52-6a1d-5e47-8c93-1f2e4d5a6b7c")
+
+
+def live_match_id(upload_id: str, hash_set_version: int) -> str:
+    """A live match's id: the upload (its version is in its id) checked against one version of the hash set.
+    A retried batch gives the same id, which the matcher publishes once (idempotency)."""
+    return str(uuid.uuid5(LIVE_MATCH_NAMESPACE, f"{upload_id}\n{hash_set_version}"))
+
+
+def match_message(request: HashesMessage, matches: Sequence[ReferenceMatch], threshold: int, match_id: str | None = None) -> MatchMessage:
     """`threshold` is the PDQ threshold the matcher used; the local-feature stage has its own (MIN_INLIERS), exact digests 0.
+    `match_id` defaults to a random UUID (the matcher passes live_match_id, retro-match its own).
 
     Raises pydantic's ValidationError when the result would break the message's contract (no matches, say).
     """
@@ -87,7 +98,7 @@ def match_message(request: HashesMessage, matches: Sequence[ReferenceMatch], thr
     return MatchMessage(
         message_type=MATCH_MESSAGE_TYPE,
         message_version=MATCH_MESSAGE_VERSION,
-        match_id=str(uuid.uuid4()),
+        match_id=match_id or str(uuid.uuid4()),
         action=recommended_action(matches),
         upload=MatchedUpload(**upload.to_dict(), sha256=hashes.sha256, md5=hashes.md5),
         media=MatchedMedia(

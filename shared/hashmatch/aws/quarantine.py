@@ -123,6 +123,12 @@ class Quarantine:
         retain_until = (kept_at + timedelta(days=self.retention_days)).isoformat(timespec="seconds")
         return Evidence(self.evidence_bucket, key, version_id, retain_until)
 
+    def legal_hold(self, evidence: Evidence, on: bool) -> None:
+        """Put (or lift) a legal hold on kept evidence: held, it is kept past its retention until the hold is lifted."""
+        if self._head(evidence.bucket, evidence.key, evidence.version_id) is None:
+            raise UploadGone(f"evidence s3://{evidence.bucket}/{evidence.key} is not there (expired after its retention period?)")
+        self.s3.put_object_legal_hold(**object_address(evidence.bucket, evidence.key, evidence.version_id), LegalHold={"Status": "ON" if on else "OFF"})
+
     def restore(self, upload: Upload, evidence: Evidence) -> str | None:
         """Copy the kept object back to the upload's bucket and key; returns the new version id."""
         head = self._head(evidence.bucket, evidence.key, evidence.version_id)

@@ -76,7 +76,7 @@ class RetroMatchPublisher:
             return
         matches = [ReferenceMatch(run.snapshot.describe(key), verdict) for key, verdict in found.matches]
         request = HashesMessage(upload, logged.hashes, logged.hashed_at or logged.checked_at)
-        message = match_message(request, matches, self.pdq_threshold).model_copy(update={"match_id": match_id, "retroactive": True})
+        message = match_message(request, matches, self.pdq_threshold, match_id).model_copy(update={"retroactive": True})
         message_id = publish_match(self.sns, self.topic_arn, message)
         self.audit.record(
             retro_record_id(match_id),

@@ -101,6 +101,7 @@ class MatchHashesSettings:
     hash_set_refresh_seconds: int = _env("HASH_SET_REFRESH_SECONDS", _positive_int)
     snapshot_bucket: str = _env("SNAPSHOT_BUCKET")
     upload_log_queue_url: str = _env("UPLOAD_LOG_QUEUE_URL")
+    idempotency_table: str = _env("IDEMPOTENCY_TABLE")
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ class TakeDownSettings:
     audit_table: str = _env("AUDIT_TABLE")
     takedown_mode: TakedownMode = _env("TAKEDOWN_MODE", _one_of(TakedownMode))
     evidence_retention_days: int = _env("EVIDENCE_RETENTION_DAYS", _positive_int)
+    idempotency_table: str = _env("IDEMPOTENCY_TABLE")
 
 
 @dataclass(frozen=True)

@@ -104,3 +104,13 @@ def restore(request: RestoreRequest, quarantine: Quarantine, audit: AuditLog) ->
     restored_as = Upload.from_object(upload.bucket, upload.key, version_id).upload_id
     audit.record(upload_id, AuditEvent.RESTORED, reason=reason, requested_by=requested_by, restored_as=restored_as, sha256=takedown["sha256"])
     return audit.get(upload_id, AuditEvent.RESTORED)
+
+
+def legal_hold(upload_id: str, on: bool, quarantine: Quarantine, audit: AuditLog) -> dict:
+    """Put (or lift) a legal hold on a quarantined upload's evidence; returns where the evidence is. Raises NotQuarantined."""
+    takedown = audit.get(upload_id, AuditEvent.TAKEDOWN)
+    if takedown is None:
+        raise NotQuarantined(f"{upload_id} has no quarantine on record")
+    kept = takedown["evidence"]
+    quarantine.legal_hold(Evidence(kept["bucket"], kept["key"], kept.get("version_id"), takedown.get("retain_until", "")), on)
+    return {"upload_id": upload_id, "evidence": kept, "legal_hold": "ON" if on else "OFF"}

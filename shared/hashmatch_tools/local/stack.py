@@ -71,6 +71,9 @@ LOCAL_PARAMETERS = {"LookupLabelsRoleNames": LABELS_READER_ROLE, "RetroMatchEngi
 
 # ---------------------------------------------------------------- the template
 
+# What Ref AWS::NoValue resolves to: the property or list item that holds it is left out.
+_NO_VALUE = object()
+
 
 def load_template(path: Path | str = TEMPLATE) -> dict:
     """template.yaml as plain data, CloudFormation's short-form tags (!Ref, !GetAtt, !Sub, ...) in their long forms (cfn-lint's decoder)."""
@@ -337,6 +340,8 @@ class LocalStack:
         return pseudo[name]
 
     def _ref_value(self, name: str) -> str:
+        if name == "AWS::NoValue":
+            return _NO_VALUE
         if name.startswith("AWS::"):
             return self._pseudo(name)
         if name in self.parameters:
@@ -366,11 +371,17 @@ class LocalStack:
                 if key == "Fn::Equals":
                     first, second = argument
                     return str(self.resolve(first)) == str(self.resolve(second))
+                if key == "Fn::Not":
+                    [condition] = argument
+                    return not self.resolve(condition)
+                if key == "Condition":
+                    return self.condition(argument)
                 if key.startswith("Fn::"):
                     raise NotImplementedError(f"the local stack does not evaluate {key}")
-            return {key: self.resolve(item) for key, item in value.items()}
+            resolved = {key: self.resolve(item) for key, item in value.items()}
+            return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
         if isinstance(value, list):
-            return [self.resolve(item) for item in value]
+            return [item for item in (self.resolve(item) for item in value) if item is not _NO_VALUE]
         return value
 
     def condition(self, name: str) -> bool:
@@ -465,12 +476,18 @@ class LocalStack:
         document = props["PolicyDocument"]
         # The local endpoint is plain HTTP on 127.0.0.1, and moto applies a policy's denials: a
         # TLS-only statement would refuse every local request, so it is left out here.
-        kept = [statement for statement in document["Statement"] if "aws:SecureTransport" not in json.dumps(statement.get("Condition", {}))]
+        # Every local function and test signs with the same credentials, so a denial scoped by the caller's
+        # role (aws:PrincipalArn) would refuse all of them or none: it is left out too.
+        tls = [statement for statement in document["Statement"] if "aws:SecureTransport" in json.dumps(statement.get("Condition", {}))]
+        by_principal = [statement for statement in document["Statement"] if "aws:PrincipalArn" in json.dumps(statement.get("Condition", {}))]
+        kept = [statement for statement in document["Statement"] if statement not in tls and statement not in by_principal]
         if kept:
             self.client("s3").put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps({**document, "Statement": kept}))
-        if len(kept) < len(document["Statement"]):
-            deviation = "TLS-only bucket policies: not applied (the local endpoint is plain HTTP)"
-            if deviation not in self.deviations:
+        for left_out, deviation in (
+            (tls, "TLS-only bucket policies: not applied (the local endpoint is plain HTTP)"),
+            (by_principal, "bucket policy statements scoped by the caller's role (aws:PrincipalArn): not applied (one local identity signs everything)"),
+        ):
+            if left_out and deviation not in self.deviations:
                 self.deviations.append(deviation)
         return Resource(logical_id, "AWS::S3::BucketPolicy", self._default_name(logical_id))
 

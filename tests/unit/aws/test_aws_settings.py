@@ -11,13 +11,13 @@ import pytest
 
 from hashmatch.aws import settings
 
-TAKE_DOWN = {"EVIDENCE_BUCKET": "evidence", "AUDIT_TABLE": "audit", "TAKEDOWN_MODE": "quarantine", "EVIDENCE_RETENTION_DAYS": "183"}
+TAKE_DOWN = {"EVIDENCE_BUCKET": "evidence", "AUDIT_TABLE": "audit", "TAKEDOWN_MODE": "quarantine", "EVIDENCE_RETENTION_DAYS": "183", "IDEMPOTENCY_TABLE": "idempotency"}
 
 
 def test_settings_are_read_and_parsed_from_the_environment():
     loaded = settings.load(settings.TakeDownSettings, TAKE_DOWN)
 
-    assert loaded == settings.TakeDownSettings(evidence_bucket="evidence", audit_table="audit", takedown_mode="quarantine", evidence_retention_days=183)
+    assert loaded == settings.TakeDownSettings(evidence_bucket="evidence", audit_table="audit", takedown_mode="quarantine", evidence_retention_days=183, idempotency_table="idempotency")
 
 
 def test_loaded_settings_cannot_change():
