@@ -27,7 +27,7 @@ audit = AuditLog(boto3.resource("dynamodb").Table(settings.audit_table))
 @event_parser(model=RestoreRequest)
 def lambda_handler(request: RestoreRequest, context):
     """Event: RestoreRequest; a request without upload_id, reason or requested_by raises ValidationError (a ValueError) naming them."""
-    record = restore(request, quarantine, audit)
+    record = restore(request, quarantine, audit, settings.exemption_days)
     metrics.add_metric(name="UploadsRestored", unit=MetricUnit.Count, value=1)
     logger.info("upload restored", upload_id=request.upload_id, restored_as=record.get("restored_as"))
     return record

@@ -21,7 +21,8 @@ from hashmatch.aws.hash_set import HashSet
 from hashmatch.aws.messages import RestoreRequest
 from hashmatch.aws.quarantine import Quarantine
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
-from hashmatch.aws.takedown import restore
+from hashmatch.aws.quarantine import KeyOccupied
+from hashmatch.aws.takedown import NotQuarantined, restore
 from hashmatch.aws.uploads import UploadGone
 from hashmatch.errors import MediaError
 from hashmatch_tools import hashset
@@ -70,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     back.add_argument("upload_id")
     back.add_argument("--reason", required=True)
     back.add_argument("--requested-by", required=True)
+    back.add_argument("--exemption-days", type=int, default=365, help="how long those exact bytes are exempt from matching (0: until revoked; default 365, as the stack's RestoreExemptionDays)")
+    revoke = commands.add_parser("revoke-exemption", help="withdraw the exemption of a restored upload's bytes: their next match is published again")
+    revoke.add_argument("sha256", help="the bytes' SHA-256 (the restore record's sha256)")
+    revoke.add_argument("--reason", required=True)
+    revoke.add_argument("--requested-by", required=True)
     return parser
 
 
@@ -102,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"to": done.source, "moved": done.moved, "failed": done.failed}))
         return 0 if not done.failed else 1
     if args.command == "legal-hold":
-        from hashmatch.aws.takedown import NotQuarantined, legal_hold
+        from hashmatch.aws.takedown import legal_hold
 
         audit = AuditLog(dynamodb.Table(need(args.audit_table, "--audit-table")))
         quarantine = Quarantine(session.client("s3", **options), need(args.evidence_bucket, "--evidence-bucket"))
@@ -116,7 +122,19 @@ def main(argv: list[str] | None = None) -> int:
         audit = AuditLog(dynamodb.Table(need(args.audit_table, "--audit-table")))
         quarantine = Quarantine(session.client("s3", **options), need(args.evidence_bucket, "--evidence-bucket"))
         request = RestoreRequest(upload_id=args.upload_id, reason=args.reason, requested_by=args.requested_by)
-        print(json.dumps(restore(request, quarantine, audit), indent=2, default=str))
+        try:
+            print(json.dumps(restore(request, quarantine, audit, args.exemption_days), indent=2, default=str))
+        except (NotQuarantined, UploadGone, KeyOccupied) as error:
+            print(f"restore: {error}", file=sys.stderr)
+            return 2
+        return 0
+    if args.command == "revoke-exemption":
+        audit = AuditLog(dynamodb.Table(need(args.audit_table, "--audit-table")))
+        if audit.exemption(args.sha256) is None:
+            print(f"revoke-exemption: no exemption in force for {args.sha256}", file=sys.stderr)
+            return 2
+        audit.revoke_exemption(args.sha256, reason=args.reason, requested_by=args.requested_by)
+        print(json.dumps({"sha256": args.sha256, "revoked": True}))
         return 0
     table = dynamodb.Table(need(args.table, "--table"))
     if args.command == "list-references":

@@ -166,6 +166,46 @@ def test_restore_puts_the_upload_back_and_exempts_its_bytes(runner, s3, audit, u
     assert audit.exemption(record["sha256"])["reinstated"] == uploaded.upload_id
 
 
+def test_the_exemption_of_a_restore_ends_after_the_stacks_exemption_days(runner, stack, audit, uploaded, load_event):
+    runner.invoke(FUNCTION, naming(load_event("take_down"), uploaded))
+
+    record = runner.invoke("RestoreUploadFunction", {**load_event("restore_upload"), "upload_id": uploaded.upload_id})
+
+    expires = datetime.fromisoformat(audit.exemption(record["sha256"])["expires_at"])
+    days = int(stack.parameters["RestoreExemptionDays"])
+    assert abs(expires - (datetime.now(timezone.utc) + timedelta(days=days))) < timedelta(minutes=5)
+
+
+def test_a_restore_that_would_overwrite_a_newer_upload_is_refused_and_exempts_nothing(runner, s3, bucket, audit, load_event):
+    from hashmatch.aws.quarantine import KeyOccupied
+
+    own = image_bytes(textured(23, 320, 240), "JPEG", quality=80)  # bytes no other test exempts
+    key = f"incoming/{uuid.uuid4().hex[:8]} replaced.jpg"
+    put = s3.put_object(Bucket=bucket, Key=key, Body=own)
+    upload = Upload.from_object(bucket, key, put["VersionId"], etag=put["ETag"].strip('"'), size=len(own))
+    runner.invoke(FUNCTION, naming(load_event("take_down"), upload, sha256=hashlib.sha256(own).hexdigest()))
+    s3.put_object(Bucket=bucket, Key=key, Body=b"the uploader's next file")
+
+    with pytest.raises(KeyOccupied):
+        runner.invoke("RestoreUploadFunction", {**load_event("restore_upload"), "upload_id": upload.upload_id})
+
+    assert audit.get(upload.upload_id, "takedown")["outcome"] == "quarantined"
+    assert audit.exemption(hashlib.sha256(own).hexdigest()) is None
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"the uploader's next file"
+
+
+def test_an_operator_can_revoke_an_exemption(runner, stack, audit, uploaded, load_event):
+    from hashmatch_tools import admin
+
+    runner.invoke(FUNCTION, naming(load_event("take_down"), uploaded))
+    record = runner.invoke("RestoreUploadFunction", {**load_event("restore_upload"), "upload_id": uploaded.upload_id})
+    common = ["--endpoint-url", stack.endpoint_url, "--region", stack.region, "--audit-table", stack.ref("AuditTable")]
+
+    status = admin.main([*common, "revoke-exemption", record["sha256"], "--reason", "fraudulent complaint", "--requested-by", "lead"])
+
+    assert status == 0 and audit.exemption(record["sha256"]) is None
+
+
 def test_a_second_restore_returns_the_first(runner, s3, uploaded, load_event):
     runner.invoke(FUNCTION, naming(load_event("take_down"), uploaded))
     request = {**load_event("restore_upload"), "upload_id": uploaded.upload_id}

@@ -25,6 +25,7 @@ class AuditEvent(StrEnum):
     REVIEW = "review"  # the takedown subscriber ran review-only and left the object in place
     RESTORED = "restored"  # the object was put back after a complaint
     EXEMPTION = "exemption"  # under upload_id "sha256:<hex>": the reinstatement decision for those bytes
+    EXEMPTION_REVOKED = "exemption-revoked"  # under upload_id "sha256:<hex>": that decision withdrawn (admin revoke-exemption)
     TAKEDOWN_REFUSED = "takedown-refused"  # the match message named an object that is not provably the one hashed (takedown.py)
     MATCHED = "matched"  # the matcher published a match message for the upload (match_id, action, references)
     RETRO_MATCHED = "retro-matched"  # under upload_id "retro:<match_id>": a retro-match was published (retro_matches.py)
@@ -66,9 +67,20 @@ class AuditLog:
     def events(self, upload_id: str) -> list[dict]:
         return [from_item(item) for item in items(self.table, "query", KeyConditionExpression=Key("upload_id").eq(upload_id), ConsistentRead=True)]
 
-    def exempt(self, sha256: str, *, reinstated: str, reason: str, requested_by: str) -> bool:
-        """Record that these exact bytes were reinstated (`reinstated`: that upload's id): later matches of them are not published."""
-        return self.record(exemption_id(sha256), AuditEvent.EXEMPTION, sha256=sha256, reinstated=reinstated, reason=reason, requested_by=requested_by)
+    def exempt(self, sha256: str, *, reinstated: str, reason: str, requested_by: str, expires_at: str | None = None) -> bool:
+        """Record that these exact bytes were reinstated (`reinstated`: that upload's id): later matches of them are not
+        published until `expires_at` (ISO time; None: no end) or until the exemption is revoked."""
+        return self.record(exemption_id(sha256), AuditEvent.EXEMPTION, sha256=sha256, reinstated=reinstated, reason=reason, requested_by=requested_by, expires_at=expires_at)
 
-    def exemption(self, sha256: str) -> dict | None:
-        return self.get(exemption_id(sha256), AuditEvent.EXEMPTION)
+    def revoke_exemption(self, sha256: str, *, reason: str, requested_by: str) -> bool:
+        """Withdraw the exemption of these bytes: their next match is published again. False when it was already revoked."""
+        return self.record(exemption_id(sha256), AuditEvent.EXEMPTION_REVOKED, sha256=sha256, reason=reason, requested_by=requested_by)
+
+    def exemption(self, sha256: str, at: str | None = None) -> dict | None:
+        """The exemption in force for these bytes at `at` (default now): None when there is none, it has expired or it was revoked."""
+        found = self.get(exemption_id(sha256), AuditEvent.EXEMPTION)
+        if found is None or (found.get("expires_at") and found["expires_at"] <= (at or now())):
+            return None
+        if self.get(exemption_id(sha256), AuditEvent.EXEMPTION_REVOKED):
+            return None
+        return found

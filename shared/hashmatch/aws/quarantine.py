@@ -27,6 +27,10 @@ class NotTheMatchedObject(Exception):
     or size, other bytes. Nothing is copied or removed."""
 
 
+class KeyOccupied(Exception):
+    """A restore would overwrite an object uploaded to the key since the takedown: refused."""
+
+
 @dataclass(frozen=True)
 class Evidence:
     bucket: str
@@ -129,11 +133,20 @@ class Quarantine:
             raise UploadGone(f"evidence s3://{evidence.bucket}/{evidence.key} is not there (expired after its retention period?)")
         self.s3.put_object_legal_hold(**object_address(evidence.bucket, evidence.key, evidence.version_id), LegalHold={"Status": "ON" if on else "OFF"})
 
-    def restore(self, upload: Upload, evidence: Evidence) -> str | None:
-        """Copy the kept object back to the upload's bucket and key; returns the new version id."""
+    def check_restorable(self, upload: Upload, evidence: Evidence) -> dict:
+        """The kept object's HEAD, once a restore is shown to be possible: the evidence is there, and nothing newer is at
+        the upload's key (a restore never overwrites an object uploaded since). Raises UploadGone or KeyOccupied."""
         head = self._head(evidence.bucket, evidence.key, evidence.version_id)
         if head is None:
             raise UploadGone(f"evidence s3://{evidence.bucket}/{evidence.key} is not there (expired after its retention period?)")
+        current = self._head(upload.bucket, upload.key)
+        if current is not None:
+            raise KeyOccupied(f"s3://{upload.bucket}/{upload.key} holds another object now (version {current.get('VersionId')}); restoring would overwrite it")
+        return head
+
+    def restore(self, upload: Upload, evidence: Evidence) -> str | None:
+        """Copy the kept object back to the upload's bucket and key; returns the new version id."""
+        head = self.check_restorable(upload, evidence)
         restored = self.s3.copy_object(
             Bucket=upload.bucket,
             Key=upload.key,

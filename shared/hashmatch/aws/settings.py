@@ -149,6 +149,7 @@ class TakeDownSettings:
 class RestoreUploadSettings:
     evidence_bucket: str = _env("EVIDENCE_BUCKET")
     audit_table: str = _env("AUDIT_TABLE")
+    exemption_days: int = _env("EXEMPTION_DAYS", _positive_int)
 
 
 @dataclass(frozen=True)

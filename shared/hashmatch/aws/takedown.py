@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
 from hashmatch.aws.audit import AuditEvent, AuditLog
@@ -86,8 +87,16 @@ def take_down(message: MatchMessage, mode: TakedownMode, quarantine: Quarantine,
     return TakedownOutcome.QUARANTINED
 
 
-def restore(request: RestoreRequest, quarantine: Quarantine, audit: AuditLog) -> dict:
-    """Reinstate a quarantined upload after a complaint, and exempt its exact bytes from future matches."""
+def exemption_expiry(days: int) -> str | None:
+    """When an exemption made now ends: `days` from now; 0 means it does not end."""
+    if days <= 0:
+        return None
+    return (datetime.now(timezone.utc) + timedelta(days=days)).isoformat(timespec="milliseconds")
+
+
+def restore(request: RestoreRequest, quarantine: Quarantine, audit: AuditLog, exemption_days: int = 0) -> dict:
+    """Reinstate a quarantined upload after a complaint, and exempt its exact bytes from future matches for
+    `exemption_days` (0: until revoked). Raises NotQuarantined, UploadGone (no evidence) or KeyOccupied."""
     upload_id, reason, requested_by = request.upload_id, request.reason, request.requested_by
     done = audit.get(upload_id, AuditEvent.RESTORED)
     if done:
@@ -98,8 +107,10 @@ def restore(request: RestoreRequest, quarantine: Quarantine, audit: AuditLog) ->
     upload = Upload.from_object(takedown["bucket"], takedown["key"], takedown.get("version_id"))
     kept = takedown["evidence"]
     evidence = Evidence(kept["bucket"], kept["key"], kept.get("version_id"), takedown.get("retain_until", ""))
-    # The exemption comes first: the restored object raises a new upload notification at once.
-    audit.exempt(takedown["sha256"], reinstated=upload_id, reason=reason, requested_by=requested_by)
+    # Checked before anything is written: a restore that cannot happen leaves no exemption behind.
+    quarantine.check_restorable(upload, evidence)
+    # The exemption comes next: the restored object raises a new upload notification at once.
+    audit.exempt(takedown["sha256"], reinstated=upload_id, reason=reason, requested_by=requested_by, expires_at=exemption_expiry(exemption_days))
     version_id = quarantine.restore(upload, evidence)
     restored_as = Upload.from_object(upload.bucket, upload.key, version_id).upload_id
     audit.record(upload_id, AuditEvent.RESTORED, reason=reason, requested_by=requested_by, restored_as=restored_as, sha256=takedown["sha256"])

@@ -98,3 +98,19 @@ def test_a_conditional_check_failure_from_dynamodb_itself_reads_as_a_redelivery(
         stub.add_client_error("put_item", service_error_code="ConditionalCheckFailedException", http_status_code=400)
 
         assert AuditLog(table).record(UPLOAD, "takedown", outcome="quarantined") is False
+
+
+def test_an_exemption_is_in_force_until_it_expires(audit):
+    audit.exempt(SHA256, reinstated=UPLOAD, reason="complaint upheld", requested_by="reviewer", expires_at="2027-01-01T00:00:00.000+00:00")
+
+    assert audit.exemption(SHA256, at="2026-12-31T23:59:59.000+00:00")["reinstated"] == UPLOAD
+    assert audit.exemption(SHA256, at="2027-01-01T00:00:00.000+00:00") is None
+
+
+def test_a_revoked_exemption_is_no_longer_in_force(audit):
+    audit.exempt(SHA256, reinstated=UPLOAD, reason="complaint upheld", requested_by="reviewer")
+
+    assert audit.revoke_exemption(SHA256, reason="the complaint was fraudulent", requested_by="lead")
+
+    assert audit.exemption(SHA256) is None
+    assert audit.get(f"sha256:{SHA256}", "exemption-revoked")["reason"] == "the complaint was fraudulent"

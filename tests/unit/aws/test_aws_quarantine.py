@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from aws_fakes import FakeS3
-from hashmatch.aws.quarantine import Evidence, NotTheMatchedObject, Quarantine, evidence_key
+from hashmatch.aws.quarantine import Evidence, KeyOccupied, NotTheMatchedObject, Quarantine, evidence_key
 from hashmatch.aws.uploads import Upload, UploadGone
 
 UPLOADS, EVIDENCE = "uploads", "evidence"
@@ -189,3 +189,14 @@ def test_a_message_without_a_sha256_removes_nothing(s3, quarantine):
         quarantine.quarantine(upload, "match-1", "")
 
     assert live_versions(s3, "clip.mp4") == [upload.version_id]
+
+
+def test_restore_never_overwrites_an_object_uploaded_to_the_key_since(s3, quarantine):
+    upload = uploaded(s3, "clip.mp4", b"wrongly matched")
+    evidence = quarantine.quarantine(upload, "match-1", sha256_of(s3, upload))
+    newer = uploaded(s3, "clip.mp4", b"the uploader's new file")
+
+    with pytest.raises(KeyOccupied):
+        quarantine.restore(upload, evidence)
+
+    assert live_versions(s3, "clip.mp4") == [newer.version_id]
