@@ -56,7 +56,8 @@ PROBE_COLUMNS = (
 _CHUNK_ROWS = ", ".join(f"({c}, {c // 4}, {48 - 16 * (c % 4)})" for c in range(CHUNKS))
 _DISTANCE = " + ".join(f"bit_count(bitwise_xor(k.h{w}, p.h{w}), 64)" for w in range(4))
 
-# Which logged uploads are candidates. Parameters: run_id, first day (dt, 'YYYY-MM-DD'), min quality, threshold, run_id, first day.
+# Which logged uploads are candidates. Parameters: run_id, first day (dt, 'YYYY-MM-DD'), min quality, threshold,
+# then run_id and first day twice (MD5, SHA-256: two equality joins, not one join on an OR, which would loop).
 # Built once from this module's constants (table names, chunk layout); every value is a bound parameter.
 RETRO_CANDIDATES_SQL = f"""
 WITH chunks (chunk, word, shift) AS (
@@ -76,7 +77,11 @@ FROM keyed k JOIN probes p ON p.chunk = k.chunk AND p.value = k.value
 WHERE {_DISTANCE} <= ?
 UNION
 SELECT u.upload_id
-FROM {UPLOADS_TABLE} u JOIN {PROBES_TABLE} d ON d.run_id = ? AND d.kind = 'digest' AND (u.md5 = d.digest OR u.sha256 = d.digest)
+FROM {UPLOADS_TABLE} u JOIN (SELECT digest FROM {PROBES_TABLE} WHERE run_id = ? AND kind = 'digest') d ON u.md5 = d.digest
+WHERE u.dt >= ?
+UNION
+SELECT u.upload_id
+FROM {UPLOADS_TABLE} u JOIN (SELECT digest FROM {PROBES_TABLE} WHERE run_id = ? AND kind = 'digest') d ON u.sha256 = d.digest
 WHERE u.dt >= ?
 """.strip()  # nosec B608
 
@@ -238,7 +243,7 @@ def retro_match(
     if not probes:
         return RetroMatchRun(run_id, 0, [], snapshot)
     engine.put_probes(run_id, "references", probes)
-    found_ids = sorted({str(row["upload_id"]) for row in engine.query(RETRO_CANDIDATES_SQL, [run_id, since_day, PRIMARY_SIGNAL.min_quality, threshold, run_id, since_day])})
+    found_ids = sorted({str(row["upload_id"]) for row in engine.query(RETRO_CANDIDATES_SQL, [run_id, since_day, PRIMARY_SIGNAL.min_quality, threshold, run_id, since_day, run_id, since_day])})
     if not found_ids:
         return RetroMatchRun(run_id, 0, [], snapshot)
     engine.put_probes(run_id, "candidates", [candidate_row(run_id, upload_id) for upload_id in found_ids])

@@ -22,7 +22,7 @@ from hashmatch.aws.messages import RestoreRequest
 from hashmatch.aws.quarantine import Quarantine
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 from hashmatch.aws.quarantine import KeyOccupied
-from hashmatch.aws.takedown import NotQuarantined, restore
+from hashmatch.aws.takedown import ExemptionSpent, NotQuarantined, restore
 from hashmatch.aws.uploads import UploadGone
 from hashmatch.errors import MediaError
 from hashmatch_tools import hashset
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         request = RestoreRequest(upload_id=args.upload_id, reason=args.reason, requested_by=args.requested_by)
         try:
             print(json.dumps(restore(request, quarantine, audit, args.exemption_days), indent=2, default=str))
-        except (NotQuarantined, UploadGone, KeyOccupied) as error:
+        except (NotQuarantined, UploadGone, KeyOccupied, ExemptionSpent) as error:
             print(f"restore: {error}", file=sys.stderr)
             return 2
         return 0

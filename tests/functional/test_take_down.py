@@ -179,10 +179,8 @@ def test_the_exemption_of_a_restore_ends_after_the_stacks_exemption_days(runner,
 def test_a_restore_that_would_overwrite_a_newer_upload_is_refused_and_exempts_nothing(runner, s3, bucket, audit, load_event):
     from hashmatch.aws.quarantine import KeyOccupied
 
-    own = image_bytes(textured(23, 320, 240), "JPEG", quality=80)  # bytes no other test exempts
-    key = f"incoming/{uuid.uuid4().hex[:8]} replaced.jpg"
-    put = s3.put_object(Bucket=bucket, Key=key, Body=own)
-    upload = Upload.from_object(bucket, key, put["VersionId"], etag=put["ETag"].strip('"'), size=len(own))
+    upload, own = put_own(s3, bucket, 23)
+    key = upload.key
     runner.invoke(FUNCTION, naming(load_event("take_down"), upload, sha256=hashlib.sha256(own).hexdigest()))
     s3.put_object(Bucket=bucket, Key=key, Body=b"the uploader's next file")
 
@@ -194,11 +192,20 @@ def test_a_restore_that_would_overwrite_a_newer_upload_is_refused_and_exempts_no
     assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"the uploader's next file"
 
 
-def test_an_operator_can_revoke_an_exemption(runner, stack, audit, uploaded, load_event):
+def put_own(s3, bucket: str, seed: int) -> tuple[Upload, bytes]:
+    """An upload of bytes no other test uses (so its exemption is its own)."""
+    own = image_bytes(textured(seed, 320, 240), "JPEG", quality=80)
+    key = f"incoming/{uuid.uuid4().hex[:8]} own.jpg"
+    put = s3.put_object(Bucket=bucket, Key=key, Body=own)
+    return Upload.from_object(bucket, key, put["VersionId"], etag=put["ETag"].strip('"'), size=len(own)), own
+
+
+def test_an_operator_can_revoke_an_exemption(runner, stack, s3, bucket, audit, load_event):
     from hashmatch_tools import admin
 
-    runner.invoke(FUNCTION, naming(load_event("take_down"), uploaded))
-    record = runner.invoke("RestoreUploadFunction", {**load_event("restore_upload"), "upload_id": uploaded.upload_id})
+    upload, own = put_own(s3, bucket, 24)
+    runner.invoke(FUNCTION, naming(load_event("take_down"), upload, sha256=hashlib.sha256(own).hexdigest()))
+    record = runner.invoke("RestoreUploadFunction", {**load_event("restore_upload"), "upload_id": upload.upload_id})
     common = ["--endpoint-url", stack.endpoint_url, "--region", stack.region, "--audit-table", stack.ref("AuditTable")]
 
     status = admin.main([*common, "revoke-exemption", record["sha256"], "--reason", "fraudulent complaint", "--requested-by", "lead"])
@@ -206,15 +213,21 @@ def test_an_operator_can_revoke_an_exemption(runner, stack, audit, uploaded, loa
     assert status == 0 and audit.exemption(record["sha256"]) is None
 
 
-def test_a_second_restore_returns_the_first(runner, s3, uploaded, load_event):
-    runner.invoke(FUNCTION, naming(load_event("take_down"), uploaded))
-    request = {**load_event("restore_upload"), "upload_id": uploaded.upload_id}
-    first = runner.invoke("RestoreUploadFunction", request)
+def test_bytes_whose_exemption_ended_are_not_restored_a_second_time(runner, s3, bucket, audit, load_event):
+    from hashmatch.aws.takedown import ExemptionSpent
 
-    second = runner.invoke("RestoreUploadFunction", request)
+    first, own = put_own(s3, bucket, 25)
+    digest = hashlib.sha256(own).hexdigest()
+    runner.invoke(FUNCTION, naming(load_event("take_down"), first, sha256=digest))
+    runner.invoke("RestoreUploadFunction", {**load_event("restore_upload"), "upload_id": first.upload_id})
+    audit.revoke_exemption(digest, reason="fraudulent complaint", requested_by="lead")
+    again, _ = put_own(s3, bucket, 25)
+    runner.invoke(FUNCTION, naming(load_event("take_down"), again, sha256=digest))
 
-    assert second == first
-    assert len(s3.list_object_versions(Bucket=uploaded.bucket, Prefix=uploaded.key)["Versions"]) == 1
+    with pytest.raises(ExemptionSpent):
+        runner.invoke("RestoreUploadFunction", {**load_event("restore_upload"), "upload_id": again.upload_id})
+
+    assert s3.list_object_versions(Bucket=bucket, Prefix=again.key).get("Versions", []) == []
 
 
 def test_restoring_an_upload_that_was_never_quarantined_fails_loudly(runner, load_event):

@@ -80,7 +80,7 @@ def test_the_sql_finds_exactly_the_uploads_brute_force_finds_within_the_threshol
     states = [still_entry(r) for r in references]
     engine.put_probes("run", "references", probe_rows(states, "run"))
 
-    rows = engine.query(RETRO_CANDIDATES_SQL, ["run", DAY, 50, 31, "run", DAY])
+    rows = engine.query(RETRO_CANDIDATES_SQL, ["run", DAY, 50, 31, "run", DAY, "run", DAY])
 
     assert {row["upload_id"] for row in rows} == expected
     assert len(expected) > 20

@@ -133,20 +133,22 @@ class Quarantine:
             raise UploadGone(f"evidence s3://{evidence.bucket}/{evidence.key} is not there (expired after its retention period?)")
         self.s3.put_object_legal_hold(**object_address(evidence.bucket, evidence.key, evidence.version_id), LegalHold={"Status": "ON" if on else "OFF"})
 
-    def check_restorable(self, upload: Upload, evidence: Evidence) -> dict:
-        """The kept object's HEAD, once a restore is shown to be possible: the evidence is there, and nothing newer is at
-        the upload's key (a restore never overwrites an object uploaded since). Raises UploadGone or KeyOccupied."""
+    def check_restorable(self, upload: Upload, evidence: Evidence, taken_down_at: datetime | None = None) -> dict:
+        """The kept object's HEAD, once a restore is shown to be possible: the evidence is there, and nothing uploaded
+        to the key since the takedown (`taken_down_at`) is there now: a restore never overwrites a newer object. An
+        older version that became current when the matched one was removed is not newer. Raises UploadGone or KeyOccupied."""
         head = self._head(evidence.bucket, evidence.key, evidence.version_id)
         if head is None:
             raise UploadGone(f"evidence s3://{evidence.bucket}/{evidence.key} is not there (expired after its retention period?)")
         current = self._head(upload.bucket, upload.key)
-        if current is not None:
-            raise KeyOccupied(f"s3://{upload.bucket}/{upload.key} holds another object now (version {current.get('VersionId')}); restoring would overwrite it")
+        # HEAD dates are whole seconds: anything from the takedown's second on counts as newer (the safe side).
+        if current is not None and (taken_down_at is None or current["LastModified"] >= taken_down_at.replace(microsecond=0)):
+            raise KeyOccupied(f"s3://{upload.bucket}/{upload.key} holds an object uploaded since the takedown (version {current.get('VersionId')}); restoring would overwrite it")
         return head
 
-    def restore(self, upload: Upload, evidence: Evidence) -> str | None:
+    def restore(self, upload: Upload, evidence: Evidence, taken_down_at: datetime | None = None) -> str | None:
         """Copy the kept object back to the upload's bucket and key; returns the new version id."""
-        head = self.check_restorable(upload, evidence)
+        head = self.check_restorable(upload, evidence, taken_down_at)
         restored = self.s3.copy_object(
             Bucket=upload.bucket,
             Key=upload.key,

@@ -16,6 +16,10 @@ class NotQuarantined(LookupError):
     """A restore was asked for an upload that has no quarantine on record."""
 
 
+class ExemptionSpent(RuntimeError):
+    """A restore of bytes whose one exemption has expired or been revoked: refused, since they would be taken down again."""
+
+
 class TakedownOutcome(StrEnum):
     """How one match message ended (logged, counted, and the review record's outcome)."""
 
@@ -107,11 +111,16 @@ def restore(request: RestoreRequest, quarantine: Quarantine, audit: AuditLog, ex
     upload = Upload.from_object(takedown["bucket"], takedown["key"], takedown.get("version_id"))
     kept = takedown["evidence"]
     evidence = Evidence(kept["bucket"], kept["key"], kept.get("version_id"), takedown.get("retain_until", ""))
+    taken_down_at = datetime.fromisoformat(takedown["recorded_at"])
     # Checked before anything is written: a restore that cannot happen leaves no exemption behind.
-    quarantine.check_restorable(upload, evidence)
+    quarantine.check_restorable(upload, evidence, taken_down_at)
     # The exemption comes next: the restored object raises a new upload notification at once.
-    audit.exempt(takedown["sha256"], reinstated=upload_id, reason=reason, requested_by=requested_by, expires_at=exemption_expiry(exemption_days))
-    version_id = quarantine.restore(upload, evidence)
+    granted = audit.exempt(takedown["sha256"], reinstated=upload_id, reason=reason, requested_by=requested_by, expires_at=exemption_expiry(exemption_days))
+    if not granted and audit.exemption(takedown["sha256"]) is None:
+        # An exemption of these bytes was made once and has expired or been revoked; the audit table keeps one per
+        # bytes, so restoring now would see the object quarantined again at once.
+        raise ExemptionSpent(f"the bytes of {upload_id} (sha256 {takedown['sha256']}) were exempted once before and that exemption has ended; not restored")
+    version_id = quarantine.restore(upload, evidence, taken_down_at)
     restored_as = Upload.from_object(upload.bucket, upload.key, version_id).upload_id
     audit.record(upload_id, AuditEvent.RESTORED, reason=reason, requested_by=requested_by, restored_as=restored_as, sha256=takedown["sha256"])
     return audit.get(upload_id, AuditEvent.RESTORED)

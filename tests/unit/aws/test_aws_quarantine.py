@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -200,3 +200,14 @@ def test_restore_never_overwrites_an_object_uploaded_to_the_key_since(s3, quaran
         quarantine.restore(upload, evidence)
 
     assert live_versions(s3, "clip.mp4") == [newer.version_id]
+
+
+def test_restore_puts_back_over_an_older_version_that_became_current_when_the_matched_one_was_removed(s3, quarantine):
+    older = uploaded(s3, "clip.mp4", b"an older upload of the key")
+    matched = uploaded(s3, "clip.mp4", b"wrongly matched")
+    evidence = quarantine.quarantine(matched, "match-1", sha256_of(s3, matched))
+    taken_down_at = datetime.now(timezone.utc) + timedelta(seconds=1)
+
+    restored = quarantine.restore(matched, evidence, taken_down_at)
+
+    assert live_versions(s3, "clip.mp4") == [older.version_id, restored]
