@@ -232,7 +232,7 @@ def run(media: dict[str, Item], source: str, repeat: int, log_path: Path, corpus
         for record in demo.audit_records(message["upload"]["upload_id"]):
             say(json.dumps(record, indent=2, default=str))
 
-        heading("bad objects: a counted, recorded outcome, never a retry loop")
+        heading("bad objects: a counted, recorded outcome, never a retry loop; media that cannot be checked is held")
         bad = {
             "bad/empty.mp4": b"",
             "bad/truncated.mp4": unrelated.data[: len(unrelated.data) // 3],
@@ -244,7 +244,10 @@ def run(media: dict[str, Item], source: str, repeat: int, log_path: Path, corpus
         for key in bad:
             version = demo.s3.list_object_versions(Bucket=demo.uploads, Prefix=key)["Versions"][0]["VersionId"]
             records = demo.audit_records(f"s3://{demo.uploads}/{key}?versionId={version}")
-            say(f"{key}: " + "; ".join(f"{r['event']} ({r.get('reason')}: {r.get('detail')})" for r in records))
+            say(f"{key}: " + "; ".join(f"{r['event']} ({r.get('reason')}: {r.get('detail')}{', ' + r['action'] if r.get('action') else ''}{', ' + r['outcome'] if r.get('outcome') else ''})" for r in records))
+        for envelope in demo.received():
+            hold = json.loads(envelope["Message"])
+            say(f"hold message on the match topic (CannotCheckAction hold): {hold.get('message_type')} {hold.get('reason')} for {hold['upload']['key']}")
         dead = stack.client("sqs").get_queue_attributes(QueueUrl=stack.ref("UploadsDeadLetterQueue"), AttributeNames=["ApproximateNumberOfMessages"])
         say(f"uploads dead-letter queue: {dead['Attributes']['ApproximateNumberOfMessages']} message(s)")
 

@@ -148,13 +148,18 @@ class FakeS3:
         return self._answer({"ETag": version.etag}, bucket, version)
 
     def get_object(self, **params) -> dict:
-        self._check("GetObject", params, honoured={"Bucket", "Key", "VersionId", "IfMatch", "IfNoneMatch"})
+        self._check("GetObject", params, honoured={"Bucket", "Key", "VersionId", "IfMatch", "IfNoneMatch", "Range"})
         bucket, version = self._find("GetObject", params, head=False)
         if "IfNoneMatch" in params and params["IfNoneMatch"].strip('"') == version.etag.strip('"'):
             # S3 answers 304 with no body, so botocore's error code is the bare status.
             raise client_error("304", "GetObject", 304, "Not Modified")
+        body = version.body
+        if "Range" in params:
+            # Only the "bytes=first-last" form the adapters send.
+            first, last = (int(part) for part in params["Range"].removeprefix("bytes=").split("-"))
+            body = body[first : last + 1]
         return self._answer(
-            {**self._headers(version), "Body": StreamingBody(io.BytesIO(version.body), len(version.body))},
+            {**self._headers(version), "ContentLength": len(body), "Body": StreamingBody(io.BytesIO(body), len(body))},
             bucket,
             version,
         )

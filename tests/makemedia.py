@@ -141,3 +141,57 @@ def letterboxed(rgb: np.ndarray, bar: float = 0.15, pillar: float = 0.0) -> np.n
     top, left = (height - inner_h) // 2, (width - inner_w) // 2
     out[top : top + inner_h, left : left + inner_w] = inner
     return out
+
+
+def repeated_gif(rgb: np.ndarray, count: int, duration_ms: int = 100) -> bytes:
+    """An animated GIF of `count` copies of one picture, each drawn in full: encoded once and its
+    frame block repeated, so that hundreds of large frames take no time to make."""
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).convert("P", palette=Image.Palette.ADAPTIVE).save(out, format="GIF", duration=duration_ms)
+    single = out.getvalue()
+    flags = single[10]
+    start = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    if single[start : start + 2] != b"!\xf9" or single[-1:] != b";":
+        raise ValueError("expected Pillow's GIF layout: screen, palette, one framed picture, trailer")
+    return single[:start] + single[start:-1] * count + b";"
+
+
+def repeated_webp(rgb: np.ndarray, count: int, duration_ms: int = 100) -> bytes:
+    """An animated WebP of `count` frames alternating between the picture and its mirror image:
+    two frames encoded, their ANMF chunks repeated."""
+    pictures = [Image.fromarray(np.ascontiguousarray(rgb)), Image.fromarray(np.ascontiguousarray(rgb[:, ::-1]))]
+    out = io.BytesIO()
+    pictures[0].save(out, format="WEBP", save_all=True, append_images=pictures[1:], duration=duration_ms, quality=80, minimize_size=False)
+    data = out.getvalue()
+    chunks, position = [], 12
+    while position + 8 <= len(data):
+        size = struct.unpack("<I", data[position + 4 : position + 8])[0]
+        chunks.append(data[position : position + 8 + size + (size & 1)])
+        position += 8 + size + (size & 1)
+    frames = [chunk for chunk in chunks if chunk[:4] == b"ANMF"]
+    if len(frames) != 2:
+        raise ValueError("expected two ANMF chunks")
+    body = b"".join(chunk for chunk in chunks if chunk[:4] != b"ANMF") + b"".join(frames[n % 2] for n in range(count))
+    return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
+
+
+def sixteen_bit_png(grey: np.ndarray) -> bytes:
+    """A 16-bit grey PNG (mode I;16) of a uint8 grey picture, each level spread over the 16-bit range."""
+    return image_bytes(grey.astype(np.uint16) * 257, "PNG")
+
+
+def declared_png(width: int, height: int) -> bytes:
+    """A PNG whose header declares `width` x `height` pixels and whose data is one tiny row: a decompression bomb's shape."""
+    import zlib
+
+    def chunk(name: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + name + payload + struct.pack(">I", zlib.crc32(name + payload))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+
+def heif_header(brand: bytes = b"heic") -> bytes:
+    """The first box of a HEIF file (ftyp with a still-picture brand) and some padding: what a HEIC upload starts with."""
+    ftyp = struct.pack(">I", 24) + b"ftyp" + brand + b"\x00\x00\x00\x00" + b"mif1" + brand
+    return ftyp + struct.pack(">I", 16) + b"free" + b"\x00" * 8

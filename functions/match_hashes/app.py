@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -13,14 +13,14 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from hashmatch.aws import settings as config
 from hashmatch.aws.audit import AuditEvent, AuditLog, now
-from hashmatch.aws.hash_messages import read_hashes_message
+from hashmatch.aws.hash_messages import HashesMessage, read_hashes_message
 from hashmatch.aws.hash_set import HashSet
 from hashmatch.aws.hash_set_snapshots import FreshHashSet, SnapshotStore
-from hashmatch.aws.match_messages import live_match_id, match_message, publish_match
-from hashmatch.aws.messages import MatchMessage
+from hashmatch.aws.match_messages import hold_message, live_match_id, match_message, publish_match
+from hashmatch.aws.messages import HoldMessage, MatchMessage
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 from hashmatch.upload_log import log_messages, send_batches
-from hashmatch.vocabulary import Stage
+from hashmatch.vocabulary import CannotCheckAction, CannotCheckReason, Stage
 
 settings = config.load(config.MatchHashesSettings)
 logger = Logger()
@@ -48,6 +48,41 @@ persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
 @idempotent_function(data_keyword_argument="message", config=idempotency, persistence_store=persistence)
 def publish_once(message: MatchMessage) -> dict:
     return {"sns_message_id": publish_match(sns, settings.match_topic_arn, message)}
+
+
+# A hold is published once per upload, keyed by its hold id (match_messages.hold_id).
+hold_idempotency = IdempotencyConfig(event_key_jmespath="hold_id", expires_after_seconds=14 * 24 * 3600, raise_on_no_idempotency_key=True)
+
+
+# A store of its own: a persistence layer takes the key path of the first config it serves.
+hold_persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
+
+
+@idempotent_function(data_keyword_argument="message", config=hold_idempotency, persistence_store=hold_persistence)
+def publish_hold_once(message: HoldMessage) -> dict:
+    return {"sns_message_id": publish_match(sns, settings.match_topic_arn, message)}
+
+
+def cannot_check(request: HashesMessage, reason: CannotCheckReason, detail: str) -> None:
+    """An upload that could not be checked is recorded and counted, and held (a hold message the takedown acts on)
+    unless CannotCheckAction is allow or the upload was reinstated at its place after review."""
+    upload = request.upload
+    sha256 = request.unchecked.sha256 if request.unchecked is not None else request.hashes.sha256
+    metrics.add_metric(name="UploadsCannotCheck", unit=MetricUnit.Count, value=1)
+    with single_metric(name="UploadsCannotCheck", unit=MetricUnit.Count, value=1) as by_reason:
+        by_reason.add_dimension(name="reason", value=str(reason))
+    action = settings.cannot_check_action
+    exemption = audit.exemption(sha256, bucket=upload.bucket, key=upload.key) if upload.is_object else None
+    if action == CannotCheckAction.ALLOW or not upload.is_object or exemption:
+        allowed = "exempted" if exemption else ("allow" if upload.is_object else "not-an-object")
+        audit.record(upload.upload_id, AuditEvent.CANNOT_CHECK, reason=str(reason), detail=detail, action=allowed, sha256=sha256)
+        logger.warning("upload cannot be checked: left in place", upload_id=upload.upload_id, reason=str(reason), detail=detail, action=allowed)
+        return
+    message = hold_message(request, reason, detail)
+    message_id = publish_hold_once(message=message)["sns_message_id"]
+    audit.record(upload.upload_id, AuditEvent.CANNOT_CHECK, reason=str(reason), detail=detail, action=str(action), hold_id=message.hold_id, sns_message_id=message_id, sha256=sha256)
+    metrics.add_metric(name="UploadsHeld", unit=MetricUnit.Count, value=1)
+    logger.warning("upload cannot be checked: held", upload_id=upload.upload_id, reason=str(reason), detail=detail, hold_id=message.hold_id, sns_message_id=message_id)
 
 # The upload hash log's messages of this batch, sent after the batch (log_upload_hashes writes them as Parquet).
 pending_log: list[dict] = []
@@ -80,6 +115,9 @@ def flush_log() -> None:
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
     request = read_hashes_message(s3, record.body)
+    if request.unchecked is not None:
+        cannot_check(request, request.unchecked.reason, request.unchecked.detail)
+        return
     upload, hashes = request.upload, request.hashes
     loaded = hash_set.get()
     # A message without detail pictures (a hash-only request) is matched by PDQ alone.
@@ -91,6 +129,11 @@ def record_handler(record: SQSRecord) -> None:
         metrics.add_metric(name="SecondStageRuns", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="SecondStageSeconds", unit=MetricUnit.Seconds, value=second_stage_seconds)
     stages = [str(stage) for stage in result.stages]
+    if not matches and hashes.partial:
+        # The part hashed in the time budget matched nothing: the rest was never looked at.
+        covered = f"{hashes.covered_seconds or 0.0:.1f} s of {hashes.duration:.1f} s"
+        cannot_check(request, CannotCheckReason.PARTIAL, f"hashed within the time budget: the first {covered}, which matched nothing")
+        return
     if not matches:
         metrics.add_metric(name="UploadsUnmatched", unit=MetricUnit.Count, value=1)
         logger.info("no match", upload_id=upload.upload_id, frames=len(hashes.frames), stages=stages, second_stage_seconds=second_stage_seconds, hash_set_version=loaded.version, hash_set_source=hash_set.source)
@@ -98,7 +141,7 @@ def record_handler(record: SQSRecord) -> None:
     decided_by = str(result.decided_by)
     if result.decided_by == Stage.LOCAL_FEATURES:
         metrics.add_metric(name="OrbMatches", unit=MetricUnit.Count, value=1)
-    exemption = audit.exemption(hashes.sha256)
+    exemption = audit.exemption(hashes.sha256, bucket=upload.bucket, key=upload.key)
     if exemption:
         # These exact bytes were reinstated after a complaint: the decision stands.
         metrics.add_metric(name="MatchesExempted", unit=MetricUnit.Count, value=1)
@@ -127,6 +170,7 @@ def record_handler(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 def lambda_handler(event, context):
     idempotency.register_lambda_context(context)
+    hold_idempotency.register_lambda_context(context)
     try:
         return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
     finally:

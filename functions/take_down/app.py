@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from hashmatch.aws import settings as config
 from hashmatch.aws.audit import AuditLog
-from hashmatch.aws.messages import MatchMessage, MatchMessageRecord
+from hashmatch.aws.messages import HoldMessage, MatchMessage, MatchMessageRecord
 from hashmatch.aws.quarantine import Quarantine
 from hashmatch.aws.takedown import TakedownOutcome, take_down
 
@@ -33,12 +33,13 @@ current_request = {"id": ""}
 
 
 @idempotent_function(data_keyword_argument="message", config=idempotency, persistence_store=persistence)
-def take_down_once(message: MatchMessage) -> dict:
+def take_down_once(message: MatchMessage | HoldMessage) -> dict:
     return {"outcome": str(take_down(message, settings.takedown_mode, quarantine, audit)), "request_id": current_request["id"]}
 
 
 _OUTCOME_METRICS = {
     TakedownOutcome.QUARANTINED: "UploadsQuarantined",
+    TakedownOutcome.HELD: "UploadsHeld",
     TakedownOutcome.REVIEW_ONLY: "UploadsReviewOnly",
     TakedownOutcome.GONE: "UploadsGone",
     TakedownOutcome.DUPLICATE: "DuplicateMatchMessages",

@@ -15,8 +15,14 @@ class RejectReason(StrEnum):
 
 
 class MediaError(Exception):
-    """Input that cannot be hashed, with the RejectReason."""
+    """Input that cannot be hashed, with the RejectReason.
 
-    def __init__(self, reason: RejectReason | str, message: str):
+    `recognised` is True when the bytes are media of a known image or video format that cannot
+    be decoded here or is over a limit (HEIC, a damaged MP4, a decompression bomb): media that
+    went unchecked, not input that is no media at all (text, audio, an empty file).
+    """
+
+    def __init__(self, reason: RejectReason | str, message: str, recognised: bool = False):
         super().__init__(message)
         self.reason = RejectReason(reason)
+        self.recognised = recognised

@@ -137,6 +137,9 @@ class MediaHashes:
     features: tuple[FrameFeatures, ...] = ()
     # Only with keep_detail_pictures=True; never serialised (pixels, not hashes).
     detail_pictures: tuple[DetailPicture, ...] = ()
+    # True when a time budget ran out first: the frames cover the media's first covered_seconds only.
+    partial: bool = False
+    covered_seconds: float | None = None
 
     @property
     def usable_frames(self) -> list[FrameHashes]:
@@ -156,6 +159,9 @@ class MediaHashes:
             "frames_sampled": self.frames_sampled,
             "frames": [frame.to_dict(with_variants) for frame in self.frames],
         }
+        if self.partial:
+            data["partial"] = True
+            data["covered_seconds"] = round(self.covered_seconds or 0.0, 3)
         if with_features and self.features:
             data["features"] = [frame.to_dict() for frame in self.features]
         return data
@@ -174,4 +180,6 @@ class MediaHashes:
             frames=tuple(FrameHashes.from_dict(frame) for frame in data["frames"]),
             frames_sampled=int(data.get("frames_sampled", len(data["frames"]))),
             features=tuple(FrameFeatures.from_dict(frame) for frame in data.get("features", ())),
+            partial=bool(data.get("partial", False)),
+            covered_seconds=float(data["covered_seconds"]) if data.get("covered_seconds") is not None else None,
         )

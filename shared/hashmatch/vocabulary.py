@@ -31,3 +31,20 @@ class Action(StrEnum):
 
     QUARANTINE = "quarantine"  # take the upload down, keep it as evidence
     REVIEW = "review"  # leave it up for a person to look at
+
+
+class CannotCheckReason(StrEnum):
+    """Why an upload could not be checked; CannotCheckAction decides what happens to it (held for review or allowed)."""
+
+    OVERSIZED = "oversized"  # media over a size, pixel, frame or duration limit
+    CORRUPT = "corrupt"  # media that starts like a known format and does not decode (damaged or cut short)
+    UNSUPPORTED = "unsupported"  # media in a format the hasher recognises and cannot decode (HEIC, AVIF)
+    PARTIAL = "partial"  # hashed in part within the time budget, and that part matched nothing
+    FAILED = "failed"  # the hasher ended without an outcome on it (out of memory, out of time) more than once
+
+
+class CannotCheckAction(StrEnum):
+    """What becomes of an upload that cannot be checked (the CannotCheckAction parameter)."""
+
+    HOLD = "hold"  # a hold message: the takedown quarantines it and reviewers decide
+    ALLOW = "allow"  # recorded and counted only; it stays online unchecked

@@ -3,31 +3,34 @@
     python -m hashmatch_tools.admin --table TABLE --features-bucket BUCKET add-reference FILE --label LABEL --source SOURCE
     python -m hashmatch_tools.admin --table TABLE list-references
     python -m hashmatch_tools.admin --table TABLE --features-bucket BUCKET remove-reference REFERENCE_ID
-    python -m hashmatch_tools.admin --audit-table T --evidence-bucket B restore UPLOAD_ID --reason R --requested-by WHO
+    python -m hashmatch_tools.admin restore UPLOAD_ID --reason R [--scope upload|bytes] [--url URL]   (as the restore role)
     python -m hashmatch_tools.admin --table TABLE hashset import LIST [--format F] [--source S]   (and the other
         `hashmatch hashset` commands: add, export, remove, list, stats, allow, reindex)
 
---endpoint-url (or AWS_ENDPOINT_URL) points boto3 at a local stack.
+--endpoint-url (or AWS_ENDPOINT_URL) points boto3 at a local stack. `restore` calls the stack's restore URL
+(RestoreUploadFunctionUrl) signed with the default credentials, which must be a session of RestoreRoleName.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import urllib.error
 
-from hashmatch.aws.audit import AuditLog
+from hashmatch.aws.audit import AuditLog, ExemptionScope
 from hashmatch.aws.hash_set import HashSet
-from hashmatch.aws.messages import RestoreRequest
 from hashmatch.aws.quarantine import Quarantine
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
-from hashmatch.aws.quarantine import KeyOccupied
-from hashmatch.aws.takedown import ExemptionSpent, NotQuarantined, restore
+from hashmatch.aws.takedown import NotQuarantined
 from hashmatch.aws.uploads import UploadGone
 from hashmatch.errors import MediaError
 from hashmatch_tools import hashset
 from hashmatch_tools.matching import hash_reference
 from hashmatch.vocabulary import Action
+
+RESTORE_URL_VARIABLE = "HASHMATCH_RESTORE_URL"
 
 
 def add_reference(hash_set: HashSet, path: str, *, label: str, source: str, action: Action = Action.QUARANTINE, reference_id: str | None = None):
@@ -38,6 +41,37 @@ def add_reference(hash_set: HashSet, path: str, *, label: str, source: str, acti
     """
     hashes = hash_reference(path, extra_signals=())
     return hash_set.add_reference(hashes, label=label, source=source, action=action, reference_id=reference_id)
+
+
+def restore_through_url(session, args) -> int:
+    """POST the restore request to the stack's restore URL, SigV4-signed with the session's credentials (the requester)."""
+    from hashmatch_tools.lookup_client import post_lookup, region_for
+
+    url = args.url or os.environ.get(RESTORE_URL_VARIABLE)
+    if not url:
+        print(f"restore: no restore URL: give --url or set {RESTORE_URL_VARIABLE} (the stack output RestoreUploadFunctionUrl)", file=sys.stderr)
+        return 2
+    credentials = session.get_credentials()
+    if credentials is None:
+        print("restore: no AWS credentials to sign the request with (assume the stack's RestoreRoleName role)", file=sys.stderr)
+        return 1
+    region = region_for(url, args.region)
+    if not region:
+        print("restore: no region to sign for: give --region (or set AWS_REGION)", file=sys.stderr)
+        return 2
+    body = {"upload_id": args.upload_id, "reason": args.reason, "scope": args.scope}
+    try:
+        status, answer, _ = post_lookup(url, body, credentials.get_frozen_credentials(), region, args.timeout)
+    except urllib.error.URLError as error:
+        print(f"restore: cannot reach {url}: {error.reason}", file=sys.stderr)
+        return 1
+    if status == 200:
+        print(json.dumps(answer, indent=2))
+        return 0
+    reason = answer.get("reason") or answer.get("Message") or answer.get("error") or ""
+    hint = " (sign as a session of the stack's RestoreRoleName role)" if status == 403 else ""
+    print(f"restore: {status} {answer.get('error', '')}{hint}: {reason}".rstrip(": "), file=sys.stderr)
+    return 2 if 400 <= status < 500 else 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,13 +101,20 @@ def _parser() -> argparse.ArgumentParser:
     hold = commands.add_parser("legal-hold", help="put (or with --off lift) a legal hold on a quarantined upload's evidence")
     hold.add_argument("upload_id")
     hold.add_argument("--off", action="store_true", help="lift the hold")
-    back = commands.add_parser("restore", help="put a quarantined upload back after a complaint")
+    back = commands.add_parser("restore", help="put a quarantined upload back after a complaint (signed as the restore role; the signer is the requester)")
     back.add_argument("upload_id")
-    back.add_argument("--reason", required=True)
-    back.add_argument("--requested-by", required=True)
-    back.add_argument("--exemption-days", type=int, default=365, help="how long those exact bytes are exempt from matching (0: until revoked; default 365, as the stack's RestoreExemptionDays)")
+    back.add_argument("--reason", required=True, help="why (the complaint and the decision); kept in the audit records")
+    back.add_argument(
+        "--scope",
+        choices=[scope.value for scope in ExemptionScope],
+        default=ExemptionScope.UPLOAD.value,
+        help="what the exemption from matching covers: these bytes at this upload's key only (upload, the default) or anywhere, by anyone (bytes: content judged lawful); it lasts the stack's RestoreExemptionDays",
+    )
+    back.add_argument("--url", help=f"the restore URL (default: ${RESTORE_URL_VARIABLE}, the stack output RestoreUploadFunctionUrl)")
+    back.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for the answer (default 90; the function may take 60)")
     revoke = commands.add_parser("revoke-exemption", help="withdraw the exemption of a restored upload's bytes: their next match is published again")
     revoke.add_argument("sha256", help="the bytes' SHA-256 (the restore record's sha256)")
+    revoke.add_argument("--object", metavar="S3_URI", help="for an upload-scoped exemption: s3://bucket/key, the restored upload's (its restore record's exemption id names it)")
     revoke.add_argument("--reason", required=True)
     revoke.add_argument("--requested-by", required=True)
     return parser
@@ -119,22 +160,22 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
     if args.command == "restore":
-        audit = AuditLog(dynamodb.Table(need(args.audit_table, "--audit-table")))
-        quarantine = Quarantine(session.client("s3", **options), need(args.evidence_bucket, "--evidence-bucket"))
-        request = RestoreRequest(upload_id=args.upload_id, reason=args.reason, requested_by=args.requested_by)
-        try:
-            print(json.dumps(restore(request, quarantine, audit, args.exemption_days), indent=2, default=str))
-        except (NotQuarantined, UploadGone, KeyOccupied, ExemptionSpent) as error:
-            print(f"restore: {error}", file=sys.stderr)
-            return 2
-        return 0
+        return restore_through_url(session, args)
     if args.command == "revoke-exemption":
         audit = AuditLog(dynamodb.Table(need(args.audit_table, "--audit-table")))
-        if audit.exemption(args.sha256) is None:
-            print(f"revoke-exemption: no exemption in force for {args.sha256}", file=sys.stderr)
+        bucket = key = None
+        if args.object:
+            bucket, _, key = args.object.removeprefix("s3://").partition("/")
+            if not (args.object.startswith("s3://") and bucket and key):
+                raise SystemExit(f"revoke-exemption: --object must be s3://bucket/key, not {args.object!r}")
+        place = f" at {args.object}" if args.object else ""
+        if audit.scoped_exemption(args.sha256, bucket, key) is None:
+            print(f"revoke-exemption: no exemption in force for {args.sha256}{place}", file=sys.stderr)
             return 2
-        audit.revoke_exemption(args.sha256, reason=args.reason, requested_by=args.requested_by)
-        print(json.dumps({"sha256": args.sha256, "revoked": True}))
+        # Whose credentials revoked it, beside whom the operator names: this command writes the audit table directly.
+        caller = session.client("sts", **options).get_caller_identity()["Arn"]
+        audit.revoke_exemption(args.sha256, bucket=bucket, key=key, reason=args.reason, requested_by=args.requested_by, revoked_by=caller)
+        print(json.dumps({"sha256": args.sha256, "object": args.object, "revoked": True}))
         return 0
     table = dynamodb.Table(need(args.table, "--table"))
     if args.command == "list-references":

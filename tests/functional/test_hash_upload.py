@@ -108,15 +108,16 @@ def test_bad_object_is_a_recorded_counted_outcome_not_a_failure(runner, s3, buck
     result = runner.invoke(FUNCTION, notification(load_event("hash_upload"), key, body))
 
     assert result == {"batchItemFailures": []}
-    assert drain(hashes_queue) == []
+    # A damaged picture is still media: it goes on unchecked, to be held (test_cannot_check.py); the others are not.
+    assert [m["unchecked"]["reason"] for m in drain(hashes_queue)] == (["corrupt"] if reason == "corrupt" else [])
     record = audit.get(f"s3://{bucket}/{key}?versionId={version}", "rejected")
     assert record["reason"] == reason
     assert [blob["reason"] for blob in counted("UploadsRejected") if "reason" in blob] == [reason]
 
 
-def test_oversized_object_is_rejected_without_being_read(runner, stack, bucket, load_event, audit):
+def test_oversized_object_is_rejected_on_its_notified_size(runner, stack, s3, bucket, load_event, audit):
     limit = int(stack.functions[FUNCTION].environment["MAX_UPLOAD_BYTES"])
-    # Nothing is stored at this key: reading it would end as "gone", not "rejected".
+    s3.put_object(Bucket=bucket, Key="incoming/huge.mp4", Body=b"not really a video")
     event = notification(load_event("hash_upload"), "incoming/huge.mp4", size=limit + 1)
 
     result = runner.invoke(FUNCTION, event)

@@ -1,4 +1,4 @@
-"""TakeDownFunction fed events/take_down.json (a match message via SNS and SQS), and RestoreUploadFunction."""
+"""TakeDownFunction fed events/take_down.json (a match message via SNS and SQS), and legal holds on its evidence (RestoreUploadFunction: test_restore_upload.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from makemedia import image_bytes, textured
 from hashmatch.aws.messages import MatchMessage
 from hashmatch.aws.quarantine import Quarantine
 from hashmatch.aws.settings import TakedownMode
-from hashmatch.aws.takedown import NotQuarantined, TakedownOutcome, take_down
+from hashmatch.aws.takedown import TakedownOutcome, take_down
 from hashmatch.aws.uploads import Upload
 
 FUNCTION = "TakeDownFunction"
@@ -152,101 +152,6 @@ def test_a_hash_only_match_has_nothing_to_take_down(runner, load_event, counted)
 
     assert result == {"batchItemFailures": []}
     assert counted("HashOnlyMatches")
-
-
-def test_restore_puts_the_upload_back_and_exempts_its_bytes(runner, s3, audit, uploaded, load_event, picture):
-    runner.invoke(FUNCTION, naming(load_event("take_down"), uploaded))
-    request = {**load_event("restore_upload"), "upload_id": uploaded.upload_id}
-
-    record = runner.invoke("RestoreUploadFunction", request)
-
-    restored = s3.get_object(Bucket=uploaded.bucket, Key=uploaded.key)
-    assert restored["Body"].read() == picture
-    assert record["restored_as"] == Upload.object_id(uploaded.bucket, uploaded.key, restored["VersionId"])
-    assert audit.exemption(record["sha256"])["reinstated"] == uploaded.upload_id
-
-
-def test_the_exemption_of_a_restore_ends_after_the_stacks_exemption_days(runner, stack, audit, uploaded, load_event):
-    runner.invoke(FUNCTION, naming(load_event("take_down"), uploaded))
-
-    record = runner.invoke("RestoreUploadFunction", {**load_event("restore_upload"), "upload_id": uploaded.upload_id})
-
-    expires = datetime.fromisoformat(audit.exemption(record["sha256"])["expires_at"])
-    days = int(stack.parameters["RestoreExemptionDays"])
-    assert abs(expires - (datetime.now(timezone.utc) + timedelta(days=days))) < timedelta(minutes=5)
-
-
-def test_a_restore_that_would_overwrite_a_newer_upload_is_refused_and_exempts_nothing(runner, s3, bucket, audit, load_event):
-    from hashmatch.aws.quarantine import KeyOccupied
-
-    upload, own = put_own(s3, bucket, 23)
-    key = upload.key
-    runner.invoke(FUNCTION, naming(load_event("take_down"), upload, sha256=hashlib.sha256(own).hexdigest()))
-    s3.put_object(Bucket=bucket, Key=key, Body=b"the uploader's next file")
-
-    with pytest.raises(KeyOccupied):
-        runner.invoke("RestoreUploadFunction", {**load_event("restore_upload"), "upload_id": upload.upload_id})
-
-    assert audit.get(upload.upload_id, "takedown")["outcome"] == "quarantined"
-    assert audit.exemption(hashlib.sha256(own).hexdigest()) is None
-    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"the uploader's next file"
-
-
-def put_own(s3, bucket: str, seed: int) -> tuple[Upload, bytes]:
-    """An upload of bytes no other test uses (so its exemption is its own)."""
-    own = image_bytes(textured(seed, 320, 240), "JPEG", quality=80)
-    key = f"incoming/{uuid.uuid4().hex[:8]} own.jpg"
-    put = s3.put_object(Bucket=bucket, Key=key, Body=own)
-    return Upload.from_object(bucket, key, put["VersionId"], etag=put["ETag"].strip('"'), size=len(own)), own
-
-
-def test_an_operator_can_revoke_an_exemption(runner, stack, s3, bucket, audit, load_event):
-    from hashmatch_tools import admin
-
-    upload, own = put_own(s3, bucket, 24)
-    runner.invoke(FUNCTION, naming(load_event("take_down"), upload, sha256=hashlib.sha256(own).hexdigest()))
-    record = runner.invoke("RestoreUploadFunction", {**load_event("restore_upload"), "upload_id": upload.upload_id})
-    common = ["--endpoint-url", stack.endpoint_url, "--region", stack.region, "--audit-table", stack.ref("AuditTable")]
-
-    status = admin.main([*common, "revoke-exemption", record["sha256"], "--reason", "fraudulent complaint", "--requested-by", "lead"])
-
-    assert status == 0 and audit.exemption(record["sha256"]) is None
-
-
-def test_bytes_whose_exemption_ended_are_not_restored_a_second_time(runner, s3, bucket, audit, load_event):
-    from hashmatch.aws.takedown import ExemptionSpent
-
-    first, own = put_own(s3, bucket, 25)
-    digest = hashlib.sha256(own).hexdigest()
-    runner.invoke(FUNCTION, naming(load_event("take_down"), first, sha256=digest))
-    runner.invoke("RestoreUploadFunction", {**load_event("restore_upload"), "upload_id": first.upload_id})
-    audit.revoke_exemption(digest, reason="fraudulent complaint", requested_by="lead")
-    again, _ = put_own(s3, bucket, 25)
-    runner.invoke(FUNCTION, naming(load_event("take_down"), again, sha256=digest))
-
-    with pytest.raises(ExemptionSpent):
-        runner.invoke("RestoreUploadFunction", {**load_event("restore_upload"), "upload_id": again.upload_id})
-
-    assert s3.list_object_versions(Bucket=bucket, Prefix=again.key).get("Versions", []) == []
-
-
-def test_restoring_an_upload_that_was_never_quarantined_fails_loudly(runner, load_event):
-    with pytest.raises(NotQuarantined):
-        runner.invoke("RestoreUploadFunction", load_event("restore_upload"))
-
-
-def test_a_restore_request_without_a_reason_is_refused(runner, load_event):
-    request = {**load_event("restore_upload"), "reason": ""}
-
-    with pytest.raises(ValueError, match="reason"):
-        runner.invoke("RestoreUploadFunction", request)
-
-
-def test_a_restore_request_names_every_field_it_lacks(runner):
-    with pytest.raises(ValueError) as refused:
-        runner.invoke("RestoreUploadFunction", {"upload_id": "s3://uploads/clip.jpg"})
-
-    assert "reason" in str(refused.value) and "requested_by" in str(refused.value)
 
 
 def test_a_legal_hold_keeps_evidence_and_can_be_lifted(runner, stack, s3, audit, evidence_bucket, uploaded, load_event):

@@ -133,13 +133,21 @@ def test_only_the_hashers_role_may_send_to_the_hashes_queue():
 
 
 
-def test_review_matches_have_a_queue_of_their_own_and_quarantine_matches_the_takedowns():
+def test_review_matches_have_a_queue_of_their_own_and_quarantine_matches_and_holds_the_takedowns():
     subscriptions = {name: resource["Properties"] for name, resource in TEMPLATE["Resources"].items() if resource["Type"] == "AWS::SNS::Subscription"}
 
     assert {props["Endpoint"]["Fn::GetAtt"][0]: props["FilterPolicy"] for props in subscriptions.values()} == {
-        "TakedownQueue": {"action": ["quarantine"]},
-        "ReviewQueue": {"action": ["review"]},
+        "TakedownQueue": {"action": ["quarantine", "hold"]},
+        "ReviewQueue": {"action": ["review", "hold"]},
     }
+
+
+def test_the_hasher_may_touch_only_its_attempt_marks_in_the_idempotency_table():
+    statements = [s for p in TEMPLATE["Resources"]["HashUploadFunction"]["Properties"]["Policies"] if isinstance(p, dict) and "Statement" in p for s in p["Statement"]]
+    [marks] = [s for s in statements if s["Resource"] == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}]
+
+    assert sorted(marks["Action"]) == ["dynamodb:DeleteItem", "dynamodb:UpdateItem"]
+    assert marks["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["hashing-attempts#*"]}}
 
 
 def test_evidence_is_read_only_by_the_takedown_the_restore_and_the_named_reader():

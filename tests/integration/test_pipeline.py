@@ -151,7 +151,24 @@ def test_bad_objects_end_as_recorded_outcomes_and_nothing_is_dead_lettered(stack
     assert {reason: audit.get(upload_id, "rejected")["reason"] for reason, upload_id in uploads.items()} == {r: r for r in uploads}
     assert [i.error for i in runner.invocations[before:] if i.error] == []
     assert dead_letters(stack, sqs) == {"UploadsDeadLetterQueue": 0, "HashesDeadLetterQueue": 0, "TakedownDeadLetterQueue": 0}
-    assert messages(drain, observer) == []
+    # Of the three, only the damaged picture is media: it is held, the others are not.
+    assert [(m["message_type"], m["upload"]["upload_id"]) for m in messages(drain, observer)] == [("hashmatch.hold", uploads["corrupt"])]
+
+
+def test_a_damaged_picture_is_held_quarantined_and_sent_to_review(stack, runner, s3, audit, observer, drain, upload):
+    upload_id = upload("bad/cut short.jpg", image_bytes(textured(34, 640, 480), "JPEG")[:5000])
+
+    runner.run_until_idle()
+
+    [hold] = messages(drain, observer)
+    assert (hold["action"], hold["reason"]) == ("hold", "corrupt")
+    assert audit.get(upload_id, "cannot-check")["action"] == "hold"
+    record = audit.get(upload_id, "takedown")
+    assert record["outcome"] == "held"
+    assert s3.head_object(Bucket=record["evidence"]["bucket"], Key=record["evidence"]["key"])["ContentLength"] == 5000
+    assert s3.list_object_versions(Bucket=stack.ref("UploadsBucket"), Prefix="bad/cut short.jpg").get("Versions", []) == []
+    reviews = [json.loads(envelope["Message"]) for envelope in drain(stack.ref("ReviewQueue"))]
+    assert [review["hold_id"] for review in reviews if review["upload"]["upload_id"] == upload_id] == [hold["hold_id"]]
 
 
 def test_a_message_that_keeps_failing_is_retried_then_dead_lettered(stack, runner, sqs, drain):
@@ -168,19 +185,64 @@ def test_a_message_that_keeps_failing_is_retried_then_dead_lettered(stack, runne
     assert dead == notification
 
 
-def test_a_restored_upload_is_not_taken_down_again(stack, runner, s3, audit, observer, drain, upload, reference_picture):
-    key = f"user uploads/restored-{uuid.uuid4().hex[:6]}.jpg"
-    jpeg = image_bytes(textured(31, 640, 480), "JPEG", quality=80)
+def restore_as_the_restore_role(stack, upload_id: str, scope: str = "upload") -> dict:
+    """A restore through RestoreUploadFunctionUrl, signed by the local restore role's session (as `hashmatch admin restore` does)."""
+    from botocore.credentials import Credentials
+
+    from hashmatch_tools.lookup_client import post_lookup
+
+    restorer = stack.identity("restorer")
+    body = {"upload_id": upload_id, "reason": "complaint upheld", "scope": scope}
+    status, answer, _ = post_lookup(stack.output("RestoreUploadFunctionUrl"), body, Credentials(restorer.access_key, restorer.secret_key), stack.region)
+    assert status == 200, answer
+    return answer
+
+
+def quarantined_copy(runner, audit, upload, key: str, jpeg: bytes) -> str:
     upload_id = upload(key, jpeg)
     runner.run_until_idle()
     assert audit.get(upload_id, "takedown")["outcome"] == "quarantined"
+    return upload_id
 
-    restored = runner.invoke("RestoreUploadFunction", {"upload_id": upload_id, "reason": "complaint upheld", "requested_by": "reviewer"})
+
+def test_a_restored_upload_is_not_taken_down_again(stack, runner, s3, audit, observer, drain, upload, reference_picture):
+    key = f"user uploads/restored-{uuid.uuid4().hex[:6]}.jpg"
+    jpeg = image_bytes(textured(31, 640, 480), "JPEG", quality=80)
+    upload_id = quarantined_copy(runner, audit, upload, key, jpeg)
+
+    restored = restore_as_the_restore_role(stack, upload_id)
     runner.run_until_idle()
 
     assert s3.get_object(Bucket=stack.ref("UploadsBucket"), Key=key)["Body"].read() == jpeg
     assert audit.get(restored["restored_as"], "exempted")["reinstated"] == upload_id
     assert len(messages(drain, observer)) == 1  # the first upload's, none for the restored copy
+
+
+def test_the_same_bytes_at_another_key_are_taken_down_after_an_upload_scoped_restore(stack, runner, audit, observer, drain, upload, reference_picture):
+    jpeg = image_bytes(textured(31, 640, 480), "JPEG", quality=78)
+    first = quarantined_copy(runner, audit, upload, f"user uploads/mine-{uuid.uuid4().hex[:6]}.jpg", jpeg)
+    restore_as_the_restore_role(stack, first, scope="upload")
+    runner.run_until_idle()
+
+    elsewhere = upload(f"user uploads/someone else's-{uuid.uuid4().hex[:6]}.jpg", jpeg)
+    runner.run_until_idle()
+
+    assert audit.get(elsewhere, "takedown")["outcome"] == "quarantined"
+    assert len(messages(drain, observer)) == 2  # the first upload's and the copy elsewhere's
+
+
+def test_the_same_bytes_at_another_key_are_exempted_after_a_bytes_scoped_restore(stack, runner, audit, observer, drain, upload, reference_picture):
+    jpeg = image_bytes(textured(31, 640, 480), "JPEG", quality=76)
+    first = quarantined_copy(runner, audit, upload, f"user uploads/lawful-{uuid.uuid4().hex[:6]}.jpg", jpeg)
+    restore_as_the_restore_role(stack, first, scope="bytes")
+    runner.run_until_idle()
+
+    elsewhere = upload(f"user uploads/lawful copy-{uuid.uuid4().hex[:6]}.jpg", jpeg)
+    runner.run_until_idle()
+
+    assert audit.get(elsewhere, "exempted")["reinstated"] == first
+    assert audit.get(elsewhere, "takedown") is None
+    assert len(messages(drain, observer)) == 1  # the first upload's only
 
 
 def test_a_cropped_copy_of_a_reference_picture_is_caught_by_local_features_and_quarantined(runner, hash_set, audit, observer, drain, upload):

@@ -126,3 +126,14 @@ def test_a_one_pixel_animated_gif_is_hashed_and_compared_without_an_error(tmp_pa
     verdict = compare(hash_reference(path), hash_media(path))
 
     assert verdict.query_frames == 0 and not verdict.match  # no frame of quality >= 50: a clear no-match
+
+
+def test_hashmatch_hash_takes_a_one_pixel_animated_gif(tmp_path, capsys):
+    from hashmatch_tools.cli import main
+
+    frames = [Image.new("RGB", (1, 1), (40 * n, 0, 0)) for n in range(3)]
+    path = tmp_path / "tiny.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+
+    # --json takes each sampled frame's local features: OpenCV failed an assertion on 1 x 1 pictures.
+    assert main(["hash", "--json", str(path)]) == 0 and '"kind": "video"' in capsys.readouterr().out

@@ -1,5 +1,13 @@
-import numpy as np
+import hashlib
+import itertools
+import time
+from dataclasses import replace
 
+import numpy as np
+import pytest
+
+from hashmatch.errors import MediaError
+from hashmatch.media import decode
 from hashmatch.media.hashing import hash_media
 from hashmatch.model import MediaHashes
 from hashmatch_tools.matching import compare, hash_reference
@@ -90,3 +98,48 @@ def test_hashing_on_worker_threads_gives_the_hashes_of_hashing_inline(monkeypatc
     assert [f.timestamp for f in threaded.features] == [f.timestamp for f in inline.features]
     assert all(np.array_equal(a.features.descriptors, b.features.descriptors) for a, b in zip(threaded.features, inline.features))
     assert all(frame.signals for frame in inline.frames)
+
+
+def test_identity_digests_of_a_path_are_of_its_bytes_read_in_pieces(tmp_path, monkeypatch):
+    data = encode_video(panning(6, 20, 160, 120), fps=10)
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(data)
+    monkeypatch.setattr(decode, "MIB", 1000)  # many pieces, the last one short
+    hashes = hash_media(path)
+    assert hashes.md5 == hashlib.md5(data).hexdigest() and hashes.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_complete_hash_covers_the_whole_duration():
+    hashes = hash_media(encode_video(panning(7, 30, 160, 120), fps=10), deadline=time.monotonic() + 600)
+    assert not hashes.partial and hashes.covered_seconds == pytest.approx(hashes.duration)
+
+
+def test_a_deadline_passed_mid_video_gives_a_partial_hash_up_to_its_last_frame(monkeypatch):
+    data = encode_video(panning(8, 200, 128, 96), fps=10, gop=10)  # 20 s: 16 frames sampled
+    ticks = itertools.count()
+    monkeypatch.setattr(decode, "monotonic", lambda: next(ticks))  # time passes per look at the clock
+    whole = hash_media(data, deadline=10**9)
+    looks = next(ticks)
+    ticks = itertools.count()
+    part = hash_media(data, deadline=looks * 2 // 3)
+    assert part.partial and 0 < part.frames_sampled < whole.frames_sampled
+    assert part.covered_seconds == pytest.approx(max(f.timestamp for f in part.frames)) and part.covered_seconds < whole.duration
+
+
+def test_a_deadline_passed_before_any_frame_is_oversized_recognised_media():
+    with pytest.raises(MediaError) as error:
+        hash_media(image_bytes(textured(9)), deadline=time.monotonic() - 1)
+    assert (error.value.reason, error.value.recognised) == ("oversized", True) and "time budget" in str(error.value)
+
+
+def test_a_partial_hash_keeps_its_coverage_through_json_form():
+    hashes = replace(hash_media(image_bytes(textured(10))), partial=True, covered_seconds=12.5)
+    again = MediaHashes.from_dict(hashes.to_dict())
+    assert (again.partial, again.covered_seconds) == (True, 12.5)
+
+
+def test_hashes_without_coverage_fields_read_as_complete():
+    data = hash_media(image_bytes(textured(10))).to_dict()
+    data.pop("partial", None), data.pop("covered_seconds", None)
+    again = MediaHashes.from_dict(data)
+    assert (again.partial, again.covered_seconds) == (False, None)

@@ -6,9 +6,21 @@ import pytest
 from PIL import Image
 
 from hashmatch.errors import MediaError
-from hashmatch.media.decode import DENSE, PICTURE_MAX_SIDE, SPARSE, Limits, open_media, sniff
+from hashmatch.media import decode
+from hashmatch.media.decode import BYTES_PER_PIXEL, DENSE, MIB, PICTURE_MAX_SIDE, PROCESS_BYTES, SPARSE, VIDEO_BYTES_PER_PIXEL, Limits, open_media, sniff
 from hashmatch.signals import PdqSignal
-from makemedia import encode_video, image_bytes, panning, textured, with_display_rotation
+from makemedia import (
+    declared_png,
+    encode_video,
+    heif_header,
+    image_bytes,
+    panning,
+    repeated_gif,
+    repeated_webp,
+    sixteen_bit_png,
+    textured,
+    with_display_rotation,
+)
 
 
 def pdq(rgb):
@@ -209,3 +221,164 @@ def test_decompression_bomb_is_refused_by_pixel_count():
 def test_a_missing_file_is_a_media_error(tmp_path):
     with pytest.raises(MediaError, match="No such file"):
         open_media(tmp_path / "absent.jpg")
+
+
+def refusal(data, limits=Limits()):
+    with pytest.raises(MediaError) as error:
+        list(open_media(data, limits).frames())
+    return error.value
+
+
+def test_a_sixteen_bit_picture_is_scaled_to_eight_bits_a_strip_at_a_time_as_it_was_whole(monkeypatch):
+    values = np.random.default_rng(1).integers(0, 65536, size=(200, 300), dtype=np.uint16)
+    monkeypatch.setattr(decode, "_STRIP_PIXELS", 1000)  # many strips, ragged at the end
+    expected = np.clip(np.rint(values.astype(np.float64) * (255.0 / 65535.0)), 0, 255).astype(np.uint8)
+    frame = only_frame(image_bytes(values, "PNG"))
+    assert np.array_equal(frame.rgb[:, :, 0], expected) and np.array_equal(frame.rgb[:, :, 2], expected)
+
+
+def test_a_large_sixteen_bit_picture_takes_few_array_bytes_a_pixel(monkeypatch):
+    import tracemalloc
+
+    monkeypatch.setattr(decode, "_STRIP_PIXELS", 1 << 16)  # strips small beside the picture
+    grey = np.tile(np.asarray(Image.fromarray(textured(8, 256, 256)).convert("L")), (8, 8))  # 2048 x 2048
+    media = open_media(sixteen_bit_png(grey))
+    tracemalloc.start()
+    try:
+        only = list(media.frames(remove_borders=False))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # numpy's arrays (tracemalloc sees them): converted whole in float64 they took over 24 bytes a pixel.
+    assert len(only) == 1 and peak < 3 * grey.size
+
+
+def test_an_animation_over_the_frame_limit_is_refused_before_decoding():
+    error = refusal(repeated_gif(textured(9, 64, 48), 40), Limits(max_frames=30))
+    assert (error.reason, error.recognised) == ("oversized", True) and "frames" in str(error)
+
+
+def test_an_animation_over_the_decoding_limit_is_refused():
+    error = refusal(repeated_gif(textured(9, 64, 48), 40), Limits(max_decoded_pixels=64 * 48 * 39))
+    assert (error.reason, error.recognised) == ("oversized", True) and "decoding limit" in str(error)
+
+
+def test_a_gif_frame_reaching_past_its_screen_counts_at_the_size_it_grows_to():
+    data = bytearray(repeated_gif(textured(9, 400, 300), 3))
+    data[6:10] = (1).to_bytes(2, "little") * 2  # a 1 x 1 screen with 400 x 300 frames
+    assert refusal(bytes(data), Limits(max_pixels=100_000)).reason == "oversized"
+
+
+def test_gif_frame_delays_and_count_are_read_without_decoding(monkeypatch):
+    data = repeated_gif(textured(10, 64, 48), 25, duration_ms=40)
+    monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("decoded while opening"))
+    media = open_media(data)
+    assert media.kind == "video" and media.duration == pytest.approx(25 * 0.04)
+
+
+def test_an_animated_webp_keeps_its_own_frame_delays():
+    media = open_media(repeated_webp(textured(11, 64, 48), 6, duration_ms=250))
+    assert media.duration == pytest.approx(1.5)
+    assert [round(f.timestamp, 3) for f in media.frames(DENSE)] == [0.0, 0.25, 0.5, 0.75, 1.0, 1.25]
+
+
+def test_heic_is_unsupported_media_that_is_recognised():
+    error = refusal(heif_header(b"heic"))
+    assert (error.reason, error.recognised) == ("unsupported", True) and "HEIC/AVIF" in str(error)
+
+
+def test_avif_pictures_are_hashed():
+    from PIL import features
+
+    if not features.check("avif"):
+        pytest.skip("this Pillow has no AVIF codec")
+    frame = only_frame(image_bytes(textured(12), "AVIF", quality=90))
+    assert pdq(frame.rgb) - pdq(textured(12)) <= 16
+
+
+def test_a_decompression_bomb_is_refused_as_recognised_media():
+    error = refusal(declared_png(100_000, 100_000), Limits(max_pixels=10_000_000))
+    assert (error.reason, error.recognised) == ("oversized", True)
+
+
+def test_a_truncated_video_is_recognised_media():
+    data = encode_video(panning(5, 60, 128, 96), fps=10)
+    assert refusal(data[: len(data) // 2]).recognised
+
+
+def test_media_over_the_byte_limit_is_recognised_and_other_bytes_are_not():
+    limits = Limits(max_bytes=100)
+    assert refusal(image_bytes(textured(7)), limits).recognised and not refusal(b"lorem ipsum " * 20, limits).recognised
+
+
+def test_text_is_not_recognised_as_media():
+    assert not refusal(b"%PDF-1.7\n" + b"lorem ipsum " * 200).recognised
+
+
+def test_an_audio_only_file_is_not_recognised_as_media():
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, mode="w", format="wav") as muxer:
+        stream = muxer.add_stream("pcm_s16le", rate=8000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 8000), np.int16), format="s16", layout="mono")
+        frame.sample_rate = 8000
+        for packet in stream.encode(frame):
+            muxer.mux(packet)
+    assert not refusal(out.getvalue()).recognised
+
+
+def test_a_deadline_ends_a_video_early_without_a_truncation_error(monkeypatch):
+    data = encode_video(panning(5, 100, 128, 96), fps=10, faststart=True, gop=10)
+    media = open_media(data[: len(data) // 2])  # cut short: decoded to its end, "truncated: frames stop at 4.1 s"
+    now = [0.0]
+    monkeypatch.setattr(decode, "monotonic", lambda: now[0])
+    taken = []
+    # Without border and inner-picture tracking, which hold the first frames back.
+    for frame in media.frames(replace(SPARSE, inner_pictures=False), remove_borders=False, deadline=10.0):
+        taken.append(frame.timestamp)
+        now[0] = 11.0  # the budget runs out once frames come
+    assert taken and media.partial
+
+
+def test_frames_without_a_deadline_are_not_partial():
+    media = open_media(encode_video(panning(5, 30, 128, 96), fps=10))
+    assert list(media.frames(SPARSE)) and not media.partial
+
+
+def test_video_is_decoded_from_its_path_without_reading_the_file_whole(tmp_path, monkeypatch):
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(encode_video(panning(5, 30, 128, 96), fps=10))
+    monkeypatch.setattr(type(path), "read_bytes", lambda self: pytest.fail("read whole"))
+    assert len(list(open_media(path).frames(SPARSE))) > 1
+
+
+def test_a_picture_is_decoded_from_its_path_without_reading_the_file_whole(tmp_path, monkeypatch):
+    path = tmp_path / "photo.png"
+    path.write_bytes(image_bytes(textured(13)))
+    monkeypatch.setattr(type(path), "read_bytes", lambda self: pytest.fail("read whole"))
+    assert pdq(only_frame(path).rgb) - pdq(textured(13)) <= 10
+
+
+def test_limits_for_a_budget_keep_a_picture_within_its_memory():
+    limits = Limits.for_budget(2048, 300, 512 * MIB)
+    assert PROCESS_BYTES + limits.max_pixels * BYTES_PER_PIXEL < 2048 * MIB and limits.max_pixels > 100_000_000
+
+
+def test_limits_for_a_budget_keep_a_video_frame_within_its_memory():
+    limits = Limits.for_budget(2048, 300, 512 * MIB)
+    assert PROCESS_BYTES + limits.max_video_pixels * VIDEO_BYTES_PER_PIXEL < 2048 * MIB and limits.max_video_pixels > 7680 * 4320
+
+
+def test_a_video_over_the_frame_pixel_limit_is_refused_as_recognised_media():
+    error = refusal(encode_video(panning(5, 10, 128, 96)), Limits(max_video_pixels=128 * 96 - 1))
+    assert (error.reason, error.recognised) == ("oversized", True) and "video frame" in str(error)
+
+
+def test_limits_for_a_budget_bound_animations_by_its_time():
+    short, long = Limits.for_budget(2048, 30, 1), Limits.for_budget(2048, 300, 1)
+    assert short.max_decoded_pixels * 10 == long.max_decoded_pixels and short.max_frames * 10 == long.max_frames
+
+
+def test_limits_for_a_budget_keep_its_byte_limit():
+    assert Limits.for_budget(1024, 60, 12345).max_bytes == 12345

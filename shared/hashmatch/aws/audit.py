@@ -24,10 +24,11 @@ class AuditEvent(StrEnum):
     TAKEDOWN = "takedown"  # the takedown subscriber quarantined the object (outcome "quarantined")
     REVIEW = "review"  # the takedown subscriber ran review-only and left the object in place
     RESTORED = "restored"  # the object was put back after a complaint
-    EXEMPTION = "exemption"  # under upload_id "sha256:<hex>": the reinstatement decision for those bytes
-    EXEMPTION_REVOKED = "exemption-revoked"  # under upload_id "sha256:<hex>": that decision withdrawn (admin revoke-exemption)
+    EXEMPTION = "exemption"  # under exemption_id(...): the reinstatement decision for those bytes (everywhere, or at one bucket and key)
+    EXEMPTION_REVOKED = "exemption-revoked"  # under the same id: that decision withdrawn (admin revoke-exemption)
     TAKEDOWN_REFUSED = "takedown-refused"  # the match message named an object that is not provably the one hashed (takedown.py)
     MATCHED = "matched"  # the matcher published a match message for the upload (match_id, action, references)
+    CANNOT_CHECK = "cannot-check"  # the upload could not be checked (reason, detail) and was held or allowed (action: CannotCheckAction)
     RETRO_MATCHED = "retro-matched"  # under upload_id "retro:<match_id>": a retro-match was published (retro_matches.py)
 
 
@@ -35,8 +36,20 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def exemption_id(sha256: str) -> str:
-    return f"sha256:{sha256}"
+class ExemptionScope(StrEnum):
+    """What a restore's exemption covers (the restore request's scope): stored values, never renamed."""
+
+    UPLOAD = "upload"  # these bytes at the restored upload's bucket and key only: the same bytes elsewhere are matched again
+    BYTES = "bytes"  # these bytes wherever they are uploaded, by anyone (content judged lawful)
+
+
+def exemption_id(sha256: str, bucket: str | None = None, key: str | None = None) -> str:
+    """The audit record id of an exemption: "sha256:<hex>" for the bytes everywhere, "sha256:<hex>@s3://bucket/key" at one key."""
+    if bucket is None and key is None:
+        return f"sha256:{sha256}"
+    if not bucket or not key:
+        raise ValueError("an upload-scoped exemption names both the bucket and the key")
+    return f"sha256:{sha256}@s3://{bucket}/{key}"
 
 
 class AuditLog:
@@ -67,20 +80,61 @@ class AuditLog:
     def events(self, upload_id: str) -> list[dict]:
         return [from_item(item) for item in items(self.table, "query", KeyConditionExpression=Key("upload_id").eq(upload_id), ConsistentRead=True)]
 
-    def exempt(self, sha256: str, *, reinstated: str, reason: str, requested_by: str, expires_at: str | None = None) -> bool:
-        """Record that these exact bytes were reinstated (`reinstated`: that upload's id): later matches of them are not
-        published until `expires_at` (ISO time; None: no end) or until the exemption is revoked."""
-        return self.record(exemption_id(sha256), AuditEvent.EXEMPTION, sha256=sha256, reinstated=reinstated, reason=reason, requested_by=requested_by, expires_at=expires_at)
+    def exempt(
+        self,
+        sha256: str,
+        *,
+        reinstated: str,
+        reason: str,
+        requested_by: str,
+        expires_at: str | None = None,
+        scope: ExemptionScope | str = ExemptionScope.BYTES,
+        bucket: str | None = None,
+        key: str | None = None,
+    ) -> bool:
+        """Record that these exact bytes were reinstated (`reinstated`: that upload's id): later matches of them (scope
+        BYTES), or of them at `bucket` and `key` only (scope UPLOAD), are not published until `expires_at` (ISO time;
+        None: no end) or until the exemption is revoked. False when that exemption was made before (one per scope and place)."""
+        scope = ExemptionScope(scope)
+        if scope == ExemptionScope.BYTES:
+            bucket = key = None
+        elif not (bucket and key):
+            raise ValueError("an upload-scoped exemption names the upload's bucket and key")
+        place = {"bucket": bucket, "key": key} if scope == ExemptionScope.UPLOAD else {}
+        return self.record(
+            exemption_id(sha256, bucket, key),
+            AuditEvent.EXEMPTION,
+            sha256=sha256,
+            scope=scope.value,
+            **place,
+            reinstated=reinstated,
+            reason=reason,
+            requested_by=requested_by,
+            expires_at=expires_at,
+        )
 
-    def revoke_exemption(self, sha256: str, *, reason: str, requested_by: str) -> bool:
-        """Withdraw the exemption of these bytes: their next match is published again. False when it was already revoked."""
-        return self.record(exemption_id(sha256), AuditEvent.EXEMPTION_REVOKED, sha256=sha256, reason=reason, requested_by=requested_by)
+    def revoke_exemption(self, sha256: str, *, reason: str, requested_by: str, bucket: str | None = None, key: str | None = None, **details) -> bool:
+        """Withdraw the exemption of these bytes (with `bucket` and `key`: the one scoped to that upload): their next
+        match is published again. False when it was already revoked."""
+        place = {"bucket": bucket, "key": key} if bucket or key else {}
+        return self.record(exemption_id(sha256, bucket, key), AuditEvent.EXEMPTION_REVOKED, sha256=sha256, **place, reason=reason, requested_by=requested_by, **details)
 
-    def exemption(self, sha256: str, at: str | None = None) -> dict | None:
-        """The exemption in force for these bytes at `at` (default now): None when there is none, it has expired or it was revoked."""
-        found = self.get(exemption_id(sha256), AuditEvent.EXEMPTION)
+    def scoped_exemption(self, sha256: str, bucket: str | None = None, key: str | None = None, at: str | None = None) -> dict | None:
+        """The one exemption record of these bytes (with `bucket` and `key`: scoped to that upload) when it is in force at
+        `at` (default now): None when there is none, it has expired or it was revoked."""
+        exempted = exemption_id(sha256, bucket, key)
+        found = self.get(exempted, AuditEvent.EXEMPTION)
         if found is None or (found.get("expires_at") and found["expires_at"] <= (at or now())):
             return None
-        if self.get(exemption_id(sha256), AuditEvent.EXEMPTION_REVOKED):
+        if self.get(exempted, AuditEvent.EXEMPTION_REVOKED):
             return None
+        return found
+
+    def exemption(self, sha256: str, at: str | None = None, *, bucket: str | None = None, key: str | None = None) -> dict | None:
+        """The exemption in force at `at` (default now) for an upload of these bytes at `bucket` and `key`: the bytes'
+        own, else one scoped to that upload. Without a bucket and key (a hash-only request) only the bytes' own counts:
+        an upload-scoped exemption never covers bytes whose place is not known."""
+        found = self.scoped_exemption(sha256, at=at)
+        if found is None and bucket and key:
+            found = self.scoped_exemption(sha256, bucket, key, at)
         return found

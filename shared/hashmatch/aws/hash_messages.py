@@ -3,6 +3,10 @@
 Only the hasher's role may send to the hashes queue (template.yaml: HashesQueuePolicy), since a
 message naming an object leads to its takedown; a message without an object (a hash-only
 request, bucket null) is still matched, and never leads to a takedown.
+An upload the hasher could not hash although it is media (over a limit, damaged, a format it cannot
+decode, or one that keeps failing it) travels as `unchecked` (reason, detail) with hashes null, so
+that the matcher records and holds it as CannotCheckAction says; a partial hash (the time budget ran
+out) travels as hashes with `partial` true, and becomes unchecked in the matcher when it matches nothing.
 Uploads the hasher read also carry `details`: where their detail pictures are (detail_pictures.py), for
 the local-feature stage; a message without them is matched by PDQ alone.
 The matcher reads every message through its model (messages.HashesMessageModel).
@@ -18,6 +22,7 @@ from hashmatch.aws.detail_pictures import DetailPicturesObject
 from hashmatch.aws.messages import HASHES_MESSAGE_TYPE, HASHES_MESSAGE_VERSION, HashesMessageModel, MediaHashesModel
 from hashmatch.aws.uploads import Upload
 from hashmatch.model import MediaHashes
+from hashmatch.vocabulary import CannotCheckReason
 
 # Hashes over this many bytes travel through S3 (claim check) and the message carries a pointer.
 # An upload frame costs about 0.7 KB (PDQ, 7 dihedral variants, maybe the uncropped hash), so
@@ -27,11 +32,21 @@ INLINE_LIMIT = 192 * 1024
 
 
 @dataclass(frozen=True)
+class Unchecked:
+    """Why an upload could not be checked, and what the hasher saw."""
+
+    reason: CannotCheckReason
+    detail: str
+    sha256: str  # of the whole object, read in pieces: what the takedown verifies and a restore exempts
+
+
+@dataclass(frozen=True)
 class HashesMessage:
     upload: Upload
-    hashes: MediaHashes
+    hashes: MediaHashes | None  # None: the upload could not be hashed (unchecked says why)
     hashed_at: str
     detail_pictures: DetailPicturesObject | None = None
+    unchecked: Unchecked | None = None
 
     def to_dict(self) -> dict:
         message = {
@@ -39,10 +54,12 @@ class HashesMessage:
             "message_version": HASHES_MESSAGE_VERSION,
             "upload": self.upload.to_dict(),
             "hashed_at": self.hashed_at,
-            "hashes": self.hashes.to_dict(),
+            "hashes": self.hashes.to_dict() if self.hashes is not None else None,
         }
         if self.detail_pictures is not None:
             message["details"] = self.detail_pictures.to_dict()
+        if self.unchecked is not None:
+            message["unchecked"] = {"reason": str(self.unchecked.reason), "detail": self.unchecked.detail, "sha256": self.unchecked.sha256}
         return message
 
 
@@ -65,12 +82,22 @@ def send_hashes(sqs, queue_url: str, s3, bucket: str, upload: Upload, hashes: Me
     return message
 
 
+def send_unchecked(sqs, queue_url: str, upload: Upload, unchecked: Unchecked) -> dict:
+    """Queue an upload the hasher could not hash, for the matcher to record and hold (or allow); returns the message as sent."""
+    message = HashesMessage(upload, None, now(), unchecked=unchecked).to_dict()
+    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(message, separators=(",", ":")))
+    return message
+
+
 def read_hashes_message(s3, body: dict | str | bytes) -> HashesMessage:
     """Validate a hashes message (HashesMessageModel; JSON text or parsed), fetching claim-checked hashes.
 
     Raises pydantic's ValidationError (a ValueError) on a malformed message or claim check.
     """
     message = HashesMessageModel.model_validate(body) if isinstance(body, dict) else HashesMessageModel.model_validate_json(body)
+    if message.unchecked is not None:
+        unchecked = Unchecked(CannotCheckReason(message.unchecked.reason), message.unchecked.detail, message.unchecked.sha256)
+        return HashesMessage(Upload(**message.upload.model_dump()), None, message.hashed_at, unchecked=unchecked)
     hashes = message.hashes
     if hashes is None:
         location = message.hashes_location

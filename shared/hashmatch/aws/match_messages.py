@@ -11,6 +11,8 @@ from hashmatch.aws.audit import now
 from hashmatch.aws.hash_messages import HashesMessage
 from hashmatch.aws.hash_set import ReferenceMatch
 from hashmatch.aws.messages import (
+    HOLD_MESSAGE_TYPE,
+    HOLD_MESSAGE_VERSION,
     MATCH_MESSAGE_TYPE,
     MATCH_MESSAGE_VERSION,
     MAX_MATCHES,
@@ -19,12 +21,14 @@ from hashmatch.aws.messages import (
     MatchedUpload,
     MatchMessage,
     MatchTimes,
+    HoldMessage,
+    HoldTimes,
     ReferenceMatchEntry,
 )
 from hashmatch.local_features.orb import MIN_INLIERS
 from hashmatch.lookup import recommended_action as recommend
 from hashmatch.verdict import sampling_step
-from hashmatch.vocabulary import Action, Stage
+from hashmatch.vocabulary import Action, CannotCheckReason, Stage
 
 
 def segments(timestamps: Sequence[float], gap: float) -> list[list[float]]:
@@ -51,6 +55,30 @@ def live_match_id(upload_id: str, hash_set_version: int) -> str:
     """A live match's id: the upload (its version is in its id) checked against one version of the hash set.
     A retried batch gives the same id, which the matcher publishes once (idempotency)."""
     return str(uuid.uuid5(LIVE_MATCH_NAMESPACE, f"{upload_id}\n{hash_set_version}"))
+
+
+def hold_id(upload_id: str) -> str:
+    """A hold's id: one per upload (its version is in its id), whatever is redelivered."""
+    return str(uuid.uuid5(LIVE_MATCH_NAMESPACE, f"{upload_id}\nhold"))
+
+
+def hold_message(request: HashesMessage, reason: CannotCheckReason, detail: str) -> HoldMessage:
+    """The hold message for an upload that could not be checked: unchecked by the hasher, or hashed in part with no match."""
+    upload, hashes = request.upload, request.hashes
+    sha256 = request.unchecked.sha256 if request.unchecked is not None else hashes.sha256
+    return HoldMessage(
+        message_type=HOLD_MESSAGE_TYPE,
+        message_version=HOLD_MESSAGE_VERSION,
+        hold_id=hold_id(upload.upload_id),
+        action="hold",
+        upload=MatchedUpload(**upload.to_dict(), sha256=sha256, md5=hashes.md5 if hashes is not None else ""),
+        reason=reason,
+        detail=detail,
+        media_kind=hashes.kind if hashes is not None else None,
+        covered_seconds=round(hashes.covered_seconds, 3) if hashes is not None and hashes.covered_seconds is not None else None,
+        duration=round(hashes.duration, 3) if hashes is not None else None,
+        times=HoldTimes(uploaded_at=upload.uploaded_at, held_at=now()),
+    )
 
 
 def match_message(request: HashesMessage, matches: Sequence[ReferenceMatch], threshold: int, match_id: str | None = None) -> MatchMessage:
@@ -117,8 +145,17 @@ def match_message(request: HashesMessage, matches: Sequence[ReferenceMatch], thr
     )
 
 
-def message_attributes(message: MatchMessage) -> dict:
-    """SNS attributes for subscription filter policies: label (any of the matched labels), action, media_kind."""
+def message_attributes(message: MatchMessage | HoldMessage) -> dict:
+    """SNS attributes for subscription filter policies: label (any of the matched labels), action, media_kind;
+    a hold message has action hold, its reason, and media_kind when the upload was hashed in part."""
+    if isinstance(message, HoldMessage):
+        attributes = {
+            "action": {"DataType": "String", "StringValue": message.action},
+            "reason": {"DataType": "String", "StringValue": message.reason},
+        }
+        if message.media_kind:
+            attributes["media_kind"] = {"DataType": "String", "StringValue": message.media_kind}
+        return attributes
     labels = sorted({entry.label for entry in message.matches})
     return {
         "label": {"DataType": "String.Array", "StringValue": json.dumps(labels)},
@@ -127,8 +164,8 @@ def message_attributes(message: MatchMessage) -> dict:
     }
 
 
-def publish_match(sns, topic_arn: str, message: MatchMessage) -> str:
-    """Publish one match message (its JSON, compact, as the schema defines it); returns the SNS message id."""
+def publish_match(sns, topic_arn: str, message: MatchMessage | HoldMessage) -> str:
+    """Publish one match or hold message (its JSON, compact, as the schema defines it); returns the SNS message id."""
     response = sns.publish(
         TopicArn=topic_arn,
         Message=message.model_dump_json(),

@@ -2,6 +2,7 @@
 
   HashesMessageModel   hasher -> matcher          schemas/hashes-message.schema.json
   MatchMessage         matcher -> SNS -> takedown schemas/match-message.schema.json
+  HoldMessage          matcher -> SNS -> takedown schemas/hold-message.schema.json (an upload that could not be checked)
   RestoreRequest       operator -> RestoreUploadFunction (and `admin restore`)
 
 The models are strict (a number is not a string, "yes" is not true) and refuse what the schemas
@@ -21,7 +22,7 @@ from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel, 
 from pydantic import BaseModel, ConfigDict, Field, Json, StringConstraints, model_validator
 
 from hashmatch.aws.audit import now
-from hashmatch.vocabulary import Action, MediaKind, Stage
+from hashmatch.vocabulary import Action, CannotCheckReason, MediaKind, Stage
 
 HASHES_MESSAGE_TYPE = "hashmatch.hashes"
 HASHES_MESSAGE_VERSION = 1
@@ -37,6 +38,9 @@ MAX_SEGMENTS = 100
 ActionValue = Literal[tuple(str(action) for action in Action)]
 SignalType = Literal[tuple(str(stage) for stage in Stage)]
 MediaKindValue = Literal[tuple(str(kind) for kind in MediaKind)]
+CannotCheckReasonValue = Literal[tuple(str(reason) for reason in CannotCheckReason)]
+HOLD_MESSAGE_TYPE = "hashmatch.hold"
+HOLD_MESSAGE_VERSION = 1
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 PdqHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -77,6 +81,8 @@ class UploadIdentity(_Model):
     etag: str | None = None
     size: Count | None = None
     uploaded_at: str | None = None
+    uploader: str | None = None
+    source_ip: str | None = None
 
 
 class FrameHashesModel(_Model):
@@ -101,6 +107,9 @@ class MediaHashesModel(_Model):
     role: Literal["upload"] = "upload"
     frames_sampled: Count | None = None  # absent: as many as frames
     frames: list[FrameHashesModel]
+    # True when the time budget ran out first: the frames cover the first covered_seconds of the media.
+    partial: bool = False
+    covered_seconds: Seconds | None = None
 
 
 class StoredPictureModel(_Closed):
@@ -123,8 +132,17 @@ class HashesLocation(_Model):
     key: str
 
 
+class UncheckedModel(_Closed):
+    """Why the hasher could not hash the upload (media it recognised, over a limit, damaged, or failing it)."""
+
+    reason: CannotCheckReasonValue
+    detail: str
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
 class HashesMessageModel(_Model):
-    """What the matcher reads from the hashes queue; `hashes` null means they wait in S3 at `hashes_location` (claim check)."""
+    """What the matcher reads from the hashes queue; `hashes` null means they wait in S3 at `hashes_location` (claim check),
+    or, with `unchecked`, that the upload could not be hashed (the matcher records it and holds or allows it)."""
 
     message_type: Literal["hashmatch.hashes"] = HASHES_MESSAGE_TYPE
     message_version: Literal[1] = HASHES_MESSAGE_VERSION
@@ -133,11 +151,12 @@ class HashesMessageModel(_Model):
     hashes: MediaHashesModel | None
     hashes_location: HashesLocation | None = None
     details: DetailPicturesModel | None = None
+    unchecked: UncheckedModel | None = None
 
     @model_validator(mode="after")
     def _hashes_somewhere(self) -> "HashesMessageModel":
-        if self.hashes is None and self.hashes_location is None:
-            raise ValueError("hashes is null and there is no hashes_location")
+        if self.hashes is None and self.hashes_location is None and self.unchecked is None:
+            raise ValueError("hashes is null and there is neither hashes_location nor unchecked")
         return self
 
 
@@ -154,6 +173,9 @@ class MatchedUpload(_Closed):
     uploaded_at: str | None
     sha256: Sha256Hex
     md5: Md5Hex
+    # The S3 event's principal and source IP address (absent from messages published before they were carried).
+    uploader: str | None = None
+    source_ip: str | None = None
 
 
 class MatchedMedia(_Closed):
@@ -217,10 +239,42 @@ class MatchMessage(_Closed):
     retroactive: bool = False
 
 
-class MatchNotification(SnsNotificationModel):
-    """SNS's notification as a subscribed queue receives it; its Message is the match message (JSON)."""
+class HoldTimes(_Closed):
+    uploaded_at: str | None
+    held_at: str
 
-    Message: Json[MatchMessage]
+
+class HoldMessage(_Closed):
+    """One SNS message per upload that could not be checked, under CannotCheckAction hold: the takedown quarantines it
+    (verifying the version, ETag and size, and the SHA-256 where the upload was read) and reviewers decide."""
+
+    message_type: Literal["hashmatch.hold"]
+    message_version: Literal[1]
+    hold_id: Uuid
+    action: Literal["hold"]
+    upload: MatchedUpload
+    reason: CannotCheckReasonValue
+    detail: str
+    media_kind: MediaKindValue | None
+    # A partial check: how much of the media was hashed (and matched nothing) out of how much.
+    covered_seconds: Seconds | None
+    duration: Seconds | None
+    times: HoldTimes
+
+    @property
+    def match_id(self) -> str:
+        """The takedown's evidence metadata and records name what led to them by this id."""
+        return self.hold_id
+
+
+# What the match topic carries: the takedown and review queues take either, told apart by message_type.
+TopicMessage = Annotated[MatchMessage | HoldMessage, Field(discriminator="message_type")]
+
+
+class MatchNotification(SnsNotificationModel):
+    """SNS's notification as a subscribed queue receives it; its Message is a match or hold message (JSON)."""
+
+    Message: Json[TopicMessage]
 
 
 class MatchMessageRecord(SqsRecordModel):
@@ -232,9 +286,26 @@ class MatchMessageRecord(SqsRecordModel):
 # ------------------------------------------------------------------ restore request
 
 
-class RestoreRequest(_Model):
-    """RestoreUploadFunction's event: {"upload_id": "s3://bucket/key?versionId=...", "reason": "...", "requested_by": "..."}."""
+class RestoreRequest(_Closed):
+    """A restore: the body of a signed call to RestoreUploadFunction's URL (schemas/restore-request.schema.json) and,
+    as requested_by, the IAM identity that signed it, never a field of the body.
+
+    scope: what the exemption covers. "upload" (the default): these bytes at the restored upload's own bucket and
+    key only, so the same bytes uploaded elsewhere are matched again; "bytes": these bytes wherever they are uploaded,
+    by anyone (content judged lawful). The values are audit.ExemptionScope's.
+    """
 
     upload_id: NonEmpty
     reason: NonEmpty
+    scope: Literal["upload", "bytes"] = "upload"
     requested_by: NonEmpty
+
+    @classmethod
+    def from_call(cls, body: object, caller_arn: str) -> "RestoreRequest":
+        """The request a call makes: its JSON body, requested by `caller_arn` (the function URL's authenticated caller).
+        A body that names requested_by is refused (ValueError): the requester is whoever signed the call."""
+        if not isinstance(body, dict):
+            raise ValueError('the body must be a JSON object: {"upload_id": ..., "reason": ..., "scope": "upload" | "bytes"}')
+        if "requested_by" in body:
+            raise ValueError("requested_by is not a field of the body: the requester is the IAM identity that signed the call")
+        return cls.model_validate({**body, "requested_by": caller_arn})

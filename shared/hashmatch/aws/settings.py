@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Mapping, TypeVar
 
+from hashmatch.vocabulary import CannotCheckAction
+
 # Read by Powertools itself, not by our settings; template.yaml sets them for every function.
 POWERTOOLS_VARIABLES = frozenset({"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"})
 
@@ -88,6 +90,8 @@ class HashUploadSettings:
     details_bucket: str = _env("DETAILS_BUCKET")
     audit_table: str = _env("AUDIT_TABLE")
     max_upload_bytes: int = _env("MAX_UPLOAD_BYTES", _positive_int)
+    # Counts the hasher's attempts at an upload that keeps ending without an outcome (out of memory or time).
+    idempotency_table: str = _env("IDEMPOTENCY_TABLE")
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,7 @@ class MatchHashesSettings:
     snapshot_bucket: str = _env("SNAPSHOT_BUCKET")
     upload_log_queue_url: str = _env("UPLOAD_LOG_QUEUE_URL")
     idempotency_table: str = _env("IDEMPOTENCY_TABLE")
+    cannot_check_action: CannotCheckAction = _env("CANNOT_CHECK_ACTION", _one_of(CannotCheckAction))
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,8 @@ class RestoreUploadSettings:
     evidence_bucket: str = _env("EVIDENCE_BUCKET")
     audit_table: str = _env("AUDIT_TABLE")
     exemption_days: int = _env("EXEMPTION_DAYS", _positive_int)
+    # The role of this account whose sessions may restore (RestoreRoleName, one name); empty: any caller IAM lets through.
+    restore_roles: frozenset = _env("RESTORE_ROLE_NAME", _role_names, empty=True)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
-from hashmatch.aws.audit import AuditEvent, AuditLog
-from hashmatch.aws.messages import MatchMessage, RestoreRequest
+from hashmatch.aws.audit import AuditEvent, AuditLog, ExemptionScope
+from hashmatch.aws.messages import HoldMessage, MatchMessage, RestoreRequest
 from hashmatch.aws.quarantine import Evidence, NotTheMatchedObject, Quarantine
 from hashmatch.aws.settings import TakedownMode
 from hashmatch.aws.uploads import Upload, UploadGone
@@ -24,6 +24,7 @@ class TakedownOutcome(StrEnum):
     """How one match message ended (logged, counted, and the review record's outcome)."""
 
     QUARANTINED = "quarantined"  # copied into the evidence bucket and removed from the uploads bucket
+    HELD = "held"  # a hold message (an upload that could not be checked): quarantined the same way, for review
     REVIEW_ONLY = "review-only"  # TakedownMode review-only: recorded, left in place
     GONE = "gone"  # the upload was no longer there to quarantine
     DUPLICATE = "duplicate"  # a redelivered message: already done
@@ -35,8 +36,10 @@ class TakedownOutcome(StrEnum):
 _REFERENCE_FIELDS = {"reference_id", "label", "source", "signal_type", "distance", "inliers", "query_match_percent", "reference_match_percent"}
 
 
-def _why(message: MatchMessage) -> dict:
-    """The audit record's why: the recommended action and every matched reference."""
+def _why(message: MatchMessage | HoldMessage) -> dict:
+    """The audit record's why: the recommended action and every matched reference, or why the upload is held."""
+    if isinstance(message, HoldMessage):
+        return {"action": message.action, "hold_id": message.hold_id, "held_at": message.times.held_at, "reason": message.reason, "hold_detail": message.detail}
     return {
         "action": message.action,
         "match_id": message.match_id,
@@ -46,8 +49,12 @@ def _why(message: MatchMessage) -> dict:
     }
 
 
-def _what(message: MatchMessage) -> dict:
-    upload, media = message.upload, message.media
+def _what(message: MatchMessage | HoldMessage) -> dict:
+    upload = message.upload
+    if isinstance(message, HoldMessage):
+        media = {"media_kind": message.media_kind, "duration": message.duration, "covered_seconds": message.covered_seconds}
+    else:
+        media = {"media_kind": message.media.kind, "duration": message.media.duration}
     return {
         "bucket": upload.bucket,
         "key": upload.key,
@@ -55,13 +62,15 @@ def _what(message: MatchMessage) -> dict:
         "etag": upload.etag,
         "size": upload.size,
         "sha256": upload.sha256,
-        "media_kind": media.kind,
-        "duration": media.duration,
+        "uploader": upload.uploader,
+        "source_ip": upload.source_ip,
+        **media,
     }
 
 
-def take_down(message: MatchMessage, mode: TakedownMode, quarantine: Quarantine, audit: AuditLog) -> TakedownOutcome:
-    """Act on one match message; the outcome says how it ended (logged and counted by the handler)."""
+def take_down(message: MatchMessage | HoldMessage, mode: TakedownMode, quarantine: Quarantine, audit: AuditLog) -> TakedownOutcome:
+    """Act on one match or hold message; the outcome says how it ended (logged and counted by the handler).
+    A hold is quarantined as a match is (the same checks that the object is the one read), with outcome held."""
     upload = Upload.from_dict(message.upload.model_dump())
     if not upload.is_object:
         return TakedownOutcome.NOT_AN_OBJECT
@@ -78,17 +87,18 @@ def take_down(message: MatchMessage, mode: TakedownMode, quarantine: Quarantine,
     except NotTheMatchedObject as refused:
         audit.record(upload.upload_id, AuditEvent.TAKEDOWN_REFUSED, detail=str(refused), **_what(message), **_why(message))
         return TakedownOutcome.NOT_THE_MATCHED_OBJECT
+    done = TakedownOutcome.HELD if isinstance(message, HoldMessage) else TakedownOutcome.QUARANTINED
     audit.record(
         upload.upload_id,
         AuditEvent.TAKEDOWN,
-        outcome=TakedownOutcome.QUARANTINED.value,
+        outcome=done.value,
         mode=str(mode),
         evidence={"bucket": evidence.bucket, "key": evidence.key, "version_id": evidence.version_id},
         retain_until=evidence.retain_until,
         **_what(message),
         **_why(message),
     )
-    return TakedownOutcome.QUARANTINED
+    return done
 
 
 def exemption_expiry(days: int) -> str | None:
@@ -100,8 +110,10 @@ def exemption_expiry(days: int) -> str | None:
 
 def restore(request: RestoreRequest, quarantine: Quarantine, audit: AuditLog, exemption_days: int = 0) -> dict:
     """Reinstate a quarantined upload after a complaint, and exempt its exact bytes from future matches for
-    `exemption_days` (0: until revoked). Raises NotQuarantined, UploadGone (no evidence) or KeyOccupied."""
+    `exemption_days` (0: until revoked): at its own bucket and key (scope "upload") or everywhere (scope "bytes").
+    Raises NotQuarantined, UploadGone (no evidence), KeyOccupied or ExemptionSpent."""
     upload_id, reason, requested_by = request.upload_id, request.reason, request.requested_by
+    scope = ExemptionScope(request.scope)
     done = audit.get(upload_id, AuditEvent.RESTORED)
     if done:
         return done
@@ -115,14 +127,35 @@ def restore(request: RestoreRequest, quarantine: Quarantine, audit: AuditLog, ex
     # Checked before anything is written: a restore that cannot happen leaves no exemption behind.
     quarantine.check_restorable(upload, evidence, taken_down_at)
     # The exemption comes next: the restored object raises a new upload notification at once.
-    granted = audit.exempt(takedown["sha256"], reinstated=upload_id, reason=reason, requested_by=requested_by, expires_at=exemption_expiry(exemption_days))
-    if not granted and audit.exemption(takedown["sha256"]) is None:
-        # An exemption of these bytes was made once and has expired or been revoked; the audit table keeps one per
-        # bytes, so restoring now would see the object quarantined again at once.
-        raise ExemptionSpent(f"the bytes of {upload_id} (sha256 {takedown['sha256']}) were exempted once before and that exemption has ended; not restored")
+    sha256 = takedown["sha256"]
+    audit.exempt(
+        sha256,
+        scope=scope,
+        bucket=upload.bucket,
+        key=upload.key,
+        reinstated=upload_id,
+        reason=reason,
+        requested_by=requested_by,
+        expires_at=exemption_expiry(exemption_days),
+    )
+    # What the matcher will ask of the restored object: is an exemption of its bytes at its key in force? Not when the
+    # one just asked for was made once before and has since expired or been revoked (one per scope and place): the
+    # object would be quarantined again at once.
+    exemption = audit.exemption(sha256, bucket=upload.bucket, key=upload.key)
+    if exemption is None:
+        raise ExemptionSpent(f"the bytes of {upload_id} (sha256 {sha256}) were exempted ({scope.value} scope) once before and that exemption has ended; not restored")
     version_id = quarantine.restore(upload, evidence, taken_down_at)
     restored_as = Upload.from_object(upload.bucket, upload.key, version_id).upload_id
-    audit.record(upload_id, AuditEvent.RESTORED, reason=reason, requested_by=requested_by, restored_as=restored_as, sha256=takedown["sha256"])
+    audit.record(
+        upload_id,
+        AuditEvent.RESTORED,
+        reason=reason,
+        requested_by=requested_by,
+        restored_as=restored_as,
+        sha256=sha256,
+        scope=scope.value,
+        exemption={"scope": exemption.get("scope", ExemptionScope.BYTES.value), "id": exemption["upload_id"], "expires_at": exemption.get("expires_at")},
+    )
     return audit.get(upload_id, AuditEvent.RESTORED)
 
 

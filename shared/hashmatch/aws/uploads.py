@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
 from hashmatch.aws.s3_objects import CHANGED_CODES, MISSING_CODES, error_code, object_address
 from hashmatch.errors import MediaError, RejectReason
+
+# Objects larger than this are written to local storage (/tmp) in pieces and hashed from there, not held in memory.
+SPILL_BYTES = 64 * 1024**2
+READ_CHUNK_BYTES = 8 * 1024**2
+# Enough of an object's start to tell media from other files (decode.sniff).
+HEAD_BYTES = 512
 
 # S3 error codes that mean the notified object is no longer there as notified: deleted, or
 # overwritten since (the overwrite has a notification of its own, so nothing is lost).
@@ -30,6 +40,10 @@ class Upload:
     etag: str | None = None
     size: int | None = None
     uploaded_at: str | None = None
+    # Who put it there, as the S3 event says: the principal (IAM user/role, or the platform's service role when
+    # its backend uploads on users' behalf) and the request's source IP address. Kept with the evidence.
+    uploader: str | None = None
+    source_ip: str | None = None
 
     @staticmethod
     def object_id(bucket: str, key: str, version_id: str | None) -> str:
@@ -51,6 +65,8 @@ class Upload:
             etag=s3_object.etag.strip('"') or None,
             size=s3_object.size,
             uploaded_at=record.event_time,
+            uploader=_present(lambda: record.user_identity.principal_id),
+            source_ip=_present(lambda: record.request_parameters.source_ip_address),
         )
 
     @property
@@ -81,27 +97,79 @@ class Upload:
         return cls(**{name: data.get(name) for name in cls.__dataclass_fields__ if name in data})
 
 
-def read_upload(s3, upload: Upload, max_bytes: int) -> tuple[bytes, Upload]:
-    """The object's bytes and its identity pinned to the version read.
+def _present(read) -> str | None:
+    """An optional field of the S3 event: None where the event leaves it out (test events, older senders)."""
+    try:
+        return read() or None
+    except (KeyError, TypeError):
+        return None
+
+
+def read_upload(s3, upload: Upload, max_bytes: int, spill_bytes: int | None = None, directory: str | None = None) -> tuple[bytes | Path, Upload]:
+    """The object's bytes (or, over `spill_bytes`, a file in `directory` holding them) and its identity pinned to the version read.
 
     Reads the notified version when the event names one, otherwise the current object provided
     its ETag is still the notified one. Raises MediaError(RejectReason.OVERSIZED) before downloading an
-    object over the limit, UploadGone when the object is no longer there as notified.
+    object over the limit (recognised when its first bytes are those of media), UploadGone when the
+    object is no longer there as notified. A file returned is the caller's to delete.
     """
     if upload.size is not None and upload.size > max_bytes:
-        raise MediaError(RejectReason.OVERSIZED, f"{upload.size} bytes is over the limit of {max_bytes}")
-    request = upload.address
+        raise _oversized(s3, upload, upload.size, max_bytes)
+    response = _get_notified(s3, upload)
+    length = int(response.get("ContentLength", 0))
+    body = response["Body"]
+    if length > max_bytes:
+        head = body.read(HEAD_BYTES)
+        body.close()
+        raise MediaError(RejectReason.OVERSIZED, f"{length} bytes is over the limit of {max_bytes}", recognised=_is_media(head))
+    read = upload.with_version(response.get("VersionId"), response.get("ETag", "").strip('"'), length)
+    if spill_bytes is None or length <= spill_bytes:
+        data = body.read()
+        return data, replace(read, size=len(data))
+    handle, name = tempfile.mkstemp(prefix="upload-", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            for piece in iter(lambda: body.read(READ_CHUNK_BYTES), b""):
+                out.write(piece)
+        return Path(name), replace(read, size=os.path.getsize(name))
+    except BaseException:
+        os.unlink(name)
+        raise
+
+
+def digest_upload(s3, upload: Upload) -> tuple[str, Upload]:
+    """The SHA-256 of the object's bytes, read in pieces whatever its size, and its identity pinned to the version read:
+    what a hold needs of an upload that could not be hashed, so that the takedown can verify it and a restore exempt it.
+    Raises UploadGone when the object is no longer there as notified."""
+    response = _get_notified(s3, upload)
+    digest, size = hashlib.sha256(), 0
+    for piece in iter(lambda: response["Body"].read(READ_CHUNK_BYTES), b""):
+        digest.update(piece)
+        size += len(piece)
+    return digest.hexdigest(), upload.with_version(response.get("VersionId"), response.get("ETag", "").strip('"'), size)
+
+
+def _get_notified(s3, upload: Upload, **extra) -> dict:
+    """GetObject of the notified version, or of the current object while its ETag is still the notified one."""
+    request = {**upload.address, **extra}
     if not upload.version_id and upload.etag:
         request["IfMatch"] = upload.etag
     try:
-        response = s3.get_object(**request)
+        return s3.get_object(**request)
     except ClientError as error:
         if error_code(error) in _GONE_CODES:
             raise UploadGone(f"{upload.upload_id}: {error_code(error)}") from None
         raise
-    length = int(response.get("ContentLength", 0))
-    if length > max_bytes:
-        response["Body"].close()
-        raise MediaError(RejectReason.OVERSIZED, f"{length} bytes is over the limit of {max_bytes}")
-    data = response["Body"].read()
-    return data, upload.with_version(response.get("VersionId"), response.get("ETag", "").strip('"'), len(data))
+
+
+def _oversized(s3, upload: Upload, size: int, max_bytes: int) -> MediaError:
+    """The oversized error for an object not downloaded: its first bytes alone are read, to tell media from other files."""
+    head = _get_notified(s3, upload, Range=f"bytes=0-{HEAD_BYTES - 1}")["Body"].read()
+    return MediaError(RejectReason.OVERSIZED, f"{size} bytes is over the limit of {max_bytes}", recognised=_is_media(head))
+
+
+def _is_media(head: bytes) -> bool:
+    # Imported here: the takedown and restore functions use this module and carry no media libraries.
+    from hashmatch.media.decode import sniff
+
+    return sniff(head) is not None

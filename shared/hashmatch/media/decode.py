@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from time import monotonic
+from typing import BinaryIO, Iterator
 
 import av
 import numpy as np
@@ -38,20 +41,99 @@ FEATURE_MAX_SIDE = 1024
 # containers with the index at the front decode a cut-off file without an error.
 TRUNCATION_SLACK = 1.0
 
+MIB = 1024 * 1024
+# Memory a picture takes to hash, measured as the peak RSS of hashing 8192 x 8192 PNG and JPEG
+# pictures as uploads (also turned by EXIF; docs/bad-inputs.md): 60 MiB for the process with PyAV,
+# Pillow, numpy and pdqhash loaded, then 7.8-7.9 bytes per pixel: Pillow's decoded picture (4: it
+# stores RGB as RGBX), the array borders are found in (3), and the decoder's working memory. A
+# 16-bit grey picture takes 4.8 (itself 2, its 8-bit grey and that grey's array 1 each).
+BYTES_PER_PIXEL = 8
+# A video frame takes more: the decoder holds it, the frames it refers to and one per decoding
+# thread (1.5 bytes a pixel each, in YUV). Measured: 3840 x 2160 H.264 (3 reference frames, two
+# threads) peaked at 189 MiB, 15 bytes a pixel over the process; more reference frames take more.
+VIDEO_BYTES_PER_PIXEL = 16
+# The process before any picture, with room for what a handler adds (boto3, Powertools: measured
+# 60 MiB for the core alone).
+PROCESS_BYTES = 150 * MIB
+# Of the function's memory, the share a picture may take: the rest is slack for the allocator,
+# for the detail pictures and messages, and for pictures that decode less tidily than measured.
+MEMORY_SHARE = 0.75
+# Decoding animated pictures, measured on one core (Pillow 13): a GIF of 4096 x 4096 textured
+# frames at 22 million pixels x frames per second (47 with flat colour), an animated WebP at
+# 1024 x 1024 at 32. Every frame up to the last one sampled is decoded, sampled or not: a GIF
+# frame is drawn over the one before it, and WebP decodes in order.
+ANIMATION_PIXELS_PER_SECOND = 20_000_000
+# Stepping through an animation of tiny (64 x 64) frames, sampling as for uploads: 1,300 GIF and
+# 1,600 WebP frames per second.
+ANIMATION_FRAMES_PER_SECOND = 1000
+# Share of the time budget an animation's decoding may be expected to take: the rest is for
+# hashing and for pictures slower than the measured ones. Over it, an animation is refused
+# before any decoding rather than cut short by the deadline.
+ANIMATION_TIME_SHARE = 0.5
+# Cheapest measured sparse hashing of video, per second of it: 0.002 s (20 minutes of 160 x 120
+# at 15 fps, a keyframe every 250 frames, in 2.2 s); 1080p30 takes 0.29 s (the review's measure).
+# A video longer than a budget covers at the cheapest pace cannot be wholly hashed at any size
+# and is refused.
+CHEAPEST_SECONDS_PER_VIDEO_SECOND = 0.002
+
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds that keep one object from exhausting a function (decompression bombs, endless streams)."""
+    """Bounds that keep one object from exhausting a function (decompression bombs, endless streams,
+    animations that take longer to decode than the function lives)."""
 
     max_bytes: int = 2 * 1024**3
+    # Pixels of one picture, and of one video frame (width x height): the memory they decode into.
+    # The defaults take about 2 GiB (BYTES_PER_PIXEL, VIDEO_BYTES_PER_PIXEL), for the CLI on a workstation.
     max_pixels: int = 16384 * 16384
+    max_video_pixels: int = 16384 * 8192
     max_duration: float = 4 * 3600.0
+    # Frames of an animated picture (GIF, WebP, APNG), and its pixels x frames: the work of decoding
+    # it (the default, about ten minutes at ANIMATION_PIXELS_PER_SECOND).
+    max_frames: int = 100_000
+    max_decoded_pixels: int = 600 * ANIMATION_PIXELS_PER_SECOND
 
-    def check_size(self, size: int) -> None:
+    def check_size(self, size: int, recognised: bool = False) -> None:
         if size == 0:
             raise MediaError("empty", "the file is empty")
         if size > self.max_bytes:
-            raise MediaError("oversized", f"{size} bytes is over the limit of {self.max_bytes}")
+            raise MediaError("oversized", f"{size} bytes is over the limit of {self.max_bytes}", recognised=recognised)
+
+    def check_pixels(self, width: int, height: int, video: bool = False) -> None:
+        limit = self.max_video_pixels if video else self.max_pixels
+        if width * height > limit:
+            what = "a video frame" if video else "a picture"
+            raise MediaError("oversized", f"{width}x{height} pixels is over the limit of {limit} for {what}", recognised=True)
+
+    def check_animation(self, width: int, height: int, frames: int) -> None:
+        if frames > self.max_frames:
+            raise MediaError("oversized", f"over {self.max_frames} frames, the limit for an animated picture", recognised=True)
+        if width * height * frames > self.max_decoded_pixels:
+            raise MediaError(
+                "oversized",
+                f"{frames} frames of {width}x{height} pixels are over the decoding limit of {self.max_decoded_pixels} pixels",
+                recognised=True,
+            )
+
+    @classmethod
+    def for_budget(cls, memory_mb: int, seconds: float, max_bytes: int) -> "Limits":
+        """The limits for a function with this memory (MB) and time (seconds) per object.
+
+        A picture's pixels, and a video frame's, must fit the memory; an animation's frames must
+        decode within the time. A video's length is not bounded by the time: hashing stops at
+        the deadline (hash_media's) and the part hashed is kept; only a video too long to be
+        wholly hashed even at the smallest size is refused.
+        """
+        room = memory_mb * MIB * MEMORY_SHARE - PROCESS_BYTES
+        decoding = seconds * ANIMATION_TIME_SHARE
+        return cls(
+            max_bytes=max_bytes,
+            max_pixels=max(1, int(room // BYTES_PER_PIXEL)),
+            max_video_pixels=max(1, int(room // VIDEO_BYTES_PER_PIXEL)),
+            max_duration=min(cls.max_duration, max(1.0, seconds / CHEAPEST_SECONDS_PER_VIDEO_SECOND)),
+            max_frames=max(1, int(decoding * ANIMATION_FRAMES_PER_SECOND)),
+            max_decoded_pixels=max(1, int(decoding * ANIMATION_PIXELS_PER_SECOND)),
+        )
 
 
 DEFAULT_LIMITS = Limits()
@@ -151,6 +233,9 @@ _VIDEO_SIGNATURES = (
     (b"\x00\x00\x01\xba", "mpeg-ps"),
     (b"\x00\x00\x01\xb3", "mpeg-video"),
 )
+# ISO base media brands of still pictures (HEIF): AVIF (AV1) decodes with Pillow, HEIC (HEVC) does not.
+_HEIF_BRANDS = (b"avif", b"avis", b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
+HEAD_BYTES = 512
 
 
 def sniff(head: bytes) -> tuple[str, str] | None:
@@ -164,7 +249,7 @@ def sniff(head: bytes) -> tuple[str, str] | None:
         return "video", "avi"
     if head[4:8] == b"ftyp":
         brand = head[8:12]
-        if brand in (b"avif", b"avis", b"heic", b"heix", b"mif1", b"msf1"):
+        if brand in _HEIF_BRANDS:
             return "image", brand.decode("ascii", "replace").strip()
         return "video", "mp4"
     if len(head) > 376 and head[0] == 0x47 and head[188] == 0x47 and head[376] == 0x47:
@@ -175,6 +260,58 @@ def sniff(head: bytes) -> tuple[str, str] | None:
     return None
 
 
+class Source:
+    """Media bytes in memory or in a file; a file is read a piece at a time, never whole."""
+
+    def __init__(self, path: Path | None = None, data: bytes | None = None):
+        self.path = path
+        self.data = data
+        if path is not None:
+            try:
+                if path.is_dir():
+                    raise MediaError("unsupported", "is a directory, not a media file")
+                self.size = path.stat().st_size
+                with path.open("rb") as file:
+                    self.head = file.read(HEAD_BYTES)
+            except OSError as error:
+                raise MediaError("unsupported", f"cannot read: {error.strerror or error}") from None
+        else:
+            self.size = len(data)
+            self.head = data[:HEAD_BYTES]
+
+    def open(self) -> BinaryIO:
+        return self.path.open("rb") if self.path is not None else io.BytesIO(self.data)
+
+    def for_av(self) -> str | BinaryIO:
+        # From a path FFmpeg reads the file itself, without a call into Python per read.
+        return str(self.path) if self.path is not None else io.BytesIO(self.data)
+
+    def digests(self) -> tuple[str, str]:
+        """MD5 and SHA-256 of the bytes. MD5 is a content identifier hash lists exchange (whole-file matches), not a security check."""
+        md5, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
+        if self.path is None:
+            md5.update(self.data)
+            sha256.update(self.data)
+        else:
+            with self.path.open("rb") as file:
+                while chunk := file.read(MIB):
+                    md5.update(chunk)
+                    sha256.update(chunk)
+        return md5.hexdigest(), sha256.hexdigest()
+
+
+def read_source(source: bytes | str | os.PathLike | Source, limits: Limits = DEFAULT_LIMITS) -> Source:
+    """A path or a bytes object as a Source, within the size limit (over it: recognised when it starts like media)."""
+    if isinstance(source, Source):
+        found = source
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        found = Source(data=bytes(source))
+    else:
+        found = Source(path=Path(source))
+    limits.check_size(found.size, recognised=sniff(found.head) is not None)
+    return found
+
+
 class Media:
     """Decoded media: what it is, how long it lasts, and its frames under a sampling."""
 
@@ -183,53 +320,74 @@ class Media:
     duration: float  # seconds; 0.0 for a still image
     width: int
     height: int
+    # Set by frames(): True when the deadline ended them before the media's end.
+    partial: bool = False
 
-    def frames(self, sampling: Sampling = SPARSE, remove_borders: bool = True) -> Iterator[Frame]:
+    def frames(self, sampling: Sampling = SPARSE, remove_borders: bool = True, deadline: float | None = None) -> Iterator[Frame]:
+        """The sampled frames; when `deadline` (a time.monotonic() value) passes, no more (and `partial` is set)."""
         raise NotImplementedError
 
 
-def read_source(source: bytes | str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> bytes:
-    """The bytes of a path or a bytes object, within the size limit."""
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-    else:
-        path = Path(source)
-        try:
-            size = path.stat().st_size
-        except OSError as error:
-            raise MediaError("unsupported", f"cannot read: {error.strerror or error}") from None
-        if path.is_dir():
-            raise MediaError("unsupported", "is a directory, not a media file")
-        limits.check_size(size)
-        try:
-            data = path.read_bytes()
-        except OSError as error:
-            raise MediaError("unsupported", f"cannot read: {error.strerror or error}") from None
-    limits.check_size(len(data))
-    return data
-
-
-def open_media(source: bytes | str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> Media:
+def open_media(source: bytes | str | os.PathLike | Source, limits: Limits = DEFAULT_LIMITS) -> Media:
     """Open media from bytes or a path; the type is sniffed from the bytes, never from a name."""
-    data = read_source(source, limits)
-    sniffed = sniff(data[:512])
+    found = read_source(source, limits)
+    sniffed = sniff(found.head)
     if sniffed is not None and sniffed[0] == "image":
-        return _open_image(data, sniffed[1], limits)
-    return _open_video(data, sniffed[1] if sniffed else None, limits)
+        return ImageMedia(found, sniffed[1], limits)
+    return VideoMedia(found, sniffed[1] if sniffed else None, limits)
+
+
+class _Clock:
+    """A deadline (a time.monotonic() value, or None for none) that remembers once it has passed."""
+
+    def __init__(self, deadline: float | None):
+        self.deadline = deadline
+        self.passed = False
+
+    def up(self) -> bool:
+        if not self.passed and self.deadline is not None and monotonic() >= self.deadline:
+            self.passed = True
+        return self.passed
 
 
 # ---------------------------------------------------------------- images
 
+# Rows converted at a time from deep (16- and 32-bit) pictures and into arrays: about a megapixel.
+_STRIP_PIXELS = 1 << 20
 
-def _to_rgb_image(image):
-    """Any Pillow mode to an RGB image, as a viewer would show it."""
 
+def _strips(image) -> Iterator[tuple[int, int, np.ndarray]]:
+    """(top, bottom, pixels) of the picture's rows a strip at a time: np.asarray of a whole picture
+    holds its bytes twice over while it joins them."""
+    width, height = image.size
+    rows = max(1, _STRIP_PIXELS // max(1, width))
+    for top in range(0, height, rows):
+        bottom = min(height, top + rows)
+        yield top, bottom, np.asarray(image.crop((0, top, width, bottom)))
+
+
+def _deep_to_grey(image):
+    """A 16-bit or 32-bit grey picture as 8-bit grey, a strip at a time: converted whole, in float64,
+    an 8192 x 8192 PNG of 160 KB took 1.96 GB."""
+    high = image.getextrema()[1]
+    top = 65535.0 if image.mode.startswith("I;16") or high > 255 else 255.0
+    grey = np.empty((image.size[1], image.size[0]), np.uint8)
+    for first, last, values in _strips(image):
+        scaled = values.astype(np.float64)
+        scaled *= 255.0 / top
+        grey[first:last] = np.clip(np.rint(scaled, out=scaled), 0, 255, out=scaled)
+    return Image.fromarray(grey)
+
+
+def _displayable(image):
+    """Any Pillow mode to a grey (L) or RGB picture, as a viewer would show it.
+
+    Grey stays grey (a third of RGB's memory) until shrunk: shrinking the three equal channels
+    gives the grey shrunk, so the hashes are those of the RGB picture.
+    """
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        values = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
-        gray = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
-        return Image.fromarray(gray, "L").convert("RGB")
+        return _deep_to_grey(image)
     if mode == "LAB":
         from PIL import ImageCms  # littlecms, loaded for the rare LAB picture only
 
@@ -237,10 +395,30 @@ def _to_rgb_image(image):
             image,
             ImageCms.buildTransform(ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"),
         )
+    if mode in ("L", "1"):
+        return image if mode == "L" else image.convert("L")
     if mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     # Alpha is dropped, not composited: the reference PDQ hashers read the colour channels only.
     return image if mode == "RGB" else image.convert("RGB")
+
+
+def _rgb_array(image) -> np.ndarray:
+    """A grey or RGB picture as an H x W x 3 uint8 array (a grey one's three channels are one array)."""
+    width, height = image.size
+    if image.mode == "L":
+        grey = np.empty((height, width), np.uint8)
+        for top, bottom, pixels in _strips(image):
+            grey[top:bottom] = pixels
+        return np.broadcast_to(grey[:, :, None], (height, width, 3))
+    rgb = np.empty((height, width, 3), np.uint8)
+    for top, bottom, pixels in _strips(image):
+        rgb[top:bottom] = pixels
+    return rgb
+
+
+def _small_rgb(image) -> np.ndarray:
+    return np.asarray(image if image.mode == "RGB" else image.convert("RGB"), dtype=np.uint8)
 
 
 def _shrink(image, max_side: int):
@@ -253,60 +431,151 @@ def _shrink(image, max_side: int):
     return image.resize(size, Image.Resampling.BOX)
 
 
+# A frame without a delay of its own, or with none, shows for 0.1 s, as browsers show it.
+_DEFAULT_DELAY = 0.1
+
+
+def _gif_frames(file: BinaryIO, max_frames: int) -> tuple[list[float], int, int]:
+    """(delays in seconds, width, height the frames reach) of a GIF, from its blocks without decoding
+    them; at most max_frames + 1 frames are read. Pillow would decode every frame to give its delay."""
+    header = file.read(13)
+    if len(header) < 13:
+        raise EOFError("no GIF screen descriptor")
+    width, height, flags = struct.unpack("<HHB", header[6:11])
+    if flags & 0x80:
+        file.seek(3 << ((flags & 7) + 1), io.SEEK_CUR)
+    delays: list[float] = []
+    delay = None
+
+    def skip_blocks() -> None:
+        while (length := file.read(1)) and length[0]:
+            file.seek(length[0], io.SEEK_CUR)
+
+    while len(delays) <= max_frames:
+        introducer = file.read(1)
+        if not introducer or introducer == b";":
+            break
+        if introducer == b"!":
+            label = file.read(1)
+            length = file.read(1)
+            block = file.read(length[0]) if length else b""
+            if label == b"\xf9" and len(block) >= 3:
+                delay = struct.unpack("<H", block[1:3])[0] / 100.0
+            if length and length[0]:
+                skip_blocks()
+        elif introducer == b",":
+            descriptor = file.read(9)
+            if len(descriptor) < 9:
+                break
+            left, top, frame_width, frame_height, frame_flags = struct.unpack("<HHHHB", descriptor)
+            # A frame may reach past the screen, and the picture grows to hold it (as Pillow draws it).
+            width, height = max(width, left + frame_width), max(height, top + frame_height)
+            if frame_flags & 0x80:
+                file.seek(3 << ((frame_flags & 7) + 1), io.SEEK_CUR)
+            file.read(1)  # LZW code size
+            skip_blocks()
+            delays.append(delay or _DEFAULT_DELAY)
+            delay = None
+        # Anything else is stray bytes between blocks, which Pillow skips too.
+    return delays, width, height
+
+
+def _webp_delays(file: BinaryIO) -> list[float]:
+    """Frame delays of an animated WebP, from its ANMF chunks without decoding them."""
+    file.seek(12)
+    delays = []
+    while len(header := file.read(8)) == 8:
+        name, size = header[:4], struct.unpack("<I", header[4:])[0]
+        if name == b"ANMF":
+            fields = file.read(16)
+            if len(fields) < 16:
+                break
+            delays.append((int.from_bytes(fields[12:15], "little") / 1000.0) or _DEFAULT_DELAY)
+            size -= 16
+        file.seek(size + (size & 1), io.SEEK_CUR)
+    return delays
+
+
 class ImageMedia(Media):
-    def __init__(self, data: bytes, fmt: str, limits: Limits):
+    def __init__(self, source: Source, fmt: str, limits: Limits):
         Image.MAX_IMAGE_PIXELS = None  # checked against our own limit below, without a warning
         try:
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(source.path if source.path is not None else io.BytesIO(source.data))
         except UnidentifiedImageError:
-            raise MediaError("unsupported", f"not a readable {fmt} image") from None
+            if fmt.encode("ascii", "replace") in _HEIF_BRANDS:
+                raise MediaError("unsupported", f"HEIC/AVIF images cannot be decoded here (HEIF brand {fmt!r})", recognised=True) from None
+            raise MediaError("unsupported", f"not a readable {fmt} image", recognised=True) from None
         except (OSError, SyntaxError, ValueError) as error:
-            raise MediaError("corrupt", f"cannot decode {fmt} image: {error}") from None
-        if image.size[0] * image.size[1] > limits.max_pixels:
-            raise MediaError("oversized", f"{image.size[0]}x{image.size[1]} pixels is over the limit of {limits.max_pixels}")
+            raise MediaError("corrupt", f"cannot decode {fmt} image: {error}", recognised=True) from None
+        limits.check_pixels(*image.size)
         self._image = image
         self.format = (image.format or fmt).lower()
-        self._durations: list[float] = []
-        self.duration = 0.0
         try:
             # Reading EXIF and counting frames parse past the header: a cut-off file fails here.
-            self._n_frames = getattr(image, "n_frames", 1)
-            orientation = image.getexif().get(0x0112, 1)
-            if self._n_frames > 1:
-                for index in range(self._n_frames):
-                    image.seek(index)
-                    self._durations.append(max(0.0, float(image.info.get("duration", 100) or 100)) / 1000.0)
-                image.seek(0)
-        except (OSError, SyntaxError, ValueError, EOFError) as error:
-            raise MediaError("corrupt", f"cannot decode {fmt} image: {error}") from None
-        self.kind = "video" if self._n_frames > 1 else "image"
-        self.duration = float(sum(self._durations))
-        swap = orientation in (5, 6, 7, 8)
+            self._orientation = image.getexif().get(0x0112, 1)
+            self._durations = self._animation(source, limits)
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error) as error:
+            raise MediaError("corrupt", f"cannot decode {fmt} image: {error}", recognised=True) from None
+        self.kind = "video" if len(self._durations) > 1 else "image"
+        self.duration = float(sum(self._durations)) if self.kind == "video" else 0.0
+        swap = self.kind == "image" and self._orientation in (5, 6, 7, 8)
         self.width, self.height = (image.size[1], image.size[0]) if swap else image.size
+
+    def _animation(self, source: Source, limits: Limits) -> list[float]:
+        """Each frame's delay (one for a still picture), after the frame and decoding limits are checked."""
+        image = self._image
+        if self.format == "gif":
+            with source.open() as file:
+                delays, width, height = _gif_frames(file, limits.max_frames)
+            if len(delays) > 1:
+                limits.check_pixels(width, height)
+                limits.check_animation(width, height, len(delays))
+            return delays or [_DEFAULT_DELAY]
+        count = getattr(image, "n_frames", 1)  # WebP, APNG and AVIF know it from their headers
+        if count <= 1:
+            return [0.0]
+        limits.check_animation(image.size[0], image.size[1], count)
+        if self.format == "webp":
+            with source.open() as file:
+                delays = _webp_delays(file)
+            return (delays + [_DEFAULT_DELAY] * count)[:count]
+        delays = []
+        for index in range(count):
+            image.seek(index)
+            delays.append(max(0.0, float(image.info.get("duration", 0) or 0)) / 1000.0 or _DEFAULT_DELAY)
+        image.seek(0)
+        return delays
 
     def _frame(self, timestamp: float, image, max_side: int, remove_borders: bool, with_detail: bool, with_inner: bool = False) -> Frame:
         try:
             image.load()
-            if self.kind == "image":
-                image = ImageOps.exif_transpose(image) or image
-            upright = _to_rgb_image(image)
+            if self.kind == "image" and self._orientation in (2, 3, 4, 5, 6, 7, 8):
+                # In place, so that the picture is not held twice; it is upright from then on.
+                ImageOps.exif_transpose(image, in_place=True)
+                self._orientation = 1
+            upright = _displayable(image)
         except (OSError, SyntaxError, ValueError) as error:
-            raise MediaError("corrupt", f"cannot decode {self.format} image: {error}") from None
+            raise MediaError("corrupt", f"cannot decode {self.format} image: {error}", recognised=True) from None
         detail = np.asarray(_shrink(upright, FEATURE_MAX_SIDE).convert("L"), dtype=np.uint8) if with_detail else None
-        whole = np.asarray(_shrink(upright, max_side), dtype=np.uint8)
+        whole = _small_rgb(_shrink(upright, max_side))
         # Borders are found and cut at full resolution, before shrinking: a crop one pixel
         # off at working size moves the PDQ hash of the letterboxed corpus sample by 20 bits.
-        box = content_box(np.asarray(upright, dtype=np.uint8)) if remove_borders else None
+        box = content_box(_rgb_array(upright)) if remove_borders else None
         found = inner_boxes(whole) if with_inner else []
         inner = tuple(inner_picture(whole, b) for b in found)
         shares = tuple(b.shares(whole.shape) for b in found)
         if box is None or box.is_whole((upright.size[1], upright.size[0])):
             return Frame(timestamp, whole, whole, detail, inner, shares)
-        content = np.asarray(_shrink(upright.crop((box.left, box.top, box.right, box.bottom)), max_side), dtype=np.uint8)
+        content = _small_rgb(_shrink(upright.crop((box.left, box.top, box.right, box.bottom)), max_side))
         return Frame(timestamp, whole, content, detail, inner, shares)
 
-    def frames(self, sampling: Sampling = SPARSE, remove_borders: bool = True) -> Iterator[Frame]:
+    def frames(self, sampling: Sampling = SPARSE, remove_borders: bool = True, deadline: float | None = None) -> Iterator[Frame]:
+        clock = _Clock(deadline)
+        self.partial = False
         if self.kind == "image":
+            if clock.up():
+                self.partial = True
+                return
             yield self._frame(0.0, self._image, PICTURE_MAX_SIDE, remove_borders, sampling.feature_interval is not None, sampling.inner_pictures)
             return
         feature_step = sampling.feature_step(self.duration)
@@ -314,12 +583,15 @@ class ImageMedia(Media):
         due = 0.0
         start = 0.0
         for index, duration in enumerate(self._durations):
+            if clock.up():
+                self.partial = True
+                return
             try:
                 self._image.seek(index)
             except EOFError:
                 break
-            except (OSError, ValueError) as error:
-                raise MediaError("corrupt", f"cannot decode frame {index}: {error}") from None
+            except (OSError, ValueError, SyntaxError) as error:
+                raise MediaError("corrupt", f"cannot decode frame {index}: {error}", recognised=True) from None
             if sampling.every_frame or start >= due or index == 0:
                 with_detail = feature_step is not None and start >= feature_due
                 if with_detail:
@@ -328,10 +600,6 @@ class ImageMedia(Media):
                 if not sampling.every_frame:
                     due = start + sampling.interval
             start += duration
-
-
-def _open_image(data: bytes, fmt: str, limits: Limits) -> Media:
-    return ImageMedia(data, fmt, limits)
 
 
 # ---------------------------------------------------------------- video
@@ -354,26 +622,26 @@ def _working_size(width: int, height: int, max_side: int) -> tuple[int, int]:
 class VideoMedia(Media):
     kind = "video"
 
-    def __init__(self, data: bytes, fmt: str | None, limits: Limits):
-        self._data = data
+    def __init__(self, source: Source, fmt: str | None, limits: Limits):
+        self._source = source
         try:
-            container = av.open(io.BytesIO(data), mode="r")
+            container = av.open(source.for_av(), mode="r")
         except av.error.FFmpegError as error:
             if fmt is not None:
                 # It starts like a known container but does not open: damaged or cut short.
-                raise MediaError("corrupt", f"damaged or truncated {fmt} ({_av_message(error)})") from None
+                raise MediaError("corrupt", f"damaged or truncated {fmt} ({_av_message(error)})", recognised=True) from None
             raise MediaError("unsupported", f"not a readable image or video ({_av_message(error)})") from None
         try:
             if not container.streams.video:
+                # Not recognised media even in a video container: there is no picture to check.
                 raise MediaError("unsupported", "no video stream (audio-only or not media)")
             stream = container.streams.video[0]
             self.format = fmt or (container.format.name.split(",")[0] if container.format else "video")
             self.width = stream.codec_context.width
             self.height = stream.codec_context.height
             if not self.width or not self.height:
-                raise MediaError("corrupt", "the video stream has no picture size")
-            if self.width * self.height > limits.max_pixels:
-                raise MediaError("oversized", f"{self.width}x{self.height} pixels is over the limit of {limits.max_pixels}")
+                raise MediaError("corrupt", "the video stream has no picture size", recognised=True)
+            limits.check_pixels(self.width, self.height, video=True)
             duration = None
             if stream.duration is not None and stream.time_base is not None:
                 duration = float(stream.duration * stream.time_base)
@@ -381,12 +649,14 @@ class VideoMedia(Media):
                 duration = container.duration / 1_000_000
             self.duration = float(duration) if duration and math.isfinite(duration) else 0.0
             if self.duration > limits.max_duration:
-                raise MediaError("oversized", f"{self.duration:.0f} s is over the limit of {limits.max_duration:.0f} s")
+                raise MediaError("oversized", f"{self.duration:.0f} s is over the limit of {limits.max_duration:.0f} s", recognised=True)
         finally:
             container.close()
         self._limits = limits
 
-    def frames(self, sampling: Sampling = SPARSE, remove_borders: bool = True) -> Iterator[Frame]:
+    def frames(self, sampling: Sampling = SPARSE, remove_borders: bool = True, deadline: float | None = None) -> Iterator[Frame]:
+        clock = _Clock(deadline)
+        self.partial = False
         tracker = BorderTracker() if remove_borders else None
         inner = InnerTracker() if sampling.inner_pictures else None
         pending: list[tuple[float, np.ndarray, np.ndarray | None]] = []
@@ -398,7 +668,7 @@ class VideoMedia(Media):
                 return Frame(timestamp, rgb, content, detail)
             return Frame(timestamp, rgb, content, detail, (picture,), (inner.box.shares(rgb.shape),))
 
-        for timestamp, rgb, detail in self._decoded(sampling):
+        for timestamp, rgb, detail in self._decoded(sampling, clock):
             unsettled = [t for t in (tracker, inner) if t is not None and not t.settled]
             if unsettled:
                 # Hold the first frames back until the crop boxes are settled over all of them.
@@ -414,17 +684,18 @@ class VideoMedia(Media):
             yield frame(timestamp, rgb, detail)
         for held in pending:
             yield frame(*held)
+        self.partial = clock.passed
 
-    def _decoded(self, sampling: Sampling) -> Iterator[tuple[float, np.ndarray, np.ndarray | None]]:
+    def _decoded(self, sampling: Sampling, clock: _Clock) -> Iterator[tuple[float, np.ndarray, np.ndarray | None]]:
         feature_step = sampling.feature_step(self.duration)
         feature_due = 0.0
-        container = av.open(io.BytesIO(self._data), mode="r")
+        container = av.open(self._source.for_av(), mode="r")
         try:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            plan = None if sampling.every_frame else _SparsePlan(sampling, self.duration, self._limits)
+            plan = None if sampling.every_frame else _SparsePlan(sampling, self.duration, self._limits, clock)
             if plan is None:
-                frames = _every_frame(container, stream, self._limits)
+                frames = _every_frame(container, stream, self._limits, clock)
             else:
                 if sampling.skip_unreferenced:
                     stream.codec_context.skip_frame = "NONREF"
@@ -448,24 +719,28 @@ class VideoMedia(Media):
                     count += 1
                     yield max(0.0, float(time)), _upright(rgb, rotation), detail
             except av.error.FFmpegError as error:
-                raise MediaError("corrupt", f"decoding failed after {count} frames ({_av_message(error)})") from None
+                raise MediaError("corrupt", f"decoding failed after {count} frames ({_av_message(error)})", recognised=True) from None
+            if clock.passed:
+                return  # stopped on purpose: the frames end early, not the file
             if count == 0:
-                raise MediaError("corrupt", "no decodable video frames (truncated or damaged)")
+                raise MediaError("corrupt", "no decodable video frames (truncated or damaged)", recognised=True)
             # A sparse plan knows how far the packets go; its last frame can be a GOP earlier.
             end = plan.extent if plan is not None and plan.extent is not None else last_time
             if self.duration and end < self.duration - max(TRUNCATION_SLACK, 0.1 * self.duration):
-                raise MediaError("corrupt", f"truncated: frames stop at {end:.1f} s of {self.duration:.1f} s")
+                raise MediaError("corrupt", f"truncated: frames stop at {end:.1f} s of {self.duration:.1f} s", recognised=True)
         finally:
             container.close()
 
 
-def _every_frame(container, stream, limits: Limits) -> Iterator[tuple[av.VideoFrame, float]]:
-    """Every frame in presentation order, with its time (estimated at 30 fps where the stream gives none)."""
+def _every_frame(container, stream, limits: Limits, clock: _Clock) -> Iterator[tuple[av.VideoFrame, float]]:
+    """Every frame in presentation order, with its time (estimated at 30 fps where the stream gives none), until the clock is up."""
     last_time = -1.0
     for frame in container.decode(stream):
+        if clock.up():
+            return
         time = _frame_time(frame, float(stream.time_base) if stream.time_base is not None else None, last_time)
         if time > limits.max_duration:
-            raise MediaError("oversized", f"runs past the limit of {limits.max_duration:.0f} s")
+            raise MediaError("oversized", f"runs past the limit of {limits.max_duration:.0f} s", recognised=True)
         last_time = time
         yield frame, time
 
@@ -493,10 +768,11 @@ class _SparsePlan:
     Decoded frames are taken at the first frame at or after each due time.
     """
 
-    def __init__(self, sampling: Sampling, duration: float, limits: Limits):
+    def __init__(self, sampling: Sampling, duration: float, limits: Limits, clock: _Clock | None = None):
         self.step = sampling.step(duration)
         self.every_keyframe = sampling.keyframes
         self.limits = limits
+        self.clock = clock or _Clock(None)
         self.due: float | None = None  # next time a sample is due
         self.targets: list[float] = []  # due times not yet taken, ascending
         self.extent: float | None = None  # end of the last packet: how far the stream really goes
@@ -517,7 +793,7 @@ class _SparsePlan:
             stamp = packet.pts if packet.pts is not None else packet.dts
             time = stamp * base if stamp is not None and base is not None else end
             if time > self.limits.max_duration:
-                raise MediaError("oversized", f"runs past the limit of {self.limits.max_duration:.0f} s")
+                raise MediaError("oversized", f"runs past the limit of {self.limits.max_duration:.0f} s", recognised=True)
             if held and (packet.is_keyframe or len(held) >= MAX_HELD_PACKETS):
                 yield held, start, time, held[0].is_keyframe
                 held = []
@@ -586,7 +862,11 @@ class _SparsePlan:
                     spare = (frame, time)
 
         for packets, start, end, keyframe in self._gops(container, stream):
+            if self.clock.up():
+                return
             for packet in self._plan(packets, start, end, keyframe, base):
+                if self.clock.up():
+                    return
                 yield from taken(stream.decode(packet))
         yield from taken(stream.decode(None))
         if self.targets and spare is not None:
@@ -599,6 +879,3 @@ def _av_message(error: Exception) -> str:
     text = getattr(error, "strerror", None) or str(error)
     return text.split(":")[0].strip() if text else type(error).__name__
 
-
-def _open_video(data: bytes, fmt: str | None, limits: Limits) -> Media:
-    return VideoMedia(data, fmt, limits)

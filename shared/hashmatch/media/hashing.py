@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 from PIL import Image
 
-from hashmatch.media.decode import DENSE, DEFAULT_LIMITS, SPARSE, Frame, Limits, Media, Sampling, open_media, read_source
+from hashmatch.errors import MediaError
+from hashmatch.media.decode import DENSE, DEFAULT_LIMITS, SPARSE, Frame, Limits, Media, Sampling, Source, open_media, read_source
 from hashmatch.model import Box, DetailPicture, EncodedDetailPicture, FrameFeatures, FrameHashes, LocalFeatures, MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL, SIGNAL_TYPES, SignalType
 from hashmatch.signals.base import SignalValue
@@ -40,6 +40,17 @@ def encode_detail_picture(picture: DetailPicture, quality: int = DETAIL_JPEG_QUA
     return EncodedDetailPicture(picture.timestamp, out.getvalue(), picture.insets)
 
 
+class HashedFrames(NamedTuple):
+    """What hash_frames gives: the kept frames' hashes and what came with them."""
+
+    frames: list[FrameHashes]
+    sampled: int  # frames sampled, kept or not
+    features: list[FrameFeatures]
+    pictures: list[DetailPicture]
+    partial: bool  # the deadline passed before the media's end
+    covered_seconds: float  # the media's first seconds the frames cover (its duration when not partial)
+
+
 def hash_frames(
     media: Media,
     *,
@@ -51,12 +62,15 @@ def hash_frames(
     features: FeatureExtractor | None = None,
     keep_detail_pictures: bool | None = None,
     progress: Callable[[float], None] | None = None,
-) -> tuple[list[FrameHashes], int, list[FrameFeatures], list[DetailPicture]]:
-    """Hash the sampled frames of `media`; returns (kept frames, frames sampled, local features, detail pictures).
+    deadline: float | None = None,
+) -> HashedFrames:
+    """Hash the sampled frames of `media`.
 
     `features` takes the local features of the frames the sampling picks for them (references,
     added where OpenCV is); `keep_detail_pictures` keeps those grey frames instead, for the
     matcher to take their features (default: for uploads; the Lambda hasher has no OpenCV).
+    When `deadline` (a time.monotonic() value) passes, no more frames are taken and the frames
+    hashed so far are returned as partial; MediaError("oversized") when there are none.
     """
     role = Role(role)
     if keep_detail_pictures is None:
@@ -71,6 +85,7 @@ def hash_frames(
     pictures: list[DetailPicture] = []
     sampled = 0
     last_kept = None
+    last_time = 0.0
 
     def work(frame: Frame) -> _FrameWork:
         """What one frame needs, apart from the frames before it (run on the worker threads)."""
@@ -88,8 +103,9 @@ def hash_frames(
         return _FrameWork(content, value, variants, feature)
 
     pool = _Workers()
-    for frame, done in pool.in_order(media.frames(sampling, remove_borders=remove_borders), work):
+    for frame, done in pool.in_order(media.frames(sampling, remove_borders=remove_borders, deadline=deadline), work):
         sampled += 1
+        last_time = max(last_time, frame.timestamp)
         if frame.detail is not None:
             if keep_detail_pictures:
                 pictures.append(DetailPicture(frame.timestamp, frame.detail, tuple(frame.inner_boxes)))
@@ -106,7 +122,11 @@ def hash_frames(
         if progress is not None and media.duration:
             progress(min(1.0, frame.timestamp / media.duration))
     frames = [replace(frame, signals=signals.result()) if signals is not None else frame for frame, signals in kept]
-    return frames, sampled, local, pictures
+    if media.partial and not sampled:
+        raise MediaError("oversized", "no frame could be hashed within the time budget", recognised=True)
+    # A partial hash covers the media up to its last frame (the frames after it were never seen).
+    covered = last_time if media.partial else media.duration
+    return HashedFrames(frames, sampled, local, pictures, media.partial, covered)
 
 
 def _extra_signals(extras: Sequence[type[SignalType]], content: np.ndarray) -> dict[str, str]:
@@ -165,28 +185,35 @@ class _Workers:
 
 
 def hash_media(
-    source: bytes | str | os.PathLike,
+    source: bytes | str | os.PathLike | Source,
     *,
     role: Role = Role.UPLOAD,
     limits: Limits = DEFAULT_LIMITS,
+    deadline: float | None = None,
     **options,
 ) -> MediaHashes:
-    """Open and hash one media object (options: hash_frames'). Raises MediaError for input that cannot be hashed."""
-    data = read_source(source, limits)
-    media = open_media(data, limits)
-    frames, sampled, local, pictures = hash_frames(media, role=role, **options)
+    """Open and hash one media object (options: hash_frames'). Raises MediaError for input that cannot be hashed.
+
+    A path is read a piece at a time (digests, the first bytes), and decoded from the file, never
+    held whole in memory. `deadline` (a time.monotonic() value) ends hashing early: see hash_frames.
+    """
+    found = read_source(source, limits)
+    media = open_media(found, limits)
+    md5, sha256 = found.digests()
+    frames, sampled, local, pictures, partial, covered = hash_frames(media, role=role, deadline=deadline, **options)
     return MediaHashes(
         kind=MediaKind(media.kind),
         format=media.format,
         duration=media.duration,
         width=media.width,
         height=media.height,
-        # A content identifier hash lists exchange (whole-file matches), not a security check.
-        md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
-        sha256=hashlib.sha256(data).hexdigest(),
+        md5=md5,
+        sha256=sha256,
         role=Role(role),
         frames=tuple(frames),
         frames_sampled=sampled,
         features=tuple(local),
         detail_pictures=tuple(pictures),
+        partial=partial,
+        covered_seconds=covered,
     )

@@ -38,6 +38,8 @@ LOCAL_VISIBILITY_TIMEOUT = 2
 PARTNER_ACCOUNT_ID = "210987654321"
 # The role whose sessions see labels in the local stack's lookup API (LookupLabelsRoleNames).
 LABELS_READER_ROLE = "hashmatch-labels-reader"
+# The role whose sessions may restore uploads through RestoreUploadFunctionUrl (RestoreRoleName).
+RESTORER_ROLE = "hashmatch-restorer"
 
 
 @dataclass(frozen=True)
@@ -63,10 +65,12 @@ LOCAL_IDENTITIES = (
     LocalIdentity("partner", "ASIALOCALPARTNER0001", "partner-secret", f"arn:aws:sts::{PARTNER_ACCOUNT_ID}:assumed-role/hashmatch-partner/local", "AROALOCALPARTNER0001:local"),
     # A role of another account that took the labels role's name: it must not see labels.
     LocalIdentity("impostor", "ASIALOCALIMPOSTOR001", "impostor-secret", f"arn:aws:sts::{PARTNER_ACCOUNT_ID}:assumed-role/{LABELS_READER_ROLE}/local", "AROALOCALIMPOSTOR001:local"),
+    # An operator who assumed the restore role (hashmatch admin restore signs as this).
+    LocalIdentity("restorer", "ASIALOCALRESTORER001", "restorer-secret", f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{RESTORER_ROLE}/local", "AROALOCALRESTORER001:local"),
 )
 # The local stack's own parameter values (a caller's parameters= win): its labels reader sees labels,
-# and retro-match runs its SQL on DuckDB (moto's Athena answers without running anything).
-LOCAL_PARAMETERS = {"LookupLabelsRoleNames": LABELS_READER_ROLE, "RetroMatchEngine": "duckdb"}
+# its restorer restores, and retro-match runs its SQL on DuckDB (moto's Athena answers without running anything).
+LOCAL_PARAMETERS = {"LookupLabelsRoleNames": LABELS_READER_ROLE, "RestoreRoleName": RESTORER_ROLE, "RetroMatchEngine": "duckdb"}
 
 
 # ---------------------------------------------------------------- the template
@@ -231,6 +235,7 @@ class LocalStack:
         self.generated: dict[str, Resource] = {}
         self.functions: dict[str, FunctionSpec] = {}
         self.deviations: list[str] = []
+        self.permissions: list[dict] = []  # the AWS::Lambda::Permission resources' properties, resolved
         self._creating: set[str] = set()
         self._environment_patch: Any = None
 
@@ -407,7 +412,7 @@ class LocalStack:
     # ------------------------------------------------------------ resources
 
     def identity(self, name: str) -> LocalIdentity:
-        """One of the local IAM identities (operator, labels-reader, partner, impostor)."""
+        """One of the local IAM identities (operator, labels-reader, partner, impostor, restorer)."""
         return next(identity for identity in self.identities if identity.name == name)
 
     def _ensure(self, logical_id: str) -> Resource:
@@ -427,6 +432,10 @@ class LocalStack:
         spec = self.template["Resources"].get(logical_id)
         if spec is None:
             raise KeyError(f"template.yaml has no resource {logical_id}")
+        if "Condition" in spec and not self.condition(spec["Condition"]):
+            # As CloudFormation does: a resource whose condition is false is not created.
+            self.resources[logical_id] = Resource(logical_id, spec["Type"], "")
+            return self.resources[logical_id]
         self._creating.add(logical_id)
         try:
             depends = spec.get("DependsOn", [])
@@ -665,6 +674,15 @@ class LocalStack:
         )
         return Resource(logical_id, "AWS::Serverless::Function", name, {"Arn": arn})
 
+    def _create_permission(self, logical_id: str, properties: dict) -> Resource:
+        props = self.resolve(properties)
+        self.permissions.append(props)
+        self._deviate(
+            "AWS::Lambda::Permission: kept in stack.permissions, not evaluated (every local identity may call every function URL); "
+            "a function that checks its caller (RestoreUploadFunction) refuses the others itself, as it does in AWS"
+        )
+        return Resource(logical_id, "AWS::Lambda::Permission", self._default_name(logical_id))
+
     def _create_glue_database(self, logical_id: str, properties: dict) -> Resource:
         props = self.resolve(properties)
         name = props["DatabaseInput"]["Name"]
@@ -699,6 +717,7 @@ class LocalStack:
         "AWS::CloudWatch::Alarm": _create_alarm,
         "AWS::Serverless::LayerVersion": _create_layer,
         "AWS::Serverless::Function": _create_function,
+        "AWS::Lambda::Permission": _create_permission,
         "AWS::Glue::Database": _create_glue_database,
         "AWS::Glue::Table": _create_glue_table,
         "AWS::Athena::WorkGroup": _create_athena_workgroup,

@@ -114,3 +114,48 @@ def test_a_revoked_exemption_is_no_longer_in_force(audit):
 
     assert audit.exemption(SHA256) is None
     assert audit.get(f"sha256:{SHA256}", "exemption-revoked")["reason"] == "the complaint was fraudulent"
+
+
+def exempt_upload(audit: AuditLog, bucket: str = "uploads", key: str = "a.jpg") -> bool:
+    return audit.exempt(SHA256, scope="upload", bucket=bucket, key=key, reinstated=UPLOAD, reason="complaint upheld", requested_by="arn:aws:sts::123456789012:assumed-role/restorer/r")
+
+
+def test_an_upload_scoped_exemption_covers_its_bytes_at_its_own_key(audit):
+    exempt_upload(audit)
+
+    exemption = audit.exemption(SHA256, bucket="uploads", key="a.jpg")
+
+    assert (exemption["scope"], exemption["bucket"], exemption["key"]) == ("upload", "uploads", "a.jpg")
+
+
+def test_an_upload_scoped_exemption_does_not_cover_the_same_bytes_at_another_key(audit):
+    exempt_upload(audit)
+
+    assert audit.exemption(SHA256, bucket="uploads", key="someone else's.jpg") is None
+
+
+def test_an_upload_scoped_exemption_does_not_cover_bytes_whose_place_is_not_given(audit):
+    exempt_upload(audit)
+
+    assert audit.exemption(SHA256) is None
+
+
+def test_a_bytes_scoped_exemption_covers_the_bytes_at_any_key(audit):
+    audit.exempt(SHA256, scope="bytes", reinstated=UPLOAD, reason="lawful", requested_by="reviewer")
+
+    assert audit.exemption(SHA256, bucket="uploads", key="anyone's.jpg")["scope"] == "bytes"
+
+
+def test_revoking_an_upload_scoped_exemption_leaves_one_at_another_key(audit):
+    exempt_upload(audit, key="a.jpg")
+    exempt_upload(audit, key="b.jpg")
+
+    audit.revoke_exemption(SHA256, bucket="uploads", key="a.jpg", reason="fraudulent complaint", requested_by="lead")
+
+    assert audit.exemption(SHA256, bucket="uploads", key="a.jpg") is None
+    assert audit.exemption(SHA256, bucket="uploads", key="b.jpg")["key"] == "b.jpg"
+
+
+def test_an_upload_scoped_exemption_without_its_key_is_refused(audit):
+    with pytest.raises(ValueError, match="bucket and key"):
+        audit.exempt(SHA256, scope="upload", bucket="uploads", reinstated=UPLOAD, reason="complaint upheld", requested_by="reviewer")

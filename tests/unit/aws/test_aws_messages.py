@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[3]
 EVENTS = ROOT / "events"
 MATCH_SCHEMA = json.loads((ROOT / "schemas" / "match-message.schema.json").read_text())
 HASHES_SCHEMA = json.loads((ROOT / "schemas" / "hashes-message.schema.json").read_text())
+RESTORE_SCHEMA = json.loads((ROOT / "schemas" / "restore-request.schema.json").read_text())
 HASHES = "hashes"
 
 
@@ -103,10 +104,18 @@ def test_the_match_hashes_sample_event_parses_as_a_hashes_message():
     assert message.upload.key == "incoming/photo 01.jpg" and len(message.hashes.frames) == 1
 
 
-def test_the_restore_upload_sample_event_parses_as_a_restore_request():
-    request = RestoreRequest.model_validate(event("restore_upload"))
+def sample_restore_call() -> tuple[dict, str]:
+    """The body of events/restore_upload.json (a function URL request) and the ARN that signed it."""
+    sample = event("restore_upload")
+    return json.loads(sample["body"]), sample["requestContext"]["authorizer"]["iam"]["userArn"]
 
-    assert request.requested_by == "reviewer@example.org"
+
+def test_the_restore_upload_sample_event_parses_as_a_restore_request_by_its_signer():
+    body, signer = sample_restore_call()
+
+    request = RestoreRequest.from_call(body, signer)
+
+    assert (request.requested_by, request.scope) == ("arn:aws:sts::123456789012:assumed-role/hashmatch-restorer/reviewer@example.org", "upload")
 
 
 # ------------------------------------------------------------------ model-built messages are what the schema defines
@@ -305,17 +314,56 @@ def test_malformed_claim_checked_hashes_are_refused():
 # ------------------------------------------------------------------ the restore request
 
 
+def test_the_restore_upload_sample_body_is_valid_against_the_schema():
+    body, _ = sample_restore_call()
+
+    assert schema_errors(body, RESTORE_SCHEMA) == []
+
+
 def test_a_restore_request_with_an_empty_reason_is_refused():
+    body, signer = sample_restore_call()
+
     with pytest.raises(ValidationError, match="reason"):
-        RestoreRequest.model_validate({**event("restore_upload"), "reason": ""})
+        RestoreRequest.from_call({**body, "reason": ""}, signer)
 
 
-def test_a_restore_request_without_requested_by_is_refused():
-    request = event("restore_upload")
-    del request["requested_by"]
+def test_a_restore_request_without_a_signer_is_refused():
+    body, _ = sample_restore_call()
 
     with pytest.raises(ValidationError, match="requested_by"):
-        RestoreRequest.model_validate(request)
+        RestoreRequest.from_call(body, "")
+
+
+def test_a_restore_body_naming_its_own_requester_is_refused_by_schema_and_model():
+    body, signer = sample_restore_call()
+    forged = {**body, "requested_by": "someone-else"}
+
+    assert schema_errors(forged, RESTORE_SCHEMA)
+    with pytest.raises(ValueError, match="requested_by"):
+        RestoreRequest.from_call(forged, signer)
+
+
+def test_a_restore_request_of_an_unknown_scope_is_refused_by_schema_and_model():
+    body, signer = sample_restore_call()
+    wide = {**body, "scope": "uploader"}
+
+    assert schema_errors(wide, RESTORE_SCHEMA)
+    with pytest.raises(ValidationError, match="scope"):
+        RestoreRequest.from_call(wide, signer)
+
+
+def test_a_restore_request_without_a_scope_exempts_the_upload_only():
+    body, signer = sample_restore_call()
+    del body["scope"]
+
+    assert RestoreRequest.from_call(body, signer).scope == "upload"
+
+
+def test_the_restore_schema_and_model_name_the_audit_logs_exemption_scopes():
+    from hashmatch.aws.audit import ExemptionScope
+
+    scopes = {scope.value for scope in ExemptionScope}
+    assert set(RESTORE_SCHEMA["properties"]["scope"]["enum"]) == scopes == set(get_args(RestoreRequest.model_fields["scope"].annotation))
 
 
 # ------------------------------------------------------------------ closed sets: hashmatch.vocabulary and the schemas
@@ -346,3 +394,82 @@ def test_a_hashes_message_with_an_uppercase_digest_is_refused_at_the_edge():
 
     with pytest.raises(ValidationError):
         HashesMessageModel.model_validate(body)
+
+
+# ------------------------------------------------------------------ uploads that cannot be checked
+
+HOLD_SCHEMA = json.loads((ROOT / "schemas" / "hold-message.schema.json").read_text())
+SHA256 = "a" * 64
+
+
+def unchecked_request(reason: str = "oversized") -> HashesMessage:
+    from hashmatch.aws.hash_messages import Unchecked
+    from hashmatch.vocabulary import CannotCheckReason
+
+    upload = Upload.from_object("uploads", "clip.mp4", "v1", etag="e" * 32, size=9, uploader="AWS:AIDAEXAMPLE", source_ip="198.51.100.7")
+    return HashesMessage(upload, None, "2026-12-05T08:00:00.000+00:00", unchecked=Unchecked(CannotCheckReason(reason), "over the limit", SHA256))
+
+
+def test_an_unchecked_hashes_message_is_valid_against_the_schema_and_reads_back():
+    sent = unchecked_request().to_dict()
+
+    assert schema_errors(sent, HASHES_SCHEMA) == []
+    read = read_hashes_message(FakeS3(), json.dumps(sent))
+    assert (read.hashes, read.unchecked.reason, read.unchecked.sha256) == (None, "oversized", SHA256)
+
+
+def test_an_unchecked_message_without_the_objects_sha256_is_refused_by_schema_and_model():
+    sent = unchecked_request().to_dict()
+    del sent["unchecked"]["sha256"]
+
+    assert_refused_by_schema_and_model(sent, HASHES_SCHEMA, HashesMessageModel)
+
+
+def test_a_hashes_message_with_neither_hashes_nor_a_reason_is_refused_by_schema_and_model():
+    sent = unchecked_request().to_dict()
+    del sent["unchecked"]
+
+    assert_refused_by_schema_and_model(sent, HASHES_SCHEMA, HashesMessageModel)
+
+
+def test_a_model_built_hold_message_is_valid_against_the_schema_and_keeps_the_uploader():
+    from hashmatch.aws.match_messages import hold_message
+
+    hold = json.loads(hold_message(unchecked_request(), "oversized", "over the limit").model_dump_json())
+
+    assert schema_errors(hold, HOLD_SCHEMA) == []
+    assert (hold["action"], hold["upload"]["sha256"], hold["upload"]["uploader"]) == ("hold", SHA256, "AWS:AIDAEXAMPLE")
+
+
+def test_a_hold_message_reaches_the_takedown_through_the_same_record_model_as_a_match():
+    from hashmatch.aws.match_messages import hold_message
+    from hashmatch.aws.messages import HoldMessage
+
+    record = copy.deepcopy(event("take_down")["Records"][0])
+    envelope = json.loads(record["body"])
+    envelope["Message"] = hold_message(unchecked_request(), "oversized", "over the limit").model_dump_json()
+    record["body"] = json.dumps(envelope)
+
+    parsed = MatchMessageRecord.model_validate(record).body.Message
+
+    assert isinstance(parsed, HoldMessage) and parsed.match_id == parsed.hold_id
+
+
+def test_a_hold_message_of_an_unknown_reason_is_refused_by_schema_and_model():
+    from hashmatch.aws.match_messages import hold_message
+    from hashmatch.aws.messages import HoldMessage
+
+    hold = json.loads(hold_message(unchecked_request(), "oversized", "over the limit").model_dump_json())
+    hold["reason"] = "tired"
+
+    assert_refused_by_schema_and_model(hold, HOLD_SCHEMA, HoldMessage)
+
+
+def test_the_upload_keeps_who_uploaded_it_from_the_s3_event():
+    from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
+
+    notification = json.loads(event("hash_upload")["Records"][0]["body"])["Records"][0]
+
+    upload = Upload.from_s3_record(S3EventRecord(notification))
+
+    assert (upload.uploader, upload.source_ip) == ("AWS:AIDAEXAMPLE", "198.51.100.7")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import json
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from aws_fakes import FakeS3, real_client
-from hashmatch.aws.uploads import Upload, UploadGone, read_upload
+from hashmatch.aws.uploads import Upload, UploadGone, digest_upload, read_upload
 from hashmatch.errors import MediaError, RejectReason
 
 EVENTS = Path(__file__).resolve().parents[3] / "events"
@@ -138,14 +140,52 @@ def test_a_notified_version_deleted_for_good_is_gone(s3):
         read_upload(s3, written, LIMIT)
 
 
-def test_an_upload_notified_over_the_limit_is_refused_without_a_read(s3):
+def test_an_upload_notified_over_the_limit_is_refused_after_reading_its_first_bytes_only(s3):
     upload = uploaded(s3, "big.mp4", b"x" * (LIMIT + 1))
 
     with pytest.raises(MediaError) as raised:
         read_upload(s3, upload, LIMIT)
 
     assert raised.value.reason == RejectReason.OVERSIZED
-    assert "GetObject" not in s3.operations()
+    assert [params.get("Range") for name, params in s3.requests if name == "GetObject"] == ["bytes=0-511"]
+
+
+def test_an_oversized_upload_that_starts_like_media_is_recognised_as_media(s3):
+    upload = uploaded(s3, "big.jpg", b"\xff\xd8\xff\xe0" + b"x" * LIMIT)
+
+    with pytest.raises(MediaError) as raised:
+        read_upload(s3, upload, LIMIT)
+
+    assert raised.value.recognised is True
+
+
+def test_an_oversized_upload_that_does_not_start_like_media_is_not_recognised(s3):
+    upload = uploaded(s3, "big.bin", b"x" * (LIMIT + 1))
+
+    with pytest.raises(MediaError) as raised:
+        read_upload(s3, upload, LIMIT)
+
+    assert raised.value.recognised is False
+
+
+def test_an_upload_over_the_spill_size_is_read_into_a_file(s3, tmp_path):
+    data = bytes(range(256)) * 3
+    upload = uploaded(s3, "clip.mp4", data)
+
+    path, read = read_upload(s3, upload, LIMIT, spill_bytes=512, directory=str(tmp_path))
+
+    assert path.read_bytes() == data and path.parent == tmp_path
+    assert read.size == len(data)
+
+
+def test_the_digest_of_an_upload_is_its_sha256_read_in_pieces(s3):
+    data = b"y" * 5000
+    upload = uploaded(s3, "clip.mp4", data)
+
+    sha256, read = digest_upload(s3, upload)
+
+    assert sha256 == hashlib.sha256(data).hexdigest()
+    assert (read.version_id, read.size) == (upload.version_id, len(data))
 
 
 def test_an_upload_over_the_limit_by_its_stored_length_is_refused(s3):
