@@ -238,13 +238,12 @@ def run(media: dict[str, Item], source: str, repeat: int, log_path: Path, corpus
             "bad/truncated.mp4": unrelated.data[: len(unrelated.data) // 3],
             "bad/notes.txt": b"not media at all\n",
         }
-        for key, body in bad.items():
-            demo.s3.put_object(Bucket=demo.uploads, Key=key, Body=body)
+        versions = {key: demo.s3.put_object(Bucket=demo.uploads, Key=key, Body=body)["VersionId"] for key, body in bad.items()}
         runner.run_until_idle()
-        for key in bad:
-            version = demo.s3.list_object_versions(Bucket=demo.uploads, Prefix=key)["Versions"][0]["VersionId"]
+        for key, version in versions.items():
+            # A held upload is no longer in the uploads bucket: its version is the one put.
             records = demo.audit_records(f"s3://{demo.uploads}/{key}?versionId={version}")
-            say(f"{key}: " + "; ".join(f"{r['event']} ({r.get('reason')}: {r.get('detail')}{', ' + r['action'] if r.get('action') else ''}{', ' + r['outcome'] if r.get('outcome') else ''})" for r in records))
+            say(f"{key}: " + "; ".join(f"{r['event']} ({r.get('reason')}: {r.get('detail') or r.get('hold_detail')}{', ' + r['action'] if r.get('action') else ''}{', ' + r['outcome'] if r.get('outcome') else ''})" for r in records))
         for envelope in demo.received():
             hold = json.loads(envelope["Message"])
             say(f"hold message on the match topic (CannotCheckAction hold): {hold.get('message_type')} {hold.get('reason')} for {hold['upload']['key']}")

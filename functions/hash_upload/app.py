@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from pathlib import Path
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
@@ -16,8 +17,8 @@ from hashmatch.aws.audit import AuditEvent, AuditLog
 from hashmatch.aws.detail_pictures import store_detail_pictures
 from hashmatch.aws.hash_messages import Unchecked, send_hashes, send_unchecked
 from hashmatch.aws.hashing_attempts import HashingAttempts
-from hashmatch.aws.uploads import SPILL_BYTES, Upload, UploadGone, digest_upload, read_upload
-from hashmatch.errors import MediaError
+from hashmatch.aws.uploads import DIGEST_MAX_BYTES, SPILL_BYTES, SPILL_PREFIX, Upload, UploadGone, digest_upload, read_upload
+from hashmatch.errors import MediaError, RejectReason
 from hashmatch.media.decode import Limits
 from hashmatch.media.hashing import encode_detail_picture, hash_media
 from hashmatch.vocabulary import CannotCheckReason, Role
@@ -34,6 +35,9 @@ attempts = HashingAttempts(dynamodb.Table(settings.idempotency_table))
 processor = BatchProcessor(event_type=EventType.SQS)
 # A redelivered upload whose earlier attempts ended this many times without an outcome is not tried again.
 MAX_UNFINISHED_ATTEMPTS = 2
+# UploadsQueue's maxReceiveCount: the last delivery before the dead-letter queue holds the upload instead of
+# trying once more, so whatever keeps failing (a crash, an exception, a batch-mate) still ends with an outcome.
+MAX_DELIVERIES = 5
 # Kept back from each upload's share of the invocation's time: storing detail pictures and sending the message.
 SECONDS_AFTER_HASHING = 20.0
 # Large objects are hashed from local storage (tempfile's directory: /tmp, the function's EphemeralStorage), not from memory.
@@ -67,7 +71,7 @@ EXTRA_SIGNALS: tuple[str, ...] = ()
 def cannot_check(upload: Upload, reason: CannotCheckReason, detail: str) -> None:
     """Media the hasher cannot hash goes on to the matcher, which records it and holds it or lets it be (CannotCheckAction)."""
     try:
-        sha256, upload = digest_upload(s3, upload)
+        sha256, upload = digest_upload(s3, upload, DIGEST_MAX_BYTES)
     except UploadGone as gone:
         gone_before_hashing(upload, gone)
         return
@@ -92,27 +96,36 @@ def reject(upload: Upload, error: MediaError) -> None:
     with single_metric(name="UploadsRejected", unit=MetricUnit.Count, value=1) as by_reason:
         by_reason.add_dimension(name="reason", value=str(error.reason))
     audit.record(upload.upload_id, AuditEvent.REJECTED, reason=error.reason, detail=str(error), recognised=error.recognised, bucket=upload.bucket, key=upload.key, size=upload.size, uploaded_at=upload.uploaded_at)
-    if error.recognised:
+    # An object too large to read is held whatever its first bytes say: they prove nothing about the rest.
+    if error.recognised or error.reason == RejectReason.OVERSIZED:
         cannot_check(upload, CannotCheckReason(str(error.reason)), str(error))
 
 
 @tracer.capture_method
 def hash_upload(upload: Upload, receive_count: int = 1) -> None:
+    """Hash the upload, or, when its deliveries keep ending without an outcome, send it on as unchecked (failed).
+
+    An attempt that raises is retried (a throttled or briefly failing service) but counts as unfinished like one
+    that killed the invocation: marks are cleared only once the upload has an outcome.
+    """
+    if receive_count >= MAX_DELIVERIES:
+        cannot_check(upload, CannotCheckReason.FAILED, f"delivery {receive_count} of {MAX_DELIVERIES}: every earlier attempt ended without an outcome")
+        attempts.end(upload.upload_id)
+        return
     if receive_count > 1:
         # A redelivery: this upload may be the one that ended the earlier invocations (hashing_attempts.py).
         unfinished = attempts.start(upload.upload_id)
         if unfinished >= MAX_UNFINISHED_ATTEMPTS:
+            cannot_check(upload, CannotCheckReason.FAILED, f"hashing ended without an outcome {unfinished} times (out of memory, time or an error); delivery {receive_count}")
             attempts.end(upload.upload_id)
-            cannot_check(upload, CannotCheckReason.FAILED, f"hashing ended without an outcome {unfinished} times (out of memory or time); delivery {receive_count}")
             return
     try:
         hash_once(upload)
     except MemoryError:
         # Survived this time, but it would not fit on a retry either.
         cannot_check(upload, CannotCheckReason.FAILED, "hashing ran out of memory")
-    finally:
-        if receive_count > 1:
-            attempts.end(upload.upload_id)
+    if receive_count > 1:
+        attempts.end(upload.upload_id)
 
 
 def hash_once(upload: Upload) -> None:
@@ -178,4 +191,8 @@ def record_handler(record: SQSRecord) -> None:
 def lambda_handler(event, context):
     global budget
     budget = Budget(context, len(event.get("Records", [])))
+    # Spill files a killed invocation left would fill the local storage: swept at each start.
+    for left_behind in Path(TMP_DIR).glob(SPILL_PREFIX + "*"):
+        if left_behind.is_file():
+            left_behind.unlink(missing_ok=True)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -20,7 +20,7 @@ from hashmatch.aws.match_messages import hold_message, live_match_id, match_mess
 from hashmatch.aws.messages import HoldMessage, MatchMessage
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 from hashmatch.upload_log import log_messages, send_batches
-from hashmatch.vocabulary import CannotCheckAction, CannotCheckReason, Stage
+from hashmatch.vocabulary import Action, CannotCheckAction, CannotCheckReason, Stage
 
 settings = config.load(config.MatchHashesSettings)
 logger = Logger()
@@ -163,6 +163,10 @@ def record_handler(record: SQSRecord) -> None:
         second_stage_seconds=second_stage_seconds,
         references=[m.reference.reference_id for m in matches],
     )
+    if hashes.partial and message.action != Action.QUARANTINE:
+        # A review match in the part hashed leaves the rest unseen and the upload online: held as well.
+        covered = f"{hashes.covered_seconds or 0.0:.1f} s of {hashes.duration:.1f} s"
+        cannot_check(request, CannotCheckReason.PARTIAL, f"hashed within the time budget: the first {covered}, which matched references asking for review only")
 
 
 @metrics.log_metrics

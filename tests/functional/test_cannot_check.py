@@ -14,6 +14,7 @@ from urllib.parse import quote_plus
 
 import jsonschema
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from makemedia import image_bytes, textured
 
 from hashmatch.aws import hash_messages
@@ -154,6 +155,23 @@ def test_an_unchecked_upload_reinstated_at_its_key_is_not_held_again(runner, put
     assert audit.get(upload.upload_id, "cannot-check")["action"] == "exempted"
 
 
+def test_a_partial_hash_that_matched_only_review_references_is_held_as_well(runner, put, observer, drain, hash_set, index):
+    from hashmatch_tools.admin import add_reference
+
+    reference = add_reference(hash_set, PICTURE, label="needs review", source="tests", action="review")
+    index()
+    try:
+        hashes = dataclasses.replace(hash_media(PICTURE, role="upload", extra_signals=()), partial=True, covered_seconds=0.0)
+        message = hash_messages.HashesMessage(put(PICTURE), hashes, now()).to_dict()
+        runner.invoke(MATCHER, {"Records": [sqs_record(message)]})
+    finally:
+        hash_set.remove_reference(reference.reference_id)
+        index()
+
+    published = [json.loads(envelope["Message"]) for envelope in drain(observer)]
+    assert sorted((m["message_type"], m["action"]) for m in published) == [("hashmatch.hold", "hold"), ("hashmatch.match", "review")]
+
+
 def test_a_hash_only_request_is_never_held(runner, observer, drain, audit):
     upload = Upload("partner-request-99")
 
@@ -201,6 +219,37 @@ def test_the_takedown_record_keeps_who_uploaded_it_and_from_where(runner, put, a
     assert (record["uploader"], record["source_ip"]) == ("AWS:AIDAEXAMPLE", "198.51.100.7")
 
 
+def test_a_hold_without_a_digest_quarantines_the_named_version_of_the_same_etag_and_size(runner, put, s3, audit):
+    upload = put(PICTURE)
+
+    runner.invoke(TAKEDOWN, delivered(held_message(upload, "")))
+
+    assert audit.get(upload.upload_id, "takedown")["outcome"] == "held"
+    assert s3.list_object_versions(Bucket=upload.bucket, Prefix=upload.key).get("Versions", []) == []
+
+
+def test_a_hold_without_a_digest_naming_another_size_takes_nothing_down(runner, put, s3, audit):
+    upload = dataclasses.replace(put(PICTURE), size=len(PICTURE) + 1)
+
+    runner.invoke(TAKEDOWN, delivered(held_message(upload, "")))
+
+    assert audit.get(upload.upload_id, "takedown-refused") is not None
+    assert s3.head_object(Bucket=upload.bucket, Key=upload.key, VersionId=upload.version_id)["ContentLength"] == len(PICTURE)
+
+
+def test_a_hold_of_an_object_over_copy_objects_limit_is_copied_in_parts(runner, put, s3, audit, stack, monkeypatch):
+    from hashmatch.aws import quarantine
+
+    monkeypatch.setattr(quarantine, "COPY_OBJECT_MAX_BYTES", 1000)
+    big = image_bytes(textured(35, 1600, 1200), "PNG")
+    upload = put(big)
+
+    runner.invoke(TAKEDOWN, delivered(held_message(upload, hashlib.sha256(big).hexdigest())))
+
+    record = audit.get(upload.upload_id, "takedown")
+    assert s3.get_object(Bucket=stack.ref("EvidenceBucket"), Key=record["evidence"]["key"])["Body"].read() == big
+
+
 def test_a_hold_naming_other_bytes_takes_nothing_down(runner, put, s3, audit):
     upload = put(PICTURE)
 
@@ -227,14 +276,67 @@ def test_an_oversized_upload_that_is_media_goes_on_unchecked_with_its_sha256(run
     assert audit.get(upload.upload_id, "rejected")["recognised"] is True
 
 
-def test_an_oversized_upload_that_is_not_media_is_only_rejected(runner, put, load_event, hashes_queue, drain, audit):
+def test_an_oversized_upload_is_held_whatever_its_first_bytes_say(runner, put, load_event, hashes_queue, drain, audit):
     upload = put(b"just some text, " * 64, "notes.txt")
     limit = runner.module(HASHER).settings.max_upload_bytes
 
     runner.invoke(HASHER, upload_notification(load_event, upload, size=limit + 1))
 
-    assert drain(hashes_queue) == []
-    assert audit.get(upload.upload_id, "rejected")["reason"] == "oversized"
+    [message] = drain(hashes_queue)
+    assert message["unchecked"]["reason"] == "oversized"
+    assert audit.get(upload.upload_id, "rejected")["recognised"] is False
+
+
+def test_an_upload_too_large_to_digest_is_held_by_its_version_etag_and_size(runner, put, load_event, hashes_queue, drain, monkeypatch):
+    monkeypatch.setattr(runner.module(HASHER), "DIGEST_MAX_BYTES", 100)
+    upload = put(PICTURE, "photo.jpg")
+    limit = runner.module(HASHER).settings.max_upload_bytes
+
+    runner.invoke(HASHER, upload_notification(load_event, upload, size=limit + 1))
+
+    [message] = drain(hashes_queue)
+    assert message["unchecked"]["sha256"] == ""
+    assert (message["upload"]["version_id"], message["upload"]["etag"], message["upload"]["size"]) == (upload.version_id, upload.etag, len(PICTURE))
+
+
+def test_the_last_delivery_before_the_dead_letter_queue_holds_the_upload_without_hashing_it(runner, put, load_event, hashes_queue, drain):
+    upload = put(PICTURE, "photo.jpg")
+    last = runner.module(HASHER).MAX_DELIVERIES
+
+    result = runner.invoke(HASHER, upload_notification(load_event, upload, receive_count=last))
+
+    assert result == {"batchItemFailures": []}
+    [message] = drain(hashes_queue)
+    assert (message["hashes"], message["unchecked"]["reason"]) == (None, "failed")
+
+
+def test_an_attempt_that_raises_counts_as_unfinished(runner, stack, put, load_event, hashes_queue, drain, monkeypatch):
+    upload = put(PICTURE, "photo.jpg")
+    hasher = runner.module(HASHER)
+
+    def broken(_upload):
+        raise RuntimeError("decoder blew up")
+
+    monkeypatch.setattr(hasher, "hash_once", broken)
+    for delivery in (2, 3):
+        with pytest.raises(BatchProcessingError):  # the record fails and SQS would deliver it again
+            runner.invoke(HASHER, upload_notification(load_event, upload, receive_count=delivery))
+    monkeypatch.undo()
+
+    runner.invoke(HASHER, upload_notification(load_event, upload, receive_count=4))
+
+    [message] = drain(hashes_queue)
+    assert message["unchecked"]["reason"] == "failed"
+
+
+def test_spill_files_a_killed_invocation_left_are_swept_at_the_next_start(runner, put, load_event, hashes_queue, drain):
+    left = Path(runner.module(HASHER).TMP_DIR) / "hashmatch-spill-left-behind-by-a-killed-invocation"
+    left.write_bytes(b"x" * 1024)
+
+    runner.invoke(HASHER, upload_notification(load_event, put(PICTURE, "photo.jpg")))
+
+    assert not left.exists()
+    drain(hashes_queue)
 
 
 def test_a_damaged_picture_goes_on_unchecked_as_corrupt(runner, put, load_event, hashes_queue, drain):

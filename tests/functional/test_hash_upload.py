@@ -117,8 +117,9 @@ def test_bad_object_is_a_recorded_counted_outcome_not_a_failure(runner, s3, buck
 
 def test_oversized_object_is_rejected_on_its_notified_size(runner, stack, s3, bucket, load_event, audit):
     limit = int(stack.functions[FUNCTION].environment["MAX_UPLOAD_BYTES"])
-    s3.put_object(Bucket=bucket, Key="incoming/huge.mp4", Body=b"not really a video")
-    event = notification(load_event("hash_upload"), "incoming/huge.mp4", size=limit + 1)
+    body = b"not really a video"
+    s3.put_object(Bucket=bucket, Key="incoming/huge.mp4", Body=body)
+    event = notification(load_event("hash_upload"), "incoming/huge.mp4", body, size=limit + 1)
 
     result = runner.invoke(FUNCTION, event)
 

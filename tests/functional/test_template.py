@@ -173,3 +173,15 @@ def test_who_read_or_removed_users_content_is_logged(bucket):
     logging = TEMPLATE["Resources"][bucket]["Properties"]["LoggingConfiguration"]
 
     assert logging["DestinationBucketName"] == {"Ref": "AccessLogsBucket"}
+
+
+def test_the_hasher_takes_one_upload_per_invocation():
+    [source] = TEMPLATE["Resources"]["HashUploadFunction"]["Properties"]["Events"].values()
+
+    assert source["Properties"]["BatchSize"] == 1
+
+
+def test_the_hashers_last_delivery_is_the_uploads_queues_last_receive(runner):
+    hasher = runner.module("HashUploadFunction")
+
+    assert hasher.MAX_DELIVERIES == TEMPLATE["Resources"]["UploadsQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]

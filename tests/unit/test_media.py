@@ -47,6 +47,17 @@ def test_sniff_recognises_signatures(head, expected):
     assert sniff(head) == expected
 
 
+def test_an_mp4_whose_ftyp_box_is_renamed_is_still_recognised_as_video():
+    mp4 = bytearray(encode_video([textured(s) for s in range(6)], fps=5))
+    assert mp4[4:8] == b"ftyp"
+    mp4[4:8] = b"free"  # FFmpeg skips a free box and still finds the movie
+
+    assert sniff(bytes(mp4[:512])) == ("video", "mp4")
+    with pytest.raises(MediaError) as raised:
+        open_media(bytes(mp4[: len(mp4) // 2])).frames().__next__()
+    assert raised.value.recognised is True
+
+
 @pytest.mark.parametrize("mode", ["L", "P", "CMYK", "LA", "RGBA", "1", "I;16", "YCbCr"])
 def test_every_colour_mode_hashes_as_the_rgb_picture_does(mode):
     rgb = textured(2)

@@ -134,7 +134,8 @@ class AuditLog:
         """The exemption in force at `at` (default now) for an upload of these bytes at `bucket` and `key`: the bytes'
         own, else one scoped to that upload. Without a bucket and key (a hash-only request) only the bytes' own counts:
         an upload-scoped exemption never covers bytes whose place is not known."""
-        found = self.scoped_exemption(sha256, at=at)
+        # An empty digest (an object held unread, too large) is never exempt everywhere, only at its own key.
+        found = self.scoped_exemption(sha256, at=at) if sha256 else None
         if found is None and bucket and key:
             found = self.scoped_exemption(sha256, bucket, key, at)
         return found

@@ -30,7 +30,8 @@ MATCH_MESSAGE_TYPE = "hashmatch.match"
 # 2: matches by local features (signal_type "orb", distance null, inliers).
 # 3: exact matches of the whole file to hash-list entries (signal_type "md5" or "sha256", distance 0).
 # 4: retroactive (true for a match found in the upload hash log after the hash was added).
-MATCH_MESSAGE_VERSION = 4
+# 5: the upload's uploader and source_ip (from the S3 event); hold messages share the topic (message_type hashmatch.hold).
+MATCH_MESSAGE_VERSION = 5
 # SNS takes 256 KB; these caps keep a match message well below it whatever the video or the hash set.
 MAX_MATCHES = 100
 MAX_SEGMENTS = 100
@@ -137,7 +138,7 @@ class UncheckedModel(_Closed):
 
     reason: CannotCheckReasonValue
     detail: str
-    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    sha256: Sha256Hex  # empty when the object was too large to read for it (uploads.DIGEST_MAX_BYTES)
 
 
 class HashesMessageModel(_Model):
@@ -227,7 +228,7 @@ class MatchMessage(_Closed):
 
     message_type: Literal["hashmatch.match"]
     # 2 and 3 are still read: messages published before an update may wait in the takedown queue.
-    message_version: Literal[2, 3, 4]
+    message_version: Literal[2, 3, 4, 5]
     match_id: Uuid
     action: ActionValue
     upload: MatchedUpload

@@ -20,6 +20,8 @@ from hashmatch.aws.uploads import Upload, UploadGone
 
 # Read in pieces this large when checking an upload's SHA-256: the takedown never holds a whole object.
 VERIFY_CHUNK_BYTES = 8 * 1024 * 1024
+# CopyObject copies at most 5 GiB in one request.
+COPY_OBJECT_MAX_BYTES = 5 * 1024**3
 
 
 class NotTheMatchedObject(Exception):
@@ -59,15 +61,18 @@ class Quarantine:
                 return None
             raise
 
-    def verify(self, upload: Upload, sha256: str) -> dict:
+    def verify(self, upload: Upload, sha256: str | None) -> dict:
         """The named version's HEAD, once it is shown to be the object that was hashed: a version is named (versions
         never change), its ETag and size are the message's, and its bytes hash to the message's SHA-256 (read in pieces).
+        `sha256` None: an object held without being read for it (too large): its version, ETag and size must match.
 
         Raises UploadGone when the version is not there, NotTheMatchedObject when it is not the one hashed.
         """
         if not upload.version_id:
             raise NotTheMatchedObject(f"{upload.upload_id}: the message names no version, so the object now at the key may not be the one hashed")
-        if not sha256:
+        if sha256 is None and (not upload.etag or upload.size is None):
+            raise NotTheMatchedObject(f"{upload.upload_id}: the message carries neither a SHA-256 nor the ETag and size to check")
+        if sha256 == "":
             raise NotTheMatchedObject(f"{upload.upload_id}: the message carries no SHA-256 of the upload")
         head = self._head(upload.bucket, upload.key, upload.version_id)
         if head is None:
@@ -77,6 +82,8 @@ class Quarantine:
             raise NotTheMatchedObject(f"{upload.upload_id}: ETag {etag!r}, not the hashed object's {upload.etag!r}")
         if upload.size is not None and int(head.get("ContentLength", -1)) != upload.size:
             raise NotTheMatchedObject(f"{upload.upload_id}: {head.get('ContentLength')} bytes, not the hashed object's {upload.size}")
+        if sha256 is None:
+            return head
         digest = hashlib.sha256()
         try:
             body = self.s3.get_object(**upload.address)["Body"]
@@ -90,7 +97,7 @@ class Quarantine:
             raise NotTheMatchedObject(f"{upload.upload_id}: its bytes hash to SHA-256 {digest.hexdigest()}, not the hashed object's {sha256}")
         return head
 
-    def quarantine(self, upload: Upload, match_id: str, sha256: str) -> Evidence:
+    def quarantine(self, upload: Upload, match_id: str, sha256: str | None) -> Evidence:
         """Copy the upload to the evidence bucket (encrypted, retained), then delete the public copy, once it is
         shown to be the object that was hashed (verify).
 
@@ -101,10 +108,10 @@ class Quarantine:
         kept = self._head(self.evidence_bucket, key)
         if kept is None:
             source = self.verify(upload, sha256)
-            copied = self.s3.copy_object(
-                Bucket=self.evidence_bucket,
-                Key=key,
-                CopySource=upload.address,
+            version_id = self._copy(
+                upload.address,
+                key,
+                int(source.get("ContentLength", 0)),
                 MetadataDirective="REPLACE",
                 ContentType=source.get("ContentType", "application/octet-stream"),
                 Metadata={
@@ -118,7 +125,6 @@ class Quarantine:
                 # A checksum is required to write into a bucket with Object Lock retention.
                 ChecksumAlgorithm="SHA256",
             )
-            version_id = copied.get("VersionId")
             kept_at = datetime.now(timezone.utc)
         else:
             version_id = kept.get("VersionId")
@@ -126,6 +132,14 @@ class Quarantine:
         self.s3.delete_object(**upload.address)
         retain_until = (kept_at + timedelta(days=self.retention_days)).isoformat(timespec="seconds")
         return Evidence(self.evidence_bucket, key, version_id, retain_until)
+
+    def _copy(self, source: dict, key: str, size: int, **arguments) -> str | None:
+        """Copy into the evidence bucket; returns the copy's version. CopyObject takes at most 5 GiB: a larger
+        object (an upload held for being too large) is copied in parts (boto3's managed copy, UploadPartCopy)."""
+        if size <= COPY_OBJECT_MAX_BYTES:
+            return self.s3.copy_object(Bucket=self.evidence_bucket, Key=key, CopySource=source, **arguments).get("VersionId")
+        self.s3.copy(source, self.evidence_bucket, key, ExtraArgs={name: value for name, value in arguments.items() if name != "MetadataDirective"})
+        return self.s3.head_object(Bucket=self.evidence_bucket, Key=key).get("VersionId")
 
     def legal_hold(self, evidence: Evidence, on: bool) -> None:
         """Put (or lift) a legal hold on kept evidence: held, it is kept past its retention until the hold is lifted."""

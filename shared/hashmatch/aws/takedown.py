@@ -80,7 +80,9 @@ def take_down(message: MatchMessage | HoldMessage, mode: TakedownMode, quarantin
     if audit.get(upload.upload_id, AuditEvent.TAKEDOWN):
         return TakedownOutcome.DUPLICATE
     try:
-        evidence = quarantine.quarantine(upload, message.match_id, message.upload.sha256)
+        # A hold of an object too large to read for its SHA-256 carries none: its version, ETag and size are checked.
+        unread = isinstance(message, HoldMessage) and not message.upload.sha256
+        evidence = quarantine.quarantine(upload, message.match_id, None if unread else message.upload.sha256)
     except UploadGone as gone:
         audit.record(upload.upload_id, AuditEvent.GONE, stage="takedown", detail=str(gone), **_what(message), **_why(message))
         return TakedownOutcome.GONE
@@ -128,6 +130,9 @@ def restore(request: RestoreRequest, quarantine: Quarantine, audit: AuditLog, ex
     quarantine.check_restorable(upload, evidence, taken_down_at)
     # The exemption comes next: the restored object raises a new upload notification at once.
     sha256 = takedown["sha256"]
+    if not sha256:
+        # Held too large to read for its digest: "these bytes everywhere" would name every such upload.
+        scope = ExemptionScope.UPLOAD
     audit.exempt(
         sha256,
         scope=scope,

@@ -16,9 +16,13 @@ from hashmatch.errors import MediaError, RejectReason
 
 # Objects larger than this are written to local storage (/tmp) in pieces and hashed from there, not held in memory.
 SPILL_BYTES = 64 * 1024**2
+SPILL_PREFIX = "hashmatch-spill-"
 READ_CHUNK_BYTES = 8 * 1024**2
 # Enough of an object's start to tell media from other files (decode.sniff).
 HEAD_BYTES = 512
+# A hold reads the whole object for its SHA-256 up to this size (about 10-20 s in Lambda); a larger one is held
+# by its version, ETag and size alone (a version's bytes never change), so that digesting cannot time out.
+DIGEST_MAX_BYTES = 2 * 1024**3
 
 # S3 error codes that mean the notified object is no longer there as notified: deleted, or
 # overwritten since (the overwrite has a notification of its own, so nothing is lost).
@@ -126,7 +130,7 @@ def read_upload(s3, upload: Upload, max_bytes: int, spill_bytes: int | None = No
     if spill_bytes is None or length <= spill_bytes:
         data = body.read()
         return data, replace(read, size=len(data))
-    handle, name = tempfile.mkstemp(prefix="upload-", dir=directory)
+    handle, name = tempfile.mkstemp(prefix=SPILL_PREFIX, dir=directory)
     try:
         with os.fdopen(handle, "wb") as out:
             for piece in iter(lambda: body.read(READ_CHUNK_BYTES), b""):
@@ -137,10 +141,19 @@ def read_upload(s3, upload: Upload, max_bytes: int, spill_bytes: int | None = No
         raise
 
 
-def digest_upload(s3, upload: Upload) -> tuple[str, Upload]:
-    """The SHA-256 of the object's bytes, read in pieces whatever its size, and its identity pinned to the version read:
-    what a hold needs of an upload that could not be hashed, so that the takedown can verify it and a restore exempt it.
-    Raises UploadGone when the object is no longer there as notified."""
+def digest_upload(s3, upload: Upload, max_bytes: int = DIGEST_MAX_BYTES) -> tuple[str, Upload]:
+    """The SHA-256 of the object's bytes, read in pieces, and its identity pinned to the version read: what a hold
+    needs of an upload that could not be hashed, so that the takedown can verify it and a restore exempt it.
+    Over `max_bytes` the digest is "" and only the identity is read (HEAD). Raises UploadGone when the object is
+    no longer there as notified."""
+    if upload.size is not None and upload.size > max_bytes and upload.version_id:
+        try:
+            head = s3.head_object(**upload.address)
+        except ClientError as error:
+            if error_code(error) in _GONE_CODES:
+                raise UploadGone(f"{upload.upload_id}: {error_code(error)}") from None
+            raise
+        return "", upload.with_version(head.get("VersionId"), head.get("ETag", "").strip('"'), int(head.get("ContentLength", 0)))
     response = _get_notified(s3, upload)
     digest, size = hashlib.sha256(), 0
     for piece in iter(lambda: response["Body"].read(READ_CHUNK_BYTES), b""):

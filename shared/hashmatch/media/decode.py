@@ -238,6 +238,10 @@ _HEIF_BRANDS = (b"avif", b"avis", b"heic", b"heix", b"heim", b"heis", b"hevc", b
 HEAD_BYTES = 512
 
 
+# Top-level boxes an ISO base media (MP4, QuickTime) file may start with besides ftyp.
+_ISO_BOX_TYPES = (b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid")
+
+
 def sniff(head: bytes) -> tuple[str, str] | None:
     """(kind, format) from the first bytes, or None when nothing known starts that way."""
     for signature, name in _IMAGE_SIGNATURES:
@@ -251,6 +255,10 @@ def sniff(head: bytes) -> tuple[str, str] | None:
         brand = head[8:12]
         if brand in _HEIF_BRANDS:
             return "image", brand.decode("ascii", "replace").strip()
+        return "video", "mp4"
+    if head[4:8] in _ISO_BOX_TYPES:
+        # An MP4/QuickTime file whose first box is not ftyp (FFmpeg decodes it all the same): without
+        # this, renaming the ftyp box would make a damaged or oversized copy pass as not media.
         return "video", "mp4"
     if len(head) > 376 and head[0] == 0x47 and head[188] == 0x47 and head[376] == 0x47:
         return "video", "mpegts"

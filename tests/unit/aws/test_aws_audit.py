@@ -159,3 +159,10 @@ def test_revoking_an_upload_scoped_exemption_leaves_one_at_another_key(audit):
 def test_an_upload_scoped_exemption_without_its_key_is_refused(audit):
     with pytest.raises(ValueError, match="bucket and key"):
         audit.exempt(SHA256, scope="upload", bucket="uploads", reinstated=UPLOAD, reason="complaint upheld", requested_by="reviewer")
+
+
+def test_an_empty_digest_is_never_exempt_everywhere(audit):
+    # An upload held unread (too large for its digest) has sha256 "": a bytes-wide exemption of "" would cover them all.
+    audit.exempt("", reinstated="s3://uploads/a.mp4?versionId=1", reason="reviewed", requested_by="ops", scope="bytes")
+
+    assert audit.exemption("", bucket="uploads", key="other.mp4") is None
