@@ -16,7 +16,7 @@ from hashmatch.aws import settings as config
 from hashmatch.aws.audit import AuditLog
 from hashmatch.aws.messages import RestoreRequest
 from hashmatch.aws.quarantine import KeyOccupied, Quarantine
-from hashmatch.aws.takedown import ExemptionSpent, NotQuarantined, restore
+from hashmatch.aws.takedown import AlsoMatched, ExemptionSpent, NotQuarantined, restore
 from hashmatch.aws.uploads import UploadGone
 
 settings = config.load(config.RestoreUploadSettings)
@@ -27,7 +27,7 @@ quarantine = Quarantine(boto3.client("s3"), settings.evidence_bucket)
 audit = AuditLog(boto3.resource("dynamodb").Table(settings.audit_table))
 
 # How each refusal of a restore that was allowed to ask reads to the caller.
-_REFUSED = {NotQuarantined: 404, UploadGone: 410, KeyOccupied: 409, ExemptionSpent: 409}
+_REFUSED = {NotQuarantined: 404, UploadGone: 410, KeyOccupied: 409, ExemptionSpent: 409, AlsoMatched: 409}
 
 
 # What IAM reports as a function URL's caller: a user, a role session (sts ... assumed-role/ROLE/SESSION), a root.

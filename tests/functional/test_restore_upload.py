@@ -305,3 +305,50 @@ def test_without_a_restore_role_the_url_grants_nobody(stack):
     assert stack.permissions  # the local stack names a restore role: granted
     unnamed = LocalStack(parameters={"RestoreRoleName": ""})
     assert unnamed.condition("HasRestoreRole") is False
+
+
+# ------------------------------------------------------------------ uploads held because they could not be checked
+
+
+@pytest.fixture
+def held(runner, s3, bucket):
+    """An upload of bytes of its own quarantined by a hold message (sha256 "" for one held unread); returns (upload, bytes)."""
+    from hashmatch.aws.audit import now
+    from hashmatch.aws.hash_messages import HashesMessage, Unchecked
+    from hashmatch.aws.match_messages import hold_message
+    from hashmatch.vocabulary import CannotCheckReason
+
+    def hold(seed: int, unread: bool = False) -> tuple[Upload, bytes]:
+        own = image_bytes(textured(seed, 320, 240), "JPEG", quality=80)
+        key = f"incoming/{uuid.uuid4().hex[:8]} held.jpg"
+        put = s3.put_object(Bucket=bucket, Key=key, Body=own)
+        upload = Upload.from_object(bucket, key, put["VersionId"], etag=put["ETag"].strip('"'), size=len(own))
+        sha256 = "" if unread else hashlib.sha256(own).hexdigest()
+        request = HashesMessage(upload, None, now(), unchecked=Unchecked(CannotCheckReason.OVERSIZED, "over the limit", sha256))
+        message = hold_message(request, CannotCheckReason.OVERSIZED, "over the limit").model_dump_json()
+        envelope = {"Type": "Notification", "MessageId": str(uuid.uuid4()), "Message": message, "Timestamp": now(), "TopicArn": "arn:aws:sns:eu-west-1:123456789012:match", "SignatureVersion": "1", "Signature": "x", "SigningCertURL": "https://sns.eu-west-1.amazonaws.com/x.pem", "UnsubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe"}
+        record = {"messageId": str(uuid.uuid4()), "receiptHandle": "h", "body": json.dumps(envelope), "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0", "SenderId": "x", "ApproximateFirstReceiveTimestamp": "0"}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:takedown", "awsRegion": "eu-west-1"}
+        runner.invoke(TAKEDOWN, {"Records": [record]})
+        return upload, own
+
+    return hold
+
+
+def test_a_held_upload_that_also_matched_is_not_restored(call, s3, audit, held):
+    upload, _ = held(61)
+    audit.record(upload.upload_id, "matched", match_id="m-1", references=["ref-1"])
+
+    status, answer = call("restorer", body(upload))
+
+    assert (status, answer["error"]) == (409, "AlsoMatched")
+    assert s3.list_object_versions(Bucket=upload.bucket, Prefix=upload.key).get("Versions", []) == []
+
+
+def test_a_held_upload_read_for_no_digest_is_exempted_at_its_key_only_whatever_the_scope_asked(call, audit, held):
+    upload, _ = held(62, unread=True)
+
+    status, _ = call("restorer", body(upload, scope="bytes"))
+
+    assert status == 200
+    assert audit.exemption("", bucket=upload.bucket, key=upload.key)["scope"] == "upload"
+    assert audit.exemption("", bucket=upload.bucket, key="incoming/elsewhere.jpg") is None

@@ -16,6 +16,11 @@ class NotQuarantined(LookupError):
     """A restore was asked for an upload that has no quarantine on record."""
 
 
+class AlsoMatched(RuntimeError):
+    """A restore of an upload held as uncheckable that a match message also named: the takedown kept the hold's
+    outcome, so the reviewer asked to restore it may not have seen the match; refused until the match is looked at."""
+
+
 class ExemptionSpent(RuntimeError):
     """A restore of bytes whose one exemption has expired or been revoked: refused, since they would be taken down again."""
 
@@ -113,7 +118,7 @@ def exemption_expiry(days: int) -> str | None:
 def restore(request: RestoreRequest, quarantine: Quarantine, audit: AuditLog, exemption_days: int = 0) -> dict:
     """Reinstate a quarantined upload after a complaint, and exempt its exact bytes from future matches for
     `exemption_days` (0: until revoked): at its own bucket and key (scope "upload") or everywhere (scope "bytes").
-    Raises NotQuarantined, UploadGone (no evidence), KeyOccupied or ExemptionSpent."""
+    Raises NotQuarantined, AlsoMatched, UploadGone (no evidence), KeyOccupied or ExemptionSpent."""
     upload_id, reason, requested_by = request.upload_id, request.reason, request.requested_by
     scope = ExemptionScope(request.scope)
     done = audit.get(upload_id, AuditEvent.RESTORED)
@@ -122,6 +127,10 @@ def restore(request: RestoreRequest, quarantine: Quarantine, audit: AuditLog, ex
     takedown = audit.get(upload_id, AuditEvent.TAKEDOWN)
     if not takedown:
         raise NotQuarantined(f"no quarantine is recorded for {upload_id}")
+    matched = audit.get(upload_id, AuditEvent.MATCHED)
+    if takedown.get("outcome") == TakedownOutcome.HELD.value and matched:
+        references = ", ".join(matched.get("references", []))
+        raise AlsoMatched(f"{upload_id} was held as uncheckable and also matched the hash set ({references}, match {matched.get('match_id')}); not restored")
     upload = Upload.from_object(takedown["bucket"], takedown["key"], takedown.get("version_id"))
     kept = takedown["evidence"]
     evidence = Evidence(kept["bucket"], kept["key"], kept.get("version_id"), takedown.get("retain_until", ""))
