@@ -359,6 +359,10 @@ def main(argv: list[str] | None = None) -> int:
             "from its row in the upload hash log. An upload with neither is lost. Doubles are counted in the match messages",
             "(a queue subscribed to the topic), the evidence copies and the upload hash log's rows.",
             "",
+            "Truncated pictures and videos are media that cannot be checked: they end rejected by the hasher, recorded",
+            "cannot-check by the matcher and held (quarantined by the takedown, CannotCheckAction hold), and their hold messages",
+            "are among the messages on the match topic counted below.",
+            "",
         ]
         args.out.write_text("\n".join(head + report) + "\n")
         say(f"written to {args.out}")
