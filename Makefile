@@ -10,7 +10,7 @@ SAM_VENV := .venv-sam
 # sam build needs the Lambda runtime's Python (3.12) on PATH.
 SAM_PYTHON ?= python3.12
 
-.PHONY: audit setup demo demo-compare local-stack test test-fast lint bench bench-index bench-snapshot bench-retro load evaluate measure-bad-inputs sam-build clean
+.PHONY: audit setup demo demo-compare local-stack test test-fast lint bench bench-index bench-snapshot bench-second-stage bench-retro load evaluate measure-bad-inputs sam-build clean
 
 setup: $(STAMP)
 
@@ -73,6 +73,11 @@ bench-index: setup
 
 bench-snapshot: setup
 	$(BIN)/python scripts/bench_snapshot.py --out docs/snapshot-bench.md
+
+# About an hour the first time: the local-feature stage (its candidate index) beside brute force at 1,000 / 10,000 /
+# 100,000 reference feature frames (filler built once into .cache/bench-second-stage); writes docs/second-stage-bench.md.
+bench-second-stage: setup
+	$(BIN)/python scripts/bench_second_stage.py --out docs/second-stage-bench.md
 
 # About 10 minutes: a log of 1M synthetic uploads (kept in .cache/bench-retro), retro-match against brute force, and the lookup API's latency.
 bench-retro: setup

@@ -9,6 +9,7 @@ from aws_fixtures import forget_source
 from botocore.exceptions import ClientError
 from makemedia import detailed, image_bytes
 
+from hashmatch.model import FrameFeatures, feature_frames_from_bytes
 from hashmatch_tools import admin
 
 
@@ -31,8 +32,8 @@ def picture_file(tmp_path):
     return path
 
 
-def stored_features(stack, key: str) -> list[dict]:
-    return json.loads(stack.client("s3").get_object(Bucket=stack.ref("ReferenceFeaturesBucket"), Key=key)["Body"].read())
+def stored_features(stack, key: str) -> list[FrameFeatures]:
+    return feature_frames_from_bytes(stack.client("s3").get_object(Bucket=stack.ref("ReferenceFeaturesBucket"), Key=key)["Body"].read())
 
 
 def test_add_reference_stores_the_reference_local_features(stack, run, picture_file):

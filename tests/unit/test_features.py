@@ -1,7 +1,7 @@
 import numpy as np
 from PIL import Image
 
-from hashmatch.local_features.orb import MIN_INLIERS, LocalFeatureIndex, extract, features_of_detail_picture, inliers
+from hashmatch.local_features.orb import CANDIDATES, MIN_INLIERS, BruteForceFeatureIndex, LocalFeatureIndex, extract, features_of_detail_picture, inliers
 from hashmatch.media.hashing import encode_detail_picture, hash_media
 from hashmatch.model import LocalFeatures, MediaHashes
 from hashmatch_tools.matching import compare, hash_reference
@@ -36,6 +36,17 @@ def test_a_picture_inside_another_is_verified():
     assert inliers(extract(grey(inset(picture, background))), extract(grey(picture))) >= MIN_INLIERS
 
 
+def test_a_verification_asked_for_at_least_the_threshold_counts_the_same_inliers_above_it():
+    picture = extract(grey(detailed(1, 800, 600)))
+    copy = extract(grey(crop(detailed(1, 800, 600), 0.1)))
+    assert inliers(copy, picture, at_least=MIN_INLIERS) == inliers(copy, picture) >= MIN_INLIERS
+
+
+def test_a_verification_with_too_few_matches_for_the_threshold_gives_none():
+    unrelated = extract(grey(detailed(4, 800, 600))), extract(grey(detailed(5, 800, 600)))
+    assert inliers(*unrelated, at_least=len(unrelated[0]) + 1) == 0
+
+
 def test_an_unrelated_picture_is_not_verified():
     assert inliers(extract(grey(detailed(4, 800, 600))), extract(grey(detailed(5, 800, 600)))) < MIN_INLIERS
 
@@ -60,6 +71,33 @@ def test_feature_index_finds_the_reference_frame_a_query_comes_from():
     assert (hit.reference, hit.timestamp, hit.span) == ("a", 1.0, 1.0) and hit.inliers >= MIN_INLIERS
 
 
+def test_feature_index_verifies_only_the_few_candidates_its_hash_tables_choose():
+    index = LocalFeatureIndex()
+    for seed in range(20, 32):
+        index.add(f"r{seed}", [(0.0, extract(grey(detailed(seed, 640, 480))))], duration=1.0)
+    chosen = index._candidates(extract(grey(crop(detailed(25, 640, 480), 0.08))))
+    assert len(chosen) <= CANDIDATES and index._frames[chosen[0]][0] == "r25"
+
+
+def test_feature_index_gives_the_brute_force_verdicts():
+    frames = {f"r{seed}": extract(grey(detailed(seed, 640, 480))) for seed in range(40, 46)}
+    indexed, brute = LocalFeatureIndex(), BruteForceFeatureIndex()
+    for key, features in frames.items():
+        indexed.add(key, [(0.0, features)], duration=1.0)
+        brute.add(key, [(0.0, features)], duration=1.0)
+    for query in (extract(grey(crop(detailed(43, 640, 480), 0.1))), extract(grey(inset(detailed(41, 640, 480), textured(47, 1024, 576))))):
+        assert [hit.reference for hit in indexed.search(query)] == [hit.reference for hit in brute.search(query)] != []
+    assert indexed.search(extract(grey(detailed(48, 640, 480)))) == brute.search(extract(grey(detailed(48, 640, 480)))) == []
+
+
+def test_frames_added_after_a_search_are_found():
+    index = LocalFeatureIndex()
+    index.add("a", [(0.0, extract(grey(detailed(50, 640, 480))))], duration=1.0)
+    assert index.search(extract(grey(crop(detailed(51, 640, 480), 0.08)))) == []
+    index.add("b", [(0.0, extract(grey(detailed(51, 640, 480))))], duration=1.0)
+    assert [hit.reference for hit in index.search(extract(grey(crop(detailed(51, 640, 480), 0.08))))] == ["b"]
+
+
 def test_a_cropped_upload_is_caught_by_the_local_feature_stage():
     picture = detailed(11, 800, 600)
     verdict = compare(hash_reference(image_bytes(picture)), hash_media(image_bytes(crop(picture, 0.08))))
@@ -78,6 +116,25 @@ def test_a_picture_in_picture_video_is_caught():
     background = textured(14, 1024, 576)
     reference = hash_reference(encode_video(frames))
     verdict = compare(reference, hash_media(encode_video([inset(f, background) for f in frames])))
+    assert verdict.match and verdict.stage == "orb"
+
+
+def test_a_still_reference_video_keeps_one_feature_frame_for_all_its_seconds():
+    still = detailed(60, 480, 360)
+    reference = hash_reference(encode_video([still] * 100, fps=20))
+    assert reference.duration >= 4.9 and [frame.timestamp for frame in reference.features] == [0.0]
+
+
+def test_a_moving_reference_video_keeps_a_feature_frame_a_second():
+    canvas = detailed(61, 480 + 8 * 100, 360)
+    reference = hash_reference(encode_video([np.ascontiguousarray(canvas[:, 8 * i : 8 * i + 480]) for i in range(100)], fps=20))
+    assert len(reference.features) == 5
+
+
+def test_a_crop_of_a_still_reference_video_is_caught_across_its_length():
+    still = detailed(62, 480, 360)
+    reference = hash_reference(encode_video([still] * 100, fps=20))
+    verdict = compare(reference, hash_media(encode_video([crop(still, 0.1)] * 100, fps=20)))
     assert verdict.match and verdict.stage == "orb"
 
 

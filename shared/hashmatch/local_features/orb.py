@@ -14,6 +14,7 @@ from typing import Hashable, Sequence
 import cv2
 import numpy as np
 
+from hashmatch.local_features.candidates import CandidateIndex
 from hashmatch.model import Box, EncodedDetailPicture, FrameFeatures, LocalFeatures
 
 MAX_FEATURES = 1000
@@ -29,8 +30,13 @@ RANSAC_PIXELS = 5.0
 MIN_INLIERS = 30
 # A copy is not smaller than this share of the reference's side, nor much larger.
 MIN_SCALE, MAX_SCALE = 0.1, 10.0
-# Reference frames whose descriptors collect the most ratio-test votes are verified.
+# Reference frames whose descriptors collect the most votes are verified.
 CANDIDATES = 3
+# A detail picture with fewer descriptors than this (a thumbnail, a flat or blurred frame) also probes
+# the hash keys one bit away: its few descriptors must each find their neighbours for it to reach
+# MIN_VOTES, and probing 25 keys for a few hundred descriptors costs what one key costs for a
+# detailed picture's thousands.
+LOW_DETAIL_DESCRIPTORS = 400
 
 
 # ORB describes a 31-pixel patch around each keypoint and builds a scale pyramid: a smaller picture
@@ -88,10 +94,15 @@ def _good_matches(query: LocalFeatures, reference: LocalFeatures):
     return [first for first, second in (p for p in pairs if len(p) == 2) if first.distance < RATIO * second.distance]
 
 
-def inliers(query: LocalFeatures, reference: LocalFeatures) -> int:
-    """How many matched keypoints one plausible homography explains (0 when there is none)."""
+def inliers(query: LocalFeatures, reference: LocalFeatures, at_least: int = 0) -> int:
+    """How many matched keypoints one plausible homography explains (0 when there is none).
+
+    With `at_least`, 0 also when fewer descriptor matches than that survive the ratio test: the
+    inliers are some of those matches, so RANSAC (half the cost of a verification) could not reach
+    it. Most candidates of an unrelated upload stop there (68 % of them, 1,000-frame benchmark set).
+    """
     good = _good_matches(query, reference)
-    if len(good) < 8:
+    if len(good) < max(8, at_least):
         return 0
     source = query.points[[m.queryIdx for m in good]]
     target = reference.points[[m.trainIdx for m in good]]
@@ -109,41 +120,96 @@ class FeatureHit:
     inliers: int
 
 
-class LocalFeatureIndex:
-    """Reference frames' features; a search votes with descriptor matches, then verifies the best candidates."""
-
-    # OpenCV's brute-force knnMatch takes a training set of fewer than 2^18 descriptors
-    # (IMGIDX_ONE; 262,144 rows fail its assertion): about 320 reference frames.
-    _CHUNK = (1 << 18) - 1
+class _ReferenceFrames:
+    """Reference frames' features (what each frame stands for in its reference); subclasses choose the candidates."""
 
     def __init__(self) -> None:
         self._frames: list[tuple[Hashable, float, float, LocalFeatures]] = []
-        self._owner: np.ndarray | None = None
-        self._stacked: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self._frames)
 
     def add(self, reference: Hashable, frames: Sequence[tuple[float, LocalFeatures]], duration: float) -> None:
         ordered = sorted(frames, key=lambda frame: frame[0])
+        added = []
         for position, (timestamp, features) in enumerate(ordered):
             end = ordered[position + 1][0] if position + 1 < len(ordered) else max(duration, timestamp)
             if len(features):
-                self._frames.append((reference, float(timestamp), max(0.0, float(end) - float(timestamp)), features))
-        self._stacked = None
+                added.append((reference, float(timestamp), max(0.0, float(end) - float(timestamp)), features))
+        self._frames.extend(added)
+        self._added([features for *_rest, features in added])
 
-    def _build(self) -> None:
-        self._stacked = np.concatenate([f[3].descriptors for f in self._frames]) if self._frames else np.zeros((0, 32), np.uint8)
-        self._owner = np.concatenate([np.full(len(f[3]), i) for i, f in enumerate(self._frames)]) if self._frames else np.zeros(0, int)
+    def _added(self, features: list[LocalFeatures]) -> None:
+        raise NotImplementedError
+
+    def _candidates(self, query: LocalFeatures) -> list[int]:
+        """Frame numbers worth verifying, best first (at most CANDIDATES)."""
+        raise NotImplementedError
 
     def search(self, query: LocalFeatures, min_inliers: int = MIN_INLIERS) -> list[FeatureHit]:
         """Verified reference frames for one query frame, most inliers first.
 
         `min_inliers=0` returns every candidate with its count (for measuring distributions).
         """
+        if len(query) < 2 or not self._frames:
+            return []
+        hits = []
+        for position in self._candidates(query):
+            reference, timestamp, span, features = self._frames[position]
+            count = inliers(query, features, at_least=min_inliers)
+            if count >= min_inliers:
+                hits.append(FeatureHit(reference, timestamp, span, count))
+        return sorted(hits, key=lambda hit: -hit.inliers)
+
+
+class LocalFeatureIndex(_ReferenceFrames):
+    """The matcher's second stage: a CandidateIndex over the reference descriptors picks the frames
+    to verify, so a search reads the few reference descriptors that share a hash key with the
+    query's rather than all of them (docs/second-stage-bench.md)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.candidate_index = CandidateIndex()
+
+    def _added(self, features: list[LocalFeatures]) -> None:
+        self.candidate_index.add([f.descriptors for f in features])
+
+    def build(self) -> None:
+        """Build the hash tables now (a search does it when frames were added since)."""
+        self.candidate_index.build()
+
+    def _candidates(self, query: LocalFeatures) -> list[int]:
+        frames, _votes = self.candidate_index.candidates(query.descriptors, CANDIDATES, flips=int(len(query) < LOW_DETAIL_DESCRIPTORS))
+        return [int(frame) for frame in frames]
+
+
+class BruteForceFeatureIndex(_ReferenceFrames):
+    """Every query descriptor against every reference descriptor (ratio-test votes): the stage before
+    the candidate index, kept as the baseline the benchmark measures the index against. Its time
+    grows with the references: about 10 ms per reference frame per detail picture."""
+
+    # OpenCV's brute-force knnMatch takes a training set of fewer than 2^18 descriptors
+    # (IMGIDX_ONE; 262,144 rows fail its assertion): about 320 reference frames.
+    _CHUNK = (1 << 18) - 1
+    # Fewer ratio-test votes than this is no candidate.
+    MIN_VOTES = 8
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._owner: np.ndarray | None = None
+        self._stacked: np.ndarray | None = None
+
+    def _added(self, features: list[LocalFeatures]) -> None:
+        self._stacked = None
+
+    def _build(self) -> None:
+        self._stacked = np.concatenate([f[3].descriptors for f in self._frames]) if self._frames else np.zeros((0, 32), np.uint8)
+        self._owner = np.concatenate([np.full(len(f[3]), i) for i, f in enumerate(self._frames)]) if self._frames else np.zeros(0, int)
+
+    def _candidates(self, query: LocalFeatures) -> list[int]:
         if self._stacked is None:
             self._build()
-        if len(query) < 2 or len(self._stacked) < 2:
+        if len(self._stacked) < 2:
             return []
         votes = np.zeros(len(self._frames), dtype=np.int64)
         matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
@@ -152,15 +218,8 @@ class LocalFeatureIndex:
             for pair in matcher.knnMatch(query.descriptors, chunk, k=2):
                 if len(pair) == 2 and pair[0].distance < RATIO * pair[1].distance:
                     votes[self._owner[start + pair[0].trainIdx]] += 1
-        hits = []
-        for position in np.argsort(-votes)[:CANDIDATES]:
-            if votes[position] < 8:
-                break
-            reference, timestamp, span, features = self._frames[position]
-            count = inliers(query, features)
-            if count >= min_inliers:
-                hits.append(FeatureHit(reference, timestamp, span, count))
-        return sorted(hits, key=lambda hit: -hit.inliers)
+        best = np.argsort(-votes, kind="stable")[:CANDIDATES]
+        return [int(position) for position in best if votes[position] >= self.MIN_VOTES]
 
 
 def features_of_detail_picture(picture: EncodedDetailPicture) -> FrameFeatures:

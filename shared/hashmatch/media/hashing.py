@@ -22,6 +22,9 @@ from hashmatch.vocabulary import MediaKind, Role
 # Consecutive reference frames whose PDQ hashes are this close add nothing a match could use
 # (two encodes of one frame differ by more), so dense reference hashing keeps one of them.
 REFERENCE_DEDUP_DISTANCE = 8
+# Reference feature frames are deduplicated the same way, but only above this PDQ quality (PDQ's own
+# "usable hash" floor).
+FEATURE_DEDUP_MIN_QUALITY = 50
 
 ROLE_SAMPLING = {Role.REFERENCE: DENSE, Role.UPLOAD: SPARSE}
 DEFAULT_EXTRA_SIGNALS = ("phash",)
@@ -85,6 +88,7 @@ def hash_frames(
     pictures: list[DetailPicture] = []
     sampled = 0
     last_kept = None
+    last_featured = None
     last_time = 0.0
 
     def work(frame: Frame) -> _FrameWork:
@@ -109,9 +113,16 @@ def hash_frames(
         if frame.detail is not None:
             if keep_detail_pictures:
                 pictures.append(DetailPicture(frame.timestamp, frame.detail, tuple(frame.inner_boxes)))
-            if done.features is not None:
-                local.append(FrameFeatures(frame.timestamp, done.features))
         value = done.value
+        if frame.detail is not None and done.features is not None:
+            # A reference's still shot (a talking head, a slide) gives the same features every
+            # second: a frame PDQ calls the same as the last feature frame adds nothing to verify
+            # against, and its time is covered by that frame's span (LocalFeatureIndex.add). Only
+            # where PDQ is sure of the picture: flat or dark frames hash close whatever they show.
+            same = last_featured is not None and value.quality >= FEATURE_DEDUP_MIN_QUALITY and value.hash - last_featured <= REFERENCE_DEDUP_DISTANCE
+            if not (dedup and same):
+                local.append(FrameFeatures(frame.timestamp, done.features))
+                last_featured = value.hash
         if dedup and last_kept is not None and value.hash - last_kept <= REFERENCE_DEDUP_DISTANCE:
             continue
         frame_variants = tuple(str(h) for h in done.variants)

@@ -1,6 +1,8 @@
-"""Reference features in S3: one JSON object per reference, read back whole, and None once it is gone."""
+"""Reference features in S3: one binary object per reference, read back whole, and None once it is gone."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -49,10 +51,45 @@ def test_features_read_back_as_written(bucket):
     assert_same_frames(bucket.get(key), written)
 
 
+def test_features_an_earlier_version_wrote_as_json_still_load(bucket, s3):
+    written = frames(2)
+    key = f"references/ref-old/{SHA256}.json"
+    s3.put_object(Bucket=FEATURES, Key=key, Body=json.dumps([frame.to_dict() for frame in written]).encode())
+
+    assert_same_frames(bucket.get(key), written)
+
+
+def test_stored_features_take_36_bytes_a_keypoint(bucket, s3):
+    key = bucket.put("ref-1", SHA256, frames(3, count=10))
+
+    size = len(s3.get_object(Bucket=FEATURES, Key=key)["Body"].read())
+
+    assert 10 * 40 * 36 <= size <= 10 * 40 * 36 + 2048
+
+
+def test_an_object_that_is_not_stored_features_is_refused(bucket, s3):
+    key = f"references/ref-bad/{SHA256}.npz"
+    s3.put_object(Bucket=FEATURES, Key=key, Body=b"not an npz")
+
+    with pytest.raises(ValueError):
+        bucket.get(key)
+
+
+def test_an_unreadable_object_is_left_out_of_a_load_and_logged(bucket, s3, caplog):
+    good = bucket.put("ref-1", SHA256, frames(1))
+    bad = f"references/ref-bad/{SHA256}.npz"
+    s3.put_object(Bucket=FEATURES, Key=bad, Body=b"not an npz")
+
+    loaded = bucket.get_many([good, bad])
+
+    assert loaded[bad] is None and len(loaded[good]) == 3
+    assert "reference features unreadable" in caplog.text
+
+
 def test_a_reference_id_with_a_slash_makes_no_folders_in_the_key(bucket):
     key = bucket.put("bank/item 7", SHA256, frames(1, 1))
 
-    assert key == f"references/bank%2Fitem%207/{SHA256}.json"
+    assert key == f"references/bank%2Fitem%207/{SHA256}.npz"
 
 
 def test_the_features_of_a_removed_reference_are_none(bucket):

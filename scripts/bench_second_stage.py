@@ -1,0 +1,358 @@
+"""The local-feature second stage at 1,000 / 10,000 / 100,000 reference feature frames: the stage's brute force beside a candidate index.
+
+For each size the reference set is the robustness suite's references plus filler frames made from
+corpus photographs (hashmatch_tools/bench/second_stage.py says how), and every query is an upload
+as the matcher sees it (the features of its detail pictures: up to 16 for a video, one for a
+picture): the suite's altered copies of those references, and media in no reference set. The
+second stage runs on every query alone, as it does on an upload PDQ did not match.
+
+The index is orb.LocalFeatureIndex as the matcher uses it: its CandidateIndex chooses the frames
+that go to geometric verification (orb.inliers, MIN_INLIERS). Brute force is
+orb.BruteForceFeatureIndex, the stage before the index: the same verification after a vote over all
+reference descriptors.
+Brute force costs about 10 ms per reference frame per detail picture on this (shared) machine,
+so it runs on a sample of detail pictures within --brute-seconds per size (picture uploads first,
+then video uploads), and not at all above --brute-max-frames; what its per-upload figures rest on
+is printed beside them.
+
+Usage: python scripts/bench_second_stage.py [--sizes 1000,10000,100000] [--quick] [--out docs/second-stage-bench.md]
+Cached in .cache/bench-second-stage (the suite, filler shards, query features); reruns only load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hashmatch.frame_index import FrameMatch
+from hashmatch.local_features.orb import CANDIDATES, BruteForceFeatureIndex, FeatureHit, LocalFeatureIndex
+from hashmatch.verdict import decide, sampling_step
+from hashmatch.vocabulary import Stage
+from hashmatch_tools.bench.second_stage import SHARD_FRAMES, Query, ReferenceSet, ensure_shards, filler_set, load_queries, target_set
+
+ROOT = Path(__file__).resolve().parents[1]
+MARK_START, MARK_END = "<!-- make bench-second-stage: start -->", "<!-- make bench-second-stage: end -->"
+VIDEO_BUDGET = {10_000: 0.5, 100_000: 2.0}  # issue 10: seconds of second stage per video upload
+
+
+def _note(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _suite(corpus: Path, cache: Path, quick: bool) -> tuple[Path, list[dict]]:
+    """The robustness suite: `make evaluate`'s own when it is built, otherwise built here."""
+    from hashmatch_tools.evaluation.suite import SuiteBuilder
+
+    shared = ROOT / ".cache" / "robustness" / ("quick" if quick else "full")
+    if (shared / "manifest.json").exists():
+        folder = shared
+    else:
+        folder = cache / ("suite-quick" if quick else "suite")
+        if not (folder / "manifest.json").exists():
+            SuiteBuilder(corpus, folder, quick=quick).build()
+    return folder, json.loads((folder / "manifest.json").read_text())
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _stage(index, references: ReferenceSet):
+    """Every reference frame added to a stage index (LocalFeatureIndex or BruteForceFeatureIndex) as the matcher adds them."""
+    by_key: dict[str, list] = defaultdict(list)
+    for frame, key in enumerate(references.keys):
+        by_key[key].append(frame)
+    for key, frames in by_key.items():
+        index.add(key, [(float(references.timestamps[f]), references.features(f)) for f in frames], references.durations[key])
+    return index
+
+
+class BruteForce:
+    """The stage before the index: every query descriptor against every reference descriptor (orb.BruteForceFeatureIndex)."""
+
+    def __init__(self, references: ReferenceSet):
+        self.index = _stage(BruteForceFeatureIndex(), references)
+        self.index._build()  # stacking the descriptors is part of its load, not of the first search
+        self.nbytes = int(self.index._stacked.nbytes + self.index._owner.nbytes + sum(len(f[3]) * 8 for f in self.index._frames))
+
+    def search(self, query) -> list[FeatureHit]:
+        return self.index.search(query)
+
+
+class Indexed:
+    """The stage as the matcher runs it: orb.LocalFeatureIndex (its CandidateIndex chooses, orb.inliers verifies)."""
+
+    def __init__(self, references: ReferenceSet):
+        self.index = _stage(LocalFeatureIndex(), references)
+        self.index.build()
+        self.nbytes = self.index.candidate_index.nbytes() + sum(len(f[3]) * 8 for f in self.index._frames)
+
+    def search(self, query) -> list[FeatureHit]:
+        return self.index.search(query)
+
+
+@dataclass
+class Run:
+    """One way of searching over one query list: per upload, what matched and how long it took."""
+
+    seconds: dict[str, float] = field(default_factory=dict)  # query name -> second-stage seconds
+    picture_seconds: list[float] = field(default_factory=list)  # per detail picture
+    matched: dict[str, set[str]] = field(default_factory=dict)
+
+
+def second_stage(search, query: Query, durations: dict[str, float], run: Run, deadline: float | None = None) -> bool:
+    """The stage's find + the Matcher's verdicts for one upload; False when the deadline stopped it first."""
+    frames = query.frames()
+    found: dict[str, list[FrameMatch]] = {}
+    total = 0.0
+    for frame in frames:
+        if deadline is not None and time.perf_counter() > deadline:
+            return False
+        started = time.perf_counter()
+        for hit in search(frame.features):
+            found.setdefault(hit.reference, []).append(FrameMatch(frame.timestamp, hit.timestamp, hit.span, None, hit.inliers))
+        spent = time.perf_counter() - started
+        run.picture_seconds.append(spent)
+        total += spent
+    started = time.perf_counter()
+    step = sampling_step(frames)
+    matched = {key for key, matches in found.items() if decide(frames, matches, durations.get(key, 0.0), step, Stage.LOCAL_FEATURES).match}
+    run.seconds[query.name] = total + time.perf_counter() - started
+    run.matched[query.name] = matched
+    return True
+
+
+def _brute_order(queries: list[Query]) -> list[Query]:
+    """Picture uploads first (one detail picture each), altered and unrelated in turn, then video uploads."""
+    def interleave(items: list[Query]) -> list[Query]:
+        altered = [q for q in items if q.content]
+        unrelated = [q for q in items if not q.content]
+        out = []
+        for i in range(max(len(altered), len(unrelated))):
+            out += altered[i : i + 1] + unrelated[i : i + 1]
+        return out
+
+    # Spread over the alterations, not the first reference's alone.
+    pictures = sorted((q for q in queries if q.kind == "image"), key=lambda q: (q.name.split("/")[-1], q.name))
+    videos = sorted((q for q in queries if q.kind == "video"), key=lambda q: (q.name.split("/")[-1], q.name))
+    return interleave(pictures) + interleave(videos)
+
+
+def _stats(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return f"{np.median(values):.3f} / {np.percentile(values, 95):.3f}"
+
+
+def _recall(queries: list[Query], run: Run, names: set[str] | None = None) -> tuple[int, int, int, int]:
+    """(altered copies found, altered copies, unrelated uploads with any match, unrelated uploads), over `names` when given."""
+    hit = total = wrong = unrelated = 0
+    for query in queries:
+        if query.name not in run.matched or (names is not None and query.name not in names):
+            continue
+        matched = run.matched[query.name]
+        if query.content:
+            total += 1
+            hit += query.content in matched
+            # A match to another reference is a false positive too, even beside the right one.
+            wrong += bool(matched - {query.content})
+        else:
+            unrelated += 1
+            wrong += bool(matched)
+    return hit, total, wrong, unrelated
+
+
+@dataclass
+class SizeResult:
+    size: int
+    descriptors: int
+    load_seconds: float
+    features_mb: float
+    index_build_seconds: float
+    index_mb: float
+    brute_build_seconds: float | None
+    brute_mb: float | None
+    indexed: Run
+    brute: Run | None
+    rss_mb: float
+    false_positive_names: list[str]
+
+
+def measure(size: int, targets: ReferenceSet, corpus: Path, cache: Path, queries: list[Query], args) -> SizeResult:
+    _note(f"== {size:,} reference feature frames")
+    wanted = max(0, size - len(targets))
+    ensure_shards(corpus, cache, -(-wanted // SHARD_FRAMES), args.jobs)  # built once, then cached: not part of the load
+    started = time.perf_counter()
+    references = ReferenceSet.join([targets, filler_set(corpus, cache, wanted, args.jobs)])
+    load_seconds = time.perf_counter() - started
+    gc.collect()
+    _note(f"  {len(references):,} frames, {len(references.descriptors):,} descriptors, loaded in {load_seconds:.1f} s")
+
+    started = time.perf_counter()
+    indexed = Indexed(references)
+    index_build = time.perf_counter() - started
+    _note(f"  candidate index built in {index_build:.1f} s ({indexed.nbytes / 2**20:.0f} MB of tables)")
+    indexed_run = Run()
+    for position, query in enumerate(queries, 1):
+        second_stage(indexed.search, query, references.durations, indexed_run)
+        if position % 50 == 0:
+            _note(f"  index: {position}/{len(queries)} uploads")
+
+    brute_run = brute = None
+    brute_build = brute_mb = None
+    if size <= args.brute_max_frames and args.brute_seconds > 0:
+        started = time.perf_counter()
+        brute = BruteForce(references)
+        brute_build = time.perf_counter() - started
+        brute_mb = brute.nbytes / 2**20
+        _note(f"  brute force loaded in {brute_build:.1f} s; running for {args.brute_seconds:.0f} s")
+        brute_run = Run()
+        deadline = time.perf_counter() + args.brute_seconds
+        for query in _brute_order(queries):
+            if not second_stage(brute.search, query, references.durations, brute_run, deadline):
+                break
+            _note(f"  brute force: {query.name} {brute_run.seconds[query.name]:.1f} s -> {sorted(brute_run.matched[query.name]) or 'no match'}")
+    wrong = [f"{q.name} -> {sorted(indexed_run.matched[q.name] - {q.content})}" for q in queries if indexed_run.matched[q.name] - {q.content}]
+    result = SizeResult(len(references), len(references.descriptors), load_seconds, references.nbytes / 2**20, index_build,
+                        indexed.nbytes / 2**20, brute_build, brute_mb, indexed_run, brute_run, _rss_mb(), wrong)
+    del brute, indexed, references
+    gc.collect()
+    return result
+
+
+def report(results: list[SizeResult], queries: list[Query], command: str, minutes: float, top: int) -> str:
+    videos = {q.name for q in queries if q.kind == "video"}
+    pictures = {q.name for q in queries if q.kind == "image"}
+    altered = sum(bool(q.content) for q in queries)
+    per_picture = [q.extract_seconds / max(1, len(q.counts)) for q in queries if q.counts]
+    video_extract = [q.extract_seconds for q in queries if q.name in videos]
+    lines = [
+        "| reference frames | descriptors | features (MB) | load (s) | index build (s) / tables (MB) | brute-force load (s) / (MB) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        brute = f"{r.brute_build_seconds:.1f} / {r.brute_mb:.0f}" if r.brute_build_seconds is not None else "not run"
+        lines.append(f"| {r.size:,} | {r.descriptors:,} | {r.features_mb:.0f} | {r.load_seconds:.1f} | {r.index_build_seconds:.1f} / {r.index_mb:.0f} | {brute} |")
+    lines += [
+        "",
+        "Second-stage seconds, median / p95: search and verification, per detail picture and per upload (the query's own features are extra, below). "
+        "The suite's videos are 3-10 s long, so they have 2-5 detail pictures, not 16: the 16-picture column is 16 x the median per detail picture.",
+        "",
+        "| reference frames | index, per detail picture | index, video upload (as in the suite) | index, picture upload | index, 16-picture upload | brute force, per detail picture (measured on n) | brute force, 16-picture upload | brute / index |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        index_video = [r.indexed.seconds[n] for n in videos]
+        index_picture = [r.indexed.seconds[n] for n in pictures]
+        index_16 = 16 * float(np.median(r.indexed.picture_seconds))
+        if r.brute is not None and r.brute.picture_seconds:
+            brute_picture = f"{_stats(r.brute.picture_seconds)} (n={len(r.brute.picture_seconds)})"
+            brute_16 = 16 * float(np.median(r.brute.picture_seconds))
+            brute_video, ratio = f"~{brute_16:,.0f}", f"{brute_16 / index_16:,.0f}x"
+        else:
+            brute_picture, brute_video, ratio = "not run", "not run", "-"
+        lines.append(f"| {r.size:,} | {_stats(r.indexed.picture_seconds)} | {_stats(index_video)} | {_stats(index_picture)} | {index_16:.2f} | {brute_picture} | {brute_video} | {ratio} |")
+    for r in results:
+        if r.size in VIDEO_BUDGET:
+            index_16 = 16 * float(np.median(r.indexed.picture_seconds))
+            verdict = "met" if index_16 <= VIDEO_BUDGET[r.size] else f"missed by {index_16 / VIDEO_BUDGET[r.size]:.1f}x"
+            lines += ["", f"Issue 10's budget at {r.size:,} frames, {VIDEO_BUDGET[r.size]} s for a 16-picture upload: {index_16:.2f} s, {verdict}."]
+    lines += [
+        "",
+        "Recall on the altered copies and uploads with a false positive (a match to any reference of other content):",
+        "",
+        "| reference frames | index: recall | index: false positives | brute-force sample: recall | brute-force sample: false positives | index on the same sample: recall / false positives |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        hit, total, wrong, unrelated = _recall(queries, r.indexed)
+        row = f"| {r.size:,} | {hit}/{total} ({hit / max(1, total):.2f}) | {wrong} of {len(queries)} ({unrelated} unrelated) |"
+        if r.brute is not None and r.brute.matched:
+            names = set(r.brute.matched)
+            bh, bt, bw, bu = _recall(queries, r.brute)
+            ih, it, iw, iu = _recall(queries, r.indexed, names)
+            row += f" {bh}/{bt} | {bw} of {len(names)} ({bu} unrelated) | {ih}/{it} / {iw} |"
+        else:
+            row += " not run | not run | - |"
+        lines.append(row)
+    lines += ["", "Recall of the index per alteration (both kinds):", ""]
+    alterations = sorted({q.alteration for q in queries if q.content})
+    lines.append("| alteration | " + " | ".join(f"{r.size:,}" for r in results) + " |")
+    lines.append("|---|" + "---|" * len(results))
+    for alteration in alterations:
+        names = {q.name for q in queries if q.alteration == alteration}
+        cells = []
+        for r in results:
+            hit, total, _w, _u = _recall(queries, r.indexed, names)
+            cells.append(f"{hit}/{total}")
+        lines.append(f"| {alteration} | " + " | ".join(cells) + " |")
+    for r in results:
+        if r.false_positive_names:
+            lines += ["", f"False positives of the index at {r.size:,}: " + "; ".join(r.false_positive_names)]
+    lines += [
+        "",
+        f"Queries: {altered} altered copies and {len(queries) - altered} unrelated uploads ({len(videos)} videos, {len(pictures)} pictures). "
+        f"Their features (JPEG decode + ORB of each detail picture, as the stage does it, not in the times above): "
+        f"{np.median(per_picture):.3f} s per detail picture (median), {np.median(video_extract) if video_extract else 0:.2f} s per suite video upload, about {16 * np.median(per_picture):.1f} s for 16 detail pictures. "
+        f"Index: {top} candidate frames per detail picture. Peak memory of the process: {max(r.rss_mb for r in results):,.0f} MB.",
+        "",
+        f"Run on {datetime.date.today().isoformat()}, {platform.machine()}, {os.cpu_count()} cores shared with other work, "
+        f"Python {platform.python_version()}, {minutes:.1f} min, with `{command}`.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000,10000,100000", help="reference feature frames per set, comma-separated")
+    parser.add_argument("--quick", action="store_true", help="the suite's quick subset and 1,000 frames only: a smoke run")
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "bench-second-stage")
+    parser.add_argument("--jobs", type=int, default=2, help="processes building filler shards (first run only)")
+    parser.add_argument("--brute-seconds", type=float, default=240.0, help="time for brute force per size (a sample of detail pictures)")
+    parser.add_argument("--brute-max-frames", type=int, default=10_000, help="no brute force above this many frames")
+    parser.add_argument("--out", type=Path, help="also write the tables into this file, between its bench-second-stage marks")
+    args = parser.parse_args(argv)
+    if not (args.corpus / "SOURCES.md").is_file():
+        print(f"bench_second_stage: error: no corpus at {args.corpus}", file=sys.stderr)
+        return 2
+    sizes = [1000] if args.quick and args.sizes == parser.get_default("sizes") else [int(s) for s in args.sizes.split(",")]
+    cache = args.cache / "quick" if args.quick else args.cache
+    cache.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    suite, entries = _suite(args.corpus, args.cache, args.quick)
+    targets = target_set(suite, entries, cache)
+    queries = load_queries(args.corpus, suite, entries, cache)
+    _note(f"{len(targets)} reference frames of the suite's references; {len(queries)} queries")
+    results = [measure(size, targets, args.corpus, args.cache, queries, args) for size in sizes]
+    command = "make bench-second-stage" if argv is None and len(sys.argv) == 1 else "python scripts/bench_second_stage.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    import pickle
+
+    (cache / "last-results.pickle").write_bytes(pickle.dumps((results, command, (time.perf_counter() - began) / 60, CANDIDATES)))
+    text = report(results, queries, command, (time.perf_counter() - began) / 60, CANDIDATES)
+    print(text)
+    if args.out:
+        page = args.out.read_text() if args.out.exists() else ""
+        if MARK_START not in page:
+            page += f"\n{MARK_START}\n{MARK_END}\n"
+        before, rest = page.split(MARK_START, 1)
+        _, after = rest.split(MARK_END, 1)
+        args.out.write_text(before + MARK_START + "\n" + text + "\n" + MARK_END + after)
+        _note(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

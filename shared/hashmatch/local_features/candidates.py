@@ -1,0 +1,219 @@
+"""Candidate reference frames for one detail picture without a scan: hash tables over the bits of ORB descriptors.
+
+The local-feature stage (orb.LocalFeatureIndex) compares every descriptor of a detail picture
+with every reference descriptor, so its cost grows with the references. This index looks only
+at reference descriptors that agree with a query descriptor on every bit of one of a few fixed
+bit subsets (locality-sensitive hashing by bit sampling), or on all but one of them (multi-probe),
+keeps those within MATCH_BITS of it by their real Hamming distance, and ranks reference frames
+by how many query descriptors found such a neighbour in them. The few best frames then go to the
+stage's geometric verification, unchanged.
+
+Why bit sampling: ORB's 256 tests were chosen to be uncorrelated and near 50/50, so disjoint
+subsets of them make near-independent hash tables, and a key is a few shifts and masks (no
+trained vocabulary, nothing to retrain when references are added). A copy's descriptor is
+typically 10-40 bits from its reference's; unrelated descriptors are 80-128 bits apart.
+
+Pure numpy; the arrays (to_arrays / from_arrays) are the whole index.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+DESCRIPTOR_BYTES = 32
+# Tables and bits per key. Each table holds two uint32 per reference descriptor (its key and its
+# number, sorted by key). Measured on the suite's pictures against 2,000 filler frames
+# (docs/second-stage-bench.md): 8 tables of 24 bits, exact keys only, find the copies that 4
+# tables of 22 bits with one-bit probes find, at a tenth of the time (the probes, 23 per key,
+# read 10x the entries), and give unrelated pictures half the votes.
+TABLES = 8
+BITS = 24
+# 1: also probe the keys one bit away (BITS + 1 probes per key), for sparse tables.
+FLIPS = 0
+# A reference descriptor this close to a query descriptor is a neighbour (a vote). Copies of a
+# picture keep most matches under 40 bits; ORB descriptors of unrelated patches rarely come this close.
+MATCH_BITS = 48
+# Buckets fuller than this are skipped, like stop words: flat or repeated texture (sky, walls)
+# that fills one key everywhere says nothing about which frame a picture comes from. Measured on
+# the 10,000-frame benchmark set (325 detail pictures): 512 reads a third fewer entries than 4,096
+# (search 53 against 77 ms a picture) and verifies the copy's own frame for one picture more.
+MAX_BUCKET = 512
+# Fewer votes than this is no candidate. 5, not the brute force's 8 ratio-test votes: a noisy 256 px
+# thumbnail's own frame collects 7 here and verifies with 108 inliers, while candidates of other
+# content verified no more often at 5 than at 8 (1,000-frame set, 325 detail pictures; 5% more
+# verifications).
+MIN_VOTES = 5
+SEED = 256
+
+
+def _bit_subsets(tables: int, bits: int, seed: int) -> np.ndarray:
+    """Disjoint bit positions (0..255), one row per table."""
+    if tables * bits > DESCRIPTOR_BYTES * 8:
+        raise ValueError(f"{tables} tables of {bits} bits need more than {DESCRIPTOR_BYTES * 8} bits")
+    order = np.random.default_rng(seed).permutation(DESCRIPTOR_BYTES * 8)
+    return order[: tables * bits].reshape(tables, bits).astype(np.uint16)
+
+
+def _keys(descriptors: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """The key of each descriptor for one table: its bits at `positions`, packed into a uint32."""
+    keys = np.zeros(len(descriptors), np.uint32)
+    for shift, position in enumerate(positions):
+        byte, bit = divmod(int(position), 8)
+        keys |= ((descriptors[:, byte] >> np.uint8(7 - bit)) & np.uint8(1)).astype(np.uint32) << np.uint32(shift)
+    return keys
+
+
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """All integers in [start, end) for each pair, concatenated (vectorised)."""
+    sizes = ends - starts
+    total = int(sizes.sum())
+    if not total:
+        return np.zeros(0, np.int64)
+    offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(sizes)[:-1])), sizes)
+    return np.arange(total, dtype=np.int64) + offsets
+
+
+class CandidateIndex:
+    """Reference frames (each a set of ORB descriptors) in hash tables; `candidates` ranks them for one query picture."""
+
+    def __init__(self, tables: int = TABLES, bits: int = BITS, flips: int = FLIPS, seed: int = SEED) -> None:
+        if not 1 <= bits <= 32 or flips not in (0, 1):
+            raise ValueError("bits must be 1..32 and flips 0 or 1")
+        self.bits, self.flips = bits, flips
+        self.positions = _bit_subsets(tables, bits, seed)
+        self.descriptors = np.zeros((0, DESCRIPTOR_BYTES), np.uint8)
+        self.frame_starts = np.zeros(1, np.int64)  # frame f owns descriptors frame_starts[f]:frame_starts[f + 1]
+        self._pending: list[np.ndarray] = []
+        self._order: np.ndarray | None = None  # per table: descriptor numbers sorted by key (tables x N, uint32)
+        self._keys: np.ndarray | None = None  # per table: the keys in that order (tables x N, uint32), searched for a bucket's run
+
+    def __len__(self) -> int:
+        """Reference frames held."""
+        return len(self.frame_starts) - 1 + len(self._pending)
+
+    @property
+    def tables(self) -> int:
+        return len(self.positions)
+
+    def add(self, frames: Sequence[np.ndarray]) -> range:
+        """Add reference frames (each N x 32 uint8 descriptors, N may be 0); returns their frame numbers."""
+        first = len(self)
+        for descriptors in frames:
+            descriptors = np.asarray(descriptors, np.uint8).reshape(-1, DESCRIPTOR_BYTES)
+            self._pending.append(descriptors)
+        self._order = None
+        return range(first, len(self))
+
+    def add_stacked(self, descriptors: np.ndarray, counts: np.ndarray) -> range:
+        """Add reference frames given as one stacked array and each frame's descriptor count (no per-frame copies)."""
+        self._flush()
+        counts = np.asarray(counts, np.int64)
+        if int(counts.sum()) != len(descriptors):
+            raise ValueError("the counts do not add up to the descriptors")
+        first = len(self)
+        self.descriptors = np.concatenate([self.descriptors, np.asarray(descriptors, np.uint8)])
+        self.frame_starts = np.concatenate([self.frame_starts, self.frame_starts[-1] + np.cumsum(counts)])
+        self._order = None
+        return range(first, len(self))
+
+    def _flush(self) -> None:
+        if self._pending:
+            counts = [len(d) for d in self._pending]
+            self.descriptors = np.concatenate([self.descriptors, *self._pending])
+            self.frame_starts = np.concatenate([self.frame_starts, self.frame_starts[-1] + np.cumsum(counts)])
+            self._pending = []
+
+    def build(self) -> None:
+        """(Re)build the tables; searching does it when frames were added since."""
+        self._flush()
+        count = len(self.descriptors)
+        if count >= 2**32:
+            raise ValueError("more than 2^32 reference descriptors")
+        order = np.empty((self.tables, count), np.uint32)
+        sorted_keys = np.empty((self.tables, count), np.uint32)
+        for table, positions in enumerate(self.positions):
+            keys = _keys(self.descriptors, positions)
+            order[table] = np.argsort(keys, kind="stable")
+            sorted_keys[table] = keys[order[table]]
+        # Sorted keys rather than a start per possible key: 2^24 starts would be 64 MB a table, whatever the references.
+        self._order, self._keys = order, sorted_keys
+
+    def candidates(
+        self, query: np.ndarray, top: int, match_bits: int = MATCH_BITS, min_votes: int = MIN_VOTES, flips: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The `top` reference frames with most votes (at least `min_votes`), most first, and their votes.
+
+        A vote is a query descriptor with at least one reference descriptor of that frame within
+        `match_bits` among those its probes reach; each query descriptor votes once per frame.
+        `flips` (0 or 1) overrides the index's own probing for this query.
+        """
+        flips = self.flips if flips is None else flips
+        if flips not in (0, 1):
+            raise ValueError("flips must be 0 or 1")
+        if self._order is None:
+            self.build()
+        query = np.asarray(query, np.uint8).reshape(-1, DESCRIPTOR_BYTES)
+        nothing = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        if not len(query) or not len(self.descriptors):
+            return nothing
+        flips = np.concatenate(([0], np.uint32(1) << np.arange(self.bits, dtype=np.uint32))) if flips else np.zeros(1, np.uint32)
+        owners, found = [], []
+        for table, positions in enumerate(self.positions):
+            probes = (_keys(query, positions)[:, None] ^ flips[None, :].astype(np.uint32)).ravel()
+            asker = np.repeat(np.arange(len(query)), len(flips))
+            starts = np.searchsorted(self._keys[table], probes, side="left")
+            ends = np.searchsorted(self._keys[table], probes, side="right")
+            usable = (ends > starts) & (ends - starts <= MAX_BUCKET)
+            starts, ends, asker = starts[usable], ends[usable], asker[usable]
+            owners.append(np.repeat(asker, ends - starts))
+            found.append(self._order[table][_ranges(starts, ends)])
+        asked = np.concatenate(owners)
+        reference = np.concatenate(found).astype(np.int64)
+        if not len(reference):
+            return nothing
+        distance = np.bitwise_count(self.descriptors[reference].view(np.uint64) ^ query[asked].view(np.uint64)).sum(axis=1)
+        close = distance <= match_bits
+        frames = np.searchsorted(self.frame_starts, reference[close], side="right") - 1
+        # One vote per (query descriptor, frame), however many tables or neighbours found it.
+        pairs = np.unique(asked[close].astype(np.int64) * len(self.frame_starts) + frames)
+        votes = np.bincount(pairs % len(self.frame_starts), minlength=len(self.frame_starts) - 1)
+        best = np.argsort(-votes, kind="stable")[:top]
+        best = best[votes[best] >= min_votes]
+        return best.astype(np.int64), votes[best].astype(np.int64)
+
+    def nbytes(self) -> int:
+        """Memory held by the index's arrays (descriptors and tables)."""
+        if self._order is None:
+            self.build()
+        return int(self.descriptors.nbytes + self.frame_starts.nbytes + self._order.nbytes + self._keys.nbytes)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The index as plain arrays (for np.savez or a snapshot); from_arrays gives it back without rebuilding."""
+        if self._order is None:
+            self.build()
+        return {
+            "positions": self.positions,
+            "settings": np.array([self.bits, self.flips], np.int64),
+            "descriptors": self.descriptors,
+            "frame_starts": self.frame_starts,
+            "order": self._order,
+            "keys": self._keys,
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> "CandidateIndex":
+        positions = np.asarray(arrays["positions"], np.uint16)
+        bits, flips = (int(v) for v in arrays["settings"])
+        index = cls(tables=len(positions), bits=bits, flips=flips)
+        if positions.shape != (index.tables, bits):
+            raise ValueError("bit positions do not fit the settings")
+        index.positions = positions
+        index.descriptors = np.asarray(arrays["descriptors"], np.uint8)
+        index.frame_starts = np.asarray(arrays["frame_starts"], np.int64)
+        index._order = np.asarray(arrays["order"], np.uint32)
+        index._keys = np.asarray(arrays["keys"], np.uint32)
+        if index._order.shape != (index.tables, len(index.descriptors)) or index._keys.shape != index._order.shape:
+            raise ValueError("tables do not fit the descriptors")
+        return index

@@ -1,0 +1,140 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hashmatch.local_features.candidates import CandidateIndex, _keys
+from hashmatch.local_features.orb import extract
+from makemedia import detailed
+
+
+def features_of(seed, width=800, height=600):
+    return extract(np.asarray(Image.fromarray(detailed(seed, width, height)).convert("L")))
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return [features_of(seed).descriptors for seed in range(6)]
+
+
+@pytest.fixture(scope="module")
+def index(frames):
+    built = CandidateIndex()
+    built.add(frames)
+    return built
+
+
+def test_a_frames_own_descriptors_rank_it_first(index, frames):
+    for number, descriptors in enumerate(frames):
+        found, votes = index.candidates(descriptors, top=3)
+        assert found[0] == number
+        assert votes[0] >= 0.9 * len(descriptors)
+
+
+def test_a_cropped_copy_ranks_its_frame_first(index):
+    picture = detailed(2, 800, 600)
+    cropped = np.ascontiguousarray(picture[60:540, 80:720])
+    found, _votes = index.candidates(extract(np.asarray(Image.fromarray(cropped).convert("L"))).descriptors, top=3)
+    assert found[0] == 2
+
+
+def photo_features(corpus, name, box=None):
+    image = Image.open(corpus / "images" / "debian-mate-nature" / f"{name}.jpg").convert("L")
+    if box is not None:
+        image = image.crop(box)
+    image.thumbnail((1024, 1024))
+    return extract(np.asarray(image))
+
+
+def test_an_unrelated_photograph_gets_no_candidate(corpus):
+    index = CandidateIndex()
+    index.add([photo_features(corpus, name).descriptors for name in ("Aqua", "Dune", "Garden", "LadyBird")])
+    found, votes = index.candidates(photo_features(corpus, "Storm").descriptors, top=3)
+    assert len(found) == 0 or votes.max() < 20
+    # ... while a crop of one of them finds it, with votes to spare.
+    found, votes = index.candidates(photo_features(corpus, "Garden", (300, 200, 1500, 1000)).descriptors, top=3)
+    assert found[0] == 2 and votes[0] >= 100
+
+
+def test_synthetic_unrelated_pictures_collect_far_fewer_votes_than_a_copy(index, frames):
+    # Made-up pictures of squares share corner descriptors, so they do meet: a copy still stands out.
+    _found, unrelated = index.candidates(features_of(99).descriptors, top=3)
+    _found, own = index.candidates(frames[1], top=1)
+    assert unrelated.max() < 0.5 * own[0]
+
+
+def test_random_descriptors_find_nothing(index):
+    noise = np.random.default_rng(5).integers(0, 256, (1000, 32), dtype=np.uint8)
+    found, _votes = index.candidates(noise, top=3)
+    assert len(found) == 0
+
+
+def test_frames_added_later_are_found_and_numbered_after_the_first(frames):
+    index = CandidateIndex()
+    assert list(index.add(frames[:3])) == [0, 1, 2]
+    assert index.candidates(frames[4], top=1)[0].tolist() != [4]
+    assert list(index.add(frames[3:])) == [3, 4, 5]
+    assert len(index) == 6
+    assert index.candidates(frames[4], top=1)[0].tolist() == [4]
+
+
+def test_stacked_frames_are_the_same_as_frames_added_one_by_one(frames):
+    one_by_one, stacked = CandidateIndex(), CandidateIndex()
+    one_by_one.add(frames)
+    stacked.add_stacked(np.concatenate(frames), np.array([len(f) for f in frames]))
+    for descriptors in frames:
+        assert np.array_equal(one_by_one.candidates(descriptors, 3)[0], stacked.candidates(descriptors, 3)[0])
+
+
+def test_a_frame_without_descriptors_keeps_the_numbering(frames):
+    index = CandidateIndex()
+    index.add([frames[0], np.zeros((0, 32), np.uint8), frames[1]])
+    assert len(index) == 3
+    assert index.candidates(frames[1], top=1)[0].tolist() == [2]
+
+
+def test_an_empty_index_or_query_gives_no_candidates(frames):
+    assert len(CandidateIndex().candidates(frames[0], 3)[0]) == 0
+    index = CandidateIndex()
+    index.add(frames)
+    assert len(index.candidates(np.zeros((0, 32), np.uint8), 3)[0]) == 0
+
+
+def test_saved_arrays_load_to_the_same_answers_without_rebuilding(index, frames):
+    out = io.BytesIO()
+    np.savez(out, **index.to_arrays())
+    out.seek(0)
+    with np.load(out) as data:
+        loaded = CandidateIndex.from_arrays(dict(data))
+    assert len(loaded) == len(index)
+    for descriptors in frames:
+        assert np.array_equal(loaded.candidates(descriptors, 3)[0], index.candidates(descriptors, 3)[0])
+        assert np.array_equal(loaded.candidates(descriptors, 3)[1], index.candidates(descriptors, 3)[1])
+
+
+def test_saved_arrays_are_compact(index):
+    arrays = index.to_arrays()
+    assert arrays["descriptors"].dtype == np.uint8 and arrays["order"].dtype == np.uint32
+    # The descriptor (32 bytes) and two uint32 per table (key, descriptor number); a few bytes per frame besides.
+    per_descriptor = sum(a.nbytes for a in arrays.values()) / len(arrays["descriptors"])
+    assert per_descriptor <= 32 + 8 * index.tables + 1
+
+
+def test_arrays_that_do_not_fit_are_refused(index):
+    arrays = dict(index.to_arrays())
+    arrays["order"] = arrays["order"][:, :-1]
+    with pytest.raises(ValueError):
+        CandidateIndex.from_arrays(arrays)
+
+
+def test_a_key_is_the_descriptors_bits_at_the_positions():
+    descriptor = np.zeros((1, 32), np.uint8)
+    descriptor[0, 0] = 0b1000_0000  # bit 0 (OpenCV's byte order: the first test in the high bit)
+    descriptor[0, 31] = 0b0000_0001  # bit 255
+    assert _keys(descriptor, np.array([0, 255, 1], np.uint16)).tolist() == [0b011]
+
+
+def test_too_many_bits_for_the_descriptor_are_refused():
+    with pytest.raises(ValueError):
+        CandidateIndex(tables=12, bits=24)
