@@ -106,6 +106,30 @@ def test_a_reference_added_with_local_features_is_matched_by_both_stages_from_th
     assert reference.reference_id not in fresh.get()
 
 
+def test_a_reference_added_goes_into_the_feature_index_the_matcher_holds_and_a_removal_builds_it_anew(hash_set, fresh, index):
+    first = hash_set.add_reference(with_features(reference_hashes(4, seed=8201), seed=8201), label="known video", source="tests")
+    index()
+    second = None
+    try:
+        before = fresh.get().matcher.stage(Stage.LOCAL_FEATURES)
+        frames_before = len(before)
+        second_hashes = with_features(reference_hashes(4, seed=8202), seed=8202)
+        second = hash_set.add_reference(second_hashes, label="known video", source="tests")
+        index()
+
+        after = fresh.get()
+
+        assert after.matcher.stage(Stage.LOCAL_FEATURES) is before and len(before) == frames_before + len(second_hashes.features)
+        hash_set.remove_reference(first.reference_id)
+        index()
+        assert fresh.get().matcher.stage(Stage.LOCAL_FEATURES) is not before
+    finally:
+        for reference in (first, second):
+            if reference is not None and reference.reference_id in fresh.get():
+                hash_set.remove_reference(reference.reference_id)
+        index()
+
+
 def test_a_change_costs_a_matcher_the_changes_not_the_snapshot(hash_set, store, fresh, index, source):
     fresh.get()
     snapshot_before = fresh.snapshot

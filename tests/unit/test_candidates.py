@@ -79,6 +79,23 @@ def test_frames_added_later_are_found_and_numbered_after_the_first(frames):
     assert index.candidates(frames[4], top=1)[0].tolist() == [4]
 
 
+def test_frames_added_after_a_build_are_merged_into_the_same_tables_as_a_whole_build(frames):
+    merged, whole = CandidateIndex(), CandidateIndex()
+    merged.add(frames[:2])
+    merged.build()
+    merged.add(frames[2:4])
+    merged.build()
+    merged.add(frames[4:])
+    whole.add(frames)
+    whole.build()
+    merged.build()
+    assert np.array_equal(merged._keys, whole._keys)
+    for table in range(merged.tables):
+        assert sorted(zip(merged._keys[table], merged._order[table])) == sorted(zip(whole._keys[table], whole._order[table]))
+    for descriptors in frames:
+        assert [a.tolist() for a in merged.candidates(descriptors, top=3)] == [a.tolist() for a in whole.candidates(descriptors, top=3)]
+
+
 def test_stacked_frames_are_the_same_as_frames_added_one_by_one(frames):
     one_by_one, stacked = CandidateIndex(), CandidateIndex()
     one_by_one.add(frames)

@@ -148,9 +148,12 @@ class LoadedHashSet:
         return result, [ReferenceMatch(self.view.describe(key), verdict) for key, verdict in result.matches]
 
 
-def local_feature_index(references: Iterable[SnapshotReference], features: dict[str, list[FrameFeatures] | None]) -> LocalFeatureIndex:
-    """The media references' local features (by features key; a key whose object is gone is left out) in one index."""
-    index = LocalFeatureIndex()
+def local_feature_index(
+    references: Iterable[SnapshotReference], features: dict[str, list[FrameFeatures] | None], index: LocalFeatureIndex | None = None
+) -> LocalFeatureIndex:
+    """The media references' local features (by features key; a key whose object is gone is left out)
+    in one index: a new one, or added to `index`."""
+    index = LocalFeatureIndex() if index is None else index
     for reference in references:
         frames = features.get(reference.features_key) if reference.features_key else None
         if frames:

@@ -35,7 +35,7 @@ from hashmatch.aws.hash_set import RESERVED_PREFIX, HashSet, LoadedHashSet, loca
 from hashmatch.aws.s3_objects import CHANGED_CODES, error_code, is_missing, object_address
 from hashmatch.local_features.stage import LocalFeatureStage
 from hashmatch.model import FrameFeatures
-from hashmatch.snapshot import HashSetChanges, HashSetSnapshot, HashSetView
+from hashmatch.snapshot import HashSetChanges, HashSetSnapshot, HashSetView, SnapshotReference
 
 MANIFEST_KEY = "hash-set/manifest.json"
 SNAPSHOTS_PREFIX = "hash-set/snapshots/"
@@ -336,7 +336,7 @@ class FreshHashSet:
     def _local_features(self, view: HashSetView) -> LocalFeatureStage:
         """The media references' local features, read once per features key; the same stage while the media are the same."""
         media = view.media()
-        which = frozenset((reference.key, reference.features_key, reference.duration) for reference in media)
+        which = frozenset(self._identity(reference) for reference in media)
         if self._feature_stage is not None and self._feature_stage[0] == which:
             return self._feature_stage[1]
         complete = True
@@ -347,9 +347,20 @@ class FreshHashSet:
             # An object gone (its reference being removed) is not kept: asked again with the next change.
             self._features.update({key: found for key, found in self.hash_set.features.get_many(missing).items() if found is not None})
             complete = wanted <= self._features.keys()
-        stage = LocalFeatureStage(local_feature_index(media, self._features))
+        if self._feature_stage is not None and self._feature_stage[0] <= which:
+            # Only references added: their frames go into the index the matcher holds (merged into
+            # its tables, not rebuilt). A reference removed or replaced builds the index anew.
+            stage = self._feature_stage[1]
+            local_feature_index([reference for reference in media if self._identity(reference) not in self._feature_stage[0]], self._features, stage.index)
+        else:
+            stage = LocalFeatureStage(local_feature_index(media, self._features))
         self._feature_stage = (which, stage) if complete else None
         return stage
+
+    @staticmethod
+    def _identity(reference: SnapshotReference) -> tuple:
+        """What the feature stage holds of a media reference: its key, its features and its duration."""
+        return (reference.key, reference.features_key, reference.duration)
 
 
 def _now() -> str:

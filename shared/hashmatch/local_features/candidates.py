@@ -103,7 +103,6 @@ class CandidateIndex:
         for descriptors in frames:
             descriptors = np.asarray(descriptors, np.uint8).reshape(-1, DESCRIPTOR_BYTES)
             self._pending.append(descriptors)
-        self._order = None
         return range(first, len(self))
 
     def add_stacked(self, descriptors: np.ndarray, counts: np.ndarray) -> range:
@@ -115,7 +114,6 @@ class CandidateIndex:
         first = len(self)
         self.descriptors = np.concatenate([self.descriptors, np.asarray(descriptors, np.uint8)])
         self.frame_starts = np.concatenate([self.frame_starts, self.frame_starts[-1] + np.cumsum(counts)])
-        self._order = None
         return range(first, len(self))
 
     def _flush(self) -> None:
@@ -125,18 +123,36 @@ class CandidateIndex:
             self.frame_starts = np.concatenate([self.frame_starts, self.frame_starts[-1] + np.cumsum(counts)])
             self._pending = []
 
+    def _current(self) -> bool:
+        return not self._pending and self._order is not None and self._order.shape[1] == len(self.descriptors)
+
     def build(self) -> None:
-        """(Re)build the tables; searching does it when frames were added since."""
+        """Bring the tables up to date; searching does it when frames were added since.
+
+        Frames added after a build are merged in: their keys sorted, then inserted where they fall
+        (a copy of each table, no new sort of the descriptors already there), so adding a
+        reference to a large index costs a fraction of building it.
+        """
         self._flush()
         count = len(self.descriptors)
         if count >= 2**32:
             raise ValueError("more than 2^32 reference descriptors")
+        done = 0 if self._order is None else self._order.shape[1]
+        if done == count and self._order is not None:
+            return
         order = np.empty((self.tables, count), np.uint32)
         sorted_keys = np.empty((self.tables, count), np.uint32)
         for table, positions in enumerate(self.positions):
-            keys = _keys(self.descriptors, positions)
-            order[table] = np.argsort(keys, kind="stable")
-            sorted_keys[table] = keys[order[table]]
+            keys = _keys(self.descriptors[done:], positions)
+            new_order = np.argsort(keys, kind="stable")
+            new_keys = keys[new_order]
+            new_order = (new_order + done).astype(np.uint32)
+            if done:
+                at = np.searchsorted(self._keys[table], new_keys, side="right")
+                order[table] = np.insert(self._order[table], at, new_order)
+                sorted_keys[table] = np.insert(self._keys[table], at, new_keys)
+            else:
+                order[table], sorted_keys[table] = new_order, new_keys
         # Sorted keys rather than a start per possible key: 2^24 starts would be 64 MB a table, whatever the references.
         self._order, self._keys = order, sorted_keys
 
@@ -152,7 +168,7 @@ class CandidateIndex:
         flips = self.flips if flips is None else flips
         if flips not in (0, 1):
             raise ValueError("flips must be 0 or 1")
-        if self._order is None:
+        if not self._current():
             self.build()
         query = np.asarray(query, np.uint8).reshape(-1, DESCRIPTOR_BYTES)
         nothing = np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -185,14 +201,12 @@ class CandidateIndex:
 
     def nbytes(self) -> int:
         """Memory held by the index's arrays (descriptors and tables)."""
-        if self._order is None:
-            self.build()
+        self.build()
         return int(self.descriptors.nbytes + self.frame_starts.nbytes + self._order.nbytes + self._keys.nbytes)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The index as plain arrays (for np.savez or a snapshot); from_arrays gives it back without rebuilding."""
-        if self._order is None:
-            self.build()
+        self.build()
         return {
             "positions": self.positions,
             "settings": np.array([self.bits, self.flips], np.int64),
