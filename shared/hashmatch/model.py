@@ -7,6 +7,8 @@ them. Decoding (PyAV, Pillow) lives in media/, feature extraction (OpenCV) in lo
 from __future__ import annotations
 
 import base64
+import io
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -103,8 +105,6 @@ FEATURE_FRAMES_FORMAT = 1
 
 def feature_frames_to_bytes(frames: list[FrameFeatures]) -> bytes:
     """Feature frames as one binary object: timestamps, descriptors per frame, points (uint16) and descriptors, stacked."""
-    import io
-
     out = io.BytesIO()
     np.savez(
         out,
@@ -119,9 +119,6 @@ def feature_frames_to_bytes(frames: list[FrameFeatures]) -> bytes:
 
 def feature_frames_from_bytes(data: bytes) -> list[FrameFeatures]:
     """What feature_frames_to_bytes wrote; ValueError for anything else."""
-    import io
-    import zipfile
-
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
             if int(arrays["format"][0]) != FEATURE_FRAMES_FORMAT:

@@ -123,9 +123,6 @@ class CandidateIndex:
             self.frame_starts = np.concatenate([self.frame_starts, self.frame_starts[-1] + np.cumsum(counts)])
             self._pending = []
 
-    def _current(self) -> bool:
-        return not self._pending and self._order is not None and self._order.shape[1] == len(self.descriptors)
-
     def build(self) -> None:
         """Bring the tables up to date; searching does it when frames were added since.
 
@@ -138,7 +135,7 @@ class CandidateIndex:
         if count >= 2**32:
             raise ValueError("more than 2^32 reference descriptors")
         done = 0 if self._order is None else self._order.shape[1]
-        if done == count and self._order is not None:
+        if self._order is not None and done == count:
             return
         order = np.empty((self.tables, count), np.uint32)
         sorted_keys = np.empty((self.tables, count), np.uint32)
@@ -168,8 +165,7 @@ class CandidateIndex:
         flips = self.flips if flips is None else flips
         if flips not in (0, 1):
             raise ValueError("flips must be 0 or 1")
-        if not self._current():
-            self.build()
+        self.build()
         query = np.asarray(query, np.uint8).reshape(-1, DESCRIPTOR_BYTES)
         nothing = np.zeros(0, np.int64), np.zeros(0, np.int64)
         if not len(query) or not len(self.descriptors):
