@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from hashmatch.local_features import candidates
 from hashmatch.local_features.candidates import CandidateIndex, _keys
 from hashmatch.local_features.orb import extract
 from makemedia import detailed
@@ -89,9 +90,9 @@ def test_frames_added_after_a_build_are_merged_into_the_same_tables_as_a_whole_b
     whole.add(frames)
     whole.build()
     merged.build()
-    assert np.array_equal(merged._keys, whole._keys)
+    assert np.array_equal(merged.sorted_keys(), whole.sorted_keys())
     for table in range(merged.tables):
-        assert sorted(zip(merged._keys[table], merged._order[table])) == sorted(zip(whole._keys[table], whole._order[table]))
+        assert sorted(zip(merged.sorted_keys()[table], merged._order[table])) == sorted(zip(whole.sorted_keys()[table], whole._order[table]))
     for descriptors in frames:
         assert [a.tolist() for a in merged.candidates(descriptors, top=3)] == [a.tolist() for a in whole.candidates(descriptors, top=3)]
 
@@ -155,3 +156,30 @@ def test_a_key_is_the_descriptors_bits_at_the_positions():
 def test_too_many_bits_for_the_descriptor_are_refused():
     with pytest.raises(ValueError):
         CandidateIndex(tables=12, bits=24)
+
+
+def test_large_tables_find_runs_through_a_directory_with_the_same_answers(frames, monkeypatch):
+    searched = CandidateIndex()
+    searched.add(frames)
+    searched.build()
+    monkeypatch.setattr(candidates, "DIRECTORY_FROM", 1)
+    directed = CandidateIndex()
+    directed.add(frames[:4])
+    directed.build()
+    directed.add(frames[4:])  # merged into tables held as a directory
+    assert directed._directory is not None and searched._directory is None
+    assert np.array_equal(directed.sorted_keys(), searched.sorted_keys())
+    queries = [*frames, features_of(99).descriptors, np.random.default_rng(3).integers(0, 256, (500, 32), dtype=np.uint8)]
+    for descriptors in queries:
+        for flips in (0, 1):
+            assert [a.tolist() for a in directed.candidates(descriptors, 3, flips=flips)] == [a.tolist() for a in searched.candidates(descriptors, 3, flips=flips)]
+
+
+def test_an_index_saved_with_a_directory_loads_to_the_same_answers(frames, monkeypatch):
+    monkeypatch.setattr(candidates, "DIRECTORY_FROM", 1)
+    index = CandidateIndex()
+    index.add(frames)
+    loaded = CandidateIndex.from_arrays(index.to_arrays())
+    assert loaded._directory is not None
+    for descriptors in frames:
+        assert [a.tolist() for a in loaded.candidates(descriptors, 3)] == [a.tolist() for a in index.candidates(descriptors, 3)]

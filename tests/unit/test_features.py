@@ -90,6 +90,16 @@ def test_feature_index_gives_the_brute_force_verdicts():
     assert indexed.search(extract(grey(detailed(48, 640, 480)))) == brute.search(extract(grey(detailed(48, 640, 480)))) == []
 
 
+def test_an_uploads_pictures_searched_on_threads_give_what_one_by_one_gives():
+    index = LocalFeatureIndex()
+    for seed in range(60, 66):
+        index.add(f"r{seed}", [(0.0, extract(grey(detailed(seed, 640, 480))))], duration=1.0)
+    queries = [extract(grey(crop(detailed(seed, 640, 480), 0.1))) for seed in (61, 64, 63, 69)]
+    one_by_one = [index.search(query) for query in queries]
+    assert index.search_all(queries, threads=2) == one_by_one
+    assert [[hit.reference for hit in hits] for hits in one_by_one] == [["r61"], ["r64"], ["r63"], []]
+
+
 def test_frames_added_after_a_search_are_found():
     index = LocalFeatureIndex()
     index.add("a", [(0.0, extract(grey(detailed(50, 640, 480))))], duration=1.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Hashable, Mapping
 
 from hashmatch.frame_index import FrameMatch
-from hashmatch.local_features.orb import LocalFeatureIndex, features_of_detail_picture
+from hashmatch.local_features.orb import LocalFeatureIndex, features_of_detail_picture, in_threads
 from hashmatch.matcher import DetailPictureLoader, Matcher, PdqStage, StageFindings
 from hashmatch.model import MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
@@ -34,12 +34,13 @@ class LocalFeatureStage:
     def find(self, upload: MediaHashes, detail_pictures: DetailPictureLoader | None) -> StageFindings | None:
         if detail_pictures is None:
             return None
-        frames = [features_of_detail_picture(picture) for picture in detail_pictures()]
+        # ORB and the searches release the GIL: an upload's detail pictures go through both on threads.
+        frames = in_threads(features_of_detail_picture, list(detail_pictures()))
         if not frames:
             return None
         found: dict[Hashable, list[FrameMatch]] = {}
-        for frame in frames:
-            for hit in self.index.search(frame.features):
+        for frame, hits in zip(frames, self.index.search_all([frame.features for frame in frames])):
+            for hit in hits:
                 found.setdefault(hit.reference, []).append(FrameMatch(frame.timestamp, hit.timestamp, hit.span, None, hit.inliers))
         return StageFindings(frames, found, sampling_step(frames))
 
