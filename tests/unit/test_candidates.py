@@ -183,3 +183,27 @@ def test_an_index_saved_with_a_directory_loads_to_the_same_answers(frames, monke
     assert loaded._directory is not None
     for descriptors in frames:
         assert [a.tolist() for a in loaded.candidates(descriptors, 3)] == [a.tolist() for a in index.candidates(descriptors, 3)]
+
+
+def test_an_index_that_grows_past_the_directory_threshold_keeps_its_answers(frames, monkeypatch):
+    whole = CandidateIndex()
+    whole.add(frames)
+    grown = CandidateIndex()
+    grown.add(frames[:2])
+    grown.build()
+    assert grown._directory is None
+    monkeypatch.setattr(candidates, "DIRECTORY_FROM", sum(len(f) for f in frames[:3]))
+    grown.add(frames[2:])  # merged from sorted keys, then held as a directory
+    assert np.array_equal(grown.sorted_keys(), whole.sorted_keys())
+    assert grown._directory is not None
+    for descriptors in frames:
+        assert [a.tolist() for a in grown.candidates(descriptors, 3)] == [a.tolist() for a in whole.candidates(descriptors, 3)]
+
+
+def test_the_highest_key_is_found_through_a_directory(monkeypatch):
+    monkeypatch.setattr(candidates, "DIRECTORY_FROM", 1)
+    ones = np.full((40, 32), 255, np.uint8)
+    index = CandidateIndex(tables=2, bits=6)
+    index.add([np.random.default_rng(1).integers(0, 256, (200, 32), dtype=np.uint8), ones])
+    found, votes = index.candidates(ones, top=1, min_votes=1)
+    assert found.tolist() == [1] and votes.tolist() == [40]

@@ -23,8 +23,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 DESCRIPTOR_BYTES = 32
-# Tables and bits per key. Each table holds two uint32 per reference descriptor (its key and its
-# number, sorted by key). Measured on the suite's pictures against 2,000 filler frames
+# Tables and bits per key. Each table holds every reference descriptor's number sorted by key, and
+# below DIRECTORY_FROM the keys in that order too (a uint32 each). Measured on the suite's pictures against 2,000 filler frames
 # (docs/second-stage-bench.md): 8 tables of 24 bits, exact keys only, find the copies that 4
 # tables of 22 bits with one-bit probes find, at a tenth of the time (the probes, 23 per key,
 # read 10x the entries), and give unrelated pictures half the votes.
@@ -53,7 +53,8 @@ SEED = 256
 # every possible key's run starts: 2^BITS + 1 uint32, 64 MB a table) instead of a binary search over
 # its sorted keys, whose reads miss the cache once the tables are large: at 10,000 frames (5 M
 # descriptors) the binary searches took 17 of a detail picture's 53 ms. The directory replaces the
-# sorted keys (4 bytes a descriptor a table), so above 2^24 descriptors it also takes less memory.
+# sorted keys (4 bytes a descriptor a table): crossing 2^20 descriptors steps the tables' lookup from
+# 32 MB of sorted keys to 512 MB of directories; above 2^24 descriptors the directories are the smaller.
 DIRECTORY_FROM = 1 << 20
 
 
@@ -162,45 +163,61 @@ class CandidateIndex:
         if done and self._directory is not None:
             self._merge_into_directory(done)
             return
+        # From DIRECTORY_FROM on, a first build counts each table's runs from its unsorted keys and
+        # keeps no sorted keys (32 bytes a descriptor less at its peak).
+        directed = self._directed(count)
         before = self._keys if done else None
         order = np.empty((self.tables, count), np.uint32)
-        sorted_keys = np.empty((self.tables, count), np.uint32)
+        sorted_keys = None if directed and not done else np.empty((self.tables, count), np.uint32)
+        directory = self._empty_directory() if directed else None
         for table, positions in enumerate(self.positions):
             keys = _keys(self.descriptors[done:], positions)
             new_order = np.argsort(keys, kind="stable")
-            new_keys = keys[new_order]
-            new_order = (new_order + done).astype(np.uint32)
             if done:
+                new_keys = keys[new_order]
                 at = np.searchsorted(before[table], new_keys, side="right")
-                order[table] = np.insert(self._order[table], at, new_order)
+                order[table] = np.insert(self._order[table], at, (new_order + done).astype(np.uint32))
                 sorted_keys[table] = np.insert(before[table], at, new_keys)
             else:
-                order[table], sorted_keys[table] = new_order, new_keys
-        self._set_tables(order, sorted_keys)
+                order[table] = new_order
+                if sorted_keys is not None:
+                    sorted_keys[table] = keys[new_order]
+            if directory is not None:
+                np.cumsum(np.bincount(keys if not done else sorted_keys[table], minlength=1 << self.bits), out=directory[table, 1:])
+        # Everything is assigned together, once all of it is made: an error half way (memory) leaves the tables as they were.
+        self._order, self._directory, self._keys = order, directory, None if directed else sorted_keys
+
+    def _directed(self, count: int) -> bool:
+        """Whether tables of `count` descriptors find runs through a directory (24-bit keys or shorter: 64 MB a table at most)."""
+        return count >= DIRECTORY_FROM and self.bits <= 24
+
+    def _empty_directory(self) -> np.ndarray:
+        directory = np.empty((self.tables, (1 << self.bits) + 1), np.uint32)
+        directory[:, 0] = 0
+        return directory
 
     def _merge_into_directory(self, done: int) -> None:
         """Merge the descriptors from `done` on into tables held as a directory: each new number goes
         at the end of its key's run, and every run after that key starts that much later."""
         order = np.empty((self.tables, len(self.descriptors)), np.uint32)
+        directory = self._directory.copy()  # the tables stay whole if this fails half way
         for table, positions in enumerate(self.positions):
             keys = _keys(self.descriptors[done:], positions)
             new_order = np.argsort(keys, kind="stable")
             new_keys = keys[new_order]
-            order[table] = np.insert(self._order[table], self._directory[table][new_keys + 1].astype(np.int64), (new_order + done).astype(np.uint32))
-            self._directory[table, 1:] += np.cumsum(np.bincount(new_keys, minlength=1 << self.bits)).astype(np.uint32)
-        self._order = order
+            order[table] = np.insert(self._order[table], directory[table][new_keys.astype(np.int64) + 1].astype(np.int64), (new_order + done).astype(np.uint32))
+            directory[table, 1:] += np.cumsum(np.bincount(new_keys, minlength=1 << self.bits), dtype=np.uint32)
+        self._order, self._directory = order, directory
 
     def _set_tables(self, order: np.ndarray, sorted_keys: np.ndarray) -> None:
-        """Hold each table's descriptor numbers sorted by key, and the lookup of a key's run in them."""
-        self._order = order
-        if order.shape[1] >= DIRECTORY_FROM:
-            self._directory = np.empty((self.tables, (1 << self.bits) + 1), np.uint32)
-            self._directory[:, 0] = 0
+        """Hold saved tables: each table's descriptor numbers sorted by key, and the lookup of a key's run in them."""
+        if self._directed(order.shape[1]):
+            directory = self._empty_directory()
             for table in range(self.tables):
-                np.cumsum(np.bincount(sorted_keys[table], minlength=1 << self.bits), out=self._directory[table, 1:])
-            self._keys = None
+                np.cumsum(np.bincount(sorted_keys[table], minlength=1 << self.bits), out=directory[table, 1:])
+            self._order, self._directory, self._keys = order, directory, None
         else:
-            self._directory, self._keys = None, sorted_keys
+            self._order, self._directory, self._keys = order, None, sorted_keys
 
     def sorted_keys(self) -> np.ndarray:
         """Each table's keys, sorted: the key of each descriptor number in the table's order (tables x N, uint32)."""
@@ -215,7 +232,7 @@ class CandidateIndex:
     def _runs(self, table: int, probes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each probe key, the start and end of its run in the table."""
         if self._directory is not None:
-            return self._directory[table][probes].astype(np.int64), self._directory[table][probes + 1].astype(np.int64)
+            return self._directory[table][probes].astype(np.int64), self._directory[table][probes.astype(np.int64) + 1].astype(np.int64)
         return np.searchsorted(self._keys[table], probes, side="left"), np.searchsorted(self._keys[table], probes, side="right")
 
     def candidates(
@@ -286,7 +303,7 @@ class CandidateIndex:
         if positions.shape != (index.tables, bits):
             raise ValueError("bit positions do not fit the settings")
         index.positions = positions
-        index.descriptors = np.asarray(arrays["descriptors"], np.uint8)
+        index.descriptors = np.ascontiguousarray(arrays["descriptors"], np.uint8)
         index.frame_starts = np.asarray(arrays["frame_starts"], np.int64)
         order, keys = np.asarray(arrays["order"], np.uint32), np.asarray(arrays["keys"], np.uint32)
         if order.shape != (index.tables, len(index.descriptors)) or keys.shape != order.shape:

@@ -3,7 +3,7 @@
 The second stage, for copies a global hash cannot see: a 5 % crop moves PDQ by 40-76 bits
 and PDQ tolerates only about 1 % of crop mismatch, while picture-in-picture and filmed-screen
 copies change the whole frame. Keypoints survive all three; a homography fitted to their
-matches (RANSAC) says whether one picture really appears inside the other.
+matches (a RANSAC-type fit, OpenCV's USAC) says whether one picture really appears inside the other.
 """
 
 from __future__ import annotations
@@ -42,9 +42,9 @@ MIN_INLIERS = 30
 MIN_SCALE, MAX_SCALE = 0.1, 10.0
 # Reference frames whose descriptors collect the most votes are verified.
 CANDIDATES = 3
-# An upload's detail pictures are searched on this many threads (the matcher's Lambda has 2 vCPUs
-# at 3008 MB; the work releases the GIL).
-SEARCH_THREADS = min(4, os.cpu_count() or 1)
+# An upload's detail pictures are searched on this many threads: the CPUs this process may use, at
+# most 4 (the matcher's Lambda has about 1.7 vCPU at 3008 MB and shows 2; the work releases the GIL).
+SEARCH_THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 # A detail picture with fewer descriptors than this (a thumbnail, a flat or blurred frame) also probes
 # the hash keys one bit away: its few descriptors must each find their neighbours for it to reach
 # MIN_VOTES, and probing 25 keys for a few hundred descriptors costs what one key costs for a
@@ -111,7 +111,7 @@ def inliers(query: LocalFeatures, reference: LocalFeatures, at_least: int = 0) -
     """How many matched keypoints one plausible homography explains (0 when there is none).
 
     With `at_least`, 0 also when fewer descriptor matches than that survive the ratio test: the
-    inliers are some of those matches, so RANSAC (half the cost of a verification) could not reach
+    inliers are some of those matches, so no homography could reach
     it. Most candidates of an unrelated upload stop there (68 % of them, 1,000-frame benchmark set).
     """
     good = _good_matches(query, reference)
@@ -173,8 +173,9 @@ class _ReferenceFrames:
     def search_all(self, queries: Sequence[LocalFeatures], min_inliers: int = MIN_INLIERS, threads: int = SEARCH_THREADS) -> list[list[FeatureHit]]:
         """`search` for each of an upload's detail pictures, on `threads` threads.
 
-        The work is numpy and OpenCV calls that release the GIL, so two threads on two cores take
-        about half the time of one (docs/second-stage-bench.md).
+        The work is numpy and OpenCV calls that release the GIL. The gain is small where OpenCV's matcher
+        already spreads over the cores: 0.52 against 0.53 s (10,000 frames) and 0.41 against 0.53 s
+        (100,000) for 16 pictures on 2 cores (docs/second-stage-bench.md).
         """
         self.prepare()
         return in_threads(lambda query: self.search(query, min_inliers), queries, threads)
