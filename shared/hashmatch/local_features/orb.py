@@ -31,7 +31,7 @@ RANSAC_PIXELS = 5.0
 # OpenCV's USAC framework in its fast setting (a RANSAC with local optimisation) rather than classic
 # RANSAC: 0.42 against 10.2 ms a verification, measured on the 728 candidate pairs of the suite's
 # queries that reach it against the 1,000-frame benchmark set. Same threshold, same verdicts but for 3
-# copies' pictures at 28-29 inliers instead of 30-31, and no pair below MIN_INLIERS raised above it.
+# pairs (of 576 at MIN_INLIERS or more with RANSAC) that fell below it; no pair below it rose past it.
 HOMOGRAPHY_METHOD = cv2.USAC_FAST
 # Homography inliers that prove a copy. Measured on the robustness suite (docs/robustness.md):
 # content of other references never passes 11-13 inliers, while the copies this stage catches
