@@ -183,13 +183,17 @@ class CandidateIndex:
                 if sorted_keys is not None:
                     sorted_keys[table] = keys[new_order]
             if directory is not None:
-                np.cumsum(np.bincount(keys if not done else sorted_keys[table], minlength=1 << self.bits), out=directory[table, 1:])
+                directory[table, 1:] = self._keys_up_to(keys if not done else sorted_keys[table])
         # Everything is assigned together, once all of it is made: an error half way (memory) leaves the tables as they were.
         self._order, self._directory, self._keys = order, directory, None if directed else sorted_keys
 
     def _directed(self, count: int) -> bool:
         """Whether tables of `count` descriptors find runs through a directory (24-bit keys or shorter: 64 MB a table at most)."""
         return count >= DIRECTORY_FROM and self.bits <= 24
+
+    def _keys_up_to(self, keys: np.ndarray) -> np.ndarray:
+        """For each possible key k, how many of `keys` are k or less: a directory's run ends."""
+        return np.cumsum(np.bincount(keys, minlength=1 << self.bits), dtype=np.uint32)
 
     def _empty_directory(self) -> np.ndarray:
         directory = np.empty((self.tables, (1 << self.bits) + 1), np.uint32)
@@ -206,7 +210,7 @@ class CandidateIndex:
             new_order = np.argsort(keys, kind="stable")
             new_keys = keys[new_order]
             order[table] = np.insert(self._order[table], directory[table][new_keys.astype(np.int64) + 1].astype(np.int64), (new_order + done).astype(np.uint32))
-            directory[table, 1:] += np.cumsum(np.bincount(new_keys, minlength=1 << self.bits), dtype=np.uint32)
+            directory[table, 1:] += self._keys_up_to(new_keys)
         self._order, self._directory = order, directory
 
     def _set_tables(self, order: np.ndarray, sorted_keys: np.ndarray) -> None:
@@ -214,7 +218,7 @@ class CandidateIndex:
         if self._directed(order.shape[1]):
             directory = self._empty_directory()
             for table in range(self.tables):
-                np.cumsum(np.bincount(sorted_keys[table], minlength=1 << self.bits), out=directory[table, 1:])
+                directory[table, 1:] = self._keys_up_to(sorted_keys[table])
             self._order, self._directory, self._keys = order, directory, None
         else:
             self._order, self._directory, self._keys = order, None, sorted_keys
