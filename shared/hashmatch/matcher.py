@@ -34,6 +34,8 @@ class StageFindings:
     query_frames: Sequence[FrameHashes] | Sequence[FrameFeatures]  # the upload frames it looked at
     matches: Mapping[Hashable, list[FrameMatch]]  # per reference: the frames that matched, and how close
     step: float  # the time between those upload frames (0 for a still picture)
+    # Per reference, the seconds of it this stage can recognise at all (verdict.decide).
+    recognisable_seconds: Mapping[Hashable, float] = field(default_factory=dict)
 
 
 class MatchStage(Protocol):
@@ -164,7 +166,10 @@ class Matcher:
                 continue
             ran.append(stage.stage)
             for reference, frame_matches in findings.matches.items():
-                verdict = decide(findings.query_frames, frame_matches, self.durations.get(reference, 0.0), findings.step, stage.stage)
+                verdict = decide(
+                    findings.query_frames, frame_matches, self.durations.get(reference, 0.0), findings.step, stage.stage,
+                    findings.recognisable_seconds.get(reference),
+                )
                 # A later stage's verdict replaces an earlier one only when it matches.
                 if verdict.match or reference not in verdicts:
                     verdicts[reference] = verdict

@@ -73,12 +73,15 @@ def decide(
     reference_duration: float,
     query_step: float | None = None,
     stage: Stage = Stage.PDQ,
+    recognisable_seconds: float | None = None,
 ) -> Verdict:
     """The verdict for one upload against one reference from their frame matches.
 
     `query_frames` are the frames `stage` looked at: the upload's usable frames (PDQ) or its
     detail pictures' features (local features); a still reference (an image or a bare hash
     from a shared list) has duration 0 and counts as wholly covered by any match.
+    `recognisable_seconds`: how much of the reference the stage could match at all (its frames
+    with something to verify), when less than its duration; the share covered is taken of that.
     """
     step = sampling_step(query_frames) if query_step is None else query_step
     matched_query = sorted({m.query_timestamp for m in matches})
@@ -90,7 +93,8 @@ def decide(
     elif reference_duration <= 0:
         reference_percent = 100.0
     else:
-        reference_percent = min(100.0, 100.0 * _covered_seconds(matches, step, reference_duration) / reference_duration)
+        whole = min(reference_duration, recognisable_seconds) if recognisable_seconds else reference_duration
+        reference_percent = min(100.0, 100.0 * _covered_seconds(matches, step, reference_duration) / whole)
     enough_frames = len(matched_query) >= min(MIN_MATCHED_FRAMES, total)
     distances = [m.distance for m in matches if m.distance is not None]
     inlier_counts = [m.inliers for m in matches if m.inliers is not None]

@@ -75,3 +75,51 @@ def test_filmed_off_screen_surrounds_a_warped_blurred_picture(picture):
     out = alter.filmed_off_screen(picture)
     assert out.shape[0] > picture.shape[0] and out.shape[1] > picture.shape[1]
     assert out[:5, :5].mean() < 60  # the dark room around the screen
+
+
+def test_split_screen_puts_the_picture_in_the_right_half_beside_the_other(picture):
+    other = textured(2, 320, 240)
+    out = alter.split_screen(picture, other)
+    assert out.shape == (720, 1280, 3)
+    assert out[:, :640].std() > 10 and out[:, 640:].std() > 10
+    # The right half shows the picture fitted (640 x 480 between black bars above and below it).
+    assert out[:100, 640:].max() == 0 and out[-100:, 640:].max() == 0
+
+
+def test_collage_fits_the_picture_into_one_quarter_among_three_others(picture):
+    others = [np.full((240, 320, 3), value, np.uint8) for value in (50, 100, 150)]
+    out = alter.collage(picture, others, position=1)
+    assert out.shape == (720, 1280, 3)
+    assert (out[:360, :640] == 50).all() and (out[360:, :640] == 100).all() and (out[360:, 640:] == 150).all()
+    assert out[:360, 640:].std() > 10
+
+
+def test_reframe_vertical_makes_a_9_by_16_frame_with_the_picture_across_its_middle(picture):
+    out = alter.reframe_vertical(picture)
+    assert out.shape == (1280, 720, 3)
+    middle = out[640 - 100 : 640 + 100]
+    assert middle.std() > 10 and out[:200].std() < middle.std()  # the blurred copy above is flatter
+
+
+def test_rotate_turns_the_picture_without_black_wedges(picture):
+    out = alter.rotate(picture, 7.0)
+    assert out.shape == picture.shape and out[:3, :3].max() > 0 and out[-3:, -3:].max() > 0
+    assert not np.array_equal(out, picture)
+
+
+def test_stretch_widens_only(picture):
+    assert alter.stretch(picture, 1.35).shape == (240, 432, 3)
+
+
+def test_patterned_border_keeps_the_picture_whole_inside_stripes(picture):
+    out = alter.patterned_border(picture)
+    pad_h, pad_w = round(240 * 0.12), round(320 * 0.12)
+    assert np.array_equal(out[pad_h : pad_h + 240, pad_w : pad_w + 320], picture)
+    assert len(np.unique(out[:pad_h].reshape(-1, 3), axis=0)) == 3
+
+
+def test_meme_captions_add_a_white_band_with_text_above_the_picture(picture):
+    out = alter.meme_captions(picture)
+    band = round(240 * 0.28)
+    assert out.shape[0] >= 240 + band - 1 and (out[:band] < 100).any() and np.median(out[:band]) == 255
+    assert not np.array_equal(out[-40:], picture[-40:])  # the bottom line is written over the picture

@@ -204,3 +204,44 @@ def test_hashmatch_hash_takes_a_one_pixel_animated_gif(tmp_path, capsys):
 
     # --json takes each sampled frame's local features: OpenCV failed an assertion on 1 x 1 pictures.
     assert main(["hash", "--json", str(path)]) == 0 and '"kind": "video"' in capsys.readouterr().out
+
+
+def mirror_of(rgb):
+    return np.ascontiguousarray(rgb[:, ::-1])
+
+
+def test_a_mirrored_and_cropped_picture_is_caught_by_the_local_feature_stage():
+    picture = detailed(15, 800, 600)
+    verdict = compare(hash_reference(image_bytes(picture)), hash_media(image_bytes(crop(mirror_of(picture), 0.08))))
+    assert verdict.match and verdict.stage == "orb"
+
+
+def test_a_mirrored_and_cropped_video_is_caught_by_the_local_feature_stage():
+    canvas = detailed(16, 480 + 3 * 40, 360)
+    frames = [np.ascontiguousarray(canvas[:, 3 * i : 3 * i + 480]) for i in range(40)]
+    reference = hash_reference(encode_video(frames))
+    verdict = compare(reference, hash_media(encode_video([crop(mirror_of(f), 0.08) for f in frames])))
+    assert verdict.match and verdict.stage == "orb"
+
+
+def test_a_mirrored_unrelated_picture_is_not_caught():
+    verdict = compare(hash_reference(image_bytes(detailed(17, 800, 600))), hash_media(image_bytes(crop(mirror_of(detailed(18, 800, 600)), 0.08))))
+    assert not verdict.match
+
+
+def test_pictures_with_too_few_keypoints_to_verify_are_not_counted_against_a_match():
+    # A short clip recognisable by its first second only: the blank frames after it carry no evidence.
+    picture = detailed(19, 480, 360)
+    blank = np.full_like(picture, 140)
+    reference = hash_reference(encode_video([picture] * 20 + [blank] * 60, fps=20))
+    upload = hash_media(encode_video([crop(picture, 0.08)] * 20 + [crop(blank, 0.08)] * 60, fps=20))
+    verdict = compare(reference, upload)
+    assert verdict.match and verdict.stage == "orb" and verdict.query_frames < len(upload.detail_pictures)
+
+
+def test_a_reference_is_recognisable_for_the_seconds_of_its_frames_with_enough_descriptors():
+    index = LocalFeatureIndex()
+    detail, blank = extract(grey(detailed(20, 640, 480))), extract(np.full((480, 640), 140, np.uint8))
+    index.add("clip", [(0.0, detail), (1.0, detail), (2.0, blank), (3.0, blank)], duration=4.0)
+    index.add("still", [(0.0, detail)], duration=0.0)
+    assert index.recognisable_seconds() == {"clip": 2.0}

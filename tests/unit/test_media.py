@@ -393,3 +393,16 @@ def test_limits_for_a_budget_bound_animations_by_its_time():
 
 def test_limits_for_a_budget_keep_its_byte_limit():
     assert Limits.for_budget(1024, 60, 12345).max_bytes == 12345
+
+
+def test_a_short_upload_gets_a_detail_picture_per_sampled_frame_up_to_the_sampling_step():
+    # 16 pictures spread over the media, never closer together than its sampled frames (0.5 s for 4 s).
+    assert SPARSE.feature_step(4.0) == 0.5 and SPARSE.feature_step(20.0) == 1.25
+
+
+def test_a_long_upload_gets_its_detail_pictures_spread_over_it():
+    assert SPARSE.feature_step(600.0) == 600.0 / SPARSE.feature_frames
+
+
+def test_a_reference_gets_a_detail_picture_a_second_until_it_is_long():
+    assert DENSE.feature_step(4.0) == 1.0 and DENSE.feature_step(1200.0) == 2.0

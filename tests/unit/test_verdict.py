@@ -65,3 +65,18 @@ def test_reference_coverage_counts_each_second_once():
 def test_sampling_step_is_the_typical_gap():
     assert sampling_step(frames([0, 0.5, 1.0, 1.1, 1.5, 2.0])) == 0.5
     assert sampling_step(frames([0])) == 0.0
+
+
+def test_reference_coverage_is_taken_of_the_seconds_the_stage_can_recognise():
+    # A 4 s clip recognisable for its first 2 s (then a blank wall): its first second is half of it.
+    query = frames([0, 0.5, 1.0, 1.5, 2.0])
+    found = matches([(0, 0.0), (0.5, 0.0)], span=1.0)
+    assert decide(query, found, reference_duration=4.0).reference_match_percent == 25.0
+    verdict = decide(query, found, reference_duration=4.0, recognisable_seconds=2.0)
+    assert verdict.reference_match_percent == 50.0 and verdict.match
+
+
+def test_recognisable_seconds_never_make_a_reference_longer_than_it_is():
+    query = frames([0, 0.5])
+    found = matches([(0, 0.0), (0.5, 0.5)], span=0.5)
+    assert decide(query, found, 1.0, recognisable_seconds=5.0).reference_match_percent == decide(query, found, 1.0).reference_match_percent

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Hashable, Sequence, TypeVar
+from typing import Callable, Hashable, Mapping, Sequence, TypeVar
 
 import cv2
 import numpy as np
@@ -52,6 +52,12 @@ SEARCH_THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaf
 LOW_DETAIL_DESCRIPTORS = 400
 
 
+# Keypoints are spread over a SPREAD_GRID x SPREAD_GRID grid, chosen from SPREAD_POOL times as many
+# candidates as are kept (spread_over_grid).
+SPREAD_GRID = 4
+SPREAD_POOL = 5
+
+
 # ORB describes a 31-pixel patch around each keypoint and builds a scale pyramid: a smaller picture
 # has no keypoint to give, and OpenCV fails an assertion on it (a 1x1 animated GIF crashed hashing).
 MIN_SIDE = 32
@@ -64,10 +70,35 @@ def extract(gray: np.ndarray, max_features: int = MAX_FEATURES) -> LocalFeatures
     # Local contrast equalisation first: on flat, dark or hazy pictures ORB's corner test finds
     # almost nothing (1-15 keypoints on the suite's seascape and dim desk tiles).
     equalised = cv2.createCLAHE(clipLimit=CLAHE_CLIP, tileGridSize=(8, 8)).apply(np.ascontiguousarray(gray))
-    keypoints, descriptors = cv2.ORB_create(nfeatures=max_features).detectAndCompute(equalised, None)
-    if descriptors is None:
+    orb = cv2.ORB_create(nfeatures=max_features * SPREAD_POOL)
+    keypoints = spread_over_grid(orb.detect(equalised, None), gray.shape, max_features)
+    keypoints, descriptors = orb.compute(equalised, keypoints)
+    if descriptors is None or not len(keypoints):
         return LocalFeatures.empty()
     return LocalFeatures(np.float32([k.pt for k in keypoints]), descriptors)
+
+
+def spread_over_grid(keypoints: Sequence[cv2.KeyPoint], shape: tuple[int, ...], count: int, grid: int = SPREAD_GRID) -> list[cv2.KeyPoint]:
+    """The `count` keypoints to describe, taken in turn from the cells of a grid x grid division of
+    the picture (each cell's strongest first), so that no part of it takes them all.
+
+    ORB keeps the strongest corners of the whole picture: text (meme captions, a caption band) and a
+    busy picture beside the known one (split screen, collage) have the strongest, and left the known
+    picture too few keypoints to verify.
+    """
+    if len(keypoints) <= count:
+        return list(keypoints)
+    height, width = shape[:2]
+    points = np.float32([k.pt for k in keypoints])
+    response = np.float32([k.response for k in keypoints])
+    cell = np.minimum(points[:, 1] * grid // height, grid - 1) * grid + np.minimum(points[:, 0] * grid // width, grid - 1)
+    order = np.lexsort((-response, cell))  # by cell, strongest first within it
+    ordered_cells = cell[order]
+    starts = np.searchsorted(ordered_cells, ordered_cells, side="left")
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order)) - starts  # place of each keypoint within its cell
+    chosen = np.lexsort((-response, rank))[:count]  # every cell's first, then every cell's second, ...
+    return [keypoints[i] for i in chosen]
 
 
 def extract_with_insets(gray: np.ndarray, insets: Sequence[Box] = (), max_features: int = MAX_FEATURES) -> LocalFeatures:
@@ -146,6 +177,7 @@ class _ReferenceFrames:
 
     def __init__(self) -> None:
         self._frames: list[tuple[Hashable, float, float, LocalFeatures]] = []
+        self._recognisable: dict[Hashable, float] = {}
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -157,8 +189,20 @@ class _ReferenceFrames:
             end = ordered[position + 1][0] if position + 1 < len(ordered) else max(duration, timestamp)
             if len(features):
                 added.append((reference, float(timestamp), max(0.0, float(end) - float(timestamp)), features))
+        if duration > 0:
+            seconds = sum(span for _reference, _timestamp, span, features in added if len(features) >= MIN_INLIERS)
+            self._recognisable[reference] = self._recognisable.get(reference, 0.0) + seconds
         self._frames.extend(added)
         self._added([features for *_rest, features in added])
+
+    def recognisable_seconds(self) -> Mapping[Hashable, float]:
+        """Per video reference, the seconds whose frames have the descriptors a verification needs.
+
+        A reference's blank wall or black screen can be matched by no copy: the share of a reference
+        a copy covers (verdict.decide) is taken of these seconds, not of its whole duration. The
+        4-second doorknob clip is recognisable for its first 2 seconds only.
+        """
+        return self._recognisable
 
     def _added(self, features: list[LocalFeatures]) -> None:
         raise NotImplementedError
@@ -260,9 +304,18 @@ class BruteForceFeatureIndex(_ReferenceFrames):
         return [int(position) for position in best if votes[position] >= self.MIN_VOTES]
 
 
-def features_of_detail_picture(picture: EncodedDetailPicture) -> FrameFeatures:
-    """The local features of a detail picture as it travels (JPEG; decoded with OpenCV, no Pillow needed)."""
+def features_of_detail_picture(picture: EncodedDetailPicture, mirrored: bool = False) -> FrameFeatures:
+    """The local features of a detail picture as it travels (JPEG; decoded with OpenCV, no Pillow needed).
+
+    `mirrored`: of the picture flipped left to right. ORB's descriptors are not mirror-invariant, so a
+    mirrored copy's own features meet few of the reference's; its flipped picture's meet them as an
+    unmirrored copy's would (and its homography is an ordinary one, which _plausible accepts).
+    """
     grey = cv2.imdecode(np.frombuffer(picture.jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
     if grey is None:
         raise ValueError("not a decodable detail picture")
-    return FrameFeatures(picture.timestamp, extract_with_insets(grey, picture.insets))
+    insets = picture.insets
+    if mirrored:
+        grey = np.ascontiguousarray(grey[:, ::-1])
+        insets = tuple((top, bottom, 1.0 - right, 1.0 - left) for top, bottom, left, right in insets)
+    return FrameFeatures(picture.timestamp, extract_with_insets(grey, insets))

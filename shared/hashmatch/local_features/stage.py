@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Hashable, Mapping
+from typing import Callable, Hashable, Mapping, Sequence
 
 from hashmatch.frame_index import FrameMatch
-from hashmatch.local_features.orb import LocalFeatureIndex, features_of_detail_picture, in_threads
+from hashmatch.local_features.orb import MIN_INLIERS, SEARCH_THREADS, LocalFeatureIndex, features_of_detail_picture, in_threads
 from hashmatch.matcher import DetailPictureLoader, Matcher, PdqStage, StageFindings
-from hashmatch.model import MediaHashes
+from hashmatch.model import FrameFeatures, MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
 from hashmatch.verdict import sampling_step
 from hashmatch.vocabulary import Stage
+
+
+# Detail pictures of an upload that are also searched mirrored, spread over it (all of them once one of
+# these is verified). A mirrored video is mirrored throughout, so a few probes find it; each costs what
+# an unmirrored search costs, so this bounds what unmatched uploads pay for mirror awareness.
+MIRROR_PROBES = 4
+
+
+def spread(count: int, wanted: int) -> list[int]:
+    """`wanted` positions of `count`, evenly spread (all of them when there are no more)."""
+    if count <= wanted:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / (wanted - 1)) for i in range(wanted)}) if wanted > 1 else [count // 2]
 
 
 class LocalFeatureStage:
@@ -35,14 +48,52 @@ class LocalFeatureStage:
         if detail_pictures is None:
             return None
         # ORB and the searches release the GIL: an upload's detail pictures go through both on threads.
-        frames = in_threads(features_of_detail_picture, list(detail_pictures()))
-        if not frames:
+        pictures = list(detail_pictures())
+        frames = in_threads(features_of_detail_picture, pictures)
+
+        def mirrored(positions: Sequence[int]) -> list[FrameFeatures]:
+            return in_threads(lambda position: features_of_detail_picture(pictures[position], mirrored=True), list(positions))
+
+        verifiable, found = search_pictures(self.index, frames, mirrored)
+        if not verifiable:
             return None
-        found: dict[Hashable, list[FrameMatch]] = {}
-        for frame, hits in zip(frames, self.index.search_all([frame.features for frame in frames])):
+        return StageFindings(verifiable, found, sampling_step(frames), self.index.recognisable_seconds())
+
+
+def search_pictures(
+    index: LocalFeatureIndex,
+    frames: Sequence[FrameFeatures],
+    mirrored: Callable[[Sequence[int]], list[FrameFeatures]],
+    threads: int = SEARCH_THREADS,
+) -> tuple[list[FrameFeatures], dict[Hashable, list[FrameMatch]]]:
+    """The stage's search of one upload: its detail pictures' features (`frames`) and, where asked for,
+    those of the pictures at some positions flipped left to right (`mirrored`). Gives the pictures the
+    verdict weighs and, per reference, the pictures verified against its frames.
+    """
+    # A picture with fewer descriptors than a verification needs inliers (a blank wall, a black or
+    # blurred frame) can match nothing: it is neither searched nor counted among the pictures a
+    # verdict weighs, as PDQ leaves out its frames of low quality.
+    verifiable = [position for position, frame in enumerate(frames) if len(frame.features) >= MIN_INLIERS]
+    found: dict[Hashable, list[FrameMatch]] = {}
+    if not verifiable:
+        return [], found
+
+    def search(searched: list[FrameFeatures]) -> bool:
+        results = index.search_all([frame.features for frame in searched], threads=threads)
+        for frame, hits in zip(searched, results):
             for hit in hits:
                 found.setdefault(hit.reference, []).append(FrameMatch(frame.timestamp, hit.timestamp, hit.span, None, hit.inliers))
-        return StageFindings(frames, found, sampling_step(frames))
+        return any(results)
+
+    search([frames[position] for position in verifiable])
+    # Mirrored copies: a few pictures, flipped, probe first; only when a probe is verified are the
+    # others flipped and searched too. An upload that matches nothing pays for the probes alone.
+    probes = [verifiable[i] for i in spread(len(verifiable), MIRROR_PROBES)]
+    if search(mirrored(probes)):
+        rest = [position for position in verifiable if position not in probes]
+        if rest:
+            search(mirrored(rest))
+    return [frames[position] for position in verifiable], found
 
 
 def two_stage_matcher(references: Mapping[Hashable, MediaHashes], pdq_threshold: int = PRIMARY_SIGNAL.match_threshold) -> Matcher:

@@ -167,7 +167,8 @@ class Sampling:
     # it, such GOPs give their keyframes alone). None: no limit.
     max_seconds_between_keyframes: float | None = 300.0
     # Local features (local_features/orb.py) are taken from one sampled frame per `feature_interval`
-    # seconds, at most `feature_frames` of them spread over the video; None: no features.
+    # seconds, at most `feature_frames` of them spread over the video; None: no features. Sparse
+    # sampling spreads `feature_frames` over the video, no closer together than its sampled frames.
     feature_interval: float | None = None
     feature_frames: int = 16
     # Look for a picture inside the picture (picture-in-picture copies); upload side only.
@@ -189,7 +190,13 @@ class Sampling:
         """Seconds between feature frames for media of this duration (None: no features)."""
         if self.feature_interval is None:
             return None
-        return max(self.feature_interval, duration / self.feature_frames if duration else 0.0)
+        spread = duration / self.feature_frames if duration else 0.0
+        if self.interval is None:
+            return max(self.feature_interval, spread)
+        # Sparse: `feature_frames` pictures spread over the media, no closer together than its sampled
+        # frames. A 4-second clip gives 8 rather than the 2 of one per feature_interval: the second or
+        # two a short, low-detail clip is recognisable by must get some.
+        return max(spread, self.step(duration))
 
 
 DENSE = Sampling(interval=None, max_side=REFERENCE_MAX_SIDE, feature_interval=1.0, feature_frames=600)

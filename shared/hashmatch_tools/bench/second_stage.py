@@ -10,7 +10,7 @@ SHARD_FRAMES frames, each a fixed function of its number, cached as arrays, so t
 nested (the first 1,000 frames of the 100,000 set are the 1,000 set) and reruns only load.
 
 Photographs that make filler are never queries; the unrelated queries come from media that are
-in no reference set (held-out photographs, the doorknob video, the suite's negatives that show
+in no reference set (held-out photographs, the suite's colour-bar video and other negatives that show
 no reference) and from pictures made up here.
 """
 
@@ -301,12 +301,23 @@ class Query:
     extract_seconds: float  # JPEG decode + local features of its detail pictures, as the stage does it
     descriptors: np.ndarray
     points: np.ndarray
+    # The same pictures flipped left to right (the stage's mirror probes), in the same order.
+    mirrored_counts: list[int]
+    mirrored_descriptors: np.ndarray
+    mirrored_points: np.ndarray
 
     def frames(self):
-        from hashmatch.model import FrameFeatures, LocalFeatures
+        return _frames(self.timestamps, self.counts, self.points, self.descriptors)
 
-        starts = np.concatenate(([0], np.cumsum(self.counts, dtype=np.int64)))
-        return [FrameFeatures(t, LocalFeatures(self.points[a:b], self.descriptors[a:b])) for t, a, b in zip(self.timestamps, starts[:-1], starts[1:])]
+    def mirrored_frames(self):
+        return _frames(self.timestamps, self.mirrored_counts, self.mirrored_points, self.mirrored_descriptors)
+
+
+def _frames(timestamps: list[float], counts: list[int], points: np.ndarray, descriptors: np.ndarray):
+    from hashmatch.model import FrameFeatures, LocalFeatures
+
+    starts = np.concatenate(([0], np.cumsum(counts, dtype=np.int64)))
+    return [FrameFeatures(t, LocalFeatures(points[a:b], descriptors[a:b])) for t, a, b in zip(timestamps, starts[:-1], starts[1:])]
 
 
 def _made_up_pictures(seed: int = 7) -> dict[str, np.ndarray]:
@@ -331,7 +342,7 @@ def unrelated_media(corpus: Path, suite: Path, folder: Path) -> list[tuple[str, 
 
     folder.mkdir(parents=True, exist_ok=True)
     found = [
-        ("doorknob", "video", suite / "videos" / "negatives" / "doorknob.mp4"),
+        ("colour-bars", "video", suite / "videos" / "negatives" / "colour-bars.mp4"),
         ("rgb-pan", "video", suite / "videos" / "negatives" / "rgb-pan.mp4"),
         ("rgb", "image", suite / "images" / "negatives" / "rgb.jpg"),
         ("labelme-q2821", "image", suite / "images" / "negatives" / "labelme-q2821.jpg"),
@@ -365,24 +376,30 @@ def _query_of(name: str, kind: str, content: str, alteration: str, path: Path) -
     started = time.perf_counter()
     frames = [features_of_detail_picture(picture) for picture in pictures]
     seconds = time.perf_counter() - started
+    mirrored = [features_of_detail_picture(picture, mirrored=True) for picture in pictures]
     empty = (np.zeros((0, 32), np.uint8), np.zeros((0, 2), np.float32))
     return Query(name, kind, content, alteration, [f.timestamp for f in frames], [len(f.features) for f in frames], seconds,
                  np.concatenate([f.features.descriptors for f in frames] or [empty[0]]),
-                 np.concatenate([f.features.points for f in frames] or [empty[1]]))
+                 np.concatenate([f.features.points for f in frames] or [empty[1]]),
+                 [len(f.features) for f in mirrored],
+                 np.concatenate([f.features.descriptors for f in mirrored] or [empty[0]]),
+                 np.concatenate([f.features.points for f in mirrored] or [empty[1]]))
 
 
 def load_queries(corpus: Path, suite: Path, entries: Sequence[dict], cache: Path, log=sys.stderr) -> list[Query]:
     """The suite's altered copies and the unrelated media, hashed as uploads; their detail pictures' features, cached."""
-    path = cache / "queries.npz"
+    path = cache / "queries-2.npz"  # (queries.npz: before the mirrored pictures)
     if path.exists():
         with np.load(path) as data:
             meta = json.loads(data["meta"].tobytes())
             descriptors, points = data["descriptors"], data["points"]
-        queries, start = [], 0
+            mirrored_descriptors, mirrored_points = data["mirrored_descriptors"], data["mirrored_points"]
+        queries, start, mirrored_start = [], 0, 0
         for item in meta:
-            end = start + sum(item["counts"])
-            queries.append(Query(**item, descriptors=descriptors[start:end], points=points[start:end]))
-            start = end
+            end, mirrored_end = start + sum(item["counts"]), mirrored_start + sum(item["mirrored_counts"])
+            queries.append(Query(**item, descriptors=descriptors[start:end], points=points[start:end],
+                                 mirrored_descriptors=mirrored_descriptors[mirrored_start:mirrored_end], mirrored_points=mirrored_points[mirrored_start:mirrored_end]))
+            start, mirrored_start = end, mirrored_end
         return queries
     wanted = [(e["path"], e["kind"], f"{e['kind']}:{e['content']}", e["alteration"], suite / e["path"]) for e in entries if e["alteration"] not in ("reference", "negative")]
     wanted += [(name, kind, "", "unrelated", p) for name, kind, p in unrelated_media(corpus, suite, cache / "unrelated")]
@@ -390,9 +407,10 @@ def load_queries(corpus: Path, suite: Path, entries: Sequence[dict], cache: Path
     for position, (name, kind, content, alteration, source) in enumerate(wanted, 1):
         print(f"  [{position}/{len(wanted)}] query {name}", file=log, flush=True)
         queries.append(_query_of(name, kind, content, alteration, source))
-    meta = [{k: getattr(q, k) for k in ("name", "kind", "content", "alteration", "timestamps", "counts", "extract_seconds")} for q in queries]
+    meta = [{k: getattr(q, k) for k in ("name", "kind", "content", "alteration", "timestamps", "counts", "extract_seconds", "mirrored_counts")} for q in queries]
     partial = cache / "queries.partial.npz"
     np.savez(partial, descriptors=np.concatenate([q.descriptors for q in queries]), points=np.concatenate([q.points for q in queries]),
+             mirrored_descriptors=np.concatenate([q.mirrored_descriptors for q in queries]), mirrored_points=np.concatenate([q.mirrored_points for q in queries]),
              meta=np.frombuffer(json.dumps(meta).encode(), np.uint8))
     os.replace(partial, path)
     return queries

@@ -124,3 +124,115 @@ def filmed_off_screen(rgb: np.ndarray, seed: int = 0) -> np.ndarray:
     values = values * 255.0 + rng.normal(0, 6.0, values.shape)
     out = np.clip(values, 0, 255).astype(np.uint8)
     return np.ascontiguousarray(out[: out_h // 2 * 2, : out_w // 2 * 2])
+
+
+# ---------------------------------------------------------------- composite and reframing edits
+# Edits the first suite lacked (issue 10, item 6): the known picture shown beside unrelated ones,
+# re-framed for phones, turned, stretched, framed and captioned as memes are.
+
+CANVAS = (1280, 720)
+
+
+def _fit(rgb: np.ndarray, size: tuple[int, int], fill: tuple[int, int, int] = (0, 0, 0)) -> Image.Image:
+    """The picture scaled to fit inside `size` (width, height), centred on a plain background."""
+    box = Image.new("RGB", size, fill)
+    picture = _image(rgb)
+    scale = min(size[0] / picture.width, size[1] / picture.height)
+    inner = picture.resize((max(1, round(picture.width * scale)), max(1, round(picture.height * scale))), Image.Resampling.BILINEAR)
+    box.paste(inner, ((size[0] - inner.width) // 2, (size[1] - inner.height) // 2))
+    return box
+
+
+def _cover(rgb: np.ndarray, size: tuple[int, int]) -> Image.Image:
+    """The picture scaled to cover `size` (width, height), its centre cut out."""
+    picture = _image(rgb)
+    scale = max(size[0] / picture.width, size[1] / picture.height)
+    scaled = picture.resize((max(size[0], round(picture.width * scale)), max(size[1], round(picture.height * scale))), Image.Resampling.BILINEAR)
+    left, top = (scaled.width - size[0]) // 2, (scaled.height - size[1]) // 2
+    return scaled.crop((left, top, left + size[0], top + size[1]))
+
+
+def split_screen(rgb: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Two pictures side by side on a 16:9 canvas: an unrelated one on the left, the known one fitted into the right half."""
+    width, height = CANVAS
+    canvas = Image.new("RGB", CANVAS)
+    canvas.paste(_cover(other, (width // 2, height)), (0, 0))
+    canvas.paste(_fit(rgb, (width // 2, height)), (width // 2, 0))
+    return np.asarray(canvas)
+
+
+def collage(rgb: np.ndarray, others: list[np.ndarray], position: int = 1) -> np.ndarray:
+    """A 2x2 collage on a 16:9 canvas: the known picture fitted into one quarter, unrelated ones filling the rest."""
+    width, height = CANVAS
+    quarter = (width // 2, height // 2)
+    canvas = Image.new("RGB", CANVAS)
+    pictures = list(others[:3])
+    pictures.insert(position, None)
+    for cell, picture in enumerate(pictures):
+        where = ((cell % 2) * quarter[0], (cell // 2) * quarter[1])
+        canvas.paste(_fit(rgb, quarter) if picture is None else _cover(picture, quarter), where)
+    return np.asarray(canvas)
+
+
+def reframe_vertical(rgb: np.ndarray, size: tuple[int, int] = (720, 1280)) -> np.ndarray:
+    """Re-framed for phones (9:16, 720 x 1280): the picture across the middle, a blurred, enlarged copy of it behind."""
+    out_w, out_h = size
+    background = _cover(rgb, size).filter(ImageFilter.GaussianBlur(out_w // 40))
+    inner_h = min(out_h, round(rgb.shape[0] * out_w / rgb.shape[1]))
+    top = (out_h - inner_h) // 2
+    background.paste(_fit(rgb, size).crop((0, top, out_w, top + inner_h)), (0, top))
+    return np.asarray(background)
+
+
+def rotate(rgb: np.ndarray, degrees: float = 7.0) -> np.ndarray:
+    """Turned by a few degrees and cut back to the original frame (the corners lost, no black wedges)."""
+    height, width = rgb.shape[:2]
+    turned = _image(rgb).rotate(degrees, resample=Image.Resampling.BILINEAR)
+    radians = np.deg2rad(abs(degrees))
+    # The largest centred rectangle of the frame's aspect that holds no wedge, then back to the frame's size.
+    shrink = 1.0 / (np.cos(radians) + np.sin(radians) * max(width / height, height / width))
+    keep_w, keep_h = width * shrink, height * shrink
+    left, top = (width - keep_w) / 2, (height - keep_h) / 2
+    out = turned.resize(_even((width, height)), Image.Resampling.BILINEAR, box=(left, top, left + keep_w, top + keep_h))
+    return np.asarray(out)
+
+
+def stretch(rgb: np.ndarray, factor: float = 1.35) -> np.ndarray:
+    """Stretched wide (a 4:3 picture shown at 16:9 and the like)."""
+    height, width = rgb.shape[:2]
+    return np.asarray(_image(rgb).resize(_even((round(width * factor), height)), Image.Resampling.BILINEAR))
+
+
+def patterned_border(rgb: np.ndarray, share: float = 0.12) -> np.ndarray:
+    """The picture inside a wide border of coloured diagonal stripes, which no border trimmer takes for a bar."""
+    height, width = rgb.shape[:2]
+    pad_w, pad_h = round(width * share), round(height * share)
+    out_w, out_h = width + 2 * pad_w, height + 2 * pad_h
+    out_w, out_h = out_w + out_w % 2, out_h + out_h % 2  # even sides, never smaller than the picture
+    y, x = np.mgrid[0:out_h, 0:out_w]
+    stripes = ((x + y) // 14) % 3
+    palette = np.array([[220, 40, 120], [250, 210, 40], [30, 160, 200]], np.uint8)
+    out = palette[stripes]
+    out[pad_h : pad_h + height, pad_w : pad_w + width] = rgb
+    return np.ascontiguousarray(out)
+
+
+def _meme_text(draw: ImageDraw.ImageDraw, text: str, centre: tuple[float, float], size: int, fill, outline) -> None:
+    from PIL import ImageFont
+
+    font = ImageFont.load_default(size=size)
+    draw.text(centre, text, font=font, fill=fill, anchor="mm", stroke_width=max(1, size // 12), stroke_fill=outline)
+
+
+def meme_captions(rgb: np.ndarray) -> np.ndarray:
+    """A meme: a white band above with black text, and white outlined text over the bottom of the picture."""
+    height, width = rgb.shape[:2]
+    band = round(height * 0.28)
+    canvas = Image.new("RGB", _even((width, height + band)), (255, 255, 255))
+    canvas.paste(_image(rgb), (0, band))
+    draw = ImageDraw.Draw(canvas)
+    size = max(10, round(width / 18))
+    _meme_text(draw, "when you see it for the first time", (width / 2, band * 0.35), size, (0, 0, 0), (255, 255, 255))
+    _meme_text(draw, "and nobody believes you", (width / 2, band * 0.72), size, (0, 0, 0), (255, 255, 255))
+    _meme_text(draw, "WATCH TILL THE END", (width / 2, band + height * 0.88), round(size * 1.3), (255, 255, 255), (0, 0, 0))
+    return np.asarray(canvas)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -42,8 +43,10 @@ VIDEO_REFERENCES = {
     "chair": ("videos/tmk-sample-videos/chair-orig-22-sd-bar.mp4", 10.0),
     "pattern": ("videos/tmk-sample-videos/pattern-hd-no-bar.mp4", 10.0),
     "desk-pan": ("images/pdq-exif-rotation/exif-rotn-1.jpg", None),
+    # The short, low-detail reference: 4 s, most frames below PDQ quality 50, few keypoints.
+    "doorknob": ("videos/tmk-sample-videos/doorknob-hd-no-bar.mp4", 10.0),
 }
-VIDEO_NEGATIVES_FILES = {"doorknob": "videos/tmk-sample-videos/doorknob-hd-no-bar.mp4"}
+VIDEO_NEGATIVES_FILES = {"colour-bars": "videos/tmk-sample-videos/test-padded-dimensions.mp4"}
 VIDEO_NEGATIVE_PANS = {
     "bridge-pan": "images/pdq-bridge-mods/aaa-orig.jpg",
     "pen-and-coaster-pan": "images/pdq-misc/pen-and-coaster.png",
@@ -53,7 +56,17 @@ VIDEO_NEGATIVE_PANS = {
     "q0746-pan": "images/pdq-labelme-subset/q0746.jpg",
     "q1050-pan": "images/pdq-labelme-subset/q1050.jpg",
     "rgb-pan": "images/pytx-test-resources/rgb.jpeg",
+    "aqua-pan": "images/debian-mate-nature/Aqua.jpg",
+    "storm-pan": "images/debian-mate-nature/Storm.jpg",
+    "wood-pan": "images/debian-mate-nature/Wood.jpg",
 }
+# Unrelated photographs that share the frame with a known picture in composite edits (split
+# screen, 2x2 collage); none of them is a reference or a negative.
+COMPOSITE_FILLERS = (
+    "images/debian-mate-nature/Garden.jpg",
+    "images/debian-mate-nature/LadyBird.jpg",
+    "images/debian-mate-nature/Blinds.jpg",
+)
 PAN_SECONDS, PAN_FPS, PAN_SIZE = 8.0, 15, (640, 360)
 
 IMAGE_ALTERATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -74,6 +87,23 @@ IMAGE_ALTERATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 IMAGE_ALTERATIONS_WITH_BACKGROUND = ("picture-in-picture",)
 IMAGE_ALTERATIONS_SCREEN = ("filmed off screen",)
 
+# Stacked, composite and re-framing edits (issue 10, item 6), for pictures and for every frame of a
+# video alike. The composites take the unrelated COMPOSITE_FILLERS as their other pictures.
+STACKED_ALTERATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "mirror + crop 10 %": lambda rgb: alter.crop(alter.mirror(rgb), 0.10),
+    "mirror + logo": lambda rgb: alter.logo(alter.mirror(rgb)),
+    "re-framed 9:16": alter.reframe_vertical,
+    "rotate 7°": alter.rotate,
+    "stretch": alter.stretch,
+    "patterned border": alter.patterned_border,
+    "meme captions": alter.meme_captions,
+    "crop 20 %": lambda rgb: alter.crop(rgb, 0.20),
+}
+COMPOSITE_ALTERATIONS: dict[str, Callable[[np.ndarray, list[np.ndarray]], np.ndarray]] = {
+    "split screen": lambda rgb, others: alter.split_screen(rgb, others[0]),
+    "2x2 collage": lambda rgb, others: alter.collage(rgb, others),
+}
+
 VIDEO_FRAME_ALTERATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "resize 50 %": alter.resize,
     "crop 5 %": lambda rgb: alter.crop(rgb, 0.05),
@@ -87,7 +117,8 @@ VIDEO_FRAME_ALTERATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 VIDEO_OTHER_ALTERATIONS = (
     "re-encode low bitrate", "other codec (VP9)", "noise", "speed 1.5x", "frame rate 12 fps", "trim",
-    "clip inside longer video", "picture-in-picture", "filmed off screen",
+    "clip inside longer video", "picture-in-picture", "filmed off screen", "mirror + filmed off screen",
+    *STACKED_ALTERATIONS, *COMPOSITE_ALTERATIONS,
 )
 
 
@@ -208,6 +239,14 @@ class SuiteBuilder:
                 self._add(path, "image", name, "picture-in-picture", lambda p, photo=photo: _save_image(alter.picture_in_picture(photo, background), p, ""))
                 path = self.folder / "images" / name / "filmed-off-screen.jpg"
                 self._add(path, "image", name, "filmed off screen", lambda p, photo=photo: _save_image(alter.filmed_off_screen(photo), p, ""))
+                path = self.folder / "images" / name / "mirror-filmed-off-screen.jpg"
+                self._add(path, "image", name, "mirror + filmed off screen", lambda p, photo=photo: _save_image(alter.filmed_off_screen(alter.mirror(photo)), p, ""))
+                for alteration, function in STACKED_ALTERATIONS.items():
+                    path = self.folder / "images" / name / f"{_slug(alteration)}.jpg"
+                    self._add(path, "image", name, alteration, lambda p, f=function, photo=photo: _save_image(f(photo), p, ""))
+                for alteration, composite in COMPOSITE_ALTERATIONS.items():
+                    path = self.folder / "images" / name / f"{_slug(alteration)}.jpg"
+                    self._add(path, "image", name, alteration, lambda p, f=composite, photo=photo: _save_image(f(photo, self._fillers()), p, ""))
         negatives = dict(list(IMAGE_NEGATIVES.items())[:2]) if self.quick else IMAGE_NEGATIVES
         for name, relative in negatives.items():
             photo = _load_photo(self.corpus, relative)
@@ -218,6 +257,11 @@ class SuiteBuilder:
             for i, (top, left) in enumerate([(0, 0), (0, w), (h, 0), (h, w)]):
                 quarter = np.ascontiguousarray(desk[top : top + h, left : left + w])
                 self._add(self.folder / "images" / "negatives" / f"desk-1-quarter-{i}.jpg", "image", f"desk-1-quarter-{i}", "negative", lambda p, q=quarter: _save_image(q, p, ""))
+
+    def _fillers(self) -> list[np.ndarray]:
+        if not hasattr(self, "_filler_photos"):
+            self._filler_photos = [_load_photo(self.corpus, relative) for relative in COMPOSITE_FILLERS]
+        return self._filler_photos
 
     # ------------------------------------------------------------ videos
     def _reference_frames(self, name: str) -> tuple[list[np.ndarray], float]:
@@ -254,7 +298,12 @@ class SuiteBuilder:
                 "clip inside longer video": lambda p: encode(filler_frames[: len(filler_frames) // 2] + frames[: len(frames) // 2] + filler_frames[len(filler_frames) // 2 :], fps, p),
                 "picture-in-picture": lambda p: encode([alter.picture_in_picture(f, bg) for f in frames], fps, p),
                 "filmed off screen": lambda p: encode(_screen_frames(frames), fps, p),
+                "mirror + filmed off screen": lambda p: encode(_screen_frames([alter.mirror(f) for f in frames]), fps, p),
             }
+            for alteration, function in STACKED_ALTERATIONS.items():
+                others[alteration] = lambda p, f=function: encode([f(x) for x in frames], fps, p)
+            for alteration, composite in COMPOSITE_ALTERATIONS.items():
+                others[alteration] = lambda p, f=composite: encode([f(x, self._fillers()) for x in frames], fps, p)
             for alteration, make in others.items():
                 suffix = ".webm" if "VP9" in alteration else ".mp4"
                 path = folder / f"{_slug(alteration)}{suffix}"
@@ -277,4 +326,4 @@ class SuiteBuilder:
 
 
 def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-").replace("--", "-")
+    return re.sub("-+", "-", "".join(c if c.isalnum() else "-" for c in name.lower())).strip("-")
