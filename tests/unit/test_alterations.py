@@ -123,3 +123,12 @@ def test_meme_captions_add_a_white_band_with_text_above_the_picture(picture):
     band = round(240 * 0.28)
     assert out.shape[0] >= 240 + band - 1 and (out[:band] < 100).any() and np.median(out[:band]) == 255
     assert not np.array_equal(out[-40:], picture[-40:])  # the bottom line is written over the picture
+
+
+def test_composite_fillers_are_no_reference_and_are_held_out_of_the_benchmark_filler():
+    from hashmatch_tools.bench.second_stage import FILLER_PHOTOS, UNRELATED_PHOTOS
+    from hashmatch_tools.evaluation.suite import COMPOSITE_FILLERS, IMAGE_REFERENCES, VIDEO_REFERENCES
+
+    references = set(IMAGE_REFERENCES.values()) | {relative for relative, _seconds in VIDEO_REFERENCES.values()}
+    assert not set(COMPOSITE_FILLERS) & (references | set(FILLER_PHOTOS))
+    assert set(COMPOSITE_FILLERS) <= set(UNRELATED_PHOTOS)

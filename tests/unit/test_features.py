@@ -245,3 +245,17 @@ def test_a_reference_is_recognisable_for_the_seconds_of_its_frames_with_enough_d
     index.add("clip", [(0.0, detail), (1.0, detail), (2.0, blank), (3.0, blank)], duration=4.0)
     index.add("still", [(0.0, detail)], duration=0.0)
     assert index.recognisable_seconds() == {"clip": 2.0}
+
+
+def test_mirror_probes_are_spread_over_the_upload_from_its_first_picture_to_its_last():
+    from hashmatch.local_features.stage import spread
+
+    assert spread(16, 4) == [0, 5, 10, 15] and spread(3, 4) == [0, 1, 2] and spread(9, 1) == [4]
+
+
+def test_matches_that_land_on_the_same_reference_keypoint_count_as_one_inlier():
+    from hashmatch.local_features.orb import explained_keypoints
+
+    pairs = np.array([(0, 5), (1, 5), (2, 5), (3, 6), (4, 7)])
+    assert explained_keypoints(pairs, np.array([True, True, True, True, False])) == 2
+    assert explained_keypoints(pairs, np.ones(5, bool)) == 3
