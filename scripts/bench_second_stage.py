@@ -289,7 +289,7 @@ def report(results: list[SizeResult], queries: list[Query], command: str, minute
         "",
         "Second-stage seconds, median / p95: search and verification, per detail picture and per upload (the query's own features are extra, below). "
         "The index's per-picture figure is each upload's seconds over its detail pictures (the mirror probes included); the suite's videos are "
-        "3-10 s long and have 6-16 detail pictures. The first 16-picture column is 16 x the median per detail picture; the brute force is the stage "
+        "3-10 s long and have 3-16 detail pictures. The first 16-picture column is 16 x the median per detail picture; the brute force is the stage "
         "before the index, which searched every picture once (no mirror probes).",
         "",
         "| reference frames | index, per detail picture | index, video upload (as in the suite) | index, picture upload | index, 16-picture upload | brute force, per detail picture (measured on n) | brute force, 16-picture upload | brute / index |",
