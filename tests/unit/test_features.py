@@ -259,3 +259,15 @@ def test_matches_that_land_on_the_same_reference_keypoint_count_as_one_inlier():
     pairs = np.array([(0, 5), (1, 5), (2, 5), (3, 6), (4, 7)])
     assert explained_keypoints(pairs, np.array([True, True, True, True, False])) == 2
     assert explained_keypoints(pairs, np.ones(5, bool)) == 3
+
+
+def test_keypoints_kept_are_spread_over_the_picture_not_taken_by_its_busiest_corner():
+    import cv2
+
+    from hashmatch.local_features.orb import spread_over_grid
+
+    # 90 strong corners crowded into the top-left cell, one weak corner in each of the other 15 cells.
+    crowded = [cv2.KeyPoint(float(x % 10), float(x // 10), 31, -1, 100.0) for x in range(90)]
+    spread = [cv2.KeyPoint(25.0 * (cell % 4) + 5, 25.0 * (cell // 4) + 5, 31, -1, 1.0) for cell in range(1, 16)]
+    kept = spread_over_grid(crowded + spread, (100, 100), 20, grid=4)
+    assert len(kept) == 20 and sum(k.response == 1.0 for k in kept) == 15

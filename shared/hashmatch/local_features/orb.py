@@ -33,10 +33,10 @@ RANSAC_PIXELS = 5.0
 # queries that reach it against the 1,000-frame benchmark set. Same threshold, same verdicts but for 3
 # pairs (of 576 at MIN_INLIERS or more with RANSAC) that fell below it; no pair below it rose past it.
 HOMOGRAPHY_METHOD = cv2.USAC_FAST
-# Homography inliers that prove a copy. Measured on the robustness suite (docs/robustness.md):
-# content of other references never passes 11-13 inliers, while the copies this stage catches
-# (crops, logos, captions, picture-in-picture, filmed screens) keep a median of 376 (videos)
-# and 509 (pictures). 30 leaves room on both sides.
+# Homography inliers (distinct keypoints) that prove a copy. Measured on the robustness suite
+# (docs/robustness.md, 2026-12-06): content of other references never passes 7-8 inliers, while the
+# copies this stage catches (crops, logos, captions, composites, picture-in-picture, filmed screens)
+# keep a median of 160 (videos) and 274 (pictures). 30 leaves room on both sides.
 MIN_INLIERS = 30
 # A copy is not smaller than this share of the reference's side, nor much larger.
 MIN_SCALE, MAX_SCALE = 0.1, 10.0
