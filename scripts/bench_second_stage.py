@@ -121,7 +121,7 @@ def indexed_stage(index: LocalFeatureIndex, query: Query, durations: dict[str, f
     recognisable = index.recognisable_seconds()
     matched = {key for key, matches in found.items() if decide(verifiable, matches, durations.get(key, 0.0), step, Stage.LOCAL_FEATURES, recognisable.get(key)).match}
     run.seconds[query.name] = spent = time.perf_counter() - started
-    run.picture_seconds.extend([spent / len(frames)] * len(frames))
+    run.picture_seconds.extend([spent / max(1, len(frames))] * len(frames))
     run.matched[query.name] = matched
 
 
