@@ -18,6 +18,10 @@ QUERY_MATCH_THRESHOLD = 50.0
 REFERENCE_MATCH_THRESHOLD = 50.0
 # One stray frame is not a video match: a uniform title card or a common logo can collide.
 MIN_MATCHED_FRAMES = 2
+# A reference's recognisable seconds (decide) replace its duration only when they are at least this
+# share of it: a long, mostly blank reference with one title card or logo would otherwise be wholly
+# covered by any upload that shows the card.
+MIN_RECOGNISABLE_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,8 @@ def decide(
     detail pictures' features (local features); a still reference (an image or a bare hash
     from a shared list) has duration 0 and counts as wholly covered by any match.
     `recognisable_seconds`: how much of the reference the stage could match at all (its frames
-    with something to verify), when less than its duration; the share covered is taken of that.
+    with something to verify). Where that is less than its duration but at least
+    MIN_RECOGNISABLE_SHARE of it, the share covered is the matched frames' spans over it.
     """
     step = sampling_step(query_frames) if query_step is None else query_step
     matched_query = sorted({m.query_timestamp for m in matches})
@@ -92,9 +97,13 @@ def decide(
         reference_percent = 0.0
     elif reference_duration <= 0:
         reference_percent = 100.0
+    elif recognisable_seconds and MIN_RECOGNISABLE_SHARE * reference_duration <= recognisable_seconds < reference_duration:
+        # Both sides in recognisable time: the matched reference frames' own spans (distinct frames,
+        # which do not overlap), without the half upload step either side, of the recognisable seconds.
+        spans = {m.reference_timestamp: m.reference_span for m in matches}
+        reference_percent = min(100.0, 100.0 * sum(spans.values()) / recognisable_seconds)
     else:
-        whole = min(reference_duration, recognisable_seconds) if recognisable_seconds else reference_duration
-        reference_percent = min(100.0, 100.0 * _covered_seconds(matches, step, reference_duration) / whole)
+        reference_percent = min(100.0, 100.0 * _covered_seconds(matches, step, reference_duration) / reference_duration)
     enough_frames = len(matched_query) >= min(MIN_MATCHED_FRAMES, total)
     distances = [m.distance for m in matches if m.distance is not None]
     inlier_counts = [m.inliers for m in matches if m.inliers is not None]

@@ -80,3 +80,17 @@ def test_recognisable_seconds_never_make_a_reference_longer_than_it_is():
     query = frames([0, 0.5])
     found = matches([(0, 0.0), (0.5, 0.5)], span=0.5)
     assert decide(query, found, 1.0, recognisable_seconds=5.0).reference_match_percent == decide(query, found, 1.0).reference_match_percent
+
+
+def test_a_long_mostly_blank_reference_is_not_covered_by_its_one_recognisable_card():
+    # 600 s, recognisable for 2 s (a title card): two upload pictures showing the card are no match.
+    query = frames([3.75 * i for i in range(16)])
+    found = matches([(0.0, 10.0), (3.75, 10.0)], span=2.0)
+    verdict = decide(query, found, reference_duration=600.0, recognisable_seconds=2.0)
+    assert verdict.reference_match_percent < 1.0 and not verdict.match
+
+
+def test_a_recognisable_share_counts_the_matched_frames_own_spans_not_the_upload_step():
+    query = frames([0.0, 3.75, 7.5, 11.25])
+    found = matches([(0.0, 0.0), (3.75, 0.0)], span=1.0)
+    assert decide(query, found, reference_duration=4.0, recognisable_seconds=2.0).reference_match_percent == 50.0

@@ -210,8 +210,10 @@ class _ReferenceFrames:
         """Per video reference, the seconds whose frames have the descriptors a verification needs.
 
         A reference's blank wall or black screen can be matched by no copy: the share of a reference
-        a copy covers (verdict.decide) is taken of these seconds, not of its whole duration. The
-        4-second doorknob clip is recognisable for its first 2 seconds only.
+        a copy covers (verdict.decide) is taken of these seconds, not of its whole duration, where
+        they are at least MIN_RECOGNISABLE_SHARE of it. The 4-second doorknob clip is recognisable
+        for its first 2 seconds only. (A reference is added once; its frames added again would count
+        again. The matcher builds a new index when a reference is replaced.)
         """
         return self._recognisable
 
