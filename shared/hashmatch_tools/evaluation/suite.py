@@ -213,6 +213,7 @@ class SuiteBuilder:
     def __init__(self, corpus: Path, folder: Path, quick: bool = False, log=sys.stderr):
         self.corpus, self.folder, self.quick, self.log = corpus, folder, quick, log
         self.entries: list[Entry] = []
+        self._filler_photos: list[np.ndarray] | None = None  # COMPOSITE_FILLERS, loaded when a composite is first made
 
     def _note(self, text: str) -> None:
         print(text, file=self.log, flush=True)
@@ -261,7 +262,7 @@ class SuiteBuilder:
                 self._add(self.folder / "images" / "negatives" / f"desk-1-quarter-{i}.jpg", "image", f"desk-1-quarter-{i}", "negative", lambda p, q=quarter: _save_image(q, p, ""))
 
     def _fillers(self) -> list[np.ndarray]:
-        if not hasattr(self, "_filler_photos"):
+        if self._filler_photos is None:
             self._filler_photos = [_load_photo(self.corpus, relative) for relative in COMPOSITE_FILLERS]
         return self._filler_photos
 
