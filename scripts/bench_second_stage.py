@@ -7,7 +7,10 @@ picture): the suite's altered copies of those references, and media in no refere
 second stage runs on every query alone, as it does on an upload PDQ did not match.
 
 The index is orb.LocalFeatureIndex as the matcher uses it: its CandidateIndex chooses the frames
-that go to geometric verification (orb.inliers, MIN_INLIERS). Brute force is
+that go to geometric verification (orb.inliers, MIN_INLIERS). It is built once per size, as the
+indexer builds it, written as the local-feature snapshot (LocalFeatureIndex.save), read back and
+mapped as a matcher loads it (LocalFeatureIndex.load), and the queries run on the mapped copy; the
+build beside the load is the ratio of the old way (every matcher built it) to the new. Brute force is
 orb.BruteForceFeatureIndex, the stage before the index: the same verification after a vote over all
 reference descriptors.
 Brute force costs about 10 ms per reference frame per detail picture on this (shared) machine,
@@ -100,7 +103,16 @@ class Indexed:
     def __init__(self, references: ReferenceSet):
         self.index = _stage(LocalFeatureIndex(), references)
         self.index.prepare()
-        self.nbytes = self.index.candidate_index.nbytes() + sum(len(f[3]) * 8 for f in self.index._frames)
+        self.nbytes = self.index.nbytes()
+
+
+def _resident_mb() -> float:
+    """The process's resident memory now (Linux; 0 elsewhere)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 @dataclass
@@ -202,9 +214,15 @@ class SizeResult:
     brute: Run | None
     rss_mb: float
     false_positive_names: list[str]
-    add_seconds: float = 0.0  # adding a 10-minute reference (600 frames) to the built index
+    add_seconds: float = 0.0  # indexing a 10-minute reference added since the snapshot (600 frames), as a matcher does
     upload_seconds: list[float] = field(default_factory=list)  # 16 detail pictures searched as the stage does (SEARCH_THREADS)
     upload_one_thread: list[float] = field(default_factory=list)  # the same uploads on one thread
+    save_seconds: float = 0.0  # the indexer writing the local-feature snapshot (LocalFeatureIndex.save) to a file
+    snapshot_mb: float = 0.0
+    read_seconds: float = 0.0  # a matcher reading the file's bytes (in a stack: a ranged S3 GET instead)
+    map_seconds: float = 0.0  # LocalFeatureIndex.load over those bytes
+    mapped_mb: float = 0.0  # resident memory the read and mapped snapshot added
+    build_peak_mb: float = 0.0  # the build's peak above the resident memory before it (the features already held)
 
 
 def measure(size: int, targets: ReferenceSet, corpus: Path, cache: Path, queries: list[Query], args) -> SizeResult:
@@ -217,13 +235,37 @@ def measure(size: int, targets: ReferenceSet, corpus: Path, cache: Path, queries
     gc.collect()
     _note(f"  {len(references):,} frames, {len(references.descriptors):,} descriptors, loaded in {load_seconds:.1f} s")
 
+    resident_before_build = _resident_mb()
     started = time.perf_counter()
     indexed = Indexed(references)
     index_build = time.perf_counter() - started
-    _note(f"  candidate index built in {index_build:.1f} s ({indexed.nbytes / 2**20:.0f} MB of tables)")
+    index_mb = indexed.nbytes / 2**20
+    # The sizes run smallest first, so the process's peak after this build is this build's peak.
+    build_peak_mb = _rss_mb() - resident_before_build
+    _note(f"  candidate index built in {index_build:.1f} s ({index_mb:.0f} MB of tables)")
+    # The indexer writes the built index as the local-feature snapshot; a matcher reads it and maps
+    # it (nothing built). The searches below run on the mapped copy, as a matcher's do.
+    snapshot_path = cache / f"local-features-{size}.bin"
+    started = time.perf_counter()
+    with open(snapshot_path, "wb") as out:
+        indexed.index.save(out)
+    save_seconds = time.perf_counter() - started
+    snapshot_mb = snapshot_path.stat().st_size / 2**20
+    del indexed
+    gc.collect()
+    resident = _resident_mb()
+    started = time.perf_counter()
+    data = snapshot_path.read_bytes()
+    read_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    index, _described = LocalFeatureIndex.load(data)
+    map_seconds = time.perf_counter() - started
+    mapped_mb = _resident_mb() - resident
+    snapshot_path.unlink()
+    _note(f"  local-feature snapshot: {snapshot_mb:,.0f} MB written in {save_seconds:.1f} s; read in {read_seconds:.1f} s, mapped in {map_seconds:.3f} s (+{mapped_mb:,.0f} MB resident)")
     indexed_run = Run()
     for position, query in enumerate(queries, 1):
-        indexed_stage(indexed.index, query, references.durations, indexed_run)
+        indexed_stage(index, query, references.durations, indexed_run)
         if position % 50 == 0:
             _note(f"  index: {position}/{len(queries)} uploads")
     # 16-picture uploads, measured: the detail pictures in turn, 16 at a time, searched as the stage
@@ -236,18 +278,18 @@ def measure(size: int, targets: ReferenceSet, corpus: Path, cache: Path, queries
         frames = [frame for frame, _flipped in group]
         for threads, times in ((SEARCH_THREADS, upload_seconds), (1, upload_one_thread)):
             started = time.perf_counter()
-            search_pictures(indexed.index, frames, lambda positions: [group[p][1] for p in positions], threads=threads)
+            search_pictures(index, frames, lambda positions: [group[p][1] for p in positions], threads=threads)
             times.append(time.perf_counter() - started)
     _note(f"  16-picture uploads: {np.median(upload_seconds):.3f} s median on {SEARCH_THREADS} threads, {np.median(upload_one_thread):.3f} s on one")
     # What a matcher pays when an operator adds a reference: a 10-minute one's 600 feature frames
-    # (the first filler clip frames again, under new keys) merged into the built tables.
+    # (the first filler clip frames again, under new keys) indexed beside the mapped snapshot.
     added = filler_set(corpus, cache, ADDED_FRAMES, args.jobs)
     added.keys = [f"added:{key}" for key in added.keys]
     added.durations = {f"added:{key}": duration for key, duration in added.durations.items()}
     started = time.perf_counter()
-    _stage(indexed.index, added).prepare()
+    _stage(LocalFeatureIndex(), added).prepare()
     add_seconds = time.perf_counter() - started
-    _note(f"  {ADDED_FRAMES} frames added to it in {add_seconds:.2f} s")
+    _note(f"  a {ADDED_FRAMES}-frame reference indexed beside it in {add_seconds:.2f} s")
 
     brute_run = brute = None
     brute_build = brute_mb = None
@@ -265,9 +307,9 @@ def measure(size: int, targets: ReferenceSet, corpus: Path, cache: Path, queries
             _note(f"  brute force: {query.name} {brute_run.seconds[query.name]:.1f} s -> {sorted(brute_run.matched[query.name]) or 'no match'}")
     wrong = [f"{q.name} -> {sorted(indexed_run.matched[q.name] - {q.content})}" for q in queries if indexed_run.matched[q.name] - {q.content}]
     result = SizeResult(len(references), len(references.descriptors), load_seconds, references.nbytes / 2**20, index_build,
-                        indexed.nbytes / 2**20, brute_build, brute_mb, indexed_run, brute_run, _rss_mb(), wrong, add_seconds,
-                        upload_seconds, upload_one_thread)
-    del brute, indexed, references
+                        index_mb, brute_build, brute_mb, indexed_run, brute_run, _rss_mb(), wrong, add_seconds,
+                        upload_seconds, upload_one_thread, save_seconds, snapshot_mb, read_seconds, map_seconds, mapped_mb, build_peak_mb)
+    del brute, index, data, references
     gc.collect()
     return result
 
@@ -279,12 +321,26 @@ def report(results: list[SizeResult], queries: list[Query], command: str, minute
     per_picture = [q.extract_seconds / max(1, len(q.counts)) for q in queries if q.counts]
     video_extract = [q.extract_seconds for q in queries if q.name in videos]
     lines = [
-        "| reference frames | descriptors | features (MB) | load (s) | index build (s) / tables (MB) | 600 frames added to it (s) | brute-force load (s) / (MB) |",
-        "|---|---|---|---|---|---|---|",
+        "Loading: the reference features (the bench's cache), the index built from them (what a matcher did before the local-feature "
+        "snapshot, and what the indexer does now), the snapshot written and then read and mapped as a matcher loads it (a local file here, "
+        "a ranged S3 GET in a stack; the searches below run on the mapped copy), and a 600-frame reference added since the snapshot, "
+        "indexed beside it as a matcher does. The build peak is the process's peak memory during the build above what it held before "
+        "(the features themselves were held already; the indexer holds them too, as it reads them):",
+        "",
+        "| reference frames | descriptors | features (MB) | load (s) | index build (s) / in memory (MB) / build peak (MB) | snapshot written (s) / size (MB) "
+        "| snapshot read (s) / mapped (s) / resident (MB) | build / (read + map) | 600-frame reference added (s) | brute-force load (s) / (MB) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         brute = f"{r.brute_build_seconds:.1f} / {r.brute_mb:.0f}" if r.brute_build_seconds is not None else "not run"
-        lines.append(f"| {r.size:,} | {r.descriptors:,} | {r.features_mb:.0f} | {r.load_seconds:.1f} | {r.index_build_seconds:.1f} / {r.index_mb:.0f} | {r.add_seconds:.2f} | {brute} |")
+        ratio = r.index_build_seconds / max(r.read_seconds + r.map_seconds, 1e-6)
+        lines.append(
+            f"| {r.size:,} | {r.descriptors:,} | {r.features_mb:.0f} | {r.load_seconds:.1f} | {r.index_build_seconds:.1f} / {r.index_mb:,.0f} / {r.build_peak_mb:,.0f} "
+            f"| {r.save_seconds:.1f} / {r.snapshot_mb:,.0f} | {r.read_seconds:.2f} / {r.map_seconds:.3f} / {r.mapped_mb:,.0f} | {ratio:,.0f}x | {r.add_seconds:.2f} | {brute} |"
+        )
+    for r in results:
+        lines += ["", f"Local-feature snapshot at {r.size:,} frames: {r.snapshot_mb:,.0f} MB ({r.snapshot_mb * 2**20 / max(1, r.descriptors):.0f} bytes a descriptor), "
+                  f"read and mapped in {r.read_seconds + r.map_seconds:.2f} s against {r.index_build_seconds:.1f} s to build the index."]
     lines += [
         "",
         "Second-stage seconds, median / p95: search and verification, per detail picture and per upload (the query's own features are extra, below). "

@@ -154,15 +154,22 @@ class FakeS3:
             # S3 answers 304 with no body, so botocore's error code is the bare status.
             raise client_error("304", "GetObject", 304, "Not Modified")
         body = version.body
+        ranged = {}
         if "Range" in params:
-            # Only the "bytes=first-last" form the adapters send.
+            # Only the "bytes=first-last" form the adapters send; S3 says which bytes of how many it gave.
             first, last = (int(part) for part in params["Range"].removeprefix("bytes=").split("-"))
-            body = body[first : last + 1]
+            total, body = len(body), body[first : last + 1]
+            ranged = {"ContentRange": f"bytes {first}-{first + len(body) - 1}/{total}"}
         return self._answer(
-            {**self._headers(version), "ContentLength": len(body), "Body": StreamingBody(io.BytesIO(body), len(body))},
+            {**self._headers(version), **ranged, "ContentLength": len(body), "Body": StreamingBody(io.BytesIO(body), len(body))},
             bucket,
             version,
         )
+
+    def upload_file(self, Filename: str, Bucket: str, Key: str, ExtraArgs: dict | None = None) -> None:  # noqa: N803 (boto3's names)
+        """boto3's managed upload, as one PutObject (the fake has no multipart parts)."""
+        with open(Filename, "rb") as source:
+            self.put_object(Bucket=Bucket, Key=Key, Body=source.read(), **(ExtraArgs or {}))
 
     def head_object(self, **params) -> dict:
         self._check("HeadObject", params, honoured={"Bucket", "Key", "VersionId", "IfMatch"})

@@ -12,15 +12,18 @@ from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, ev
 from hashmatch.aws import settings as config
 from hashmatch.aws.hash_set import HashSet
 from hashmatch.aws.hash_set_snapshots import HashSetIndexer, SnapshotStore
+from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 
 settings = config.load(config.IndexHashSetSettings)
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+s3 = boto3.client("s3")
 # Kept per container: the last snapshot written, so folding changes into the next one does not read it again.
+# The reference-features bucket: a new snapshot whose media changed gets a local-feature snapshot beside it.
 indexer = HashSetIndexer(
-    HashSet(boto3.resource("dynamodb").Table(settings.hash_set_table)),
-    SnapshotStore(boto3.client("s3"), settings.snapshot_bucket),
+    HashSet(boto3.resource("dynamodb").Table(settings.hash_set_table), ReferenceFeaturesBucket(s3, settings.reference_features_bucket)),
+    SnapshotStore(s3, settings.snapshot_bucket),
     settings.compact_after_changes,
 )
 
@@ -53,6 +56,7 @@ def lambda_handler(event: DynamoDBStreamEvent, context) -> None:
         rebuilt=outcome.rebuilt,
         compacted=outcome.compacted,
         snapshot_frames=manifest.snapshot_frames,
+        local_feature_snapshot=manifest.features.key if manifest.features else None,
         changes=manifest.changed,
         attempts=outcome.attempts,
         seconds=seconds,

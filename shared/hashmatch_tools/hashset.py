@@ -9,7 +9,8 @@
       stats                 counts by signal type and source
       allow HASH            put a hash on the allow-list (--undo takes it off)
       reindex               rebuild the matchers' snapshot from the whole table (after the
-                            indexer's dead-letter queue received a batch)
+                            indexer's dead-letter queue received a batch); with the
+                            reference-features bucket, the local-feature snapshot beside it
 
 The table and buckets default to HASHMATCH_HASH_SET_TABLE, HASHMATCH_REFERENCE_FEATURES_BUCKET and
 HASHMATCH_SNAPSHOT_BUCKET (the stack outputs HashSetTableName, ReferenceFeaturesBucketName and
@@ -174,7 +175,10 @@ def command_reindex(hash_set: HashSet, args) -> int:
     started = time.perf_counter()
     outcome = HashSetIndexer(hash_set, SnapshotStore(args.s3, args.snapshot_bucket)).rebuild()
     manifest = outcome.manifest
-    print(json.dumps({"sequence": manifest.sequence, "snapshot_frames": manifest.snapshot_frames, "seconds": round(time.perf_counter() - started, 2)}))
+    if hash_set.features is None:
+        print("hashmatch: note: no --features-bucket: the local-feature snapshot is left as it was (matchers read the features of references it lacks one by one)", file=sys.stderr)
+    summary = {"sequence": manifest.sequence, "snapshot_frames": manifest.snapshot_frames, "local_feature_snapshot": manifest.features.key if manifest.features else None}
+    print(json.dumps({**summary, "seconds": round(time.perf_counter() - started, 2)}))
     return EXIT_OK
 
 

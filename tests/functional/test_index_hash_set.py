@@ -8,7 +8,8 @@ import uuid
 import pytest
 from madehashes import reference_hashes, with_features
 
-from hashmatch.aws.hash_set_snapshots import FreshHashSet, ManifestChanged, SnapshotStore
+from hashmatch.aws import hash_set_snapshots as snapshots_module
+from hashmatch.aws.hash_set_snapshots import FreshHashSet, HashSetIndexer, ManifestChanged, SnapshotStore
 from hashmatch.hash_lists import HashListEntry, SignalKind
 from hashmatch.snapshot import HashSetView
 from hashmatch.vocabulary import Action, Stage
@@ -106,27 +107,48 @@ def test_a_reference_added_with_local_features_is_matched_by_both_stages_from_th
     assert reference.reference_id not in fresh.get()
 
 
-def test_a_reference_added_goes_into_the_feature_index_the_matcher_holds_and_a_removal_builds_it_anew(hash_set, fresh, index):
+def test_references_added_since_the_local_feature_snapshot_are_merged_into_one_index_beside_it_and_a_removal_builds_that_anew(hash_set, fresh, index):
     first = hash_set.add_reference(with_features(reference_hashes(4, seed=8201), seed=8201), label="known video", source="tests")
     index()
     second = None
     try:
-        before = fresh.get().matcher.stage(Stage.LOCAL_FEATURES)
+        before = fresh.get().matcher.stage(Stage.LOCAL_FEATURES).index.layers[-1]
         frames_before = len(before)
         second_hashes = with_features(reference_hashes(4, seed=8202), seed=8202)
         second = hash_set.add_reference(second_hashes, label="known video", source="tests")
         index()
 
-        after = fresh.get()
+        after = fresh.get().matcher.stage(Stage.LOCAL_FEATURES).index.layers[-1]
 
-        assert after.matcher.stage(Stage.LOCAL_FEATURES) is before and len(before) == frames_before + len(second_hashes.features)
+        assert after is before and len(after) == frames_before + len(second_hashes.features)
         hash_set.remove_reference(first.reference_id)
         index()
-        assert fresh.get().matcher.stage(Stage.LOCAL_FEATURES) is not before
+        assert fresh.get().matcher.stage(Stage.LOCAL_FEATURES).index.layers[-1] is not before
     finally:
         for reference in (first, second):
             if reference is not None and reference.reference_id in fresh.get():
                 hash_set.remove_reference(reference.reference_id)
+        index()
+
+
+def test_a_rebuild_puts_the_local_features_in_a_snapshot_a_matcher_maps_without_reading_each_reference(hash_set, store, index, monkeypatch):
+    hashes = with_features(reference_hashes(6, seed=8301), seed=8301)
+    reference = hash_set.add_reference(hashes, label="known video", source="tests")
+    index()
+    try:
+        # Small parts, so that the real endpoint's ranged reads are exercised on a small snapshot.
+        monkeypatch.setattr(snapshots_module, "READ_PART_BYTES", 4096)
+        manifest = HashSetIndexer(hash_set, store).rebuild().manifest
+        read_features = []
+        monkeypatch.setattr(hash_set.features, "get_many", lambda keys: read_features.extend(keys) or {})
+
+        stage = FreshHashSet(store, hash_set, refresh_seconds=0).get().matcher.stage(Stage.LOCAL_FEATURES)
+        (hits,) = stage.index.search_all([hashes.features[2].features], threads=1)
+
+        assert manifest.features is not None and read_features == []
+        assert [hit.reference for hit in hits] == [reference.reference_id]
+    finally:
+        hash_set.remove_reference(reference.reference_id)
         index()
 
 
@@ -203,3 +225,9 @@ def test_s3_refuses_a_manifest_written_over_one_the_writer_did_not_read(runner, 
 
     with pytest.raises(ManifestChanged):
         store.write_manifest(stale.manifest, stale)
+
+
+def test_the_snapshot_bucket_aborts_a_multipart_upload_left_unfinished_after_a_day(stack):
+    rules = stack.client("s3").get_bucket_lifecycle_configuration(Bucket=stack.ref("SnapshotBucket"))["Rules"]
+
+    assert {"DaysAfterInitiation": 1} in [rule.get("AbortIncompleteMultipartUpload") for rule in rules]

@@ -207,3 +207,46 @@ def test_the_highest_key_is_found_through_a_directory(monkeypatch):
     index.add([np.random.default_rng(1).integers(0, 256, (200, 32), dtype=np.uint8), ones])
     found, votes = index.candidates(ones, top=1, min_votes=1)
     assert found.tolist() == [1] and votes.tolist() == [40]
+
+
+def test_excluded_frames_are_never_candidates(index, frames):
+    excluded = np.zeros(len(frames), bool)
+    excluded[2] = True
+
+    found, _votes = index.candidates(frames[2], top=3, excluded=excluded)
+
+    assert 2 not in found.tolist()
+    assert index.candidates(frames[3], top=1, excluded=excluded)[0].tolist() == [3]
+
+
+def test_an_excluded_frame_takes_no_place_among_the_top(index, frames):
+    excluded = np.zeros(len(frames), bool)
+    excluded[2] = True
+
+    found, _votes = index.candidates(frames[2], top=1, excluded=excluded)
+
+    assert found.tolist() != [2] and index.candidates(frames[2], top=1)[0].tolist() == [2]
+
+
+def test_tables_held_as_directories_are_saved_as_directories_and_load_to_the_same_answers(frames, monkeypatch):
+    monkeypatch.setattr(candidates, "DIRECTORY_FROM", 0)
+    built = CandidateIndex(bits=12)
+    built.add(frames)
+
+    arrays = built.to_arrays()
+    loaded = CandidateIndex.from_arrays(arrays)
+
+    assert "directory" in arrays and "keys" not in arrays
+    for descriptors in frames:
+        assert [a.tolist() for a in loaded.candidates(descriptors, 3)] == [b.tolist() for b in built.candidates(descriptors, 3)]
+
+
+def test_a_directory_that_does_not_fit_its_tables_is_refused(frames, monkeypatch):
+    monkeypatch.setattr(candidates, "DIRECTORY_FROM", 0)
+    built = CandidateIndex(bits=12)
+    built.add(frames)
+    arrays = dict(built.to_arrays())
+    arrays["directory"] = arrays["directory"][:, :-1]
+
+    with pytest.raises(ValueError):
+        CandidateIndex.from_arrays(arrays)

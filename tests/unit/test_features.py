@@ -1,7 +1,20 @@
+import io
+
 import numpy as np
+import pytest
 from PIL import Image
 
-from hashmatch.local_features.orb import CANDIDATES, MIN_INLIERS, BruteForceFeatureIndex, LocalFeatureIndex, extract, features_of_detail_picture, inliers
+from hashmatch.local_features.candidates import CandidateIndex
+from hashmatch.local_features.orb import (
+    CANDIDATES,
+    MIN_INLIERS,
+    BruteForceFeatureIndex,
+    LocalFeatureIndex,
+    LocalFeatureLayers,
+    extract,
+    features_of_detail_picture,
+    inliers,
+)
 from hashmatch.media.hashing import encode_detail_picture, hash_media
 from hashmatch.model import LocalFeatures, MediaHashes
 from hashmatch_tools.matching import compare, hash_reference
@@ -76,7 +89,7 @@ def test_feature_index_verifies_only_the_few_candidates_its_hash_tables_choose()
     for seed in range(20, 32):
         index.add(f"r{seed}", [(0.0, extract(grey(detailed(seed, 640, 480))))], duration=1.0)
     chosen = index._candidates(extract(grey(crop(detailed(25, 640, 480), 0.08))))
-    assert len(chosen) <= CANDIDATES and index._frames[chosen[0]][0] == "r25"
+    assert len(chosen) <= CANDIDATES and index._frame(chosen[0])[0] == "r25"
 
 
 def test_feature_index_gives_the_brute_force_verdicts():
@@ -271,3 +284,76 @@ def test_keypoints_kept_are_spread_over_the_picture_not_taken_by_its_busiest_cor
     spread = [cv2.KeyPoint(25.0 * (cell % 4) + 5, 25.0 * (cell // 4) + 5, 31, -1, 1.0) for cell in range(1, 16)]
     kept = spread_over_grid(crowded + spread, (100, 100), 20, grid=4)
     assert len(kept) == 20 and sum(k.response == 1.0 for k in kept) == 15
+
+
+def indexed(seeds, width=640, height=480) -> LocalFeatureIndex:
+    index = LocalFeatureIndex()
+    for seed in seeds:
+        index.add(f"r{seed}", [(0.0, extract(grey(detailed(seed, width, height)))), (1.0, extract(grey(detailed(seed + 100, width, height))))], duration=2.0)
+    return index
+
+
+def saved(index: LocalFeatureIndex, described=None) -> bytes:
+    out = io.BytesIO()
+    index.save(out, described)
+    return out.getvalue()
+
+
+def test_a_saved_feature_index_loads_to_the_same_hits_and_recognisable_seconds():
+    index = indexed(range(70, 76))
+    queries = [extract(grey(crop(detailed(seed, 640, 480), 0.08))) for seed in (72, 175, 90)]
+
+    loaded, described = LocalFeatureIndex.load(saved(index, {"made by": "tests"}))
+
+    assert loaded.search_all(queries, threads=1) == index.search_all(queries, threads=1)
+    assert loaded.recognisable_seconds() == index.recognisable_seconds()
+    assert described == {"made by": "tests"}
+
+
+def test_a_loaded_feature_index_builds_nothing(monkeypatch):
+    data = saved(indexed(range(70, 73)))
+    monkeypatch.setattr(CandidateIndex, "build", lambda self: pytest.fail("a loaded index was built again"))
+
+    loaded, _described = LocalFeatureIndex.load(data)
+    monkeypatch.undo()
+
+    assert loaded.candidate_index._order is not None and not loaded.candidate_index._order.flags.owndata
+
+
+def test_a_feature_index_without_a_reference_never_finds_it_and_keeps_the_others():
+    index = indexed(range(70, 76))
+    query = extract(grey(crop(detailed(173, 640, 480), 0.08)))
+
+    view = index.without(["r73"])
+
+    assert [hit.reference for hit in index.search(query)] == ["r73"]
+    assert view.search(query) == [] and "r73" not in view.recognisable_seconds()
+    assert [hit.reference for hit in view.search(extract(grey(crop(detailed(74, 640, 480), 0.08))))] == ["r74"]
+    assert len(view) == len(index) - 2
+
+
+def test_a_view_without_references_and_the_index_it_came_from_are_not_added_to():
+    index = indexed(range(70, 72))
+    view = index.without(["r70"])
+
+    for shared in (view, index):
+        with pytest.raises(ValueError, match="views"):
+            shared.add("r9", [(0.0, extract(grey(detailed(9, 640, 480))))], duration=1.0)
+
+
+def test_layers_find_what_each_of_their_indexes_finds():
+    first, second = indexed(range(70, 73)), indexed(range(80, 83))
+    queries = [extract(grey(crop(detailed(seed, 640, 480), 0.08))) for seed in (71, 181, 95)]
+
+    layers = LocalFeatureLayers([first, second])
+
+    assert [[hit.reference for hit in hits] for hits in layers.search_all(queries, threads=1)] == [["r71"], ["r81"], []]
+    assert layers.recognisable_seconds() == {**first.recognisable_seconds(), **second.recognisable_seconds()}
+    assert len(layers) == len(first) + len(second)
+
+
+def test_a_damaged_local_feature_snapshot_is_refused():
+    data = bytearray(saved(indexed(range(70, 72))))
+
+    with pytest.raises(ValueError):
+        LocalFeatureIndex.load(bytes(data[:-4096]))

@@ -138,6 +138,7 @@ class RetroMatchSettings:
 class IndexHashSetSettings:
     hash_set_table: str = _env("HASH_SET_TABLE")
     snapshot_bucket: str = _env("SNAPSHOT_BUCKET")
+    reference_features_bucket: str = _env("REFERENCE_FEATURES_BUCKET")
     compact_after_changes: int = _env("COMPACT_AFTER_CHANGES", _positive_int)
 
 

@@ -240,13 +240,20 @@ class CandidateIndex:
         return np.searchsorted(self._keys[table], probes, side="left"), np.searchsorted(self._keys[table], probes, side="right")
 
     def candidates(
-        self, query: np.ndarray, top: int, match_bits: int = MATCH_BITS, min_votes: int = MIN_VOTES, flips: int | None = None
+        self,
+        query: np.ndarray,
+        top: int,
+        match_bits: int = MATCH_BITS,
+        min_votes: int = MIN_VOTES,
+        flips: int | None = None,
+        excluded: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The `top` reference frames with most votes (at least `min_votes`), most first, and their votes.
 
         A vote is a query descriptor with at least one reference descriptor of that frame within
         `match_bits` among those its probes reach; each query descriptor votes once per frame.
-        `flips` (0 or 1) overrides the index's own probing for this query.
+        `flips` (0 or 1) overrides the index's own probing for this query. `excluded` (a bool per
+        frame) leaves frames out of the ranking: a reference removed or replaced since the index was saved.
         """
         flips = self.flips if flips is None else flips
         if flips not in (0, 1):
@@ -278,6 +285,8 @@ class CandidateIndex:
         pairs = np.unique(frames * len(query) + asked[close])
         voted, votes = np.unique(pairs // len(query), return_counts=True)
         keep = votes >= min_votes
+        if excluded is not None:
+            keep &= ~excluded[voted]
         voted, votes = voted[keep], votes[keep]
         best = np.lexsort((voted, -votes))[:top]  # most votes first, then the lower frame number
         return voted[best].astype(np.int64), votes[best].astype(np.int64)
@@ -288,15 +297,21 @@ class CandidateIndex:
         return int(self.descriptors.nbytes + self.frame_starts.nbytes + self._order.nbytes + (self._keys if self._directory is None else self._directory).nbytes)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        """The index as plain arrays (for np.savez or a snapshot); from_arrays gives it back without rebuilding."""
+        """The index as plain arrays (for np.savez or a snapshot); from_arrays gives it back without rebuilding.
+
+        The tables' lookup is saved as the index holds it: the sorted keys ("keys"), or from
+        DIRECTORY_FROM descriptors on the directories ("directory"; 512 MB where the keys of 50 M
+        descriptors would be 1.6 GB), so loading computes neither.
+        """
         self.build()
+        lookup = {"keys": self._keys} if self._directory is None else {"directory": self._directory}
         return {
             "positions": self.positions,
             "settings": np.array([self.bits, self.flips], np.int64),
             "descriptors": self.descriptors,
             "frame_starts": self.frame_starts,
             "order": self._order,
-            "keys": self._sorted_keys(),
+            **lookup,
         }
 
     @classmethod
@@ -309,8 +324,17 @@ class CandidateIndex:
         index.positions = positions
         index.descriptors = np.ascontiguousarray(arrays["descriptors"], np.uint8)
         index.frame_starts = np.asarray(arrays["frame_starts"], np.int64)
-        order, keys = np.asarray(arrays["order"], np.uint32), np.asarray(arrays["keys"], np.uint32)
-        if order.shape != (index.tables, len(index.descriptors)) or keys.shape != order.shape:
+        order = np.asarray(arrays["order"], np.uint32)
+        if order.shape != (index.tables, len(index.descriptors)) or index.frame_starts[-1] != len(index.descriptors):
+            raise ValueError("tables do not fit the descriptors")
+        if "directory" in arrays:
+            directory = np.asarray(arrays["directory"], np.uint32)
+            if directory.shape != (index.tables, (1 << bits) + 1) or np.any(directory[:, -1] != order.shape[1]):
+                raise ValueError("the directory does not fit the tables")
+            index._order, index._directory, index._keys = order, directory, None
+            return index
+        keys = np.asarray(arrays["keys"], np.uint32)
+        if keys.shape != order.shape:
             raise ValueError("tables do not fit the descriptors")
         index._set_tables(order, keys)
         return index

@@ -666,8 +666,8 @@ class LocalStack:
             code_dir=(self.template_path.parent / merged["CodeUri"]).resolve(),
             handler=handler,
             environment=environment,
-            timeout=int(merged.get("Timeout", 3)),
-            memory_size=int(merged.get("MemorySize", 128)),
+            timeout=int(self.resolve(merged.get("Timeout", 3))),
+            memory_size=int(self.resolve(merged.get("MemorySize", 128))),
             event_sources=tuple(sources),
             stream_sources=tuple(streams),
             function_url=function_url,
@@ -739,4 +739,6 @@ def _lifecycle_rule(rule: dict) -> dict:
         converted["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
     if "NoncurrentVersionExpiration" in rule:
         converted["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])}
+    if "AbortIncompleteMultipartUpload" in rule:
+        converted["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": int(rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])}
     return converted

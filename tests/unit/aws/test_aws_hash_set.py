@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -10,7 +11,8 @@ from aws_fakes import FakeS3, FakeTable
 from madehashes import reference_hashes, with_features
 from hashmatch.aws import hash_set as hash_set_module
 from hashmatch.aws.hash_set import HashSet
-from hashmatch.aws.hash_set_snapshots import MANIFEST_KEY, FreshHashSet, HashSetIndexer, ManifestChanged, SnapshotStore
+from hashmatch.aws import hash_set_snapshots as snapshots_module
+from hashmatch.aws.hash_set_snapshots import MANIFEST_KEY, FreshHashSet, HashSetIndexer, Manifest, ManifestChanged, SnapshotStore
 from hashmatch.aws.reference_features import ReferenceFeaturesBucket
 from hashmatch.hash_lists import HashListEntry, SignalKind
 from hashmatch.vocabulary import Action, Stage
@@ -418,3 +420,246 @@ def test_a_reference_id_that_names_a_hash_list_entry_is_refused():
 
     with pytest.raises(ValueError, match="hash-list entries"):
         hash_set.add_reference(reference_hashes(2, 7), label="x", source="tests", reference_id="pdq:" + "0" * 64)
+
+
+# The local-feature snapshot
+
+
+def features_found(fresh: FreshHashSet, hashes) -> set[str]:
+    """The references the matcher's local-feature stage verifies for a reference frame's own features."""
+    stage = fresh.get().matcher.stage(Stage.LOCAL_FEATURES)
+    (hits,) = stage.index.search_all([hashes.features[1].features], threads=1)
+    return {hit.reference for hit in hits}
+
+
+def feature_reads(s3: FakeS3) -> list[str]:
+    return [params["Key"] for operation, params in s3.requests if operation == "GetObject" and params["Bucket"] == FEATURES]
+
+
+def test_a_rebuild_writes_a_local_feature_snapshot_that_matchers_map_without_reading_each_reference(hash_set, store, indexer, s3):
+    hashes = with_features(reference_hashes(3, 1), 1)
+    reference = hash_set.add_reference(hashes, label="with features", source="s")
+    manifest = indexer.rebuild().manifest
+    s3.requests.clear()
+
+    fresh = FreshHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+
+    assert manifest.features is not None and manifest.features in manifest.named()
+    assert features_found(fresh, hashes) == {reference.reference_id}
+    assert feature_reads(s3) == []
+
+
+def test_a_reference_added_after_the_local_feature_snapshot_is_read_alone(hash_set, store, indexer, s3):
+    hash_set.add_reference(with_features(reference_hashes(3, 1), 1), label="in the snapshot", source="s")
+    indexer.rebuild()
+    fresh = FreshHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    fresh.get()
+    added_hashes = with_features(reference_hashes(3, 2), 2)
+    added = hash_set.add_reference(added_hashes, label="added", source="s")
+    indexer.apply([added.reference_id])
+    s3.requests.clear()
+
+    assert features_found(fresh, added_hashes) == {added.reference_id}
+    assert feature_reads(s3) == [added.features_key]
+
+
+def test_a_reference_removed_after_the_local_feature_snapshot_is_no_longer_found(hash_set, store, indexer):
+    hashes = with_features(reference_hashes(3, 1), 1)
+    removed = hash_set.add_reference(hashes, label="removed", source="s")
+    hash_set.add_reference(with_features(reference_hashes(3, 2), 2), label="kept", source="s")
+    indexer.rebuild()
+    fresh = FreshHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    assert features_found(fresh, hashes) == {removed.reference_id}
+
+    hash_set.remove_reference(removed.reference_id)
+    indexer.apply([removed.reference_id])
+
+    assert features_found(fresh, hashes) == set()
+    assert removed.reference_id not in fresh.get().matcher.stage(Stage.LOCAL_FEATURES).index.recognisable_seconds()
+
+
+def test_a_reference_replaced_after_the_local_feature_snapshot_is_found_by_its_new_features_only(hash_set, store, indexer):
+    old, new = with_features(reference_hashes(3, 1), 1), with_features(reference_hashes(3, 2), 2)
+    hash_set.add_reference(old, label="first", source="s", reference_id="bank-7")
+    indexer.rebuild()
+    fresh = FreshHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    fresh.get()
+
+    hash_set.add_reference(new, label="second", source="s", reference_id="bank-7")
+    indexer.apply(["bank-7"])
+
+    assert features_found(fresh, old) == set() and features_found(fresh, new) == {"bank-7"}
+
+
+def test_folding_changes_that_leave_the_media_alone_keeps_the_local_feature_snapshot(hash_set, store, indexer):
+    hash_set.add_reference(with_features(reference_hashes(3, 1), 1), label="with features", source="s")
+    before = indexer.rebuild().manifest
+    indexer.compact_after = 0
+    hash_set.entries.add(entry("aa"))
+
+    outcome = indexer.apply(["pdq:" + "aa" * 32])
+
+    assert outcome.compacted and outcome.manifest.snapshot != before.snapshot and outcome.manifest.features == before.features
+
+
+def test_folding_a_media_change_writes_a_new_local_feature_snapshot(hash_set, store, indexer, s3):
+    hash_set.add_reference(with_features(reference_hashes(3, 1), 1), label="with features", source="s")
+    before = indexer.rebuild().manifest
+    indexer.compact_after = 0
+    added_hashes = with_features(reference_hashes(3, 2), 2)
+    added = hash_set.add_reference(added_hashes, label="added", source="s")
+
+    outcome = indexer.apply([added.reference_id])
+    fresh = FreshHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    s3.requests.clear()
+
+    assert outcome.compacted and outcome.manifest.features != before.features and before.features in outcome.manifest.retired
+    assert features_found(fresh, added_hashes) == {added.reference_id} and feature_reads(s3) == []
+
+
+def test_a_hash_set_without_a_features_bucket_reads_no_local_feature_snapshot(hash_set, store, indexer, s3, table):
+    hash_set.add_reference(with_features(reference_hashes(3, 1), 1), label="with features", source="s")
+    indexer.rebuild()
+    s3.requests.clear()
+
+    FreshHashSet(store, HashSet(table, None), refresh_seconds=0, clock=Clock()).get()
+
+    assert not [params["Key"] for operation, params in s3.requests if params.get("Key", "").startswith("hash-set/features/")]
+
+
+def test_a_set_without_local_features_has_no_local_feature_snapshot(hash_set, indexer):
+    hash_set.add_reference(reference_hashes(3, 1), label="pdq only", source="s")
+
+    assert indexer.rebuild().manifest.features is None
+
+
+def test_a_manifest_written_before_local_feature_snapshots_reads_as_having_none():
+    old = {
+        "sequence": 4,
+        "snapshot": {"key": "hash-set/snapshots/4-a.bin", "version_id": None},
+        "changes": None,
+        "snapshot_frames": 10,
+        "changed": 0,
+        "written_at": "2026-11-01T00:00:00.000+00:00",
+    }
+
+    assert Manifest.from_bytes(json.dumps(old).encode()).features is None
+
+
+def test_a_snapshot_larger_than_a_read_part_is_read_in_ranges_to_the_same_bytes(hash_set, store, indexer, s3, monkeypatch):
+    hash_set.add_reference(with_features(reference_hashes(40, 1), 1), label="with features", source="s")
+    manifest = indexer.rebuild().manifest
+    whole = s3.get_object(Bucket=SNAPSHOTS, Key=manifest.features.key)["Body"].read()
+    monkeypatch.setattr(snapshots_module, "READ_PART_BYTES", 4096)
+    s3.requests.clear()
+
+    read = store._get(manifest.features)
+
+    reads = [params for operation, params in s3.requests if operation == "GetObject"]
+    assert bytes(read) == whole and len(whole) > 4 * 4096
+    assert len(reads) == -(-len(whole) // 4096) and all(params["VersionId"] == manifest.features.version_id for params in reads)
+
+
+def test_a_lost_manifest_write_costs_the_local_features_a_retry_of_the_write_not_of_the_build(hash_set, store, indexer, monkeypatch):
+    hash_set.add_reference(with_features(reference_hashes(3, 1), 1), label="with features", source="s")
+    indexer.sleep = lambda seconds: None
+    builds, real_build, real_write = [], indexer._write_features, store.write_manifest
+    monkeypatch.setattr(indexer, "_write_features", lambda media, sequence: builds.append(sequence) or real_build(media, sequence))
+
+    def lose_the_first_features_write(manifest, read):
+        if manifest.features is not None and not getattr(lose_the_first_features_write, "lost", False):
+            lose_the_first_features_write.lost = True
+            raise ManifestChanged("another writer")
+        return real_write(manifest, read)
+
+    monkeypatch.setattr(store, "write_manifest", lose_the_first_features_write)
+
+    outcome = indexer.rebuild()
+
+    assert len(builds) == 1 and outcome.features_written and store.read_manifest().manifest.features == outcome.manifest.features
+
+
+def test_a_compaction_publishes_its_snapshot_even_when_the_local_feature_build_fails(hash_set, store, indexer, monkeypatch):
+    hash_set.add_reference(with_features(reference_hashes(3, 1), 1), label="with features", source="s")
+    indexer.rebuild()
+    indexer.compact_after = 0
+    added = hash_set.add_reference(with_features(reference_hashes(3, 2), 2), label="added", source="s")
+    monkeypatch.setattr(indexer, "_write_features", lambda media, sequence: (_ for _ in ()).throw(MemoryError()))
+
+    with pytest.raises(MemoryError):
+        indexer.apply([added.reference_id])
+
+    assert added.reference_id in snapshot_references(store) and store.read_manifest().manifest.changes is None
+
+
+def snapshot_references(store: SnapshotStore):
+    return store.read_snapshot(store.read_manifest().manifest).references
+
+
+def test_a_manifest_from_before_local_feature_snapshots_gets_one_with_the_next_batch(hash_set, store, table):
+    hashes = with_features(reference_hashes(3, 1), 1)
+    hash_set.add_reference(hashes, label="with features", source="s")
+    HashSetIndexer(HashSet(table, None), store).rebuild()  # as an indexer without the features bucket wrote it
+    assert store.read_manifest().manifest.features is None
+    hash_set.entries.add(entry("aa"))
+
+    outcome = HashSetIndexer(hash_set, store).apply(["pdq:" + "aa" * 32])
+
+    assert outcome.features_written and not outcome.compacted and store.read_manifest().manifest.features is not None
+
+
+def test_a_set_whose_media_are_all_removed_retires_its_local_feature_snapshot(hash_set, store, indexer):
+    reference = hash_set.add_reference(with_features(reference_hashes(3, 1), 1), label="with features", source="s")
+    before = indexer.rebuild().manifest
+    hash_set.remove_reference(reference.reference_id)
+    indexer.compact_after = 0
+
+    after = indexer.apply([reference.reference_id]).manifest
+
+    assert after.features is None and before.features in after.retired
+
+
+def test_a_matcher_whose_added_references_reach_the_local_feature_snapshot_finds_each_once(hash_set, store, indexer):
+    hash_set.add_reference(with_features(reference_hashes(3, 1), 1), label="in the snapshot", source="s")
+    indexer.rebuild()
+    fresh = FreshHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    added_hashes = with_features(reference_hashes(3, 2), 2)
+    added = hash_set.add_reference(added_hashes, label="added", source="s")
+    indexer.apply([added.reference_id])
+    stage = fresh.get().matcher.stage(Stage.LOCAL_FEATURES)
+    assert [hit.reference for hit in stage.index.search_all([added_hashes.features[1].features], threads=1)[0]] == [added.reference_id]
+    indexer.compact_after = 0
+    hash_set.entries.add(entry("aa"))
+
+    indexer.apply(["pdq:" + "aa" * 32])
+    stage = fresh.get().matcher.stage(Stage.LOCAL_FEATURES)
+
+    assert [hit.reference for hit in stage.index.search_all([added_hashes.features[1].features], threads=1)[0]] == [added.reference_id]
+    assert len(stage.index.layers) == 1
+
+
+def test_an_unreadable_local_feature_snapshot_leaves_the_matcher_reading_each_reference(hash_set, store, indexer, s3, monkeypatch, caplog):
+    hashes = with_features(reference_hashes(3, 1), 1)
+    reference = hash_set.add_reference(hashes, label="with features", source="s")
+    indexer.rebuild()
+    monkeypatch.setattr(store, "read_features", lambda manifest: (_ for _ in ()).throw(ValueError("local-feature snapshot is truncated")))
+    s3.requests.clear()
+
+    fresh = FreshHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+
+    assert features_found(fresh, hashes) == {reference.reference_id} and feature_reads(s3) == [reference.features_key]
+    assert "local-feature snapshot unreadable" in caplog.text
+
+
+def test_a_manifest_with_fields_of_a_later_version_still_reads():
+    later = {
+        "sequence": 9,
+        "snapshot": {"key": "hash-set/snapshots/9-a.bin", "version_id": None},
+        "changes": None,
+        "snapshot_frames": 10,
+        "changed": 0,
+        "written_at": "2026-12-06T00:00:00.000+00:00",
+        "something_new": {"key": "x"},
+    }
+
+    assert Manifest.from_bytes(json.dumps(later).encode()).sequence == 9
