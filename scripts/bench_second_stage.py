@@ -71,8 +71,34 @@ def _suite(corpus: Path, cache: Path, quick: bool) -> tuple[Path, list[dict]]:
     return folder, json.loads((folder / "manifest.json").read_text())
 
 
-def _rss_mb() -> float:
+_earlier_peak_mb = 0.0  # the process's peak before the last _restart_peak
+
+
+def _peak_mb() -> float:
+    """The process's peak resident memory since the last _restart_peak (Linux's VmHWM), else since it began."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _restart_peak() -> None:
+    """Start measuring the peak afresh (Linux: clear_refs 5), so that a build's peak is its own and not
+    the query features' made earlier in the same process; the process's peak is kept in _rss_mb."""
+    global _earlier_peak_mb
+    _earlier_peak_mb = max(_earlier_peak_mb, _peak_mb())
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def _rss_mb() -> float:
+    """The process's peak resident memory over the whole run."""
+    return max(_earlier_peak_mb, _peak_mb())
 
 
 def _stage(index, references: ReferenceSet):
@@ -236,12 +262,12 @@ def measure(size: int, targets: ReferenceSet, corpus: Path, cache: Path, queries
     _note(f"  {len(references):,} frames, {len(references.descriptors):,} descriptors, loaded in {load_seconds:.1f} s")
 
     resident_before_build = _resident_mb()
+    _restart_peak()
     started = time.perf_counter()
     indexed = Indexed(references)
     index_build = time.perf_counter() - started
     index_mb = indexed.nbytes / 2**20
-    # The sizes run smallest first, so the process's peak after this build is this build's peak.
-    build_peak_mb = _rss_mb() - resident_before_build
+    build_peak_mb = _peak_mb() - resident_before_build
     _note(f"  candidate index built in {index_build:.1f} s ({index_mb:.0f} MB of tables)")
     # The indexer writes the built index as the local-feature snapshot; a matcher reads it and maps
     # it (nothing built). The searches below run on the mapped copy, as a matcher's do.

@@ -8,8 +8,8 @@ import pytest
 
 from hashmatch.errors import MediaError
 from hashmatch.media import decode
-from hashmatch.media.hashing import hash_media
-from hashmatch.model import MediaHashes
+from hashmatch.media.hashing import DETAIL_JPEG_QUALITY, SMALL_DETAIL_JPEG_QUALITY, SMALL_DETAIL_SIDE, encode_detail_picture, hash_media
+from hashmatch.model import DetailPicture, MediaHashes
 from hashmatch_tools.matching import compare, hash_reference
 from makemedia import encode_video, image_bytes, letterboxed, panning, textured
 
@@ -143,3 +143,12 @@ def test_hashes_without_coverage_fields_read_as_complete():
     data.pop("partial", None), data.pop("covered_seconds", None)
     again = MediaHashes.from_dict(data)
     assert (again.partial, again.covered_seconds) == (False, None)
+
+
+def test_a_small_detail_picture_travels_at_the_higher_jpeg_quality_and_a_large_one_at_the_usual():
+    small = DetailPicture(0.0, np.asarray(textured(3, SMALL_DETAIL_SIDE, 300)[..., 0]))
+    large = DetailPicture(0.0, np.asarray(textured(4, SMALL_DETAIL_SIDE + 1, 300)[..., 0]))
+
+    assert encode_detail_picture(small).jpeg == encode_detail_picture(small, SMALL_DETAIL_JPEG_QUALITY).jpeg
+    assert encode_detail_picture(large).jpeg == encode_detail_picture(large, DETAIL_JPEG_QUALITY).jpeg
+    assert SMALL_DETAIL_JPEG_QUALITY > DETAIL_JPEG_QUALITY

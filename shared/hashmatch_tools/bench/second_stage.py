@@ -388,7 +388,7 @@ def _query_of(name: str, kind: str, content: str, alteration: str, path: Path) -
 
 def load_queries(corpus: Path, suite: Path, entries: Sequence[dict], cache: Path, log=sys.stderr) -> list[Query]:
     """The suite's altered copies and the unrelated media, hashed as uploads; their detail pictures' features, cached."""
-    path = cache / "queries-2.npz"  # (queries.npz: before the mirrored pictures)
+    path = cache / "queries-3.npz"  # (queries.npz: before the mirrored pictures; queries-2.npz: before small detail pictures' quality 95)
     if path.exists():
         with np.load(path) as data:
             meta = json.loads(data["meta"].tobytes())
