@@ -33,8 +33,8 @@ DETAIL_JPEG_QUALITY = 85
 # ... and at this one when their longer side is SMALL_DETAIL_SIDE pixels or less. A small picture
 # has few corners, and quality 85's block artefacts add false ones among them: the 256-px seascape
 # filmed off a screen (a 348-px detail picture) keeps 30 inliers through quality 85 and 45 through
-# 95; mirrored and filmed, 27 and 39 (threshold 30). Its JPEG grows from 20 to 31 KB; pictures of
-# 720 px and more, most of what the hasher stores, are not affected.
+# 95; mirrored and filmed, 27 and 39 (threshold 30). Its JPEG grows from 20 to 31 KB; pictures
+# larger than SMALL_DETAIL_SIDE, most of what the hasher stores, are not affected.
 SMALL_DETAIL_SIDE = 512
 SMALL_DETAIL_JPEG_QUALITY = 95
 
