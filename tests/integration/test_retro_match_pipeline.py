@@ -122,3 +122,38 @@ def test_an_upload_matched_when_it_was_checked_is_not_published_again(retro_stac
 
     assert result["skipped_matched_live"] == 1 and result["published"] == []
     assert received(retro_stack, observed) == []
+
+
+def restore_as_the_restore_role(stack, upload_id: str, scope: str) -> dict:
+    """A restore through RestoreUploadFunctionUrl, signed by the local restore role's session (as `hashmatch admin restore` does)."""
+    from botocore.credentials import Credentials
+
+    from hashmatch_tools.lookup_client import post_lookup
+
+    restorer = stack.identity("restorer")
+    body = {"upload_id": upload_id, "reason": "complaint upheld", "scope": scope}
+    status, answer, _ = post_lookup(stack.output("RestoreUploadFunctionUrl"), body, Credentials(restorer.access_key, restorer.secret_key), stack.region)
+    assert status == 200, answer
+    return answer
+
+
+def test_an_upload_restored_with_an_upload_scoped_exemption_is_not_taken_down_again_when_another_list_adds_its_content(retro_stack, retro_runner, observed, copy_then_reference):
+    """The exemption an upheld complaint gave these bytes at this key holds for retro-match as it does for the live matcher."""
+    from hashmatch.hash_lists import HashListEntry, SignalKind
+    from hashmatch.media.hashing import hash_media
+    from hashmatch.vocabulary import Action, Role
+
+    taken_down = copy_then_reference["uploads"]["early/copy of known.jpg"]
+    restored = restore_as_the_restore_role(retro_stack, taken_down, scope="upload")
+    retro_runner.run_until_idle()  # the restored object is checked live: matched, and exempted
+    audit = AuditLog(retro_stack.table("AuditTable"))
+    assert audit.get(restored["restored_as"], "exempted")["reinstated"] == taken_down
+    received(retro_stack, observed)
+    listed = hash_media(image_bytes(KNOWN), role=Role.REFERENCE).frames[0].pdq
+    hash_set = HashSet(retro_stack.table("HashSetTable"))
+
+    hash_set.entries.add(HashListEntry(signal_type=SignalKind.PDQ, hash=listed, labels=("known picture",), source="another partner"), action=Action.QUARANTINE)
+    retro_runner.run_until_idle()
+
+    assert received(retro_stack, observed) == []
+    assert audit.get(restored["restored_as"], "takedown") is None
