@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hashmatch.pdq_index import PdqIndex
+from hashmatch.hash_set.pdq_index import PdqIndex
 from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +57,7 @@ index = {load}
 print(rss() - before)
 """
 _LOADERS = {
-    "pdq": ("from hashmatch.pdq_index import PdqIndex", "PdqIndex.read(sys.argv[1])"),
+    "pdq": ("from hashmatch.hash_set.pdq_index import PdqIndex", "PdqIndex.read(sys.argv[1])"),
     "faiss": ("import faiss", "faiss.read_index_binary(sys.argv[1])"),
 }
 

@@ -29,11 +29,11 @@ import numpy as np
 from botocore.credentials import Credentials
 from PIL import Image
 
-from hashmatch.aws.hash_set import HashSet
-from hashmatch.aws.hash_set_snapshots import HashSetIndexer, SnapshotStore
-from hashmatch.aws.reference_features import ReferenceFeaturesBucket
-from hashmatch.hash_lists import HashListEntry, SignalKind
-from hashmatch.snapshot import HashSetSnapshot
+from hashmatch.aws.hash_set.table import HashSetTable
+from hashmatch.aws.hash_set_snapshots import SnapshotIndexer, SnapshotStore
+from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
+from hashmatch.hash_set.lists import HashListEntry, ListedSignal
+from hashmatch.hash_set.snapshot import HashSetSnapshot
 from hashmatch_tools.admin import add_reference
 from hashmatch_tools.local.runner import local_pipeline
 from hashmatch_tools.lookup_client import post_lookup
@@ -70,9 +70,9 @@ def main() -> int:
     logs = io.StringIO()  # the handlers' logs, kept out of the report
     started = time.perf_counter()
     with local_pipeline(parameters={"LookupHashesPerMinute": str(10**9)}, log_stream=logs) as (stack, runner):
-        hash_set = HashSet(stack.table("HashSetTable"), ReferenceFeaturesBucket(stack.client("s3"), stack.ref("ReferenceFeaturesBucket")))
+        hash_set = HashSetTable(stack.table("HashSetTable"), ReferenceFeaturesBucket(stack.client("s3"), stack.ref("ReferenceFeaturesBucket")))
         store = SnapshotStore(stack.client("s3"), stack.ref("SnapshotBucket"))
-        HashSetIndexer(hash_set, store).publish(HashSetSnapshot.build(HashListEntry(signal_type=SignalKind.PDQ, hash=h, labels=("bench",), source="bench-list") for h in listed))
+        SnapshotIndexer(hash_set, store).publish(HashSetSnapshot.build(HashListEntry(signal_type=ListedSignal.PDQ, hash=h, labels=("bench",), source="bench-list") for h in listed))
         with tempfile.TemporaryDirectory() as folder:
             picture = Path(folder) / "reference.png"
             made_picture(picture, rng)

@@ -38,10 +38,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from hashmatch.duckdb_engine import DuckDbEngine
-from hashmatch.retro_match import RETRO_CANDIDATES_SQL, RETRO_ROWS_SQL, retro_match
-from hashmatch.snapshot import ENTRY_KIND, ReferenceState, SnapshotReference
-from hashmatch.upload_log import FRAME_COLUMNS, FRAMES_TABLE, UPLOAD_COLUMNS, UPLOADS_TABLE, hash_words, object_key
+from hashmatch.upload_log.duckdb_engine import DuckDbEngine
+from hashmatch.upload_log.retro_match import RETRO_CANDIDATES_SQL, RETRO_ROWS_SQL, retro_match
+from hashmatch.hash_set.snapshot import ENTRY_KIND, KnownItemState, KnownItem
+from hashmatch.upload_log.records import FRAME_COLUMNS, FRAMES_TABLE, UPLOAD_COLUMNS, UPLOADS_TABLE, hash_words, object_key
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache" / "bench-retro"
@@ -228,8 +228,8 @@ def main() -> int:
     log_bytes = sum(path.stat().st_size for path in files)
     since_day = (LAST_DAY - datetime.timedelta(days=args.days - 1)).isoformat()
 
-    listed_pdq = ReferenceState(SnapshotReference(f"pdq:{planted['listed_pdq']}", ("listed",), "bench list", ENTRY_KIND))
-    listed_sha = ReferenceState(SnapshotReference(f"sha256:{planted['listed_sha256']}", ("listed",), "bench list", ENTRY_KIND))
+    listed_pdq = KnownItemState(KnownItem(f"pdq:{planted['listed_pdq']}", ("listed",), "bench list", ENTRY_KIND))
+    listed_sha = KnownItemState(KnownItem(f"sha256:{planted['listed_sha256']}", ("listed",), "bench list", ENTRY_KIND))
     should = set(planted["planted"]["video copies"]) | set(planted["planted"]["picture copies"]) | set(planted["planted"]["sha256"])
     pdq_should = set(planted["planted"]["video copies"]) | set(planted["planted"]["picture copies"])
     engine = DuckDbEngine(directory, threads=args.threads or None)
@@ -247,7 +247,7 @@ def main() -> int:
     ]
     ok = True
     for size in args.reference_frames:
-        reference = ReferenceState(SnapshotReference(f"bench-reference-{size}", ("known video",), "bench", "video", duration=2.0 * size), frames=tuple((2.0 * i, h) for i, h in enumerate(planted["reference"][:size])))
+        reference = KnownItemState(KnownItem(f"bench-reference-{size}", ("known video",), "bench", "video", duration=2.0 * size), frames=tuple((2.0 * i, h) for i, h in enumerate(planted["reference"][:size])))
         states = [reference, listed_pdq, listed_sha]
         new_seconds, run = timed(lambda: retro_match(engine, states, since_day), args.repeats)
         probes = engine.query("SELECT count(*) AS n FROM retro_probes WHERE run_id = ? AND kind <> 'upload'", [run.run_id])[0]["n"]

@@ -39,10 +39,10 @@ from pathlib import Path
 
 import numpy as np
 
-from hashmatch.frame_index import FrameMatch
-from hashmatch.local_features.orb import CANDIDATES, SEARCH_THREADS, BruteForceFeatureIndex, FeatureHit, LocalFeatureIndex
-from hashmatch.local_features.stage import MIRROR_PROBES, search_pictures
-from hashmatch.verdict import decide, sampling_step
+from hashmatch.hash_set.frame_index import FrameMatch
+from hashmatch.matching.local_features.orb import CANDIDATES, SEARCH_THREADS, BruteForceFeatureIndex, FeatureHit, LocalFeatureIndex
+from hashmatch.matching.local_features.stage import MIRROR_PROBES, search_pictures
+from hashmatch.matching.verdict import decide, sampling_step
 from hashmatch.vocabulary import Stage
 from hashmatch_tools.bench.second_stage import SHARD_FRAMES, Query, ReferenceSet, ensure_shards, filler_set, load_queries, target_set
 

@@ -2,7 +2,7 @@
 
 Two parts, both over real HTTP against moto's server (the local stack built from template.yaml):
   1. A table of --table-entries PDQ list entries (imported as an operator imports a list):
-     the old way (HashSet.load, a scan) and the new (the indexer's rebuild once, then a
+     the old way (HashSetTable.load, a scan) and the new (the indexer's rebuild once, then a
      matcher's cold start from the snapshot), then one change: the indexer's run and a warm
      matcher's refresh, against the old way's full reload.
   2. A snapshot of --sizes entries (random hashes plus clustered near-duplicates, as in
@@ -34,12 +34,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_index import make_data  # noqa: E402  (the same data as the index bench)
 
-from hashmatch.aws.hash_set import HashSet  # noqa: E402
-from hashmatch.aws.hash_set_snapshots import HashSetIndexer, FreshHashSet, SnapshotStore  # noqa: E402
-from hashmatch.frame_index import FrameIndex  # noqa: E402
-from hashmatch.hash_lists import HashListEntry, SignalKind  # noqa: E402
+from hashmatch.aws.hash_set.table import HashSetTable  # noqa: E402
+from hashmatch.aws.hash_set_snapshots import SnapshotIndexer, LiveHashSet, SnapshotStore  # noqa: E402
+from hashmatch.hash_set.frame_index import FrameIndex  # noqa: E402
+from hashmatch.hash_set.lists import HashListEntry, ListedSignal  # noqa: E402
 from hashmatch.model import FrameHashes, MediaHashes  # noqa: E402
-from hashmatch.snapshot import HashSetSnapshot  # noqa: E402
+from hashmatch.hash_set.snapshot import HashSetSnapshot  # noqa: E402
 from hashmatch.vocabulary import Action  # noqa: E402
 from hashmatch_tools.local.stack import LocalStack  # noqa: E402
 
@@ -74,14 +74,14 @@ class Bench:
         self.stack = stack
         self.s3 = stack.client("s3")
         self.store = SnapshotStore(self.s3, stack.ref("SnapshotBucket"))
-        self.hash_set = HashSet(stack.table("HashSetTable"))
+        self.hash_set = HashSetTable(stack.table("HashSetTable"))
         self.rows: list[tuple[str, ...]] = []
 
-    def fresh(self) -> FreshHashSet:
-        return FreshHashSet(self.store, self.hash_set, refresh_seconds=0)
+    def fresh(self) -> LiveHashSet:
+        return LiveHashSet(self.store, self.hash_set, refresh_seconds=0)
 
     def add_entry(self, hex_hash: str, source: str) -> str:
-        self.hash_set.entries.add(HashListEntry(signal_type=SignalKind.PDQ, hash=hex_hash, labels=("bench",), source=source), action=Action.QUARANTINE)
+        self.hash_set.entries.add(HashListEntry(signal_type=ListedSignal.PDQ, hash=hex_hash, labels=("bench",), source=source), action=Action.QUARANTINE)
         return f"pdq:{hex_hash}"
 
     # ------------------------------------------------------------ part 1: the table
@@ -90,7 +90,7 @@ class Bench:
         say(f"== {count:,} entries in the table (imported as a list)")
         rows = hex_rows(make_data(count, rng).hashes)
         started = time.perf_counter()
-        report = self.hash_set.entries.import_entries((HashListEntry(signal_type=SignalKind.PDQ, hash=h, source="bench list") for h in rows), action=Action.REVIEW)
+        report = self.hash_set.entries.import_entries((HashListEntry(signal_type=ListedSignal.PDQ, hash=h, source="bench list") for h in rows), action=Action.REVIEW)
         say(f"imported {report.written:,} entries in {time.perf_counter() - started:.0f} s")
 
         scan_seconds = []
@@ -101,7 +101,7 @@ class Bench:
         probe = f"pdq:{rows[0]}"
         assert probe in loaded
         del loaded
-        indexer = HashSetIndexer(self.hash_set, self.store)
+        indexer = SnapshotIndexer(self.hash_set, self.store)
         rebuild_seconds, outcome = timed(indexer.rebuild)
         cold = []
         for _ in range(REPEATS):
@@ -136,7 +136,7 @@ class Bench:
         serialise_seconds, body = timed(snapshot.to_bytes)
         del snapshot, frames
         gc.collect()
-        indexer = HashSetIndexer(self.hash_set, self.store)
+        indexer = SnapshotIndexer(self.hash_set, self.store)
         manifest = indexer.publish(HashSetSnapshot.from_bytes(body))
         say(f"snapshot: {len(body) / 1e6:.1f} MB ({len(body) / size:.0f} bytes an entry), built and serialised in {serialise_seconds:.2f} s")
         del body
@@ -195,9 +195,9 @@ class Bench:
 
 
 NOTES = """
-- Old way: `HashSet.load()`, a consistent scan of the hash-set table into the matcher, which is
+- Old way: `HashSetTable.load()`, a consistent scan of the hash-set table into the matcher, which is
   what a matcher did on every cold start and after every change before the snapshot. New way:
-  `FreshHashSet.get()`, the manifest and the snapshot read from S3, the index ready to search.
+  `LiveHashSet.get()`, the manifest and the snapshot read from S3, the index ready to search.
 - The table rows hold PDQ list entries imported as an operator imports a list. moto's scan costs
   about 1 ms an item here and its Query walks the whole table (about 0.17 s per Query at 5,000
   items), so the old way's figures and the indexer's are moto's; DynamoDB reads 1 MB pages and
@@ -205,7 +205,7 @@ NOTES = """
   snapshot is written to the snapshot bucket directly, and the matcher never reads the table.
 - Data of the snapshot rows: as in `docs/index-bench.md`, random hashes with 30 % scenes of
   near-identical video frames, one (labels, source, action) group.
-- Cold start: a new FreshHashSet (as in a new Lambda container) to a loaded hash set, median and
+- Cold start: a new LiveHashSet (as in a new Lambda container) to a loaded hash set, median and
   maximum of 5. Memory: what tracemalloc sees held after a cold start (numpy's buffers and the
   body read from S3 included), on a run of its own.
 - A change: one entry added in the table, the indexer's run for it (read the manifest and the

@@ -165,7 +165,7 @@ def logged_uploads(s3, bucket: str) -> Counter:
     """Rows of the upload hash log's uploads table, counted by upload id."""
     import pyarrow.parquet as pq
 
-    from hashmatch.upload_log import UPLOADS_TABLE
+    from hashmatch.upload_log.records import UPLOADS_TABLE
 
     rows: Counter = Counter()
     for key in keys(s3, bucket, f"{UPLOADS_TABLE}/"):
@@ -220,8 +220,8 @@ def machine() -> str:
 
 
 def run(args) -> tuple[int, list[str]]:
-    from hashmatch.aws.hash_set import HashSet
-    from hashmatch.aws.reference_features import ReferenceFeaturesBucket
+    from hashmatch.aws.hash_set.table import HashSetTable
+    from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
     from hashmatch_tools.admin import add_reference
 
     report: list[str] = []
@@ -240,7 +240,7 @@ def run(args) -> tuple[int, list[str]]:
         runner.run_until_idle()  # S3's s3:TestEvent, sent when the notification was configured
         s3, sqs = stack.client("s3"), stack.client("sqs")
         observer = stack.subscribe_queue("MatchTopic", "load-run-match-observer")
-        hash_set = HashSet(stack.table("HashSetTable"), ReferenceFeaturesBucket(s3, stack.ref("ReferenceFeaturesBucket")))
+        hash_set = HashSetTable(stack.table("HashSetTable"), ReferenceFeaturesBucket(s3, stack.ref("ReferenceFeaturesBucket")))
         added = [add_reference(hash_set, data, label=f"load run: {name}", source="load run").reference_id for name, data in references]
         runner.run_until_idle()
         matcher_hash_set = runner.module("MatchHashesFunction").hash_set

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hashmatch_tools.admin import add_reference
-from hashmatch.aws.hash_set import HashSet
+from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch_tools.local.runner import LocalRunner
 from hashmatch_tools.local.stack import REPO_ROOT, LocalStack
-from hashmatch.aws.reference_features import ReferenceFeaturesBucket
+from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
 
 DEFAULT_CORPUS = REPO_ROOT.parent / "shared" / "corpus"
 VIDEOS = "videos/tmk-sample-videos"
@@ -111,7 +111,7 @@ class Demo:
         self.uploads = stack.ref("UploadsBucket")
         self.observer = stack.subscribe_queue("MatchTopic", "demo-match-observer")
         # As the operator's admin command: PDQ frames in the table, local features in their bucket.
-        self.hash_set = HashSet(stack.table("HashSetTable"), ReferenceFeaturesBucket(self.s3, stack.ref("ReferenceFeaturesBucket")))
+        self.hash_set = HashSetTable(stack.table("HashSetTable"), ReferenceFeaturesBucket(self.s3, stack.ref("ReferenceFeaturesBucket")))
         self.audit = stack.table("AuditTable")
         # The warm matcher's own hash set (the handler module's), as an upload would find it.
         self.matcher_hash_set = runner.module("MatchHashesFunction").hash_set

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from hashmatch.aws.audit import AuditLog
-from hashmatch.aws.hash_set import HashSet
+from hashmatch.aws.audit import AuditTable
+from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch_tools.local.runner import local_pipeline
-from hashmatch.aws.reference_features import ReferenceFeaturesBucket
+from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
 
 __all__ = ["forget_source", "handler_output", "pipeline", "stack", "runner", "output", "s3", "sqs", "bucket", "audit", "hash_set", "index", "observer", "load_event", "drain", "counted"]
 
@@ -74,13 +74,13 @@ def bucket(stack):
 
 @pytest.fixture
 def audit(stack):
-    return AuditLog(stack.table("AuditTable"))
+    return AuditTable(stack.table("AuditTable"))
 
 
 @pytest.fixture
 def hash_set(stack):
     """The hash set as the operator's admin command sees it: the table and the reference-features bucket."""
-    return HashSet(stack.table("HashSetTable"), ReferenceFeaturesBucket(stack.client("s3"), stack.ref("ReferenceFeaturesBucket")))
+    return HashSetTable(stack.table("HashSetTable"), ReferenceFeaturesBucket(stack.client("s3"), stack.ref("ReferenceFeaturesBucket")))
 
 
 @pytest.fixture
@@ -135,7 +135,7 @@ def counted(output):
     return blobs
 
 
-def forget_source(hash_set: HashSet, source: str) -> None:
+def forget_source(hash_set: HashSetTable, source: str) -> None:
     """Remove every hash-list entry a test imported under `source`, and the allow-list marks of those hashes."""
     for stored in hash_set.entries.all().values():
         if source in stored.sources:

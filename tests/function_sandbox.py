@@ -46,11 +46,11 @@ def exercise_match(media: list[str]) -> None:
     import cv2
     import numpy as np
 
-    from hashmatch.local_features.orb import extract_with_insets
-    from hashmatch.local_features.stage import LocalFeatureStage
-    from hashmatch.matcher import Matcher, PdqStage
+    from hashmatch.matching.local_features.orb import extract_with_insets
+    from hashmatch.matching.local_features.stage import LocalFeatureStage
+    from hashmatch.matching.matcher import Matcher, PdqStage
     from hashmatch.model import EncodedDetailPicture, MediaHashes
-    from hashmatch.verdict import Stage
+    from hashmatch.matching.verdict import Stage
 
     with open(media[0]) as handle:
         upload = MediaHashes.from_dict(json.loads(json.load(handle)["Records"][0]["body"])["hashes"])
@@ -63,9 +63,9 @@ def exercise_match(media: list[str]) -> None:
 
 
 def exercise_index(media: list[str]) -> None:
-    from hashmatch.snapshot import HashSetChanges, HashSetSnapshot, HashSetView, ReferenceState, SnapshotReference
+    from hashmatch.hash_set.snapshot import HashSetChanges, HashSetSnapshot, HashSetView, KnownItemState, KnownItem
 
-    entry = ReferenceState(SnapshotReference("pdq:" + "ab" * 32, ("label",), "list", "hash"))
+    entry = KnownItemState(KnownItem("pdq:" + "ab" * 32, ("label",), "list", "hash"))
     snapshot = HashSetSnapshot.from_bytes(HashSetSnapshot.of_states([entry]).to_bytes())
     changes = HashSetChanges.from_bytes(HashSetChanges({entry.key: None}).to_bytes())
     assert entry.key in HashSetView(snapshot) and entry.key not in HashSetView(snapshot, changes)
@@ -73,7 +73,7 @@ def exercise_index(media: list[str]) -> None:
 
 
 def exercise_log(media: list[str]) -> None:
-    from hashmatch.upload_log import log_rows, parquet_files
+    from hashmatch.upload_log.records import log_rows, parquet_files
 
     message = {
         "message_type": "hashmatch.upload-log",
@@ -88,11 +88,11 @@ def exercise_log(media: list[str]) -> None:
 
 
 def exercise_retro(media: list[str]) -> None:
-    from hashmatch.retro_match import logged_uploads, probe_rows
-    from hashmatch.snapshot import HashSetSnapshot, ReferenceState, SnapshotReference
+    from hashmatch.upload_log.retro_match import logged_uploads, probe_rows
+    from hashmatch.hash_set.snapshot import HashSetSnapshot, KnownItemState, KnownItem
 
     pdq = "ab" * 32
-    entry = ReferenceState(SnapshotReference("pdq:" + pdq, ("label",), "list", "image"), frames=((0.0, pdq),))
+    entry = KnownItemState(KnownItem("pdq:" + pdq, ("label",), "list", "image"), frames=((0.0, pdq),))
     assert probe_rows([entry], "run")
     row = {"upload_id": "s3://b/k", "kind": "image", "frame": 0, "variant": 0, "timestamp": 0.0, "quality": 100, "checked_at": "2026-12-04"}
     row.update({f"h{w}": int(pdq[16 * w : 16 * w + 16], 16) - (1 << 64) for w in range(4)})

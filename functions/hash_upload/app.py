@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from hashmatch.aws import settings as config
-from hashmatch.aws.audit import AuditEvent, AuditLog
+from hashmatch.aws.audit import AuditEvent, AuditTable
 from hashmatch.aws.detail_pictures import store_detail_pictures
 from hashmatch.aws.hash_messages import Unchecked, send_hashes, send_unchecked
 from hashmatch.aws.hashing_attempts import HashingAttempts
@@ -30,7 +30,7 @@ metrics = Metrics()
 s3 = boto3.client("s3")
 sqs = boto3.client("sqs")
 dynamodb = boto3.resource("dynamodb")
-audit = AuditLog(dynamodb.Table(settings.audit_table))
+audit = AuditTable(dynamodb.Table(settings.audit_table))
 attempts = HashingAttempts(dynamodb.Table(settings.idempotency_table))
 processor = BatchProcessor(event_type=EventType.SQS)
 # A redelivered upload whose earlier attempts ended this many times without an outcome is not tried again.

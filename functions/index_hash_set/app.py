@@ -10,9 +10,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent, event_source
 
 from hashmatch.aws import settings as config
-from hashmatch.aws.hash_set import HashSet
-from hashmatch.aws.hash_set_snapshots import HashSetIndexer, SnapshotStore
-from hashmatch.aws.reference_features import ReferenceFeaturesBucket
+from hashmatch.aws.hash_set.table import HashSetTable
+from hashmatch.aws.hash_set_snapshots import SnapshotIndexer, SnapshotStore
+from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
 
 settings = config.load(config.IndexHashSetSettings)
 logger = Logger()
@@ -21,8 +21,8 @@ metrics = Metrics()
 s3 = boto3.client("s3")
 # Kept per container: the last snapshot written, so folding changes into the next one does not read it again.
 # The reference-features bucket: a new snapshot whose media changed gets a local-feature snapshot beside it.
-indexer = HashSetIndexer(
-    HashSet(boto3.resource("dynamodb").Table(settings.hash_set_table), ReferenceFeaturesBucket(s3, settings.reference_features_bucket)),
+indexer = SnapshotIndexer(
+    HashSetTable(boto3.resource("dynamodb").Table(settings.hash_set_table), ReferenceFeaturesBucket(s3, settings.reference_features_bucket)),
     SnapshotStore(s3, settings.snapshot_bucket),
     settings.compact_after_changes,
 )

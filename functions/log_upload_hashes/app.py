@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import SQSEvent, event_source
 
 from hashmatch.aws import settings as config
-from hashmatch.upload_log import LogMessageError, batch_id, log_rows, parquet_files
+from hashmatch.upload_log.records import LogMessageError, batch_id, log_rows, parquet_files
 
 settings = config.load(config.LogUploadHashesSettings)
 logger = Logger()

@@ -10,10 +10,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent, event_source
 
 from hashmatch.aws import settings as config
-from hashmatch.aws.hash_set import HashSet
-from hashmatch.aws.hash_set_snapshots import FreshHashSet, SnapshotStore
+from hashmatch.aws.hash_set.table import HashSetTable
+from hashmatch.aws.hash_set_snapshots import LiveHashSet, SnapshotStore
 from hashmatch.aws.lookup_throttle import LookupThrottle, Throttled
-from hashmatch.lookup import MAX_HASHES_PER_REQUEST, Caller, LookupRequestError, look_up, parse_request
+from hashmatch.matching.lookup import MAX_HASHES_PER_REQUEST, Caller, LookupRequestError, look_up, parse_request
 
 settings = config.load(config.LookUpHashesSettings)
 logger = Logger()
@@ -22,9 +22,9 @@ metrics = Metrics()
 dynamodb = boto3.resource("dynamodb")
 # The matcher's hash set: the same snapshot and changes from the snapshot bucket, the same PDQ
 # threshold and refresh. No reference-features bucket: a hash lookup never reaches local features.
-hash_set = FreshHashSet(
+hash_set = LiveHashSet(
     SnapshotStore(boto3.client("s3"), settings.snapshot_bucket),
-    HashSet(dynamodb.Table(settings.hash_set_table), None, settings.pdq_match_threshold),
+    HashSetTable(dynamodb.Table(settings.hash_set_table), None, settings.pdq_match_threshold),
     settings.hash_set_refresh_seconds,
 )
 throttle = LookupThrottle(dynamodb.Table(settings.throttle_table), settings.hashes_per_minute)

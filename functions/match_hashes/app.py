@@ -12,14 +12,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
 
 from hashmatch.aws import settings as config
-from hashmatch.aws.audit import AuditEvent, AuditLog, now
+from hashmatch.aws.audit import AuditEvent, AuditTable, now
 from hashmatch.aws.hash_messages import HashesMessage, read_hashes_message
-from hashmatch.aws.hash_set import HashSet
-from hashmatch.aws.hash_set_snapshots import FreshHashSet, SnapshotStore
+from hashmatch.aws.hash_set.table import HashSetTable
+from hashmatch.aws.hash_set_snapshots import LiveHashSet, SnapshotStore
 from hashmatch.aws.match_messages import hold_message, live_match_id, match_message, publish_match
 from hashmatch.aws.messages import HoldMessage, MatchMessage
-from hashmatch.aws.reference_features import ReferenceFeaturesBucket
-from hashmatch.upload_log import log_messages, send_batches
+from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
+from hashmatch.upload_log.records import log_messages, send_batches
 from hashmatch.vocabulary import Action, CannotCheckAction, CannotCheckReason, Stage
 
 settings = config.load(config.MatchHashesSettings)
@@ -30,12 +30,12 @@ s3 = boto3.client("s3")
 sns = boto3.client("sns")
 sqs = boto3.client("sqs")
 dynamodb = boto3.resource("dynamodb")
-audit = AuditLog(dynamodb.Table(settings.audit_table))
+audit = AuditTable(dynamodb.Table(settings.audit_table))
 # Loaded once per container from the snapshot the indexer keeps in S3 (local features from the
 # reference-features bucket), then brought up to date with the changes since it every refresh.
-hash_set = FreshHashSet(
+hash_set = LiveHashSet(
     SnapshotStore(s3, settings.snapshot_bucket),
-    HashSet(dynamodb.Table(settings.hash_set_table), ReferenceFeaturesBucket(s3, settings.reference_features_bucket), settings.pdq_match_threshold),
+    HashSetTable(dynamodb.Table(settings.hash_set_table), ReferenceFeaturesBucket(s3, settings.reference_features_bucket), settings.pdq_match_threshold),
     settings.hash_set_refresh_seconds,
 )
 processor = BatchProcessor(event_type=EventType.SQS)

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent,
 from pydantic import ValidationError
 
 from hashmatch.aws import settings as config
-from hashmatch.aws.audit import AuditLog
+from hashmatch.aws.audit import AuditTable
 from hashmatch.aws.messages import RestoreRequest
 from hashmatch.aws.quarantine import KeyOccupied, Quarantine
 from hashmatch.aws.takedown import AlsoMatched, ExemptionSpent, NotQuarantined, restore
@@ -24,7 +24,7 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 quarantine = Quarantine(boto3.client("s3"), settings.evidence_bucket)
-audit = AuditLog(boto3.resource("dynamodb").Table(settings.audit_table))
+audit = AuditTable(boto3.resource("dynamodb").Table(settings.audit_table))
 
 # How each refusal of a restore that was allowed to ask reads to the caller.
 _REFUSED = {NotQuarantined: 404, UploadGone: 410, KeyOccupied: 409, ExemptionSpent: 409, AlsoMatched: 409}

@@ -16,10 +16,10 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from hashmatch.aws import settings as config
-from hashmatch.aws.audit import AuditLog
-from hashmatch.aws.hash_set import RESERVED_PREFIX, HashSet
+from hashmatch.aws.audit import AuditTable
+from hashmatch.aws.hash_set.table import RESERVED_PREFIX, HashSetTable
 from hashmatch.aws.retro_matches import RetroMatchPublisher, download_log, first_day
-from hashmatch.retro_match import retro_match
+from hashmatch.upload_log.retro_match import retro_match
 
 settings = config.load(config.RetroMatchSettings)
 logger = Logger()
@@ -27,15 +27,15 @@ tracer = Tracer()
 metrics = Metrics()
 s3 = boto3.client("s3")
 dynamodb = boto3.resource("dynamodb")
-hash_set = HashSet(dynamodb.Table(settings.hash_set_table))
-publisher = RetroMatchPublisher(AuditLog(dynamodb.Table(settings.audit_table)), boto3.client("sns"), settings.match_topic_arn, settings.pdq_match_threshold)
+hash_set = HashSetTable(dynamodb.Table(settings.hash_set_table))
+publisher = RetroMatchPublisher(AuditTable(dynamodb.Table(settings.audit_table)), boto3.client("sns"), settings.match_topic_arn, settings.pdq_match_threshold)
 # Kept per container: the DuckDB engine's copy of the log (local stack only).
 LOG_COPY = os.path.join(tempfile.gettempdir(), "upload-hash-log")
 
 
 def engine_for(since_day: str):
     if settings.engine == config.RetroMatchEngine.DUCKDB:
-        from hashmatch.duckdb_engine import DuckDbEngine
+        from hashmatch.upload_log.duckdb_engine import DuckDbEngine
 
         download_log(s3, settings.upload_log_bucket, since_day, LOG_COPY)
         return DuckDbEngine(LOG_COPY)

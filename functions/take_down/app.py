@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
 
 from hashmatch.aws import settings as config
-from hashmatch.aws.audit import AuditLog
+from hashmatch.aws.audit import AuditTable
 from hashmatch.aws.messages import HoldMessage, MatchMessage, MatchMessageRecord
 from hashmatch.aws.quarantine import Quarantine
 from hashmatch.aws.takedown import TakedownOutcome, take_down
@@ -19,7 +19,7 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 quarantine = Quarantine(boto3.client("s3"), settings.evidence_bucket, settings.evidence_retention_days)
-audit = AuditLog(boto3.resource("dynamodb").Table(settings.audit_table))
+audit = AuditTable(boto3.resource("dynamodb").Table(settings.audit_table))
 # Each record is parsed on its own (SQS record -> SNS notification -> match message): a malformed
 # one fails alone and goes back to the queue, the others are taken down.
 processor = BatchProcessor(event_type=EventType.SQS, model=MatchMessageRecord)

@@ -19,10 +19,10 @@ import os
 import sys
 import urllib.error
 
-from hashmatch.aws.audit import AuditLog, ExemptionScope
-from hashmatch.aws.hash_set import HashSet
+from hashmatch.aws.audit import AuditTable, ExemptionScope
+from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch.aws.quarantine import Quarantine
-from hashmatch.aws.reference_features import ReferenceFeaturesBucket
+from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
 from hashmatch.aws.takedown import NotQuarantined
 from hashmatch.aws.uploads import UploadGone
 from hashmatch.errors import MediaError
@@ -33,7 +33,7 @@ from hashmatch.vocabulary import Action
 RESTORE_URL_VARIABLE = "HASHMATCH_RESTORE_URL"
 
 
-def add_reference(hash_set: HashSet, path: str, *, label: str, source: str, action: Action = Action.QUARANTINE, reference_id: str | None = None):
+def add_reference(hash_set: HashSetTable, path: str, *, label: str, source: str, action: Action = Action.QUARANTINE, reference_id: str | None = None):
     """Hash a known media file densely (role "reference": PDQ frames and local features) and add it.
 
     The hash set stores PDQ (the other imagehash signals are not matched on) and, in its
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "legal-hold":
         from hashmatch.aws.takedown import legal_hold
 
-        audit = AuditLog(dynamodb.Table(need(args.audit_table, "--audit-table")))
+        audit = AuditTable(dynamodb.Table(need(args.audit_table, "--audit-table")))
         quarantine = Quarantine(session.client("s3", **options), need(args.evidence_bucket, "--evidence-bucket"))
         try:
             print(json.dumps(legal_hold(args.upload_id, not args.off, quarantine, audit)))
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "restore":
         return restore_through_url(session, args)
     if args.command == "revoke-exemption":
-        audit = AuditLog(dynamodb.Table(need(args.audit_table, "--audit-table")))
+        audit = AuditTable(dynamodb.Table(need(args.audit_table, "--audit-table")))
         bucket = key = None
         if args.object:
             bucket, _, key = args.object.removeprefix("s3://").partition("/")
@@ -179,10 +179,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     table = dynamodb.Table(need(args.table, "--table"))
     if args.command == "list-references":
-        hash_set = HashSet(table)
+        hash_set = HashSetTable(table)
     else:
         # Adding and removing write the references' local features too.
-        hash_set = HashSet(table, ReferenceFeaturesBucket(session.client("s3", **options), need(args.features_bucket, "--features-bucket")))
+        hash_set = HashSetTable(table, ReferenceFeaturesBucket(session.client("s3", **options), need(args.features_bucket, "--features-bucket")))
     if args.command == "add-reference":
         try:
             reference = add_reference(hash_set, args.file, label=args.label, source=args.source, action=args.action, reference_id=args.reference_id)

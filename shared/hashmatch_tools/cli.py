@@ -10,8 +10,8 @@ from typing import Sequence, TextIO
 
 from hashmatch import __version__
 from hashmatch.errors import MediaError
-from hashmatch.local_features.orb import extract_with_insets
-from hashmatch.local_features.stage import two_stage_matcher
+from hashmatch.matching.local_features.orb import extract_with_insets
+from hashmatch.matching.local_features.stage import two_stage_matcher
 from hashmatch.media.hashing import hash_media
 from hashmatch.model import MediaHashes
 from hashmatch_tools import admin, hashset, lookup_client, offline

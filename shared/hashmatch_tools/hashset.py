@@ -30,12 +30,12 @@ import time
 from pathlib import Path
 from typing import Sequence, TextIO
 
-from hashmatch.aws.hash_list_entries import ImportReport, entry_id, is_entry_id
-from hashmatch.aws.hash_set import HashSet
-from hashmatch.aws.hash_set_snapshots import HashSetIndexer, SnapshotStore
-from hashmatch.aws.reference_features import ReferenceFeaturesBucket
+from hashmatch.aws.hash_set.entries import ImportReport, entry_id, is_entry_id
+from hashmatch.aws.hash_set.table import HashSetTable
+from hashmatch.aws.hash_set_snapshots import SnapshotIndexer, SnapshotStore
+from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
 from hashmatch.errors import MediaError
-from hashmatch.hash_lists import HashListEntry, HashListFormat, SignalKind, read_hash_list, write_hash_list
+from hashmatch.hash_set.lists import HashListEntry, HashListFormat, ListedSignal, read_hash_list, write_hash_list
 from hashmatch.vocabulary import Action
 
 EXIT_OK, EXIT_NOT_FOUND, EXIT_BAD_INPUT = 0, 1, 2
@@ -59,17 +59,17 @@ class ImportProgress:
         print(line, end="\n" if final else "", file=self.stream, flush=True)
 
 
-def _signal_of(text: str, given: str | None) -> SignalKind:
+def _signal_of(text: str, given: str | None) -> ListedSignal:
     if given:
-        return SignalKind(given)
-    return SignalKind.MD5 if len(text) == 32 else SignalKind.PDQ
+        return ListedSignal(given)
+    return ListedSignal.MD5 if len(text) == 32 else ListedSignal.PDQ
 
 
 def _is_hash(text: str) -> bool:
     return len(text) in (32, 64) and bool(_HEX.fullmatch(text)) and not Path(text).exists()
 
 
-def command_add(hash_set: HashSet, args) -> int:
+def command_add(hash_set: HashSetTable, args) -> int:
     if _is_hash(args.item):
         entry = HashListEntry(signal_type=_signal_of(args.item, args.signal_type), hash=args.item, labels=tuple(args.label or ()), source=args.source, added_by=args.added_by)
         new = hash_set.entries.add(entry, action=args.action, added_by=args.added_by)
@@ -86,7 +86,7 @@ def command_add(hash_set: HashSet, args) -> int:
     return EXIT_OK
 
 
-def command_import(hash_set: HashSet, args) -> int:
+def command_import(hash_set: HashSetTable, args) -> int:
     name = "stdin" if args.file == "-" else args.file
     try:
         stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8", errors="replace", newline="")
@@ -108,7 +108,7 @@ def command_import(hash_set: HashSet, args) -> int:
     return EXIT_BAD_INPUT if report.bad_lines else EXIT_OK
 
 
-def command_export(hash_set: HashSet, args) -> int:
+def command_export(hash_set: HashSetTable, args) -> int:
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     try:
         for line in write_hash_list(hash_set.entries.export(), HashListFormat(args.format)):
@@ -119,7 +119,7 @@ def command_export(hash_set: HashSet, args) -> int:
     return EXIT_OK
 
 
-def command_remove(hash_set: HashSet, args) -> int:
+def command_remove(hash_set: HashSetTable, args) -> int:
     text = args.id
     # A reference's default id is its media's SHA-256, 64 hex digits like a PDQ hash: references first.
     is_reference = not is_entry_id(text) and hash_set.reference(text) is not None
@@ -138,7 +138,7 @@ def command_remove(hash_set: HashSet, args) -> int:
     return EXIT_OK
 
 
-def command_list(hash_set: HashSet, args) -> int:
+def command_list(hash_set: HashSetTable, args) -> int:
     if args.what in ("all", "references"):
         for reference in hash_set.references():
             print(json.dumps({"type": "reference", **reference.to_dict()}))
@@ -148,13 +148,13 @@ def command_list(hash_set: HashSet, args) -> int:
     return EXIT_OK
 
 
-def command_stats(hash_set: HashSet, args) -> int:
+def command_stats(hash_set: HashSetTable, args) -> int:
     references = hash_set.references()
     print(json.dumps({"version": hash_set.version(), "references": len(references), "reference_frames": sum(r.frames for r in references), **hash_set.entries.stats()}, indent=2))
     return EXIT_OK
 
 
-def command_allow(hash_set: HashSet, args) -> int:
+def command_allow(hash_set: HashSetTable, args) -> int:
     kind, value = args.hash.split(":", 1) if is_entry_id(args.hash) else (_signal_of(args.hash, args.signal_type), args.hash)
     if args.undo:
         done = hash_set.entries.disallow(kind, value)
@@ -168,12 +168,12 @@ def command_allow(hash_set: HashSet, args) -> int:
     return EXIT_OK
 
 
-def command_reindex(hash_set: HashSet, args) -> int:
+def command_reindex(hash_set: HashSetTable, args) -> int:
     if not args.snapshot_bucket:
         print("hashmatch: error: reindex needs --snapshot-bucket or HASHMATCH_SNAPSHOT_BUCKET (stack output SnapshotBucketName)", file=sys.stderr)
         return EXIT_BAD_INPUT
     started = time.perf_counter()
-    outcome = HashSetIndexer(hash_set, SnapshotStore(args.s3, args.snapshot_bucket)).rebuild()
+    outcome = SnapshotIndexer(hash_set, SnapshotStore(args.s3, args.snapshot_bucket)).rebuild()
     manifest = outcome.manifest
     if hash_set.features is None:
         print("hashmatch: note: no --features-bucket: the local-feature snapshot is left as it was (matchers read the features of references it lacks one by one)", file=sys.stderr)
@@ -197,7 +197,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add.add_argument("--label", action="append", help="what it is, as matches report it (repeatable)")
     add.add_argument("--source", required=True, help="where it comes from (a hash-sharing list, a referral)")
     add.add_argument("--action", type=Action, choices=actions, default=Action.QUARANTINE, help="what a match recommends (default quarantine)")
-    add.add_argument("--signal-type", choices=[str(kind) for kind in SignalKind], help="for a hash: default pdq for 64 hex digits, md5 for 32")
+    add.add_argument("--signal-type", choices=[str(kind) for kind in ListedSignal], help="for a hash: default pdq for 64 hex digits, md5 for 32")
     add.add_argument("--reference-id", help="for a media file: default its SHA-256")
     add.set_defaults(operation=command_add)
 
@@ -219,7 +219,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     remove = commands.add_parser("remove", help="remove a reference (by id) or an entry (by hash or entry id)")
     remove.add_argument("id", metavar="ID")
     remove.add_argument("--source", help="for an entry: only this source's provenance")
-    remove.add_argument("--signal-type", choices=[str(kind) for kind in SignalKind])
+    remove.add_argument("--signal-type", choices=[str(kind) for kind in ListedSignal])
     remove.set_defaults(operation=command_remove)
 
     listed = commands.add_parser("list", help="references and entries, one JSON object a line")
@@ -232,7 +232,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     allow = commands.add_parser("allow", help="put a hash on the allow-list: matches to it are suppressed")
     allow.add_argument("hash", metavar="HASH")
     allow.add_argument("--reason", help="why (required to allow)")
-    allow.add_argument("--signal-type", choices=[str(kind) for kind in SignalKind])
+    allow.add_argument("--signal-type", choices=[str(kind) for kind in ListedSignal])
     allow.add_argument("--undo", action="store_true", help="take it off the allow-list")
     allow.set_defaults(operation=command_allow)
 
@@ -250,7 +250,7 @@ def run(args: argparse.Namespace) -> int:
     options = {"endpoint_url": args.endpoint_url} if args.endpoint_url else {}
     args.s3 = session.client("s3", **options)
     features = ReferenceFeaturesBucket(args.s3, args.features_bucket) if args.features_bucket else None
-    hash_set = HashSet(session.resource("dynamodb", **options).Table(args.table), features)
+    hash_set = HashSetTable(session.resource("dynamodb", **options).Table(args.table), features)
     return args.operation(hash_set, args)
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Iterable, TextIO
 from urllib.parse import urlsplit
 
-from hashmatch.lookup import MAX_HASHES_PER_REQUEST, LookupRequest, LookupRequestError, PdqQuery, parse_request
+from hashmatch.matching.lookup import MAX_HASHES_PER_REQUEST, LookupRequest, LookupRequestError, PdqQuery, parse_request
 from hashmatch.model import MediaHashes
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 
-from hashmatch.local_features.orb import extract_with_insets
-from hashmatch.local_features.stage import two_stage_matcher
-from hashmatch.matcher import DetailPictureLoader
+from hashmatch.matching.local_features.orb import extract_with_insets
+from hashmatch.matching.local_features.stage import two_stage_matcher
+from hashmatch.matching.matcher import DetailPictureLoader
 from hashmatch.media.hashing import encode_detail_picture, hash_media
 from hashmatch.model import MediaHashes
-from hashmatch.verdict import Verdict
+from hashmatch.matching.verdict import Verdict
 from hashmatch.vocabulary import Role
 
 

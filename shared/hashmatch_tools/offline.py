@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Iterator
 
 from hashmatch.errors import MediaError
-from hashmatch.hash_lists import BadLine, HashListEntry, HashListFormat, read_hash_list
+from hashmatch.hash_set.lists import BadLine, HashListEntry, HashListFormat, read_hash_list
 from hashmatch.media.decode import sniff
 from hashmatch.media.hashing import hash_media
 from hashmatch.model import MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
-from hashmatch.snapshot import HashSetSnapshot
+from hashmatch.hash_set.snapshot import HashSetSnapshot
 from hashmatch.vocabulary import Role
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from aws_fixtures import forget_source
 
-from hashmatch.hash_lists import BadLine, HashListEntry, HashListFormat, SignalKind, read_hash_list, write_hash_list
+from hashmatch.hash_set.lists import BadLine, HashListEntry, HashListFormat, ListedSignal, read_hash_list, write_hash_list
 from hashmatch.vocabulary import Stage
 
 
@@ -41,7 +41,7 @@ def test_an_import_writes_every_good_line_and_reports_each_bad_one(entries, sour
 
     assert (report.entries, report.written) == (2, 2)
     assert [bad.line_number for bad in report.bad_lines] == [2, 4] and all(bad.reason for bad in report.bad_lines)
-    assert entries.get(SignalKind.PDQ, pdq(f"{source}1")).sources == (source,)
+    assert entries.get(ListedSignal.PDQ, pdq(f"{source}1")).sources == (source,)
 
 
 def test_importing_the_same_list_again_writes_nothing(entries, source):
@@ -72,18 +72,18 @@ def test_an_interrupted_import_lands_the_rest_exactly_once_when_run_again(entrie
 
 def test_the_same_hash_from_two_sources_is_one_entry_with_both(entries, source):
     value = pdq(source)
-    entries.add(HashListEntry(signal_type=SignalKind.PDQ, hash=value, labels=("a",), source=f"{source}-x"))
-    entries.add(HashListEntry(signal_type=SignalKind.PDQ, hash=value, labels=("b",), source=f"{source}-y"), action="quarantine")
+    entries.add(HashListEntry(signal_type=ListedSignal.PDQ, hash=value, labels=("a",), source=f"{source}-x"))
+    entries.add(HashListEntry(signal_type=ListedSignal.PDQ, hash=value, labels=("b",), source=f"{source}-y"), action="quarantine")
 
-    stored = entries.get(SignalKind.PDQ, value)
+    stored = entries.get(ListedSignal.PDQ, value)
 
     assert stored.sources == (f"{source}-x", f"{source}-y") and stored.labels == ("a", "b") and stored.action == "quarantine"
 
 
 def test_an_allowed_entry_is_not_loaded_for_matching(hash_set, entries, source):
     value = pdq(source)
-    entries.add(HashListEntry(signal_type=SignalKind.PDQ, hash=value, source=source))
-    entries.allow(SignalKind.PDQ, value, allowed_by="tests", reason="false positive")
+    entries.add(HashListEntry(signal_type=ListedSignal.PDQ, hash=value, source=source))
+    entries.allow(ListedSignal.PDQ, value, allowed_by="tests", reason="false positive")
 
     loaded = hash_set.load()
 
@@ -92,16 +92,16 @@ def test_an_allowed_entry_is_not_loaded_for_matching(hash_set, entries, source):
 
 def test_an_allowed_hash_stays_allowed_when_its_list_is_imported_again(hash_set, entries, source):
     value = pdq(source)
-    entries.allow(SignalKind.PDQ, value, allowed_by="tests", reason="false positive")
+    entries.allow(ListedSignal.PDQ, value, allowed_by="tests", reason="false positive")
 
     entries.import_entries(read_hash_list(lines(value), source, HashListFormat.PDQ_LINES))
 
-    assert entries.get(SignalKind.PDQ, value).allowed and f"pdq:{value}" not in hash_set.load()
+    assert entries.get(ListedSignal.PDQ, value).allowed and f"pdq:{value}" not in hash_set.load()
 
 
 def test_an_active_pdq_entry_is_matched_as_a_still_reference(hash_set, entries, source):
     value = pdq(source)
-    entries.add(HashListEntry(signal_type=SignalKind.PDQ, hash=value, labels=("terror",), source=source))
+    entries.add(HashListEntry(signal_type=ListedSignal.PDQ, hash=value, labels=("terror",), source=source))
 
     loaded = hash_set.load()
 
@@ -112,12 +112,12 @@ def test_an_active_pdq_entry_is_matched_as_a_still_reference(hash_set, entries, 
 
 def test_removing_an_entry_deletes_its_provenances_and_bumps_the_version(hash_set, entries, source):
     value = pdq(source)
-    entries.add(HashListEntry(signal_type=SignalKind.PDQ, hash=value, source=source))
+    entries.add(HashListEntry(signal_type=ListedSignal.PDQ, hash=value, source=source))
     before = hash_set.version()
 
-    removed = entries.remove(SignalKind.PDQ, value)
+    removed = entries.remove(ListedSignal.PDQ, value)
 
-    assert removed == 1 and entries.get(SignalKind.PDQ, value) is None and hash_set.version() > before
+    assert removed == 1 and entries.get(ListedSignal.PDQ, value) is None and hash_set.version() > before
 
 
 def test_export_writes_what_import_reads(entries, source):

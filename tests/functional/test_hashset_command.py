@@ -10,8 +10,8 @@ import uuid
 import pytest
 from aws_fixtures import forget_source
 
-from hashmatch.aws.hash_set_snapshots import FreshHashSet, SnapshotStore
-from hashmatch.hash_lists import SignalKind
+from hashmatch.aws.hash_set_snapshots import LiveHashSet, SnapshotStore
+from hashmatch.hash_set.lists import ListedSignal
 from hashmatch_tools.cli import main
 
 HMA = "hash-lists/hma-sample-data"
@@ -62,7 +62,7 @@ def test_a_tmk_line_is_reported_as_unsupported_not_read(hashset, corpus, source)
 def test_video_md5_lines_become_md5_entries(hashset, hash_set, corpus, source):
     hashset("import", str(corpus / HMA / "video_md5.csv"), "--source", source)
 
-    assert hash_set.entries.get(SignalKind.MD5, "cab08b36195edb1a1231d2d09fa450e0").sources == (source,)
+    assert hash_set.entries.get(ListedSignal.MD5, "cab08b36195edb1a1231d2d09fa450e0").sources == (source,)
 
 
 def test_a_list_with_bad_lines_lands_its_good_lines_once_and_names_each_bad_one(hashset, tmp_path, source):
@@ -100,7 +100,7 @@ def test_allow_then_undo_toggles_the_allow_list(hashset, hash_set, source):
     undone = hashset("allow", value, "--undo")
 
     assert allowed[0] == 0 and refused[0] == 2 and undone[0] == 0
-    assert hash_set.entries.get(SignalKind.PDQ, value).allowed is None
+    assert hash_set.entries.get(ListedSignal.PDQ, value).allowed is None
 
 
 def test_remove_by_hash_deletes_the_entry(hashset, hash_set, source):
@@ -110,7 +110,7 @@ def test_remove_by_hash_deletes_the_entry(hashset, hash_set, source):
     status, out, _ = hashset("remove", value)
 
     assert status == 0 and json.loads(out)["provenances_removed"] == 1
-    assert hash_set.entries.get(SignalKind.PDQ, value) is None
+    assert hash_set.entries.get(ListedSignal.PDQ, value) is None
 
 
 def test_remove_of_an_unknown_id_says_so(hashset):
@@ -159,7 +159,7 @@ def test_reindex_rebuilds_the_matchers_snapshot_from_the_whole_table(hashset, ha
 
     store = SnapshotStore(stack.client("s3"), stack.ref("SnapshotBucket"))
     assert status == 0 and json.loads(out)["sequence"] == store.read_manifest().manifest.sequence
-    assert FreshHashSet(store, hash_set, refresh_seconds=0).get().reference(f"pdq:{value}").labels == ("rebuilt",)
+    assert LiveHashSet(store, hash_set, refresh_seconds=0).get().reference(f"pdq:{value}").labels == ("rebuilt",)
 
 
 def test_reindex_without_a_snapshot_bucket_names_the_option(stack, capsys):

@@ -9,9 +9,9 @@ import pytest
 from madehashes import reference_hashes, with_features
 
 from hashmatch.aws import hash_set_snapshots as snapshots_module
-from hashmatch.aws.hash_set_snapshots import FreshHashSet, HashSetIndexer, ManifestChanged, SnapshotStore
-from hashmatch.hash_lists import HashListEntry, SignalKind
-from hashmatch.snapshot import HashSetView
+from hashmatch.aws.hash_set_snapshots import LiveHashSet, SnapshotIndexer, ManifestChanged, SnapshotStore
+from hashmatch.hash_set.lists import HashListEntry, ListedSignal
+from hashmatch.hash_set.snapshot import HashSetView
 from hashmatch.vocabulary import Action, Stage
 
 INDEXER = "IndexHashSetFunction"
@@ -26,11 +26,11 @@ def store(stack):
 def fresh(store, hash_set, index):
     """A matcher's view of the hash set, checked on every get, with the indexer caught up first."""
     index()
-    return FreshHashSet(store, hash_set, refresh_seconds=0)
+    return LiveHashSet(store, hash_set, refresh_seconds=0)
 
 
 def pdq_entry(source: str, labels=("terror",)) -> HashListEntry:
-    return HashListEntry(signal_type=SignalKind.PDQ, hash=uuid.uuid4().hex * 2, labels=labels, source=source)
+    return HashListEntry(signal_type=ListedSignal.PDQ, hash=uuid.uuid4().hex * 2, labels=labels, source=source)
 
 
 @pytest.fixture
@@ -69,11 +69,11 @@ def test_an_allowed_entry_leaves_a_running_matcher_and_comes_back_when_disallowe
     index()
     assert f"pdq:{entry.hash}" in fresh.get()
 
-    hash_set.entries.allow(SignalKind.PDQ, entry.hash, allowed_by="tests", reason="false positive")
+    hash_set.entries.allow(ListedSignal.PDQ, entry.hash, allowed_by="tests", reason="false positive")
     index()
     assert f"pdq:{entry.hash}" not in fresh.get()
 
-    hash_set.entries.disallow(SignalKind.PDQ, entry.hash)
+    hash_set.entries.disallow(ListedSignal.PDQ, entry.hash)
     index()
     assert f"pdq:{entry.hash}" in fresh.get()
 
@@ -84,7 +84,7 @@ def test_a_removed_entry_leaves_a_running_matcher(hash_set, fresh, index, source
     index()
     assert f"pdq:{entry.hash}" in fresh.get()
 
-    hash_set.entries.remove(SignalKind.PDQ, entry.hash, source)
+    hash_set.entries.remove(ListedSignal.PDQ, entry.hash, source)
     index()
 
     assert f"pdq:{entry.hash}" not in fresh.get()
@@ -138,11 +138,11 @@ def test_a_rebuild_puts_the_local_features_in_a_snapshot_a_matcher_maps_without_
     try:
         # Small parts, so that the real endpoint's ranged reads are exercised on a small snapshot.
         monkeypatch.setattr(snapshots_module, "READ_PART_BYTES", 4096)
-        manifest = HashSetIndexer(hash_set, store).rebuild().manifest
+        manifest = SnapshotIndexer(hash_set, store).rebuild().manifest
         read_features = []
         monkeypatch.setattr(hash_set.features, "get_many", lambda keys: read_features.extend(keys) or {})
 
-        stage = FreshHashSet(store, hash_set, refresh_seconds=0).get().matcher.stage(Stage.LOCAL_FEATURES)
+        stage = LiveHashSet(store, hash_set, refresh_seconds=0).get().matcher.stage(Stage.LOCAL_FEATURES)
         (hits,) = stage.index.search_all([hashes.features[2].features], threads=1)
 
         assert manifest.features is not None and read_features == []
@@ -190,7 +190,7 @@ def test_without_a_snapshot_the_indexer_builds_one_from_the_whole_table(runner, 
     outcome = runner.module(INDEXER).indexer.apply({"pdq:" + "0" * 64})
 
     assert outcome.rebuilt
-    assert f"pdq:{entry.hash}" in FreshHashSet(store, hash_set, refresh_seconds=0).get()
+    assert f"pdq:{entry.hash}" in LiveHashSet(store, hash_set, refresh_seconds=0).get()
 
 
 def test_without_a_snapshot_a_matcher_loads_the_table(hash_set, stack, index, source):
@@ -198,7 +198,7 @@ def test_without_a_snapshot_a_matcher_loads_the_table(hash_set, stack, index, so
     hash_set.entries.add(entry)
     empty = SnapshotStore(stack.client("s3"), stack.ref("HashesBucket"))  # a bucket the indexer never wrote to
 
-    matcher_view = FreshHashSet(empty, hash_set, refresh_seconds=0)
+    matcher_view = LiveHashSet(empty, hash_set, refresh_seconds=0)
 
     assert f"pdq:{entry.hash}" in matcher_view.get() and matcher_view.source == "table scan"
 

@@ -10,7 +10,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from hashmatch.upload_log import LOG_MESSAGE_TYPE
+from hashmatch.upload_log.records import LOG_MESSAGE_TYPE
 
 FUNCTION = "LogUploadHashesFunction"
 

@@ -9,8 +9,8 @@ import time
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from hashmatch.hash_lists import HashListEntry, SignalKind
-from hashmatch.lookup import Caller
+from hashmatch.hash_set.lists import HashListEntry, ListedSignal
+from hashmatch.matching.lookup import Caller
 from hashmatch.vocabulary import Action
 from aws_fixtures import forget_source
 
@@ -36,7 +36,7 @@ def event(load_event):
 @pytest.fixture
 def listed(hash_set, index):
     """A PDQ list entry that asks for quarantine, indexed."""
-    hash_set.entries.add(HashListEntry(signal_type=SignalKind.PDQ, hash=LISTED, labels=("functional",), source=SOURCE), action=Action.QUARANTINE)
+    hash_set.entries.add(HashListEntry(signal_type=ListedSignal.PDQ, hash=LISTED, labels=("functional",), source=SOURCE), action=Action.QUARANTINE)
     index()
     yield LISTED
     forget_source(hash_set, SOURCE)

@@ -15,7 +15,7 @@ from hashmatch.aws import hash_messages
 from hashmatch.aws.audit import now
 from hashmatch.aws.detail_pictures import DetailPicturesObject, StoredPicture, store_detail_pictures
 from hashmatch.aws.uploads import Upload
-from hashmatch.local_features.orb import MIN_INLIERS
+from hashmatch.matching.local_features.orb import MIN_INLIERS
 from hashmatch.media.hashing import encode_detail_picture, hash_media
 from hashmatch.model import DetailPicture, MediaHashes
 from hashmatch_tools.admin import add_reference

@@ -11,7 +11,7 @@ from botocore.credentials import Credentials
 from makemedia import image_bytes, textured
 
 from aws_fixtures import forget_source
-from hashmatch.hash_lists import HashListEntry, SignalKind
+from hashmatch.hash_set.lists import HashListEntry, ListedSignal
 from hashmatch.vocabulary import Action
 from hashmatch_tools import cli
 from hashmatch_tools.admin import add_reference
@@ -29,10 +29,10 @@ def url(stack) -> str:
 @pytest.fixture(scope="module")
 def reference(stack, runner, tmp_path_factory):
     """A picture in the hash set, indexed: what the copies are checked against."""
-    from hashmatch.aws.hash_set import HashSet
-    from hashmatch.aws.reference_features import ReferenceFeaturesBucket
+    from hashmatch.aws.hash_set.table import HashSetTable
+    from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
 
-    hash_set = HashSet(stack.table("HashSetTable"), ReferenceFeaturesBucket(stack.client("s3"), stack.ref("ReferenceFeaturesBucket")))
+    hash_set = HashSetTable(stack.table("HashSetTable"), ReferenceFeaturesBucket(stack.client("s3"), stack.ref("ReferenceFeaturesBucket")))
     path = tmp_path_factory.mktemp("lookup") / "known.png"
     path.write_bytes(image_bytes(textured(47, 640, 480)))
     added = add_reference(hash_set, str(path), label="lookup picture", source="lookup tests")
@@ -166,21 +166,21 @@ def test_a_throttled_caller_gets_429_while_another_is_answered(stack, url):
 
 
 def test_an_allow_listed_hash_does_not_match(tmp_path, capsys, stack, runner, url, as_identity):
-    from hashmatch.aws.hash_set import HashSet
+    from hashmatch.aws.hash_set.table import HashSetTable
 
-    entries = HashSet(stack.table("HashSetTable")).entries
-    entries.add(HashListEntry(signal_type=SignalKind.PDQ, hash=LISTED, labels=("listed",), source=SOURCE), action=Action.REVIEW)
+    entries = HashSetTable(stack.table("HashSetTable")).entries
+    entries.add(HashListEntry(signal_type=ListedSignal.PDQ, hash=LISTED, labels=("listed",), source=SOURCE), action=Action.REVIEW)
     runner.run_until_idle(functions=["IndexHashSetFunction"])
     hashes = tmp_path / "listed.txt"
     hashes.write_text(f"# one listed hash\n{LISTED}\n")
     as_identity("partner")
     try:
         _, before, _ = check(capsys, url, str(hashes))
-        entries.allow(SignalKind.PDQ, LISTED, allowed_by="tests", reason="a false positive")
+        entries.allow(ListedSignal.PDQ, LISTED, allowed_by="tests", reason="a false positive")
         runner.run_until_idle(functions=["IndexHashSetFunction"])
         _, after, _ = check(capsys, url, str(hashes))
     finally:
-        forget_source(HashSet(stack.table("HashSetTable")), SOURCE)
+        forget_source(HashSetTable(stack.table("HashSetTable")), SOURCE)
         runner.run_until_idle(functions=["IndexHashSetFunction"])
 
     assert before == [{"signal_type": "pdq", "hash": LISTED, "match": True, "action": "review"}]

@@ -14,13 +14,13 @@ import pytest
 from makemedia import detailed, image_bytes, textured
 
 from hashmatch_tools.admin import add_reference
-from hashmatch.aws.hash_set import HashSet
-from hashmatch.aws.hash_set_snapshots import FreshHashSet, SnapshotStore
+from hashmatch.aws.hash_set.table import HashSetTable
+from hashmatch.aws.hash_set_snapshots import LiveHashSet, SnapshotStore
 from hashmatch_tools.local.stack import load_template
-from hashmatch.hash_lists import HashListEntry, HashListFormat, SignalKind, read_hash_list
+from hashmatch.hash_set.lists import HashListEntry, HashListFormat, ListedSignal, read_hash_list
 from hashmatch.media.hashing import hash_media
-from hashmatch.aws.reference_features import ReferenceFeaturesBucket
-from hashmatch.local_features.orb import MIN_INLIERS
+from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
+from hashmatch.matching.local_features.orb import MIN_INLIERS
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "schemas" / "match-message.schema.json").read_text())
@@ -38,7 +38,7 @@ def validate(message: dict) -> None:
 @pytest.fixture(scope="module")
 def reference_video(stack, corpus):
     """The corpus chair video in the hash set for this module's tests."""
-    hash_set = HashSet(stack.table("HashSetTable"), ReferenceFeaturesBucket(stack.client("s3"), stack.ref("ReferenceFeaturesBucket")))
+    hash_set = HashSetTable(stack.table("HashSetTable"), ReferenceFeaturesBucket(stack.client("s3"), stack.ref("ReferenceFeaturesBucket")))
     reference = add_reference(hash_set, corpus / VIDEOS / "chair-orig-22-sd-bar.mp4", label="known video", source="corpus")
     yield reference
     hash_set.remove_reference(reference.reference_id)
@@ -275,16 +275,16 @@ def test_a_hash_list_entry_matches_until_it_is_allowed_or_removed(stack, runner,
     try:
         for step in ("listed", "allowed", "removed"):
             if step == "allowed":
-                hash_set.entries.allow(SignalKind.PDQ, listed, allowed_by="tests", reason="a false positive of this list")
+                hash_set.entries.allow(ListedSignal.PDQ, listed, allowed_by="tests", reason="a false positive of this list")
             elif step == "removed":
-                hash_set.entries.disallow(SignalKind.PDQ, listed)
-                hash_set.entries.remove(SignalKind.PDQ, listed)
+                hash_set.entries.disallow(ListedSignal.PDQ, listed)
+                hash_set.entries.remove(ListedSignal.PDQ, listed)
             upload(f"user uploads/listed-{step}.jpg", image_bytes(detailed(77, 640, 480), "JPEG", quality=80))
             runner.run_until_idle()
             outcomes.append((step, [m["matches"][0]["reference_id"] for m in messages(drain, observer)]))
     finally:
-        hash_set.entries.disallow(SignalKind.PDQ, listed)
-        hash_set.entries.remove(SignalKind.PDQ, listed)
+        hash_set.entries.disallow(ListedSignal.PDQ, listed)
+        hash_set.entries.remove(ListedSignal.PDQ, listed)
 
     # Each change takes effect for the very next upload (the stack here checks the version on every batch).
     assert outcomes == [("listed", [f"pdq:{listed}"]), ("allowed", []), ("removed", [])]
@@ -293,12 +293,12 @@ def test_a_hash_list_entry_matches_until_it_is_allowed_or_removed(stack, runner,
 def test_an_upload_whose_md5_is_listed_is_matched_exactly(runner, hash_set, observer, drain, upload):
     exact = image_bytes(textured(78, 320, 240), "JPEG", quality=90)
     listed = hashlib.md5(exact).hexdigest()
-    hash_set.entries.add(HashListEntry(signal_type=SignalKind.MD5, hash=listed, labels=("exact",), source="md5 list"), action="quarantine")
+    hash_set.entries.add(HashListEntry(signal_type=ListedSignal.MD5, hash=listed, labels=("exact",), source="md5 list"), action="quarantine")
     try:
         upload("user uploads/exact copy.jpg", exact)
         runner.run_until_idle()
     finally:
-        hash_set.entries.remove(SignalKind.MD5, listed)
+        hash_set.entries.remove(ListedSignal.MD5, listed)
 
     [message] = messages(drain, observer)
     validate(message)
@@ -309,15 +309,15 @@ def test_a_hash_list_change_reaches_a_running_matcher_within_five_seconds(stack,
     # The matcher's hash set as deployed (the template's default refresh interval), the indexer
     # polled in the background as Lambda polls a stream: each change goes table -> stream ->
     # indexer -> snapshot manifest in S3 -> the matcher's next check.
-    matcher = FreshHashSet(SnapshotStore(stack.client("s3"), stack.ref("SnapshotBucket")), hash_set, DEFAULT_REFRESH_SECONDS)
+    matcher = LiveHashSet(SnapshotStore(stack.client("s3"), stack.ref("SnapshotBucket")), hash_set, DEFAULT_REFRESH_SECONDS)
     value = uuid.uuid4().hex * 2
     source = f"freshness {value[:6]}"
     key = f"pdq:{value}"
     steps = (
-        ("added", lambda: hash_set.entries.add(HashListEntry(signal_type=SignalKind.PDQ, hash=value, source=source)), True),
-        ("allowed", lambda: hash_set.entries.allow(SignalKind.PDQ, value, allowed_by="tests", reason="false positive"), False),
-        ("disallowed", lambda: hash_set.entries.disallow(SignalKind.PDQ, value), True),
-        ("removed", lambda: hash_set.entries.remove(SignalKind.PDQ, value), False),
+        ("added", lambda: hash_set.entries.add(HashListEntry(signal_type=ListedSignal.PDQ, hash=value, source=source)), True),
+        ("allowed", lambda: hash_set.entries.allow(ListedSignal.PDQ, value, allowed_by="tests", reason="false positive"), False),
+        ("disallowed", lambda: hash_set.entries.disallow(ListedSignal.PDQ, value), True),
+        ("removed", lambda: hash_set.entries.remove(ListedSignal.PDQ, value), False),
     )
     runner.run_until_idle(functions=["IndexHashSetFunction"])
     matcher.get()
@@ -332,8 +332,8 @@ def test_a_hash_list_change_reaches_a_running_matcher_within_five_seconds(stack,
             seconds[step] = round(time.perf_counter() - started, 2)
     finally:
         runner.stop()
-        hash_set.entries.disallow(SignalKind.PDQ, value)
-        hash_set.entries.remove(SignalKind.PDQ, value)
+        hash_set.entries.disallow(ListedSignal.PDQ, value)
+        hash_set.entries.remove(ListedSignal.PDQ, value)
 
     assert (key in matcher.get()) is False and matcher.source == "snapshot"
     assert max(seconds.values()) <= FRESHNESS_SECONDS, seconds

@@ -15,9 +15,9 @@ import jsonschema
 import pytest
 from makemedia import image_bytes, textured
 
-from hashmatch.aws.audit import AuditLog
-from hashmatch.aws.hash_set import HashSet
-from hashmatch.aws.reference_features import ReferenceFeaturesBucket
+from hashmatch.aws.audit import AuditTable
+from hashmatch.aws.hash_set.table import HashSetTable
+from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
 from hashmatch_tools.admin import add_reference
 from hashmatch_tools.local.runner import local_pipeline
 
@@ -69,7 +69,7 @@ def copy_then_reference(retro_stack, retro_runner, observed):
         uploads[key] = f"s3://{bucket}/{key}?versionId={version}"
     retro_runner.run_until_idle()
     before = received(retro_stack, observed)
-    hash_set = HashSet(retro_stack.table("HashSetTable"), ReferenceFeaturesBucket(s3, retro_stack.ref("ReferenceFeaturesBucket")))
+    hash_set = HashSetTable(retro_stack.table("HashSetTable"), ReferenceFeaturesBucket(s3, retro_stack.ref("ReferenceFeaturesBucket")))
     reference = add_reference(hash_set, image_bytes(KNOWN), label="known picture", source="tests")
     retro_runner.run_until_idle()
     return {"uploads": uploads, "before": before, "after": received(retro_stack, observed), "reference": reference}
@@ -90,7 +90,7 @@ def test_adding_the_reference_publishes_one_retroactive_match_for_the_earlier_co
 
 
 def test_the_takedown_acts_on_the_retroactive_match_unchanged(retro_stack, copy_then_reference):
-    audit = AuditLog(retro_stack.table("AuditTable"))
+    audit = AuditTable(retro_stack.table("AuditTable"))
 
     record = audit.get(copy_then_reference["uploads"]["early/copy of known.jpg"], "takedown")
 
@@ -139,20 +139,20 @@ def restore_as_the_restore_role(stack, upload_id: str, scope: str) -> dict:
 
 def test_an_upload_restored_with_an_upload_scoped_exemption_is_not_taken_down_again_when_another_list_adds_its_content(retro_stack, retro_runner, observed, copy_then_reference):
     """The exemption an upheld complaint gave these bytes at this key holds for retro-match as it does for the live matcher."""
-    from hashmatch.hash_lists import HashListEntry, SignalKind
+    from hashmatch.hash_set.lists import HashListEntry, ListedSignal
     from hashmatch.media.hashing import hash_media
     from hashmatch.vocabulary import Action, Role
 
     taken_down = copy_then_reference["uploads"]["early/copy of known.jpg"]
     restored = restore_as_the_restore_role(retro_stack, taken_down, scope="upload")
     retro_runner.run_until_idle()  # the restored object is checked live: matched, and exempted
-    audit = AuditLog(retro_stack.table("AuditTable"))
+    audit = AuditTable(retro_stack.table("AuditTable"))
     assert audit.get(restored["restored_as"], "exempted")["reinstated"] == taken_down
     received(retro_stack, observed)
     listed = hash_media(image_bytes(KNOWN), role=Role.REFERENCE).frames[0].pdq
-    hash_set = HashSet(retro_stack.table("HashSetTable"))
+    hash_set = HashSetTable(retro_stack.table("HashSetTable"))
 
-    hash_set.entries.add(HashListEntry(signal_type=SignalKind.PDQ, hash=listed, labels=("known picture",), source="another partner"), action=Action.QUARANTINE)
+    hash_set.entries.add(HashListEntry(signal_type=ListedSignal.PDQ, hash=listed, labels=("known picture",), source="another partner"), action=Action.QUARANTINE)
     retro_runner.run_until_idle()
 
     assert received(retro_stack, observed) == []

@@ -5,7 +5,7 @@ import io
 import numpy as np
 import pytest
 
-from hashmatch.array_file import read_arrays, write_arrays
+from hashmatch.hash_set.array_file import read_arrays, write_arrays
 
 MAGIC = b"HMTESTAR"
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hashmatch.local_features import candidates
-from hashmatch.local_features.candidates import CandidateIndex, _keys
-from hashmatch.local_features.orb import extract
+from hashmatch.matching.local_features import candidates
+from hashmatch.matching.local_features.candidates import CandidateIndex, _keys
+from hashmatch.matching.local_features.orb import extract
 from makemedia import detailed
 
 

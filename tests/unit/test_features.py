@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hashmatch.local_features.candidates import CandidateIndex
-from hashmatch.local_features.orb import (
+from hashmatch.matching.local_features.candidates import CandidateIndex
+from hashmatch.matching.local_features.orb import (
     CANDIDATES,
     MIN_INLIERS,
     BruteForceFeatureIndex,
@@ -261,13 +261,13 @@ def test_a_reference_is_recognisable_for_the_seconds_of_its_frames_with_enough_d
 
 
 def test_mirror_probes_are_spread_over_the_upload_from_its_first_picture_to_its_last():
-    from hashmatch.local_features.stage import spread
+    from hashmatch.matching.local_features.stage import spread
 
     assert spread(16, 4) == [0, 5, 10, 15] and spread(3, 4) == [0, 1, 2] and spread(9, 1) == [4]
 
 
 def test_matches_that_land_on_the_same_reference_keypoint_count_as_one_inlier():
-    from hashmatch.local_features.orb import explained_keypoints
+    from hashmatch.matching.local_features.orb import explained_keypoints
 
     pairs = np.array([(0, 5), (1, 5), (2, 5), (3, 6), (4, 7)])
     assert explained_keypoints(pairs, np.array([True, True, True, True, False])) == 2
@@ -277,7 +277,7 @@ def test_matches_that_land_on_the_same_reference_keypoint_count_as_one_inlier():
 def test_keypoints_kept_are_spread_over_the_picture_not_taken_by_its_busiest_corner():
     import cv2
 
-    from hashmatch.local_features.orb import spread_over_grid
+    from hashmatch.matching.local_features.orb import spread_over_grid
 
     # 90 strong corners crowded into the top-left cell, one weak corner in each of the other 15 cells.
     crowded = [cv2.KeyPoint(float(x % 10), float(x // 10), 31, -1, 100.0) for x in range(90)]

@@ -3,12 +3,12 @@ from itertools import count
 
 import pytest
 
-from hashmatch.hash_lists import (
+from hashmatch.hash_set.lists import (
     BadLine,
     EntryStatus,
     HashListEntry,
     HashListFormat,
-    SignalKind,
+    ListedSignal,
     detect_format,
     read_hash_list,
     write_hash_list,
@@ -43,7 +43,7 @@ def read_file(path, **kwargs):
 
 def every_field_entry(**changes):
     fields = dict(
-        signal_type=SignalKind.PDQ,
+        signal_type=ListedSignal.PDQ,
         hash=A,
         labels=("christchurch", "livestream copy"),
         source="gifct",
@@ -62,7 +62,7 @@ def every_field_entry(**changes):
 
 
 def test_plain_pdq_line_is_a_pdq_entry_without_source_id():
-    assert read([A]) == [HashListEntry(signal_type=SignalKind.PDQ, hash=A, source="partner-list")]
+    assert read([A]) == [HashListEntry(signal_type=ListedSignal.PDQ, hash=A, source="partner-list")]
 
 
 def test_uppercase_hash_is_stored_as_lowercase_hex():
@@ -85,7 +85,7 @@ def test_plain_md5_line_is_reported_not_read_as_pdq():
 def test_hma_csv_line_gives_labels_source_id_and_added_at():
     [entry] = read([HMA_LINE])
     assert (entry.signal_type, entry.hash, entry.labels, entry.source_id, entry.added_at) == (
-        SignalKind.PDQ,
+        ListedSignal.PDQ,
         B,
         ("media_priority_pdq_samples", "disputed"),
         "2880742865368386",
@@ -99,7 +99,7 @@ def test_hma_csv_five_column_variant_reads_like_the_four_column_one():
 
 def test_hma_csv_32_hex_hash_is_md5():
     [entry] = read([f"{MD5},4162911387113748,2020-07-31T19:42:09+0000,media_type_video"])
-    assert entry.key == (SignalKind.MD5, MD5)
+    assert entry.key == (ListedSignal.MD5, MD5)
 
 
 def test_hma_csv_header_line_is_skipped():
@@ -137,7 +137,7 @@ def test_json_line_without_source_takes_the_callers():
 
 def test_64_hex_hash_is_sha256_only_where_json_lines_say_so():
     [entry] = read([json.dumps({"signal_type": "sha256", "hash": A})])
-    assert entry.key == (SignalKind.SHA256, A) and entries(read([A]))[0].key == (SignalKind.PDQ, A)
+    assert entry.key == (ListedSignal.SHA256, A) and entries(read([A]))[0].key == (ListedSignal.PDQ, A)
 
 
 @pytest.mark.parametrize(
@@ -314,12 +314,12 @@ def test_reading_yields_the_first_entry_before_the_input_is_exhausted():
 def test_hma_pdq_sample_gives_139_pdq_entries_with_labels_and_source_ids(corpus):
     items = read_file(corpus / HMA_DIR / "pdq.csv")
     assert len(items) == 139
-    assert all(item.signal_type is SignalKind.PDQ and item.labels and item.source_id.isdigit() for item in items)
+    assert all(item.signal_type is ListedSignal.PDQ and item.labels and item.source_id.isdigit() for item in items)
 
 
 def test_hma_video_md5_sample_gives_2_md5_entries(corpus):
     items = read_file(corpus / HMA_DIR / "video_md5.csv")
-    assert [item.signal_type for item in items] == [SignalKind.MD5, SignalKind.MD5]
+    assert [item.signal_type for item in items] == [ListedSignal.MD5, ListedSignal.MD5]
 
 
 def test_hma_tmk_sample_gives_one_bad_line_saying_tmk_is_unsupported(corpus):

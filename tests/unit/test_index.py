@@ -1,8 +1,8 @@
 import numpy as np
 
 from hashmatch.hashes import Hash
-from hashmatch.frame_index import FrameIndex
-from hashmatch.index import HashIndex
+from hashmatch.hash_set.frame_index import FrameIndex
+from hashmatch.hash_set.brute_force import HashIndex
 
 
 def random_hashes(count, seed, bits=256):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from hashmatch.hash_lists import HashListEntry, SignalKind
-from hashmatch.lookup import MAX_HASHES_PER_REQUEST, Caller, LookupRequest, LookupRequestError, PdqQuery, look_up, parse_request
-from hashmatch.snapshot import ENTRY_KIND, HashSetChanges, HashSetSnapshot, HashSetView, ReferenceState, SnapshotReference
+from hashmatch.hash_set.lists import HashListEntry, ListedSignal
+from hashmatch.matching.lookup import MAX_HASHES_PER_REQUEST, Caller, LookupRequest, LookupRequestError, PdqQuery, look_up, parse_request
+from hashmatch.hash_set.snapshot import ENTRY_KIND, HashSetChanges, HashSetSnapshot, HashSetView, KnownItemState, KnownItem
 from hashmatch.vocabulary import Action
 
 LISTED = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
@@ -19,13 +19,13 @@ def flipped(hex_hash: str, bits: int) -> str:
     return format(int(hex_hash, 16) ^ ((1 << bits) - 1), "064x")
 
 
-def entry(signal_type: SignalKind, value: str, labels=("attack video",), source="gifct") -> HashListEntry:
+def entry(signal_type: ListedSignal, value: str, labels=("attack video",), source="gifct") -> HashListEntry:
     return HashListEntry(signal_type=signal_type, hash=value, labels=tuple(labels), source=source)
 
 
 @pytest.fixture
 def view() -> HashSetView:
-    snapshot = HashSetSnapshot.build([entry(SignalKind.PDQ, LISTED), entry(SignalKind.MD5, MD5, source="partner-list")])
+    snapshot = HashSetSnapshot.build([entry(ListedSignal.PDQ, LISTED), entry(ListedSignal.MD5, MD5, source="partner-list")])
     return HashSetView(snapshot)
 
 
@@ -107,7 +107,7 @@ def test_a_listed_md5_matches_and_an_unknown_sha256_does_not(view):
 
 
 def test_answers_keep_the_requests_order_and_duplicates():
-    view = HashSetView(HashSetSnapshot.build([entry(SignalKind.PDQ, LISTED)]))
+    view = HashSetView(HashSetSnapshot.build([entry(ListedSignal.PDQ, LISTED)]))
     hashes = [flipped(LISTED, 60), LISTED, flipped(LISTED, 60), LISTED]
 
     found = answer(view, LookupRequest(tuple(PdqQuery(h) for h in hashes)))["pdq"]
@@ -118,8 +118,8 @@ def test_answers_keep_the_requests_order_and_duplicates():
 def test_the_action_is_quarantine_when_any_matched_reference_asks_for_it():
     near = flipped(LISTED, 3)
     states = [
-        ReferenceState(SnapshotReference(f"pdq:{LISTED}", ("a",), "list a", ENTRY_KIND, action=Action.REVIEW)),
-        ReferenceState(SnapshotReference(f"pdq:{near}", ("b",), "list b", ENTRY_KIND, action=Action.QUARANTINE)),
+        KnownItemState(KnownItem(f"pdq:{LISTED}", ("a",), "list a", ENTRY_KIND, action=Action.REVIEW)),
+        KnownItemState(KnownItem(f"pdq:{near}", ("b",), "list b", ENTRY_KIND, action=Action.QUARANTINE)),
     ]
     view = HashSetView(HashSetSnapshot.of_states(states))
 
@@ -131,7 +131,7 @@ def test_the_action_is_quarantine_when_any_matched_reference_asks_for_it():
 
 
 def test_review_only_matches_recommend_review():
-    state = ReferenceState(SnapshotReference(f"pdq:{LISTED}", ("a",), "list a", ENTRY_KIND, action=Action.REVIEW))
+    state = KnownItemState(KnownItem(f"pdq:{LISTED}", ("a",), "list a", ENTRY_KIND, action=Action.REVIEW))
     view = HashSetView(HashSetSnapshot.of_states([state]))
 
     assert answer(view, LookupRequest((PdqQuery(LISTED),)), with_labels=False)["pdq"][0]["action"] == "review"
@@ -147,7 +147,7 @@ def test_an_entry_allowed_since_the_snapshot_no_longer_matches(view):
 
 
 def test_an_entry_added_since_the_snapshot_matches():
-    added = ReferenceState(SnapshotReference(f"pdq:{LISTED}", ("new",), "late list", ENTRY_KIND))
+    added = KnownItemState(KnownItem(f"pdq:{LISTED}", ("new",), "late list", ENTRY_KIND))
     view = HashSetView(HashSetSnapshot.build([]), HashSetChanges({f"pdq:{LISTED}": added}))
 
     [found] = answer(view, LookupRequest((PdqQuery(LISTED),)))["pdq"]
@@ -156,7 +156,7 @@ def test_an_entry_added_since_the_snapshot_matches():
 
 
 def test_a_media_reference_frame_matches_a_hash_of_it():
-    media = ReferenceState(SnapshotReference("ref-1", ("known video",), "corpus", "video", 10.0), ((0.0, LISTED), (2.0, flipped(LISTED, 100))))
+    media = KnownItemState(KnownItem("ref-1", ("known video",), "corpus", "video", 10.0), ((0.0, LISTED), (2.0, flipped(LISTED, 100))))
     view = HashSetView(HashSetSnapshot.of_states([media]))
 
     [found] = answer(view, LookupRequest((PdqQuery(flipped(LISTED, 2)),)))["pdq"]

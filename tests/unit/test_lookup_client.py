@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from hashmatch.lookup import LookupRequest, PdqQuery
+from hashmatch.matching.lookup import LookupRequest, PdqQuery
 from hashmatch.model import FrameHashes, MediaHashes
 from hashmatch.vocabulary import MediaKind, Role
 from hashmatch_tools.lookup_client import lookup_request_of, read_hashes, region_for

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-from hashmatch.frame_index import FrameMatch
-from hashmatch.matcher import DigestStage, Matcher, PdqStage, StageFindings
+from hashmatch.hash_set.frame_index import FrameMatch
+from hashmatch.matching.matcher import DigestStage, Matcher, PdqStage, StageFindings
 from hashmatch.model import EncodedDetailPicture, FrameHashes, MediaHashes
 from hashmatch.vocabulary import Stage
 

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from hashmatch.hash_lists import HashListEntry, SignalKind
-from hashmatch.index import HashIndex
-from hashmatch.snapshot import HashSetSnapshot
+from hashmatch.hash_set.lists import HashListEntry, ListedSignal
+from hashmatch.hash_set.brute_force import HashIndex
+from hashmatch.hash_set.snapshot import HashSetSnapshot
 from hashmatch.vocabulary import Stage
 from hashmatch_tools.cli import main
 from makemedia import encode_video, image_bytes, panning, textured
@@ -112,9 +112,9 @@ def test_an_unrelated_picture_matches_nothing(capsys, tmp_path):
 def test_a_snapshot_keeps_entries_digests_and_frames():
     md5 = hashlib.md5(b"file").hexdigest()
     entries = [
-        HashListEntry(signal_type=SignalKind.PDQ, hash=hashlib.sha256(b"a").hexdigest(), labels=("x",), source="one"),
-        HashListEntry(signal_type=SignalKind.PDQ, hash=hashlib.sha256(b"a").hexdigest(), labels=("y",), source="two"),
-        HashListEntry(signal_type=SignalKind.MD5, hash=md5, source="one"),
+        HashListEntry(signal_type=ListedSignal.PDQ, hash=hashlib.sha256(b"a").hexdigest(), labels=("x",), source="one"),
+        HashListEntry(signal_type=ListedSignal.PDQ, hash=hashlib.sha256(b"a").hexdigest(), labels=("y",), source="two"),
+        HashListEntry(signal_type=ListedSignal.MD5, hash=md5, source="one"),
     ]
 
     again = HashSetSnapshot.from_bytes(HashSetSnapshot.build(entries).to_bytes())

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from hashmatch.index import HashIndex, pack
-from hashmatch.pdq_index import PdqIndex
+from hashmatch.hash_set.brute_force import HashIndex, pack
+from hashmatch.hash_set.pdq_index import PdqIndex
 
 RADIUS = 31
 

@@ -7,11 +7,11 @@ import random
 import pytest
 
 from hashmatch.aws.athena import literal, result_rows
-from hashmatch.duckdb_engine import DuckDbEngine
+from hashmatch.upload_log.duckdb_engine import DuckDbEngine
 from hashmatch.model import FrameHashes, MediaHashes
-from hashmatch.retro_match import DUCKDB_COMPATIBILITY, MAX_EXACT_THRESHOLD, RETRO_CANDIDATES_SQL, logged_uploads, probe_rows, retro_match, retro_match_id
-from hashmatch.snapshot import ENTRY_KIND, ReferenceState, SnapshotReference
-from hashmatch.upload_log import log_messages, log_rows, parquet_files
+from hashmatch.upload_log.retro_match import DUCKDB_COMPATIBILITY, MAX_EXACT_THRESHOLD, RETRO_CANDIDATES_SQL, logged_uploads, probe_rows, retro_match, retro_match_id
+from hashmatch.hash_set.snapshot import ENTRY_KIND, KnownItemState, KnownItem
+from hashmatch.upload_log.records import log_messages, log_rows, parquet_files
 from hashmatch.vocabulary import MediaKind, Role
 
 DAY = "2026-12-04"
@@ -55,12 +55,12 @@ def write_log(directory, uploads: list[tuple[dict, MediaHashes]], day: str = DAY
         path.write_bytes(body)
 
 
-def still_entry(pdq: str) -> ReferenceState:
-    return ReferenceState(SnapshotReference(f"pdq:{pdq}", ("listed",), "a list", ENTRY_KIND))
+def still_entry(pdq: str) -> KnownItemState:
+    return KnownItemState(KnownItem(f"pdq:{pdq}", ("listed",), "a list", ENTRY_KIND))
 
 
-def video_reference(key: str, frames: list[str]) -> ReferenceState:
-    return ReferenceState(SnapshotReference(key, ("known video",), "tests", "video", duration=2.0 * len(frames)), frames=tuple((2.0 * i, h) for i, h in enumerate(frames)))
+def video_reference(key: str, frames: list[str]) -> KnownItemState:
+    return KnownItemState(KnownItem(key, ("known video",), "tests", "video", duration=2.0 * len(frames)), frames=tuple((2.0 * i, h) for i, h in enumerate(frames)))
 
 
 def test_the_sql_finds_exactly_the_uploads_brute_force_finds_within_the_threshold(tmp_path):
@@ -136,7 +136,7 @@ def test_a_video_sharing_one_frame_with_a_reference_is_a_candidate_but_not_a_mat
 def test_a_listed_sha256_matches_the_logged_upload_with_those_bytes(tmp_path):
     rng = random.Random(5)
     write_log(tmp_path, [upload("exact.mp4", [(random_hash(rng), 90, ())], sha256="ab" * 32), upload("else.mp4", [(random_hash(rng), 90, ())], sha256="cd" * 32)])
-    entry = ReferenceState(SnapshotReference("sha256:" + "ab" * 32, ("listed",), "a list", ENTRY_KIND))
+    entry = KnownItemState(KnownItem("sha256:" + "ab" * 32, ("listed",), "a list", ENTRY_KIND))
 
     run = retro_match(DuckDbEngine(tmp_path), [entry], DAY)
 

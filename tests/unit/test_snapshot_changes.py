@@ -8,19 +8,19 @@ import numpy as np
 import pytest
 from madehashes import reference_hashes
 
-from hashmatch.frame_index import FrameIndexLayers
+from hashmatch.hash_set.frame_index import FrameIndexLayers
 from hashmatch.model import FrameHashes
-from hashmatch.snapshot import ENTRY_KIND, HashSetChanges, HashSetSnapshot, HashSetView, ReferenceState, SnapshotReference
+from hashmatch.hash_set.snapshot import ENTRY_KIND, HashSetChanges, HashSetSnapshot, HashSetView, KnownItemState, KnownItem
 from hashmatch.vocabulary import Action
 
 
-def media_state(key: str, seed: int, frames: int = 8, label: str = "known video") -> ReferenceState:
+def media_state(key: str, seed: int, frames: int = 8, label: str = "known video") -> KnownItemState:
     hashes = reference_hashes(frames, seed)
-    return ReferenceState(SnapshotReference(key, (label,), "tests", "video", hashes.duration, Action.QUARANTINE, f"features/{key}"), tuple((f.timestamp, f.pdq) for f in hashes.frames))
+    return KnownItemState(KnownItem(key, (label,), "tests", "video", hashes.duration, Action.QUARANTINE, f"features/{key}"), tuple((f.timestamp, f.pdq) for f in hashes.frames))
 
 
-def entry_state(kind: str, value: str, labels=("list label",), source="list A", action=Action.REVIEW) -> ReferenceState:
-    return ReferenceState(SnapshotReference(f"{kind}:{value}", tuple(labels), source, ENTRY_KIND, action=action))
+def entry_state(kind: str, value: str, labels=("list label",), source="list A", action=Action.REVIEW) -> KnownItemState:
+    return KnownItemState(KnownItem(f"{kind}:{value}", tuple(labels), source, ENTRY_KIND, action=action))
 
 
 def random_hex(rng: np.random.Generator, nbytes: int = 32) -> str:
@@ -111,8 +111,8 @@ def test_a_view_describes_changed_and_unchanged_references_as_they_are_now(world
     view = HashSetView(HashSetSnapshot.of_states(world["base"].values()), world["changes"])
     pdq = world["pdq"]
 
-    assert view.describe(f"pdq:{pdq[1]}") == SnapshotReference(f"pdq:{pdq[1]}", ("relabelled",), "list B", ENTRY_KIND, action=Action.QUARANTINE)
-    assert view.describe(f"pdq:{pdq[2]}") == SnapshotReference(f"pdq:{pdq[2]}", ("list label",), "list A", ENTRY_KIND, action=Action.REVIEW)
+    assert view.describe(f"pdq:{pdq[1]}") == KnownItem(f"pdq:{pdq[1]}", ("relabelled",), "list B", ENTRY_KIND, action=Action.QUARANTINE)
+    assert view.describe(f"pdq:{pdq[2]}") == KnownItem(f"pdq:{pdq[2]}", ("list label",), "list A", ENTRY_KIND, action=Action.REVIEW)
     assert view.describe("video-b").labels == ("replaced video",)
     assert f"pdq:{pdq[0]}" not in view and "video-a" not in view and f"md5:{world['md5'][0]}" not in view
 

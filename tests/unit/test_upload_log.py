@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from hashmatch.model import FrameHashes, MediaHashes
-from hashmatch.upload_log import (
+from hashmatch.upload_log.records import (
     FRAMES_TABLE,
     MAX_FRAME_BYTES_PER_MESSAGE,
     UPLOADS_TABLE,

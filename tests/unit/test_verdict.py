@@ -1,6 +1,6 @@
 from hashmatch.model import FrameHashes
-from hashmatch.frame_index import FrameMatch
-from hashmatch.verdict import MIN_MATCHED_FRAMES, QUERY_MATCH_THRESHOLD, decide, sampling_step
+from hashmatch.hash_set.frame_index import FrameMatch
+from hashmatch.matching.verdict import MIN_MATCHED_FRAMES, QUERY_MATCH_THRESHOLD, decide, sampling_step
 
 H = "0" * 64
 

@@ -12,7 +12,7 @@ import json
 import time
 from typing import Any, Callable, Mapping, Sequence
 
-from hashmatch.retro_match import PROBES_TABLE
+from hashmatch.upload_log.retro_match import PROBES_TABLE
 
 _NUMERIC = {"tinyint", "smallint", "integer", "bigint"}
 _FLOATING = {"double", "float", "real", "decimal"}

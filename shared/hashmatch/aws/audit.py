@@ -52,7 +52,7 @@ def exemption_id(sha256: str, bucket: str | None = None, key: str | None = None)
     return f"sha256:{sha256}@s3://{bucket}/{key}"
 
 
-class AuditLog:
+class AuditTable:
     """The audit table (a boto3 DynamoDB Table resource)."""
 
     def __init__(self, table):

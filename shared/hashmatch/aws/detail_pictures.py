@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Sequence
 from hashmatch.model import Box, EncodedDetailPicture
 
 if TYPE_CHECKING:  # the hasher writes detail pictures and needs none of the matcher
-    from hashmatch.matcher import DetailPictureLoader
+    from hashmatch.matching.matcher import DetailPictureLoader
 
 KEY_PREFIX = "details/"
 

@@ -43,12 +43,12 @@ from typing import BinaryIO, Callable, Iterable
 
 from botocore.exceptions import ClientError
 
-from hashmatch.aws.hash_set import RESERVED_PREFIX, HashSet, LoadedHashSet, local_feature_index
+from hashmatch.aws.hash_set.table import RESERVED_PREFIX, HashSetTable, HashSetVersion, local_feature_index
 from hashmatch.aws.s3_objects import CHANGED_CODES, error_code, is_missing, object_address
-from hashmatch.local_features.orb import LocalFeatureIndex, LocalFeatureLayers
-from hashmatch.local_features.stage import LocalFeatureStage
+from hashmatch.matching.local_features.orb import LocalFeatureIndex, LocalFeatureLayers
+from hashmatch.matching.local_features.stage import LocalFeatureStage
 from hashmatch.model import FrameFeatures
-from hashmatch.snapshot import HashSetChanges, HashSetSnapshot, HashSetView, SnapshotReference
+from hashmatch.hash_set.snapshot import HashSetChanges, HashSetSnapshot, HashSetView, KnownItem
 
 logger = logging.getLogger(__name__)
 
@@ -256,14 +256,14 @@ class IndexerOutcome:
     features_written: bool = False  # a new local-feature snapshot was published after it
 
 
-class HashSetIndexer:
+class SnapshotIndexer:
     """Keeps the snapshot bucket up to date with the table: the changed keys of a stream batch in, a new manifest out.
 
     It reads each changed reference's state now (not the stream's images), so batches may repeat,
     overlap or arrive late: the result is the table as it is.
     """
 
-    def __init__(self, hash_set: HashSet, store: SnapshotStore, compact_after: int = COMPACT_AFTER_CHANGES, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, hash_set: HashSetTable, store: SnapshotStore, compact_after: int = COMPACT_AFTER_CHANGES, sleep: Callable[[float], None] = time.sleep):
         self.hash_set = hash_set
         self.store = store
         self.compact_after = compact_after
@@ -392,7 +392,7 @@ class HashSetIndexer:
             self._snapshot = (snapshot_object, snapshot)
         return written
 
-    def _write_features(self, media: Iterable[SnapshotReference], sequence: int) -> StoredObject | None:
+    def _write_features(self, media: Iterable[KnownItem], sequence: int) -> StoredObject | None:
         """The local-feature snapshot of these media references: their features read FEATURES_BATCH
         references at a time, indexed (the tables built once, here, not in every matcher), written.
         None when no reference has features."""
@@ -427,7 +427,7 @@ class HashSetIndexer:
         return self._snapshot[1]
 
 
-class FreshHashSet:
+class LiveHashSet:
     """A matcher's hash set: the snapshot and the changes since it, checked every `refresh_seconds`.
 
     The snapshot is read again only when the indexer wrote a new one; a change in between costs
@@ -442,7 +442,7 @@ class FreshHashSet:
     def __init__(
         self,
         store: SnapshotStore,
-        hash_set: HashSet,
+        hash_set: HashSetTable,
         refresh_seconds: float,
         clock: Callable[[], float] = time.monotonic,
     ):
@@ -451,7 +451,7 @@ class FreshHashSet:
         self.refresh_seconds = refresh_seconds
         self.clock = clock
         self.source = "none"  # "snapshot" or "table scan": where the loaded set came from
-        self._loaded: LoadedHashSet | None = None
+        self._loaded: HashSetVersion | None = None
         self._checked = float("-inf")
         self._etag: str | None = None
         self._snapshot: tuple[StoredObject, HashSetSnapshot] | None = None
@@ -466,7 +466,7 @@ class FreshHashSet:
         """The snapshot this matcher holds (None before the first, or while it loads the table instead)."""
         return self._snapshot[1] if self._snapshot is not None else None
 
-    def get(self) -> LoadedHashSet:
+    def get(self) -> HashSetVersion:
         now = self.clock()
         if self._loaded is not None and now - self._checked < self.refresh_seconds:
             return self._loaded
@@ -480,13 +480,13 @@ class FreshHashSet:
         self._checked = now
         return self._loaded
 
-    def _from_snapshot(self, manifest: Manifest) -> LoadedHashSet:
+    def _from_snapshot(self, manifest: Manifest) -> HashSetVersion:
         if self._snapshot is None or self._snapshot[0] != manifest.snapshot:
             # Let the old one go before the new one arrives: two would not fit at ten million entries.
             self._snapshot = self._loaded = None
             self._snapshot = (manifest.snapshot, self.store.read_snapshot(manifest))
         view = HashSetView(self._snapshot[1], self.store.read_changes(manifest))
-        return LoadedHashSet(view, view.matcher(self.hash_set.pdq_threshold, [self._local_features(view, manifest)]), manifest.sequence)
+        return HashSetVersion(view, view.matcher(self.hash_set.pdq_threshold, [self._local_features(view, manifest)]), manifest.sequence)
 
     def _local_features(self, view: HashSetView, manifest: Manifest | None = None) -> LocalFeatureStage:
         """The media references' local features: the local-feature snapshot's, less the references it
@@ -537,7 +537,7 @@ class FreshHashSet:
             logger.error("local-feature snapshot unreadable, references' features read one by one", extra={"key": manifest.features.key, "error": str(error)})
             return None, frozenset()
 
-    def _lacking_features(self, lacking: list[SnapshotReference]) -> tuple[tuple[frozenset, LocalFeatureIndex] | None, bool]:
+    def _lacking_features(self, lacking: list[KnownItem]) -> tuple[tuple[frozenset, LocalFeatureIndex] | None, bool]:
         """An index of these references' features (read per features key once per container), and
         whether every one was readable. References only added are merged into the index held;
         one removed or replaced builds it anew."""
@@ -563,12 +563,12 @@ class FreshHashSet:
         return added, complete
 
 
-def _identity(reference: SnapshotReference) -> tuple:
+def _identity(reference: KnownItem) -> tuple:
     """What the local features hold of a media reference: its key, its features and its duration."""
     return (reference.key, reference.features_key, reference.duration)
 
 
-def media_digest(media: Iterable[SnapshotReference]) -> str:
+def media_digest(media: Iterable[KnownItem]) -> str:
     """One digest of the media references with features (their identities): a local-feature snapshot
     built for a set with the same digest holds the same features."""
     identities = sorted(json.dumps(list(_identity(reference))) for reference in media if reference.features_key)

@@ -9,7 +9,7 @@ from typing import Sequence
 
 from hashmatch.aws.audit import now
 from hashmatch.aws.hash_messages import HashesMessage
-from hashmatch.aws.hash_set import ReferenceMatch
+from hashmatch.aws.hash_set.table import KnownItemMatch
 from hashmatch.aws.messages import (
     HOLD_MESSAGE_TYPE,
     HOLD_MESSAGE_VERSION,
@@ -25,9 +25,9 @@ from hashmatch.aws.messages import (
     HoldTimes,
     ReferenceMatchEntry,
 )
-from hashmatch.local_features.orb import MIN_INLIERS
-from hashmatch.lookup import recommended_action as recommend
-from hashmatch.verdict import sampling_step
+from hashmatch.matching.local_features.orb import MIN_INLIERS
+from hashmatch.matching.lookup import recommended_action as recommend
+from hashmatch.matching.verdict import sampling_step
 from hashmatch.vocabulary import Action, CannotCheckReason, Stage
 
 
@@ -42,7 +42,7 @@ def segments(timestamps: Sequence[float], gap: float) -> list[list[float]]:
     return ranges
 
 
-def recommended_action(matches: Sequence[ReferenceMatch]) -> Action:
+def recommended_action(matches: Sequence[KnownItemMatch]) -> Action:
     """Quarantine when any matched reference asks for it, otherwise review (the lookup API's rule too)."""
     return recommend([m.reference for m in matches])
 
@@ -81,7 +81,7 @@ def hold_message(request: HashesMessage, reason: CannotCheckReason, detail: str)
     )
 
 
-def match_message(request: HashesMessage, matches: Sequence[ReferenceMatch], threshold: int, match_id: str | None = None) -> MatchMessage:
+def match_message(request: HashesMessage, matches: Sequence[KnownItemMatch], threshold: int, match_id: str | None = None) -> MatchMessage:
     """`threshold` is the PDQ threshold the matcher used; the local-feature stage has its own (MIN_INLIERS), exact digests 0.
     `match_id` defaults to a random UUID (the matcher passes live_match_id, retro-match its own).
 

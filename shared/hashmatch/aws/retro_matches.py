@@ -15,13 +15,13 @@ import os
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from hashmatch.aws.audit import AuditEvent, AuditLog, now
+from hashmatch.aws.audit import AuditEvent, AuditTable, now
 from hashmatch.aws.hash_messages import HashesMessage
-from hashmatch.aws.hash_set import ReferenceMatch
+from hashmatch.aws.hash_set.table import KnownItemMatch
 from hashmatch.aws.match_messages import match_message, publish_match
 from hashmatch.aws.uploads import Upload
-from hashmatch.retro_match import RetroMatch, RetroMatchRun, retro_match_id
-from hashmatch.upload_log import FRAMES_TABLE, UPLOADS_TABLE
+from hashmatch.upload_log.retro_match import RetroMatch, RetroMatchRun, retro_match_id
+from hashmatch.upload_log.records import FRAMES_TABLE, UPLOADS_TABLE
 
 
 def retro_record_id(match_id: str) -> str:
@@ -45,7 +45,7 @@ class PublishOutcome:
 
 
 class RetroMatchPublisher:
-    def __init__(self, audit: AuditLog, sns, topic_arn: str, pdq_threshold: int):
+    def __init__(self, audit: AuditTable, sns, topic_arn: str, pdq_threshold: int):
         self.audit, self.sns, self.topic_arn, self.pdq_threshold = audit, sns, topic_arn, pdq_threshold
 
     def publish(self, run: RetroMatchRun) -> PublishOutcome:
@@ -74,7 +74,7 @@ class RetroMatchPublisher:
         if logged.hashes.sha256 and self.audit.exemption(logged.hashes.sha256):
             outcome.exempted += 1
             return
-        matches = [ReferenceMatch(run.snapshot.describe(key), verdict) for key, verdict in found.matches]
+        matches = [KnownItemMatch(run.snapshot.describe(key), verdict) for key, verdict in found.matches]
         request = HashesMessage(upload, logged.hashes, logged.hashed_at or logged.checked_at)
         message = match_message(request, matches, self.pdq_threshold, match_id).model_copy(update={"retroactive": True})
         message_id = publish_match(self.sns, self.topic_arn, message)

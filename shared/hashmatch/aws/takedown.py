@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
-from hashmatch.aws.audit import AuditEvent, AuditLog, ExemptionScope
+from hashmatch.aws.audit import AuditEvent, AuditTable, ExemptionScope
 from hashmatch.aws.messages import HoldMessage, MatchMessage, RestoreRequest
 from hashmatch.aws.quarantine import Evidence, NotTheMatchedObject, Quarantine
 from hashmatch.aws.settings import TakedownMode
@@ -73,7 +73,7 @@ def _what(message: MatchMessage | HoldMessage) -> dict:
     }
 
 
-def take_down(message: MatchMessage | HoldMessage, mode: TakedownMode, quarantine: Quarantine, audit: AuditLog) -> TakedownOutcome:
+def take_down(message: MatchMessage | HoldMessage, mode: TakedownMode, quarantine: Quarantine, audit: AuditTable) -> TakedownOutcome:
     """Act on one match or hold message; the outcome says how it ended (logged and counted by the handler).
     A hold is quarantined as a match is (the same checks that the object is the one read), with outcome held."""
     upload = Upload.from_dict(message.upload.model_dump())
@@ -115,7 +115,7 @@ def exemption_expiry(days: int) -> str | None:
     return (datetime.now(timezone.utc) + timedelta(days=days)).isoformat(timespec="milliseconds")
 
 
-def restore(request: RestoreRequest, quarantine: Quarantine, audit: AuditLog, exemption_days: int = 0) -> dict:
+def restore(request: RestoreRequest, quarantine: Quarantine, audit: AuditTable, exemption_days: int = 0) -> dict:
     """Reinstate a quarantined upload after a complaint, and exempt its exact bytes from future matches for
     `exemption_days` (0: until revoked): at its own bucket and key (scope "upload") or everywhere (scope "bytes").
     Raises NotQuarantined, AlsoMatched, UploadGone (no evidence), KeyOccupied or ExemptionSpent."""
@@ -173,7 +173,7 @@ def restore(request: RestoreRequest, quarantine: Quarantine, audit: AuditLog, ex
     return audit.get(upload_id, AuditEvent.RESTORED)
 
 
-def legal_hold(upload_id: str, on: bool, quarantine: Quarantine, audit: AuditLog) -> dict:
+def legal_hold(upload_id: str, on: bool, quarantine: Quarantine, audit: AuditTable) -> dict:
     """Put (or lift) a legal hold on a quarantined upload's evidence; returns where the evidence is. Raises NotQuarantined."""
     takedown = audit.get(upload_id, AuditEvent.TAKEDOWN)
     if takedown is None:

@@ -101,7 +101,7 @@ def build_shard(corpus: Path, number: int) -> dict[str, np.ndarray]:
     """SHARD_FRAMES filler frames (whole clips, the last one cut short), as arrays; the same for the same number."""
     import cv2
 
-    from hashmatch.local_features.orb import extract
+    from hashmatch.matching.local_features.orb import extract
 
     cv2.setNumThreads(1)  # one worker per core
     rng = np.random.default_rng([FILLER_SEED, number])
@@ -367,7 +367,7 @@ def unrelated_media(corpus: Path, suite: Path, folder: Path) -> list[tuple[str, 
 def _query_of(name: str, kind: str, content: str, alteration: str, path: Path) -> Query:
     import time
 
-    from hashmatch.local_features.orb import features_of_detail_picture
+    from hashmatch.matching.local_features.orb import features_of_detail_picture
     from hashmatch.media.hashing import hash_media
     from hashmatch_tools.matching import detail_pictures_of
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from hashmatch.index import HashIndex
-from hashmatch.local_features.orb import MIN_INLIERS, features_of_detail_picture
-from hashmatch.local_features.stage import two_stage_matcher
-from hashmatch.matcher import Matcher
+from hashmatch.hash_set.brute_force import HashIndex
+from hashmatch.matching.local_features.orb import MIN_INLIERS, features_of_detail_picture
+from hashmatch.matching.local_features.stage import two_stage_matcher
+from hashmatch.matching.matcher import Matcher
 from hashmatch.media.hashing import hash_media
 from hashmatch.model import MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL

@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from aws_fakes import FakeTable, real_table
-from hashmatch.aws.audit import AuditLog
+from hashmatch.aws.audit import AuditTable
 
 UPLOAD = "s3://uploads/a.jpg?versionId=v1"
 SHA256 = "ef" * 32
@@ -19,8 +19,8 @@ def table() -> FakeTable:
 
 
 @pytest.fixture
-def audit(table) -> AuditLog:
-    return AuditLog(table)
+def audit(table) -> AuditTable:
+    return AuditTable(table)
 
 
 def test_a_record_reads_back_with_its_details_and_time(audit):
@@ -87,7 +87,7 @@ def test_a_throttled_write_propagates_instead_of_counting_as_a_redelivery():
         stub.add_client_error("put_item", service_error_code="ProvisionedThroughputExceededException", http_status_code=400)
 
         with pytest.raises(ClientError) as raised:
-            AuditLog(table).record(UPLOAD, "takedown", outcome="quarantined")
+            AuditTable(table).record(UPLOAD, "takedown", outcome="quarantined")
 
     assert raised.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
 
@@ -97,7 +97,7 @@ def test_a_conditional_check_failure_from_dynamodb_itself_reads_as_a_redelivery(
     with Stubber(table.meta.client) as stub:
         stub.add_client_error("put_item", service_error_code="ConditionalCheckFailedException", http_status_code=400)
 
-        assert AuditLog(table).record(UPLOAD, "takedown", outcome="quarantined") is False
+        assert AuditTable(table).record(UPLOAD, "takedown", outcome="quarantined") is False
 
 
 def test_an_exemption_is_in_force_until_it_expires(audit):
@@ -116,7 +116,7 @@ def test_a_revoked_exemption_is_no_longer_in_force(audit):
     assert audit.get(f"sha256:{SHA256}", "exemption-revoked")["reason"] == "the complaint was fraudulent"
 
 
-def exempt_upload(audit: AuditLog, bucket: str = "uploads", key: str = "a.jpg") -> bool:
+def exempt_upload(audit: AuditTable, bucket: str = "uploads", key: str = "a.jpg") -> bool:
     return audit.exempt(SHA256, scope="upload", bucket=bucket, key=key, reinstated=UPLOAD, reason="complaint upheld", requested_by="arn:aws:sts::123456789012:assumed-role/restorer/r")
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 
 from aws_fakes import FakeTable
-from hashmatch.aws.hash_list_entries import HashListEntries, stored_entries
-from hashmatch.hash_lists import EntryStatus, HashListEntry, SignalKind
+from hashmatch.aws.hash_set.entries import HashListEntries, stored_entries
+from hashmatch.hash_set.lists import EntryStatus, HashListEntry, ListedSignal
 from hashmatch.vocabulary import Action
 
 
@@ -15,7 +15,7 @@ def pdq(seed: str) -> str:
 
 
 def entry(seed: str, source: str = "list a", **fields) -> HashListEntry:
-    return HashListEntry(signal_type=SignalKind.PDQ, hash=pdq(seed), source=source, **fields)
+    return HashListEntry(signal_type=ListedSignal.PDQ, hash=pdq(seed), source=source, **fields)
 
 
 def fresh() -> tuple[HashListEntries, FakeTable, list[int]]:
@@ -76,9 +76,9 @@ def test_removing_one_source_keeps_the_others():
     entries.add(entry("h", "list a"))
     entries.add(entry("h", "list b"))
 
-    removed = entries.remove(SignalKind.PDQ, pdq("h"), "list a")
+    removed = entries.remove(ListedSignal.PDQ, pdq("h"), "list a")
 
-    assert removed == 1 and entries.get(SignalKind.PDQ, pdq("h")).sources == ("list b",)
+    assert removed == 1 and entries.get(ListedSignal.PDQ, pdq("h")).sources == ("list b",)
 
 
 def test_an_allowed_line_of_an_export_is_allowed_once_on_import():
@@ -90,15 +90,15 @@ def test_an_allowed_line_of_an_export_is_allowed_once_on_import():
     again = entries.import_entries([line])
 
     assert first.allowed == 1 and again.allowed == 0 and bumps == []
-    assert entries.get(SignalKind.PDQ, pdq("fp")).allowed is not None
+    assert entries.get(ListedSignal.PDQ, pdq("fp")).allowed is not None
 
 
 def test_export_marks_allowed_entries_and_keeps_allow_only_hashes():
     entries, _, _ = fresh()
     entries.add(entry("kept"))
     entries.add(entry("fp"))
-    entries.allow(SignalKind.PDQ, pdq("fp"), allowed_by="tests", reason="false positive")
-    entries.allow(SignalKind.PDQ, pdq("never listed"), allowed_by="tests", reason="pre-emptive")
+    entries.allow(ListedSignal.PDQ, pdq("fp"), allowed_by="tests", reason="false positive")
+    entries.allow(ListedSignal.PDQ, pdq("never listed"), allowed_by="tests", reason="pre-emptive")
 
     exported = {(e.hash, e.source, e.status) for e in entries.export()}
 
@@ -112,13 +112,13 @@ def test_export_marks_allowed_entries_and_keeps_allow_only_hashes():
 def test_disallowing_a_hash_that_is_not_allowed_says_so():
     entries, _, bumps = fresh()
 
-    assert entries.disallow(SignalKind.PDQ, pdq("nothing")) is False and bumps == []
+    assert entries.disallow(ListedSignal.PDQ, pdq("nothing")) is False and bumps == []
 
 
 def test_stats_count_entries_by_signal_type_and_source():
     entries, _, _ = fresh()
     entries.add(entry("p"))
-    entries.add(HashListEntry(signal_type=SignalKind.MD5, hash=hashlib.md5(b"f").hexdigest(), source="list b"))
+    entries.add(HashListEntry(signal_type=ListedSignal.MD5, hash=hashlib.md5(b"f").hexdigest(), source="list b"))
 
     stats = entries.stats()
 

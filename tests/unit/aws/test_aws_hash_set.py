@@ -9,12 +9,12 @@ import pytest
 
 from aws_fakes import FakeS3, FakeTable
 from madehashes import reference_hashes, with_features
-from hashmatch.aws import hash_set as hash_set_module
-from hashmatch.aws.hash_set import HashSet
+from hashmatch.aws.hash_set import table as hash_set_module
+from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch.aws import hash_set_snapshots as snapshots_module
-from hashmatch.aws.hash_set_snapshots import MANIFEST_KEY, FreshHashSet, HashSetIndexer, Manifest, ManifestChanged, SnapshotStore
-from hashmatch.aws.reference_features import ReferenceFeaturesBucket
-from hashmatch.hash_lists import HashListEntry, SignalKind
+from hashmatch.aws.hash_set_snapshots import MANIFEST_KEY, LiveHashSet, SnapshotIndexer, Manifest, ManifestChanged, SnapshotStore
+from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
+from hashmatch.hash_set.lists import HashListEntry, ListedSignal
 from hashmatch.vocabulary import Action, Stage
 
 FEATURES = "reference-features"
@@ -32,8 +32,8 @@ def s3() -> FakeS3:
 
 
 @pytest.fixture
-def hash_set(table, s3) -> HashSet:
-    return HashSet(table, ReferenceFeaturesBucket(s3, FEATURES))
+def hash_set(table, s3) -> HashSetTable:
+    return HashSetTable(table, ReferenceFeaturesBucket(s3, FEATURES))
 
 
 def items_of(table: FakeTable, reference_id: str) -> dict[str, dict]:
@@ -177,11 +177,11 @@ def test_re_adding_the_same_media_keeps_its_features(s3, hash_set):
 
 def test_a_hash_set_without_a_features_bucket_refuses_a_reference_with_features(table):
     with pytest.raises(ValueError, match="no reference-features bucket"):
-        HashSet(table).add_reference(with_features(reference_hashes(3, 1), 1), label="l", source="s")
+        HashSetTable(table).add_reference(with_features(reference_hashes(3, 1), 1), label="l", source="s")
 
 
 def test_a_hash_set_without_a_features_bucket_stores_and_loads_pdq_references(table):
-    bare = HashSet(table)
+    bare = HashSetTable(table)
     reference = bare.add_reference(reference_hashes(3, 1), label="l", source="s")
 
     loaded = bare.load()
@@ -222,7 +222,7 @@ def test_removing_a_reference_with_features_needs_the_features_bucket(table, has
     reference = hash_set.add_reference(with_features(reference_hashes(3, 1), 1), label="l", source="s")
 
     with pytest.raises(ValueError, match="needs its reference-features bucket"):
-        HashSet(table).remove_reference(reference.reference_id)
+        HashSetTable(table).remove_reference(reference.reference_id)
     assert hash_set.load().view.media()
 
 
@@ -244,13 +244,13 @@ def store(s3) -> SnapshotStore:
 
 
 @pytest.fixture
-def indexer(hash_set, store) -> HashSetIndexer:
-    return HashSetIndexer(hash_set, store)
+def indexer(hash_set, store) -> SnapshotIndexer:
+    return SnapshotIndexer(hash_set, store)
 
 
 def test_a_fresh_set_is_not_checked_again_within_its_refresh_interval(hash_set, store, indexer):
     clock = Clock()
-    fresh = FreshHashSet(store, hash_set, refresh_seconds=60, clock=clock)
+    fresh = LiveHashSet(store, hash_set, refresh_seconds=60, clock=clock)
     indexer.rebuild()
     before = fresh.get()
     reference = hash_set.add_reference(reference_hashes(3, 1), label="new", source="s")
@@ -263,7 +263,7 @@ def test_a_fresh_set_is_not_checked_again_within_its_refresh_interval(hash_set, 
 
 def test_a_fresh_set_takes_the_indexers_changes_after_its_interval(hash_set, store, indexer):
     clock = Clock()
-    fresh = FreshHashSet(store, hash_set, refresh_seconds=60, clock=clock)
+    fresh = LiveHashSet(store, hash_set, refresh_seconds=60, clock=clock)
     indexer.rebuild()
     fresh.get()
     reference = hash_set.add_reference(reference_hashes(3, 1), label="new", source="s")
@@ -279,7 +279,7 @@ def test_a_fresh_set_keeps_its_copy_when_the_manifest_did_not_change(hash_set, s
     indexer.rebuild()
     s3.requests.clear()
     clock = Clock()
-    fresh = FreshHashSet(store, hash_set, refresh_seconds=60, clock=clock)
+    fresh = LiveHashSet(store, hash_set, refresh_seconds=60, clock=clock)
     before = fresh.get()
 
     clock.now = 600.0
@@ -289,7 +289,7 @@ def test_a_fresh_set_keeps_its_copy_when_the_manifest_did_not_change(hash_set, s
 
 
 def test_without_a_snapshot_a_fresh_set_loads_the_table_again_when_its_version_changed(hash_set, store):
-    fresh = FreshHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    fresh = LiveHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
     fresh.get()
     reference = hash_set.add_reference(reference_hashes(3, 1), label="new", source="s")
 
@@ -299,9 +299,9 @@ def test_without_a_snapshot_a_fresh_set_loads_the_table_again_when_its_version_c
 def test_a_list_entry_change_keeps_the_local_features_a_matcher_has(hash_set, store, indexer, s3):
     hash_set.add_reference(with_features(reference_hashes(3, 1), 1), label="with features", source="s")
     indexer.rebuild()
-    fresh = FreshHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    fresh = LiveHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
     before = fresh.get().matcher.stage(Stage.LOCAL_FEATURES)
-    hash_set.entries.add(HashListEntry(signal_type=SignalKind.PDQ, hash="ab" * 32, source="list"))
+    hash_set.entries.add(HashListEntry(signal_type=ListedSignal.PDQ, hash="ab" * 32, source="list"))
     indexer.apply(["pdq:" + "ab" * 32])
     s3.requests.clear()
 
@@ -312,12 +312,12 @@ def test_a_list_entry_change_keeps_the_local_features_a_matcher_has(hash_set, st
 
 
 def entry(value: str) -> HashListEntry:
-    return HashListEntry(signal_type=SignalKind.PDQ, hash=value * 32, source="list")
+    return HashListEntry(signal_type=ListedSignal.PDQ, hash=value * 32, source="list")
 
 
 def test_a_manifest_written_meanwhile_makes_the_indexer_start_again_on_top_of_it(hash_set, store, indexer, monkeypatch):
     indexer.rebuild()
-    other = HashSetIndexer(hash_set, store, sleep=lambda seconds: None)
+    other = SnapshotIndexer(hash_set, store, sleep=lambda seconds: None)
     indexer.sleep = lambda seconds: None
     hash_set.entries.add(entry("aa"))
     hash_set.entries.add(entry("bb"))
@@ -333,13 +333,13 @@ def test_a_manifest_written_meanwhile_makes_the_indexer_start_again_on_top_of_it
     monkeypatch.setattr(store, "write_manifest", another_writer_first)
     outcome = indexer.apply(["pdq:" + "aa" * 32])
 
-    loaded = FreshHashSet(store, hash_set, refresh_seconds=0).get()
+    loaded = LiveHashSet(store, hash_set, refresh_seconds=0).get()
     assert outcome.attempts == 2 and "pdq:" + "aa" * 32 in loaded and "pdq:" + "bb" * 32 in loaded
 
 
 def test_a_rebuild_reads_again_what_the_indexer_published_during_its_scan(hash_set, store, indexer, monkeypatch):
     indexer.rebuild()
-    during = HashSetIndexer(hash_set, store, compact_after=0)
+    during = SnapshotIndexer(hash_set, store, compact_after=0)
     scan = hash_set.snapshot
     outcomes = []
 
@@ -353,7 +353,7 @@ def test_a_rebuild_reads_again_what_the_indexer_published_during_its_scan(hash_s
     indexer.rebuild()
 
     assert not outcomes[0].compacted  # the rebuild's mark: changes are kept as changes meanwhile
-    assert "pdq:" + "cc" * 32 in FreshHashSet(store, hash_set, refresh_seconds=0).get()
+    assert "pdq:" + "cc" * 32 in LiveHashSet(store, hash_set, refresh_seconds=0).get()
     assert store.read_manifest().manifest.rebuilding_since is None
 
 
@@ -363,7 +363,7 @@ def test_removals_alone_fold_into_a_new_snapshot_past_the_bound(hash_set, store,
     indexer.rebuild()
     indexer.compact_after = 2
     for value in ("aa", "bb", "cc"):
-        hash_set.entries.remove(SignalKind.PDQ, value * 32)
+        hash_set.entries.remove(ListedSignal.PDQ, value * 32)
 
     outcome = indexer.apply(["pdq:" + value * 32 for value in ("aa", "bb", "cc")])
 
@@ -409,14 +409,14 @@ def test_the_indexer_reads_only_the_partitions_that_changed(hash_set, indexer, t
 
 
 def test_a_reference_id_in_the_hash_sets_own_namespace_is_refused():
-    hash_set = HashSet(FakeTable("hash-set", "reference_id", "item"))
+    hash_set = HashSetTable(FakeTable("hash-set", "reference_id", "item"))
 
     with pytest.raises(ValueError, match="version counter"):
         hash_set.add_reference(reference_hashes(2, 7), label="x", source="tests", reference_id="#hash-set")
 
 
 def test_a_reference_id_that_names_a_hash_list_entry_is_refused():
-    hash_set = HashSet(FakeTable("hash-set", "reference_id", "item"))
+    hash_set = HashSetTable(FakeTable("hash-set", "reference_id", "item"))
 
     with pytest.raises(ValueError, match="hash-list entries"):
         hash_set.add_reference(reference_hashes(2, 7), label="x", source="tests", reference_id="pdq:" + "0" * 64)
@@ -425,7 +425,7 @@ def test_a_reference_id_that_names_a_hash_list_entry_is_refused():
 # The local-feature snapshot
 
 
-def features_found(fresh: FreshHashSet, hashes) -> set[str]:
+def features_found(fresh: LiveHashSet, hashes) -> set[str]:
     """The references the matcher's local-feature stage verifies for a reference frame's own features."""
     stage = fresh.get().matcher.stage(Stage.LOCAL_FEATURES)
     (hits,) = stage.index.search_all([hashes.features[1].features], threads=1)
@@ -442,7 +442,7 @@ def test_a_rebuild_writes_a_local_feature_snapshot_that_matchers_map_without_rea
     manifest = indexer.rebuild().manifest
     s3.requests.clear()
 
-    fresh = FreshHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    fresh = LiveHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
 
     assert manifest.features is not None and manifest.features in manifest.named()
     assert features_found(fresh, hashes) == {reference.reference_id}
@@ -452,7 +452,7 @@ def test_a_rebuild_writes_a_local_feature_snapshot_that_matchers_map_without_rea
 def test_a_reference_added_after_the_local_feature_snapshot_is_read_alone(hash_set, store, indexer, s3):
     hash_set.add_reference(with_features(reference_hashes(3, 1), 1), label="in the snapshot", source="s")
     indexer.rebuild()
-    fresh = FreshHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    fresh = LiveHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
     fresh.get()
     added_hashes = with_features(reference_hashes(3, 2), 2)
     added = hash_set.add_reference(added_hashes, label="added", source="s")
@@ -468,7 +468,7 @@ def test_a_reference_removed_after_the_local_feature_snapshot_is_no_longer_found
     removed = hash_set.add_reference(hashes, label="removed", source="s")
     hash_set.add_reference(with_features(reference_hashes(3, 2), 2), label="kept", source="s")
     indexer.rebuild()
-    fresh = FreshHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    fresh = LiveHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
     assert features_found(fresh, hashes) == {removed.reference_id}
 
     hash_set.remove_reference(removed.reference_id)
@@ -482,7 +482,7 @@ def test_a_reference_replaced_after_the_local_feature_snapshot_is_found_by_its_n
     old, new = with_features(reference_hashes(3, 1), 1), with_features(reference_hashes(3, 2), 2)
     hash_set.add_reference(old, label="first", source="s", reference_id="bank-7")
     indexer.rebuild()
-    fresh = FreshHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    fresh = LiveHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
     fresh.get()
 
     hash_set.add_reference(new, label="second", source="s", reference_id="bank-7")
@@ -510,7 +510,7 @@ def test_folding_a_media_change_writes_a_new_local_feature_snapshot(hash_set, st
     added = hash_set.add_reference(added_hashes, label="added", source="s")
 
     outcome = indexer.apply([added.reference_id])
-    fresh = FreshHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    fresh = LiveHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
     s3.requests.clear()
 
     assert outcome.compacted and outcome.manifest.features != before.features and before.features in outcome.manifest.retired
@@ -522,7 +522,7 @@ def test_a_hash_set_without_a_features_bucket_reads_no_local_feature_snapshot(ha
     indexer.rebuild()
     s3.requests.clear()
 
-    FreshHashSet(store, HashSet(table, None), refresh_seconds=0, clock=Clock()).get()
+    LiveHashSet(store, HashSetTable(table, None), refresh_seconds=0, clock=Clock()).get()
 
     assert not [params["Key"] for operation, params in s3.requests if params.get("Key", "").startswith("hash-set/features/")]
 
@@ -599,11 +599,11 @@ def snapshot_references(store: SnapshotStore):
 def test_a_manifest_from_before_local_feature_snapshots_gets_one_with_the_next_batch(hash_set, store, table):
     hashes = with_features(reference_hashes(3, 1), 1)
     hash_set.add_reference(hashes, label="with features", source="s")
-    HashSetIndexer(HashSet(table, None), store).rebuild()  # as an indexer without the features bucket wrote it
+    SnapshotIndexer(HashSetTable(table, None), store).rebuild()  # as an indexer without the features bucket wrote it
     assert store.read_manifest().manifest.features is None
     hash_set.entries.add(entry("aa"))
 
-    outcome = HashSetIndexer(hash_set, store).apply(["pdq:" + "aa" * 32])
+    outcome = SnapshotIndexer(hash_set, store).apply(["pdq:" + "aa" * 32])
 
     assert outcome.features_written and not outcome.compacted and store.read_manifest().manifest.features is not None
 
@@ -622,7 +622,7 @@ def test_a_set_whose_media_are_all_removed_retires_its_local_feature_snapshot(ha
 def test_a_matcher_whose_added_references_reach_the_local_feature_snapshot_finds_each_once(hash_set, store, indexer):
     hash_set.add_reference(with_features(reference_hashes(3, 1), 1), label="in the snapshot", source="s")
     indexer.rebuild()
-    fresh = FreshHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    fresh = LiveHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
     added_hashes = with_features(reference_hashes(3, 2), 2)
     added = hash_set.add_reference(added_hashes, label="added", source="s")
     indexer.apply([added.reference_id])
@@ -645,7 +645,7 @@ def test_an_unreadable_local_feature_snapshot_leaves_the_matcher_reading_each_re
     monkeypatch.setattr(store, "read_features", lambda manifest: (_ for _ in ()).throw(ValueError("local-feature snapshot is truncated")))
     s3.requests.clear()
 
-    fresh = FreshHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    fresh = LiveHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
 
     assert features_found(fresh, hashes) == {reference.reference_id} and feature_reads(s3) == [reference.features_key]
     assert "local-feature snapshot unreadable" in caplog.text

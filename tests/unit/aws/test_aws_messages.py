@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from aws_fakes import FakeS3
 from hashmatch.aws.hash_messages import HashesMessage, read_hashes_message
-from hashmatch.aws.hash_set import Reference, ReferenceMatch
+from hashmatch.aws.hash_set.table import Reference, KnownItemMatch
 from hashmatch.aws.match_messages import match_message
 from hashmatch.aws.messages import (
     ActionValue,
@@ -28,7 +28,7 @@ from hashmatch.aws.messages import (
 )
 from hashmatch.aws.uploads import Upload
 from hashmatch.model import MediaHashes
-from hashmatch.verdict import Verdict
+from hashmatch.matching.verdict import Verdict
 from hashmatch.vocabulary import Action, Stage
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -122,13 +122,13 @@ def test_the_restore_upload_sample_event_parses_as_a_restore_request_by_its_sign
 
 
 def test_a_model_built_pdq_match_message_is_valid_against_the_schema():
-    message = match_message(request(), [ReferenceMatch(reference(), pdq_verdict())], threshold=31)
+    message = match_message(request(), [KnownItemMatch(reference(), pdq_verdict())], threshold=31)
 
     assert schema_errors(json.loads(message.model_dump_json()), MATCH_SCHEMA) == []
 
 
 def test_a_model_built_orb_match_message_is_valid_against_the_schema():
-    message = match_message(request(), [ReferenceMatch(reference(), orb_verdict())], threshold=31)
+    message = match_message(request(), [KnownItemMatch(reference(), orb_verdict())], threshold=31)
 
     published = json.loads(message.model_dump_json())
     assert schema_errors(published, MATCH_SCHEMA) == []
@@ -136,7 +136,7 @@ def test_a_model_built_orb_match_message_is_valid_against_the_schema():
 
 
 def test_a_model_built_match_message_keeps_the_enums_values():
-    message = match_message(request(), [ReferenceMatch(reference(Action.REVIEW), pdq_verdict())], threshold=31)
+    message = match_message(request(), [KnownItemMatch(reference(Action.REVIEW), pdq_verdict())], threshold=31)
 
     published = json.loads(message.model_dump_json())
     assert (published["action"], published["matches"][0]["action"], published["matches"][0]["signal_type"], published["media"]["kind"]) == ("review", "review", "pdq", "image")
@@ -377,7 +377,7 @@ def test_the_message_schemas_name_the_same_closed_sets():
 
 
 def test_the_published_match_message_version_is_one_the_schema_and_the_takedown_accept():
-    assert MATCH_SCHEMA["properties"]["message_version"]["enum"][-1] == match_message(request(), [ReferenceMatch(reference(), pdq_verdict())], threshold=31).message_version
+    assert MATCH_SCHEMA["properties"]["message_version"]["enum"][-1] == match_message(request(), [KnownItemMatch(reference(), pdq_verdict())], threshold=31).message_version
 
 
 def test_an_exact_digest_match_needs_distance_zero():

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from aws_fakes import FakeS3, real_client
-from hashmatch.aws.reference_features import ReferenceFeaturesBucket, features_key
+from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket, features_key
 from hashmatch.model import FrameFeatures, LocalFeatures
 
 FEATURES = "reference-features"

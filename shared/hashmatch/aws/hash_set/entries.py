@@ -23,7 +23,7 @@ from typing import Callable, Iterable, Iterator
 from boto3.dynamodb.conditions import Key
 
 from hashmatch.aws.dynamo import from_item, items, to_item
-from hashmatch.hash_lists import BadLine, EntryStatus, HashListEntry, SignalKind
+from hashmatch.hash_set.lists import BadLine, EntryStatus, HashListEntry, ListedSignal
 from hashmatch.vocabulary import Action
 
 PROVENANCE_PREFIX = "source#"
@@ -32,11 +32,11 @@ ALLOW_ITEM = "allow"
 BATCH = 100
 # Matchers see an import's entries as it goes: the hash set's version is bumped this often.
 BUMP_EVERY_ENTRIES = 1000
-ENTRY_ID_PREFIXES = tuple(f"{kind}:" for kind in SignalKind)
+ENTRY_ID_PREFIXES = tuple(f"{kind}:" for kind in ListedSignal)
 
 
-def entry_id(signal_type: SignalKind | str, hash_hex: str) -> str:
-    return f"{SignalKind(signal_type)}:{hash_hex.strip().lower()}"
+def entry_id(signal_type: ListedSignal | str, hash_hex: str) -> str:
+    return f"{ListedSignal(signal_type)}:{hash_hex.strip().lower()}"
 
 
 def is_entry_id(text: str) -> bool:
@@ -59,7 +59,7 @@ def _now() -> str:
 class StoredEntry:
     """One hash of the hash set's lists: its provenances and whether it is allowed."""
 
-    signal_type: SignalKind
+    signal_type: ListedSignal
     hash: str
     provenances: tuple[HashListEntry, ...] = ()
     actions: tuple[Action, ...] = ()  # per provenance: what a match recommends
@@ -124,7 +124,7 @@ def stored_entries(found: Iterable[dict]) -> dict[str, StoredEntry]:
     for key in provenances.keys() | allowed.keys():
         kind, hash_hex = key.split(":", 1)
         pairs = sorted(provenances.get(key, []), key=lambda pair: (pair[0].source, pair[0].source_id or ""))
-        entries[key] = StoredEntry(SignalKind(kind), hash_hex, tuple(p for p, _ in pairs), tuple(a for _, a in pairs), allowed.get(key))
+        entries[key] = StoredEntry(ListedSignal(kind), hash_hex, tuple(p for p, _ in pairs), tuple(a for _, a in pairs), allowed.get(key))
     return entries
 
 
@@ -252,11 +252,11 @@ class HashListEntries:
         report = self.import_entries([entry], action=action, added_by=added_by)
         return report.written > 0
 
-    def get(self, signal_type: SignalKind | str, hash_hex: str) -> StoredEntry | None:
+    def get(self, signal_type: ListedSignal | str, hash_hex: str) -> StoredEntry | None:
         key = entry_id(signal_type, hash_hex)
         return stored_entries(items(self.table, "query", KeyConditionExpression=Key("reference_id").eq(key), ConsistentRead=True)).get(key)
 
-    def remove(self, signal_type: SignalKind | str, hash_hex: str, source: str | None = None) -> int:
+    def remove(self, signal_type: ListedSignal | str, hash_hex: str, source: str | None = None) -> int:
         """Delete the entry's provenances (only `source`'s when given; the allow-list mark stays); returns how many."""
         stored = self.get(signal_type, hash_hex)
         if stored is None:
@@ -269,12 +269,12 @@ class HashListEntries:
             self.changed()
         return len(doomed)
 
-    def allow(self, signal_type: SignalKind | str, hash_hex: str, *, allowed_by: str, reason: str) -> None:
+    def allow(self, signal_type: ListedSignal | str, hash_hex: str, *, allowed_by: str, reason: str) -> None:
         """Put the hash on the allow-list: matches to it are suppressed, also after later imports of it."""
         self.table.put_item(Item=to_item({"reference_id": entry_id(signal_type, hash_hex), "item": ALLOW_ITEM, "allowed_at": _now(), "allowed_by": allowed_by, "reason": reason}))
         self.changed()
 
-    def disallow(self, signal_type: SignalKind | str, hash_hex: str) -> bool:
+    def disallow(self, signal_type: ListedSignal | str, hash_hex: str) -> bool:
         """Take the hash off the allow-list; False when it was not on it."""
         answer = self.table.delete_item(Key={"reference_id": entry_id(signal_type, hash_hex), "item": ALLOW_ITEM}, ReturnValues="ALL_OLD")
         if "Attributes" not in answer:

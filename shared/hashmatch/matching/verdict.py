@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
-from hashmatch.frame_index import FrameMatch
+from hashmatch.hash_set.frame_index import FrameMatch
 from hashmatch.model import FrameFeatures, FrameHashes
 from hashmatch.vocabulary import Stage
 

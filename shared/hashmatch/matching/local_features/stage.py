@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Callable, Hashable, Mapping, Sequence
 
-from hashmatch.frame_index import FrameMatch
-from hashmatch.local_features.orb import MIN_INLIERS, SEARCH_THREADS, LocalFeatureIndex, features_of_detail_picture, in_threads
-from hashmatch.matcher import DetailPictureLoader, Matcher, PdqStage, StageFindings
+from hashmatch.hash_set.frame_index import FrameMatch
+from hashmatch.matching.local_features.orb import MIN_INLIERS, SEARCH_THREADS, LocalFeatureIndex, features_of_detail_picture, in_threads
+from hashmatch.matching.matcher import DetailPictureLoader, Matcher, PdqStage, StageFindings
 from hashmatch.model import FrameFeatures, MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
-from hashmatch.verdict import sampling_step
+from hashmatch.matching.verdict import sampling_step
 from hashmatch.vocabulary import Stage
 
 

@@ -49,7 +49,7 @@ class HashListFormat(StrEnum):
     JSON_LINES = "jsonl"  # one JSON object a line, every field of HashListEntry
 
 
-class SignalKind(StrEnum):
+class ListedSignal(StrEnum):
     """The signal types a hash-list entry may have: PDQ, or a digest of the whole file for exact matches."""
 
     PDQ = "pdq"
@@ -64,27 +64,27 @@ class EntryStatus(StrEnum):
     ALLOWED = "allowed"
 
 
-_HEX_DIGITS = {SignalKind.PDQ: PdqSignal.bits // 4, SignalKind.MD5: 32, SignalKind.SHA256: 64}
+_HEX_DIGITS = {ListedSignal.PDQ: PdqSignal.bits // 4, ListedSignal.MD5: 32, ListedSignal.SHA256: 64}
 _TMK_PREFIX = "TMK"  # hex never starts with T, so the prefix cannot be a hash
 _WHOLE_NUMBER = re.compile(r"\d+")
 _HMA_HEADER_FIRST_FIELD = "hash"
 
 
-def _signal_kind(value: Any) -> SignalKind:
+def _signal_kind(value: Any) -> ListedSignal:
     try:
-        return SignalKind(value)
+        return ListedSignal(value)
     except ValueError:
         if isinstance(value, str) and "tmk" in value.lower():
             raise ValueError("TMK hashes are not supported") from None
-        raise ValueError(f"unknown signal type {value!r:.40}; known: {', '.join(SignalKind)}") from None
+        raise ValueError(f"unknown signal type {value!r:.40}; known: {', '.join(ListedSignal)}") from None
 
 
-def _normalised_hash(kind: SignalKind, text: Any) -> str:
+def _normalised_hash(kind: ListedSignal, text: Any) -> str:
     """The hash as lowercase hex, validated for the signal type's width (uppercase and spaces around are accepted)."""
     if isinstance(text, str) and text.strip().startswith(_TMK_PREFIX):
         raise ValueError("TMK hashes are not supported")
     try:
-        if kind is SignalKind.PDQ:
+        if kind is ListedSignal.PDQ:
             return str(PdqSignal.parse(text))
         return str(Hash.from_hex(text, _HEX_DIGITS[kind] * 4))
     except HashFormatError:
@@ -119,7 +119,7 @@ class HashListEntry:
     (when the source added the hash) is read into `added_at`.
     """
 
-    signal_type: SignalKind
+    signal_type: ListedSignal
     hash: str
     labels: tuple[str, ...] = ()
     source: str
@@ -150,7 +150,7 @@ class HashListEntry:
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise ValueError(f"{name} must be a non-empty string when given")
         if self.quality is not None:
-            if kind is not SignalKind.PDQ:
+            if kind is not ListedSignal.PDQ:
                 raise ValueError(f"only PDQ hashes have a quality, not {kind}")
             if isinstance(self.quality, bool) or not isinstance(self.quality, int) or not 0 <= self.quality <= 100:
                 raise ValueError(f"quality {self.quality!r:.20} is not a whole number from 0 to 100")
@@ -172,7 +172,7 @@ class HashListEntry:
             raise ValueError(f"unknown status {self.status!r:.40}; known: {', '.join(EntryStatus)}") from None
 
     @property
-    def key(self) -> tuple[SignalKind, str]:
+    def key(self) -> tuple[ListedSignal, str]:
         """The identity under which entries merge: one hash is one entry, whatever its sources."""
         return (self.signal_type, self.hash)
 
@@ -305,7 +305,7 @@ def detect_format(first_lines: Iterable[str]) -> HashListFormat:
 def _read_pdq_line(text: str, source: str, name: str) -> HashListEntry:
     if _is_hex(text, 32):
         raise ValueError("not 64 hex digits (32 look like MD5; plain lines are PDQ, use hma-csv or jsonl)")
-    return HashListEntry(signal_type=SignalKind.PDQ, hash=text, source=source)
+    return HashListEntry(signal_type=ListedSignal.PDQ, hash=text, source=source)
 
 
 def _read_hma_line(text: str, source: str, name: str) -> HashListEntry:
@@ -316,9 +316,9 @@ def _read_hma_line(text: str, source: str, name: str) -> HashListEntry:
     if len(fields) < 4:
         raise ValueError(f"{len(fields)} fields, expected hash,indicator_id,[...,]timestamp,tags")
     if _is_hex(first, 64):
-        kind = SignalKind.PDQ
+        kind = ListedSignal.PDQ
     elif _is_hex(first, 32):
-        kind = SignalKind.MD5
+        kind = ListedSignal.MD5
     else:
         raise ValueError("not a PDQ (64 hex digits) or MD5 (32 hex digits) hash")
     # The 5-column variant (holidays-jpg*.csv) has one more id between indicator_id and timestamp,
@@ -348,7 +348,7 @@ def _read_vpdq_line(text: str, source: str, name: str) -> HashListEntry:
     if not _is_number(seconds):
         raise ValueError(f"timestamp {seconds!r:.20} is not a number of seconds")
     return HashListEntry(
-        signal_type=SignalKind.PDQ,
+        signal_type=ListedSignal.PDQ,
         hash=pdq,
         source=source,
         source_id=f"{name}#{int(frame)}",
@@ -430,7 +430,7 @@ def read_hash_list(
 # Writing
 
 
-def _cannot_carry(entry: HashListEntry, format: HashListFormat, kinds: tuple[SignalKind, ...]) -> None:
+def _cannot_carry(entry: HashListEntry, format: HashListFormat, kinds: tuple[ListedSignal, ...]) -> None:
     """Refuse what would read back as something else; fields a format has no place for are left out."""
     if entry.signal_type not in kinds:
         raise ValueError(
@@ -459,7 +459,7 @@ def _seconds(value: float) -> str:
 
 def _write_pdq_lines(entries: Iterable[HashListEntry]) -> Iterator[str]:
     for entry in entries:
-        _cannot_carry(entry, HashListFormat.PDQ_LINES, (SignalKind.PDQ,))
+        _cannot_carry(entry, HashListFormat.PDQ_LINES, (ListedSignal.PDQ,))
         yield entry.hash
 
 
@@ -467,7 +467,7 @@ def _write_hma_csv(entries: Iterable[HashListEntry]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="")
     for entry in entries:
-        _cannot_carry(entry, HashListFormat.HMA_CSV, (SignalKind.PDQ, SignalKind.MD5))
+        _cannot_carry(entry, HashListFormat.HMA_CSV, (ListedSignal.PDQ, ListedSignal.MD5))
         if any(len(label.split()) != 1 or label != label.strip() for label in entry.labels):
             raise ValueError(f"the hma-csv format separates labels by spaces: cannot carry {entry.labels!r:.80}")
         buffer.seek(0)
@@ -479,7 +479,7 @@ def _write_hma_csv(entries: Iterable[HashListEntry]) -> Iterator[str]:
 def _write_vpdq(entries: Iterable[HashListEntry]) -> Iterator[str]:
     video: str | None = None
     for entry in entries:
-        _cannot_carry(entry, HashListFormat.VPDQ, (SignalKind.PDQ,))
+        _cannot_carry(entry, HashListFormat.VPDQ, (ListedSignal.PDQ,))
         name, _, frame = (entry.source_id or "").rpartition("#")
         if entry.quality is None or entry.timestamp is None or not name or not _WHOLE_NUMBER.fullmatch(frame):
             raise ValueError(

@@ -29,8 +29,8 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from hashmatch.model import FrameHashes, MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
-from hashmatch.snapshot import HashSetSnapshot, ReferenceState
-from hashmatch.upload_log import FRAMES_TABLE, UPLOADS_TABLE, hash_words, words_hex
+from hashmatch.hash_set.snapshot import HashSetSnapshot, KnownItemState
+from hashmatch.upload_log.records import FRAMES_TABLE, UPLOADS_TABLE, hash_words, words_hex
 from hashmatch.vocabulary import MediaKind, Role
 
 PROBES_TABLE = "retro_probes"
@@ -111,7 +111,7 @@ DUCKDB_COMPATIBILITY = (
 
 
 class QueryEngine(Protocol):
-    """Where retro-match's SQL runs: Athena (hashmatch.aws.athena.AthenaEngine) or DuckDB (hashmatch.duckdb_engine.DuckDbEngine)."""
+    """Where retro-match's SQL runs: Athena (hashmatch.aws.athena.AthenaEngine) or DuckDB (hashmatch.upload_log.duckdb_engine.DuckDbEngine)."""
 
     def put_probes(self, run_id: str, part: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """Make `rows` the run's probes of this part ("references" or "candidates"), replacing what an earlier call put there."""
@@ -127,7 +127,7 @@ def _chunk_values(words: Sequence[int]) -> list[tuple[int, int]]:
     return values
 
 
-def probe_rows(states: Iterable[ReferenceState], run_id: str) -> list[dict]:
+def probe_rows(states: Iterable[KnownItemState], run_id: str) -> list[dict]:
     """The probes for these references: per PDQ frame and chunk its value and every value one bit away; per digest one row."""
     rows: list[dict] = []
     seen: set[tuple[str, str]] = set()
@@ -159,7 +159,7 @@ def candidate_row(run_id: str, upload_id: str) -> dict:
     return {"run_id": run_id, "kind": "upload", "probe": upload_id, "chunk": None, "value": None, "h0": None, "h1": None, "h2": None, "h3": None, "digest": None}
 
 
-def run_id_of(states: Sequence[ReferenceState], since_day: str) -> str:
+def run_id_of(states: Sequence[KnownItemState], since_day: str) -> str:
     """A run's id: the same references over the same window give the same id (a re-run reuses its probes)."""
     text = "\n".join(sorted(f"{s.key}:{len(s.frames)}:{len(s.digests)}" for s in states)) + f"\n{since_day}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
@@ -229,7 +229,7 @@ class RetroMatchRun:
 
 def retro_match(
     engine: QueryEngine,
-    states: Sequence[ReferenceState],
+    states: Sequence[KnownItemState],
     since_day: str,
     threshold: int = PRIMARY_SIGNAL.match_threshold,
 ) -> RetroMatchRun:

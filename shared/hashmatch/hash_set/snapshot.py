@@ -23,9 +23,9 @@ from typing import Hashable, Iterable, Iterator
 
 import numpy as np
 
-from hashmatch.frame_index import STILL, FrameIndex, FrameIndexLayers, aligned, padded
-from hashmatch.hash_lists import HashListEntry, SignalKind
-from hashmatch.matcher import DigestStage, Matcher, MatchStage, PdqStage
+from hashmatch.hash_set.frame_index import STILL, FrameIndex, FrameIndexLayers, aligned, padded
+from hashmatch.hash_set.lists import HashListEntry, ListedSignal
+from hashmatch.matching.matcher import DigestStage, Matcher, MatchStage, PdqStage
 from hashmatch.model import MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
 from hashmatch.vocabulary import Action, Stage
@@ -38,7 +38,7 @@ ENTRY_KIND = "hash"  # the kind of a hash-list entry; media references have thei
 
 
 @dataclass(frozen=True)
-class SnapshotReference:
+class KnownItem:
     """What a match to one key of the hash set reports: a hash-list entry (kind "hash") or hashed media."""
 
     key: str
@@ -69,19 +69,19 @@ class SnapshotReference:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "SnapshotReference":
+    def from_dict(cls, data: dict) -> "KnownItem":
         return cls(**{**data, "labels": tuple(data["labels"]), "action": Action(data.get("action", Action.QUARANTINE))})
 
 
 @dataclass(frozen=True)
-class ReferenceState:
+class KnownItemState:
     """One reference as the hash set holds it now: what a match reports, and a media reference's PDQ frames.
 
     A hash-list entry's hash is in its key ("pdq:<hex>", "md5:<hex>", "sha256:<hex>");
     `digests` are a media reference's own exact digests, as (stage, hex) pairs.
     """
 
-    reference: SnapshotReference
+    reference: KnownItem
     frames: tuple[tuple[float, str], ...] = ()
     digests: tuple[tuple[str, str], ...] = ()
 
@@ -93,9 +93,9 @@ class ReferenceState:
         return {"reference": self.reference.to_dict(), "frames": [list(frame) for frame in self.frames], "digests": [list(pair) for pair in self.digests]}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ReferenceState":
+    def from_dict(cls, data: dict) -> "KnownItemState":
         return cls(
-            SnapshotReference.from_dict(data["reference"]),
+            KnownItem.from_dict(data["reference"]),
             tuple((float(t), str(h)) for t, h in data.get("frames", ())),
             tuple((str(s), str(h)) for s, h in data.get("digests", ())),
         )
@@ -105,7 +105,7 @@ class ReferenceState:
 class HashSetChanges:
     """What changed since a snapshot: per reference key its state now; None when it is gone (removed or allowed)."""
 
-    changed: Mapping[str, ReferenceState | None] = field(default_factory=dict)
+    changed: Mapping[str, KnownItemState | None] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.changed)
@@ -128,7 +128,7 @@ class HashSetChanges:
         decoded = json.loads(data)
         if decoded.get("format") != 1:
             raise ValueError(f"hash-set changes of format {decoded.get('format')!r} are not supported (this code reads format 1)")
-        return cls({key: (ReferenceState.from_dict(state) if state is not None else None) for key, state in decoded["changed"].items()})
+        return cls({key: (KnownItemState.from_dict(state) if state is not None else None) for key, state in decoded["changed"].items()})
 
 
 NO_GROUP = np.uint32(0xFFFFFFFF)
@@ -144,7 +144,7 @@ class HashSetSnapshot:
 
     def __init__(
         self,
-        references: Mapping[str, SnapshotReference],
+        references: Mapping[str, KnownItem],
         frames: FrameIndex,
         digests: Mapping[Stage, Mapping[str, str]],
         groups: list[Group] | None = None,
@@ -155,10 +155,10 @@ class HashSetSnapshot:
         self.digests = {stage: dict(digests.get(stage, {})) for stage in (Stage.MD5, Stage.SHA256)}
         self.groups = list(groups or [])
         self.entry_group = entry_group if entry_group is not None else np.full(len(frames), NO_GROUP, np.uint32)
-        self._media: list[SnapshotReference] | None = None
+        self._media: list[KnownItem] | None = None
 
     @classmethod
-    def of_states(cls, states: Iterable[ReferenceState]) -> "HashSetSnapshot":
+    def of_states(cls, states: Iterable[KnownItemState]) -> "HashSetSnapshot":
         assembly = _Assembly({}, FrameIndex(PRIMARY_SIGNAL.bits), {}, [], np.zeros(0, np.uint32))
         for state in states:
             assembly.add(state)
@@ -172,11 +172,11 @@ class HashSetSnapshot:
             labels, sources = merged.setdefault(f"{entry.signal_type}:{entry.hash}", (set(), set()))
             labels.update(entry.labels)
             sources.add(entry.source)
-        states = [ReferenceState(SnapshotReference(key, tuple(sorted(labels)), ", ".join(sorted(sources)), ENTRY_KIND)) for key, (labels, sources) in merged.items()]
+        states = [KnownItemState(KnownItem(key, tuple(sorted(labels)), ", ".join(sorted(sources)), ENTRY_KIND)) for key, (labels, sources) in merged.items()]
         for name, hashes in (media or {}).items():
             states.append(
-                ReferenceState(
-                    SnapshotReference(name, (), "media", str(hashes.kind), hashes.duration),
+                KnownItemState(
+                    KnownItem(name, (), "media", str(hashes.kind), hashes.duration),
                     tuple((frame.timestamp, frame.pdq) for frame in hashes.usable_frames),
                     ((str(Stage.MD5), hashes.md5), (str(Stage.SHA256), hashes.sha256)),
                 )
@@ -197,7 +197,7 @@ class HashSetSnapshot:
                 assembly.add(state)
         return assembly.snapshot()
 
-    def describe(self, key: str, entry: int | None = None) -> SnapshotReference:
+    def describe(self, key: str, entry: int | None = None) -> KnownItem:
         """What a match reports for a key (`entry`, the frame a PDQ list entry matched, saves finding it)."""
         if key in self.references:
             return self.references[key]
@@ -208,9 +208,9 @@ class HashSetSnapshot:
         if group == NO_GROUP:
             raise KeyError(key)
         labels, source, action = self.groups[int(group)]
-        return SnapshotReference(key, tuple(labels), source, ENTRY_KIND, action=action)
+        return KnownItem(key, tuple(labels), source, ENTRY_KIND, action=action)
 
-    def media(self) -> list[SnapshotReference]:
+    def media(self) -> list[KnownItem]:
         """The hashed media among the references (not the list entries); found once per snapshot."""
         if self._media is None:
             self._media = [reference for reference in self.references.values() if not reference.is_entry]
@@ -251,7 +251,7 @@ class HashSetSnapshot:
         offset += aligned(group_bytes)
         if offset + frames_bytes != len(view):
             raise ValueError("hash-set snapshot is truncated or has trailing bytes")
-        references = {item["key"]: SnapshotReference.from_dict(item) for item in described["references"]}
+        references = {item["key"]: KnownItem.from_dict(item) for item in described["references"]}
         digests = {Stage(stage): found for stage, found in described["digests"].items()}
         groups = [(tuple(group[0]), group[1], Action(group[2]) if len(group) > 2 else Action.QUARANTINE) for group in described["groups"]]
         return cls(references, FrameIndex.from_bytes(view[offset:]), digests, groups, entry_group)
@@ -266,7 +266,7 @@ class HashSetSnapshot:
             return cls.from_bytes(source.read())
 
 
-_PDQ_PREFIX = f"{SignalKind.PDQ}:"
+_PDQ_PREFIX = f"{ListedSignal.PDQ}:"
 
 
 def _still_rows(frames: FrameIndex, hashes: list[str]) -> np.ndarray:
@@ -299,13 +299,13 @@ class _Assembly:
         self.entry_group = entry_group
         self.still_hashes: list[str] = []
         self.still_groups: list[int] = []
-        self.media: list[ReferenceState] = []
+        self.media: list[KnownItemState] = []
 
-    def add(self, state: ReferenceState) -> None:
+    def add(self, state: KnownItemState) -> None:
         reference = state.reference
         if reference.is_entry:
             kind, _, value = reference.key.partition(":")
-            if kind == SignalKind.PDQ:
+            if kind == ListedSignal.PDQ:
                 group = (tuple(reference.labels), reference.source, Action(reference.action))
                 self.still_hashes.append(value)
                 self.still_groups.append(self.group_ids.setdefault(group, len(self.group_ids)))
@@ -375,7 +375,7 @@ class HashSetView:
         self.hidden = set(self.changes.changed)
         self.overlay = HashSetSnapshot.of_states(state for state in self.changes.changed.values() if state is not None)
 
-    def describe(self, key: Hashable) -> SnapshotReference:
+    def describe(self, key: Hashable) -> KnownItem:
         """What a match to `key` reports; KeyError when the hash set has no such reference."""
         if key in self.hidden:
             return self.overlay.describe(str(key))
@@ -388,7 +388,7 @@ class HashSetView:
             return False
         return True
 
-    def media(self) -> list[SnapshotReference]:
+    def media(self) -> list[KnownItem]:
         """The hashed media references (with their features keys), not the list entries."""
         return [reference for reference in self.snapshot.media() if reference.key not in self.hidden] + self.overlay.media()
 

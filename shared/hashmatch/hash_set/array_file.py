@@ -14,7 +14,7 @@ from typing import BinaryIO, Mapping
 
 import numpy as np
 
-from hashmatch.frame_index import aligned
+from hashmatch.hash_set.frame_index import aligned
 
 _HEADER = struct.Struct("<8sIQ")
 

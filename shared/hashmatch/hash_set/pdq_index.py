@@ -63,7 +63,7 @@ from typing import Sequence
 import numpy as np
 
 from hashmatch.hashes import Hash
-from hashmatch.index import pack
+from hashmatch.hash_set.brute_force import pack
 from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 
 BITS = 256
@@ -172,7 +172,7 @@ class PdqIndex:
 
     @classmethod
     def build(cls, packed: np.ndarray, radius: int = PDQ_CONFIDENT_MATCH_THRESHOLD) -> "PdqIndex":
-        """An index of an (N, 4) uint64 array of packed hashes (hashmatch.index.pack), exact up to `radius`."""
+        """An index of an (N, 4) uint64 array of packed hashes (hashmatch.hash_set.brute_force.pack), exact up to `radius`."""
         packed = np.asarray(packed)
         if packed.ndim != 2 or packed.shape[1] != WORDS or packed.dtype != np.uint64:
             raise ValueError(f"packed hashes must be an (N, {WORDS}) uint64 array, got {packed.shape} {packed.dtype}")
@@ -228,7 +228,7 @@ class PdqIndex:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every (query position, entry position, distance) with distance <= radius, ordered as brute force orders them.
 
-        `queries` is an (Q, 4) uint64 array packed like hashmatch.index.pack, or hashes / hex strings.
+        `queries` is an (Q, 4) uint64 array packed like hashmatch.hash_set.brute_force.pack, or hashes / hex strings.
         `workers` > 1 searches blocks of a large batch on that many threads (numpy releases the GIL).
         """
         if not 0 <= radius <= self._radius:

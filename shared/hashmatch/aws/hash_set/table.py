@@ -27,15 +27,15 @@ from typing import Hashable, Iterable, Iterator
 from boto3.dynamodb.conditions import Key
 
 from hashmatch.aws.dynamo import from_item, items, to_item
-from hashmatch.aws.hash_list_entries import ENTRY_ID_PREFIXES, HashListEntries, StoredEntry, is_entry_id, is_entry_item, stored_entries
-from hashmatch.aws.reference_features import ReferenceFeaturesBucket
-from hashmatch.local_features.orb import LocalFeatureIndex
-from hashmatch.local_features.stage import LocalFeatureStage
-from hashmatch.matcher import DetailPictureLoader, Matcher, MatchResult
+from hashmatch.aws.hash_set.entries import ENTRY_ID_PREFIXES, HashListEntries, StoredEntry, is_entry_id, is_entry_item, stored_entries
+from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
+from hashmatch.matching.local_features.orb import LocalFeatureIndex
+from hashmatch.matching.local_features.stage import LocalFeatureStage
+from hashmatch.matching.matcher import DetailPictureLoader, Matcher, MatchResult
 from hashmatch.model import FrameFeatures, MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
-from hashmatch.snapshot import ENTRY_KIND, HashSetChanges, HashSetSnapshot, HashSetView, ReferenceState, SnapshotReference
-from hashmatch.verdict import Verdict
+from hashmatch.hash_set.snapshot import ENTRY_KIND, HashSetChanges, HashSetSnapshot, HashSetView, KnownItemState, KnownItem
+from hashmatch.matching.verdict import Verdict
 from hashmatch.vocabulary import Action, Role
 
 META_ITEM = "meta"
@@ -66,9 +66,9 @@ class Reference:
     features_key: str | None = None
     feature_frames: int = 0
 
-    def to_snapshot_reference(self) -> SnapshotReference:
+    def to_snapshot_reference(self) -> KnownItem:
         """What a match with this reference reports (its label, source, action), and where its local features are."""
-        return SnapshotReference(self.reference_id, (self.label,), self.source, self.kind, self.duration, self.action, self.features_key)
+        return KnownItem(self.reference_id, (self.label,), self.source, self.kind, self.duration, self.action, self.features_key)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "action": str(self.action)}
@@ -84,15 +84,15 @@ class Reference:
         return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
-def entry_state(stored: StoredEntry) -> ReferenceState | None:
+def entry_state(stored: StoredEntry) -> KnownItemState | None:
     """A hash-list entry as the matcher sees it; None when no upload can match it (allowed, or no provenance left)."""
     if not stored.provenances or stored.allowed:
         return None
-    reference = SnapshotReference(stored.entry_id, stored.labels, ", ".join(stored.sources), ENTRY_KIND, action=Action(stored.action))
-    return ReferenceState(reference)
+    reference = KnownItem(stored.entry_id, stored.labels, ", ".join(stored.sources), ENTRY_KIND, action=Action(stored.action))
+    return KnownItemState(reference)
 
 
-def partition_states(found: Iterable[dict]) -> Iterator[tuple[str, ReferenceState | None]]:
+def partition_states(found: Iterable[dict]) -> Iterator[tuple[str, KnownItemState | None]]:
     """Each partition's key and its matchable state (None: nothing an upload can match), from hash-set items in partition order.
 
     A Scan or a Query returns a partition's items together, so only one partition is held at a
@@ -109,25 +109,25 @@ def partition_states(found: Iterable[dict]) -> Iterator[tuple[str, ReferenceStat
         yield key, _partition_state(key, list(group))
 
 
-def _partition_state(key: str, group: list[dict]) -> ReferenceState | None:
+def _partition_state(key: str, group: list[dict]) -> KnownItemState | None:
     meta = next((item for item in group if item["item"] == META_ITEM), None)
     if meta is not None:
         frames = []
         for item in group:
             if item["item"].startswith(FRAMES_ITEM_PREFIX):
                 frames.extend(zip((float(t) for t in item["timestamps"]), (str(PRIMARY_SIGNAL.parse(h)) for h in item["pdq"])))
-        return ReferenceState(Reference.from_item(meta).to_snapshot_reference(), tuple(sorted(frames)))
+        return KnownItemState(Reference.from_item(meta).to_snapshot_reference(), tuple(sorted(frames)))
     stored = stored_entries(item for item in group if is_entry_item(item)).get(key)
     return entry_state(stored) if stored is not None else None
 
 
 @dataclass(frozen=True)
-class ReferenceMatch:
-    reference: SnapshotReference
+class KnownItemMatch:
+    reference: KnownItem
     verdict: Verdict
 
 
-class LoadedHashSet:
+class HashSetVersion:
     """One version of the hash set in memory: a view of its references and the Matcher over their PDQ frames and local features."""
 
     def __init__(self, view: HashSetView, matcher: Matcher, version: int):
@@ -135,21 +135,21 @@ class LoadedHashSet:
         self.matcher = matcher
         self.version = version
 
-    def reference(self, key: Hashable) -> SnapshotReference:
+    def reference(self, key: Hashable) -> KnownItem:
         """What a match to `key` reports; KeyError when this version holds no such reference."""
         return self.view.describe(key)
 
     def __contains__(self, key: Hashable) -> bool:
         return key in self.view
 
-    def match(self, hashes: MediaHashes, detail_pictures: DetailPictureLoader | None = None) -> tuple[MatchResult, list[ReferenceMatch]]:
+    def match(self, hashes: MediaHashes, detail_pictures: DetailPictureLoader | None = None) -> tuple[MatchResult, list[KnownItemMatch]]:
         """The Matcher's result for the upload, and the references it matches, best first."""
         result = self.matcher.match(hashes, detail_pictures)
-        return result, [ReferenceMatch(self.view.describe(key), verdict) for key, verdict in result.matches]
+        return result, [KnownItemMatch(self.view.describe(key), verdict) for key, verdict in result.matches]
 
 
 def local_feature_index(
-    references: Iterable[SnapshotReference], features: dict[str, list[FrameFeatures] | None], index: LocalFeatureIndex | None = None
+    references: Iterable[KnownItem], features: dict[str, list[FrameFeatures] | None], index: LocalFeatureIndex | None = None
 ) -> LocalFeatureIndex:
     """The media references' local features (by features key; a key whose object is gone is left out)
     in one index: a new one, or added to `index`."""
@@ -161,7 +161,7 @@ def local_feature_index(
     return index
 
 
-class HashSet:
+class HashSetTable:
     """The hash-set table (a boto3 DynamoDB Table resource) and, for local features, the reference-features bucket."""
 
     def __init__(self, table, features: ReferenceFeaturesBucket | None = None, pdq_threshold: int = PRIMARY_SIGNAL.match_threshold):
@@ -268,7 +268,7 @@ class HashSet:
         """The state now of each of these references (partitions), as changes: what the indexer reads for a stream batch."""
         keys = sorted({key for key in keys if not key.startswith(RESERVED_PREFIX)})
 
-        def state(key: str) -> ReferenceState | None:
+        def state(key: str) -> KnownItemState | None:
             found = items(self.table, "query", KeyConditionExpression=Key("reference_id").eq(key), ConsistentRead=True)
             return dict(partition_states(found)).get(key)
 
@@ -277,7 +277,7 @@ class HashSet:
         with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(keys))) as pool:
             return HashSetChanges(dict(zip(keys, pool.map(state, keys))))
 
-    def load(self) -> LoadedHashSet:
+    def load(self) -> HashSetVersion:
         """The whole set with its Matcher, tagged with the version read before the scan (the way before snapshots).
 
         With a reference-features bucket, the references' local features are loaded too.
@@ -287,7 +287,7 @@ class HashSet:
         media = view.media()
         features = self.features.get_many({r.features_key for r in media if r.features_key}) if self.features is not None else {}
         matcher = view.matcher(self.pdq_threshold, [LocalFeatureStage(local_feature_index(media, features))])
-        return LoadedHashSet(view, matcher, version)
+        return HashSetVersion(view, matcher, version)
 
     def reference(self, reference_id: str) -> Reference | None:
         """One reference by its id; None when there is none."""

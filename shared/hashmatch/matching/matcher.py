@@ -16,10 +16,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Hashable, Iterable, Mapping, Protocol, Sequence
 
-from hashmatch.frame_index import FrameIndex, FrameMatch
+from hashmatch.hash_set.frame_index import FrameIndex, FrameMatch
 from hashmatch.model import EncodedDetailPicture, FrameFeatures, FrameHashes, MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
-from hashmatch.verdict import Verdict, decide, sampling_step
+from hashmatch.matching.verdict import Verdict, decide, sampling_step
 from hashmatch.vocabulary import Stage
 
 # Where the upload's detail pictures come from (an S3 object in Lambda, memory in the CLI):

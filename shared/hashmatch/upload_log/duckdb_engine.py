@@ -11,8 +11,8 @@ import glob
 import os
 from typing import Any, Mapping, Sequence
 
-from hashmatch.retro_match import DUCKDB_COMPATIBILITY, PROBE_COLUMNS, PROBES_TABLE
-from hashmatch.upload_log import FRAME_COLUMNS, FRAMES_TABLE, UPLOAD_COLUMNS, UPLOADS_TABLE
+from hashmatch.upload_log.retro_match import DUCKDB_COMPATIBILITY, PROBE_COLUMNS, PROBES_TABLE
+from hashmatch.upload_log.records import FRAME_COLUMNS, FRAMES_TABLE, UPLOAD_COLUMNS, UPLOADS_TABLE
 
 _SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "int32": "INTEGER", "float64": "DOUBLE"}
 

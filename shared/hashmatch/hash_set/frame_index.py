@@ -9,8 +9,8 @@ from typing import Hashable, Sequence
 
 import numpy as np
 
-from hashmatch.index import HashIndex, pack
-from hashmatch.pdq_index import PdqIndex
+from hashmatch.hash_set.brute_force import HashIndex, pack
+from hashmatch.hash_set.pdq_index import PdqIndex
 from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD, PdqSignal
 
 PDQ_BITS = PdqSignal.bits

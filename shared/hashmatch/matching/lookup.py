@@ -24,9 +24,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Hashable, Iterable, Mapping, Sequence
 
-from hashmatch.matcher import Matcher
+from hashmatch.matching.matcher import Matcher
 from hashmatch.signals.pdq import PDQ_MIN_QUALITY
-from hashmatch.snapshot import SnapshotReference
+from hashmatch.hash_set.snapshot import KnownItem
 from hashmatch.vocabulary import Action, Stage
 
 # Hashes per request (of all kinds together): a video's frames at the upload sampling (one per
@@ -186,7 +186,7 @@ class Caller:
 # ---------------------------------------------------------------- answers
 
 
-def recommended_action(references: Iterable[SnapshotReference]) -> Action:
+def recommended_action(references: Iterable[KnownItem]) -> Action:
     """Quarantine when any matched reference asks for it, otherwise review (the match message's rule too)."""
     return Action.QUARANTINE if any(reference.action == Action.QUARANTINE for reference in references) else Action.REVIEW
 
@@ -196,7 +196,7 @@ class HashAnswer:
     signal_type: Stage
     hash: str
     distance: int | None = None  # the nearest match's (0 for a digest); None: no match
-    references: tuple[tuple[int, SnapshotReference], ...] = ()  # (distance, reference), nearest first
+    references: tuple[tuple[int, KnownItem], ...] = ()  # (distance, reference), nearest first
     low_quality: bool = False  # a PDQ hash sent with a quality too low to search
 
     @property
@@ -229,15 +229,15 @@ class LookupAnswer:
         return {**body, "pdq_threshold": self.threshold, "labels_shown": with_labels}
 
 
-def _nearest_first(found: Mapping[Hashable, int], describe: Callable[[Hashable], SnapshotReference]) -> tuple[tuple[int, SnapshotReference], ...]:
+def _nearest_first(found: Mapping[Hashable, int], describe: Callable[[Hashable], KnownItem]) -> tuple[tuple[int, KnownItem], ...]:
     ranked = sorted(found.items(), key=lambda pair: (pair[1], str(pair[0])))
     return tuple((distance, describe(key)) for key, distance in ranked)
 
 
-def look_up(request: LookupRequest, matcher: Matcher, describe: Callable[[Hashable], SnapshotReference]) -> LookupAnswer:
+def look_up(request: LookupRequest, matcher: Matcher, describe: Callable[[Hashable], KnownItem]) -> LookupAnswer:
     """Each hash against the matcher's stages: PDQ hashes in one search of its PDQ index, digests in its digest tables.
 
-    `describe` is what a match to a key reports (LoadedHashSet.reference). Every reference within
+    `describe` is what a match to a key reports (HashSetVersion.reference). Every reference within
     the threshold is kept per hash, with its nearest distance, nearest first.
     """
     pdq_stage = matcher.stage(Stage.PDQ)

@@ -17,8 +17,8 @@ from typing import BinaryIO, Callable, Hashable, Iterable, Mapping, Sequence, Ty
 import cv2
 import numpy as np
 
-from hashmatch.array_file import read_arrays, write_arrays
-from hashmatch.local_features.candidates import CandidateIndex
+from hashmatch.hash_set.array_file import read_arrays, write_arrays
+from hashmatch.matching.local_features.candidates import CandidateIndex
 from hashmatch.model import Box, EncodedDetailPicture, FrameFeatures, LocalFeatures
 
 T = TypeVar("T")
