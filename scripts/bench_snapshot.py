@@ -35,13 +35,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_index import make_data  # noqa: E402  (the same data as the index bench)
 
 from hashmatch.aws.hash_set.table import HashSetTable  # noqa: E402
-from hashmatch.aws.hash_set_snapshots import SnapshotIndexer, LiveHashSet, SnapshotStore  # noqa: E402
+from hashmatch.aws.hash_set.indexer import SnapshotIndexer
+from hashmatch.aws.hash_set.live import LiveHashSet
+from hashmatch.aws.hash_set.store import SnapshotStore  # noqa: E402
 from hashmatch.hash_set.frame_index import FrameIndex  # noqa: E402
 from hashmatch.hash_set.lists import HashListEntry, ListedSignal  # noqa: E402
 from hashmatch.model import FrameHashes, MediaHashes  # noqa: E402
 from hashmatch.hash_set.snapshot import HashSetSnapshot  # noqa: E402
 from hashmatch.vocabulary import Action  # noqa: E402
 from hashmatch_tools.local.stack import LocalStack  # noqa: E402
+from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261201
@@ -78,7 +81,7 @@ class Bench:
         self.rows: list[tuple[str, ...]] = []
 
     def fresh(self) -> LiveHashSet:
-        return LiveHashSet(self.store, self.hash_set, refresh_seconds=0)
+        return LiveHashSet(self.store, self.hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0)
 
     def add_entry(self, hex_hash: str, source: str) -> str:
         self.hash_set.entries.add(HashListEntry(signal_type=ListedSignal.PDQ, hash=hex_hash, labels=("bench",), source=source), action=Action.QUARANTINE)

@@ -222,7 +222,7 @@ def machine() -> str:
 def run(args) -> tuple[int, list[str]]:
     from hashmatch.aws.hash_set.table import HashSetTable
     from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
-    from hashmatch_tools.admin import add_reference
+    from hashmatch_tools.references import add_reference
 
     report: list[str] = []
 

@@ -168,7 +168,7 @@ INPUTS: list[tuple[str, Callable, float]] = [
 def child(path: str, seconds: float) -> None:
     """Hash one file as the Lambda hasher does and print the outcome as one JSON line."""
     from hashmatch.errors import MediaError
-    from hashmatch.media.decode import Limits
+    from hashmatch.media.limits import Limits
     from hashmatch.media.hashing import hash_media
 
     limits = Limits.for_budget(MEMORY_MB, seconds, MAX_BYTES)

@@ -13,8 +13,14 @@ from dataclasses import replace
 from pathlib import Path
 
 from hashmatch.media.hashing import hash_media
-from hashmatch.media.decode import DENSE, SPARSE
-from hashmatch_tools.matching import compare, hash_reference
+from hashmatch.media.sampling import DENSE, SPARSE
+from hashmatch_tools.matching import compare as compare_at, hash_reference
+from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
+
+def compare(reference, upload):
+    """The verdict at the deployed PDQ threshold."""
+    return compare_at(reference, upload, PDQ_CONFIDENT_MATCH_THRESHOLD)
+
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEOS = ROOT.parent / "shared" / "corpus" / "videos" / "tmk-sample-videos"

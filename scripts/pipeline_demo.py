@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hashmatch_tools.admin import add_reference
+from hashmatch_tools.references import add_reference
 from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch_tools.local.runner import LocalRunner
 from hashmatch_tools.local.stack import REPO_ROOT, LocalStack

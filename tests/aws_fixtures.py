@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hashmatch.aws.audit import AuditTable
+from hashmatch.aws.audit_table import AuditTable
 from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch_tools.local.runner import local_pipeline
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket

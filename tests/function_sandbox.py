@@ -48,6 +48,7 @@ def exercise_match(media: list[str]) -> None:
 
     from hashmatch.matching.local_features.orb import extract_with_insets
     from hashmatch.matching.local_features.stage import LocalFeatureStage
+    from hashmatch.hash_set.frame_index import FrameIndex
     from hashmatch.matching.matcher import Matcher, PdqStage
     from hashmatch.model import EncodedDetailPicture, MediaHashes
     from hashmatch.matching.verdict import Stage
@@ -58,8 +59,8 @@ def exercise_match(media: list[str]) -> None:
     second = LocalFeatureStage()
     second.index.add("known", [(0.0, extract_with_insets(grey))], 0.0)
     jpeg = cv2.imencode(".jpg", grey)[1].tobytes()
-    result = Matcher({"known": 0.0}, [PdqStage(), second]).match(upload, lambda: [EncodedDetailPicture(0.0, jpeg)])
-    assert result.decided_by == Stage.LOCAL_FEATURES, result
+    result = Matcher({"known": 0.0}, [PdqStage(FrameIndex(256), 31), second]).match(upload, lambda: [EncodedDetailPicture(0.0, jpeg)])
+    assert result.deciding_stage == Stage.LOCAL_FEATURES, result
 
 
 def exercise_index(media: list[str]) -> None:
@@ -89,7 +90,8 @@ def exercise_log(media: list[str]) -> None:
 
 def exercise_retro(media: list[str]) -> None:
     from hashmatch.upload_log.retro_match import logged_uploads, probe_rows
-    from hashmatch.hash_set.snapshot import HashSetSnapshot, KnownItemState, KnownItem
+    from hashmatch.hash_set.snapshot import HashSetSnapshot, HashSetView, KnownItemState, KnownItem
+    from hashmatch.matching.assembly import hash_set_matcher
 
     pdq = "ab" * 32
     entry = KnownItemState(KnownItem("pdq:" + pdq, ("label",), "list", "image"), frames=((0.0, pdq),))
@@ -97,7 +99,7 @@ def exercise_retro(media: list[str]) -> None:
     row = {"upload_id": "s3://b/k", "kind": "image", "frame": 0, "variant": 0, "timestamp": 0.0, "quality": 100, "checked_at": "2026-12-04"}
     row.update({f"h{w}": int(pdq[16 * w : 16 * w + 16], 16) - (1 << 64) for w in range(4)})
     [logged] = logged_uploads([row])
-    assert HashSetSnapshot.of_states([entry]).matcher().match(logged.hashes, None).matches
+    assert hash_set_matcher(HashSetView(HashSetSnapshot.of_states([entry])), 31).match(logged.hashes, None).matches
 
 
 def main(spec: dict) -> None:

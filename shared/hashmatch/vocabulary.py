@@ -48,3 +48,10 @@ class CannotCheckAction(StrEnum):
 
     HOLD = "hold"  # a hold message: the takedown quarantines it and reviewers decide
     ALLOW = "allow"  # recorded and counted only; it stays online unchecked
+
+
+class TakedownMode(StrEnum):
+    """What the takedown does with a match (template parameter TakedownMode: the same values)."""
+
+    QUARANTINE = "quarantine"  # move the upload into the evidence bucket
+    REVIEW_ONLY = "review-only"  # record it for review and leave it in place

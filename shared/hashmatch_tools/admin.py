@@ -19,28 +19,19 @@ import os
 import sys
 import urllib.error
 
-from hashmatch.aws.audit import AuditTable, ExemptionScope
+from hashmatch.audit import ExemptionScope
+from hashmatch.aws.audit_table import AuditTable
 from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch.aws.quarantine import Quarantine
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
-from hashmatch.aws.takedown import NotQuarantined
-from hashmatch.aws.uploads import UploadGone
+from hashmatch.usecases.take_down import NotQuarantined
+from hashmatch.uploads import UploadGone
 from hashmatch.errors import MediaError
 from hashmatch_tools import hashset
-from hashmatch_tools.matching import hash_reference
+from hashmatch_tools.references import add_reference
 from hashmatch.vocabulary import Action
 
 RESTORE_URL_VARIABLE = "HASHMATCH_RESTORE_URL"
-
-
-def add_reference(hash_set: HashSetTable, path: str, *, label: str, source: str, action: Action = Action.QUARANTINE, reference_id: str | None = None):
-    """Hash a known media file densely (role "reference": PDQ frames and local features) and add it.
-
-    The hash set stores PDQ (the other imagehash signals are not matched on) and, in its
-    reference-features bucket, the local features; this runs where OpenCV is installed.
-    """
-    hashes = hash_reference(path, extra_signals=())
-    return hash_set.add_reference(hashes, label=label, source=source, action=action, reference_id=reference_id)
 
 
 def restore_through_url(session, args) -> int:
@@ -149,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"to": done.source, "moved": done.moved, "failed": done.failed}))
         return 0 if not done.failed else 1
     if args.command == "legal-hold":
-        from hashmatch.aws.takedown import legal_hold
+        from hashmatch.usecases.take_down import legal_hold
 
         audit = AuditTable(dynamodb.Table(need(args.audit_table, "--audit-table")))
         quarantine = Quarantine(session.client("s3", **options), need(args.evidence_bucket, "--evidence-bucket"))

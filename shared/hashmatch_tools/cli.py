@@ -11,7 +11,8 @@ from typing import Sequence, TextIO
 from hashmatch import __version__
 from hashmatch.errors import MediaError
 from hashmatch.matching.local_features.orb import extract_with_insets
-from hashmatch.matching.local_features.stage import two_stage_matcher
+from hashmatch_tools.matching import two_stage_matcher
+from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 from hashmatch.media.hashing import hash_media
 from hashmatch.model import MediaHashes
 from hashmatch_tools import admin, hashset, lookup_client, offline
@@ -100,7 +101,7 @@ def command_compare(args: argparse.Namespace) -> int:
         _error(args.reference, error)
         return EXIT_BAD_INPUT
     progress.done(started, reference)
-    matcher = two_stage_matcher({args.reference: reference})
+    matcher = two_stage_matcher({args.reference: reference}, PDQ_CONFIDENT_MATCH_THRESHOLD)
     if not args.json:
         print("match\tquery%\treference%\tquery")
     status = EXIT_OK

@@ -32,11 +32,13 @@ from typing import Sequence, TextIO
 
 from hashmatch.aws.hash_set.entries import ImportReport, entry_id, is_entry_id
 from hashmatch.aws.hash_set.table import HashSetTable
-from hashmatch.aws.hash_set_snapshots import SnapshotIndexer, SnapshotStore
+from hashmatch.aws.hash_set.indexer import SnapshotIndexer
+from hashmatch.aws.hash_set.store import SnapshotStore
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
 from hashmatch.errors import MediaError
 from hashmatch.hash_set.lists import HashListEntry, HashListFormat, ListedSignal, read_hash_list, write_hash_list
 from hashmatch.vocabulary import Action
+from hashmatch_tools.references import add_reference
 
 EXIT_OK, EXIT_NOT_FOUND, EXIT_BAD_INPUT = 0, 1, 2
 _HEX = re.compile(r"[0-9a-fA-F]+")
@@ -75,8 +77,6 @@ def command_add(hash_set: HashSetTable, args) -> int:
         new = hash_set.entries.add(entry, action=args.action, added_by=args.added_by)
         print(json.dumps({"entry_id": entry_id(entry.signal_type, entry.hash), "new": new}))
         return EXIT_OK
-    from hashmatch_tools.admin import add_reference
-
     try:
         reference = add_reference(hash_set, args.item, label=", ".join(args.label or ()) or Path(args.item).name, source=args.source, action=args.action, reference_id=args.reference_id)
     except (MediaError, ValueError) as error:

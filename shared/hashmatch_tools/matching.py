@@ -9,7 +9,11 @@ from __future__ import annotations
 import os
 
 from hashmatch.matching.local_features.orb import extract_with_insets
-from hashmatch.matching.local_features.stage import two_stage_matcher
+from typing import Mapping
+
+from hashmatch.matching.assembly import hash_set_matcher, references_view
+from hashmatch.matching.local_features.stage import LocalFeatureStage
+from hashmatch.matching.matcher import Matcher
 from hashmatch.matching.matcher import DetailPictureLoader
 from hashmatch.media.hashing import encode_detail_picture, hash_media
 from hashmatch.model import MediaHashes
@@ -27,6 +31,11 @@ def detail_pictures_of(upload: MediaHashes) -> DetailPictureLoader:
     return lambda: [encode_detail_picture(picture) for picture in upload.detail_pictures]
 
 
-def compare(reference: MediaHashes, upload: MediaHashes) -> Verdict:
+def two_stage_matcher(references: Mapping[str, MediaHashes], pdq_threshold: int) -> Matcher:
+    """PDQ, then local features, over references hashed in this process (with their local features): the stack's assembly."""
+    return hash_set_matcher(references_view(references), pdq_threshold, [LocalFeatureStage.of_references(references)])
+
+
+def compare(reference: MediaHashes, upload: MediaHashes, pdq_threshold: int) -> Verdict:
     """The verdict for one upload against one reference, both already hashed."""
-    return two_stage_matcher({"reference": reference}).verdict(upload, "reference", detail_pictures_of(upload))
+    return two_stage_matcher({"reference": reference}, pdq_threshold).verdict(upload, "reference", detail_pictures_of(upload))

@@ -18,11 +18,12 @@ from typing import Iterator
 
 from hashmatch.errors import MediaError
 from hashmatch.hash_set.lists import BadLine, HashListEntry, HashListFormat, read_hash_list
-from hashmatch.media.decode import sniff
+from hashmatch.media.sniff import sniff
 from hashmatch.media.hashing import hash_media
 from hashmatch.model import MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
-from hashmatch.hash_set.snapshot import HashSetSnapshot
+from hashmatch.hash_set.snapshot import HashSetSnapshot, HashSetView
+from hashmatch.matching.assembly import hash_set_matcher
 from hashmatch.vocabulary import Role
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
@@ -113,7 +114,7 @@ def match_hashes(snapshot: HashSetSnapshot, queries: list[str], threshold: int) 
 
 
 def match_media(snapshot: HashSetSnapshot, hashes: MediaHashes, threshold: int) -> list[dict]:
-    result = snapshot.matcher(threshold).match(hashes)
+    result = hash_set_matcher(HashSetView(snapshot), threshold).match(hashes)
     matches = []
     for key, verdict in result.matches:
         behind = [m for m in result.frame_matches.get(key, []) if m.distance is not None]

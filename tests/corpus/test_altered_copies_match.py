@@ -7,8 +7,14 @@ from PIL import Image
 from hashmatch_tools.evaluation import alterations as alter
 from hashmatch_tools.evaluation.suite import IMAGE_ALTERATIONS, VIDEO_FRAME_ALTERATIONS, decode, encode, pan
 from hashmatch.media.hashing import hash_media
-from hashmatch_tools.matching import compare, hash_reference
+from hashmatch_tools.matching import compare as compare_at, hash_reference
+from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 from makemedia import image_bytes
+
+
+def compare(reference, upload):
+    """The verdict at the deployed PDQ threshold."""
+    return compare_at(reference, upload, PDQ_CONFIDENT_MATCH_THRESHOLD)
 
 
 def picture_bytes(rgb, fmt="JPEG", **options):

@@ -5,9 +5,16 @@ import pytest
 from PIL import Image
 
 from hashmatch.media.hashing import hash_media
-from hashmatch.media.decode import DENSE, open_media
-from hashmatch_tools.matching import compare, hash_reference
+from hashmatch.media.decode import open_media
+from hashmatch.media.sampling import DENSE
+from hashmatch_tools.matching import compare as compare_at, hash_reference
+from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 from makemedia import encode_video, image_bytes, letterboxed
+
+
+def compare(reference, upload):
+    """The verdict at the deployed PDQ threshold."""
+    return compare_at(reference, upload, PDQ_CONFIDENT_MATCH_THRESHOLD)
 
 
 def picture_bytes(rgb):

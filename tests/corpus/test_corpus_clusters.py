@@ -6,7 +6,13 @@ import pytest
 
 from hashmatch_tools.cli import main
 from hashmatch.media.hashing import hash_media
-from hashmatch_tools.matching import compare, hash_reference
+from hashmatch_tools.matching import compare as compare_at, hash_reference
+from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
+
+def compare(reference, upload):
+    """The verdict at the deployed PDQ threshold."""
+    return compare_at(reference, upload, PDQ_CONFIDENT_MATCH_THRESHOLD)
+
 
 CHAIR_VARIANTS = ["chair-19-sd-bar", "chair-20-sd-bar", "chair-22-sd-grey-bar", "chair-22-sd-sepia-bar", "chair-22-with-small-logo-bar"]
 PATTERN_VARIANTS = ["pattern-longer-no-bar", "pattern-sd-grey-bar", "pattern-sd-with-small-logo-bar"]

@@ -3,7 +3,8 @@
 import pytest
 
 from hashmatch.hashes import Hash
-from hashmatch.media.decode import DENSE, open_media
+from hashmatch.media.decode import open_media
+from hashmatch.media.sampling import DENSE
 from hashmatch.signals import PdqSignal
 
 # vPDQ hashes every frame at full size; so does reference hashing (up to 1920 px). Measured:

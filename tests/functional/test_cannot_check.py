@@ -17,11 +17,13 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from makemedia import image_bytes, textured
 
-from hashmatch.aws import hash_messages
-from hashmatch.aws.audit import now
-from hashmatch.aws.hash_messages import Unchecked
+from hashmatch.aws import upload_objects
+from hashmatch.usecases import hash_upload as hash_upload_usecase
+from hashmatch.messages import hashes as hash_messages
+from hashmatch.clock import now
+from hashmatch.messages.hashes import Unchecked
 from hashmatch.aws.hashing_attempts import HashingAttempts
-from hashmatch.aws.uploads import Upload
+from hashmatch.uploads import Upload
 from hashmatch.media.hashing import hash_media
 from hashmatch.vocabulary import CannotCheckAction, CannotCheckReason
 
@@ -122,7 +124,7 @@ def test_an_unchecked_upload_delivered_twice_is_held_once(runner, put, observer,
 
 def test_with_cannot_check_action_allow_an_unchecked_upload_is_recorded_and_not_held(runner, put, observer, drain, audit, monkeypatch, output):
     matcher = runner.module(MATCHER)
-    monkeypatch.setattr(matcher, "settings", dataclasses.replace(matcher.settings, cannot_check_action=CannotCheckAction.ALLOW))
+    monkeypatch.setattr(matcher, "checker", dataclasses.replace(matcher.checker, cannot_check_action=CannotCheckAction.ALLOW))
     upload = put(PICTURE)
 
     runner.invoke(MATCHER, unchecked_event(upload, CannotCheckReason.OVERSIZED, hashlib.sha256(PICTURE).hexdigest()))
@@ -156,7 +158,7 @@ def test_an_unchecked_upload_reinstated_at_its_key_is_not_held_again(runner, put
 
 
 def test_a_partial_hash_that_matched_only_review_references_is_held_as_well(runner, put, observer, drain, hash_set, index):
-    from hashmatch_tools.admin import add_reference
+    from hashmatch_tools.references import add_reference
 
     reference = add_reference(hash_set, PICTURE, label="needs review", source="tests", action="review")
     index()
@@ -191,7 +193,7 @@ def delivered(message: dict) -> dict:
 
 
 def held_message(upload: Upload, sha256: str) -> dict:
-    from hashmatch.aws.match_messages import hold_message
+    from hashmatch.messages.building import hold_message
 
     request = hash_messages.HashesMessage(upload, None, now(), unchecked=Unchecked(CannotCheckReason.OVERSIZED, "over the limit", sha256))
     return json.loads(hold_message(request, CannotCheckReason.OVERSIZED, "over the limit").model_dump_json())
@@ -288,7 +290,7 @@ def test_an_oversized_upload_is_held_whatever_its_first_bytes_say(runner, put, l
 
 
 def test_an_upload_too_large_to_digest_is_held_by_its_version_etag_and_size(runner, put, load_event, hashes_queue, drain, monkeypatch):
-    monkeypatch.setattr(runner.module(HASHER), "DIGEST_MAX_BYTES", 100)
+    monkeypatch.setattr(upload_objects, "DIGEST_MAX_BYTES", 100)
     upload = put(PICTURE, "photo.jpg")
     limit = runner.module(HASHER).settings.max_upload_bytes
 
@@ -301,7 +303,7 @@ def test_an_upload_too_large_to_digest_is_held_by_its_version_etag_and_size(runn
 
 def test_the_last_delivery_before_the_dead_letter_queue_holds_the_upload_without_hashing_it(runner, put, load_event, hashes_queue, drain):
     upload = put(PICTURE, "photo.jpg")
-    last = runner.module(HASHER).MAX_DELIVERIES
+    last = hash_upload_usecase.MAX_DELIVERIES
 
     result = runner.invoke(HASHER, upload_notification(load_event, upload, receive_count=last))
 
@@ -314,10 +316,10 @@ def test_an_attempt_that_raises_counts_as_unfinished(runner, stack, put, load_ev
     upload = put(PICTURE, "photo.jpg")
     hasher = runner.module(HASHER)
 
-    def broken(_upload):
+    def broken(*_args, **_options):
         raise RuntimeError("decoder blew up")
 
-    monkeypatch.setattr(hasher, "hash_once", broken)
+    monkeypatch.setattr(hash_upload_usecase, "hash_media", broken)
     for delivery in (2, 3):
         with pytest.raises(BatchProcessingError):  # the record fails and SQS would deliver it again
             runner.invoke(HASHER, upload_notification(load_event, upload, receive_count=delivery))
@@ -330,7 +332,7 @@ def test_an_attempt_that_raises_counts_as_unfinished(runner, stack, put, load_ev
 
 
 def test_spill_files_a_killed_invocation_left_are_swept_at_the_next_start(runner, put, load_event, hashes_queue, drain):
-    left = Path(runner.module(HASHER).TMP_DIR) / "hashmatch-spill-left-behind-by-a-killed-invocation"
+    left = Path(runner.module(HASHER).uploads.spill_directory) / "hashmatch-spill-left-behind-by-a-killed-invocation"
     left.write_bytes(b"x" * 1024)
 
     runner.invoke(HASHER, upload_notification(load_event, put(PICTURE, "photo.jpg")))

@@ -18,7 +18,9 @@ import pytest
 from aws_fakes import client_error
 from makemedia import image_bytes, textured
 
-from hashmatch.aws.uploads import Upload
+from hashmatch.usecases import check_upload as check_upload_usecase
+from hashmatch.usecases import hash_upload as hash_upload_usecase
+from hashmatch.uploads import Upload
 from hashmatch.model import MediaHashes
 
 HASHER, MATCHER, TAKEDOWN = "HashUploadFunction", "MatchHashesFunction", "TakeDownFunction"
@@ -143,7 +145,7 @@ def test_an_s3_read_error_fails_the_record_and_its_redelivery_hashes_it_once(run
 
 def test_a_crash_while_hashing_fails_only_that_record(runner, mocker, hashes_queue, drain, notified):
     hasher = runner.module(HASHER)
-    fault = Fault(Crash("simulated bug"), nth_call(2)).inject(mocker, hasher, "hash_media")
+    fault = Fault(Crash("simulated bug"), nth_call(2)).inject(mocker, hash_upload_usecase, "hash_media")
 
     result = runner.invoke(HASHER, batch(*notified))
     first = hashed_keys(drain, hashes_queue)
@@ -210,7 +212,7 @@ def throttled_dynamodb(code: str, operation: str) -> Exception:
 def test_a_throttled_audit_write_after_publishing_is_redelivered_and_publishes_nothing_more(runner, mocker, audit, observer, drain, matching, code):
     matcher = runner.module(MATCHER)
     target = upload_id_of(matching[FAULTED])
-    fault = Fault(throttled_dynamodb(code, "PutItem"), lambda call, number: call["Item"]["upload_id"] == target).inject(mocker, matcher.audit.table, "put_item")
+    fault = Fault(throttled_dynamodb(code, "PutItem"), lambda call, number: call["Item"]["upload_id"] == target).inject(mocker, matcher.checker.audit.table, "put_item")
 
     result = runner.invoke(MATCHER, batch(*matching))
     first = published(drain, observer)
@@ -228,7 +230,7 @@ def test_a_throttled_audit_write_after_publishing_is_redelivered_and_publishes_n
 def test_a_throttled_idempotency_table_fails_the_record_before_anything_is_published(runner, mocker, audit, observer, drain, matching, code):
     matcher = runner.module(MATCHER)
     # One PutItem per record (its in-progress mark, keyed by a hash of the match id): the second is the second record's.
-    fault = Fault(throttled_dynamodb(code, "PutItem"), nth_call(2)).inject(mocker, matcher.persistence.client, "put_item")
+    fault = Fault(throttled_dynamodb(code, "PutItem"), nth_call(2)).inject(mocker, matcher.publisher.persistence.client, "put_item")
 
     result = runner.invoke(MATCHER, batch(*matching))
     first = published(drain, observer)
@@ -261,7 +263,7 @@ def test_an_sns_publish_error_fails_the_record_and_its_redelivery_publishes_once
 
 def test_a_crash_between_matching_and_publishing_fails_only_that_record(runner, mocker, audit, observer, drain, matching):
     matcher = runner.module(MATCHER)
-    fault = Fault(Crash("simulated bug"), nth_call(2)).inject(mocker, matcher, "match_message")
+    fault = Fault(Crash("simulated bug"), nth_call(2)).inject(mocker, check_upload_usecase, "match_message")
 
     result = runner.invoke(MATCHER, batch(*matching))
     first = published(drain, observer)
@@ -276,7 +278,7 @@ def test_a_crash_between_matching_and_publishing_fails_only_that_record(runner, 
 
 def test_a_batch_redelivered_whole_after_its_invocation_died_publishes_each_match_once(runner, mocker, audit, observer, drain, matching):
     matcher = runner.module(MATCHER)
-    fault = Fault(InvocationKilled("out of time"), nth_call(2)).inject(mocker, matcher, "match_message")
+    fault = Fault(InvocationKilled("out of time"), nth_call(2)).inject(mocker, check_upload_usecase, "match_message")
 
     with pytest.raises(InvocationKilled):
         runner.invoke(MATCHER, batch(*matching))
@@ -302,7 +304,7 @@ def test_a_success_mark_that_cannot_be_written_lets_a_late_redelivery_publish_ag
     ordinary_context = runner.context
     mocker.patch.object(runner, "context", side_effect=lambda spec: replace(ordinary_context(spec), timeout=1))
     # One UpdateItem per record (its mark as done): the second is the second record's.
-    fault = Fault(throttled_dynamodb("ProvisionedThroughputExceededException", "UpdateItem"), nth_call(2)).inject(mocker, matcher.persistence.client, "update_item")
+    fault = Fault(throttled_dynamodb("ProvisionedThroughputExceededException", "UpdateItem"), nth_call(2)).inject(mocker, matcher.publisher.persistence.client, "update_item")
 
     result = runner.invoke(MATCHER, batch(*matching))
     first = [json.loads(e["Message"]) for e in drain(observer)]

@@ -11,6 +11,8 @@ from aws_fixtures import forget_source
 
 from hashmatch.hash_set.lists import BadLine, HashListEntry, HashListFormat, ListedSignal, read_hash_list, write_hash_list
 from hashmatch.vocabulary import Stage
+from hashmatch.aws.hash_set.live import version_from_table
+from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 
 
 def pdq(seed: str) -> str:
@@ -85,7 +87,7 @@ def test_an_allowed_entry_is_not_loaded_for_matching(hash_set, entries, source):
     entries.add(HashListEntry(signal_type=ListedSignal.PDQ, hash=value, source=source))
     entries.allow(ListedSignal.PDQ, value, allowed_by="tests", reason="false positive")
 
-    loaded = hash_set.load()
+    loaded = version_from_table(hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD)
 
     assert f"pdq:{value}" not in loaded
 
@@ -96,16 +98,16 @@ def test_an_allowed_hash_stays_allowed_when_its_list_is_imported_again(hash_set,
 
     entries.import_entries(read_hash_list(lines(value), source, HashListFormat.PDQ_LINES))
 
-    assert entries.get(ListedSignal.PDQ, value).allowed and f"pdq:{value}" not in hash_set.load()
+    assert entries.get(ListedSignal.PDQ, value).allowed and f"pdq:{value}" not in version_from_table(hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD)
 
 
 def test_an_active_pdq_entry_is_matched_as_a_still_reference(hash_set, entries, source):
     value = pdq(source)
     entries.add(HashListEntry(signal_type=ListedSignal.PDQ, hash=value, labels=("terror",), source=source))
 
-    loaded = hash_set.load()
+    loaded = version_from_table(hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD)
 
-    reference = loaded.reference(f"pdq:{value}")
+    reference = loaded.describe(f"pdq:{value}")
     assert (reference.label, reference.source, reference.duration, reference.kind) == ("terror", source, 0.0, "hash")
     assert len(loaded.matcher.stage(Stage.PDQ)) >= 1
 

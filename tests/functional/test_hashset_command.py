@@ -10,9 +10,11 @@ import uuid
 import pytest
 from aws_fixtures import forget_source
 
-from hashmatch.aws.hash_set_snapshots import LiveHashSet, SnapshotStore
+from hashmatch.aws.hash_set.live import LiveHashSet
+from hashmatch.aws.hash_set.store import SnapshotStore
 from hashmatch.hash_set.lists import ListedSignal
 from hashmatch_tools.cli import main
+from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 
 HMA = "hash-lists/hma-sample-data"
 
@@ -159,7 +161,7 @@ def test_reindex_rebuilds_the_matchers_snapshot_from_the_whole_table(hashset, ha
 
     store = SnapshotStore(stack.client("s3"), stack.ref("SnapshotBucket"))
     assert status == 0 and json.loads(out)["sequence"] == store.read_manifest().manifest.sequence
-    assert LiveHashSet(store, hash_set, refresh_seconds=0).get().reference(f"pdq:{value}").labels == ("rebuilt",)
+    assert LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0).get().describe(f"pdq:{value}").labels == ("rebuilt",)
 
 
 def test_reindex_without_a_snapshot_bucket_names_the_option(stack, capsys):

@@ -8,11 +8,14 @@ import uuid
 import pytest
 from madehashes import reference_hashes, with_features
 
-from hashmatch.aws import hash_set_snapshots as snapshots_module
-from hashmatch.aws.hash_set_snapshots import LiveHashSet, SnapshotIndexer, ManifestChanged, SnapshotStore
+from hashmatch.aws.hash_set import store as snapshots_module
+from hashmatch.aws.hash_set.indexer import SnapshotIndexer
+from hashmatch.aws.hash_set.live import LiveHashSet
+from hashmatch.aws.hash_set.store import ManifestChanged, SnapshotStore
 from hashmatch.hash_set.lists import HashListEntry, ListedSignal
 from hashmatch.hash_set.snapshot import HashSetView
 from hashmatch.vocabulary import Action, Stage
+from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 
 INDEXER = "IndexHashSetFunction"
 
@@ -26,7 +29,7 @@ def store(stack):
 def fresh(store, hash_set, index):
     """A matcher's view of the hash set, checked on every get, with the indexer caught up first."""
     index()
-    return LiveHashSet(store, hash_set, refresh_seconds=0)
+    return LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0)
 
 
 def pdq_entry(source: str, labels=("terror",)) -> HashListEntry:
@@ -59,8 +62,8 @@ def test_an_added_entry_reaches_a_matcher_through_the_snapshot_not_the_table(has
     loaded = fresh.get()
 
     assert fresh.source == "snapshot"
-    assert loaded.reference(f"pdq:{entry.hash}").labels == ("terror",)
-    assert loaded.reference(f"pdq:{entry.hash}").action == Action.QUARANTINE
+    assert loaded.describe(f"pdq:{entry.hash}").labels == ("terror",)
+    assert loaded.describe(f"pdq:{entry.hash}").action == Action.QUARANTINE
 
 
 def test_an_allowed_entry_leaves_a_running_matcher_and_comes_back_when_disallowed(hash_set, fresh, index, source):
@@ -97,10 +100,10 @@ def test_a_reference_added_with_local_features_is_matched_by_both_stages_from_th
     try:
         loaded = fresh.get()
 
-        assert loaded.reference(reference.reference_id).features_key == reference.features_key
+        assert loaded.describe(reference.reference_id).features_key == reference.features_key
         assert len(loaded.matcher.stage(Stage.LOCAL_FEATURES)) >= len(hashes.features)
         result, matches = loaded.match(hashes)
-        assert [m.reference.reference_id for m in matches] == [reference.reference_id]
+        assert [m.item.reference_id for m in matches] == [reference.reference_id]
     finally:
         hash_set.remove_reference(reference.reference_id)
         index()
@@ -142,7 +145,7 @@ def test_a_rebuild_puts_the_local_features_in_a_snapshot_a_matcher_maps_without_
         read_features = []
         monkeypatch.setattr(hash_set.features, "get_many", lambda keys: read_features.extend(keys) or {})
 
-        stage = LiveHashSet(store, hash_set, refresh_seconds=0).get().matcher.stage(Stage.LOCAL_FEATURES)
+        stage = LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0).get().matcher.stage(Stage.LOCAL_FEATURES)
         (hits,) = stage.index.search_all([hashes.features[2].features], threads=1)
 
         assert manifest.features is not None and read_features == []
@@ -190,7 +193,7 @@ def test_without_a_snapshot_the_indexer_builds_one_from_the_whole_table(runner, 
     outcome = runner.module(INDEXER).indexer.apply({"pdq:" + "0" * 64})
 
     assert outcome.rebuilt
-    assert f"pdq:{entry.hash}" in LiveHashSet(store, hash_set, refresh_seconds=0).get()
+    assert f"pdq:{entry.hash}" in LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0).get()
 
 
 def test_without_a_snapshot_a_matcher_loads_the_table(hash_set, stack, index, source):
@@ -198,7 +201,7 @@ def test_without_a_snapshot_a_matcher_loads_the_table(hash_set, stack, index, so
     hash_set.entries.add(entry)
     empty = SnapshotStore(stack.client("s3"), stack.ref("HashesBucket"))  # a bucket the indexer never wrote to
 
-    matcher_view = LiveHashSet(empty, hash_set, refresh_seconds=0)
+    matcher_view = LiveHashSet(empty, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0)
 
     assert f"pdq:{entry.hash}" in matcher_view.get() and matcher_view.source == "table scan"
 

@@ -95,7 +95,7 @@ def test_a_hash_only_request_is_not_logged(runner, drain, log_queue, load_event)
 
 
 def test_the_local_engines_copy_of_the_log_holds_exactly_the_buckets_files_of_the_window(runner, s3, log_bucket, load_event, tmp_path):
-    from hashmatch.aws.retro_matches import download_log
+    from hashmatch.aws.upload_log_bucket import download_log
 
     runner.invoke(FUNCTION, load_event("log_upload_hashes"))
     stale = tmp_path / "uploads" / "dt=2026-12-01" / "from-another-stack.parquet"

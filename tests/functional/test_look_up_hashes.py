@@ -10,7 +10,7 @@ import pytest
 from boto3.dynamodb.conditions import Key
 
 from hashmatch.hash_set.lists import HashListEntry, ListedSignal
-from hashmatch.matching.lookup import Caller
+from hashmatch.callers import Caller
 from hashmatch.vocabulary import Action
 from aws_fixtures import forget_source
 

@@ -11,14 +11,15 @@ import numpy as np
 import pytest
 from makemedia import detailed, image_bytes
 
-from hashmatch.aws import hash_messages
-from hashmatch.aws.audit import now
+from hashmatch.aws import hashes_queue
+from hashmatch.messages import hashes as hash_messages
+from hashmatch.clock import now
 from hashmatch.aws.detail_pictures import DetailPicturesObject, StoredPicture, store_detail_pictures
-from hashmatch.aws.uploads import Upload
+from hashmatch.uploads import Upload
 from hashmatch.matching.local_features.orb import MIN_INLIERS
 from hashmatch.media.hashing import encode_detail_picture, hash_media
 from hashmatch.model import DetailPicture, MediaHashes
-from hashmatch_tools.admin import add_reference
+from hashmatch_tools.references import add_reference
 
 FUNCTION = "MatchHashesFunction"
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -114,7 +115,7 @@ def test_the_same_upload_delivered_twice_is_published_once(runner, load_event, r
 
 
 def test_a_match_id_is_the_upload_checked_against_one_version_of_the_hash_set():
-    from hashmatch.aws.match_messages import live_match_id
+    from hashmatch.messages.building import live_match_id
 
     assert live_match_id("s3://b/k?versionId=1", 7) == live_match_id("s3://b/k?versionId=1", 7)
     assert live_match_id("s3://b/k?versionId=1", 7) != live_match_id("s3://b/k?versionId=1", 8) != live_match_id("s3://b/k?versionId=2", 8)
@@ -164,10 +165,10 @@ def test_unmatched_hashes_publish_nothing_and_are_counted(runner, load_event, ob
 def test_hashes_too_large_for_a_message_travel_by_claim_check(stack, runner, load_event, references, observer, drain, monkeypatch):
     sample = body(load_event("match_hashes"))
     references(sample["hashes"])
-    monkeypatch.setattr(hash_messages, "INLINE_LIMIT", 100)
+    monkeypatch.setattr(hashes_queue, "INLINE_LIMIT", 100)
     queue = stack.ref("HashesQueue")
     drain(queue)
-    sent = hash_messages.send_hashes(stack.client("sqs"), queue, stack.client("s3"), stack.ref("HashesBucket"), Upload.from_dict(sample["upload"]), MediaHashes.from_dict(sample["hashes"]))
+    sent = hashes_queue.HashesQueue(stack.client("sqs"), queue, stack.client("s3"), stack.ref("HashesBucket")).send(Upload.from_dict(sample["upload"]), MediaHashes.from_dict(sample["hashes"]))
     [queued] = drain(queue)
 
     runner.invoke(FUNCTION, with_body(load_event("match_hashes"), queued))
@@ -260,10 +261,10 @@ def test_boxes_of_pictures_inside_a_detail_picture_travel_with_the_hashes_messag
     queue = stack.ref("HashesQueue")
     drain(queue)
     stored = store_detail_pictures(stack.client("s3"), stack.ref("DetailsBucket"), hashes.sha256, [picture])
-    hash_messages.send_hashes(stack.client("sqs"), queue, stack.client("s3"), stack.ref("HashesBucket"), Upload.from_dict(sample["upload"]), hashes, stored)
+    hashes_queue.HashesQueue(stack.client("sqs"), queue, stack.client("s3"), stack.ref("HashesBucket")).send(Upload.from_dict(sample["upload"]), hashes, stored)
     [queued] = drain(queue)
 
-    received = hash_messages.read_hashes_message(stack.client("s3"), queued)
+    received = hashes_queue.read_hashes_message(stack.client("s3"), queued)
 
     jsonschema.validate(queued, HASHES_SCHEMA)
     assert [picture.insets for picture in received.detail_pictures.pictures] == [((0.05, 0.45, 0.55, 0.95),)]

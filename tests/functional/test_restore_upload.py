@@ -11,7 +11,7 @@ import pytest
 from botocore.credentials import Credentials
 from makemedia import image_bytes, textured
 
-from hashmatch.aws.uploads import Upload
+from hashmatch.uploads import Upload
 from hashmatch_tools import admin
 from hashmatch_tools.local.stack import RESTORER_ROLE
 from hashmatch_tools.lookup_client import post_lookup
@@ -313,9 +313,9 @@ def test_without_a_restore_role_the_url_grants_nobody(stack):
 @pytest.fixture
 def held(runner, s3, bucket):
     """An upload of bytes of its own quarantined by a hold message (sha256 "" for one held unread); returns (upload, bytes)."""
-    from hashmatch.aws.audit import now
-    from hashmatch.aws.hash_messages import HashesMessage, Unchecked
-    from hashmatch.aws.match_messages import hold_message
+    from hashmatch.clock import now
+    from hashmatch.messages.hashes import HashesMessage, Unchecked
+    from hashmatch.messages.building import hold_message
     from hashmatch.vocabulary import CannotCheckReason
 
     def hold(seed: int, unread: bool = False) -> tuple[Upload, bytes]:

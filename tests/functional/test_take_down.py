@@ -11,11 +11,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from makemedia import image_bytes, textured
 
-from hashmatch.aws.messages import MatchMessage
+from hashmatch.messages.models import MatchMessage
 from hashmatch.aws.quarantine import Quarantine
-from hashmatch.aws.settings import TakedownMode
-from hashmatch.aws.takedown import TakedownOutcome, take_down
-from hashmatch.aws.uploads import Upload
+from hashmatch.vocabulary import TakedownMode
+from hashmatch.usecases.take_down import TakedownOutcome, take_down
+from hashmatch.uploads import Upload
 
 FUNCTION = "TakeDownFunction"
 

@@ -181,7 +181,7 @@ def test_the_hasher_takes_one_upload_per_invocation():
     assert source["Properties"]["BatchSize"] == 1
 
 
-def test_the_hashers_last_delivery_is_the_uploads_queues_last_receive(runner):
-    hasher = runner.module("HashUploadFunction")
+def test_the_hashers_last_delivery_is_the_uploads_queues_last_receive():
+    from hashmatch.usecases.hash_upload import MAX_DELIVERIES
 
-    assert hasher.MAX_DELIVERIES == TEMPLATE["Resources"]["UploadsQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+    assert MAX_DELIVERIES == TEMPLATE["Resources"]["UploadsQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]

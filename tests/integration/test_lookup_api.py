@@ -14,7 +14,7 @@ from aws_fixtures import forget_source
 from hashmatch.hash_set.lists import HashListEntry, ListedSignal
 from hashmatch.vocabulary import Action
 from hashmatch_tools import cli
-from hashmatch_tools.admin import add_reference
+from hashmatch_tools.references import add_reference
 from hashmatch_tools.lookup_client import post_lookup
 
 SOURCE = "lookup-integration"

@@ -13,14 +13,16 @@ import numpy as np
 import pytest
 from makemedia import detailed, image_bytes, textured
 
-from hashmatch_tools.admin import add_reference
+from hashmatch_tools.references import add_reference
 from hashmatch.aws.hash_set.table import HashSetTable
-from hashmatch.aws.hash_set_snapshots import LiveHashSet, SnapshotStore
+from hashmatch.aws.hash_set.live import LiveHashSet
+from hashmatch.aws.hash_set.store import SnapshotStore
 from hashmatch_tools.local.stack import load_template
 from hashmatch.hash_set.lists import HashListEntry, HashListFormat, ListedSignal, read_hash_list
 from hashmatch.media.hashing import hash_media
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
 from hashmatch.matching.local_features.orb import MIN_INLIERS
+from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "schemas" / "match-message.schema.json").read_text())
@@ -309,7 +311,7 @@ def test_a_hash_list_change_reaches_a_running_matcher_within_five_seconds(stack,
     # The matcher's hash set as deployed (the template's default refresh interval), the indexer
     # polled in the background as Lambda polls a stream: each change goes table -> stream ->
     # indexer -> snapshot manifest in S3 -> the matcher's next check.
-    matcher = LiveHashSet(SnapshotStore(stack.client("s3"), stack.ref("SnapshotBucket")), hash_set, DEFAULT_REFRESH_SECONDS)
+    matcher = LiveHashSet(SnapshotStore(stack.client("s3"), stack.ref("SnapshotBucket")), hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, DEFAULT_REFRESH_SECONDS)
     value = uuid.uuid4().hex * 2
     source = f"freshness {value[:6]}"
     key = f"pdq:{value}"

@@ -16,7 +16,7 @@ import pytest
 from aws_fakes import client_error
 from makemedia import detailed, image_bytes
 
-from hashmatch_tools.admin import add_reference
+from hashmatch_tools.references import add_reference
 from hashmatch_tools.local.stack import load_template
 
 DEAD_LETTER_QUEUES = ("UploadsDeadLetterQueue", "HashesDeadLetterQueue", "TakedownDeadLetterQueue")
@@ -127,7 +127,7 @@ def test_a_throttled_audit_table_over_two_receives_ends_with_one_outcome_per_upl
     matcher = runner.module("MatchHashesFunction")
     target = copies[1][0]
     throttled = client_error("ProvisionedThroughputExceededException", "PutItem", 400)
-    FailingFor(mocker, matcher.audit.table, "put_item", throttled, lambda call: call["Item"]["upload_id"] == target, times=2)
+    FailingFor(mocker, matcher.checker.audit.table, "put_item", throttled, lambda call: call["Item"]["upload_id"] == target, times=2)
     before, dead = len(runner.invocations), dead_letters()
 
     runner.run_until_idle()

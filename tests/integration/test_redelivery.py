@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 from makemedia import detailed, image_bytes
 
-from hashmatch_tools.admin import add_reference
+from hashmatch_tools.references import add_reference
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,10 @@ import jsonschema
 import pytest
 from makemedia import image_bytes, textured
 
-from hashmatch.aws.audit import AuditTable
+from hashmatch.aws.audit_table import AuditTable
 from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
-from hashmatch_tools.admin import add_reference
+from hashmatch_tools.references import add_reference
 from hashmatch_tools.local.runner import local_pipeline
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "match-message.schema.json").read_text())

@@ -17,8 +17,14 @@ from hashmatch.matching.local_features.orb import (
 )
 from hashmatch.media.hashing import encode_detail_picture, hash_media
 from hashmatch.model import LocalFeatures, MediaHashes
-from hashmatch_tools.matching import compare, hash_reference
+from hashmatch_tools.matching import compare as compare_at, hash_reference
+from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 from makemedia import detailed, encode_video, image_bytes, textured
+
+
+def compare(reference, upload):
+    """The verdict at the deployed PDQ threshold."""
+    return compare_at(reference, upload, PDQ_CONFIDENT_MATCH_THRESHOLD)
 
 
 def grey(rgb):

@@ -7,11 +7,18 @@ import numpy as np
 import pytest
 
 from hashmatch.errors import MediaError
-from hashmatch.media import decode
+from hashmatch.media import frames as media_frames
+from hashmatch.media import source as media_source
 from hashmatch.media.hashing import DETAIL_JPEG_QUALITY, SMALL_DETAIL_JPEG_QUALITY, SMALL_DETAIL_SIDE, encode_detail_picture, hash_media
 from hashmatch.model import DetailPicture, MediaHashes
-from hashmatch_tools.matching import compare, hash_reference
+from hashmatch_tools.matching import compare as compare_at, hash_reference
+from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 from makemedia import encode_video, image_bytes, letterboxed, panning, textured
+
+
+def compare(reference, upload):
+    """The verdict at the deployed PDQ threshold."""
+    return compare_at(reference, upload, PDQ_CONFIDENT_MATCH_THRESHOLD)
 
 
 def test_reference_hashing_drops_near_duplicate_frames():
@@ -104,7 +111,7 @@ def test_identity_digests_of_a_path_are_of_its_bytes_read_in_pieces(tmp_path, mo
     data = encode_video(panning(6, 20, 160, 120), fps=10)
     path = tmp_path / "clip.mp4"
     path.write_bytes(data)
-    monkeypatch.setattr(decode, "MIB", 1000)  # many pieces, the last one short
+    monkeypatch.setattr(media_source, "MIB", 1000)  # many pieces, the last one short
     hashes = hash_media(path)
     assert hashes.md5 == hashlib.md5(data).hexdigest() and hashes.sha256 == hashlib.sha256(data).hexdigest()
 
@@ -117,7 +124,7 @@ def test_a_complete_hash_covers_the_whole_duration():
 def test_a_deadline_passed_mid_video_gives_a_partial_hash_up_to_its_last_frame(monkeypatch):
     data = encode_video(panning(8, 200, 128, 96), fps=10, gop=10)  # 20 s: 16 frames sampled
     ticks = itertools.count()
-    monkeypatch.setattr(decode, "monotonic", lambda: next(ticks))  # time passes per look at the clock
+    monkeypatch.setattr(media_frames, "monotonic", lambda: next(ticks))  # time passes per look at the clock
     whole = hash_media(data, deadline=10**9)
     looks = next(ticks)
     ticks = itertools.count()

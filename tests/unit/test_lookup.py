@@ -5,14 +5,22 @@ from __future__ import annotations
 import pytest
 
 from hashmatch.hash_set.lists import HashListEntry, ListedSignal
-from hashmatch.matching.lookup import MAX_HASHES_PER_REQUEST, Caller, LookupRequest, LookupRequestError, PdqQuery, look_up, parse_request
+from hashmatch.callers import Caller
+from hashmatch.matching.lookup import MAX_HASHES_PER_REQUEST, LookupRequest, LookupRequestError, PdqQuery, look_up, parse_request
 from hashmatch.hash_set.snapshot import ENTRY_KIND, HashSetChanges, HashSetSnapshot, HashSetView, KnownItemState, KnownItem
 from hashmatch.vocabulary import Action
+from hashmatch.matching.assembly import hash_set_matcher
+from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 
 LISTED = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 MD5 = "69b0834fac1477a4397a0be6b6e55c1a"
 SHA256 = "25094afa08e258b3135208b54b0ed28a50ad5386a4e4b66501e7ad886864fd54"
 
+
+
+def as_view(hash_set):
+    """A snapshot or a view, as the view a matcher is assembled over."""
+    return hash_set if isinstance(hash_set, HashSetView) else HashSetView(hash_set)
 
 def flipped(hex_hash: str, bits: int) -> str:
     """The hash with its lowest `bits` bits inverted: exactly `bits` apart."""
@@ -30,7 +38,7 @@ def view() -> HashSetView:
 
 
 def answer(view: HashSetView, request: LookupRequest, with_labels: bool = True) -> dict:
-    return look_up(request, view.matcher(), view.describe).to_dict(with_labels)
+    return look_up(request, hash_set_matcher(as_view(view), PDQ_CONFIDENT_MATCH_THRESHOLD), view.describe).to_dict(with_labels)
 
 
 def test_a_request_of_pdq_md5_and_sha256_hashes_is_read_in_lowercase():
@@ -164,23 +172,23 @@ def test_a_media_reference_frame_matches_a_hash_of_it():
     assert found["reference_ids"] == ["ref-1"] and found["distance"] == 2
 
 
-def test_a_session_of_a_listed_role_of_the_own_account_may_see_labels():
+def test_a_session_of_a_listed_role_of_the_own_account_is_role_session_of():
     caller = Caller.from_arn("arn:aws:sts::123456789012:assumed-role/labels-reader/alice")
 
-    assert caller.may_see_labels("123456789012", {"labels-reader"})
+    assert caller.is_role_session_of("123456789012", {"labels-reader"})
     assert caller.principal == "arn:aws:sts::123456789012:assumed-role/labels-reader"
 
 
 def test_a_role_of_the_same_name_in_another_account_may_not_see_labels():
     caller = Caller.from_arn("arn:aws:sts::210987654321:assumed-role/labels-reader/mallory")
 
-    assert not caller.may_see_labels("123456789012", {"labels-reader"})
+    assert not caller.is_role_session_of("123456789012", {"labels-reader"})
 
 
 def test_an_iam_user_or_an_unlisted_role_may_not_see_labels():
-    assert not Caller.from_arn("arn:aws:iam::123456789012:user/labels-reader").may_see_labels("123456789012", {"labels-reader"})
-    assert not Caller.from_arn("arn:aws:sts::123456789012:assumed-role/partner/s").may_see_labels("123456789012", {"labels-reader"})
-    assert not Caller.from_arn("arn:aws:sts::123456789012:assumed-role/labels-reader/s").may_see_labels("123456789012", set())
+    assert not Caller.from_arn("arn:aws:iam::123456789012:user/labels-reader").is_role_session_of("123456789012", {"labels-reader"})
+    assert not Caller.from_arn("arn:aws:sts::123456789012:assumed-role/partner/s").is_role_session_of("123456789012", {"labels-reader"})
+    assert not Caller.from_arn("arn:aws:sts::123456789012:assumed-role/labels-reader/s").is_role_session_of("123456789012", set())
 
 
 def test_a_new_session_name_does_not_make_a_new_caller():

@@ -6,8 +6,12 @@ import pytest
 from PIL import Image
 
 from hashmatch.errors import MediaError
-from hashmatch.media import decode
-from hashmatch.media.decode import BYTES_PER_PIXEL, DENSE, MIB, PICTURE_MAX_SIDE, PROCESS_BYTES, SPARSE, VIDEO_BYTES_PER_PIXEL, Limits, open_media, sniff
+from hashmatch.media import frames as media_frames
+from hashmatch.media import pixels
+from hashmatch.media.decode import open_media
+from hashmatch.media.limits import BYTES_PER_PIXEL, MIB, PROCESS_BYTES, VIDEO_BYTES_PER_PIXEL, Limits
+from hashmatch.media.sampling import DENSE, PICTURE_MAX_SIDE, SPARSE
+from hashmatch.media.sniff import sniff
 from hashmatch.signals import PdqSignal
 from makemedia import (
     declared_png,
@@ -242,7 +246,7 @@ def refusal(data, limits=Limits()):
 
 def test_a_sixteen_bit_picture_is_scaled_to_eight_bits_a_strip_at_a_time_as_it_was_whole(monkeypatch):
     values = np.random.default_rng(1).integers(0, 65536, size=(200, 300), dtype=np.uint16)
-    monkeypatch.setattr(decode, "_STRIP_PIXELS", 1000)  # many strips, ragged at the end
+    monkeypatch.setattr(pixels, "_STRIP_PIXELS", 1000)  # many strips, ragged at the end
     expected = np.clip(np.rint(values.astype(np.float64) * (255.0 / 65535.0)), 0, 255).astype(np.uint8)
     frame = only_frame(image_bytes(values, "PNG"))
     assert np.array_equal(frame.rgb[:, :, 0], expected) and np.array_equal(frame.rgb[:, :, 2], expected)
@@ -251,7 +255,7 @@ def test_a_sixteen_bit_picture_is_scaled_to_eight_bits_a_strip_at_a_time_as_it_w
 def test_a_large_sixteen_bit_picture_takes_few_array_bytes_a_pixel(monkeypatch):
     import tracemalloc
 
-    monkeypatch.setattr(decode, "_STRIP_PIXELS", 1 << 16)  # strips small beside the picture
+    monkeypatch.setattr(pixels, "_STRIP_PIXELS", 1 << 16)  # strips small beside the picture
     grey = np.tile(np.asarray(Image.fromarray(textured(8, 256, 256)).convert("L")), (8, 8))  # 2048 x 2048
     media = open_media(sixteen_bit_png(grey))
     tracemalloc.start()
@@ -343,7 +347,7 @@ def test_a_deadline_ends_a_video_early_without_a_truncation_error(monkeypatch):
     data = encode_video(panning(5, 100, 128, 96), fps=10, faststart=True, gop=10)
     media = open_media(data[: len(data) // 2])  # cut short: decoded to its end, "truncated: frames stop at 4.1 s"
     now = [0.0]
-    monkeypatch.setattr(decode, "monotonic", lambda: now[0])
+    monkeypatch.setattr(media_frames, "monotonic", lambda: now[0])
     taken = []
     # Without border and inner-picture tracking, which hold the first frames back.
     for frame in media.frames(replace(SPARSE, inner_pictures=False), remove_borders=False, deadline=10.0):

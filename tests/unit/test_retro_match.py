@@ -13,6 +13,7 @@ from hashmatch.upload_log.retro_match import DUCKDB_COMPATIBILITY, MAX_EXACT_THR
 from hashmatch.hash_set.snapshot import ENTRY_KIND, KnownItemState, KnownItem
 from hashmatch.upload_log.records import log_messages, log_rows, parquet_files
 from hashmatch.vocabulary import MediaKind, Role
+from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 
 DAY = "2026-12-04"
 
@@ -90,7 +91,7 @@ def test_frames_of_low_quality_are_not_searched(tmp_path):
     reference = random_hash(random.Random(1))
     write_log(tmp_path, [upload("blurry", [(reference, 40, ())], MediaKind.IMAGE)])
 
-    run = retro_match(DuckDbEngine(tmp_path), [still_entry(reference)], DAY)
+    run = retro_match(DuckDbEngine(tmp_path), [still_entry(reference)], DAY, PDQ_CONFIDENT_MATCH_THRESHOLD)
 
     assert run.candidates == 0 and run.matches == []
 
@@ -100,7 +101,7 @@ def test_a_listed_hash_matches_a_logged_picture_with_its_distance(tmp_path):
     reference = random_hash(rng)
     write_log(tmp_path, [upload("copy.jpg", [(flipped(reference, 12, rng), 90, ())], MediaKind.IMAGE), upload("other.jpg", [(random_hash(rng), 90, ())], MediaKind.IMAGE)])
 
-    run = retro_match(DuckDbEngine(tmp_path), [still_entry(reference)], DAY)
+    run = retro_match(DuckDbEngine(tmp_path), [still_entry(reference)], DAY, PDQ_CONFIDENT_MATCH_THRESHOLD)
 
     [found] = run.matches
     assert found.logged.upload["upload_id"] == "s3://uploads/copy.jpg"
@@ -113,7 +114,7 @@ def test_a_mirrored_copy_matches_through_its_logged_variant(tmp_path):
     reference = random_hash(rng)
     write_log(tmp_path, [upload("mirrored.jpg", [(random_hash(rng), 90, (random_hash(rng), flipped(reference, 3, rng)))], MediaKind.IMAGE)])
 
-    run = retro_match(DuckDbEngine(tmp_path), [still_entry(reference)], DAY)
+    run = retro_match(DuckDbEngine(tmp_path), [still_entry(reference)], DAY, PDQ_CONFIDENT_MATCH_THRESHOLD)
 
     assert [m.logged.upload["key"] for m in run.matches] == ["mirrored.jpg"]
 
@@ -125,7 +126,7 @@ def test_a_video_sharing_one_frame_with_a_reference_is_a_candidate_but_not_a_mat
     copy = [(flipped(h, 10, rng), 90, ()) for h in reference_frames[:12]]
     write_log(tmp_path, [upload("one-frame.mp4", one_frame), upload("copy.mp4", copy)])
 
-    run = retro_match(DuckDbEngine(tmp_path), [video_reference("ref-video", reference_frames)], DAY)
+    run = retro_match(DuckDbEngine(tmp_path), [video_reference("ref-video", reference_frames)], DAY, PDQ_CONFIDENT_MATCH_THRESHOLD)
 
     assert run.candidates == 2
     [found] = run.matches
@@ -138,7 +139,7 @@ def test_a_listed_sha256_matches_the_logged_upload_with_those_bytes(tmp_path):
     write_log(tmp_path, [upload("exact.mp4", [(random_hash(rng), 90, ())], sha256="ab" * 32), upload("else.mp4", [(random_hash(rng), 90, ())], sha256="cd" * 32)])
     entry = KnownItemState(KnownItem("sha256:" + "ab" * 32, ("listed",), "a list", ENTRY_KIND))
 
-    run = retro_match(DuckDbEngine(tmp_path), [entry], DAY)
+    run = retro_match(DuckDbEngine(tmp_path), [entry], DAY, PDQ_CONFIDENT_MATCH_THRESHOLD)
 
     [found] = run.matches
     assert found.logged.upload["key"] == "exact.mp4" and found.matches[0][1].stage == "sha256"
@@ -150,7 +151,7 @@ def test_days_before_the_window_are_not_searched(tmp_path):
     write_log(tmp_path, [upload("old.jpg", [(reference, 90, ())], MediaKind.IMAGE)], day="2026-05-01", batch="old")
     write_log(tmp_path, [upload("new.jpg", [(reference, 90, ())], MediaKind.IMAGE)], day=DAY, batch="new")
 
-    run = retro_match(DuckDbEngine(tmp_path), [still_entry(reference)], "2026-06-07")
+    run = retro_match(DuckDbEngine(tmp_path), [still_entry(reference)], "2026-06-07", PDQ_CONFIDENT_MATCH_THRESHOLD)
 
     assert [m.logged.upload["key"] for m in run.matches] == ["new.jpg"]
 
@@ -162,14 +163,14 @@ def test_rows_a_retried_log_batch_wrote_twice_count_once(tmp_path):
     write_log(tmp_path, [copy], batch="first")
     write_log(tmp_path, [copy], batch="retried")
 
-    run = retro_match(DuckDbEngine(tmp_path), [video_reference("ref", reference_frames)], DAY)
+    run = retro_match(DuckDbEngine(tmp_path), [video_reference("ref", reference_frames)], DAY, PDQ_CONFIDENT_MATCH_THRESHOLD)
 
     [found] = run.matches
     assert len(found.logged.hashes.frames) == 4
 
 
 def test_an_empty_log_finds_nothing(tmp_path):
-    run = retro_match(DuckDbEngine(tmp_path), [still_entry("ab" * 32)], DAY)
+    run = retro_match(DuckDbEngine(tmp_path), [still_entry("ab" * 32)], DAY, PDQ_CONFIDENT_MATCH_THRESHOLD)
 
     assert run.candidates == 0
 

@@ -12,7 +12,14 @@ from hashmatch.hash_set.frame_index import FrameIndexLayers
 from hashmatch.model import FrameHashes
 from hashmatch.hash_set.snapshot import ENTRY_KIND, HashSetChanges, HashSetSnapshot, HashSetView, KnownItemState, KnownItem
 from hashmatch.vocabulary import Action
+from hashmatch.matching.assembly import hash_set_matcher
+from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 
+
+
+def as_view(hash_set):
+    """A snapshot or a view, as the view a matcher is assembled over."""
+    return hash_set if isinstance(hash_set, HashSetView) else HashSetView(hash_set)
 
 def media_state(key: str, seed: int, frames: int = 8, label: str = "known video") -> KnownItemState:
     hashes = reference_hashes(frames, seed)
@@ -84,9 +91,9 @@ def matched(matcher, hashes) -> list[str]:
 
 def test_a_view_matches_every_upload_as_the_set_built_after_the_changes_does(world):
     view = HashSetView(HashSetSnapshot.of_states(world["base"].values()), world["changes"])
-    rebuilt = HashSetSnapshot.of_states(world["after"].values()).matcher()
+    rebuilt = hash_set_matcher(HashSetView(HashSetSnapshot.of_states(world["after"].values())), PDQ_CONFIDENT_MATCH_THRESHOLD)
 
-    answers = [(matched(view.matcher(), q), matched(rebuilt, q)) for q in queries(world)]
+    answers = [(matched(hash_set_matcher(as_view(view), PDQ_CONFIDENT_MATCH_THRESHOLD), q), matched(rebuilt, q)) for q in queries(world)]
 
     assert all(seen == expected for seen, expected in answers)
     assert sum(bool(expected) for _, expected in answers) == len(world["after"])
@@ -94,16 +101,16 @@ def test_a_view_matches_every_upload_as_the_set_built_after_the_changes_does(wor
 
 def test_a_patched_snapshot_matches_every_upload_as_the_set_built_after_the_changes_does(world):
     patched = HashSetSnapshot.of_states(world["base"].values()).patched(world["changes"])
-    rebuilt = HashSetSnapshot.of_states(world["after"].values()).matcher()
+    rebuilt = hash_set_matcher(HashSetView(HashSetSnapshot.of_states(world["after"].values())), PDQ_CONFIDENT_MATCH_THRESHOLD)
 
-    assert all(matched(patched.matcher(), q) == matched(rebuilt, q) for q in queries(world))
+    assert all(matched(hash_set_matcher(as_view(patched), PDQ_CONFIDENT_MATCH_THRESHOLD), q) == matched(rebuilt, q) for q in queries(world))
 
 
 def test_a_patched_snapshot_survives_its_bytes(world):
     patched = HashSetSnapshot.of_states(world["base"].values()).patched(world["changes"])
     again = HashSetSnapshot.from_bytes(patched.to_bytes())
 
-    assert all(matched(again.matcher(), q) == matched(patched.matcher(), q) for q in queries(world))
+    assert all(matched(hash_set_matcher(as_view(again), PDQ_CONFIDENT_MATCH_THRESHOLD), q) == matched(hash_set_matcher(as_view(patched), PDQ_CONFIDENT_MATCH_THRESHOLD), q) for q in queries(world))
     assert {r.key for r in again.media()} == {"video-b", "video-c", "video-d"}
 
 
@@ -157,7 +164,7 @@ def test_changes_count_every_key_and_the_frames_of_the_present_ones(world):
 
 def test_a_views_digest_table_counts_what_it_finds(world):
     view = HashSetView(HashSetSnapshot.of_states(world["base"].values()), world["changes"])
-    md5 = view.matcher().stages[0].entries
+    md5 = hash_set_matcher(as_view(view), PDQ_CONFIDENT_MATCH_THRESHOLD).stages[0].entries
 
     assert len(md5) == len(list(md5)) == 5  # one of five removed, one added
     assert md5.get(world["new_md5"]) == f"md5:{world['new_md5']}" and md5.get(world["md5"][0]) is None

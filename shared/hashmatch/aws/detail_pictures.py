@@ -14,10 +14,10 @@ matcher. The key is the upload's SHA-256, so identical bytes share one object.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
-from hashmatch.model import Box, EncodedDetailPicture
+from hashmatch.messages.hashes import DetailPicturesObject, StoredPicture
+from hashmatch.model import EncodedDetailPicture
 
 if TYPE_CHECKING:  # the hasher writes detail pictures and needs none of the matcher
     from hashmatch.matching.matcher import DetailPictureLoader
@@ -25,64 +25,20 @@ if TYPE_CHECKING:  # the hasher writes detail pictures and needs none of the mat
 KEY_PREFIX = "details/"
 
 
-@dataclass(frozen=True)
-class StoredPicture:
-    """Where one detail picture is in the object (a byte range), and the boxes of pictures found inside it."""
-
-    timestamp: float
-    offset: int
-    length: int
-    insets: tuple[Box, ...] = ()
-
-    def to_dict(self) -> dict:
-        data = {"timestamp": round(self.timestamp, 3), "offset": self.offset, "length": self.length}
-        if self.insets:
-            data["insets"] = [[round(share, 4) for share in box] for box in self.insets]
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "StoredPicture":
-        insets = tuple(tuple(float(share) for share in box) for box in data.get("insets", ()))
-        if any(len(box) != 4 for box in insets):
-            raise ValueError("an inset is four shares: top, bottom, left, right")
-        return cls(float(data["timestamp"]), int(data["offset"]), int(data["length"]), insets)
+def read_detail_pictures(s3, stored: DetailPicturesObject) -> list[EncodedDetailPicture]:
+    """Every detail picture of the object, with one GET."""
+    body = s3.get_object(Bucket=stored.bucket, Key=stored.key)["Body"].read()
+    found = []
+    for picture in stored.pictures:
+        if picture.offset + picture.length > len(body):
+            raise ValueError(f"s3://{stored.bucket}/{stored.key} is {len(body)} bytes, shorter than its pictures")
+        found.append(EncodedDetailPicture(picture.timestamp, body[picture.offset : picture.offset + picture.length], picture.insets))
+    return found
 
 
-@dataclass(frozen=True)
-class DetailPicturesObject:
-    """The S3 object that holds an upload's detail pictures (the hashes message's `details`)."""
-
-    bucket: str
-    key: str
-    pictures: tuple[StoredPicture, ...]
-
-    def to_dict(self) -> dict:
-        return {
-            "bucket": self.bucket,
-            "key": self.key,
-            "pictures": [picture.to_dict() for picture in self.pictures],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "DetailPicturesObject":
-        pictures = tuple(StoredPicture.from_dict(picture) for picture in data["pictures"])
-        if any(p.offset < 0 or p.length <= 0 for p in pictures):
-            raise ValueError("a detail picture needs a non-negative offset and a positive length")
-        return cls(str(data["bucket"]), str(data["key"]), pictures)
-
-    def read(self, s3) -> list[EncodedDetailPicture]:
-        """Every detail picture, with one GET."""
-        body = s3.get_object(Bucket=self.bucket, Key=self.key)["Body"].read()
-        found = []
-        for picture in self.pictures:
-            if picture.offset + picture.length > len(body):
-                raise ValueError(f"s3://{self.bucket}/{self.key} is {len(body)} bytes, shorter than its pictures")
-            found.append(EncodedDetailPicture(picture.timestamp, body[picture.offset : picture.offset + picture.length], picture.insets))
-        return found
-
-    def loader(self, s3) -> "DetailPictureLoader":
-        """For the Matcher: read only when its local-feature stage runs."""
-        return lambda: self.read(s3)
+def detail_picture_loader(s3, stored: DetailPicturesObject) -> "DetailPictureLoader":
+    """For the Matcher: read only when its local-feature stage runs."""
+    return lambda: read_detail_pictures(s3, stored)
 
 
 def detail_pictures_key(sha256: str) -> str:

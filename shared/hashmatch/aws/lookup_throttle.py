@@ -13,31 +13,16 @@ up to twice the limit across the turn of a minute, which the limit's size allows
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 from botocore.exceptions import ClientError
 
 from hashmatch.aws.s3_objects import error_code
+from hashmatch.usecases.look_up_hashes import Spent, Throttled
 
 WINDOW_SECONDS = 60
 # Items outlive their window by this much before DynamoDB's TTL removes them (for a look at who spent what).
 KEEP_SECONDS = 3600
-
-
-class Throttled(RuntimeError):
-    """The caller's budget for this minute does not hold the request (429)."""
-
-    def __init__(self, retry_after: int, limit: int):
-        super().__init__(f"more than {limit} hashes this minute: retry in {retry_after} s")
-        self.retry_after = retry_after
-        self.limit = limit
-
-
-@dataclass(frozen=True)
-class Spent:
-    hashes: int  # this minute, this request included
-    limit: int
 
 
 class LookupThrottle:

@@ -8,42 +8,20 @@ by version, and audit records are written once.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
 from hashmatch.aws.s3_objects import is_missing, object_address
-from hashmatch.aws.uploads import Upload, UploadGone
+from hashmatch.evidence import Evidence, KeyOccupied, NotTheMatchedObject, evidence_key
+from hashmatch.uploads import Upload, UploadGone
 
 
 # Read in pieces this large when checking an upload's SHA-256: the takedown never holds a whole object.
 VERIFY_CHUNK_BYTES = 8 * 1024 * 1024
 # CopyObject copies at most 5 GiB in one request.
 COPY_OBJECT_MAX_BYTES = 5 * 1024**3
-
-
-class NotTheMatchedObject(Exception):
-    """The object a match message names is not provably the one that was hashed: no version named, another ETag
-    or size, other bytes. Nothing is copied or removed."""
-
-
-class KeyOccupied(Exception):
-    """A restore would overwrite an object uploaded to the key since the takedown: refused."""
-
-
-@dataclass(frozen=True)
-class Evidence:
-    bucket: str
-    key: str
-    version_id: str | None
-    retain_until: str
-
-
-def evidence_key(upload: Upload) -> str:
-    """Where an upload is kept: by bucket and version, so two versions of one key never collide."""
-    return f"{upload.bucket}/{upload.version_id or 'null'}/{upload.key}"
 
 
 class Quarantine:

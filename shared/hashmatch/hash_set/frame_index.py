@@ -231,6 +231,11 @@ class FrameIndexLayers:
         self.hidden = hidden
         self.overlay = overlay
 
+    @property
+    def radius(self) -> int:
+        """Searches up to this threshold are exact in both layers (the smaller of their radii)."""
+        return min(self.base.radius, self.overlay.radius)
+
     def __len__(self) -> int:
         return len(self.base) + len(self.overlay)
 

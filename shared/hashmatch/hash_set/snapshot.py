@@ -25,7 +25,6 @@ import numpy as np
 
 from hashmatch.hash_set.frame_index import STILL, FrameIndex, FrameIndexLayers, aligned, padded
 from hashmatch.hash_set.lists import HashListEntry, ListedSignal
-from hashmatch.matching.matcher import DigestStage, Matcher, MatchStage, PdqStage
 from hashmatch.model import MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
 from hashmatch.vocabulary import Action, Stage
@@ -216,10 +215,6 @@ class HashSetSnapshot:
             self._media = [reference for reference in self.references.values() if not reference.is_entry]
         return self._media
 
-    def matcher(self, pdq_threshold: int = PRIMARY_SIGNAL.match_threshold, later_stages: Iterable[MatchStage] = ()) -> Matcher:
-        """Exact digests, then PDQ, then `later_stages` (local features are not in a snapshot); list entries are still (duration 0)."""
-        return HashSetView(self).matcher(pdq_threshold, later_stages)
-
     def to_bytes(self) -> bytes:
         described = json.dumps(
             {
@@ -398,12 +393,12 @@ class HashSetView:
             return self.snapshot.frames
         return FrameIndexLayers(self.snapshot.frames, self.hidden, self.overlay.frames)
 
-    def matcher(self, pdq_threshold: int = PRIMARY_SIGNAL.match_threshold, later_stages: Iterable[MatchStage] = ()) -> Matcher:
-        """Exact digests, then PDQ, then `later_stages`; list entries are still (duration 0)."""
-        durations = {reference.key: reference.duration for reference in self.media()}
-        digests = {
-            stage: _LayeredDigests(self.snapshot.digests[stage], self.hidden, self.overlay.digests[stage], stage) if self.hidden else self.snapshot.digests[stage]
-            for stage in (Stage.MD5, Stage.SHA256)
-        }
-        stages = [DigestStage(Stage.MD5, digests[Stage.MD5]), DigestStage(Stage.SHA256, digests[Stage.SHA256]), PdqStage(self.frames, pdq_threshold), *later_stages]
-        return Matcher(durations, stages)
+    def durations(self) -> dict[str, float]:
+        """The media references' durations by key (list entries are still: duration 0, left out)."""
+        return {reference.key: reference.duration for reference in self.media()}
+
+    def digests(self, stage: Stage) -> Mapping[str, str]:
+        """The exact-digest table of one stage (MD5 or SHA-256): digest -> key, the changes laid over the snapshot's."""
+        if not self.hidden:
+            return self.snapshot.digests[stage]
+        return _LayeredDigests(self.snapshot.digests[stage], self.hidden, self.overlay.digests[stage], stage)

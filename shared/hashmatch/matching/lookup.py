@@ -143,46 +143,6 @@ def parse_request(body: str | bytes | Mapping, limit: int = MAX_HASHES_PER_REQUE
     return LookupRequest(**parsed)
 
 
-# ---------------------------------------------------------------- callers
-
-
-_CALLER_ARN = re.compile(r"arn:(?P<partition>[\w-]+):(?P<service>iam|sts)::(?P<account>\d{12}):(?P<resource>.+)")
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who signed a request, from the ARN IAM authenticated (never from the body)."""
-
-    arn: str
-    account: str
-    role_name: str | None  # set for an assumed-role session
-
-    @classmethod
-    def from_arn(cls, arn: str) -> "Caller":
-        found = _CALLER_ARN.fullmatch(arn or "")
-        if not found:
-            raise ValueError(f"not an IAM caller ARN: {arn!r:.120}")
-        resource = found["resource"]
-        role = None
-        if found["service"] == "sts" and resource.startswith("assumed-role/"):
-            parts = resource.split("/")
-            if len(parts) < 3:
-                raise ValueError(f"an assumed-role ARN names its role and session: {arn!r:.120}")
-            role = parts[1]
-        return cls(arn, found["account"], role)
-
-    @property
-    def principal(self) -> str:
-        """What the budget is kept for: the role, not the session (a new session name must not buy a new budget), else the ARN."""
-        if self.role_name is None:
-            return self.arn
-        return self.arn.rsplit("/", 1)[0]
-
-    def may_see_labels(self, own_account: str, labels_roles: Iterable[str]) -> bool:
-        """A session of a role of the stack's own account whose name is listed: a role of the same name elsewhere is not."""
-        return self.role_name is not None and self.account == own_account and self.role_name in set(labels_roles)
-
-
 # ---------------------------------------------------------------- answers
 
 

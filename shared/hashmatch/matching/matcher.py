@@ -18,7 +18,6 @@ from typing import Callable, Hashable, Iterable, Mapping, Protocol, Sequence
 
 from hashmatch.hash_set.frame_index import FrameIndex, FrameMatch
 from hashmatch.model import EncodedDetailPicture, FrameFeatures, FrameHashes, MediaHashes
-from hashmatch.signals import PRIMARY_SIGNAL
 from hashmatch.matching.verdict import Verdict, decide, sampling_step
 from hashmatch.vocabulary import Stage
 
@@ -34,12 +33,14 @@ class StageFindings:
     query_frames: Sequence[FrameHashes] | Sequence[FrameFeatures]  # the upload frames it looked at
     matches: Mapping[Hashable, list[FrameMatch]]  # per reference: the frames that matched, and how close
     step: float  # the time between those upload frames (0 for a still picture)
+    threshold: int  # what the stage matched frames within: PDQ bits, local-feature inliers, 0 for an exact digest
     # Per reference, the seconds of it this stage can recognise at all (verdict.decide).
     recognisable_seconds: Mapping[Hashable, float] = field(default_factory=dict)
 
 
 class MatchStage(Protocol):
     stage: Stage
+    threshold: int
 
     def __len__(self) -> int:
         """Reference frames the stage holds (0: it has nothing to match against)."""
@@ -53,16 +54,11 @@ class PdqStage:
 
     stage = Stage.PDQ
 
-    def __init__(self, index: FrameIndex | None = None, threshold: int = PRIMARY_SIGNAL.match_threshold):
-        self.index = index if index is not None else FrameIndex(PRIMARY_SIGNAL.bits)
+    def __init__(self, index: FrameIndex, threshold: int):
+        if not 0 <= threshold <= index.radius:
+            raise ValueError(f"a PDQ threshold of {threshold} bits is outside what the index finds exactly (0 to {index.radius})")
+        self.index = index
         self.threshold = threshold
-
-    @classmethod
-    def of_references(cls, references: Mapping[Hashable, MediaHashes], threshold: int = PRIMARY_SIGNAL.match_threshold) -> "PdqStage":
-        index = FrameIndex(PRIMARY_SIGNAL.bits)
-        for key, reference in references.items():
-            index.add(key, [(frame.timestamp, frame.pdq) for frame in reference.usable_frames], reference.duration)
-        return cls(index, threshold)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -72,7 +68,7 @@ class PdqStage:
         if not frames:
             return None
         found = self.index.search([(frame.timestamp, frame.query_hashes) for frame in frames], self.threshold)
-        return StageFindings(frames, found, sampling_step(upload.frames))
+        return StageFindings(frames, found, sampling_step(upload.frames), self.threshold)
 
 
 @dataclass(frozen=True)
@@ -84,6 +80,8 @@ class WholeFile:
 
 class DigestStage:
     """The upload's whole-file digest (MD5 or SHA-256) looked up among hash-list entries: a dictionary, constant time."""
+
+    threshold = 0  # the whole file, bit for bit
 
     def __init__(self, stage: Stage, entries: Mapping[str, Hashable] | None = None):
         if stage not in (Stage.MD5, Stage.SHA256):
@@ -101,7 +99,7 @@ class DigestStage:
             return None
         key = self.entries.get(digest.lower())
         matches = {key: [FrameMatch(0.0, 0.0, 0.0, 0)]} if key is not None else {}
-        return StageFindings((WholeFile(),), matches, 0.0)
+        return StageFindings((WholeFile(),), matches, 0.0, self.threshold)
 
 
 # Exact digests first (an identical file), then PDQ by distance, then local features by inliers.
@@ -131,7 +129,7 @@ class MatchResult:
         return sorted(matched, key=lambda pair: best_first(pair[1], pair[0]))
 
     @property
-    def decided_by(self) -> Stage | None:
+    def deciding_stage(self) -> Stage | None:
         best = self.matches
         return best[0][1].stage if best else None
 
@@ -167,8 +165,8 @@ class Matcher:
             ran.append(stage.stage)
             for reference, frame_matches in findings.matches.items():
                 verdict = decide(
-                    findings.query_frames, frame_matches, self.durations.get(reference, 0.0), findings.step, stage.stage,
-                    findings.recognisable_seconds.get(reference),
+                    findings.query_frames, frame_matches, self.durations.get(reference, 0.0), stage=stage.stage, threshold=findings.threshold,
+                    query_step=findings.step, recognisable_seconds=findings.recognisable_seconds.get(reference),
                 )
                 # A later stage's verdict replaces an earlier one only when it matches.
                 if verdict.match or reference not in verdicts:
@@ -180,4 +178,7 @@ class Matcher:
     def verdict(self, upload: MediaHashes, reference: Hashable, detail_pictures: DetailPictureLoader | None = None) -> Verdict:
         """The upload's verdict against one reference (a no-match verdict when no stage met it)."""
         found = self.match(upload, detail_pictures).verdicts.get(reference)
-        return found if found is not None else decide(upload.usable_frames, [], self.durations.get(reference, 0.0))
+        if found is not None:
+            return found
+        pdq = self.stage(Stage.PDQ)
+        return decide(upload.usable_frames, [], self.durations.get(reference, 0.0), stage=Stage.PDQ, threshold=pdq.threshold if pdq is not None else 0)

@@ -34,13 +34,16 @@ class Verdict:
     matched_query_timestamps: list[float]
     matched_reference_timestamps: list[float]
     best_distance: int | None  # PDQ bits (None when the match came from local features)
-    stage: Stage = Stage.PDQ
+    stage: Stage
     best_inliers: int | None = None
+    # What the stage that decided counts against: PDQ bits, local-feature inliers; 0 for an exact digest.
+    threshold: int = 0
 
     def to_dict(self) -> dict:
-        """As `hashmatch compare --json` prints it; the stage is the key `signal` there (its contract)."""
+        """As `hashmatch compare --json` prints it; the stage is the key `signal` there (its contract), the threshold is not in it."""
         data = asdict(self)
         data["signal"] = str(data.pop("stage"))
+        del data["threshold"]
         return data
 
 
@@ -75,12 +78,14 @@ def decide(
     query_frames: Sequence[FrameHashes] | Sequence[FrameFeatures],
     matches: Sequence[FrameMatch],
     reference_duration: float,
+    stage: Stage,
+    threshold: int,
     query_step: float | None = None,
-    stage: Stage = Stage.PDQ,
     recognisable_seconds: float | None = None,
 ) -> Verdict:
     """The verdict for one upload against one reference from their frame matches.
 
+    `threshold` is what `stage` matched frames within (kept with the verdict for the match message).
     `query_frames` are the frames `stage` looked at: the upload's usable frames (PDQ) or its
     detail pictures' features (local features); a still reference (an image or a bare hash
     from a shared list) has duration 0 and counts as wholly covered by any match.
@@ -121,4 +126,5 @@ def decide(
         best_distance=min(distances) if distances else None,
         stage=stage,
         best_inliers=max(inlier_counts) if inlier_counts else None,
+        threshold=threshold,
     )

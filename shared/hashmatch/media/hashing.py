@@ -13,7 +13,11 @@ import numpy as np
 from PIL import Image
 
 from hashmatch.errors import MediaError
-from hashmatch.media.decode import DENSE, DEFAULT_LIMITS, SPARSE, Frame, Limits, Media, Sampling, Source, open_media, read_source
+from hashmatch.media.decode import open_media
+from hashmatch.media.frames import Frame, Media
+from hashmatch.media.limits import DEFAULT_LIMITS, Limits
+from hashmatch.media.sampling import DENSE, SPARSE, Sampling
+from hashmatch.media.source import Source, read_source
 from hashmatch.model import Box, DetailPicture, EncodedDetailPicture, FrameFeatures, FrameHashes, LocalFeatures, MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL, SIGNAL_TYPES, SignalType
 from hashmatch.signals.base import SignalValue

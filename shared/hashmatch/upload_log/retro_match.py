@@ -29,7 +29,8 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from hashmatch.model import FrameHashes, MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
-from hashmatch.hash_set.snapshot import HashSetSnapshot, KnownItemState
+from hashmatch.hash_set.snapshot import HashSetSnapshot, HashSetView, KnownItemState
+from hashmatch.matching.assembly import hash_set_matcher
 from hashmatch.upload_log.records import FRAMES_TABLE, UPLOADS_TABLE, hash_words, words_hex
 from hashmatch.vocabulary import MediaKind, Role
 
@@ -231,7 +232,7 @@ def retro_match(
     engine: QueryEngine,
     states: Sequence[KnownItemState],
     since_day: str,
-    threshold: int = PRIMARY_SIGNAL.match_threshold,
+    threshold: int,
 ) -> RetroMatchRun:
     """Logged uploads since `since_day` (inclusive) that these references match, decided by the live Matcher (PDQ and digests)."""
     if threshold > MAX_EXACT_THRESHOLD:
@@ -249,7 +250,7 @@ def retro_match(
     engine.put_probes(run_id, "candidates", [candidate_row(run_id, upload_id) for upload_id in found_ids])
     candidates = logged_uploads(engine.query(RETRO_ROWS_SQL, [since_day, run_id, since_day, run_id]))
     # Local features need pictures the log does not keep: the Matcher here has PDQ and the digests.
-    matcher = snapshot.matcher(threshold)
+    matcher = hash_set_matcher(HashSetView(snapshot), threshold)
     found = []
     for logged in candidates:
         result = matcher.match(logged.hashes, None)

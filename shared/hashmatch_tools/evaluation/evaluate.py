@@ -14,7 +14,8 @@ import numpy as np
 
 from hashmatch.hash_set.brute_force import HashIndex
 from hashmatch.matching.local_features.orb import MIN_INLIERS, features_of_detail_picture
-from hashmatch.matching.local_features.stage import two_stage_matcher
+from hashmatch_tools.matching import two_stage_matcher
+from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 from hashmatch.matching.matcher import Matcher
 from hashmatch.media.hashing import hash_media
 from hashmatch.model import MediaHashes
@@ -95,7 +96,7 @@ def evaluate_kind(folder: Path, entries: list[Entry], kind: str) -> KindResults:
         owner.extend([results.references.index(name)] * len(frames))
     distance_index, owner_array = HashIndex(hashes), np.array(owner)
     # The production Matcher, and its first stage alone for the "pdq" column.
-    matcher = two_stage_matcher(hashed)
+    matcher = two_stage_matcher(hashed, PDQ_CONFIDENT_MATCH_THRESHOLD)
     pdq_only = Matcher(matcher.durations, [matcher.stage(Stage.PDQ)])
     feature_index = matcher.stage(Stage.LOCAL_FEATURES).index
     for position, entry in enumerate(queries, 1):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hashmatch.aws.audit import AuditEvent
-from hashmatch.aws.settings import RetroMatchEngine, TakedownMode
-from hashmatch.aws.takedown import TakedownOutcome
+from hashmatch.audit import AuditEvent
+from hashmatch.aws.settings import RetroMatchEngine
+from hashmatch.vocabulary import TakedownMode
+from hashmatch.usecases.take_down import TakedownOutcome
 from hashmatch.vocabulary import CannotCheckAction, CannotCheckReason
 from hashmatch_tools.local.stack import load_template
 

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from aws_fakes import FakeS3
-from hashmatch.aws.detail_pictures import DetailPicturesObject, StoredPicture, detail_pictures_key, store_detail_pictures
+from hashmatch.aws.detail_pictures import detail_picture_loader, detail_pictures_key, read_detail_pictures, store_detail_pictures
+from hashmatch.messages.hashes import DetailPicturesObject, StoredPicture
 from hashmatch.media.hashing import encode_detail_picture
 from hashmatch.model import DetailPicture
 
@@ -47,13 +48,13 @@ def test_an_uploads_pictures_go_into_one_object_named_by_its_sha256(s3, pictures
 def test_stored_pictures_read_back_as_the_same_jpegs_timestamps_and_insets(s3, pictures):
     stored = store_detail_pictures(s3, DETAILS, SHA256, pictures)
 
-    assert stored.read(s3) == pictures
+    assert read_detail_pictures(s3, stored) == pictures
 
 
 def test_every_read_back_picture_decodes_as_a_jpeg(s3, pictures):
     stored = store_detail_pictures(s3, DETAILS, SHA256, pictures)
 
-    for picture in stored.read(s3):
+    for picture in read_detail_pictures(s3, stored):
         assert Image.open(io.BytesIO(picture.jpeg)).format == "JPEG"
 
 
@@ -63,13 +64,13 @@ def test_the_description_survives_the_hashes_message(s3, pictures):
     carried = DetailPicturesObject.from_dict(json.loads(json.dumps(stored.to_dict())))
 
     assert carried == stored
-    assert carried.read(s3) == pictures
+    assert read_detail_pictures(s3, carried) == pictures
 
 
 def test_the_loader_reads_nothing_until_called(s3, pictures):
     stored = store_detail_pictures(s3, DETAILS, SHA256, pictures)
 
-    load = stored.loader(s3)
+    load = detail_picture_loader(s3, stored)
     assert "GetObject" not in s3.operations()
 
     assert load() == pictures
@@ -86,7 +87,7 @@ def test_an_object_shorter_than_its_pictures_is_refused(s3, pictures):
     s3.put_object(Bucket=DETAILS, Key=stored.key, Body=b"".join(p.jpeg for p in pictures)[:-1])
 
     with pytest.raises(ValueError, match="shorter than its pictures"):
-        stored.read(s3)
+        read_detail_pictures(s3, stored)
 
 
 def test_a_stored_picture_without_insets_leaves_them_out_of_its_dict():

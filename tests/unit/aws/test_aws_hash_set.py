@@ -11,11 +11,15 @@ from aws_fakes import FakeS3, FakeTable
 from madehashes import reference_hashes, with_features
 from hashmatch.aws.hash_set import table as hash_set_module
 from hashmatch.aws.hash_set.table import HashSetTable
-from hashmatch.aws import hash_set_snapshots as snapshots_module
-from hashmatch.aws.hash_set_snapshots import MANIFEST_KEY, LiveHashSet, SnapshotIndexer, Manifest, ManifestChanged, SnapshotStore
+from hashmatch.aws.hash_set import store as snapshots_module
+from hashmatch.aws.hash_set.indexer import SnapshotIndexer
+from hashmatch.aws.hash_set.live import LiveHashSet
+from hashmatch.aws.hash_set.store import MANIFEST_KEY, Manifest, ManifestChanged, SnapshotStore
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
 from hashmatch.hash_set.lists import HashListEntry, ListedSignal
 from hashmatch.vocabulary import Action, Stage
+from hashmatch.aws.hash_set.live import version_from_table
+from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 
 FEATURES = "reference-features"
 SNAPSHOTS = "snapshots"
@@ -85,7 +89,7 @@ def test_a_loaded_set_holds_every_frame_of_a_chunked_reference(hash_set, monkeyp
     monkeypatch.setattr(hash_set_module, "FRAMES_PER_ITEM", 10)
     reference = hash_set.add_reference(reference_hashes(25, 1), label="long", source="tests")
 
-    loaded = hash_set.load()
+    loaded = version_from_table(hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD)
 
     assert loaded.version == 1
     assert reference.reference_id in loaded
@@ -96,9 +100,9 @@ def test_a_loaded_set_matches_an_upload_of_a_references_frames_and_no_other(hash
     wanted = hash_set.add_reference(reference_hashes(6, 1), label="wanted", source="tests")
     hash_set.add_reference(reference_hashes(6, 2), label="other", source="tests")
 
-    _, matches = hash_set.load().match(reference_hashes(6, 1, role="upload"))
+    _, matches = version_from_table(hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD).match(reference_hashes(6, 1, role="upload"))
 
-    assert [match.reference for match in matches] == [wanted.to_snapshot_reference()]
+    assert [match.item for match in matches] == [wanted.to_known_item()]
 
 
 def test_replacing_a_reference_with_shorter_media_leaves_no_frames_of_the_old(table, hash_set, monkeypatch):
@@ -108,14 +112,14 @@ def test_replacing_a_reference_with_shorter_media_leaves_no_frames_of_the_old(ta
     hash_set.add_reference(reference_hashes(5, 2), label="short", source="tests", reference_id="ref")
 
     assert sorted(items_of(table, "ref")) == ["frames#00000", "meta"]
-    assert len(hash_set.load().matcher.stage(Stage.PDQ)) == 5
+    assert len(version_from_table(hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD).matcher.stage(Stage.PDQ)) == 5
 
 
 def test_frames_without_a_meta_item_are_not_loaded(table, hash_set):
     # A reference being written: its frames are there, its meta item not yet.
     table.put_item(Item={"reference_id": "half-written", "item": "frames#00000", "timestamps": [0], "pdq": ["0" * 64]})
 
-    loaded = hash_set.load()
+    loaded = version_from_table(hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD)
 
     assert loaded.view.media() == []
     assert len(loaded.matcher.stage(Stage.PDQ)) == 0
@@ -140,7 +144,7 @@ def test_media_without_a_usable_frame_is_refused(hash_set):
 def test_a_references_local_features_go_to_the_features_bucket_and_load_with_the_set(s3, hash_set):
     reference = hash_set.add_reference(with_features(reference_hashes(4, 1), 1), label="l", source="s")
 
-    loaded = hash_set.load()
+    loaded = version_from_table(hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD)
 
     assert reference.feature_frames == 4
     assert s3.versions(FEATURES, reference.features_key)
@@ -151,7 +155,7 @@ def test_a_reference_whose_features_vanished_still_loads_for_pdq(s3, hash_set):
     reference = hash_set.add_reference(with_features(reference_hashes(4, 1), 1), label="l", source="s")
     s3.delete_object(Bucket=FEATURES, Key=reference.features_key)
 
-    loaded = hash_set.load()
+    loaded = version_from_table(hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD)
 
     assert reference.reference_id in loaded
     assert len(loaded.matcher.stage(Stage.LOCAL_FEATURES)) == 0
@@ -184,7 +188,7 @@ def test_a_hash_set_without_a_features_bucket_stores_and_loads_pdq_references(ta
     bare = HashSetTable(table)
     reference = bare.add_reference(reference_hashes(3, 1), label="l", source="s")
 
-    loaded = bare.load()
+    loaded = version_from_table(bare, PDQ_CONFIDENT_MATCH_THRESHOLD)
 
     assert reference.features_key is None
     assert len(loaded.matcher.stage(Stage.PDQ)) == 3
@@ -201,7 +205,7 @@ def test_removing_a_reference_removes_its_items_and_features(s3, table, hash_set
 
     assert items_of(table, reference.reference_id) == {}
     assert s3.versions(FEATURES, reference.features_key) == []
-    assert hash_set.load().view.media() == []
+    assert version_from_table(hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD).view.media() == []
 
 
 def test_removing_one_reference_leaves_the_others(hash_set):
@@ -210,7 +214,7 @@ def test_removing_one_reference_leaves_the_others(hash_set):
 
     hash_set.remove_reference(removed.reference_id)
 
-    assert [r.key for r in hash_set.load().view.media()] == [kept.reference_id]
+    assert [r.key for r in version_from_table(hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD).view.media()] == [kept.reference_id]
 
 
 def test_removing_an_unknown_reference_changes_nothing(hash_set):
@@ -223,7 +227,7 @@ def test_removing_a_reference_with_features_needs_the_features_bucket(table, has
 
     with pytest.raises(ValueError, match="needs its reference-features bucket"):
         HashSetTable(table).remove_reference(reference.reference_id)
-    assert hash_set.load().view.media()
+    assert version_from_table(hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD).view.media()
 
 
 # A matcher's cached copy
@@ -250,7 +254,7 @@ def indexer(hash_set, store) -> SnapshotIndexer:
 
 def test_a_fresh_set_is_not_checked_again_within_its_refresh_interval(hash_set, store, indexer):
     clock = Clock()
-    fresh = LiveHashSet(store, hash_set, refresh_seconds=60, clock=clock)
+    fresh = LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=60, clock=clock)
     indexer.rebuild()
     before = fresh.get()
     reference = hash_set.add_reference(reference_hashes(3, 1), label="new", source="s")
@@ -263,7 +267,7 @@ def test_a_fresh_set_is_not_checked_again_within_its_refresh_interval(hash_set, 
 
 def test_a_fresh_set_takes_the_indexers_changes_after_its_interval(hash_set, store, indexer):
     clock = Clock()
-    fresh = LiveHashSet(store, hash_set, refresh_seconds=60, clock=clock)
+    fresh = LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=60, clock=clock)
     indexer.rebuild()
     fresh.get()
     reference = hash_set.add_reference(reference_hashes(3, 1), label="new", source="s")
@@ -279,7 +283,7 @@ def test_a_fresh_set_keeps_its_copy_when_the_manifest_did_not_change(hash_set, s
     indexer.rebuild()
     s3.requests.clear()
     clock = Clock()
-    fresh = LiveHashSet(store, hash_set, refresh_seconds=60, clock=clock)
+    fresh = LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=60, clock=clock)
     before = fresh.get()
 
     clock.now = 600.0
@@ -289,7 +293,7 @@ def test_a_fresh_set_keeps_its_copy_when_the_manifest_did_not_change(hash_set, s
 
 
 def test_without_a_snapshot_a_fresh_set_loads_the_table_again_when_its_version_changed(hash_set, store):
-    fresh = LiveHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    fresh = LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0, clock=Clock())
     fresh.get()
     reference = hash_set.add_reference(reference_hashes(3, 1), label="new", source="s")
 
@@ -299,7 +303,7 @@ def test_without_a_snapshot_a_fresh_set_loads_the_table_again_when_its_version_c
 def test_a_list_entry_change_keeps_the_local_features_a_matcher_has(hash_set, store, indexer, s3):
     hash_set.add_reference(with_features(reference_hashes(3, 1), 1), label="with features", source="s")
     indexer.rebuild()
-    fresh = LiveHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    fresh = LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0, clock=Clock())
     before = fresh.get().matcher.stage(Stage.LOCAL_FEATURES)
     hash_set.entries.add(HashListEntry(signal_type=ListedSignal.PDQ, hash="ab" * 32, source="list"))
     indexer.apply(["pdq:" + "ab" * 32])
@@ -333,7 +337,7 @@ def test_a_manifest_written_meanwhile_makes_the_indexer_start_again_on_top_of_it
     monkeypatch.setattr(store, "write_manifest", another_writer_first)
     outcome = indexer.apply(["pdq:" + "aa" * 32])
 
-    loaded = LiveHashSet(store, hash_set, refresh_seconds=0).get()
+    loaded = LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0).get()
     assert outcome.attempts == 2 and "pdq:" + "aa" * 32 in loaded and "pdq:" + "bb" * 32 in loaded
 
 
@@ -353,7 +357,7 @@ def test_a_rebuild_reads_again_what_the_indexer_published_during_its_scan(hash_s
     indexer.rebuild()
 
     assert not outcomes[0].compacted  # the rebuild's mark: changes are kept as changes meanwhile
-    assert "pdq:" + "cc" * 32 in LiveHashSet(store, hash_set, refresh_seconds=0).get()
+    assert "pdq:" + "cc" * 32 in LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0).get()
     assert store.read_manifest().manifest.rebuilding_since is None
 
 
@@ -442,7 +446,7 @@ def test_a_rebuild_writes_a_local_feature_snapshot_that_matchers_map_without_rea
     manifest = indexer.rebuild().manifest
     s3.requests.clear()
 
-    fresh = LiveHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    fresh = LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0, clock=Clock())
 
     assert manifest.features is not None and manifest.features in manifest.named()
     assert features_found(fresh, hashes) == {reference.reference_id}
@@ -452,7 +456,7 @@ def test_a_rebuild_writes_a_local_feature_snapshot_that_matchers_map_without_rea
 def test_a_reference_added_after_the_local_feature_snapshot_is_read_alone(hash_set, store, indexer, s3):
     hash_set.add_reference(with_features(reference_hashes(3, 1), 1), label="in the snapshot", source="s")
     indexer.rebuild()
-    fresh = LiveHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    fresh = LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0, clock=Clock())
     fresh.get()
     added_hashes = with_features(reference_hashes(3, 2), 2)
     added = hash_set.add_reference(added_hashes, label="added", source="s")
@@ -468,7 +472,7 @@ def test_a_reference_removed_after_the_local_feature_snapshot_is_no_longer_found
     removed = hash_set.add_reference(hashes, label="removed", source="s")
     hash_set.add_reference(with_features(reference_hashes(3, 2), 2), label="kept", source="s")
     indexer.rebuild()
-    fresh = LiveHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    fresh = LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0, clock=Clock())
     assert features_found(fresh, hashes) == {removed.reference_id}
 
     hash_set.remove_reference(removed.reference_id)
@@ -482,7 +486,7 @@ def test_a_reference_replaced_after_the_local_feature_snapshot_is_found_by_its_n
     old, new = with_features(reference_hashes(3, 1), 1), with_features(reference_hashes(3, 2), 2)
     hash_set.add_reference(old, label="first", source="s", reference_id="bank-7")
     indexer.rebuild()
-    fresh = LiveHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    fresh = LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0, clock=Clock())
     fresh.get()
 
     hash_set.add_reference(new, label="second", source="s", reference_id="bank-7")
@@ -510,7 +514,7 @@ def test_folding_a_media_change_writes_a_new_local_feature_snapshot(hash_set, st
     added = hash_set.add_reference(added_hashes, label="added", source="s")
 
     outcome = indexer.apply([added.reference_id])
-    fresh = LiveHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    fresh = LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0, clock=Clock())
     s3.requests.clear()
 
     assert outcome.compacted and outcome.manifest.features != before.features and before.features in outcome.manifest.retired
@@ -522,7 +526,7 @@ def test_a_hash_set_without_a_features_bucket_reads_no_local_feature_snapshot(ha
     indexer.rebuild()
     s3.requests.clear()
 
-    LiveHashSet(store, HashSetTable(table, None), refresh_seconds=0, clock=Clock()).get()
+    LiveHashSet(store, HashSetTable(table, None), PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0, clock=Clock()).get()
 
     assert not [params["Key"] for operation, params in s3.requests if params.get("Key", "").startswith("hash-set/features/")]
 
@@ -622,7 +626,7 @@ def test_a_set_whose_media_are_all_removed_retires_its_local_feature_snapshot(ha
 def test_a_matcher_whose_added_references_reach_the_local_feature_snapshot_finds_each_once(hash_set, store, indexer):
     hash_set.add_reference(with_features(reference_hashes(3, 1), 1), label="in the snapshot", source="s")
     indexer.rebuild()
-    fresh = LiveHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    fresh = LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0, clock=Clock())
     added_hashes = with_features(reference_hashes(3, 2), 2)
     added = hash_set.add_reference(added_hashes, label="added", source="s")
     indexer.apply([added.reference_id])
@@ -645,7 +649,7 @@ def test_an_unreadable_local_feature_snapshot_leaves_the_matcher_reading_each_re
     monkeypatch.setattr(store, "read_features", lambda manifest: (_ for _ in ()).throw(ValueError("local-feature snapshot is truncated")))
     s3.requests.clear()
 
-    fresh = LiveHashSet(store, hash_set, refresh_seconds=0, clock=Clock())
+    fresh = LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0, clock=Clock())
 
     assert features_found(fresh, hashes) == {reference.reference_id} and feature_reads(s3) == [reference.features_key]
     assert "local-feature snapshot unreadable" in caplog.text

@@ -18,13 +18,13 @@ ENVIRONMENT = {
 
 
 def test_empty_labels_roles_mean_nobody_sees_labels():
-    assert settings.load(settings.LookUpHashesSettings, ENVIRONMENT).labels_role_names == frozenset()
+    assert settings.load(settings.LookUpHashesSettings, ENVIRONMENT).lookup_labels_role_names == frozenset()
 
 
 def test_labels_roles_are_read_as_a_set_of_names():
     loaded = settings.load(settings.LookUpHashesSettings, {**ENVIRONMENT, "LOOKUP_LABELS_ROLE_NAMES": "labels-reader, trust-and-safety"})
 
-    assert loaded.labels_role_names == {"labels-reader", "trust-and-safety"}
+    assert loaded.lookup_labels_role_names == {"labels-reader", "trust-and-safety"}
 
 
 def test_the_labels_roles_variable_must_still_be_set():

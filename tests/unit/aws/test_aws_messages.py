@@ -14,19 +14,15 @@ from aws_lambda_powertools.utilities.parser.envelopes import SnsSqsEnvelope
 from pydantic import ValidationError
 
 from aws_fakes import FakeS3
-from hashmatch.aws.hash_messages import HashesMessage, read_hashes_message
-from hashmatch.aws.hash_set.table import Reference, KnownItemMatch
-from hashmatch.aws.match_messages import match_message
-from hashmatch.aws.messages import (
-    ActionValue,
-    HashesMessageModel,
-    MatchMessage,
-    MatchMessageRecord,
-    MediaKindValue,
-    RestoreRequest,
-    SignalType,
-)
-from hashmatch.aws.uploads import Upload
+from hashmatch.aws.hashes_queue import read_hashes_message
+from hashmatch.messages.hashes import HashesMessage
+from hashmatch.aws.hash_set.table import Reference
+from hashmatch.matching.assembly import KnownItemMatch
+from hashmatch.messages.building import match_message
+from hashmatch.aws.envelopes import MatchMessageRecord
+from hashmatch.messages.models import ActionValue, HashesMessageModel, MatchMessage, MediaKindValue, RestoreRequest, StageValue
+from hashmatch.aws.upload_objects import upload_of_s3_record
+from hashmatch.uploads import Upload
 from hashmatch.model import MediaHashes
 from hashmatch.matching.verdict import Verdict
 from hashmatch.vocabulary import Action, Stage
@@ -37,6 +33,7 @@ MATCH_SCHEMA = json.loads((ROOT / "schemas" / "match-message.schema.json").read_
 HASHES_SCHEMA = json.loads((ROOT / "schemas" / "hashes-message.schema.json").read_text())
 RESTORE_SCHEMA = json.loads((ROOT / "schemas" / "restore-request.schema.json").read_text())
 HASHES = "hashes"
+MATCH_ID = "3f2504e0-4f89-5d3a-9a0c-0305e82c3301"
 
 
 def event(name: str) -> dict:
@@ -68,11 +65,11 @@ def reference(action: Action = Action.QUARANTINE) -> Reference:
 
 
 def pdq_verdict() -> Verdict:
-    return Verdict(True, 100.0, 100.0, 1, 1, [0.0], [0.0], 4)
+    return Verdict(True, 100.0, 100.0, 1, 1, [0.0], [0.0], 4, Stage.PDQ, threshold=31)
 
 
 def orb_verdict() -> Verdict:
-    return Verdict(True, 100.0, 100.0, 1, 1, [0.0], [0.0], None, Stage.LOCAL_FEATURES, 287)
+    return Verdict(True, 100.0, 100.0, 1, 1, [0.0], [0.0], None, Stage.LOCAL_FEATURES, 287, threshold=30)
 
 
 def request() -> HashesMessage:
@@ -122,13 +119,13 @@ def test_the_restore_upload_sample_event_parses_as_a_restore_request_by_its_sign
 
 
 def test_a_model_built_pdq_match_message_is_valid_against_the_schema():
-    message = match_message(request(), [KnownItemMatch(reference(), pdq_verdict())], threshold=31)
+    message = match_message(request(), [KnownItemMatch(reference(), pdq_verdict())], MATCH_ID)
 
     assert schema_errors(json.loads(message.model_dump_json()), MATCH_SCHEMA) == []
 
 
 def test_a_model_built_orb_match_message_is_valid_against_the_schema():
-    message = match_message(request(), [KnownItemMatch(reference(), orb_verdict())], threshold=31)
+    message = match_message(request(), [KnownItemMatch(reference(), orb_verdict())], MATCH_ID)
 
     published = json.loads(message.model_dump_json())
     assert schema_errors(published, MATCH_SCHEMA) == []
@@ -136,7 +133,7 @@ def test_a_model_built_orb_match_message_is_valid_against_the_schema():
 
 
 def test_a_model_built_match_message_keeps_the_enums_values():
-    message = match_message(request(), [KnownItemMatch(reference(Action.REVIEW), pdq_verdict())], threshold=31)
+    message = match_message(request(), [KnownItemMatch(reference(Action.REVIEW), pdq_verdict())], MATCH_ID)
 
     published = json.loads(message.model_dump_json())
     assert (published["action"], published["matches"][0]["action"], published["matches"][0]["signal_type"], published["media"]["kind"]) == ("review", "review", "pdq", "image")
@@ -150,7 +147,7 @@ def test_the_sample_match_message_reads_back_as_the_same_json():
 
 def test_a_match_message_without_matches_is_not_built():
     with pytest.raises(ValidationError):
-        match_message(request(), [], threshold=31)
+        match_message(request(), [], MATCH_ID)
 
 
 # ------------------------------------------------------------------ what the schema refuses, the model refuses
@@ -360,7 +357,7 @@ def test_a_restore_request_without_a_scope_exempts_the_upload_only():
 
 
 def test_the_restore_schema_and_model_name_the_audit_logs_exemption_scopes():
-    from hashmatch.aws.audit import ExemptionScope
+    from hashmatch.audit import ExemptionScope
 
     scopes = {scope.value for scope in ExemptionScope}
     assert set(RESTORE_SCHEMA["properties"]["scope"]["enum"]) == scopes == set(get_args(RestoreRequest.model_fields["scope"].annotation))
@@ -372,12 +369,12 @@ def test_the_restore_schema_and_model_name_the_audit_logs_exemption_scopes():
 def test_the_message_schemas_name_the_same_closed_sets():
     match = MATCH_SCHEMA
     assert set(match["$defs"]["action"]["enum"]) == set(get_args(ActionValue))
-    assert set(match["properties"]["matches"]["items"]["properties"]["signal_type"]["enum"]) == set(get_args(SignalType))
+    assert set(match["properties"]["matches"]["items"]["properties"]["signal_type"]["enum"]) == set(get_args(StageValue))
     assert set(match["properties"]["media"]["properties"]["kind"]["enum"]) == set(get_args(MediaKindValue))
 
 
 def test_the_published_match_message_version_is_one_the_schema_and_the_takedown_accept():
-    assert MATCH_SCHEMA["properties"]["message_version"]["enum"][-1] == match_message(request(), [KnownItemMatch(reference(), pdq_verdict())], threshold=31).message_version
+    assert MATCH_SCHEMA["properties"]["message_version"]["enum"][-1] == match_message(request(), [KnownItemMatch(reference(), pdq_verdict())], MATCH_ID).message_version
 
 
 def test_an_exact_digest_match_needs_distance_zero():
@@ -403,7 +400,7 @@ SHA256 = "a" * 64
 
 
 def unchecked_request(reason: str = "oversized") -> HashesMessage:
-    from hashmatch.aws.hash_messages import Unchecked
+    from hashmatch.messages.hashes import Unchecked
     from hashmatch.vocabulary import CannotCheckReason
 
     upload = Upload.from_object("uploads", "clip.mp4", "v1", etag="e" * 32, size=9, uploader="AWS:AIDAEXAMPLE", source_ip="198.51.100.7")
@@ -433,7 +430,7 @@ def test_a_hashes_message_with_neither_hashes_nor_a_reason_is_refused_by_schema_
 
 
 def test_a_model_built_hold_message_is_valid_against_the_schema_and_keeps_the_uploader():
-    from hashmatch.aws.match_messages import hold_message
+    from hashmatch.messages.building import hold_message
 
     hold = json.loads(hold_message(unchecked_request(), "oversized", "over the limit").model_dump_json())
 
@@ -442,8 +439,8 @@ def test_a_model_built_hold_message_is_valid_against_the_schema_and_keeps_the_up
 
 
 def test_a_hold_message_reaches_the_takedown_through_the_same_record_model_as_a_match():
-    from hashmatch.aws.match_messages import hold_message
-    from hashmatch.aws.messages import HoldMessage
+    from hashmatch.messages.building import hold_message
+    from hashmatch.messages.models import HoldMessage
 
     record = copy.deepcopy(event("take_down")["Records"][0])
     envelope = json.loads(record["body"])
@@ -456,8 +453,8 @@ def test_a_hold_message_reaches_the_takedown_through_the_same_record_model_as_a_
 
 
 def test_a_hold_message_of_an_unknown_reason_is_refused_by_schema_and_model():
-    from hashmatch.aws.match_messages import hold_message
-    from hashmatch.aws.messages import HoldMessage
+    from hashmatch.messages.building import hold_message
+    from hashmatch.messages.models import HoldMessage
 
     hold = json.loads(hold_message(unchecked_request(), "oversized", "over the limit").model_dump_json())
     hold["reason"] = "tired"
@@ -470,6 +467,6 @@ def test_the_upload_keeps_who_uploaded_it_from_the_s3_event():
 
     notification = json.loads(event("hash_upload")["Records"][0]["body"])["Records"][0]
 
-    upload = Upload.from_s3_record(S3EventRecord(notification))
+    upload = upload_of_s3_record(S3EventRecord(notification))
 
     assert (upload.uploader, upload.source_ip) == ("AWS:AIDAEXAMPLE", "198.51.100.7")

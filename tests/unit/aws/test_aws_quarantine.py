@@ -9,8 +9,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from aws_fakes import FakeS3
-from hashmatch.aws.quarantine import Evidence, KeyOccupied, NotTheMatchedObject, Quarantine, evidence_key
-from hashmatch.aws.uploads import Upload, UploadGone
+from hashmatch.aws.quarantine import Quarantine
+from hashmatch.evidence import Evidence, KeyOccupied, NotTheMatchedObject, evidence_key
+from hashmatch.uploads import Upload, UploadGone
 
 UPLOADS, EVIDENCE = "uploads", "evidence"
 

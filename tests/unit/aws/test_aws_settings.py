@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-import dataclasses
+import pydantic
 
 import pytest
 
@@ -23,7 +23,7 @@ def test_settings_are_read_and_parsed_from_the_environment():
 def test_loaded_settings_cannot_change():
     loaded = settings.load(settings.TakeDownSettings, TAKE_DOWN)
 
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
         loaded.takedown_mode = "review-only"
 
 

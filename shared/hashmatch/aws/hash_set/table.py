@@ -12,7 +12,7 @@ reads, while 1000 frames (about 70 KB) stay far below DynamoDB's 400 KB item lim
 A reference's local features (the second matching stage) are too large for items; they live in
 S3 (reference_features.py) and the meta item names their key.
 
-Matchers read the set from the snapshot the indexer keeps (hash_set_snapshots.py): the indexer
+Matchers read the set from the snapshot the indexer keeps (store.py, indexer.py, live.py): the indexer
 reads the partitions that changed (`current`), or the whole table once (`snapshot`).
 """
 
@@ -20,22 +20,18 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from itertools import groupby
-from typing import Hashable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 from boto3.dynamodb.conditions import Key
 
 from hashmatch.aws.dynamo import from_item, items, to_item
+from hashmatch.clock import now
 from hashmatch.aws.hash_set.entries import ENTRY_ID_PREFIXES, HashListEntries, StoredEntry, is_entry_id, is_entry_item, stored_entries
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
-from hashmatch.matching.local_features.orb import LocalFeatureIndex
-from hashmatch.matching.local_features.stage import LocalFeatureStage
-from hashmatch.matching.matcher import DetailPictureLoader, Matcher, MatchResult
-from hashmatch.model import FrameFeatures, MediaHashes
+from hashmatch.model import MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
-from hashmatch.hash_set.snapshot import ENTRY_KIND, HashSetChanges, HashSetSnapshot, HashSetView, KnownItemState, KnownItem
-from hashmatch.matching.verdict import Verdict
+from hashmatch.hash_set.snapshot import ENTRY_KIND, HashSetChanges, HashSetSnapshot, KnownItemState, KnownItem
 from hashmatch.vocabulary import Action, Role
 
 META_ITEM = "meta"
@@ -66,7 +62,7 @@ class Reference:
     features_key: str | None = None
     feature_frames: int = 0
 
-    def to_snapshot_reference(self) -> KnownItem:
+    def to_known_item(self) -> KnownItem:
         """What a match with this reference reports (its label, source, action), and where its local features are."""
         return KnownItem(self.reference_id, (self.label,), self.source, self.kind, self.duration, self.action, self.features_key)
 
@@ -116,58 +112,17 @@ def _partition_state(key: str, group: list[dict]) -> KnownItemState | None:
         for item in group:
             if item["item"].startswith(FRAMES_ITEM_PREFIX):
                 frames.extend(zip((float(t) for t in item["timestamps"]), (str(PRIMARY_SIGNAL.parse(h)) for h in item["pdq"])))
-        return KnownItemState(Reference.from_item(meta).to_snapshot_reference(), tuple(sorted(frames)))
+        return KnownItemState(Reference.from_item(meta).to_known_item(), tuple(sorted(frames)))
     stored = stored_entries(item for item in group if is_entry_item(item)).get(key)
     return entry_state(stored) if stored is not None else None
-
-
-@dataclass(frozen=True)
-class KnownItemMatch:
-    reference: KnownItem
-    verdict: Verdict
-
-
-class HashSetVersion:
-    """One version of the hash set in memory: a view of its references and the Matcher over their PDQ frames and local features."""
-
-    def __init__(self, view: HashSetView, matcher: Matcher, version: int):
-        self.view = view
-        self.matcher = matcher
-        self.version = version
-
-    def reference(self, key: Hashable) -> KnownItem:
-        """What a match to `key` reports; KeyError when this version holds no such reference."""
-        return self.view.describe(key)
-
-    def __contains__(self, key: Hashable) -> bool:
-        return key in self.view
-
-    def match(self, hashes: MediaHashes, detail_pictures: DetailPictureLoader | None = None) -> tuple[MatchResult, list[KnownItemMatch]]:
-        """The Matcher's result for the upload, and the references it matches, best first."""
-        result = self.matcher.match(hashes, detail_pictures)
-        return result, [KnownItemMatch(self.view.describe(key), verdict) for key, verdict in result.matches]
-
-
-def local_feature_index(
-    references: Iterable[KnownItem], features: dict[str, list[FrameFeatures] | None], index: LocalFeatureIndex | None = None
-) -> LocalFeatureIndex:
-    """The media references' local features (by features key; a key whose object is gone is left out)
-    in one index: a new one, or added to `index`."""
-    index = LocalFeatureIndex() if index is None else index
-    for reference in references:
-        frames = features.get(reference.features_key) if reference.features_key else None
-        if frames:
-            index.add(reference.key, [(frame.timestamp, frame.features) for frame in frames], reference.duration)
-    return index
 
 
 class HashSetTable:
     """The hash-set table (a boto3 DynamoDB Table resource) and, for local features, the reference-features bucket."""
 
-    def __init__(self, table, features: ReferenceFeaturesBucket | None = None, pdq_threshold: int = PRIMARY_SIGNAL.match_threshold):
+    def __init__(self, table, features: ReferenceFeaturesBucket | None = None):
         self.table = table
         self.features = features
-        self.pdq_threshold = pdq_threshold
 
     def add_reference(
         self,
@@ -207,7 +162,7 @@ class HashSetTable:
             duration=round(hashes.duration, 3),
             frames=len(frames),
             sha256=hashes.sha256,
-            added_at=_now(),
+            added_at=now(),
             features_key=features_key,
             feature_frames=len(hashes.features),
         )
@@ -277,18 +232,6 @@ class HashSetTable:
         with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(keys))) as pool:
             return HashSetChanges(dict(zip(keys, pool.map(state, keys))))
 
-    def load(self) -> HashSetVersion:
-        """The whole set with its Matcher, tagged with the version read before the scan (the way before snapshots).
-
-        With a reference-features bucket, the references' local features are loaded too.
-        """
-        version = self.version()
-        view = HashSetView(self.snapshot())
-        media = view.media()
-        features = self.features.get_many({r.features_key for r in media if r.features_key}) if self.features is not None else {}
-        matcher = view.matcher(self.pdq_threshold, [LocalFeatureStage(local_feature_index(media, features))])
-        return HashSetVersion(view, matcher, version)
-
     def reference(self, reference_id: str) -> Reference | None:
         """One reference by its id; None when there is none."""
         return self._meta(reference_id)
@@ -324,7 +267,3 @@ class HashSetTable:
 
     def _bump_version(self) -> None:
         self.table.update_item(Key=VERSION_KEY, UpdateExpression="ADD version :one", ExpressionAttributeValues={":one": 1})
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Callable, Hashable, Mapping, Sequence
+from typing import Callable, Hashable, Iterable, Mapping, Sequence
 
 from hashmatch.hash_set.frame_index import FrameMatch
 from hashmatch.matching.local_features.orb import MIN_INLIERS, SEARCH_THREADS, LocalFeatureIndex, features_of_detail_picture, in_threads
-from hashmatch.matching.matcher import DetailPictureLoader, Matcher, PdqStage, StageFindings
+from hashmatch.hash_set.snapshot import KnownItem
+from hashmatch.matching.matcher import DetailPictureLoader, StageFindings
 from hashmatch.model import FrameFeatures, MediaHashes
-from hashmatch.signals import PRIMARY_SIGNAL
 from hashmatch.matching.verdict import sampling_step
 from hashmatch.vocabulary import Stage
 
@@ -30,6 +30,7 @@ class LocalFeatureStage:
     """Searches the references' local features with the features of the upload's detail pictures."""
 
     stage = Stage.LOCAL_FEATURES
+    threshold = MIN_INLIERS
 
     def __init__(self, index: LocalFeatureIndex | None = None):
         self.index = index if index is not None else LocalFeatureIndex()
@@ -57,7 +58,7 @@ class LocalFeatureStage:
         verifiable, found = search_pictures(self.index, frames, mirrored)
         if not verifiable:
             return None
-        return StageFindings(verifiable, found, sampling_step(frames), self.index.recognisable_seconds())
+        return StageFindings(verifiable, found, sampling_step(frames), MIN_INLIERS, self.index.recognisable_seconds())
 
 
 def search_pictures(
@@ -96,7 +97,14 @@ def search_pictures(
     return [frames[position] for position in verifiable], found
 
 
-def two_stage_matcher(references: Mapping[Hashable, MediaHashes], pdq_threshold: int = PRIMARY_SIGNAL.match_threshold) -> Matcher:
-    """PDQ, then local features, over references hashed in this process (with their local features)."""
-    durations = {key: reference.duration for key, reference in references.items()}
-    return Matcher(durations, [PdqStage.of_references(references, pdq_threshold), LocalFeatureStage.of_references(references)])
+def local_feature_index(
+    references: Iterable[KnownItem], features: dict[str, list[FrameFeatures] | None], index: LocalFeatureIndex | None = None
+) -> LocalFeatureIndex:
+    """The media references' local features (by features key; a key whose object is gone is left out)
+    in one index: a new one, or added to `index`."""
+    index = LocalFeatureIndex() if index is None else index
+    for reference in references:
+        frames = features.get(reference.features_key) if reference.features_key else None
+        if frames:
+            index.add(reference.key, [(frame.timestamp, frame.features) for frame in frames], reference.duration)
+    return index

@@ -13,7 +13,8 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from aws_fakes import FakeS3, real_client
-from hashmatch.aws.uploads import Upload, UploadGone, digest_upload, read_upload
+from hashmatch.aws.upload_objects import digest_upload, read_upload, upload_of_s3_record
+from hashmatch.uploads import Upload, UploadGone
 from hashmatch.errors import MediaError, RejectReason
 
 EVENTS = Path(__file__).resolve().parents[3] / "events"
@@ -53,27 +54,27 @@ def test_the_sample_event_names_its_object_with_the_key_decoded():
     event = json.loads((EVENTS / "hash_upload.json").read_text())
     record = next(next(SQSEvent(event).records).decoded_nested_s3_event.records)
 
-    upload = Upload.from_s3_record(record)
+    upload = upload_of_s3_record(record)
 
     assert (upload.bucket, upload.key) == ("hashmatch-uploads-123456789012-eu-west-1", "incoming/photo 01.jpg")
     assert (upload.etag, upload.size, upload.uploaded_at) == ("69b0834fac1477a4397a0be6b6e55c1a", 307263, "2025-11-25T10:00:00.000Z")
 
 
 def test_a_url_encoded_key_is_decoded_plus_as_space_and_escapes_as_utf8():
-    upload = Upload.from_s3_record(s3_record("clips/caf%C3%A9+%2B1%25.mp4"))
+    upload = upload_of_s3_record(s3_record("clips/caf%C3%A9+%2B1%25.mp4"))
 
     assert upload.key == "clips/café +1%.mp4"
 
 
 def test_a_notified_version_is_part_of_the_upload_id():
-    upload = Upload.from_s3_record(s3_record("a.jpg", version_id="3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"))
+    upload = upload_of_s3_record(s3_record("a.jpg", version_id="3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"))
 
     assert upload.version_id == "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
     assert upload.upload_id == f"s3://{BUCKET}/a.jpg?versionId=3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
 
 
 def test_without_a_notified_version_the_upload_id_is_the_object_url():
-    upload = Upload.from_s3_record(s3_record("a.jpg"))
+    upload = upload_of_s3_record(s3_record("a.jpg"))
 
     assert (upload.version_id, upload.upload_id) == (None, f"s3://{BUCKET}/a.jpg")
 

@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from aws_fakes import FakeTable, real_table
-from hashmatch.aws.audit import AuditTable
+from hashmatch.aws.audit_table import AuditTable
 
 UPLOAD = "s3://uploads/a.jpg?versionId=v1"
 SHA256 = "ef" * 32

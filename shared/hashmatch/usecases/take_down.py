@@ -1,28 +1,34 @@
-"""What a match message leads to (quarantine, or review only) and how a complaint reverses it, with audit records."""
+"""Taking down: what a match or hold message leads to (quarantine, or review only), with its audit records,
+and legal holds on the evidence kept.
+
+The quarantine itself (copy to the evidence bucket, remove the public copy, verify first that
+the object is the one hashed) is the Quarantine collaborator's (hashmatch.aws.quarantine in AWS).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 from enum import StrEnum
+from typing import Protocol
 
-from hashmatch.aws.audit import AuditEvent, AuditTable, ExemptionScope
-from hashmatch.aws.messages import HoldMessage, MatchMessage, RestoreRequest
-from hashmatch.aws.quarantine import Evidence, NotTheMatchedObject, Quarantine
-from hashmatch.aws.settings import TakedownMode
-from hashmatch.aws.uploads import Upload, UploadGone
+from hashmatch.audit import AuditEvent, AuditTrail
+from hashmatch.evidence import Evidence, NotTheMatchedObject
+from hashmatch.messages.models import HoldMessage, MatchMessage
+from hashmatch.uploads import Upload, UploadGone
+from hashmatch.usecases.ports import Log, Metrics
+from hashmatch.vocabulary import TakedownMode
 
 
 class NotQuarantined(LookupError):
-    """A restore was asked for an upload that has no quarantine on record."""
+    """An upload that has no quarantine on record (a restore or a legal hold asked for one)."""
 
 
-class AlsoMatched(RuntimeError):
-    """A restore of an upload held as uncheckable that a match message also named: the takedown kept the hold's
-    outcome, so the reviewer asked to restore it may not have seen the match; refused until the match is looked at."""
+class Quarantine(Protocol):
+    """Where taken-down uploads are kept (hashmatch.aws.quarantine.Quarantine): each step idempotent."""
 
+    def quarantine(self, upload: Upload, match_id: str, sha256: str | None) -> Evidence:
+        """Keep the upload as evidence and remove the public copy; raises UploadGone or NotTheMatchedObject."""
 
-class ExemptionSpent(RuntimeError):
-    """A restore of bytes whose one exemption has expired or been revoked: refused, since they would be taken down again."""
+    def legal_hold(self, evidence: Evidence, on: bool) -> None: ...
 
 
 class TakedownOutcome(StrEnum):
@@ -73,7 +79,7 @@ def _what(message: MatchMessage | HoldMessage) -> dict:
     }
 
 
-def take_down(message: MatchMessage | HoldMessage, mode: TakedownMode, quarantine: Quarantine, audit: AuditTable) -> TakedownOutcome:
+def take_down(message: MatchMessage | HoldMessage, mode: TakedownMode, quarantine: Quarantine, audit: AuditTrail) -> TakedownOutcome:
     """Act on one match or hold message; the outcome says how it ended (logged and counted by the handler).
     A hold is quarantined as a match is (the same checks that the object is the one read), with outcome held."""
     upload = Upload.from_dict(message.upload.model_dump())
@@ -108,72 +114,31 @@ def take_down(message: MatchMessage | HoldMessage, mode: TakedownMode, quarantin
     return done
 
 
-def exemption_expiry(days: int) -> str | None:
-    """When an exemption made now ends: `days` from now; 0 means it does not end."""
-    if days <= 0:
-        return None
-    return (datetime.now(timezone.utc) + timedelta(days=days)).isoformat(timespec="milliseconds")
 
 
-def restore(request: RestoreRequest, quarantine: Quarantine, audit: AuditTable, exemption_days: int = 0) -> dict:
-    """Reinstate a quarantined upload after a complaint, and exempt its exact bytes from future matches for
-    `exemption_days` (0: until revoked): at its own bucket and key (scope "upload") or everywhere (scope "bytes").
-    Raises NotQuarantined, AlsoMatched, UploadGone (no evidence), KeyOccupied or ExemptionSpent."""
-    upload_id, reason, requested_by = request.upload_id, request.reason, request.requested_by
-    scope = ExemptionScope(request.scope)
-    done = audit.get(upload_id, AuditEvent.RESTORED)
-    if done:
-        return done
-    takedown = audit.get(upload_id, AuditEvent.TAKEDOWN)
-    if not takedown:
-        raise NotQuarantined(f"no quarantine is recorded for {upload_id}")
-    matched = audit.get(upload_id, AuditEvent.MATCHED)
-    if takedown.get("outcome") == TakedownOutcome.HELD.value and matched:
-        references = ", ".join(matched.get("references", []))
-        raise AlsoMatched(f"{upload_id} was held as uncheckable and also matched the hash set ({references}, match {matched.get('match_id')}); not restored")
-    upload = Upload.from_object(takedown["bucket"], takedown["key"], takedown.get("version_id"))
-    kept = takedown["evidence"]
-    evidence = Evidence(kept["bucket"], kept["key"], kept.get("version_id"), takedown.get("retain_until", ""))
-    taken_down_at = datetime.fromisoformat(takedown["recorded_at"])
-    # Checked before anything is written: a restore that cannot happen leaves no exemption behind.
-    quarantine.check_restorable(upload, evidence, taken_down_at)
-    # The exemption comes next: the restored object raises a new upload notification at once.
-    sha256 = takedown["sha256"]
-    if not sha256:
-        # Held too large to read for its digest: "these bytes everywhere" would name every such upload.
-        scope = ExemptionScope.UPLOAD
-    audit.exempt(
-        sha256,
-        scope=scope,
-        bucket=upload.bucket,
-        key=upload.key,
-        reinstated=upload_id,
-        reason=reason,
-        requested_by=requested_by,
-        expires_at=exemption_expiry(exemption_days),
-    )
-    # What the matcher will ask of the restored object: is an exemption of its bytes at its key in force? Not when the
-    # one just asked for was made once before and has since expired or been revoked (one per scope and place): the
-    # object would be quarantined again at once.
-    exemption = audit.exemption(sha256, bucket=upload.bucket, key=upload.key)
-    if exemption is None:
-        raise ExemptionSpent(f"the bytes of {upload_id} (sha256 {sha256}) were exempted ({scope.value} scope) once before and that exemption has ended; not restored")
-    version_id = quarantine.restore(upload, evidence, taken_down_at)
-    restored_as = Upload.from_object(upload.bucket, upload.key, version_id).upload_id
-    audit.record(
-        upload_id,
-        AuditEvent.RESTORED,
-        reason=reason,
-        requested_by=requested_by,
-        restored_as=restored_as,
-        sha256=sha256,
-        scope=scope.value,
-        exemption={"scope": exemption.get("scope", ExemptionScope.BYTES.value), "id": exemption["upload_id"], "expires_at": exemption.get("expires_at")},
-    )
-    return audit.get(upload_id, AuditEvent.RESTORED)
+# The metric each outcome is counted under.
+OUTCOME_METRICS = {
+    TakedownOutcome.QUARANTINED: "UploadsQuarantined",
+    TakedownOutcome.HELD: "UploadsHeld",
+    TakedownOutcome.REVIEW_ONLY: "UploadsReviewOnly",
+    TakedownOutcome.GONE: "UploadsGone",
+    TakedownOutcome.DUPLICATE: "DuplicateMatchMessages",
+    TakedownOutcome.NOT_AN_OBJECT: "HashOnlyMatches",
+    TakedownOutcome.NOT_THE_MATCHED_OBJECT: "TakedownsRefused",
+}
 
 
-def legal_hold(upload_id: str, on: bool, quarantine: Quarantine, audit: AuditTable) -> dict:
+def report_takedown(message: MatchMessage | HoldMessage, outcome: TakedownOutcome, mode: TakedownMode, log: Log, metrics: Metrics) -> None:
+    """Count and log how one message ended; a refusal is an error someone should look at."""
+    metrics.count(OUTCOME_METRICS[outcome])
+    if outcome == TakedownOutcome.NOT_THE_MATCHED_OBJECT:
+        # A forged or stale message, or an object replaced under its version's name.
+        log.error("takedown refused: the named object is not the one hashed", upload_id=message.upload.upload_id, match_id=message.match_id)
+        return
+    log.info("takedown", outcome=outcome, upload_id=message.upload.upload_id, match_id=message.match_id, mode=mode)
+
+
+def legal_hold(upload_id: str, on: bool, quarantine: Quarantine, audit: AuditTrail) -> dict:
     """Put (or lift) a legal hold on a quarantined upload's evidence; returns where the evidence is. Raises NotQuarantined."""
     takedown = audit.get(upload_id, AuditEvent.TAKEDOWN)
     if takedown is None:

@@ -1,16 +1,15 @@
-"""The match message: one SNS message per matched upload, built as its model (messages.MatchMessage,
-schemas/match-message.schema.json) and published from it."""
+"""The match and hold messages built from what the matcher found (models.MatchMessage, models.HoldMessage;
+schemas/match-message.schema.json, schemas/hold-message.schema.json), with the ids that make redeliveries publish once."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Sequence
 
-from hashmatch.aws.audit import now
-from hashmatch.aws.hash_messages import HashesMessage
-from hashmatch.aws.hash_set.table import KnownItemMatch
-from hashmatch.aws.messages import (
+from hashmatch.clock import now
+from hashmatch.messages.hashes import HashesMessage
+from hashmatch.matching.assembly import KnownItemMatch
+from hashmatch.messages.models import (
     HOLD_MESSAGE_TYPE,
     HOLD_MESSAGE_VERSION,
     MATCH_MESSAGE_TYPE,
@@ -25,7 +24,6 @@ from hashmatch.aws.messages import (
     HoldTimes,
     ReferenceMatchEntry,
 )
-from hashmatch.matching.local_features.orb import MIN_INLIERS
 from hashmatch.matching.lookup import recommended_action as recommend
 from hashmatch.matching.verdict import sampling_step
 from hashmatch.vocabulary import Action, CannotCheckReason, Stage
@@ -43,8 +41,8 @@ def segments(timestamps: Sequence[float], gap: float) -> list[list[float]]:
 
 
 def recommended_action(matches: Sequence[KnownItemMatch]) -> Action:
-    """Quarantine when any matched reference asks for it, otherwise review (the lookup API's rule too)."""
-    return recommend([m.reference for m in matches])
+    """Quarantine when any matched item asks for it, otherwise review (the lookup API's rule too)."""
+    return recommend([m.item for m in matches])
 
 
 # Match ids are UUIDs derived from what was matched, so that a redelivered upload gives the same id.
@@ -81,9 +79,9 @@ def hold_message(request: HashesMessage, reason: CannotCheckReason, detail: str)
     )
 
 
-def match_message(request: HashesMessage, matches: Sequence[KnownItemMatch], threshold: int, match_id: str | None = None) -> MatchMessage:
-    """`threshold` is the PDQ threshold the matcher used; the local-feature stage has its own (MIN_INLIERS), exact digests 0.
-    `match_id` defaults to a random UUID (the matcher passes live_match_id, retro-match its own).
+def match_message(request: HashesMessage, matches: Sequence[KnownItemMatch], match_id: str, retroactive: bool = False) -> MatchMessage:
+    """Each match's threshold is its verdict's (what the deciding stage counted against: PDQ bits, inliers, 0 for a digest).
+    `match_id`: live_match_id for the live matcher, retro_match_id for retro-match.
 
     Raises pydantic's ValidationError when the result would break the message's contract (no matches, say).
     """
@@ -100,7 +98,7 @@ def match_message(request: HashesMessage, matches: Sequence[KnownItemMatch], thr
     entries = []
     truncated = len(matches) > MAX_MATCHES
     for match in matches[:MAX_MATCHES]:
-        verdict, reference = match.verdict, match.reference
+        verdict, reference = match.verdict, match.item
         gap = gaps[verdict.stage]
         query_ranges = segments(verdict.matched_query_timestamps, gap)
         reference_ranges = segments(verdict.matched_reference_timestamps, gap)
@@ -114,7 +112,7 @@ def match_message(request: HashesMessage, matches: Sequence[KnownItemMatch], thr
                 signal_type=verdict.stage,
                 distance=verdict.best_distance,
                 inliers=verdict.best_inliers,
-                threshold={Stage.LOCAL_FEATURES: MIN_INLIERS, Stage.PDQ: threshold}.get(verdict.stage, 0),
+                threshold=verdict.threshold,
                 query_match_percent=verdict.query_match_percent,
                 reference_match_percent=verdict.reference_match_percent,
                 matched_query_frames=verdict.matched_query_frames,
@@ -126,7 +124,7 @@ def match_message(request: HashesMessage, matches: Sequence[KnownItemMatch], thr
     return MatchMessage(
         message_type=MATCH_MESSAGE_TYPE,
         message_version=MATCH_MESSAGE_VERSION,
-        match_id=match_id or str(uuid.uuid4()),
+        match_id=match_id,
         action=recommended_action(matches),
         upload=MatchedUpload(**upload.to_dict(), sha256=hashes.sha256, md5=hashes.md5),
         media=MatchedMedia(
@@ -142,33 +140,5 @@ def match_message(request: HashesMessage, matches: Sequence[KnownItemMatch], thr
         matches_total=len(matches),
         truncated=truncated,
         times=MatchTimes(uploaded_at=upload.uploaded_at, hashed_at=request.hashed_at, matched_at=now()),
+        retroactive=retroactive,
     )
-
-
-def message_attributes(message: MatchMessage | HoldMessage) -> dict:
-    """SNS attributes for subscription filter policies: label (any of the matched labels), action, media_kind;
-    a hold message has action hold, its reason, and media_kind when the upload was hashed in part."""
-    if isinstance(message, HoldMessage):
-        attributes = {
-            "action": {"DataType": "String", "StringValue": message.action},
-            "reason": {"DataType": "String", "StringValue": message.reason},
-        }
-        if message.media_kind:
-            attributes["media_kind"] = {"DataType": "String", "StringValue": message.media_kind}
-        return attributes
-    labels = sorted({entry.label for entry in message.matches})
-    return {
-        "label": {"DataType": "String.Array", "StringValue": json.dumps(labels)},
-        "action": {"DataType": "String", "StringValue": message.action},
-        "media_kind": {"DataType": "String", "StringValue": message.media.kind},
-    }
-
-
-def publish_match(sns, topic_arn: str, message: MatchMessage | HoldMessage) -> str:
-    """Publish one match or hold message (its JSON, compact, as the schema defines it); returns the SNS message id."""
-    response = sns.publish(
-        TopicArn=topic_arn,
-        Message=message.model_dump_json(),
-        MessageAttributes=message_attributes(message),
-    )
-    return response["MessageId"]

@@ -1,55 +1,16 @@
-"""The audit table: what happened to each upload, why, on which references, and when.
+"""The audit table (DynamoDB): each upload's records, partition key upload_id, sort key event (hashmatch.audit.AuditEvent).
 
-Partition key upload_id, sort key event (AuditEvent: what the pipeline writes). Each
-(upload_id, event) is written once, so redelivered messages do not duplicate records.
+Each (upload_id, event) is written once (a conditional put), so redelivered messages do not duplicate records.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from enum import StrEnum
-
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from hashmatch.audit import AuditEvent, ExemptionScope, exemption_id
 from hashmatch.aws.dynamo import from_item, items, to_item
-
-
-class AuditEvent(StrEnum):
-    """An audit record's event (its sort key): stored values, never renamed."""
-
-    REJECTED = "rejected"  # the hasher could not hash the object (reason: empty, unsupported, corrupt, oversized)
-    GONE = "gone"  # the object was deleted or replaced before it could be read or quarantined
-    EXEMPTED = "exempted"  # a match was not published: these exact bytes were reinstated after a complaint
-    TAKEDOWN = "takedown"  # the takedown subscriber quarantined the object (outcome "quarantined")
-    REVIEW = "review"  # the takedown subscriber ran review-only and left the object in place
-    RESTORED = "restored"  # the object was put back after a complaint
-    EXEMPTION = "exemption"  # under exemption_id(...): the reinstatement decision for those bytes (everywhere, or at one bucket and key)
-    EXEMPTION_REVOKED = "exemption-revoked"  # under the same id: that decision withdrawn (admin revoke-exemption)
-    TAKEDOWN_REFUSED = "takedown-refused"  # the match message named an object that is not provably the one hashed (takedown.py)
-    MATCHED = "matched"  # the matcher published a match message for the upload (match_id, action, references)
-    CANNOT_CHECK = "cannot-check"  # the upload could not be checked (reason, detail) and was held or allowed (action: CannotCheckAction)
-    RETRO_MATCHED = "retro-matched"  # under upload_id "retro:<match_id>": a retro-match was published (retro_matches.py)
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-class ExemptionScope(StrEnum):
-    """What a restore's exemption covers (the restore request's scope): stored values, never renamed."""
-
-    UPLOAD = "upload"  # these bytes at the restored upload's bucket and key only: the same bytes elsewhere are matched again
-    BYTES = "bytes"  # these bytes wherever they are uploaded, by anyone (content judged lawful)
-
-
-def exemption_id(sha256: str, bucket: str | None = None, key: str | None = None) -> str:
-    """The audit record id of an exemption: "sha256:<hex>" for the bytes everywhere, "sha256:<hex>@s3://bucket/key" at one key."""
-    if bucket is None and key is None:
-        return f"sha256:{sha256}"
-    if not bucket or not key:
-        raise ValueError("an upload-scoped exemption names both the bucket and the key")
-    return f"sha256:{sha256}@s3://{bucket}/{key}"
+from hashmatch.clock import now
 
 
 class AuditTable:

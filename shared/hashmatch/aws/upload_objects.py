@@ -1,18 +1,22 @@
-"""The upload: an object named by an S3 notification, and the S3 reader that fetches exactly that object."""
+"""Uploads in S3: the upload an S3 notification names, and the reader that fetches exactly that object.
+
+The Upload value itself is the core's (hashmatch.uploads); this module reads it from S3.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import tempfile
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
-from hashmatch.aws.s3_objects import CHANGED_CODES, MISSING_CODES, error_code, object_address
+from hashmatch.aws.s3_objects import CHANGED_CODES, MISSING_CODES, error_code
 from hashmatch.errors import MediaError, RejectReason
+from hashmatch.uploads import Upload, UploadGone
 
 # Objects larger than this are written to local storage (/tmp) in pieces and hashed from there, not held in memory.
 SPILL_BYTES = 64 * 1024**2
@@ -29,76 +33,19 @@ DIGEST_MAX_BYTES = 2 * 1024**3
 _GONE_CODES = MISSING_CODES | CHANGED_CODES
 
 
-class UploadGone(Exception):
-    """The notified object was deleted or replaced before it could be read or quarantined."""
-
-
-@dataclass(frozen=True)
-class Upload:
-    """An uploaded object, or (bucket None) a hash-only request that names itself by upload_id."""
-
-    upload_id: str
-    bucket: str | None = None
-    key: str | None = None
-    version_id: str | None = None
-    etag: str | None = None
-    size: int | None = None
-    uploaded_at: str | None = None
-    # Who put it there, as the S3 event says: the principal (IAM user/role, or the platform's service role when
-    # its backend uploads on users' behalf) and the request's source IP address. Kept with the evidence.
-    uploader: str | None = None
-    source_ip: str | None = None
-
-    @staticmethod
-    def object_id(bucket: str, key: str, version_id: str | None) -> str:
-        base = f"s3://{bucket}/{key}"
-        return f"{base}?versionId={version_id}" if version_id else base
-
-    @classmethod
-    def from_object(cls, bucket: str, key: str, version_id: str | None = None, **fields) -> "Upload":
-        return cls(cls.object_id(bucket, key, version_id), bucket, key, version_id, **fields)
-
-    @classmethod
-    def from_s3_record(cls, record) -> "Upload":
-        """From one record of an S3 event notification (Powertools S3EventRecord); keys arrive URL-encoded."""
-        s3_object = record.s3.get_object
-        return cls.from_object(
-            record.s3.bucket.name,
-            unquote_plus(s3_object.key),
-            s3_object.version_id or None,
-            etag=s3_object.etag.strip('"') or None,
-            size=s3_object.size,
-            uploaded_at=record.event_time,
-            uploader=_present(lambda: record.user_identity.principal_id),
-            source_ip=_present(lambda: record.request_parameters.source_ip_address),
-        )
-
-    @property
-    def address(self) -> dict:
-        """The object's Bucket, Key and VersionId (when known), as S3 requests take them."""
-        return object_address(self.bucket, self.key, self.version_id)
-
-    @property
-    def is_object(self) -> bool:
-        return self.bucket is not None and self.key is not None
-
-    def with_version(self, version_id: str | None, etag: str | None, size: int) -> "Upload":
-        """The same object, pinned to the version that was actually read."""
-        version_id = version_id if version_id not in (None, "", "null") else None
-        return replace(
-            self,
-            upload_id=self.object_id(self.bucket, self.key, version_id),
-            version_id=version_id,
-            etag=etag or self.etag,
-            size=size,
-        )
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Upload":
-        return cls(**{name: data.get(name) for name in cls.__dataclass_fields__ if name in data})
+def upload_of_s3_record(record) -> Upload:
+    """The upload one record of an S3 event notification names (Powertools S3EventRecord); keys arrive URL-encoded."""
+    s3_object = record.s3.get_object
+    return Upload.from_object(
+        record.s3.bucket.name,
+        unquote_plus(s3_object.key),
+        s3_object.version_id or None,
+        etag=s3_object.etag.strip('"') or None,
+        size=s3_object.size,
+        uploaded_at=record.event_time,
+        uploader=_present(lambda: record.user_identity.principal_id),
+        source_ip=_present(lambda: record.request_parameters.source_ip_address),
+    )
 
 
 def _present(read) -> str | None:
@@ -183,6 +130,26 @@ def _oversized(s3, upload: Upload, size: int, max_bytes: int) -> MediaError:
 
 def _is_media(head: bytes) -> bool:
     # Imported here: the takedown and restore functions use this module and carry no media libraries.
-    from hashmatch.media.decode import sniff
+    from hashmatch.media.sniff import sniff
 
     return sniff(head) is not None
+
+
+class UploadsBucket:
+    """The uploads bucket as the hasher reads it (hashmatch.usecases.hash_upload.UploadReader): large objects spill to local storage."""
+
+    def __init__(self, s3, spill_directory: str | None = None):
+        self.s3 = s3
+        self.spill_directory = spill_directory if spill_directory is not None else tempfile.gettempdir()
+
+    def read(self, upload: Upload, max_bytes: int) -> tuple[bytes | Path, Upload]:
+        return read_upload(self.s3, upload, max_bytes, SPILL_BYTES, self.spill_directory)
+
+    def digest(self, upload: Upload) -> tuple[str, Upload]:
+        return digest_upload(self.s3, upload, DIGEST_MAX_BYTES)
+
+    def sweep(self) -> None:
+        """Spill files a killed invocation left would fill the local storage: removed at each start."""
+        for left_behind in Path(self.spill_directory).glob(SPILL_PREFIX + "*"):
+            if left_behind.is_file():
+                left_behind.unlink(missing_ok=True)

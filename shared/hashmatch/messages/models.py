@@ -1,15 +1,17 @@
-"""The messages at the pipeline's edges as parser models (Powertools parser, pydantic v2), each the twin of its schemas/ file.
+"""The messages at the pipeline's edges as pydantic models; schemas/ holds the JSON Schema each generates (model_json_schema).
 
   HashesMessageModel   hasher -> matcher          schemas/hashes-message.schema.json
   MatchMessage         matcher -> SNS -> takedown schemas/match-message.schema.json
   HoldMessage          matcher -> SNS -> takedown schemas/hold-message.schema.json (an upload that could not be checked)
   RestoreRequest       operator -> RestoreUploadFunction (and `admin restore`)
 
-The models are strict (a number is not a string, "yes" is not true) and refuse what the schemas
-refuse; tests/unit/aws/test_aws_messages.py checks both against each other and against events/.
+The models are strict (a number is not a string, "yes" is not true); the schemas are generated from
+them (`python -m hashmatch_tools.schemas`), and tests/unit/test_messages.py checks that schemas/
+holds what they generate and that events/ conform.
 
-This module needs pydantic and Powertools only, never numpy: the takedown and restore functions,
-whose package is the shared layer alone, import it. The closed sets come from hashmatch.vocabulary
+This module needs pydantic only, never numpy: the takedown and restore functions, whose package is
+the shared layer alone, import it. The Lambda envelopes around them (SQS, SNS) are
+hashmatch.aws.envelopes. The closed sets come from hashmatch.vocabulary
 (stdlib only) as Literal types of their values: strict models take plain strings from JSON and
 dicts alike, and the matcher passes the enum members, which are those strings.
 """
@@ -18,10 +20,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel, SqsRecordModel
-from pydantic import BaseModel, ConfigDict, Field, Json, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from hashmatch.aws.audit import now
+from hashmatch.clock import now
 from hashmatch.vocabulary import Action, CannotCheckReason, MediaKind, Stage
 
 HASHES_MESSAGE_TYPE = "hashmatch.hashes"
@@ -37,7 +38,7 @@ MAX_MATCHES = 100
 MAX_SEGMENTS = 100
 
 ActionValue = Literal[tuple(str(action) for action in Action)]
-SignalType = Literal[tuple(str(stage) for stage in Stage)]
+StageValue = Literal[tuple(str(stage) for stage in Stage)]
 MediaKindValue = Literal[tuple(str(kind) for kind in MediaKind)]
 CannotCheckReasonValue = Literal[tuple(str(reason) for reason in CannotCheckReason)]
 HOLD_MESSAGE_TYPE = "hashmatch.hold"
@@ -196,7 +197,7 @@ class ReferenceMatchEntry(_Closed):
     label: str
     source: str
     action: ActionValue
-    signal_type: SignalType
+    signal_type: StageValue
     distance: Annotated[int, Field(ge=0, le=256)] | None
     inliers: Count | None
     threshold: Count
@@ -266,22 +267,6 @@ class HoldMessage(_Closed):
     def match_id(self) -> str:
         """The takedown's evidence metadata and records name what led to them by this id."""
         return self.hold_id
-
-
-# What the match topic carries: the takedown and review queues take either, told apart by message_type.
-TopicMessage = Annotated[MatchMessage | HoldMessage, Field(discriminator="message_type")]
-
-
-class MatchNotification(SnsNotificationModel):
-    """SNS's notification as a subscribed queue receives it; its Message is a match or hold message (JSON)."""
-
-    Message: Json[TopicMessage]
-
-
-class MatchMessageRecord(SqsRecordModel):
-    """One record of the takedown queue's SQS event: the batch processor parses each on its own, so a bad one fails alone."""
-
-    body: Json[MatchNotification]
 
 
 # ------------------------------------------------------------------ restore request

@@ -9,19 +9,17 @@ that the matcher records and holds it as CannotCheckAction says; a partial hash 
 out) travels as hashes with `partial` true, and becomes unchecked in the matcher when it matches nothing.
 Uploads the hasher read also carry `details`: where their detail pictures are (detail_pictures.py), for
 the local-feature stage; a message without them is matched by PDQ alone.
-The matcher reads every message through its model (messages.HashesMessageModel).
+The matcher reads every message through its model (models.HashesMessageModel); hashmatch.aws.hashes_queue
+sends and receives them (SQS, and S3 for the claim check and detail pictures).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
-from hashmatch.aws.audit import now
-from hashmatch.aws.detail_pictures import DetailPicturesObject
-from hashmatch.aws.messages import HASHES_MESSAGE_TYPE, HASHES_MESSAGE_VERSION, HashesMessageModel, MediaHashesModel
-from hashmatch.aws.uploads import Upload
-from hashmatch.model import MediaHashes
+from hashmatch.messages.models import HASHES_MESSAGE_TYPE, HASHES_MESSAGE_VERSION, HashesMessageModel, MediaHashesModel
+from hashmatch.model import Box, MediaHashes
+from hashmatch.uploads import Upload
 from hashmatch.vocabulary import CannotCheckReason
 
 # Hashes over this many bytes travel through S3 (claim check) and the message carries a pointer.
@@ -29,6 +27,52 @@ from hashmatch.vocabulary import CannotCheckReason
 # this is about 280 frames, 9 minutes of video at one frame per 2 s; it keeps a full batch of 10 messages
 # under Lambda's 6 MB invocation payload and fits SQS's older 256 KiB limit as well as its 1 MiB one.
 INLINE_LIMIT = 192 * 1024
+
+
+@dataclass(frozen=True)
+class StoredPicture:
+    """Where one detail picture is in the object (a byte range), and the boxes of pictures found inside it."""
+
+    timestamp: float
+    offset: int
+    length: int
+    insets: tuple[Box, ...] = ()
+
+    def to_dict(self) -> dict:
+        data = {"timestamp": round(self.timestamp, 3), "offset": self.offset, "length": self.length}
+        if self.insets:
+            data["insets"] = [[round(share, 4) for share in box] for box in self.insets]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "StoredPicture":
+        insets = tuple(tuple(float(share) for share in box) for box in data.get("insets", ()))
+        if any(len(box) != 4 for box in insets):
+            raise ValueError("an inset is four shares: top, bottom, left, right")
+        return cls(float(data["timestamp"]), int(data["offset"]), int(data["length"]), insets)
+
+
+@dataclass(frozen=True)
+class DetailPicturesObject:
+    """The object that holds an upload's detail pictures (the hashes message's `details`): where each JPEG is in it."""
+
+    bucket: str
+    key: str
+    pictures: tuple[StoredPicture, ...]
+
+    def to_dict(self) -> dict:
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "pictures": [picture.to_dict() for picture in self.pictures],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "DetailPicturesObject":
+        pictures = tuple(StoredPicture.from_dict(picture) for picture in data["pictures"])
+        if any(p.offset < 0 or p.length <= 0 for p in pictures):
+            raise ValueError("a detail picture needs a non-negative offset and a positive length")
+        return cls(str(data["bucket"]), str(data["key"]), pictures)
 
 
 @dataclass(frozen=True)
@@ -68,45 +112,16 @@ def claim_check_key(hashes: MediaHashes) -> str:
     return f"uploads/{hashes.sha256}.json"
 
 
-def send_hashes(sqs, queue_url: str, s3, bucket: str, upload: Upload, hashes: MediaHashes, detail_pictures: DetailPicturesObject | None = None) -> dict:
-    """Queue the upload's hashes (and where its detail pictures are) for the matcher; returns the message body as sent."""
-    message = HashesMessage(upload, hashes, now(), detail_pictures).to_dict()
-    body = json.dumps(message, separators=(",", ":"))
-    if len(body.encode()) > INLINE_LIMIT:
-        key = claim_check_key(hashes)
-        s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(message["hashes"], separators=(",", ":")).encode(), ContentType="application/json")
-        message["hashes"] = None
-        message["hashes_location"] = {"bucket": bucket, "key": key}
-        body = json.dumps(message, separators=(",", ":"))
-    sqs.send_message(QueueUrl=queue_url, MessageBody=body)
-    return message
-
-
-def send_unchecked(sqs, queue_url: str, upload: Upload, unchecked: Unchecked) -> dict:
-    """Queue an upload the hasher could not hash, for the matcher to record and hold (or allow); returns the message as sent."""
-    message = HashesMessage(upload, None, now(), unchecked=unchecked).to_dict()
-    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(message, separators=(",", ":")))
-    return message
-
-
-def read_hashes_message(s3, body: dict | str | bytes) -> HashesMessage:
-    """Validate a hashes message (HashesMessageModel; JSON text or parsed), fetching claim-checked hashes.
-
-    Raises pydantic's ValidationError (a ValueError) on a malformed message or claim check.
-    """
-    message = HashesMessageModel.model_validate(body) if isinstance(body, dict) else HashesMessageModel.model_validate_json(body)
+def hashes_message_of(message: HashesMessageModel, hashes: MediaHashesModel | None = None) -> HashesMessage:
+    """The message as the core holds it, from its validated model; `hashes`: claim-checked hashes fetched by the caller."""
+    upload = Upload(**message.upload.model_dump())
     if message.unchecked is not None:
         unchecked = Unchecked(CannotCheckReason(message.unchecked.reason), message.unchecked.detail, message.unchecked.sha256)
-        return HashesMessage(Upload(**message.upload.model_dump()), None, message.hashed_at, unchecked=unchecked)
-    hashes = message.hashes
+        return HashesMessage(upload, None, message.hashed_at, unchecked=unchecked)
+    hashes = message.hashes if message.hashes is not None else hashes
     if hashes is None:
-        location = message.hashes_location
-        hashes = MediaHashesModel.model_validate_json(s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read())
+        raise ValueError("the hashes are claim-checked: fetch them from hashes_location first")
     detail_pictures = DetailPicturesObject.from_dict(message.details.model_dump()) if message.details else None
-    return HashesMessage(
-        Upload(**message.upload.model_dump()),
-        # MediaHashes stays the core's dataclass; its from_dict fills what the message left out.
-        MediaHashes.from_dict(hashes.model_dump(exclude_none=True)),
-        message.hashed_at,
-        detail_pictures,
-    )
+    # MediaHashes stays the core's dataclass; its from_dict fills what the message left out.
+    return HashesMessage(upload, MediaHashes.from_dict(hashes.model_dump(exclude_none=True)), message.hashed_at, detail_pictures)
+

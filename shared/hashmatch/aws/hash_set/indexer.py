@@ -1,0 +1,239 @@
+"""The indexer: keeps the snapshot bucket up to date with the hash-set table, a stream batch's changed keys in, a new manifest out.
+
+Objects are never overwritten, only the manifest is, and only conditionally (store.py): two writers
+(the indexer on two shards, or the indexer and an operator's `hashmatch hashset reindex`) cannot
+lose each other's changes; the one that finds the manifest changed starts again on top of it.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, replace
+from typing import Callable, Iterable
+
+from hashmatch.aws.hash_set.store import Manifest, ManifestChanged, ManifestRead, SnapshotStore, StoredObject, feature_identity, media_digest
+from hashmatch.aws.hash_set.table import RESERVED_PREFIX, HashSetTable
+from hashmatch.clock import now
+from hashmatch.hash_set.snapshot import HashSetChanges, HashSetSnapshot, KnownItem
+from hashmatch.matching.local_features.orb import LocalFeatureIndex
+from hashmatch.matching.local_features.stage import local_feature_index
+
+# References whose features the indexer reads at a time while it builds a local-feature snapshot.
+FEATURES_BATCH = 8
+# The changes are folded into a new snapshot once they hold this many keys and frames: every
+# matcher reads all of them on each change, and searches them by brute force beside the index.
+COMPACT_AFTER_CHANGES = 20_000
+# Attempts at publishing when another writer changed the manifest in between.
+PUBLISH_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class IndexerOutcome:
+    manifest: Manifest
+    changed: int  # keys of this batch
+    rebuilt: bool = False  # a snapshot from a table scan
+    compacted: bool = False  # the changes folded into a new snapshot
+    attempts: int = 1  # 2 and more: another writer changed the manifest in between
+    features_written: bool = False  # a new local-feature snapshot was published after it
+
+
+class SnapshotIndexer:
+    """Keeps the snapshot bucket up to date with the table: the changed keys of a stream batch in, a new manifest out.
+
+    It reads each changed reference's state now (not the stream's images), so batches may repeat,
+    overlap or arrive late: the result is the table as it is.
+    """
+
+    def __init__(self, hash_set: HashSetTable, store: SnapshotStore, compact_after: int = COMPACT_AFTER_CHANGES, sleep: Callable[[float], None] = time.sleep):
+        self.hash_set = hash_set
+        self.store = store
+        self.compact_after = compact_after
+        self.sleep = sleep
+        self._snapshot: tuple[StoredObject, HashSetSnapshot] | None = None  # the last one read or written
+
+    def apply(self, keys: Iterable[str]) -> IndexerOutcome | None:
+        """Fold the current state of these references (partition keys) into the published changes; None when none is a reference."""
+        keys = {key for key in keys if not key.startswith(RESERVED_PREFIX)}
+        if not keys:
+            return None
+        for attempt in range(1, PUBLISH_ATTEMPTS + 1):
+            read = self.store.read_manifest()
+            if read.manifest is None:
+                return replace(self.rebuild(), changed=len(keys))  # the first: its scan holds these changes
+            earlier = read.manifest
+            changes = self.store.read_changes(earlier).then(self.hash_set.current(keys))
+            compact = changes.size > self.compact_after and not earlier.rebuilding()
+            try:
+                if compact:
+                    written = self._publish(read, self._base(earlier).patched(changes), HashSetChanges(), earlier.rebuilding_since)
+                else:
+                    written = self._publish(read, None, changes, earlier.rebuilding_since)
+            except ManifestChanged:
+                # Jitter between retries, not a secret: random is right here.
+                self.sleep(random.uniform(0.05, 0.2) * attempt)  # nosec B311
+                continue
+            return self._with_features(IndexerOutcome(written.manifest, len(keys), compacted=compact, attempts=attempt))
+        raise ManifestChanged(f"the manifest kept changing: {PUBLISH_ATTEMPTS} attempts")
+
+    def rebuild(self) -> IndexerOutcome:
+        """A snapshot of the whole table (a consistent scan): the first run, or an operator's repair.
+
+        The scan can take minutes. The manifest is marked first, so the indexer publishes its changes
+        meanwhile without folding them into a new snapshot; at the end the keys it published are read
+        again and published with the scan, on top of the manifest as it is then.
+        """
+        read = self.store.read_manifest()
+        started_from = self._mark_rebuilding(read).manifest if read.manifest is not None else None
+        snapshot = self.hash_set.snapshot()
+        for attempt in range(1, PUBLISH_ATTEMPTS + 1):
+            read = self.store.read_manifest()
+            changes = HashSetChanges()
+            if read.manifest is not None:
+                if started_from is not None and read.manifest.snapshot != started_from.snapshot:
+                    raise ManifestChanged("the indexer wrote a new snapshot while the table was scanned (its rebuild mark had expired): run the rebuild again")
+                changes = self.hash_set.current(self.store.read_changes(read.manifest).changed)
+            try:
+                written = self._publish(read, snapshot, changes, None)
+            except ManifestChanged:
+                # Jitter between retries, not a secret: random is right here.
+                self.sleep(random.uniform(0.05, 0.2) * attempt)  # nosec B311
+                continue
+            return self._with_features(IndexerOutcome(written.manifest, 0, rebuilt=True, attempts=attempt))
+        raise ManifestChanged(f"the manifest kept changing: {PUBLISH_ATTEMPTS} attempts")
+
+    def _with_features(self, outcome: IndexerOutcome) -> IndexerOutcome:
+        """After a manifest is published: when its snapshot's media are not those its local-feature
+        snapshot was built for (a new snapshot whose media changed, or a manifest from before
+        local-feature snapshots), build one and publish it.
+
+        Outside the manifest's read-then-write window on purpose: the build takes minutes at scale, and
+        its result is right beside any later manifest (matchers leave out what changed since and read
+        what it lacks), so a writer that wins meanwhile costs a retry of the manifest write, not of the
+        build. Should it fail or run out of time, the snapshot and changes are already published.
+        """
+        manifest = outcome.manifest
+        if self.hash_set.features is None:
+            return outcome
+        # Only a new snapshot can change the media, and a manifest from before local-feature snapshots has none yet.
+        if not (outcome.compacted or outcome.rebuilt or manifest.features_of is None):
+            return outcome
+        media = self._base(manifest).media()
+        digest = media_digest(media)
+        if manifest.features_of == digest:
+            return outcome
+        written = self._write_features(media, manifest.sequence)  # None: no reference has features (the digest is still published)
+        try:
+            for attempt in range(1, PUBLISH_ATTEMPTS + 1):
+                read = self.store.read_manifest()
+                current = read.manifest
+                if current is None or current.features_of == digest:
+                    break  # gone (an operator's repair), or another writer published the same media's
+                retired = tuple(sorted(current.named() - current.named_without_features(), key=lambda stored: stored.key))
+                updated = replace(current, sequence=current.sequence + 1, written_at=now(), features=written, features_of=digest, retired=retired)
+                try:
+                    self._write(read, updated)
+                except ManifestChanged:
+                    # Jitter between retries, not a secret: random is right here.
+                    self.sleep(random.uniform(0.05, 0.2) * attempt)  # nosec B311
+                    continue
+                return replace(outcome, manifest=updated, features_written=written is not None)
+        except BaseException:
+            if written is not None:
+                self.store.delete([written])
+            raise
+        if written is not None:
+            self.store.delete([written])  # not published: nothing will name it
+        return outcome
+
+    def publish(self, snapshot: HashSetSnapshot, changes: HashSetChanges | None = None) -> Manifest:
+        """Publish a snapshot made elsewhere as the hash set (benchmarks; the table is not read), on top of the manifest now."""
+        return self._publish(self.store.read_manifest(), snapshot, changes or HashSetChanges(), None).manifest
+
+    def _publish(self, read: ManifestRead, snapshot: HashSetSnapshot | None, changes: HashSetChanges, rebuilding_since: str | None) -> ManifestRead:
+        """Write the new objects (a snapshot, or None to keep the one `read` names; the changes), then the manifest naming them."""
+        earlier = read.manifest
+        if snapshot is None and earlier is None:
+            raise ValueError("the first manifest needs a snapshot")
+        sequence = (earlier.sequence if earlier else 0) + 1
+        named_before = earlier.named() if earlier else set()
+        # The local-feature snapshot stays as it was (_with_features builds a new one after this is published).
+        features, features_of = (earlier.features, earlier.features_of) if earlier else (None, None)
+        snapshot_object = self.store.write_snapshot(snapshot, sequence) if snapshot is not None else earlier.snapshot
+        frames = len(snapshot.frames) if snapshot is not None else earlier.snapshot_frames
+        changes_object = self.store.write_changes(changes, sequence)
+        kept = {snapshot_object, changes_object} | ({features} if features else set())
+        retired = tuple(sorted(named_before - kept, key=lambda stored: stored.key))
+        manifest = Manifest(sequence, snapshot_object, changes_object, frames, len(changes), now(), rebuilding_since, retired, features, features_of)
+        try:
+            written = self._write(read, manifest)
+        except ManifestChanged:
+            self.store.delete(manifest.named() - named_before)  # this attempt's own objects
+            raise
+        if snapshot is not None:
+            self._snapshot = (snapshot_object, snapshot)
+        return written
+
+    def _write_features(self, media: Iterable[KnownItem], sequence: int) -> StoredObject | None:
+        """The local-feature snapshot of these media references: their features read FEATURES_BATCH
+        references at a time, indexed (the tables built once, here, not in every matcher), written.
+        None when no reference has features."""
+        media = [reference for reference in media if reference.features_key]
+        index, held = LocalFeatureIndex(), []
+        for start in range(0, len(media), FEATURES_BATCH):
+            batch = media[start : start + FEATURES_BATCH]
+            found = self.hash_set.features.get_many(reference.features_key for reference in batch)
+            # A reference whose features are gone or unreadable is not held: matchers read it themselves.
+            readable = [reference for reference in batch if found.get(reference.features_key)]
+            local_feature_index(readable, found, index)
+            held += [list(feature_identity(reference)) for reference in readable]
+        if not held:
+            return None
+        return self.store.write_features(lambda out: index.save(out, {"references": held}), sequence)
+
+    def _mark_rebuilding(self, read: ManifestRead) -> ManifestRead:
+        """The same objects, marked: a rebuild's scan is running."""
+        marked_at = now()
+        return self._write(read, replace(read.manifest, sequence=read.manifest.sequence + 1, written_at=marked_at, rebuilding_since=marked_at, retired=()))
+
+    def _write(self, read: ManifestRead, manifest: Manifest) -> ManifestRead:
+        """Write the manifest if it is still the one `read` found, then delete what the one before had retired."""
+        etag = self.store.write_manifest(manifest, read)
+        if read.manifest is not None:
+            self.store.delete(read.manifest.retired)
+        return ManifestRead(manifest, etag)
+
+    def _base(self, manifest: Manifest) -> HashSetSnapshot:
+        if self._snapshot is None or self._snapshot[0] != manifest.snapshot:
+            self._snapshot = (manifest.snapshot, self.store.read_snapshot(manifest))
+        return self._snapshot[1]
+
+
+def index_changes(indexer: SnapshotIndexer, keys: Iterable[str], records: int, log, metrics) -> IndexerOutcome | None:
+    """One stream batch of `records` naming these keys, indexed, counted and logged. Any exception fails the batch
+    (Lambda retries it; a retry re-reads the state, so it is safe)."""
+    started = time.perf_counter()
+    outcome = indexer.apply(keys)
+    seconds = round(time.perf_counter() - started, 3)
+    if outcome is None:
+        log.info("no reference changed", records=records)
+        return None
+    manifest = outcome.manifest
+    metrics.count("ReferencesIndexed", outcome.changed)
+    metrics.seconds("IndexerSeconds", seconds)
+    if outcome.compacted or outcome.rebuilt:
+        metrics.count("SnapshotsWritten")
+    log.info(
+        "hash set indexed",
+        records=records,
+        changed=outcome.changed,
+        sequence=manifest.sequence,
+        rebuilt=outcome.rebuilt,
+        compacted=outcome.compacted,
+        snapshot_frames=manifest.snapshot_frames,
+        local_feature_snapshot=manifest.features.key if manifest.features else None,
+        changes=manifest.changed,
+        attempts=outcome.attempts,
+        seconds=seconds,
+    )
+    return outcome

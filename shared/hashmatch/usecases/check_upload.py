@@ -1,0 +1,211 @@
+"""Checking an upload against the hash set: the matcher's use case, and the one rule that decides what is published.
+
+`publication` is that rule, for the live matcher and retro-match alike: whether a match (or a
+hold) of an upload is published, or left alone because the upload's bytes were reinstated at
+its place after a complaint (an exemption), because CannotCheckAction allows it, or (retro-match
+only) because it was handled already. Both call sites ask it the same question with the same
+facts: the upload's bucket and key, its SHA-256, the audit trail.
+
+`check_upload` is the live matcher: one hashes message in, one outcome out (CheckOutcome).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Callable, Protocol
+
+from hashmatch.audit import AuditEvent, AuditTrail
+from hashmatch.clock import SYSTEM_CLOCK, Clock
+from hashmatch.matching.assembly import HashSetVersion
+from hashmatch.matching.matcher import DetailPictureLoader
+from hashmatch.messages.building import hold_message, live_match_id, match_message
+from hashmatch.messages.hashes import DetailPicturesObject, HashesMessage
+from hashmatch.messages.models import HoldMessage, MatchMessage
+from hashmatch.model import MediaHashes
+from hashmatch.uploads import Upload
+from hashmatch.usecases.ports import Log, Metrics
+from hashmatch.vocabulary import Action, CannotCheckAction, CannotCheckReason, Stage
+
+
+# ---------------------------------------------------------------- the one rule
+
+
+class Publication(StrEnum):
+    """What becomes of a match or a hold of an upload (the rule `publication` decides)."""
+
+    PUBLISH = "publish"  # publish it: the takedown and the reviewers act on it
+    EXEMPTED = "exempted"  # not published: these bytes were reinstated at this place (or everywhere) after a complaint
+    ALLOWED = "allow"  # a hold not published: CannotCheckAction is allow (recorded, left online)
+    NOT_AN_OBJECT = "not-an-object"  # a hold of a hash-only request: there is nothing to hold
+    ALREADY_PUBLISHED = "already-published"  # retro-match: this match was published by an earlier run
+    MATCHED_LIVE = "matched-live"  # retro-match: the upload matched when it was checked, and was handled then
+    TAKEN_DOWN = "taken-down"  # retro-match: the upload was taken down (or held) or restored already
+
+
+@dataclass(frozen=True)
+class PublicationDecision:
+    publication: Publication
+    exemption: dict | None = None  # the exemption record in force, when EXEMPTED
+
+
+def retro_record_id(match_id: str) -> str:
+    """The audit record a published retro-match is kept under."""
+    return f"retro:{match_id}"
+
+
+def publication(
+    audit: AuditTrail,
+    upload: Upload,
+    sha256: str,
+    *,
+    hold: bool = False,
+    cannot_check_action: CannotCheckAction = CannotCheckAction.HOLD,
+    retro_match_id: str | None = None,
+) -> PublicationDecision:
+    """Whether a match (or with `hold`, a hold) of this upload is published: the one rule, live and retro.
+
+    An exemption is looked up by the upload's bytes and its place (bucket and key): a restore scoped to
+    the upload covers these bytes at that key only, one scoped to the bytes covers them everywhere.
+    A retro-match (`retro_match_id`, the id it would publish under) is also not published when it was
+    published before, or the upload matched when it was checked, or was taken down, held or restored.
+    """
+    if retro_match_id is not None:
+        if audit.get(retro_record_id(retro_match_id), AuditEvent.RETRO_MATCHED):
+            return PublicationDecision(Publication.ALREADY_PUBLISHED)
+        if audit.get(upload.upload_id, AuditEvent.MATCHED):
+            return PublicationDecision(Publication.MATCHED_LIVE)
+        if audit.get(upload.upload_id, AuditEvent.TAKEDOWN) or audit.get(upload.upload_id, AuditEvent.RESTORED):
+            return PublicationDecision(Publication.TAKEN_DOWN)
+    if hold and not upload.is_object:
+        return PublicationDecision(Publication.NOT_AN_OBJECT)
+    exemption = audit.exemption(sha256, bucket=upload.bucket, key=upload.key)
+    if exemption:
+        return PublicationDecision(Publication.EXEMPTED, exemption)
+    if hold and cannot_check_action == CannotCheckAction.ALLOW:
+        return PublicationDecision(Publication.ALLOWED)
+    return PublicationDecision(Publication.PUBLISH)
+
+
+# ---------------------------------------------------------------- the live matcher
+
+
+class CheckOutcome(StrEnum):
+    """How checking one upload ended (logged and counted by the matcher)."""
+
+    MATCHED = "matched"  # a match message published
+    MATCHED_AND_HELD = "matched-and-held"  # a review match in the part hashed: published, and the upload held for the rest
+    UNMATCHED = "unmatched"  # nothing in the hash set matched
+    EXEMPTED = "exempted"  # matched, but these bytes were reinstated here after a complaint: nothing published
+    HELD = "held"  # could not be checked (or only in part, with no match): a hold message published
+    LEFT_UNCHECKED = "left-unchecked"  # could not be checked and left in place (allowed, exempted, or no object)
+
+
+class HashSetSource(Protocol):
+    """The hash set as a matcher holds it (hashmatch.aws.hash_set.live.LiveHashSet)."""
+
+    source: str  # where the version came from: "snapshot" or "table scan"
+
+    def get(self) -> HashSetVersion: ...
+
+
+class Publisher(Protocol):
+    """The match topic, publishing each message once (the matcher's idempotency): returns the SNS message id."""
+
+    def publish_match(self, message: MatchMessage) -> str: ...
+
+    def publish_hold(self, message: HoldMessage) -> str: ...
+
+
+class UploadLog(Protocol):
+    """The upload hash log's outbox: a checked upload's hashes, sent after the batch (retro-match searches them)."""
+
+    def add(self, upload: Upload, hashes: MediaHashes, hashed_at: str, checked_at: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Checker:
+    """What checking an upload needs: the hash set, the trail, where messages go, and how to read detail pictures."""
+
+    hash_set: HashSetSource
+    audit: AuditTrail
+    publisher: Publisher
+    upload_log: UploadLog
+    detail_pictures: Callable[[DetailPicturesObject], DetailPictureLoader]
+    cannot_check_action: CannotCheckAction
+    log: Log
+    metrics: Metrics
+    clock: Clock = SYSTEM_CLOCK
+
+
+def check_upload(request: HashesMessage, checker: Checker) -> CheckOutcome:
+    """Match one hashes message against the hash set and publish what the rule says (a match, a hold, or nothing)."""
+    if request.unchecked is not None:
+        return cannot_check(request, request.unchecked.reason, request.unchecked.detail, checker)
+    upload, hashes, metrics, log = request.upload, request.hashes, checker.metrics, checker.log
+    loaded = checker.hash_set.get()
+    # A message without detail pictures (a hash-only request) is matched by PDQ alone.
+    detail_pictures = checker.detail_pictures(request.detail_pictures) if request.detail_pictures else None
+    result, matches = loaded.match(hashes, detail_pictures)
+    if upload.is_object:
+        # Hash-only requests name no object and are not logged.
+        checker.upload_log.add(upload, hashes, request.hashed_at, checker.clock.now())
+    second_stage_seconds = result.seconds.get(Stage.LOCAL_FEATURES)
+    if second_stage_seconds is not None:
+        metrics.count("SecondStageRuns")
+        metrics.seconds("SecondStageSeconds", second_stage_seconds)
+    if not matches and hashes.partial:
+        # The part hashed in the time budget matched nothing: the rest was never looked at.
+        return cannot_check(request, CannotCheckReason.PARTIAL, f"hashed within the time budget: the first {_covered(hashes)}, which matched nothing", checker)
+    if not matches:
+        metrics.count("UploadsUnmatched")
+        log.info("no match", upload_id=upload.upload_id, frames=len(hashes.frames), stages=[str(s) for s in result.stages], second_stage_seconds=second_stage_seconds, hash_set_version=loaded.version, hash_set_source=checker.hash_set.source)
+        return CheckOutcome.UNMATCHED
+    stage = str(result.deciding_stage)
+    if result.deciding_stage == Stage.LOCAL_FEATURES:
+        metrics.count("OrbMatches")
+    references = [m.item.reference_id for m in matches]
+    decided = publication(checker.audit, upload, hashes.sha256)
+    if decided.publication == Publication.EXEMPTED:
+        metrics.count("MatchesExempted")
+        log.info("match exempted", upload_id=upload.upload_id, exemption=decided.exemption, deciding_stage=stage)
+        checker.audit.record(upload.upload_id, AuditEvent.EXEMPTED, sha256=hashes.sha256, references=references, reinstated=decided.exemption["reinstated"])
+        return CheckOutcome.EXEMPTED
+    message = match_message(request, matches, live_match_id(upload.upload_id, loaded.version))
+    message_id = checker.publisher.publish_match(message)
+    # Every published match is on record, review matches included; retro-match skips uploads that have one.
+    # (The record's field decided_by is a stored name: the stage that decided.)
+    checker.audit.record(upload.upload_id, AuditEvent.MATCHED, match_id=message.match_id, action=message.action, sns_message_id=message_id, references=references, decided_by=stage)
+    metrics.count("UploadsMatched")
+    log.info("match published", upload_id=upload.upload_id, match_id=message.match_id, sns_message_id=message_id, action=message.action, deciding_stage=stage, second_stage_seconds=second_stage_seconds, references=references)
+    if hashes.partial and message.action != Action.QUARANTINE:
+        # A review match in the part hashed leaves the rest unseen and the upload online: held as well.
+        detail = f"hashed within the time budget: the first {_covered(hashes)}, which matched references asking for review only"
+        cannot_check(request, CannotCheckReason.PARTIAL, detail, checker)
+        return CheckOutcome.MATCHED_AND_HELD
+    return CheckOutcome.MATCHED
+
+
+def cannot_check(request: HashesMessage, reason: CannotCheckReason, detail: str, checker: Checker) -> CheckOutcome:
+    """An upload that could not be checked is recorded and counted, and held (a hold message the takedown acts on)
+    unless the rule says otherwise (CannotCheckAction allow, reinstated at its place, or no object to hold)."""
+    upload, audit, metrics, log = request.upload, checker.audit, checker.metrics, checker.log
+    sha256 = request.unchecked.sha256 if request.unchecked is not None else request.hashes.sha256
+    metrics.count("UploadsCannotCheck")
+    metrics.count("UploadsCannotCheck", dimension=("reason", str(reason)))
+    decided = publication(audit, upload, sha256, hold=True, cannot_check_action=checker.cannot_check_action)
+    if decided.publication != Publication.PUBLISH:
+        allowed = str(decided.publication)
+        audit.record(upload.upload_id, AuditEvent.CANNOT_CHECK, reason=str(reason), detail=detail, action=allowed, sha256=sha256)
+        log.warning("upload cannot be checked: left in place", upload_id=upload.upload_id, reason=str(reason), detail=detail, action=allowed)
+        return CheckOutcome.LEFT_UNCHECKED
+    message = hold_message(request, reason, detail)
+    message_id = checker.publisher.publish_hold(message)
+    audit.record(upload.upload_id, AuditEvent.CANNOT_CHECK, reason=str(reason), detail=detail, action=str(checker.cannot_check_action), hold_id=message.hold_id, sns_message_id=message_id, sha256=sha256)
+    metrics.count("UploadsHeld")
+    log.warning("upload cannot be checked: held", upload_id=upload.upload_id, reason=str(reason), detail=detail, hold_id=message.hold_id, sns_message_id=message_id)
+    return CheckOutcome.HELD
+
+
+def _covered(hashes: MediaHashes) -> str:
+    return f"{hashes.covered_seconds or 0.0:.1f} s of {hashes.duration:.1f} s"
