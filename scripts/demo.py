@@ -22,9 +22,8 @@ def corpus_files() -> list[Path]:
 
 
 def made_files(folder: Path) -> list[Path]:
-    sys.path.insert(0, str(ROOT / "tests"))
     import numpy as np
-    from makemedia import encode_video, panning
+    from hashmatch_tools.made_media import encode_video, panning
 
     frames = panning(1, 120, 320, 240)
     made = {

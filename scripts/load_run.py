@@ -31,7 +31,6 @@ from pathlib import Path
 from hashmatch_tools.local.runner import LocalRunner
 from hashmatch_tools.local.stack import REPO_ROOT, LocalStack
 
-sys.path.insert(0, str(REPO_ROOT / "tests"))
 
 INDEXER = "IndexHashSetFunction"
 STAGES = ("HashUploadFunction", "MatchHashesFunction", "TakeDownFunction", "LogUploadHashesFunction")
@@ -73,7 +72,7 @@ def say(text: str = "") -> None:
 
 def known_media(seed: int):
     """The references: a few pictures (PNG) and one short video, with what their copies are made from."""
-    from makemedia import detailed, encode_video, image_bytes, panning
+    from hashmatch_tools.made_media import detailed, encode_video, image_bytes, panning
 
     pictures = [detailed(seed * 1000 + n, 640, 480) for n in range(KNOWN_PICTURES)]
     frames = panning(seed * 1000 + 99, 40, 160, 120)
@@ -96,14 +95,14 @@ def altered_picture(rng: random.Random, rgb) -> bytes:
 
 def altered_video(rng: random.Random, frames) -> bytes:
     import numpy as np
-    from makemedia import encode_video
+    from hashmatch_tools.made_media import encode_video
 
     shift = rng.choice([-12, -8, 8, 12])
     return encode_video([np.clip(f.astype(np.int16) + shift, 0, 255).astype(np.uint8) for f in frames], fps=10)
 
 
 def make_uploads(count: int, seed: int, pictures, frames) -> list[Item]:
-    from makemedia import encode_video, image_bytes, panning, textured
+    from hashmatch_tools.made_media import encode_video, image_bytes, panning, textured
 
     rng = random.Random(seed)
     kinds = []

@@ -35,9 +35,8 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
 
-from makemedia import (  # noqa: E402
+from hashmatch_tools.made_media import (  # noqa: E402
     declared_png,
     encode_video,
     heif_header,

@@ -75,9 +75,8 @@ def cropped(item: Item, share: float = 0.1) -> Item:
 
 def made_media() -> dict[str, Item]:
     """Without the corpus: a panning video, its mirrored copy, another video, a picture, its JPEG and a crop."""
-    sys.path.insert(0, str(REPO_ROOT / "tests"))
     import numpy as np
-    from makemedia import detailed, encode_video, image_bytes, panning
+    from hashmatch_tools.made_media import detailed, encode_video, image_bytes, panning
 
     frames = panning(1, 120, 320, 240)
     picture = detailed(3, 800, 600)

@@ -9,7 +9,7 @@ from hashmatch_tools.evaluation.suite import IMAGE_ALTERATIONS, VIDEO_FRAME_ALTE
 from hashmatch.media.hashing import hash_media
 from hashmatch_tools.matching import compare as compare_at, hash_reference
 from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
-from makemedia import image_bytes
+from hashmatch_tools.made_media import image_bytes
 
 
 def compare(reference, upload):

@@ -9,7 +9,7 @@ from hashmatch.media.decode import open_media
 from hashmatch.media.sampling import DENSE
 from hashmatch_tools.matching import compare as compare_at, hash_reference
 from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
-from makemedia import encode_video, image_bytes, letterboxed
+from hashmatch_tools.made_media import encode_video, image_bytes, letterboxed
 
 
 def compare(reference, upload):

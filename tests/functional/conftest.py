@@ -1,3 +1,3 @@
 """Handler tests: the events/ files fed to each handler, against a local stack of their own (moto over HTTP)."""
 
-from aws_fixtures import *  # noqa: F401,F403  (tests/ is on sys.path: tests/conftest.py puts it there)
+from tests.aws_fixtures import *  # noqa: F401,F403

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from aws_fixtures import forget_source
+from tests.aws_fixtures import forget_source
 from botocore.exceptions import ClientError
-from makemedia import detailed, image_bytes
+from hashmatch_tools.made_media import detailed, image_bytes
 
 from hashmatch.model import FrameFeatures, feature_frames_from_bytes
 from hashmatch_tools import admin

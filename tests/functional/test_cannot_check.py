@@ -15,7 +15,7 @@ from urllib.parse import quote_plus
 import jsonschema
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from makemedia import image_bytes, textured
+from hashmatch_tools.made_media import image_bytes, textured
 
 from hashmatch.aws import upload_objects
 from hashmatch.usecases import hash_upload as hash_upload_usecase

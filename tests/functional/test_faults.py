@@ -15,8 +15,8 @@ from collections import Counter
 from dataclasses import replace
 
 import pytest
-from aws_fakes import client_error
-from makemedia import image_bytes, textured
+from tests.aws_fakes import client_error
+from hashmatch_tools.made_media import image_bytes, textured
 
 from hashmatch.usecases import check_upload as check_upload_usecase
 from hashmatch.usecases import hash_upload as hash_upload_usecase

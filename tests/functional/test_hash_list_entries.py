@@ -7,7 +7,7 @@ import io
 import uuid
 
 import pytest
-from aws_fixtures import forget_source
+from tests.aws_fixtures import forget_source
 
 from hashmatch.hash_set.lists import BadLine, HashListEntry, HashListFormat, ListedSignal, read_hash_list, write_hash_list
 from hashmatch.vocabulary import Stage

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from madehashes import reference_hashes, with_features
+from tests.madehashes import reference_hashes, with_features
 
 from hashmatch.aws.hash_set import table as hash_set_module
 from hashmatch.vocabulary import Stage

@@ -13,7 +13,7 @@ import io
 import jsonschema
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from makemedia import image_bytes, textured
+from hashmatch_tools.made_media import image_bytes, textured
 from PIL import Image
 
 FUNCTION = "HashUploadFunction"

@@ -8,7 +8,7 @@ import re
 import uuid
 
 import pytest
-from aws_fixtures import forget_source
+from tests.aws_fixtures import forget_source
 
 from hashmatch.aws.hash_set.live import LiveHashSet
 from hashmatch.aws.hash_set.store import SnapshotStore
@@ -141,7 +141,7 @@ def test_a_file_whose_format_cannot_be_told_is_refused_with_the_format_flag_name
 
 
 def test_remove_by_a_references_default_id_removes_the_reference(hashset, hash_set, tmp_path):
-    from makemedia import image_bytes, textured
+    from hashmatch_tools.made_media import image_bytes, textured
 
     picture = tmp_path / "known.png"
     picture.write_bytes(image_bytes(textured(61, 320, 240)))

@@ -6,7 +6,7 @@ import json
 import uuid
 
 import pytest
-from madehashes import reference_hashes, with_features
+from tests.madehashes import reference_hashes, with_features
 
 from hashmatch.aws.hash_set import store as snapshots_module
 from hashmatch.aws.hash_set.indexer import SnapshotIndexer

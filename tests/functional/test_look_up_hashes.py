@@ -12,7 +12,7 @@ from boto3.dynamodb.conditions import Key
 from hashmatch.hash_set.lists import HashListEntry, ListedSignal
 from hashmatch.callers import Caller
 from hashmatch.vocabulary import Action
-from aws_fixtures import forget_source
+from tests.aws_fixtures import forget_source
 
 FUNCTION = "LookUpHashesFunction"
 LISTED = "3c3c3c3cc3c3c3c3a5a5a5a55a5a5a5a0ff00ff0f00ff00f6969696996969696"

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 import pytest
-from makemedia import detailed, image_bytes
+from hashmatch_tools.made_media import detailed, image_bytes
 
 from hashmatch.aws import hashes_queue
 from hashmatch.messages import hashes as hash_messages

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from botocore.credentials import Credentials
-from makemedia import image_bytes, textured
+from hashmatch_tools.made_media import image_bytes, textured
 
 from hashmatch.uploads import Upload
 from hashmatch_tools import admin

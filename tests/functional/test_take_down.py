@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from makemedia import image_bytes, textured
+from hashmatch_tools.made_media import image_bytes, textured
 
 from hashmatch.messages.models import MatchMessage
 from hashmatch.aws.quarantine import Quarantine

@@ -7,7 +7,7 @@ import uuid
 
 import numpy as np
 import pytest
-from makemedia import declared_png, encode_video, heif_header, panning, repeated_gif, textured, with_display_rotation
+from hashmatch_tools.made_media import declared_png, encode_video, heif_header, panning, repeated_gif, textured, with_display_rotation
 
 # name -> (bytes, what the pipeline records: "hashed" has no audit record, "rejected:<reason>" is left in place,
 # "held:<reason>" is quarantined for review)

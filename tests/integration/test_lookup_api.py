@@ -8,9 +8,9 @@ import urllib.request
 
 import pytest
 from botocore.credentials import Credentials
-from makemedia import image_bytes, textured
+from hashmatch_tools.made_media import image_bytes, textured
 
-from aws_fixtures import forget_source
+from tests.aws_fixtures import forget_source
 from hashmatch.hash_set.lists import HashListEntry, ListedSignal
 from hashmatch.vocabulary import Action
 from hashmatch_tools import cli

@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import numpy as np
 import pytest
-from makemedia import detailed, image_bytes, textured
+from hashmatch_tools.made_media import detailed, image_bytes, textured
 
 from hashmatch_tools.references import add_reference
 from hashmatch.aws.hash_set.table import HashSetTable

@@ -13,8 +13,8 @@ from collections import Counter
 from urllib.parse import unquote_plus
 
 import pytest
-from aws_fakes import client_error
-from makemedia import detailed, image_bytes
+from tests.aws_fakes import client_error
+from hashmatch_tools.made_media import detailed, image_bytes
 
 from hashmatch_tools.references import add_reference
 from hashmatch_tools.local.stack import load_template

@@ -12,7 +12,7 @@ import uuid
 from collections import Counter
 
 import pytest
-from makemedia import detailed, image_bytes
+from hashmatch_tools.made_media import detailed, image_bytes
 
 from hashmatch_tools.references import add_reference
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from makemedia import image_bytes, textured
+from hashmatch_tools.made_media import image_bytes, textured
 
 from hashmatch.aws.audit_table import AuditTable
 from hashmatch.aws.hash_set.table import HashSetTable

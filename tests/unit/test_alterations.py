@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hashmatch_tools.evaluation import alterations as alter
-from makemedia import textured
+from hashmatch_tools.made_media import textured
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 import numpy as np
 
 from hashmatch.media.borders import BorderTracker, Box, InnerTracker, content_box, inner_boxes
-from makemedia import letterboxed, textured
+from hashmatch_tools.made_media import letterboxed, textured
 
 
 def test_letterbox_bars_are_found_exactly():

@@ -7,7 +7,7 @@ from PIL import Image
 from hashmatch.matching.local_features import candidates
 from hashmatch.matching.local_features.candidates import CandidateIndex, _keys
 from hashmatch.matching.local_features.orb import extract
-from makemedia import detailed
+from hashmatch_tools.made_media import detailed
 
 
 def features_of(seed, width=800, height=600):

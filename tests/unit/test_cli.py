@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hashmatch_tools.cli import main
-from makemedia import encode_video, image_bytes, panning, textured
+from hashmatch_tools.made_media import encode_video, image_bytes, panning, textured
 
 
 @pytest.fixture

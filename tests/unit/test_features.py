@@ -19,7 +19,7 @@ from hashmatch.media.hashing import encode_detail_picture, hash_media
 from hashmatch.model import LocalFeatures, MediaHashes
 from hashmatch_tools.matching import compare as compare_at, hash_reference
 from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
-from makemedia import detailed, encode_video, image_bytes, textured
+from hashmatch_tools.made_media import detailed, encode_video, image_bytes, textured
 
 
 def compare(reference, upload):

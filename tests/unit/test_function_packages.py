@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from makemedia import encode_video, image_bytes, panning, textured
+from hashmatch_tools.made_media import encode_video, image_bytes, panning, textured
 
 from hashmatch_tools.local.stack import function_properties, load_template
 

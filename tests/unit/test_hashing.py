@@ -13,7 +13,7 @@ from hashmatch.media.hashing import DETAIL_JPEG_QUALITY, SMALL_DETAIL_JPEG_QUALI
 from hashmatch.model import DetailPicture, MediaHashes
 from hashmatch_tools.matching import compare as compare_at, hash_reference
 from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
-from makemedia import encode_video, image_bytes, letterboxed, panning, textured
+from hashmatch_tools.made_media import encode_video, image_bytes, letterboxed, panning, textured
 
 
 def compare(reference, upload):

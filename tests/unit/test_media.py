@@ -13,7 +13,7 @@ from hashmatch.media.limits import BYTES_PER_PIXEL, MIB, PROCESS_BYTES, VIDEO_BY
 from hashmatch.media.sampling import DENSE, PICTURE_MAX_SIDE, SPARSE
 from hashmatch.media.sniff import sniff
 from hashmatch.signals import PdqSignal
-from makemedia import (
+from hashmatch_tools.made_media import (
     declared_png,
     encode_video,
     heif_header,

@@ -12,7 +12,7 @@ from hashmatch.hash_set.brute_force import HashIndex
 from hashmatch.hash_set.snapshot import HashSetSnapshot
 from hashmatch.vocabulary import Stage
 from hashmatch_tools.cli import main
-from makemedia import encode_video, image_bytes, panning, textured
+from hashmatch_tools.made_media import encode_video, image_bytes, panning, textured
 
 REG_TEST = "hash-lists/pdq-reg-test"
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from hashmatch.signals import PRIMARY_SIGNAL, SIGNAL_TYPES, PdqSignal, PHashSignal, signal_type
-from makemedia import textured
+from hashmatch_tools.made_media import textured
 
 
 def test_pdq_is_the_primary_signal_with_the_published_threshold():

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from madehashes import reference_hashes
+from tests.madehashes import reference_hashes
 
 from hashmatch.hash_set.frame_index import FrameIndexLayers
 from hashmatch.model import FrameHashes

@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from aws_fakes import FakeTable, real_table
+from tests.aws_fakes import FakeTable, real_table
 from hashmatch.aws.audit_table import AuditTable
 
 UPLOAD = "s3://uploads/a.jpg?versionId=v1"

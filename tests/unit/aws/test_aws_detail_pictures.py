@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aws_fakes import FakeS3
+from tests.aws_fakes import FakeS3
 from hashmatch.aws.detail_pictures import detail_picture_loader, detail_pictures_key, read_detail_pictures, store_detail_pictures
 from hashmatch.messages.hashes import DetailPicturesObject, StoredPicture
 from hashmatch.media.hashing import encode_detail_picture

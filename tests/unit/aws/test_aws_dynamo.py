@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from boto3.dynamodb.conditions import Key
 
-from aws_fakes import FakeTable
+from tests.aws_fakes import FakeTable
 from hashmatch.aws.dynamo import from_item, items, to_item
 
 

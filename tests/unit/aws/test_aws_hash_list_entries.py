@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from aws_fakes import FakeTable
+from tests.aws_fakes import FakeTable
 from hashmatch.aws.hash_set.entries import HashListEntries, stored_entries
 from hashmatch.hash_set.lists import EntryStatus, HashListEntry, ListedSignal
 from hashmatch.vocabulary import Action

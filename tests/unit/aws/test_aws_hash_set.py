@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from aws_fakes import FakeS3, FakeTable
-from madehashes import reference_hashes, with_features
+from tests.aws_fakes import FakeS3, FakeTable
+from tests.madehashes import reference_hashes, with_features
 from hashmatch.aws.hash_set import table as hash_set_module
 from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch.aws.hash_set import store as snapshots_module

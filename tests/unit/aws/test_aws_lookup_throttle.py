@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.stub import Stubber
 
-from aws_fakes import real_table
+from tests.aws_fakes import real_table
 from hashmatch.aws.lookup_throttle import KEEP_SECONDS, LookupThrottle, Throttled
 
 CALLER = "arn:aws:sts::210987654321:assumed-role/partner"

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.envelopes import SnsSqsEnvelope
 from pydantic import ValidationError
 
-from aws_fakes import FakeS3
+from tests.aws_fakes import FakeS3
 from hashmatch.aws.hashes_queue import read_hashes_message
 from hashmatch.messages.hashes import HashesMessage
 from hashmatch.aws.hash_set.table import Reference

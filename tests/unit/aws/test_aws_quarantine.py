@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from aws_fakes import FakeS3
+from tests.aws_fakes import FakeS3
 from hashmatch.aws.quarantine import Quarantine
 from hashmatch.evidence import Evidence, KeyOccupied, NotTheMatchedObject, evidence_key
 from hashmatch.uploads import Upload, UploadGone

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from aws_fakes import FakeS3, real_client
+from tests.aws_fakes import FakeS3, real_client
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket, features_key
 from hashmatch.model import FrameFeatures, LocalFeatures
 

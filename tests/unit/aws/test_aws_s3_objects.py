@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from aws_fakes import FakeS3, client_error
+from tests.aws_fakes import FakeS3, client_error
 from hashmatch.aws.s3_objects import is_missing, object_address
 
 

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.data_classes import S3Event, SQSEvent
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from aws_fakes import FakeS3, real_client
+from tests.aws_fakes import FakeS3, real_client
 from hashmatch.aws.upload_objects import digest_upload, read_upload, upload_of_s3_record
 from hashmatch.uploads import Upload, UploadGone
 from hashmatch.errors import MediaError, RejectReason
