@@ -40,7 +40,8 @@ from pathlib import Path
 import numpy as np
 
 from hashmatch.hash_set.frame_index import FrameMatch
-from hashmatch.matching.local_features.orb import CANDIDATES, SEARCH_THREADS, BruteForceFeatureIndex, FeatureHit, LocalFeatureIndex
+from hashmatch.matching.local_features.index import BruteForceFeatureIndex, FeatureHit, LocalFeatureIndex
+from hashmatch.matching.local_features.orb import CANDIDATES, SEARCH_THREADS
 from hashmatch.matching.local_features.stage import MIRROR_PROBES, search_pictures
 from hashmatch.matching.verdict import decide, sampling_step
 from hashmatch.vocabulary import Stage

@@ -39,7 +39,8 @@ from hashmatch.aws.hash_set.indexer import SnapshotIndexer
 from hashmatch.aws.hash_set.live import LiveHashSet
 from hashmatch.aws.hash_set.store import SnapshotStore  # noqa: E402
 from hashmatch.hash_set.frame_index import FrameIndex  # noqa: E402
-from hashmatch.hash_set.lists import HashListEntry, ListedSignal  # noqa: E402
+from hashmatch.hash_set.lists import HashListEntry
+from hashmatch.vocabulary import ListedSignal  # noqa: E402
 from hashmatch.model import FrameHashes, MediaHashes  # noqa: E402
 from hashmatch.hash_set.snapshot import HashSetSnapshot  # noqa: E402
 from hashmatch.vocabulary import Action  # noqa: E402

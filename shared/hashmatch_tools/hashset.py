@@ -36,7 +36,8 @@ from hashmatch.aws.hash_set.indexer import SnapshotIndexer
 from hashmatch.aws.hash_set.store import SnapshotStore
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
 from hashmatch.errors import MediaError
-from hashmatch.hash_set.lists import HashListEntry, HashListFormat, ListedSignal, read_hash_list, write_hash_list
+from hashmatch.hash_set.lists import HashListEntry, HashListFormat, read_hash_list, write_hash_list
+from hashmatch.vocabulary import ListedSignal
 from hashmatch.vocabulary import Action
 from hashmatch_tools.references import add_reference
 
