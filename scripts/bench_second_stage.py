@@ -1,7 +1,7 @@
 """The local-feature second stage at 1,000 / 10,000 / 100,000 reference feature frames: the stage's brute force beside a candidate index.
 
 For each size the reference set is the robustness suite's references plus filler frames made from
-corpus photographs (hashmatch_tools/bench/second_stage.py says how), and every query is an upload
+corpus photographs (hashmatch_tools/bench/second_stage_data.py says how), and every query is an upload
 as the matcher sees it (the features of its detail pictures: up to 16 for a video, one for a
 picture): the suite's altered copies of those references, and media in no reference set. The
 second stage runs on every query alone, as it does on an upload PDQ did not match.
@@ -44,7 +44,7 @@ from hashmatch.matching.local_features.orb import CANDIDATES, SEARCH_THREADS, Br
 from hashmatch.matching.local_features.stage import MIRROR_PROBES, search_pictures
 from hashmatch.matching.verdict import decide, sampling_step
 from hashmatch.vocabulary import Stage
-from hashmatch_tools.bench.second_stage import SHARD_FRAMES, Query, ReferenceSet, ensure_shards, filler_set, load_queries, target_set
+from hashmatch_tools.bench.second_stage_data import SHARD_FRAMES, Query, ReferenceSet, ensure_shards, filler_set, load_queries, target_set
 
 ROOT = Path(__file__).resolve().parents[1]
 MARK_START, MARK_END = "<!-- make bench-second-stage: start -->", "<!-- make bench-second-stage: end -->"

@@ -1,4 +1,4 @@
-"""Reference feature sets and queries for the second-stage benchmark (scripts/bench_second_stage.py).
+"""Reference feature sets and queries for the second-stage benchmark (hashmatch_tools.bench.second_stage).
 
 A reference set is the robustness suite's references (hashed as the hasher hashes a reference,
 with their local features) plus filler: short "clips" of camera moves over corpus photographs,
