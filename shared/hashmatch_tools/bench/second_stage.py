@@ -1,7 +1,7 @@
 """The local-feature second stage at 1,000 / 10,000 / 100,000 reference feature frames: the stage's brute force beside a candidate index.
 
 For each size the reference set is the robustness suite's references plus filler frames made from
-corpus photographs (hashmatch_tools/bench/second_stage_data.py says how), and every query is an upload
+corpus photographs (second_stage_data.py beside this module says how), and every query is an upload
 as the matcher sees it (the features of its detail pictures: up to 16 for a video, one for a
 picture): the suite's altered copies of those references, and media in no reference set. The
 second stage runs on every query alone, as it does on an upload PDQ did not match.
@@ -18,7 +18,7 @@ so it runs on a sample of detail pictures within --brute-seconds per size (pictu
 then video uploads), and not at all above --brute-max-frames; what its per-upload figures rest on
 is printed beside them.
 
-Usage: python scripts/bench_second_stage.py [--sizes 1000,10000,100000] [--quick] [--out docs/second-stage-bench.md]
+Usage: python -m hashmatch_tools.bench.second_stage [--sizes 1000,10000,100000] [--quick] [--out docs/second-stage-bench.md]
 Cached in .cache/bench-second-stage (the suite, filler shards, query features); reruns only load.
 """
 
@@ -46,7 +46,7 @@ from hashmatch.matching.verdict import decide, sampling_step
 from hashmatch.vocabulary import Stage
 from hashmatch_tools.bench.second_stage_data import SHARD_FRAMES, Query, ReferenceSet, ensure_shards, filler_set, load_queries, target_set
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]  # the repository: shared/hashmatch_tools/bench/<this file>
 MARK_START, MARK_END = "<!-- make bench-second-stage: start -->", "<!-- make bench-second-stage: end -->"
 UPLOAD_PICTURES = 16  # detail pictures of a video upload
 ADDED_FRAMES = 600  # a 10-minute reference at one feature frame a second
@@ -454,7 +454,7 @@ def report(results: list[SizeResult], queries: list[Query], command: str, minute
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m hashmatch_tools.bench.second_stage", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000,100000", help="reference feature frames per set, comma-separated")
     parser.add_argument("--quick", action="store_true", help="the suite's quick subset and 1,000 frames only: a smoke run")
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
@@ -465,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="also write the tables into this file, between its bench-second-stage marks")
     args = parser.parse_args(argv)
     if not (args.corpus / "SOURCES.md").is_file():
-        print(f"bench_second_stage: error: no corpus at {args.corpus}", file=sys.stderr)
+        print(f"hashmatch_tools.bench.second_stage: error: no corpus at {args.corpus}", file=sys.stderr)
         return 2
     sizes = [1000] if args.quick and args.sizes == parser.get_default("sizes") else [int(s) for s in args.sizes.split(",")]
     cache = args.cache / "quick" if args.quick else args.cache
@@ -476,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     queries = load_queries(args.corpus, suite, entries, cache)
     _note(f"{len(targets)} reference frames of the suite's references; {len(queries)} queries")
     results = [measure(size, targets, args.corpus, args.cache, queries, args) for size in sizes]
-    command = "make bench-second-stage" if argv is None and len(sys.argv) == 1 else "python scripts/bench_second_stage.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = "make bench-second-stage" if argv is None and len(sys.argv) == 1 else "python -m hashmatch_tools.bench.second_stage " + " ".join(sys.argv[1:] if argv is None else argv)
     import pickle
 
     (cache / "last-results.pickle").write_bytes(pickle.dumps((results, command, (time.perf_counter() - began) / 60, CANDIDATES)))

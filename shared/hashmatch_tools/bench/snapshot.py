@@ -6,13 +6,13 @@ Two parts, both over real HTTP against moto's server (the local stack built from
      matcher's cold start from the snapshot), then one change: the indexer's run and a warm
      matcher's refresh, against the old way's full reload.
   2. A snapshot of --sizes entries (random hashes plus clustered near-duplicates, as in
-     bench_index.py), written to the snapshot bucket: a matcher's cold start (manifest + snapshot
+     hashmatch_tools.bench.index), written to the snapshot bucket: a matcher's cold start (manifest + snapshot
      GET + ready index) and its memory, one change on top (indexer run, matcher refresh), and the
      indexer folding the changes into a new snapshot (compaction) and writing it.
 The table part stays at a size moto fills and scans in minutes (its consistent scan costs about
 1 ms an item here, slower than DynamoDB's, so the old way's figures are moto's); the snapshot part
 does not need the table to hold its entries (the matcher never reads them from it).
-Usage: python scripts/bench_snapshot.py [--table-entries 20000] [--sizes 1000000] [--out docs/snapshot-bench.md]
+Usage: python -m hashmatch_tools.bench.snapshot [--table-entries 20000] [--sizes 1000000] [--out docs/snapshot-bench.md]
 """
 
 from __future__ import annotations
@@ -31,22 +31,19 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_index import make_data  # noqa: E402  (the same data as the index bench)
-
-from hashmatch.aws.hash_set.table import HashSetTable  # noqa: E402
+from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch.aws.hash_set.indexer import SnapshotIndexer
 from hashmatch.aws.hash_set.live import LiveHashSet
-from hashmatch.aws.hash_set.store import SnapshotStore  # noqa: E402
-from hashmatch.hash_set.frame_index import FrameIndex  # noqa: E402
-from hashmatch.hash_set.lists import HashListEntry, ListedSignal  # noqa: E402
-from hashmatch.model import FrameHashes, MediaHashes  # noqa: E402
-from hashmatch.hash_set.snapshot import HashSetSnapshot  # noqa: E402
-from hashmatch.vocabulary import Action  # noqa: E402
-from hashmatch_tools.local.stack import LocalStack  # noqa: E402
+from hashmatch.aws.hash_set.store import SnapshotStore
+from hashmatch.hash_set.frame_index import FrameIndex
+from hashmatch.hash_set.lists import HashListEntry, ListedSignal
+from hashmatch.model import FrameHashes, MediaHashes
+from hashmatch.hash_set.snapshot import HashSetSnapshot
+from hashmatch.vocabulary import Action
+from hashmatch_tools.bench.index import make_data  # the same data as the index bench
+from hashmatch_tools.local.stack import LocalStack
 from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 
-ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261201
 REPEATS = 5
 SCAN_REPEATS = 3  # moto's consistent scan costs about 1 ms an item here
@@ -223,7 +220,7 @@ NOTES = """
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m hashmatch_tools.bench.snapshot", description=__doc__.splitlines()[0])
     parser.add_argument("--table-entries", type=int, default=20_000)
     parser.add_argument("--sizes", default="1000000", help="snapshot sizes, comma-separated (default 1000000)")
     parser.add_argument("--out", type=Path, help="also write the table as Markdown here")
