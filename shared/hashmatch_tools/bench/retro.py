@@ -41,6 +41,7 @@ import pyarrow.parquet as pq
 from hashmatch.upload_log.duckdb_engine import DuckDbEngine
 from hashmatch.upload_log.retro_match import RETRO_CANDIDATES_SQL, RETRO_ROWS_SQL, retro_match
 from hashmatch.hash_set.snapshot import ENTRY_KIND, KnownItemState, KnownItem
+from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 from hashmatch.upload_log.records import FRAME_COLUMNS, FRAMES_TABLE, UPLOAD_COLUMNS, UPLOADS_TABLE, hash_words, object_key
 
 ROOT = Path(__file__).resolve().parents[3]  # the repository: shared/hashmatch_tools/bench/<this file>
@@ -249,9 +250,9 @@ def main() -> int:
     for size in args.reference_frames:
         reference = KnownItemState(KnownItem(f"bench-reference-{size}", ("known video",), "bench", "video", duration=2.0 * size), frames=tuple((2.0 * i, h) for i, h in enumerate(planted["reference"][:size])))
         states = [reference, listed_pdq, listed_sha]
-        new_seconds, run = timed(lambda: retro_match(engine, states, since_day), args.repeats)
+        new_seconds, run = timed(lambda: retro_match(engine, states, since_day, PDQ_CONFIDENT_MATCH_THRESHOLD), args.repeats)
         probes = engine.query("SELECT count(*) AS n FROM retro_probes WHERE run_id = ? AND kind <> 'upload'", [run.run_id])[0]["n"]
-        old_seconds, brute = timed(lambda: {row["upload_id"] for row in engine.query(BRUTE_FORCE_SQL, [run.run_id, since_day, 50, 31])}, 1)
+        old_seconds, brute = timed(lambda: {row["upload_id"] for row in engine.query(BRUTE_FORCE_SQL, [run.run_id, since_day, 50, PDQ_CONFIDENT_MATCH_THRESHOLD])}, 1)
         matched = {m.logged.upload["upload_id"] for m in run.matches}
         recall = len(matched & should) / len(should)
         false_positives = matched - should
