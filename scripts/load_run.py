@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hashmatch_tools.local.runner import LocalRunner
-from hashmatch_tools.local.stack import REPO_ROOT, LocalStack
+from hashmatch_tools.local.stack import LocalStack
+from hashmatch_tools.local.template import REPO_ROOT
 
 
 INDEXER = "IndexHashSetFunction"

@@ -23,7 +23,8 @@ from pathlib import Path
 from hashmatch_tools.references import add_reference
 from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch_tools.local.runner import LocalRunner
-from hashmatch_tools.local.stack import REPO_ROOT, LocalStack
+from hashmatch_tools.local.stack import LocalStack
+from hashmatch_tools.local.template import REPO_ROOT
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
 
 DEFAULT_CORPUS = REPO_ROOT.parent / "shared" / "corpus"

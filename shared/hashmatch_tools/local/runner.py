@@ -25,7 +25,9 @@ from unittest import mock
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
-from hashmatch_tools.local.stack import ACCOUNT_ID, EventSource, FunctionSpec, LocalStack, StreamSource
+from hashmatch_tools.local.functions import EventSource, FunctionSpec, StreamSource
+from hashmatch_tools.local.server import ACCOUNT_ID
+from hashmatch_tools.local.stack import LocalStack
 
 _SQS_RECEIVE_MAX = 10
 STREAM_POLL_SECONDS = 0.25
