@@ -8,4 +8,5 @@
     identities.py     the local IAM identities whose keys sign requests
     runner.py         Lambda's event source mappings (SQS, DynamoDB streams): batches to the handlers
     function_urls.py  function URLs served on 127.0.0.1, SigV4 checked against the identities
+    shell.py          make local-stack: the stack kept up, and the export lines that point another shell at it
 """

@@ -87,16 +87,20 @@ class LocalStack:
         return self.server.url
 
     @property
-    def environment(self) -> dict[str, str]:
-        """What a process needs for boto3 to talk to this stack, as the operator (and Powertools not to trace)."""
+    def client_environment(self) -> dict[str, str]:
+        """What a client process (boto3, the hashmatch commands) needs to reach this stack as the operator: endpoint, keys and region."""
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_ACCESS_KEY_ID": OPERATOR.access_key,
             "AWS_SECRET_ACCESS_KEY": OPERATOR.secret_key,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
-            "POWERTOOLS_TRACE_DISABLED": "1",
         }
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """What this process and the handlers it runs need: the client environment, and Powertools not to trace."""
+        return {**self.client_environment, "POWERTOOLS_TRACE_DISABLED": "1"}
 
     def start(self) -> "LocalStack":
         """Start the server, point this process's boto3 at it, and create the template's resources."""
