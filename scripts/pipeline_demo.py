@@ -114,7 +114,7 @@ class Demo:
         self.hash_set = HashSetTable(stack.table("HashSetTable"), ReferenceFeaturesBucket(self.s3, stack.ref("ReferenceFeaturesBucket")))
         self.audit = stack.table("AuditTable")
         # The warm matcher's own hash set (the handler module's), as an upload would find it.
-        self.matcher_hash_set = runner.module("MatchHashesFunction").hash_set
+        self.matcher_hash_set = runner.module("MatchHashesFunction").checker.hash_set
 
     def add_reference(self, item: Item, label: str) -> str:
         started = time.perf_counter()
