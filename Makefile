@@ -28,7 +28,7 @@ demo-compare: setup
 	$(BIN)/python scripts/demo.py
 
 local-stack: setup
-	$(BIN)/python -m hashmatch_tools.local.runner
+	$(BIN)/python -m hashmatch_tools.local.shell
 
 LINT_VENV := .venv-lint
 
