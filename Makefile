@@ -10,9 +10,16 @@ SAM_VENV := .venv-sam
 # sam build needs the Lambda runtime's Python (3.12) on PATH.
 SAM_PYTHON ?= python3.12
 
-.PHONY: audit setup demo demo-compare local-stack test test-fast lint bench bench-index bench-snapshot bench-second-stage bench-retro bench-lookup load evaluate measure-bad-inputs sam-build clean
+.PHONY: system-packages audit setup demo demo-compare local-stack test test-fast lint bench bench-index bench-snapshot bench-second-stage bench-retro bench-lookup load evaluate measure-bad-inputs sam-build clean
 
 setup: $(STAMP)
+
+# The Debian packages in requirements/apt.txt (root needed; CI runs it before the tests).
+system-packages:
+	@packages="$$(sed -e 's/#.*//' requirements/apt.txt | xargs)"; \
+	if [ -n "$$packages" ]; then \
+		apt-get -o DPkg::Lock::Timeout=900 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends $$packages; \
+	else echo "no system packages to install"; fi
 
 $(STAMP): requirements/core.txt requirements/aws.txt requirements/dev.txt requirements/constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
