@@ -1,4 +1,4 @@
-"""The messages on AWS: the Lambda envelopes around them (SQS, SNS) and the hashes queue's claim check in S3.
+"""The messages on AWS: the Lambda envelopes around them (SQS, SNS) and the hashes queue's claim check in S3 (moto).
 
 The models themselves and the schemas they generate are tested in tests/unit/test_messages.py.
 """
@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.envelopes import SnsSqsEnvelope
 from pydantic import ValidationError
 
-from tests.aws_fakes import FakeS3
+from tests.aws_moto import s3_client, template_bucket
 from hashmatch.aws.envelopes import MatchMessageRecord
 from hashmatch.aws.hashes_queue import read_hashes_message
 from hashmatch.aws.upload_objects import upload_of_s3_record
@@ -50,8 +50,10 @@ def unchecked_request() -> HashesMessage:
 
 
 @pytest.fixture
-def s3() -> FakeS3:
-    return FakeS3.with_bucket(HASHES, versioned=False)
+def s3(aws):
+    client = s3_client()
+    template_bucket(client, "HashesBucket", HASHES)
+    return client
 
 
 # ------------------------------------------------------------------ the envelopes: SNS through SQS
