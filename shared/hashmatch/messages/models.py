@@ -154,9 +154,8 @@ class UncheckedModel(_Closed):
 
     reason: CannotCheckReasonValue
     detail: str
-    sha256: Sha256Hex = Field(
-        description="Of the whole object, read in pieces; empty for an object too large to read for it (over 2 GiB, uploads.DIGEST_MAX_BYTES), held by its version, ETag and size."
-    )
+    # Empty over uploads.DIGEST_MAX_BYTES.
+    sha256: Sha256Hex = Field(description="Of the whole object, read in pieces; empty for an object too large to read for it (over 2 GiB), held by its version, ETag and size.")
 
 
 class HashesMessageModel(_Model):
