@@ -20,7 +20,7 @@ from pathlib import Path
 
 import boto3
 
-from hashmatch_tools.local.stack import load_template
+from hashmatch_tools.local.template import load_template
 
 REGION = "eu-west-1"
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +59,7 @@ def template_bucket(s3, logical_id: str, name: str) -> str:
     """Create bucket `name` as template.yaml defines `logical_id`: its versioning, and Object Lock where it has it.
 
     Object Lock is enabled without the template's default retention, as the local stack does it
-    (hashmatch_tools.local.stack): with one, moto 5.2.5 refuses a CopyObject into the bucket unless the
+    (hashmatch_tools.local.resources): with one, moto 5.2.5 refuses a CopyObject into the bucket unless the
     request carries Content-MD5 or x-amz-sdk-checksum-algorithm, and a copy carries neither (botocore
     sends the copy's ChecksumAlgorithm as x-amz-checksum-algorithm).
     """
