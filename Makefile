@@ -10,7 +10,7 @@ SAM_VENV := .venv-sam
 # sam build needs the Lambda runtime's Python (3.12) on PATH.
 SAM_PYTHON ?= python3.12
 
-.PHONY: system-packages audit setup demo demo-compare local-stack test test-fast lint bench bench-index bench-snapshot bench-second-stage bench-retro bench-lookup load evaluate measure-bad-inputs sam-build clean
+.PHONY: system-packages audit setup demo demo-compare local-stack test test-fast schemas lint bench bench-index bench-snapshot bench-second-stage bench-retro bench-lookup load evaluate measure-bad-inputs sam-build clean
 
 setup: $(STAMP)
 
@@ -69,6 +69,10 @@ test: setup
 
 test-fast: setup
 	$(BIN)/python -m pytest -q tests/unit
+
+# The message schemas in schemas/, generated from the pydantic models (tests/unit/test_messages.py fails when they are stale).
+schemas: setup
+	$(BIN)/python -m hashmatch_tools.schemas --write
 
 # About 20 minutes: makes its videos once (.cache/bench), then writes its tables into docs/sampling.md.
 bench: setup

@@ -3,11 +3,15 @@
   HashesMessageModel   hasher -> matcher          schemas/hashes-message.schema.json
   MatchMessage         matcher -> SNS -> takedown schemas/match-message.schema.json
   HoldMessage          matcher -> SNS -> takedown schemas/hold-message.schema.json (an upload that could not be checked)
-  RestoreRequest       operator -> RestoreUploadFunction (and `admin restore`)
+  RestoreRequestBody   operator -> RestoreUploadFunction (and `admin restore`): schemas/restore-request.schema.json;
+                       RestoreRequest adds who signed the call
 
 The models are strict (a number is not a string, "yes" is not true); the schemas are generated from
-them (`python -m hashmatch_tools.schemas`), and tests/unit/test_messages.py checks that schemas/
-holds what they generate and that events/ conform.
+them (`python -m hashmatch_tools.schemas`, `--write` to regenerate), and tests/unit/test_messages.py
+checks that schemas/ holds what they generate and that events/ conform. So what a consumer of a
+schema reads is in the models: each class's docstring is its object's description and each field's
+description is its Field's; a rule between fields that a validator enforces is also written as JSON
+Schema (json_schema_extra), so that the schema refuses what the model refuses.
 
 This module needs pydantic only, never numpy: the takedown and restore functions, whose package is
 the shared layer alone, import it. The Lambda envelopes around them (SQS, SNS) are
@@ -48,7 +52,7 @@ NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 PdqHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^([0-9a-f]{64})?$")]  # empty for a hash-only request
 Md5Hex = Annotated[str, StringConstraints(pattern=r"^([0-9a-f]{32})?$")]
-Uuid = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
+Uuid = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"), Field(json_schema_extra={"format": "uuid"})]
 Seconds = Annotated[float, Field(ge=0)]
 Count = Annotated[int, Field(ge=0)]
 Percent = Annotated[float, Field(ge=0, le=100)]
@@ -73,8 +77,12 @@ class _Closed(_Model):
 # ------------------------------------------------------------------ hashes message
 
 
+UPLOADER = "Who put the object there: the S3 event's userIdentity.principalId (kept in the takedown's audit record)."
+SOURCE_IP = "The S3 event's requestParameters.sourceIPAddress."
+
+
 class UploadIdentity(_Model):
-    """The hashes message's `upload`: an object, or (bucket null) a hash-only request named by upload_id alone."""
+    """The uploaded object, or (bucket null) a hash-only request named by upload_id alone."""
 
     upload_id: NonEmpty
     bucket: str | None = None
@@ -83,8 +91,8 @@ class UploadIdentity(_Model):
     etag: str | None = None
     size: Count | None = None
     uploaded_at: str | None = None
-    uploader: str | None = None
-    source_ip: str | None = None
+    uploader: str | None = Field(None, description=UPLOADER)
+    source_ip: str | None = Field(None, description=SOURCE_IP)
 
 
 class FrameHashesModel(_Model):
@@ -95,8 +103,9 @@ class FrameHashesModel(_Model):
     signals: dict[str, str] = {}
 
 
+# model.MediaHashes as it travels (MediaHashes.to_dict()); messages.hashes converts it.
 class MediaHashesModel(_Model):
-    """model.MediaHashes as it travels (MediaHashes.to_dict()); hash_messages.py converts it."""
+    """MediaHashes.to_dict(): the upload's kind, shape, digests and per-frame PDQ hashes."""
 
     kind: MediaKindValue
     format: str = ""
@@ -109,20 +118,24 @@ class MediaHashesModel(_Model):
     role: Literal["upload"] = "upload"
     frames_sampled: Count | None = None  # absent: as many as frames
     frames: list[FrameHashesModel]
-    # True when the time budget ran out first: the frames cover the first covered_seconds of the media.
-    partial: bool = False
+    partial: bool = Field(False, description="True when the hasher's time budget ran out first: the frames cover the first covered_seconds of the media.")
     covered_seconds: Seconds | None = None
 
 
 class StoredPictureModel(_Closed):
-    timestamp: Seconds
+    timestamp: Seconds = Field(description="Seconds into the upload.")
     offset: Count
     length: Annotated[int, Field(ge=1)]
-    insets: list[Annotated[list[Share], Field(min_length=4, max_length=4)]] = []
+    insets: list[Annotated[list[Share], Field(min_length=4, max_length=4)]] = Field(
+        [],
+        description="Boxes of pictures found inside this one (picture-in-picture) as [top, bottom, left, right] shares of its height and width; the matcher adds their keypoints.",
+    )
 
 
+# detail_pictures.DetailPicturesObject as it travels.
 class DetailPicturesModel(_Closed):
-    """Where the upload's detail pictures are (detail_pictures.DetailPicturesObject)."""
+    """The upload's detail pictures: grey JPEGs (at most 1024 px; 16 spread over a video, no closer than its sampled frames; one for a picture)
+    stored one after another in one S3 object; each picture is the byte range [offset, offset + length)."""
 
     bucket: NonEmpty
     key: NonEmpty
@@ -130,6 +143,8 @@ class DetailPicturesModel(_Closed):
 
 
 class HashesLocation(_Model):
+    """Where the hashes wait in S3 (a claim check): the object holds the hashes field's value."""
+
     bucket: str
     key: str
 
@@ -139,12 +154,28 @@ class UncheckedModel(_Closed):
 
     reason: CannotCheckReasonValue
     detail: str
-    sha256: Sha256Hex  # empty when the object was too large to read for it (uploads.DIGEST_MAX_BYTES)
+    # Empty over uploads.DIGEST_MAX_BYTES.
+    sha256: Sha256Hex = Field(description="Of the whole object, read in pieces; empty for an object too large to read for it (over 2 GiB), held by its version, ETag and size.")
 
 
 class HashesMessageModel(_Model):
-    """What the matcher reads from the hashes queue; `hashes` null means they wait in S3 at `hashes_location` (claim check),
-    or, with `unchecked`, that the upload could not be hashed (the matcher records it and holds or allows it)."""
+    """What the matcher reads from the hashes queue: the hasher's output for an upload, or a hash-only request (upload_id alone, no bucket).
+    hashes null means either that they wait in S3 at hashes_location (a claim check, for large hashes) or, with unchecked, that the upload
+    could not be hashed. details, when present, says where the upload's detail pictures are, for the local-feature stage; without it the
+    message is matched by PDQ alone."""
+
+    # hashes null needs hashes_location or unchecked: _hashes_somewhere, and the same rule for the schema's readers.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"hashes": {"type": "null"}}},
+            "then": {
+                "anyOf": [
+                    {"required": ["hashes_location"], "properties": {"hashes_location": {"type": "object"}}},
+                    {"required": ["unchecked"], "properties": {"unchecked": {"type": "object"}}},
+                ]
+            },
+        }
+    )
 
     message_type: Literal["hashmatch.hashes"] = HASHES_MESSAGE_TYPE
     message_version: Literal[1] = HASHES_MESSAGE_VERSION
@@ -153,7 +184,9 @@ class HashesMessageModel(_Model):
     hashes: MediaHashesModel | None
     hashes_location: HashesLocation | None = None
     details: DetailPicturesModel | None = None
-    unchecked: UncheckedModel | None = None
+    unchecked: UncheckedModel | None = Field(
+        None, description="The upload is media the hasher could not hash (hashes null): the matcher records it and holds or allows it as CannotCheckAction says."
+    )
 
     @model_validator(mode="after")
     def _hashes_somewhere(self) -> "HashesMessageModel":
@@ -166,46 +199,81 @@ class HashesMessageModel(_Model):
 
 
 class MatchedUpload(_Closed):
-    upload_id: NonEmpty
+    """The uploaded object. bucket and key are null for a hash-only request, which names itself by upload_id alone."""
+
+    upload_id: NonEmpty = Field(description="s3://bucket/key?versionId=... for an object.")
     bucket: str | None
-    key: str | None
-    version_id: str | None
+    key: str | None = Field(description="URL-decoded.")
+    version_id: str | None = Field(description="The version that was hashed (null in an unversioned bucket).")
     etag: str | None
     size: Count | None
-    uploaded_at: str | None
-    sha256: Sha256Hex
-    md5: Md5Hex
-    # The S3 event's principal and source IP address (absent from messages published before they were carried).
-    uploader: str | None = None
-    source_ip: str | None = None
+    uploaded_at: str | None = Field(description="The S3 event time.")
+    sha256: Sha256Hex = Field(
+        description="Of the whole object, read in pieces (even when it was not hashed); empty for a hash-only request, and for an object over 2 GiB, "
+        "which the takedown verifies by its version, ETag and size."
+    )
+    md5: Md5Hex = Field(description="Of the whole object as hashed; empty for a hash-only request, and in a hold message unless the upload was hashed (in part).")
+    # Absent from messages published before they were carried.
+    uploader: str | None = Field(None, description=UPLOADER)
+    source_ip: str | None = Field(None, description=SOURCE_IP)
 
 
 class MatchedMedia(_Closed):
     kind: MediaKindValue
     format: str
-    duration: Seconds
+    duration: Seconds = Field(description="Seconds; 0 for a still image.")
     width: Count
     height: Count
     frames_hashed: Count
-    usable_frames: Count
+    usable_frames: Count = Field(description="Frames with PDQ quality >= 50, the ones matched.")
+
+
+_EXACT = [str(Stage.MD5), str(Stage.SHA256)]
 
 
 class ReferenceMatchEntry(_Closed):
-    """One matched reference: what decided (signal_type) and by how much."""
+    """One matched hash-set entry: what decided (signal_type) and by how much."""
+
+    # The measure each signal has: _measure_of_its_signal, and the same rules for the schema's readers.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"signal_type": {"const": str(Stage.LOCAL_FEATURES)}}},
+                    "then": {"properties": {"distance": {"type": "null"}, "inliers": {"type": "integer", "minimum": 1}}},
+                    "else": {"properties": {"distance": {"type": "integer"}, "inliers": {"type": "null"}}},
+                },
+                {"if": {"properties": {"signal_type": {"enum": _EXACT}}}, "then": {"properties": {"distance": {"const": 0}}}},
+            ]
+        }
+    )
 
     reference_id: NonEmpty
     label: str
     source: str
     action: ActionValue
-    signal_type: StageValue
-    distance: Annotated[int, Field(ge=0, le=256)] | None
-    inliers: Count | None
-    threshold: Count
-    query_match_percent: Percent
-    reference_match_percent: Percent
+    signal_type: StageValue = Field(
+        description="What decided: md5 or sha256, the whole file's digest is a hash-list entry's (an identical file); pdq, the frames' PDQ hashes; "
+        "orb, local features (ORB keypoints verified by a homography), tried only when PDQ matched no reference (crops, picture-in-picture, "
+        "filmed screens, large overlays)."
+    )
+    distance: Annotated[int, Field(ge=0, le=256)] | None = Field(
+        description="pdq: the smallest Hamming distance between a matched upload frame and a reference frame; md5 and sha256: 0. null for orb."
+    )
+    inliers: Count | None = Field(description="orb: the most keypoint matches one homography explains on a matched frame (at least 1). null for the others.")
+    threshold: Count = Field(
+        description="The threshold of the signal that decided: pdq, the largest distance that matches (PdqMatchThreshold); orb, the fewest inliers that match; md5 and sha256, 0."
+    )
+    query_match_percent: Percent = Field(
+        description="Share of the upload's usable frames that match the reference (for orb: of its detail pictures with enough descriptors to verify, 16 spread over a video)."
+    )
+    reference_match_percent: Percent = Field(
+        description="Share of the reference's duration the matches cover (for orb: of its recognisable seconds, those whose frames have enough descriptors to verify, "
+        "where they are a quarter of it or more; 100 for a still reference)."
+    )
     matched_query_frames: Annotated[int, Field(ge=1)]
-    query_segments: Segments
-    reference_segments: Segments
+    query_segments: Segments = Field(description="Matched upload timestamps (seconds) as [first, last] ranges.")
+    reference_segments: Segments = Field(description="Matched reference timestamps (seconds) as [first, last] ranges.")
 
     @model_validator(mode="after")
     def _measure_of_its_signal(self) -> "ReferenceMatchEntry":
@@ -224,21 +292,37 @@ class MatchTimes(_Closed):
     matched_at: str
 
 
+# Every field is required, as the builder (messages.building) names the type and version.
 class MatchMessage(_Closed):
-    """One SNS message per matched upload. Every field is required, as in the schema: the builder names the type and version."""
+    """One SNS message per upload that matched the hash set. SNS message attributes: label (String.Array of the matched labels),
+    action (String), media_kind (String), for subscription filter policies."""
 
     message_type: Literal["hashmatch.match"]
     # 2 and 3 are still read: messages published before an update may wait in the takedown queue.
-    message_version: Literal[2, 3, 4, 5]
-    match_id: Uuid
-    action: ActionValue
+    message_version: Literal[2, 3, 4, 5] = Field(
+        description="5 (published now) added the upload's uploader and source_ip (from the S3 event); from 5 on, the topic also carries hold messages "
+        "(message_type hashmatch.hold, schemas/hold-message.schema.json, action hold) for uploads that could not be checked, so a subscriber that "
+        "takes every action tells them apart by message_type. 4 added retroactive: true for a match found in the upload hash log after a hash was "
+        "added. 3 added exact matches of the whole file to hash-list entries: signal_type md5 or sha256, distance 0, threshold 0. 2 added matches "
+        "by local features: signal_type orb, distance null, inliers. Consumers read all four."
+    )
+    match_id: Uuid = Field(
+        description="Names the match, derived from what was matched: a redelivered upload (or a retro-match run again) gives the same id, published once; the takedown's audit record cites it."
+    )
+    action: ActionValue = Field(description="The recommended action: quarantine when any matched reference asks for it, otherwise review.")
     upload: MatchedUpload
     media: MatchedMedia
-    matches: Annotated[list[ReferenceMatchEntry], Field(min_length=1, max_length=MAX_MATCHES)]
+    matches: Annotated[list[ReferenceMatchEntry], Field(min_length=1, max_length=MAX_MATCHES)] = Field(
+        description="Every matched hash-set entry, best first: PDQ matches by smallest distance, then local-feature matches by most inliers."
+    )
     matches_total: Annotated[int, Field(ge=1)]
-    truncated: bool
+    truncated: bool = Field(description=f"True when matches or segments were cut to the message's caps ({MAX_MATCHES} matches, {MAX_SEGMENTS} segments).")
     times: MatchTimes
-    retroactive: bool = False
+    retroactive: bool = Field(
+        False,
+        description="True when the match was found later, in the upload hash log, after the reference or hash-list entry was added (retro-match); "
+        "times.uploaded_at is when the upload was made. Absent (false) in versions 2 and 3.",
+    )
 
 
 class HoldTimes(_Closed):
@@ -247,19 +331,24 @@ class HoldTimes(_Closed):
 
 
 class HoldMessage(_Closed):
-    """One SNS message per upload that could not be checked, under CannotCheckAction hold: the takedown quarantines it
-    (verifying the version, ETag and size, and the SHA-256 where the upload was read) and reviewers decide."""
+    """One SNS message, on the match topic beside the match messages, per upload that is media but could not be checked, when CannotCheckAction
+    is hold. SNS message attributes: action (String, always hold), reason (String), media_kind (String, when the upload was hashed in part).
+    The takedown quarantines it (outcome held) after checking that the named version is the object read (its version, ETag and size, and its
+    SHA-256 where the upload was read); the review queue receives it for a person to decide (admin restore puts it back)."""
 
     message_type: Literal["hashmatch.hold"]
     message_version: Literal[1]
-    hold_id: Uuid
+    hold_id: Uuid = Field(description="One per upload (version): a redelivered upload gives the same id, published once.")
     action: Literal["hold"]
-    upload: MatchedUpload
-    reason: CannotCheckReasonValue
+    upload: MatchedUpload = Field(description="The uploaded object, as in the match message.")
+    reason: CannotCheckReasonValue = Field(
+        description="oversized: over a size, pixel, frame or duration limit; corrupt: starts like a known format and does not decode; unsupported: "
+        "a format recognised and not decoded here (HEIC, AVIF); partial: hashed in part within the time budget and that part matched nothing; "
+        "failed: the hasher ended without an outcome on it more than once (out of memory or time)."
+    )
     detail: str
     media_kind: MediaKindValue | None
-    # A partial check: how much of the media was hashed (and matched nothing) out of how much.
-    covered_seconds: Seconds | None
+    covered_seconds: Seconds | None = Field(description="reason partial: seconds of the media hashed (from its start).")
     duration: Seconds | None
     times: HoldTimes
 
@@ -272,18 +361,25 @@ class HoldMessage(_Closed):
 # ------------------------------------------------------------------ restore request
 
 
-class RestoreRequest(_Closed):
-    """A restore: the body of a signed call to RestoreUploadFunction's URL (schemas/restore-request.schema.json) and,
-    as requested_by, the IAM identity that signed it, never a field of the body.
+class RestoreRequestBody(_Closed):
+    """The body of a POST to RestoreUploadFunctionUrl, SigV4-signed (service lambda) by a session of the stack's RestoreRoleName role.
+    The requester is the IAM identity that signed the call, kept as requested_by in the audit records; a body that names requested_by
+    is refused (400)."""
 
-    scope: what the exemption covers. "upload" (the default): these bytes at the restored upload's own bucket and
-    key only, so the same bytes uploaded elsewhere are matched again; "bytes": these bytes wherever they are uploaded,
-    by anyone (content judged lawful). The values are audit.ExemptionScope's.
-    """
+    upload_id: NonEmpty = Field(description="The quarantined upload, as its takedown audit record names it: s3://bucket/key?versionId=...")
+    reason: NonEmpty = Field(description="Why it is restored: the complaint and the decision.")
+    # The values are audit.ExemptionScope's.
+    scope: Literal["upload", "bytes"] = Field(
+        "upload",
+        description="What the exemption from matching covers, for RestoreExemptionDays: upload, these bytes at the upload's own bucket and key only "
+        "(the same bytes uploaded elsewhere are matched again); bytes, these bytes wherever they are uploaded, by anyone (content judged lawful).",
+    )
 
-    upload_id: NonEmpty
-    reason: NonEmpty
-    scope: Literal["upload", "bytes"] = "upload"
+
+class RestoreRequest(RestoreRequestBody):
+    """A restore: the body of a signed call to RestoreUploadFunction's URL and, as requested_by, the IAM identity that signed it,
+    never a field of the body."""
+
     requested_by: NonEmpty
 
     @classmethod

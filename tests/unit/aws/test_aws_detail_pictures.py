@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.aws_fakes import FakeS3
+from tests.aws_moto import CallLog, s3_client, template_bucket
 from hashmatch.aws.detail_pictures import detail_picture_loader, detail_pictures_key, read_detail_pictures, store_detail_pictures
 from hashmatch.messages.hashes import DetailPicturesObject, StoredPicture
 from hashmatch.media.hashing import encode_detail_picture
@@ -25,8 +25,15 @@ def grey_picture(seed: int, timestamp: float, insets=()) -> DetailPicture:
 
 
 @pytest.fixture
-def s3() -> FakeS3:
-    return FakeS3.with_bucket(DETAILS, versioned=False)
+def s3(aws):
+    client = s3_client()
+    template_bucket(client, "DetailsBucket", DETAILS)
+    return client
+
+
+@pytest.fixture
+def calls(s3) -> CallLog:
+    return CallLog(s3)
 
 
 @pytest.fixture
@@ -38,11 +45,11 @@ def pictures():
     ]
 
 
-def test_an_uploads_pictures_go_into_one_object_named_by_its_sha256(s3, pictures):
+def test_an_uploads_pictures_go_into_one_object_named_by_its_sha256(s3, calls, pictures):
     stored = store_detail_pictures(s3, DETAILS, SHA256, pictures)
 
     assert (stored.bucket, stored.key) == (DETAILS, detail_pictures_key(SHA256))
-    assert s3.operations() == ["PutObject"]
+    assert calls.operations() == ["PutObject"]
 
 
 def test_stored_pictures_read_back_as_the_same_jpegs_timestamps_and_insets(s3, pictures):
@@ -67,19 +74,19 @@ def test_the_description_survives_the_hashes_message(s3, pictures):
     assert read_detail_pictures(s3, carried) == pictures
 
 
-def test_the_loader_reads_nothing_until_called(s3, pictures):
+def test_the_loader_reads_nothing_until_called(s3, calls, pictures):
     stored = store_detail_pictures(s3, DETAILS, SHA256, pictures)
 
     load = detail_picture_loader(s3, stored)
-    assert "GetObject" not in s3.operations()
+    assert "GetObject" not in calls.operations()
 
     assert load() == pictures
-    assert s3.operations().count("GetObject") == 1
+    assert calls.operations().count("GetObject") == 1
 
 
-def test_no_pictures_store_no_object(s3):
+def test_no_pictures_store_no_object(s3, calls):
     assert store_detail_pictures(s3, DETAILS, SHA256, []) is None
-    assert s3.operations() == []
+    assert calls.operations() == []
 
 
 def test_an_object_shorter_than_its_pictures_is_refused(s3, pictures):

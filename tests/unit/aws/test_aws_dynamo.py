@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from boto3.dynamodb.conditions import Key
 
-from tests.aws_fakes import FakeTable
+from tests.aws_moto import CallLog, page_size, template_table
 from hashmatch.aws.dynamo import from_item, items, to_item
 
 
@@ -14,13 +14,13 @@ def test_a_float_goes_in_as_its_short_decimal_so_0_1_stays_0_1():
     assert to_item(0.1) == Decimal("0.1")
 
 
-def test_floats_come_back_as_the_same_floats_through_a_table():
-    table = FakeTable("t", "id")
-    table.put_item(Item=to_item({"id": "a", "timestamps": [0.1, 1.333, 2.5], "nested": {"duration": 12.345}}))
+def test_floats_come_back_as_the_same_floats_through_a_table(aws):
+    table = template_table("HashSetTable", "hash-set")
+    table.put_item(Item=to_item({"reference_id": "a", "item": "meta", "timestamps": [0.1, 1.333, 2.5], "nested": {"duration": 12.345}}))
 
-    item = from_item(table.get_item(Key={"id": "a"})["Item"])
+    item = from_item(table.get_item(Key={"reference_id": "a", "item": "meta"})["Item"])
 
-    assert item == {"id": "a", "timestamps": [0.1, 1.333, 2.5], "nested": {"duration": 12.345}}
+    assert item == {"reference_id": "a", "item": "meta", "timestamps": [0.1, 1.333, 2.5], "nested": {"duration": 12.345}}
 
 
 def test_whole_numbers_come_back_as_ints():
@@ -35,20 +35,24 @@ def test_a_tuple_is_stored_as_a_list():
     assert to_item({"box": (0.1, 0.9)}) == {"box": [Decimal("0.1"), Decimal("0.9")]}
 
 
-def test_a_scan_reads_every_page():
-    table = FakeTable("t", "id", page_size=3)
+def test_a_scan_reads_every_page(aws):
+    table = page_size(template_table("HashSetTable", "hash-set"), 3)
     for n in range(10):
-        table.put_item(Item={"id": f"item-{n:02d}"})
+        table.put_item(Item={"reference_id": f"item-{n:02d}", "item": "meta"})
+    calls = CallLog(table.meta.client)
 
-    assert sorted(item["id"] for item in items(table, "scan")) == [f"item-{n:02d}" for n in range(10)]
+    assert sorted(item["reference_id"] for item in items(table, "scan")) == [f"item-{n:02d}" for n in range(10)]
+    assert len(calls.of("Scan")) == 4
 
 
-def test_a_query_reads_every_page_of_its_partition_only():
-    table = FakeTable("t", "pk", "sk", page_size=2)
+def test_a_query_reads_every_page_of_its_partition_only(aws):
+    table = page_size(template_table("HashSetTable", "hash-set"), 2)
     for n in range(5):
-        table.put_item(Item={"pk": "wanted", "sk": f"{n}"})
-    table.put_item(Item={"pk": "other", "sk": "0"})
+        table.put_item(Item={"reference_id": "wanted", "item": f"{n}"})
+    table.put_item(Item={"reference_id": "other", "item": "0"})
+    calls = CallLog(table.meta.client)
 
-    found = list(items(table, "query", KeyConditionExpression=Key("pk").eq("wanted")))
+    found = list(items(table, "query", KeyConditionExpression=Key("reference_id").eq("wanted")))
 
-    assert [item["sk"] for item in found] == ["0", "1", "2", "3", "4"]
+    assert [item["item"] for item in found] == ["0", "1", "2", "3", "4"]
+    assert len(calls.of("Query")) == 3

@@ -1,4 +1,4 @@
-"""The DynamoDB hash set over in-memory fakes: references stored in chunks, replaced and removed whole, reloaded only when changed."""
+"""The DynamoDB hash set (moto): references stored in chunks, replaced and removed whole, reloaded only when changed."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from tests.aws_fakes import FakeS3, FakeTable
+from tests.aws_moto import CallLog, all_items, current_keys, page_size, s3_client, template_bucket, template_table
 from tests.madehashes import reference_hashes, with_features
 from hashmatch.aws.hash_set import table as hash_set_module
 from hashmatch.aws.hash_set.table import HashSetTable
@@ -27,13 +27,21 @@ SNAPSHOTS = "snapshots"
 
 
 @pytest.fixture
-def table() -> FakeTable:
-    return FakeTable("hash-set", "reference_id", "item", page_size=3)
+def table(aws):
+    return page_size(template_table("HashSetTable", "hash-set"), 3)
 
 
 @pytest.fixture
-def s3() -> FakeS3:
-    return FakeS3.with_bucket(FEATURES, versioned=False)
+def s3(aws):
+    client = s3_client()
+    template_bucket(client, "ReferenceFeaturesBucket", FEATURES)
+    return client
+
+
+@pytest.fixture
+def calls(s3) -> CallLog:
+    """The S3 calls the hash set, the indexer and the matcher's copy make."""
+    return CallLog(s3)
 
 
 @pytest.fixture
@@ -41,8 +49,13 @@ def hash_set(table, s3) -> HashSetTable:
     return HashSetTable(table, ReferenceFeaturesBucket(s3, FEATURES))
 
 
-def items_of(table: FakeTable, reference_id: str) -> dict[str, dict]:
-    return {item["item"]: item for item in table.all_items() if item["reference_id"] == reference_id}
+def items_of(table, reference_id: str) -> dict[str, dict]:
+    return {item["item"]: item for item in all_items(table) if item["reference_id"] == reference_id}
+
+
+def features_stored(s3, key: str) -> bool:
+    """Whether the features bucket holds an object at `key` now (the bucket is versioned: a deleted key keeps its old versions)."""
+    return key in current_keys(s3, FEATURES, key)
 
 
 # Adding
@@ -148,7 +161,7 @@ def test_a_references_local_features_go_to_the_features_bucket_and_load_with_the
     loaded = version_from_table(hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD)
 
     assert reference.feature_frames == 4
-    assert s3.versions(FEATURES, reference.features_key)
+    assert features_stored(s3, reference.features_key)
     assert len(loaded.matcher.stage(Stage.LOCAL_FEATURES)) == 4
 
 
@@ -167,8 +180,8 @@ def test_replacing_a_reference_with_other_media_deletes_its_old_features(s3, has
 
     new = hash_set.add_reference(with_features(reference_hashes(3, 2), 2), label="l", source="s", reference_id="ref")
 
-    assert s3.versions(FEATURES, old.features_key) == []
-    assert s3.versions(FEATURES, new.features_key)
+    assert not features_stored(s3, old.features_key)
+    assert features_stored(s3, new.features_key)
 
 
 def test_re_adding_the_same_media_keeps_its_features(s3, hash_set):
@@ -177,7 +190,7 @@ def test_re_adding_the_same_media_keeps_its_features(s3, hash_set):
 
     again = hash_set.add_reference(hashes, label="relabelled", source="s")
 
-    assert s3.versions(FEATURES, again.features_key)
+    assert features_stored(s3, again.features_key)
 
 
 def test_a_hash_set_without_a_features_bucket_refuses_a_reference_with_features(table):
@@ -205,7 +218,7 @@ def test_removing_a_reference_removes_its_items_and_features(s3, table, hash_set
     assert hash_set.remove_reference(reference.reference_id)
 
     assert items_of(table, reference.reference_id) == {}
-    assert s3.versions(FEATURES, reference.features_key) == []
+    assert not features_stored(s3, reference.features_key)
     assert version_from_table(hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD).view.media() == []
 
 
@@ -244,7 +257,7 @@ class Clock:
 
 @pytest.fixture
 def store(s3) -> SnapshotStore:
-    s3.add_bucket(SNAPSHOTS)
+    template_bucket(s3, "SnapshotBucket", SNAPSHOTS)
     return SnapshotStore(s3, SNAPSHOTS)
 
 
@@ -279,10 +292,10 @@ def test_a_fresh_set_takes_the_indexers_changes_after_its_interval(hash_set, sto
     assert reference.reference_id in fresh.get()
 
 
-def test_a_fresh_set_keeps_its_copy_when_the_manifest_did_not_change(hash_set, store, indexer, s3):
+def test_a_fresh_set_keeps_its_copy_when_the_manifest_did_not_change(hash_set, store, indexer, s3, calls):
     hash_set.add_reference(reference_hashes(3, 1), label="l", source="s")
     indexer.rebuild()
-    s3.requests.clear()
+    calls.clear()
     clock = Clock()
     fresh = LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=60, clock=clock)
     before = fresh.get()
@@ -290,7 +303,7 @@ def test_a_fresh_set_keeps_its_copy_when_the_manifest_did_not_change(hash_set, s
     clock.now = 600.0
 
     assert fresh.get() is before
-    assert [params.get("IfNoneMatch") is not None for operation, params in s3.requests if operation == "GetObject" and params["Key"] == MANIFEST_KEY] == [False, True]
+    assert [params.get("IfNoneMatch") is not None for params in calls.of("GetObject") if params["Key"] == MANIFEST_KEY] == [False, True]
 
 
 def test_without_a_snapshot_a_fresh_set_loads_the_table_again_when_its_version_changed(hash_set, store):
@@ -301,19 +314,19 @@ def test_without_a_snapshot_a_fresh_set_loads_the_table_again_when_its_version_c
     assert reference.reference_id in fresh.get() and fresh.source == "table scan"
 
 
-def test_a_list_entry_change_keeps_the_local_features_a_matcher_has(hash_set, store, indexer, s3):
+def test_a_list_entry_change_keeps_the_local_features_a_matcher_has(hash_set, store, indexer, s3, calls):
     hash_set.add_reference(with_features(reference_hashes(3, 1), 1), label="with features", source="s")
     indexer.rebuild()
     fresh = LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0, clock=Clock())
     before = fresh.get().matcher.stage(Stage.LOCAL_FEATURES)
     hash_set.entries.add(HashListEntry(signal_type=ListedSignal.PDQ, hash="ab" * 32, source="list"))
     indexer.apply(["pdq:" + "ab" * 32])
-    s3.requests.clear()
+    calls.clear()
 
     after = fresh.get()
 
     assert "pdq:" + "ab" * 32 in after and after.matcher.stage(Stage.LOCAL_FEATURES) is before
-    assert [params["Key"] for operation, params in s3.requests if operation == "GetObject" and params["Bucket"] == FEATURES] == []
+    assert feature_reads(calls) == []
 
 
 def entry(value: str) -> HashListEntry:
@@ -382,14 +395,14 @@ def test_objects_the_manifest_stops_naming_are_deleted_with_the_next_manifest(ha
         indexer.apply(["pdq:" + value * 32])
     manifest = store.read_manifest().manifest
 
-    kept = s3.current_keys(SNAPSHOTS, "hash-set/")
+    kept = current_keys(s3, SNAPSHOTS, "hash-set/")
 
     assert kept == sorted({MANIFEST_KEY} | {stored.key for stored in manifest.named() | set(manifest.retired)})
 
 
 def test_a_writer_that_lost_the_manifest_deletes_the_objects_it_wrote(hash_set, store, indexer, s3, monkeypatch):
     indexer.rebuild()
-    before = s3.current_keys(SNAPSHOTS, "hash-set/")
+    before = current_keys(s3, SNAPSHOTS, "hash-set/")
     hash_set.entries.add(entry("aa"))
     monkeypatch.setattr(store, "write_manifest", lambda manifest, read: (_ for _ in ()).throw(ManifestChanged("another writer")))
     indexer.sleep = lambda seconds: None
@@ -397,7 +410,7 @@ def test_a_writer_that_lost_the_manifest_deletes_the_objects_it_wrote(hash_set, 
     with pytest.raises(ManifestChanged):
         indexer.apply(["pdq:" + "aa" * 32])
 
-    assert s3.current_keys(SNAPSHOTS, "hash-set/") == before
+    assert current_keys(s3, SNAPSHOTS, "hash-set/") == before
 
 
 def test_the_indexer_reads_only_the_partitions_that_changed(hash_set, indexer, table, monkeypatch):
@@ -413,15 +426,15 @@ def test_the_indexer_reads_only_the_partitions_that_changed(hash_set, indexer, t
     assert paginators == ["query"] and outcome.changed == 1 and not outcome.rebuilt
 
 
-def test_a_reference_id_in_the_hash_sets_own_namespace_is_refused():
-    hash_set = HashSetTable(FakeTable("hash-set", "reference_id", "item"))
+def test_a_reference_id_in_the_hash_sets_own_namespace_is_refused(table):
+    hash_set = HashSetTable(table)
 
     with pytest.raises(ValueError, match="version counter"):
         hash_set.add_reference(reference_hashes(2, 7), label="x", source="tests", reference_id="#hash-set")
 
 
-def test_a_reference_id_that_names_a_hash_list_entry_is_refused():
-    hash_set = HashSetTable(FakeTable("hash-set", "reference_id", "item"))
+def test_a_reference_id_that_names_a_hash_list_entry_is_refused(table):
+    hash_set = HashSetTable(table)
 
     with pytest.raises(ValueError, match="hash-list entries"):
         hash_set.add_reference(reference_hashes(2, 7), label="x", source="tests", reference_id="pdq:" + "0" * 64)
@@ -437,24 +450,24 @@ def features_found(fresh: LiveHashSet, hashes) -> set[str]:
     return {hit.reference for hit in hits}
 
 
-def feature_reads(s3: FakeS3) -> list[str]:
-    return [params["Key"] for operation, params in s3.requests if operation == "GetObject" and params["Bucket"] == FEATURES]
+def feature_reads(calls: CallLog) -> list[str]:
+    return [params["Key"] for params in calls.of("GetObject") if params["Bucket"] == FEATURES]
 
 
-def test_a_rebuild_writes_a_local_feature_snapshot_that_matchers_map_without_reading_each_reference(hash_set, store, indexer, s3):
+def test_a_rebuild_writes_a_local_feature_snapshot_that_matchers_map_without_reading_each_reference(hash_set, store, indexer, s3, calls):
     hashes = with_features(reference_hashes(3, 1), 1)
     reference = hash_set.add_reference(hashes, label="with features", source="s")
     manifest = indexer.rebuild().manifest
-    s3.requests.clear()
+    calls.clear()
 
     fresh = LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0, clock=Clock())
 
     assert manifest.features is not None and manifest.features in manifest.named()
     assert features_found(fresh, hashes) == {reference.reference_id}
-    assert feature_reads(s3) == []
+    assert feature_reads(calls) == []
 
 
-def test_a_reference_added_after_the_local_feature_snapshot_is_read_alone(hash_set, store, indexer, s3):
+def test_a_reference_added_after_the_local_feature_snapshot_is_read_alone(hash_set, store, indexer, s3, calls):
     hash_set.add_reference(with_features(reference_hashes(3, 1), 1), label="in the snapshot", source="s")
     indexer.rebuild()
     fresh = LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0, clock=Clock())
@@ -462,10 +475,10 @@ def test_a_reference_added_after_the_local_feature_snapshot_is_read_alone(hash_s
     added_hashes = with_features(reference_hashes(3, 2), 2)
     added = hash_set.add_reference(added_hashes, label="added", source="s")
     indexer.apply([added.reference_id])
-    s3.requests.clear()
+    calls.clear()
 
     assert features_found(fresh, added_hashes) == {added.reference_id}
-    assert feature_reads(s3) == [added.features_key]
+    assert feature_reads(calls) == [added.features_key]
 
 
 def test_a_reference_removed_after_the_local_feature_snapshot_is_no_longer_found(hash_set, store, indexer):
@@ -507,7 +520,7 @@ def test_folding_changes_that_leave_the_media_alone_keeps_the_local_feature_snap
     assert outcome.compacted and outcome.manifest.snapshot != before.snapshot and outcome.manifest.features == before.features
 
 
-def test_folding_a_media_change_writes_a_new_local_feature_snapshot(hash_set, store, indexer, s3):
+def test_folding_a_media_change_writes_a_new_local_feature_snapshot(hash_set, store, indexer, s3, calls):
     hash_set.add_reference(with_features(reference_hashes(3, 1), 1), label="with features", source="s")
     before = indexer.rebuild().manifest
     indexer.compact_after = 0
@@ -516,20 +529,20 @@ def test_folding_a_media_change_writes_a_new_local_feature_snapshot(hash_set, st
 
     outcome = indexer.apply([added.reference_id])
     fresh = LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0, clock=Clock())
-    s3.requests.clear()
+    calls.clear()
 
     assert outcome.compacted and outcome.manifest.features != before.features and before.features in outcome.manifest.retired
-    assert features_found(fresh, added_hashes) == {added.reference_id} and feature_reads(s3) == []
+    assert features_found(fresh, added_hashes) == {added.reference_id} and feature_reads(calls) == []
 
 
-def test_a_hash_set_without_a_features_bucket_reads_no_local_feature_snapshot(hash_set, store, indexer, s3, table):
+def test_a_hash_set_without_a_features_bucket_reads_no_local_feature_snapshot(hash_set, store, indexer, s3, table, calls):
     hash_set.add_reference(with_features(reference_hashes(3, 1), 1), label="with features", source="s")
     indexer.rebuild()
-    s3.requests.clear()
+    calls.clear()
 
     LiveHashSet(store, HashSetTable(table, None), PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0, clock=Clock()).get()
 
-    assert not [params["Key"] for operation, params in s3.requests if params.get("Key", "").startswith("hash-set/features/")]
+    assert not [params["Key"] for operation, params in calls.calls if params.get("Key", "").startswith("hash-set/features/")]
 
 
 def test_a_set_without_local_features_has_no_local_feature_snapshot(hash_set, indexer):
@@ -551,16 +564,16 @@ def test_a_manifest_written_before_local_feature_snapshots_reads_as_having_none(
     assert Manifest.from_bytes(json.dumps(old).encode()).features is None
 
 
-def test_a_snapshot_larger_than_a_read_part_is_read_in_ranges_to_the_same_bytes(hash_set, store, indexer, s3, monkeypatch):
+def test_a_snapshot_larger_than_a_read_part_is_read_in_ranges_to_the_same_bytes(hash_set, store, indexer, s3, monkeypatch, calls):
     hash_set.add_reference(with_features(reference_hashes(40, 1), 1), label="with features", source="s")
     manifest = indexer.rebuild().manifest
     whole = s3.get_object(Bucket=SNAPSHOTS, Key=manifest.features.key)["Body"].read()
     monkeypatch.setattr(snapshots_module, "READ_PART_BYTES", 4096)
-    s3.requests.clear()
+    calls.clear()
 
     read = store._get(manifest.features)
 
-    reads = [params for operation, params in s3.requests if operation == "GetObject"]
+    reads = calls.of("GetObject")
     assert bytes(read) == whole and len(whole) > 4 * 4096
     assert len(reads) == -(-len(whole) // 4096) and all(params["VersionId"] == manifest.features.version_id for params in reads)
 
@@ -643,16 +656,16 @@ def test_a_matcher_whose_added_references_reach_the_local_feature_snapshot_finds
     assert len(stage.index.layers) == 1
 
 
-def test_an_unreadable_local_feature_snapshot_leaves_the_matcher_reading_each_reference(hash_set, store, indexer, s3, monkeypatch, caplog):
+def test_an_unreadable_local_feature_snapshot_leaves_the_matcher_reading_each_reference(hash_set, store, indexer, s3, monkeypatch, caplog, calls):
     hashes = with_features(reference_hashes(3, 1), 1)
     reference = hash_set.add_reference(hashes, label="with features", source="s")
     indexer.rebuild()
     monkeypatch.setattr(store, "read_features", lambda manifest: (_ for _ in ()).throw(ValueError("local-feature snapshot is truncated")))
-    s3.requests.clear()
+    calls.clear()
 
     fresh = LiveHashSet(store, hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0, clock=Clock())
 
-    assert features_found(fresh, hashes) == {reference.reference_id} and feature_reads(s3) == [reference.features_key]
+    assert features_found(fresh, hashes) == {reference.reference_id} and feature_reads(calls) == [reference.features_key]
     assert "local-feature snapshot unreadable" in caplog.text
 
 

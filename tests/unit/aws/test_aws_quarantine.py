@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.aws_fakes import FakeS3
+from tests.aws_moto import s3_client, template_bucket, versions
 from hashmatch.aws.quarantine import Quarantine
 from hashmatch.evidence import Evidence, KeyOccupied, NotTheMatchedObject, evidence_key
 from hashmatch.uploads import Upload, UploadGone
@@ -17,11 +17,11 @@ UPLOADS, EVIDENCE = "uploads", "evidence"
 
 
 @pytest.fixture
-def s3() -> FakeS3:
-    fake = FakeS3()
-    fake.add_bucket(UPLOADS, versioned=True)
-    fake.add_bucket(EVIDENCE, versioned=True)
-    return fake
+def s3(aws):
+    client = s3_client()
+    template_bucket(client, "UploadsBucket", UPLOADS)
+    template_bucket(client, "EvidenceBucket", EVIDENCE)  # versioned, with Object Lock
+    return client
 
 
 @pytest.fixture
@@ -29,18 +29,18 @@ def quarantine(s3) -> Quarantine:
     return Quarantine(s3, EVIDENCE, retention_days=183)
 
 
-def uploaded(s3: FakeS3, key: str, body: bytes, content_type: str = "video/mp4") -> Upload:
+def uploaded(s3, key: str, body: bytes, content_type: str = "video/mp4") -> Upload:
     answer = s3.put_object(Bucket=UPLOADS, Key=key, Body=body, ContentType=content_type)
     return Upload.from_object(UPLOADS, key, answer["VersionId"], etag=answer["ETag"].strip('"'), size=len(body))
 
 
-def sha256_of(s3: FakeS3, upload: Upload) -> str:
+def sha256_of(s3, upload: Upload) -> str:
     """What the hasher recorded: the SHA-256 of the version's bytes."""
     return hashlib.sha256(s3.get_object(**upload.address)["Body"].read()).hexdigest()
 
 
-def live_versions(s3: FakeS3, key: str) -> list[str]:
-    return [v.version_id for v in s3.versions(UPLOADS, key) if not v.is_delete_marker]
+def live_versions(s3, key: str) -> list[str]:
+    return versions(s3, UPLOADS, key)
 
 
 def test_quarantine_keeps_the_matched_bytes_in_the_evidence_bucket(s3, quarantine):
@@ -85,7 +85,7 @@ def test_a_redelivered_quarantine_does_not_copy_again(s3, quarantine):
     again = quarantine.quarantine(upload, "match-1", digest)
 
     assert (again.bucket, again.key, again.version_id) == (first.bucket, first.key, first.version_id)
-    assert len(s3.versions(EVIDENCE, first.key)) == 1
+    assert len(versions(s3, EVIDENCE, first.key)) == 1
 
 
 def test_a_quarantine_interrupted_after_the_copy_finishes_by_removing_the_upload(s3, quarantine):
@@ -95,7 +95,7 @@ def test_a_quarantine_interrupted_after_the_copy_finishes_by_removing_the_upload
     quarantine.quarantine(upload, "match-1", sha256_of(s3, upload))
 
     assert live_versions(s3, "clip.mp4") == []
-    assert len(s3.versions(EVIDENCE, evidence_key(upload))) == 1
+    assert len(versions(s3, EVIDENCE, evidence_key(upload))) == 1
 
 
 def test_evidence_is_retained_for_the_retention_period_from_when_it_was_kept(s3, quarantine):
@@ -169,7 +169,7 @@ def test_an_object_not_shown_to_be_the_one_hashed_is_neither_copied_nor_removed(
         quarantine.quarantine(named(upload), "match-1", sha256_of(s3, upload))
 
     assert live_versions(s3, "clip.mp4") == [upload.version_id]
-    assert s3.versions(EVIDENCE, evidence_key(upload)) == []
+    assert versions(s3, EVIDENCE, evidence_key(upload)) == []
 
 
 def test_a_message_whose_sha256_is_not_the_objects_removes_nothing(s3, quarantine):
@@ -180,7 +180,7 @@ def test_a_message_whose_sha256_is_not_the_objects_removes_nothing(s3, quarantin
         quarantine.quarantine(upload, "match-1", hashlib.sha256(b"known content").hexdigest())
 
     assert live_versions(s3, "someone else's clip.mp4") == [upload.version_id]
-    assert s3.versions(EVIDENCE, evidence_key(upload)) == []
+    assert versions(s3, EVIDENCE, evidence_key(upload)) == []
 
 
 def test_a_message_without_a_sha256_removes_nothing(s3, quarantine):

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from tests.aws_fakes import FakeS3, real_client
+from tests.aws_moto import s3_client, template_bucket
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket, features_key
 from hashmatch.model import FrameFeatures, LocalFeatures
 
@@ -34,8 +34,10 @@ def assert_same_frames(got: list[FrameFeatures], expected: list[FrameFeatures]) 
 
 
 @pytest.fixture
-def s3() -> FakeS3:
-    return FakeS3.with_bucket(FEATURES, versioned=False)
+def s3(aws):
+    client = s3_client()
+    template_bucket(client, "ReferenceFeaturesBucket", FEATURES)
+    return client
 
 
 @pytest.fixture
@@ -114,8 +116,8 @@ def test_many_references_load_at_once_each_under_its_key(bucket):
         assert_same_frames(loaded[key], expected)
 
 
-def test_a_throttled_read_propagates_instead_of_looking_gone():
-    s3 = real_client("s3")
+def test_a_throttled_read_propagates_instead_of_looking_gone(s3):
+    # moto never throttles: botocore's Stubber answers in its place.
     with Stubber(s3) as stub:
         stub.add_client_error("get_object", service_error_code="SlowDown", http_status_code=503)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.aws_fakes import FakeS3, client_error
+from tests.aws_fakes import client_error
+from tests.aws_moto import s3_client, template_bucket
 from hashmatch.aws.s3_objects import is_missing, object_address
 
 
@@ -30,15 +31,15 @@ def _error_of(call) -> ClientError:
 @pytest.mark.parametrize(
     "make_fault",
     [
-        pytest.param(lambda s3: s3.get_object(Bucket="b", Key="never-written"), id="NoSuchKey"),
-        pytest.param(lambda s3: s3.get_object(Bucket="b", Key="k", VersionId="no-such-version"), id="NoSuchVersion"),
-        pytest.param(lambda s3: s3.head_object(Bucket="b", Key="never-written"), id="404 from HEAD"),
+        pytest.param(lambda s3: s3.get_object(Bucket="uploads", Key="never-written"), id="NoSuchKey"),
+        pytest.param(lambda s3: s3.get_object(Bucket="uploads", Key="k", VersionId="no-such-version"), id="NoSuchVersion"),
+        pytest.param(lambda s3: s3.head_object(Bucket="uploads", Key="never-written"), id="404 from HEAD"),
     ],
 )
-def test_a_missing_object_or_version_counts_as_missing(make_fault):
-    s3 = FakeS3()
-    s3.add_bucket("b")
-    s3.put_object(Bucket="b", Key="k", Body=b"x")
+def test_a_missing_object_or_version_counts_as_missing(aws, make_fault):
+    s3 = s3_client()
+    template_bucket(s3, "UploadsBucket", "uploads")
+    s3.put_object(Bucket="uploads", Key="k", Body=b"x")
 
     assert is_missing(_error_of(lambda: make_fault(s3)))
 

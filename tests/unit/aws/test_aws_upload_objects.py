@@ -11,8 +11,9 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes import S3Event, SQSEvent
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+from moto.core import enable_iam_authentication
 
-from tests.aws_fakes import FakeS3, real_client
+from tests.aws_moto import CallLog, s3_client, s3_client_of_a_user_without_permissions, template_bucket
 from hashmatch.aws.upload_objects import digest_upload, read_upload, upload_of_s3_record
 from hashmatch.uploads import Upload, UploadGone
 from hashmatch.errors import MediaError
@@ -36,13 +37,18 @@ def s3_record(key: str, *, version_id: str | None = None, etag: str = "69b0834fa
 
 
 @pytest.fixture
-def s3() -> FakeS3:
-    fake = FakeS3()
-    fake.add_bucket(BUCKET, versioned=True)
-    return fake
+def s3(aws):
+    client = s3_client()
+    template_bucket(client, "UploadsBucket", BUCKET)
+    return client
 
 
-def uploaded(s3: FakeS3, key: str, body: bytes) -> Upload:
+@pytest.fixture
+def calls(s3) -> CallLog:
+    return CallLog(s3)
+
+
+def uploaded(s3, key: str, body: bytes) -> Upload:
     """The upload as its notification names it: the version written, its ETag and size."""
     answer = s3.put_object(Bucket=BUCKET, Key=key, Body=body)
     return Upload.from_object(BUCKET, key, answer["VersionId"], etag=answer["ETag"].strip('"'), size=len(body))
@@ -110,12 +116,12 @@ def test_reading_without_a_notified_version_pins_the_upload_to_the_version_read(
     assert read.size == 5
 
 
-def test_reading_without_a_notified_version_is_conditional_on_the_notified_etag(s3):
+def test_reading_without_a_notified_version_is_conditional_on_the_notified_etag(s3, calls):
     written = uploaded(s3, "a.jpg", b"bytes")
 
     read_upload(s3, Upload.from_object(BUCKET, "a.jpg", etag=written.etag), LIMIT)
 
-    assert s3.requests[-1] == ("GetObject", {"Bucket": BUCKET, "Key": "a.jpg", "IfMatch": written.etag})
+    assert calls.calls[-1] == ("GetObject", {"Bucket": BUCKET, "Key": "a.jpg", "IfMatch": written.etag})
 
 
 def test_an_object_replaced_since_its_unversioned_notification_is_gone(s3):
@@ -142,14 +148,14 @@ def test_a_notified_version_deleted_for_good_is_gone(s3):
         read_upload(s3, written, LIMIT)
 
 
-def test_an_upload_notified_over_the_limit_is_refused_after_reading_its_first_bytes_only(s3):
+def test_an_upload_notified_over_the_limit_is_refused_after_reading_its_first_bytes_only(s3, calls):
     upload = uploaded(s3, "big.mp4", b"x" * (LIMIT + 1))
 
     with pytest.raises(MediaError) as raised:
         read_upload(s3, upload, LIMIT)
 
     assert raised.value.reason == RejectReason.OVERSIZED
-    assert [params.get("Range") for name, params in s3.requests if name == "GetObject"] == ["bytes=0-511"]
+    assert [params.get("Range") for params in calls.of("GetObject")] == ["bytes=0-511"]
 
 
 def test_an_oversized_upload_that_starts_like_media_is_recognised_as_media(s3):
@@ -208,9 +214,9 @@ def test_an_upload_of_exactly_the_limit_is_read(s3):
     assert len(data) == LIMIT
 
 
-def test_a_throttled_read_propagates_for_the_queue_to_retry():
-    s3 = real_client("s3")
-    upload = Upload.from_object(BUCKET, "a.jpg", "v1", size=5)
+def test_a_throttled_read_propagates_for_the_queue_to_retry(s3):
+    upload = uploaded(s3, "a.jpg", b"bytes")
+    # moto never throttles: botocore's Stubber answers in its place.
     with Stubber(s3) as stub:
         stub.add_client_error("get_object", service_error_code="SlowDown", http_status_code=503)
 
@@ -220,10 +226,11 @@ def test_a_throttled_read_propagates_for_the_queue_to_retry():
     assert raised.value.response["Error"]["Code"] == "SlowDown"
 
 
-def test_access_denied_is_not_mistaken_for_a_gone_upload():
-    s3 = real_client("s3")
-    with Stubber(s3) as stub:
-        stub.add_client_error("get_object", service_error_code="AccessDenied", http_status_code=403)
+def test_access_denied_is_not_mistaken_for_a_gone_upload(s3):
+    upload = uploaded(s3, "a.jpg", b"bytes")
+    denied = s3_client_of_a_user_without_permissions()
 
-        with pytest.raises(ClientError):
-            read_upload(s3, Upload.from_object(BUCKET, "a.jpg", "v1"), LIMIT)
+    with enable_iam_authentication(), pytest.raises(ClientError) as raised:
+        read_upload(denied, upload, LIMIT)
+
+    assert raised.value.response["Error"]["Code"] == "AccessDenied"
