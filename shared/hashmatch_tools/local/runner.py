@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
 from hashmatch_tools.local.stack import ACCOUNT_ID, EventSource, FunctionSpec, LocalStack, StreamSource
+from hashmatch_tools.stack_outputs import export_lines
 
 _SQS_RECEIVE_MAX = 10
 STREAM_POLL_SECONDS = 0.25
@@ -409,8 +410,12 @@ def main() -> int:
         print("local stack up; in another shell:")
         for name, value in stack.environment.items():
             print(f"  export {name}={value}")
-        for name in stack.template.get("Outputs", {}):
-            print(f"  # {name}: {stack.output(name)}")
+        outputs = {name: stack.output(name) for name in stack.template.get("Outputs", {})}
+        # The stack resources the `hashmatch` commands default to (hashmatch_tools.stack_outputs).
+        for line in export_lines(outputs):
+            print(f"  {line}")
+        for name, value in outputs.items():
+            print(f"  # {name}: {value}")
         print("identities the function URLs accept (sign with these keys; `testing` is the operator's):")
         for identity in stack.identities:
             print(f"  # {identity.name}: AWS_ACCESS_KEY_ID={identity.access_key} AWS_SECRET_ACCESS_KEY={identity.secret_key}  ({identity.arn})")
