@@ -185,7 +185,7 @@ class Checker:
 
 def _print(found: dict, path: str | None, as_json: bool, out: TextIO) -> None:
     if as_json:
-        print(json.dumps({**found, "path": path}), file=out, flush=True)
+        print(json.dumps({**found, "path": path} if path is not None else found), file=out, flush=True)
         return
     shown = path if path is not None else "-"
     if not found["match"]:
@@ -249,5 +249,5 @@ def add_command(commands) -> None:
     stack_option(check, "--url", URL_VARIABLE, "the lookup API")
     check.add_argument("--region", help="the region to sign for (default: the URL's, else the AWS default chain's)")
     check.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default 30)")
-    check.add_argument("--json", action="store_true", help="one JSON object per hash: signal_type, hash, match, action (and for the labels role distance, labels, sources, reference_ids), and path (the file the hash came from; null for a hash given on its own)")
+    check.add_argument("--json", action="store_true", help="one JSON object per hash: signal_type, hash, match, action (and for the labels role distance, labels, sources, reference_ids), and path (the file the hash came from, when its line names one)")
     check.set_defaults(run=command_check)

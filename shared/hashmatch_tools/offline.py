@@ -265,7 +265,15 @@ def add_commands(commands) -> None:
     add_progress_options(build)
     build.set_defaults(run=command_index_build)
 
-    match = commands.add_parser("match", help="match media files or raw PDQ hashes against a snapshot or hash lists")
+    match = commands.add_parser(
+        "match",
+        help="match media files or raw PDQ hashes against a snapshot or hash lists",
+        description=(
+            "Prints MATCH<TAB>distance<TAB>query<TAB>hash<TAB>labels<TAB>source per match, or no<TAB>nearest<TAB>query. "
+            "The nearest distance is the PDQ bits between the query (for media, any of its usable frames and the variants the matcher searches) "
+            "and the closest PDQ hash of the set, whatever the threshold: found by brute force over every PDQ hash of the set."
+        ),
+    )
     source = match.add_mutually_exclusive_group(required=True)
     source.add_argument("--index", metavar="SNAPSHOT", help="a snapshot from `hashmatch index build`")
     source.add_argument("--hash-list", action="append", metavar="LIST", help="a hash list (or reference media, or a folder of them) to match against, read now; repeat it for several")

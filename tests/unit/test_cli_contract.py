@@ -258,10 +258,12 @@ def test_check_prints_the_file_each_answer_is_for():
     lookup_client._print(answer, "uploads/one.jpg", False, out)
     lookup_client._print(answer, "uploads/one.jpg", True, out)
     lookup_client._print(answer, None, False, out)
+    lookup_client._print(answer, None, True, out)
 
-    text, as_json, alone = out.getvalue().splitlines()
+    text, as_json, alone, alone_as_json = out.getvalue().splitlines()
     assert text.split("\t") == ["no", "-", "pdq", pdq("asked"), "uploads/one.jpg"]
-    assert json.loads(as_json)["path"] == "uploads/one.jpg" and alone.split("\t")[4] == "-"
+    assert json.loads(as_json) == {**answer, "path": "uploads/one.jpg"}
+    assert alone.split("\t")[4] == "-" and json.loads(alone_as_json) == answer
 
 
 # ------------------------------------------------------------------ 9. a non-match reports the nearest distance
