@@ -10,7 +10,7 @@ SAM_VENV := .venv-sam
 # sam build needs the Lambda runtime's Python (3.12) on PATH.
 SAM_PYTHON ?= python3.12
 
-.PHONY: audit setup demo demo-compare local-stack test test-fast lint bench bench-index bench-snapshot bench-second-stage bench-retro load evaluate measure-bad-inputs sam-build clean
+.PHONY: audit setup demo demo-compare local-stack test test-fast lint bench bench-index bench-snapshot bench-second-stage bench-retro bench-lookup load evaluate measure-bad-inputs sam-build clean
 
 setup: $(STAMP)
 
@@ -28,7 +28,7 @@ demo-compare: setup
 	$(BIN)/python scripts/demo.py
 
 local-stack: setup
-	$(BIN)/python -m hashmatch_tools.local.runner
+	$(BIN)/python -m hashmatch_tools.local.shell
 
 LINT_VENV := .venv-lint
 
@@ -65,23 +65,27 @@ test-fast: setup
 
 # About 20 minutes: makes its videos once (.cache/bench), then writes its tables into docs/sampling.md.
 bench: setup
-	$(BIN)/python scripts/bench_hashing.py --out docs/sampling.md
+	$(BIN)/python -m hashmatch_tools.bench.hashing --out docs/sampling.md
 
 bench-index: setup
 	$(BIN)/python -m pip install --quiet -r requirements/bench.txt -c requirements/constraints.txt
-	$(BIN)/python scripts/bench_index.py
+	$(BIN)/python -m hashmatch_tools.bench.index
 
 bench-snapshot: setup
-	$(BIN)/python scripts/bench_snapshot.py --out docs/snapshot-bench.md
+	$(BIN)/python -m hashmatch_tools.bench.snapshot --out docs/snapshot-bench.md
 
 # About an hour the first time: the local-feature stage (its candidate index) beside brute force at 1,000 / 10,000 /
 # 100,000 reference feature frames (filler built once into .cache/bench-second-stage); writes docs/second-stage-bench.md.
 bench-second-stage: setup
-	$(BIN)/python scripts/bench_second_stage.py --out docs/second-stage-bench.md
+	$(BIN)/python -m hashmatch_tools.bench.second_stage --out docs/second-stage-bench.md
 
 # About 10 minutes: a log of 1M synthetic uploads (kept in .cache/bench-retro), retro-match against brute force, and the lookup API's latency.
 bench-retro: setup
-	$(BIN)/python scripts/bench_retro.py --out docs/retro-match.md
+	$(BIN)/python -m hashmatch_tools.bench.retro --out docs/retro-match.md
+
+# Under a minute: the hash lookup API's warm latency on the local stack (median and 95th percentile), printed; make bench-retro also runs it and writes it into docs/retro-match.md.
+bench-lookup: setup
+	$(BIN)/python -m hashmatch_tools.bench.lookup
 
 # About 13 minutes: 1,000 mixed uploads through the local stack, an outcome counted for each, and the throughput; writes docs/load-run.md.
 load: setup

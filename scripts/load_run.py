@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hashmatch_tools.local.runner import LocalRunner
-from hashmatch_tools.local.stack import REPO_ROOT, LocalStack
+from hashmatch_tools.local.stack import LocalStack
+from hashmatch_tools.local.template import REPO_ROOT
 
 
 INDEXER = "IndexHashSetFunction"
@@ -242,7 +243,7 @@ def run(args) -> tuple[int, list[str]]:
         hash_set = HashSetTable(stack.table("HashSetTable"), ReferenceFeaturesBucket(s3, stack.ref("ReferenceFeaturesBucket")))
         added = [add_reference(hash_set, data, label=f"load run: {name}", source="load run").reference_id for name, data in references]
         runner.run_until_idle()
-        matcher_hash_set = runner.module("MatchHashesFunction").hash_set
+        matcher_hash_set = runner.module("MatchHashesFunction").checker.hash_set
         deadline = time.monotonic() + 60
         while not all(reference_id in matcher_hash_set.get() for reference_id in added):
             if time.monotonic() > deadline:

@@ -23,7 +23,8 @@ from pathlib import Path
 from hashmatch_tools.references import add_reference
 from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch_tools.local.runner import LocalRunner
-from hashmatch_tools.local.stack import REPO_ROOT, LocalStack
+from hashmatch_tools.local.stack import LocalStack
+from hashmatch_tools.local.template import REPO_ROOT
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
 
 DEFAULT_CORPUS = REPO_ROOT.parent / "shared" / "corpus"
@@ -113,7 +114,7 @@ class Demo:
         self.hash_set = HashSetTable(stack.table("HashSetTable"), ReferenceFeaturesBucket(self.s3, stack.ref("ReferenceFeaturesBucket")))
         self.audit = stack.table("AuditTable")
         # The warm matcher's own hash set (the handler module's), as an upload would find it.
-        self.matcher_hash_set = runner.module("MatchHashesFunction").hash_set
+        self.matcher_hash_set = runner.module("MatchHashesFunction").checker.hash_set
 
     def add_reference(self, item: Item, label: str) -> str:
         started = time.perf_counter()

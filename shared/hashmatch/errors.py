@@ -1,17 +1,8 @@
-"""Errors that cross the core's boundary: input that cannot be hashed, whatever decoded it."""
+"""Errors that cross the core's boundary: input that cannot be hashed, whatever decoded it (its reason: vocabulary.RejectReason)."""
 
 from __future__ import annotations
 
-from enum import StrEnum
-
-
-class RejectReason(StrEnum):
-    """Why an input cannot be hashed: counted per reason, and the CLI's exit status follows it."""
-
-    EMPTY = "empty"
-    UNSUPPORTED = "unsupported"
-    CORRUPT = "corrupt"
-    OVERSIZED = "oversized"
+from hashmatch.vocabulary import RejectReason
 
 
 class MediaError(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Iterable
 
 
 class Role(StrEnum):
@@ -18,7 +19,12 @@ class MediaKind(StrEnum):
 
 
 class Stage(StrEnum):
-    """A matching stage, and so what decided a verdict. The values are the match message's `signal_type`."""
+    """A matching stage, and so what decided a verdict.
+
+    In code it is the stage everywhere: a Verdict's `stage`, a MatchResult's `stages` (those that ran) and
+    `deciding_stage`. On the wire its values keep the names of the contracts that carry them: the match
+    message's `signal_type` and `hashmatch compare --json`'s `signal` (never renamed).
+    """
 
     MD5 = "md5"  # the whole file's MD5 is a hash-list entry's (an exact copy)
     SHA256 = "sha256"  # the whole file's SHA-256 is a hash-list entry's
@@ -26,21 +32,55 @@ class Stage(StrEnum):
     LOCAL_FEATURES = "orb"  # ORB local features verified by a homography
 
 
+class ListedSignal(StrEnum):
+    """The signal type of a hash-list entry (a listed hash): PDQ, or a digest of the whole file for exact matches.
+    Each value is also the Stage that searches such entries."""
+
+    PDQ = "pdq"
+    MD5 = "md5"
+    SHA256 = "sha256"
+
+
+
 class Action(StrEnum):
-    """What a match to a reference recommends to the subscribers."""
+    """What a match to a known item recommends to the subscribers."""
 
     QUARANTINE = "quarantine"  # take the upload down, keep it as evidence
     REVIEW = "review"  # leave it up for a person to look at
 
 
-class CannotCheckReason(StrEnum):
-    """Why an upload could not be checked; CannotCheckAction decides what happens to it (held for review or allowed)."""
+def strongest(actions: Iterable[Action | str]) -> Action:
+    """Quarantine wins: the action of several (the matched items of one upload, the sources listing one hash) is
+    quarantine when any of them asks for it, otherwise review. The one place this rule is written."""
+    return Action.QUARANTINE if any(Action(action) == Action.QUARANTINE for action in actions) else Action.REVIEW
 
-    OVERSIZED = "oversized"  # media over a size, pixel, frame or duration limit
-    CORRUPT = "corrupt"  # media that starts like a known format and does not decode (damaged or cut short)
-    UNSUPPORTED = "unsupported"  # media in a format the hasher recognises and cannot decode (HEIC, AVIF)
+
+class RejectReason(StrEnum):
+    """Why an input cannot be hashed (errors.MediaError's reason): counted per reason; the CLI's exit status follows it."""
+
+    EMPTY = "empty"
+    UNSUPPORTED = "unsupported"
+    CORRUPT = "corrupt"
+    OVERSIZED = "oversized"
+
+
+class CannotCheckReason(StrEnum):
+    """Why an upload that is media could not be checked; CannotCheckAction decides what happens to it (held or allowed).
+
+    The first three are the RejectReasons media can have (an empty file is no media), with the same values:
+    `of_rejection` turns one into the other. The last two arise only in the pipeline.
+    """
+
+    OVERSIZED = RejectReason.OVERSIZED.value  # media over a size, pixel, frame or duration limit
+    CORRUPT = RejectReason.CORRUPT.value  # media that starts like a known format and does not decode (damaged or cut short)
+    UNSUPPORTED = RejectReason.UNSUPPORTED.value  # media in a format the hasher recognises and cannot decode (HEIC)
     PARTIAL = "partial"  # hashed in part within the time budget, and that part matched nothing
     FAILED = "failed"  # the hasher ended without an outcome on it (out of memory, out of time) more than once
+
+    @classmethod
+    def of_rejection(cls, reason: RejectReason) -> "CannotCheckReason":
+        """Why rejected media goes unchecked: the same reason (ValueError for EMPTY, which is never media)."""
+        return cls(RejectReason(reason).value)
 
 
 class CannotCheckAction(StrEnum):

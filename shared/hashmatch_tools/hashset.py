@@ -40,7 +40,8 @@ from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
 from hashmatch.aws.hash_set.store import SnapshotStore
 from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch.errors import MediaError
-from hashmatch.hash_set.lists import EntryStatus, HashListEntry, HashListFormat, ListedSignal, read_hash_list, write_hash_list
+from hashmatch.hash_set.lists import EntryStatus, HashListEntry, HashListFormat, read_hash_list, write_hash_list
+from hashmatch.vocabulary import ListedSignal
 from hashmatch.vocabulary import Action
 from hashmatch_tools.contract import EXIT_BAD_INPUT, EXIT_OK, BadInput, CommandParser, WholeFile, add_progress_options, needed, note, reason_of, report, run, stack_option
 from hashmatch_tools.references import add_reference

@@ -9,7 +9,8 @@ import uuid
 import pytest
 from tests.aws_fixtures import forget_source
 
-from hashmatch.hash_set.lists import BadLine, HashListEntry, HashListFormat, ListedSignal, read_hash_list, write_hash_list
+from hashmatch.hash_set.lists import BadLine, HashListEntry, HashListFormat, read_hash_list, write_hash_list
+from hashmatch.vocabulary import ListedSignal
 from hashmatch.vocabulary import Stage
 from hashmatch.aws.hash_set.live import version_from_table
 from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD

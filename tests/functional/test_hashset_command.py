@@ -12,7 +12,7 @@ from tests.aws_fixtures import forget_source
 
 from hashmatch.aws.hash_set.live import LiveHashSet
 from hashmatch.aws.hash_set.store import SnapshotStore
-from hashmatch.hash_set.lists import ListedSignal
+from hashmatch.vocabulary import ListedSignal
 from hashmatch_tools.cli import main
 from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 

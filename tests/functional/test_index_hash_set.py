@@ -12,7 +12,8 @@ from hashmatch.aws.hash_set import store as snapshots_module
 from hashmatch.aws.hash_set.indexer import SnapshotIndexer
 from hashmatch.aws.hash_set.live import LiveHashSet
 from hashmatch.aws.hash_set.store import ManifestChanged, SnapshotStore
-from hashmatch.hash_set.lists import HashListEntry, ListedSignal
+from hashmatch.hash_set.lists import HashListEntry
+from hashmatch.vocabulary import ListedSignal
 from hashmatch.hash_set.snapshot import HashSetView
 from hashmatch.vocabulary import Action, Stage
 from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD

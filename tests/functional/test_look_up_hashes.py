@@ -9,7 +9,8 @@ import time
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from hashmatch.hash_set.lists import HashListEntry, ListedSignal
+from hashmatch.hash_set.lists import HashListEntry
+from hashmatch.vocabulary import ListedSignal
 from hashmatch.callers import Caller
 from hashmatch.vocabulary import Action
 from tests.aws_fixtures import forget_source

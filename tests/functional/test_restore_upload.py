@@ -13,7 +13,7 @@ from hashmatch_tools.made_media import image_bytes, textured
 
 from hashmatch.uploads import Upload
 from hashmatch_tools import admin
-from hashmatch_tools.local.stack import RESTORER_ROLE
+from hashmatch_tools.local.identities import RESTORER_ROLE
 from hashmatch_tools.lookup_client import post_lookup
 
 FUNCTION = "RestoreUploadFunction"
@@ -289,7 +289,7 @@ def test_an_operator_can_revoke_a_bytes_scoped_exemption(call, stack, audit, tak
 
 
 def test_the_restore_url_takes_only_iam_signed_calls_and_its_policy_grants_only_the_restore_role():
-    from hashmatch_tools.local.stack import load_template
+    from hashmatch_tools.local.template import load_template
 
     resources = load_template()["Resources"]
     permission = resources["RestoreUploadUrlPermission"]

@@ -8,7 +8,7 @@ import pytest
 from cfnlint.api import lint_file
 
 from hashmatch.aws import settings
-from hashmatch_tools.local.stack import function_properties, load_template
+from hashmatch_tools.local.template import function_properties, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")

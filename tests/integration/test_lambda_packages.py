@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hashmatch_tools.local.stack import function_properties, load_template
+from hashmatch_tools.local.template import function_properties, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("HASHMATCH_SAM_BUILD_DIR", ROOT / ".aws-sam" / "build"))

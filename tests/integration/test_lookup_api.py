@@ -11,7 +11,8 @@ from botocore.credentials import Credentials
 from hashmatch_tools.made_media import image_bytes, textured
 
 from tests.aws_fixtures import forget_source
-from hashmatch.hash_set.lists import HashListEntry, ListedSignal
+from hashmatch.hash_set.lists import HashListEntry
+from hashmatch.vocabulary import ListedSignal
 from hashmatch.vocabulary import Action
 from hashmatch_tools import cli
 from hashmatch_tools.references import add_reference

@@ -17,8 +17,9 @@ from hashmatch_tools.references import add_reference
 from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch.aws.hash_set.live import LiveHashSet
 from hashmatch.aws.hash_set.store import SnapshotStore
-from hashmatch_tools.local.stack import load_template
-from hashmatch.hash_set.lists import HashListEntry, HashListFormat, ListedSignal, read_hash_list
+from hashmatch_tools.local.template import load_template
+from hashmatch.hash_set.lists import HashListEntry, HashListFormat, read_hash_list
+from hashmatch.vocabulary import ListedSignal
 from hashmatch.media.hashing import hash_media
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
 from hashmatch.matching.local_features.orb import MIN_INLIERS

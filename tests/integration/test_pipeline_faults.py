@@ -17,7 +17,7 @@ from tests.aws_fakes import client_error
 from hashmatch_tools.made_media import detailed, image_bytes
 
 from hashmatch_tools.references import add_reference
-from hashmatch_tools.local.stack import load_template
+from hashmatch_tools.local.template import load_template
 
 DEAD_LETTER_QUEUES = ("UploadsDeadLetterQueue", "HashesDeadLetterQueue", "TakedownDeadLetterQueue")
 MAX_RECEIVE_COUNT = load_template()["Resources"]["UploadsQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]

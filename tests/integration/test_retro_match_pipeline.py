@@ -139,7 +139,8 @@ def restore_as_the_restore_role(stack, upload_id: str, scope: str) -> dict:
 
 def test_an_upload_restored_with_an_upload_scoped_exemption_is_not_taken_down_again_when_another_list_adds_its_content(retro_stack, retro_runner, observed, copy_then_reference):
     """The exemption an upheld complaint gave these bytes at this key holds for retro-match as it does for the live matcher."""
-    from hashmatch.hash_set.lists import HashListEntry, ListedSignal
+    from hashmatch.hash_set.lists import HashListEntry
+    from hashmatch.vocabulary import ListedSignal
     from hashmatch.media.hashing import hash_media
     from hashmatch.vocabulary import Action, Role
 

@@ -126,7 +126,7 @@ def test_meme_captions_add_a_white_band_with_text_above_the_picture(picture):
 
 
 def test_composite_fillers_are_no_reference_and_are_held_out_of_the_benchmark_filler():
-    from hashmatch_tools.bench.second_stage import FILLER_PHOTOS, UNRELATED_PHOTOS
+    from hashmatch_tools.bench.second_stage_data import FILLER_PHOTOS, UNRELATED_PHOTOS
     from hashmatch_tools.evaluation.suite import COMPOSITE_FILLERS, IMAGE_REFERENCES, VIDEO_REFERENCES
 
     references = set(IMAGE_REFERENCES.values()) | {relative for relative, _seconds in VIDEO_REFERENCES.values()}

@@ -5,16 +5,8 @@ import pytest
 from PIL import Image
 
 from hashmatch.matching.local_features.candidates import CandidateIndex
-from hashmatch.matching.local_features.orb import (
-    CANDIDATES,
-    MIN_INLIERS,
-    BruteForceFeatureIndex,
-    LocalFeatureIndex,
-    LocalFeatureLayers,
-    extract,
-    features_of_detail_picture,
-    inliers,
-)
+from hashmatch.matching.local_features.index import BruteForceFeatureIndex, LocalFeatureIndex, LocalFeatureLayers
+from hashmatch.matching.local_features.orb import CANDIDATES, MIN_INLIERS, extract, features_of_detail_picture, inliers
 from hashmatch.media.hashing import encode_detail_picture, hash_media
 from hashmatch.model import LocalFeatures, MediaHashes
 from hashmatch_tools.matching import compare as compare_at, hash_reference

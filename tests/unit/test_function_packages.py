@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from hashmatch_tools.made_media import encode_video, image_bytes, panning, textured
 
-from hashmatch_tools.local.stack import function_properties, load_template
+from hashmatch_tools.local.template import function_properties, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")

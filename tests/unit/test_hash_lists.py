@@ -3,16 +3,8 @@ from itertools import count
 
 import pytest
 
-from hashmatch.hash_set.lists import (
-    BadLine,
-    EntryStatus,
-    HashListEntry,
-    HashListFormat,
-    ListedSignal,
-    detect_format,
-    read_hash_list,
-    write_hash_list,
-)
+from hashmatch.hash_set.lists import BadLine, EntryStatus, HashListEntry, HashListFormat, detect_format, read_hash_list, write_hash_list
+from hashmatch.vocabulary import ListedSignal
 
 A = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 B = "acecf3355e3125c8e24e2f30e0d4ec4f8482b878b3c34cdbdf063278db275992"

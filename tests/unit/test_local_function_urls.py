@@ -11,7 +11,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from hashmatch_tools.local.function_urls import Forbidden, authenticate, function_url_event, http_response
-from hashmatch_tools.local.stack import LOCAL_IDENTITIES
+from hashmatch_tools.local.identities import LOCAL_IDENTITIES
 
 REGION = "eu-west-1"
 HOST = "127.0.0.1:8123"

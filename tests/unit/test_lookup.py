@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hashmatch.hash_set.lists import HashListEntry, ListedSignal
+from hashmatch.hash_set.lists import HashListEntry
+from hashmatch.vocabulary import ListedSignal
 from hashmatch.callers import Caller
 from hashmatch.matching.lookup import MAX_HASHES_PER_REQUEST, LookupRequest, LookupRequestError, PdqQuery, look_up, parse_request
 from hashmatch.hash_set.snapshot import ENTRY_KIND, HashSetChanges, HashSetSnapshot, HashSetView, KnownItemState, KnownItem

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from hashmatch.hash_set.lists import HashListEntry, ListedSignal
+from hashmatch.hash_set.lists import HashListEntry
+from hashmatch.vocabulary import ListedSignal
 from hashmatch.hash_set.brute_force import HashIndex
 from hashmatch.hash_set.snapshot import HashSetSnapshot
 from hashmatch.vocabulary import Stage

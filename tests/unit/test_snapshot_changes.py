@@ -76,9 +76,9 @@ def queries(world) -> list:
     found = []
     for state in every.values():
         kind, _, value = state.key.partition(":")
-        if state.reference.is_entry and kind == "pdq":
+        if state.item.is_entry and kind == "pdq":
             found.append(upload([near(value, 9)]))
-        elif state.reference.is_entry:
+        elif state.item.is_entry:
             found.append(upload([random_hex(np.random.default_rng(1))], md5=value))
         else:
             found.append(upload([near(h, 5) for _, h in state.frames]))

@@ -15,7 +15,8 @@ from urllib.parse import unquote_plus
 from botocore.exceptions import ClientError
 
 from hashmatch.aws.s3_objects import CHANGED_CODES, MISSING_CODES, error_code
-from hashmatch.errors import MediaError, RejectReason
+from hashmatch.errors import MediaError
+from hashmatch.vocabulary import RejectReason
 from hashmatch.uploads import Upload, UploadGone
 
 # Objects larger than this are written to local storage (/tmp) in pieces and hashed from there, not held in memory.

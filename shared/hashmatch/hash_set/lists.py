@@ -15,6 +15,9 @@ Decisions a reader of a hash list should know:
   CSV) are taken as they are.
 - TMK (the HMA export's `TMK1FVECPDQF|base64...` video hashes) is recognised and reported as
   unsupported, never read as something else.
+
+Over 450 lines on purpose: each format's reader and writer sit side by side, so that what one reads
+the other writes; split by format, every change to a format would touch two modules.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any
 
 from hashmatch.hashes import Hash, HashFormatError
 from hashmatch.signals import PdqSignal
+from hashmatch.vocabulary import ListedSignal
 
 # Detection looks at this many lines with content (blank lines and comments not counted).
 DETECTION_LINES = 20
@@ -47,14 +51,6 @@ class HashListFormat(StrEnum):
     HMA_CSV = "hma-csv"  # ThreatExchange / HMA 1.0 export: hash,indicator_id,[...,]timestamp,tags
     VPDQ = "vpdq"  # one video's per-frame vPDQ hashes: frame_number,quality,pdq_hex,timestamp_seconds
     JSON_LINES = "jsonl"  # one JSON object a line, every field of HashListEntry
-
-
-class ListedSignal(StrEnum):
-    """The signal types a hash-list entry may have: PDQ, or a digest of the whole file for exact matches."""
-
-    PDQ = "pdq"
-    MD5 = "md5"
-    SHA256 = "sha256"
 
 
 class EntryStatus(StrEnum):

@@ -1,5 +1,8 @@
 """Packed PDQ hashes to every entry within a radius, sub-linearly: multi-index hashing in numpy.
 
+(Over 450 lines on purpose: one data structure, and most of its length is the argument below for why its
+answer is exact and how its buckets are laid out, kept beside the code it justifies.)
+
 Why it is exact (the pigeonhole argument)
 ------------------------------------------
 The 256 bits are cut into `m` disjoint chunks of `b` bits (bits left over belong to no chunk).

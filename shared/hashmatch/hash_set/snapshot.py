@@ -24,7 +24,8 @@ from typing import Hashable, Iterable, Iterator
 import numpy as np
 
 from hashmatch.hash_set.frame_index import STILL, FrameIndex, FrameIndexLayers, aligned, padded
-from hashmatch.hash_set.lists import HashListEntry, ListedSignal
+from hashmatch.hash_set.lists import HashListEntry
+from hashmatch.vocabulary import ListedSignal
 from hashmatch.model import MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
 from hashmatch.vocabulary import Action, Stage
@@ -74,22 +75,23 @@ class KnownItem:
 
 @dataclass(frozen=True)
 class KnownItemState:
-    """One reference as the hash set holds it now: what a match reports, and a media reference's PDQ frames.
+    """One known item as the hash set holds it now: what a match reports, and a media reference's PDQ frames.
 
     A hash-list entry's hash is in its key ("pdq:<hex>", "md5:<hex>", "sha256:<hex>");
     `digests` are a media reference's own exact digests, as (stage, hex) pairs.
     """
 
-    reference: KnownItem
+    item: KnownItem
     frames: tuple[tuple[float, str], ...] = ()
     digests: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> str:
-        return self.reference.key
+        return self.item.key
 
     def to_dict(self) -> dict:
-        return {"reference": self.reference.to_dict(), "frames": [list(frame) for frame in self.frames], "digests": [list(pair) for pair in self.digests]}
+        # "reference" is the stored name of the item (changes objects in S3 are read by matchers of other versions).
+        return {"reference": self.item.to_dict(), "frames": [list(frame) for frame in self.frames], "digests": [list(pair) for pair in self.digests]}
 
     @classmethod
     def from_dict(cls, data: dict) -> "KnownItemState":
@@ -297,7 +299,7 @@ class _Assembly:
         self.media: list[KnownItemState] = []
 
     def add(self, state: KnownItemState) -> None:
-        reference = state.reference
+        reference = state.item
         if reference.is_entry:
             kind, _, value = reference.key.partition(":")
             if kind == ListedSignal.PDQ:
@@ -316,7 +318,7 @@ class _Assembly:
     def snapshot(self) -> HashSetSnapshot:
         kept = len(self.frames)
         for state in self.media:
-            self.frames.add(state.key, state.frames, state.reference.duration)
+            self.frames.add(state.key, state.frames, state.item.duration)
         media_frames = len(self.frames) - kept
         self.frames.add_still(self.still_hashes)
         self.groups.extend(list(self.group_ids)[len(self.groups) :])

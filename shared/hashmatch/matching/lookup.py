@@ -27,7 +27,7 @@ from typing import Callable, Hashable, Iterable, Mapping, Sequence
 from hashmatch.matching.matcher import Matcher
 from hashmatch.signals.pdq import PDQ_MIN_QUALITY
 from hashmatch.hash_set.snapshot import KnownItem
-from hashmatch.vocabulary import Action, Stage
+from hashmatch.vocabulary import Action, Stage, strongest
 
 # Hashes per request (of all kinds together): a video's frames at the upload sampling (one per
 # 2 s) fit for about three minutes; longer media go in several requests (`hashmatch check` splits).
@@ -148,7 +148,7 @@ def parse_request(body: str | bytes | Mapping, limit: int = MAX_HASHES_PER_REQUE
 
 def recommended_action(references: Iterable[KnownItem]) -> Action:
     """Quarantine when any matched reference asks for it, otherwise review (the match message's rule too)."""
-    return Action.QUARANTINE if any(reference.action == Action.QUARANTINE for reference in references) else Action.REVIEW
+    return strongest(reference.action for reference in references)
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,7 @@ def probe_rows(states: Iterable[KnownItemState], run_id: str) -> list[dict]:
     for state in states:
         key = state.key
         frames, digests = list(state.frames), list(state.digests)
-        if state.reference.is_entry:
+        if state.item.is_entry:
             # A hash-list entry's hash is its key: "pdq:<hex>", "md5:<hex>", "sha256:<hex>".
             kind, _, value = key.partition(":")
             if kind == "pdq":

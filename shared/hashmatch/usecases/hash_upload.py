@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
 from hashmatch.audit import AuditEvent, AuditTrail
-from hashmatch.errors import MediaError, RejectReason
+from hashmatch.errors import MediaError
+from hashmatch.vocabulary import RejectReason
 from hashmatch.media.hashing import encode_detail_picture, hash_media
 from hashmatch.media.limits import Limits
 from hashmatch.messages.hashes import DetailPicturesObject, Unchecked
@@ -212,6 +213,6 @@ def reject(upload: Upload, error: MediaError, hasher: Hasher) -> HashOutcome:
     hasher.audit.record(upload.upload_id, AuditEvent.REJECTED, reason=error.reason, detail=str(error), recognised=error.recognised, bucket=upload.bucket, key=upload.key, size=upload.size, uploaded_at=upload.uploaded_at)
     # An object too large to read is held whatever its first bytes say: they prove nothing about the rest.
     if error.recognised or error.reason == RejectReason.OVERSIZED:
-        return cannot_check(upload, CannotCheckReason(str(error.reason)), str(error), hasher)
+        return cannot_check(upload, CannotCheckReason.of_rejection(error.reason), str(error), hasher)
     return HashOutcome.REJECTED
 

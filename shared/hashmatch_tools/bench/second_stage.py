@@ -1,416 +1,498 @@
-"""Reference feature sets and queries for the second-stage benchmark (scripts/bench_second_stage.py).
+"""The local-feature second stage at 1,000 / 10,000 / 100,000 reference feature frames: the stage's brute force beside a candidate index.
 
-A reference set is the robustness suite's references (hashed as the hasher hashes a reference,
-with their local features) plus filler: short "clips" of camera moves over corpus photographs,
-one feature frame per second as a reference video has. Each clip picks a photograph, a
-recolouring (channel gains, gamma, saturation), an optional mirror and a small rotation, a frame
-size, then pans and zooms a window across the photograph; every frame is turned grey and goes
-through the project's own extractor (local_features/orb.py). Filler comes in shards of
-SHARD_FRAMES frames, each a fixed function of its number, cached as arrays, so that the sets are
-nested (the first 1,000 frames of the 100,000 set are the 1,000 set) and reruns only load.
+For each size the reference set is the robustness suite's references plus filler frames made from
+corpus photographs (second_stage_data.py beside this module says how), and every query is an upload
+as the matcher sees it (the features of its detail pictures: up to 16 for a video, one for a
+picture): the suite's altered copies of those references, and media in no reference set. The
+second stage runs on every query alone, as it does on an upload PDQ did not match.
 
-Photographs that make filler are never queries; the unrelated queries come from media that are
-in no reference set (held-out photographs, the suite's colour-bar video and other negatives that show
-no reference) and from pictures made up here.
+The index is orb.LocalFeatureIndex as the matcher uses it: its CandidateIndex chooses the frames
+that go to geometric verification (orb.inliers, MIN_INLIERS). It is built once per size, as the
+indexer builds it, written as the local-feature snapshot (LocalFeatureIndex.save), read back and
+mapped as a matcher loads it (LocalFeatureIndex.load), and the queries run on the mapped copy; the
+build beside the load is the ratio of the old way (every matcher built it) to the new. Brute force is
+orb.BruteForceFeatureIndex, the stage before the index: the same verification after a vote over all
+reference descriptors.
+Brute force costs about 10 ms per reference frame per detail picture on this (shared) machine,
+so it runs on a sample of detail pictures within --brute-seconds per size (picture uploads first,
+then video uploads), and not at all above --brute-max-frames; what its per-upload figures rest on
+is printed beside them.
+
+Usage: python -m hashmatch_tools.bench.second_stage [--sizes 1000,10000,100000] [--quick] [--out docs/second-stage-bench.md]
+Cached in .cache/bench-second-stage (the suite, filler shards, query features); reruns only load.
 """
 
 from __future__ import annotations
 
+import argparse
+import datetime
+import gc
 import json
 import os
+import platform
+import resource
 import sys
-from dataclasses import dataclass
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageEnhance
 
-SHARD_FRAMES = 1000
-FILLER_SEED = 20261205
-# Photographs of the corpus that make filler; none of them is, or shows, a suite reference or a query.
-FILLER_PHOTOS = tuple(
-    f"images/debian-mate-nature/{name}.jpg"
-    for name in ("Aqua", "Blinds", "Dune", "FreshFlower", "Garden", "GreenMeadow", "LadyBird", "RainDrops", "YellowFlower")
-)
-# Held out of the filler: they stand in for unrelated uploads (pictures, and pans made into videos).
-UNRELATED_PHOTOS = tuple(f"images/debian-mate-nature/{name}.jpg" for name in ("Storm", "TwoWings", "Wood"))
-# Frame sizes of the filler's "videos": SD to HD detail pictures (FEATURE_MAX_SIDE caps the side at 1024), one portrait.
-FRAME_SIZES = ((640, 360), (854, 480), (720, 480), (1024, 576), (960, 540), (576, 1024))
-CLIP_FRAMES = (8, 60)  # feature frames per clip: 8 s to a minute of video at one feature frame a second
+from hashmatch.hash_set.frame_index import FrameMatch
+from hashmatch.matching.local_features.index import BruteForceFeatureIndex, FeatureHit, LocalFeatureIndex
+from hashmatch.matching.local_features.orb import CANDIDATES, MIN_INLIERS, SEARCH_THREADS
+from hashmatch.matching.local_features.stage import MIRROR_PROBES, search_pictures
+from hashmatch.matching.verdict import decide, sampling_step
+from hashmatch.vocabulary import Stage
+from hashmatch_tools.bench.second_stage_data import SHARD_FRAMES, Query, ReferenceSet, ensure_shards, filler_set, load_queries, target_set
 
-
-# ---------------------------------------------------------------- filler
+ROOT = Path(__file__).resolve().parents[3]  # the repository: shared/hashmatch_tools/bench/<this file>
+MARK_START, MARK_END = "<!-- make bench-second-stage: start -->", "<!-- make bench-second-stage: end -->"
+UPLOAD_PICTURES = 16  # detail pictures of a video upload
+ADDED_FRAMES = 600  # a 10-minute reference at one feature frame a second
+VIDEO_BUDGET = {10_000: 0.5, 100_000: 2.0}  # issue 10: seconds of second stage per video upload
 
 
-def _recolour(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Channel gains, a gamma and a saturation change: the grey picture ORB sees changes with each."""
-    values = rgb.astype(np.float32) / 255.0
-    values = values * rng.uniform(0.75, 1.25, 3).astype(np.float32)
-    values = np.clip(values, 0.0, 1.0) ** np.float32(rng.uniform(0.7, 1.4))
-    image = Image.fromarray((values * 255.0).astype(np.uint8))
-    return np.asarray(ImageEnhance.Color(image).enhance(rng.uniform(0.3, 1.6)))
+def _note(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
-def _clip_frames(photo: np.ndarray, count: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """Grey frames of one camera move over a photograph: a window panning and zooming, bouncing at the edges."""
-    width, height = FRAME_SIZES[rng.integers(len(FRAME_SIZES))]
-    # Scaled first (a clip's detail differs with the scale it was filmed at), which also makes the rest cheaper.
-    image = Image.fromarray(photo)
-    image = image.resize((round(image.width * (scale := rng.uniform(0.5, 1.0))), round(image.height * scale)), Image.Resampling.BILINEAR)
-    image = Image.fromarray(_recolour(np.asarray(image), rng))
-    if rng.random() < 0.5:
-        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    angle = rng.uniform(-8.0, 8.0)
-    if abs(angle) > 1.0:
-        image = image.rotate(angle, resample=Image.Resampling.BILINEAR)
-    # The window stays inside the part the rotation leaves filled.
-    inset = 0.5 * abs(np.sin(np.radians(angle))) * max(image.size)
-    left_bound, top_bound = inset, inset
-    right_bound, bottom_bound = image.width - inset, image.height - inset
-    aspect = width / height
-    room_w, room_h = right_bound - left_bound, bottom_bound - top_bound
-    max_w = min(room_w, room_h * aspect)
-    window_w = max_w * rng.uniform(0.3, 0.85)
-    zoom = rng.uniform(0.97, 1.03)  # per frame
-    x = rng.uniform(left_bound, right_bound - window_w)
-    y = rng.uniform(top_bound, bottom_bound - window_w / aspect)
-    speed = window_w * rng.uniform(0.02, 0.12)  # per frame (a second of video)
-    direction = rng.uniform(0, 2 * np.pi)
-    dx, dy = speed * np.cos(direction), speed * np.sin(direction)
-    for _ in range(count):
-        window_h = window_w / aspect
-        grey = image.resize((width, height), Image.Resampling.BILINEAR, box=(x, y, x + window_w, y + window_h)).convert("L")
-        yield np.asarray(grey)
-        window_w = float(np.clip(window_w * zoom, 0.2 * max_w, max_w))
-        window_h = window_w / aspect
-        if not left_bound <= x + dx <= right_bound - window_w:
-            dx = -dx
-        if not top_bound <= y + dy <= bottom_bound - window_h:
-            dy = -dy
-        x = float(np.clip(x + dx, left_bound, right_bound - window_w))
-        y = float(np.clip(y + dy, top_bound, bottom_bound - window_h))
+def _suite(corpus: Path, cache: Path, quick: bool) -> tuple[Path, list[dict]]:
+    """The robustness suite: `make evaluate`'s own when it is built, otherwise built here."""
+    from hashmatch_tools.evaluation.suite import SuiteBuilder
+
+    shared = ROOT / ".cache" / "robustness" / ("quick" if quick else "full")
+    if (shared / "manifest.json").exists():
+        folder = shared
+    else:
+        folder = cache / ("suite-quick" if quick else "suite")
+        if not (folder / "manifest.json").exists():
+            SuiteBuilder(corpus, folder, quick=quick).build()
+    return folder, json.loads((folder / "manifest.json").read_text())
 
 
-def _load_photo(corpus: Path, relative: str) -> np.ndarray:
-    with Image.open(corpus / relative) as image:
-        return np.asarray(image.convert("RGB"))
+_earlier_peak_mb = 0.0  # the process's peak before the last _restart_peak
 
 
-def build_shard(corpus: Path, number: int) -> dict[str, np.ndarray]:
-    """SHARD_FRAMES filler frames (whole clips, the last one cut short), as arrays; the same for the same number."""
-    import cv2
-
-    from hashmatch.matching.local_features.orb import extract
-
-    cv2.setNumThreads(1)  # one worker per core
-    rng = np.random.default_rng([FILLER_SEED, number])
-    photos = {relative: _load_photo(corpus, relative) for relative in FILLER_PHOTOS}
-    descriptors, points, counts, clips, timestamps, durations = [], [], [], [], [], []
-    clip = 0
-    while len(counts) < SHARD_FRAMES:
-        length = int(rng.integers(CLIP_FRAMES[0], CLIP_FRAMES[1] + 1))
-        length = min(length, SHARD_FRAMES - len(counts))
-        photo = photos[FILLER_PHOTOS[rng.integers(len(FILLER_PHOTOS))]]
-        for second, grey in enumerate(_clip_frames(photo, length, rng)):
-            features = extract(grey)
-            descriptors.append(features.descriptors)
-            points.append(np.round(features.points).astype(np.uint16))
-            counts.append(len(features))
-            clips.append(clip)
-            timestamps.append(float(second))
-        durations.append(float(length))
-        clip += 1
-    return {
-        "descriptors": np.concatenate(descriptors),
-        "points": np.concatenate(points),
-        "counts": np.asarray(counts, np.int32),
-        "clips": np.asarray(clips, np.int32),
-        "timestamps": np.asarray(timestamps, np.float32),
-        "durations": np.asarray(durations, np.float32),
-    }
+def _peak_mb() -> float:
+    """The process's peak resident memory since the last _restart_peak (Linux's VmHWM), else since it began."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _shard_job(job: tuple[str, str, int]) -> str:
-    corpus, path, number = job
-    arrays = build_shard(Path(corpus), number)
-    partial = path + ".partial.npz"
-    np.savez(partial, **arrays)
-    os.replace(partial, path)
-    return path
+def _restart_peak() -> None:
+    """Start measuring the peak afresh (Linux: clear_refs 5), so that a build's peak is its own and not
+    the query features' made earlier in the same process; the process's peak is kept in _rss_mb."""
+    global _earlier_peak_mb
+    _earlier_peak_mb = max(_earlier_peak_mb, _peak_mb())
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
 
 
-def shard_path(cache: Path, number: int) -> Path:
-    return cache / "filler" / f"shard-{number:04d}.npz"
+def _rss_mb() -> float:
+    """The process's peak resident memory over the whole run."""
+    return max(_earlier_peak_mb, _peak_mb())
 
 
-def ensure_shards(corpus: Path, cache: Path, count: int, jobs: int = 2, log=sys.stderr) -> list[Path]:
-    """The first `count` filler shards, built (in `jobs` processes) where not cached yet."""
-    paths = [shard_path(cache, number) for number in range(count)]
-    missing = [(str(corpus), str(path), number) for number, path in enumerate(paths) if not path.exists()]
-    if missing:
-        paths[0].parent.mkdir(parents=True, exist_ok=True)
-        print(f"building {len(missing)} filler shard(s) of {SHARD_FRAMES} feature frames in {jobs} process(es) ...", file=log, flush=True)
-        if jobs <= 1:
-            for job in missing:
-                _shard_job(job)
-                print(f"  {job[1]}", file=log, flush=True)
-        else:
-            import multiprocessing
-
-            with multiprocessing.get_context("spawn").Pool(jobs) as pool:
-                for done, path in enumerate(pool.imap_unordered(_shard_job, missing), 1):
-                    print(f"  [{done}/{len(missing)}] {path}", file=log, flush=True)
-    return paths
+def _stage(index, references: ReferenceSet):
+    """Every reference frame added to a stage index (LocalFeatureIndex or BruteForceFeatureIndex) as the matcher adds them."""
+    by_key: dict[str, list] = defaultdict(list)
+    for frame, key in enumerate(references.keys):
+        by_key[key].append(frame)
+    for key, frames in by_key.items():
+        index.add(key, [(float(references.timestamps[f]), references.features(f)) for f in frames], references.durations[key])
+    return index
 
 
-# ---------------------------------------------------------------- reference sets
+class BruteForce:
+    """The stage before the index: every query descriptor against every reference descriptor (orb.BruteForceFeatureIndex)."""
+
+    def __init__(self, references: ReferenceSet):
+        self.index = _stage(BruteForceFeatureIndex(), references)
+        self.index.prepare()  # stacking the descriptors is part of its load, not of the first search
+        self.nbytes = int(self.index._stacked.nbytes + self.index._owner.nbytes + sum(len(f[3]) * 8 for f in self.index._frames))
+
+    def search(self, query) -> list[FeatureHit]:
+        return self.index.search(query)
+
+
+class Indexed:
+    """The stage as the matcher runs it: orb.LocalFeatureIndex (its CandidateIndex chooses, orb.inliers verifies)."""
+
+    def __init__(self, references: ReferenceSet):
+        self.index = _stage(LocalFeatureIndex(), references)
+        self.index.prepare()
+        self.nbytes = self.index.nbytes()
+
+
+def _resident_mb() -> float:
+    """The process's resident memory now (Linux; 0 elsewhere)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 @dataclass
-class ReferenceSet:
-    """Reference feature frames as stacked arrays: frame f owns rows starts[f]:starts[f + 1]."""
+class Run:
+    """One way of searching over one query list: per upload, what matched and how long it took."""
 
-    keys: list[str]  # the reference each frame belongs to
-    timestamps: np.ndarray  # seconds, per frame
-    spans: np.ndarray  # seconds each frame stands for, per frame
-    durations: dict[str, float]  # per reference
-    descriptors: np.ndarray  # N x 32 uint8
-    points: np.ndarray  # N x 2 uint16 (rounded, as reference features are stored)
-    counts: np.ndarray  # descriptors per frame
-
-    def __len__(self) -> int:
-        return len(self.counts)
-
-    @property
-    def starts(self) -> np.ndarray:
-        return np.concatenate(([0], np.cumsum(self.counts, dtype=np.int64)))
-
-    @property
-    def nbytes(self) -> int:
-        return int(self.descriptors.nbytes + self.points.nbytes)
-
-    def features(self, frame: int):
-        from hashmatch.model import LocalFeatures
-
-        start, end = int(self.starts[frame]), int(self.starts[frame + 1])
-        return LocalFeatures(self.points[start:end].astype(np.float32), self.descriptors[start:end])
-
-    @classmethod
-    def join(cls, parts: Sequence["ReferenceSet"]) -> "ReferenceSet":
-        durations: dict[str, float] = {}
-        for part in parts:
-            durations.update(part.durations)
-        return cls(
-            [key for part in parts for key in part.keys],
-            np.concatenate([p.timestamps for p in parts]),
-            np.concatenate([p.spans for p in parts]),
-            durations,
-            np.concatenate([p.descriptors for p in parts]),
-            np.concatenate([p.points for p in parts]),
-            np.concatenate([p.counts for p in parts]),
-        )
-
-    def first(self, frames: int) -> "ReferenceSet":
-        end = int(self.starts[frames])
-        keys = self.keys[:frames]
-        return ReferenceSet(keys, self.timestamps[:frames], self.spans[:frames], {k: self.durations[k] for k in set(keys)},
-                            self.descriptors[:end], self.points[:end], self.counts[:frames])
+    seconds: dict[str, float] = field(default_factory=dict)  # query name -> second-stage seconds
+    picture_seconds: list[float] = field(default_factory=list)  # per detail picture
+    matched: dict[str, set[str]] = field(default_factory=dict)
 
 
-def _save_set(path: Path, reference_set: ReferenceSet) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial.npz")
-    np.savez(partial, descriptors=reference_set.descriptors, points=reference_set.points, counts=reference_set.counts,
-             timestamps=reference_set.timestamps, spans=reference_set.spans,
-             meta=np.frombuffer(json.dumps({"keys": reference_set.keys, "durations": reference_set.durations}).encode(), np.uint8))
-    os.replace(partial, path)
+def indexed_stage(index: LocalFeatureIndex, query: Query, durations: dict[str, float], run: Run) -> None:
+    """The stage's find (stage.search_pictures: the verifiable pictures, the mirror probes) + the Matcher's verdicts, for one upload."""
+    frames, flipped = query.frames(), query.mirrored_frames()
+    started = time.perf_counter()
+    verifiable, found = search_pictures(index, frames, lambda positions: [flipped[p] for p in positions])
+    step = sampling_step(frames)
+    recognisable = index.recognisable_seconds()
+    matched = {key for key, matches in found.items() if decide(verifiable, matches, durations.get(key, 0.0), stage=Stage.LOCAL_FEATURES, threshold=MIN_INLIERS, query_step=step, recognisable_seconds=recognisable.get(key)).match}
+    run.seconds[query.name] = spent = time.perf_counter() - started
+    run.picture_seconds.extend([spent / max(1, len(frames))] * len(frames))
+    run.matched[query.name] = matched
 
 
-def _load_set(path: Path) -> ReferenceSet:
-    with np.load(path) as data:
-        meta = json.loads(data["meta"].tobytes())
-        return ReferenceSet(meta["keys"], data["timestamps"], data["spans"], meta["durations"], data["descriptors"], data["points"], data["counts"])
+def second_stage(search, query: Query, durations: dict[str, float], run: Run, deadline: float | None = None) -> bool:
+    """The stage before the index, brute force (no mirror probes, every picture counted), + the Matcher's
+    verdicts for one upload; False when the deadline stopped it first."""
+    frames = query.frames()
+    found: dict[str, list[FrameMatch]] = {}
+    total = 0.0
+    for frame in frames:
+        if deadline is not None and time.perf_counter() > deadline:
+            return False
+        started = time.perf_counter()
+        for hit in search(frame.features):
+            found.setdefault(hit.reference, []).append(FrameMatch(frame.timestamp, hit.timestamp, hit.span, None, hit.inliers))
+        spent = time.perf_counter() - started
+        run.picture_seconds.append(spent)
+        total += spent
+    started = time.perf_counter()
+    step = sampling_step(frames)
+    matched = {key for key, matches in found.items() if decide(frames, matches, durations.get(key, 0.0), stage=Stage.LOCAL_FEATURES, threshold=MIN_INLIERS, query_step=step).match}
+    run.seconds[query.name] = total + time.perf_counter() - started
+    run.matched[query.name] = matched
+    return True
 
 
-def _spans(timestamps: Sequence[float], duration: float) -> list[float]:
-    """What each reference frame stands for, as LocalFeatureIndex.add works it out."""
-    ordered = list(timestamps)
-    return [max(0.0, (ordered[i + 1] if i + 1 < len(ordered) else max(duration, t)) - t) for i, t in enumerate(ordered)]
+def _brute_order(queries: list[Query]) -> list[Query]:
+    """Picture uploads first (one detail picture each), altered and unrelated in turn, then video uploads."""
+    def interleave(items: list[Query]) -> list[Query]:
+        altered = [q for q in items if q.content]
+        unrelated = [q for q in items if not q.content]
+        out = []
+        for i in range(max(len(altered), len(unrelated))):
+            out += altered[i : i + 1] + unrelated[i : i + 1]
+        return out
+
+    # Spread over the alterations, not the first reference's alone.
+    pictures = sorted((q for q in queries if q.kind == "image"), key=lambda q: (q.name.split("/")[-1], q.name))
+    videos = sorted((q for q in queries if q.kind == "video"), key=lambda q: (q.name.split("/")[-1], q.name))
+    return interleave(pictures) + interleave(videos)
 
 
-def target_set(suite: Path, entries: Sequence[dict], cache: Path, log=sys.stderr) -> ReferenceSet:
-    """The suite's references, hashed as references (with their local features), cached."""
-    path = cache / "targets.npz"
-    if path.exists():
-        return _load_set(path)
-    from hashmatch_tools.matching import hash_reference
+def _stats(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return f"{np.median(values):.3f} / {np.percentile(values, 95):.3f}"
 
-    keys, timestamps, spans, descriptors, points, counts, durations = [], [], [], [], [], [], {}
-    for entry in entries:
-        if entry["alteration"] != "reference":
+
+def _recall(queries: list[Query], run: Run, names: set[str] | None = None) -> tuple[int, int, int, int]:
+    """(altered copies found, altered copies, unrelated uploads with any match, unrelated uploads), over `names` when given."""
+    hit = total = wrong = unrelated = 0
+    for query in queries:
+        if query.name not in run.matched or (names is not None and query.name not in names):
             continue
-        key = f"{entry['kind']}:{entry['content']}"
-        print(f"  hashing reference {key}", file=log, flush=True)
-        hashed = hash_reference(suite / entry["path"])
-        frames = sorted((f for f in hashed.features if len(f.features)), key=lambda f: f.timestamp)
-        durations[key] = float(hashed.duration)
-        spans.extend(_spans([f.timestamp for f in frames], hashed.duration))
-        for frame in frames:
-            keys.append(key)
-            timestamps.append(frame.timestamp)
-            descriptors.append(frame.features.descriptors)
-            points.append(np.round(frame.features.points).astype(np.uint16))
-            counts.append(len(frame.features))
-    result = ReferenceSet(keys, np.asarray(timestamps, np.float32), np.asarray(spans, np.float32), durations,
-                          np.concatenate(descriptors), np.concatenate(points), np.asarray(counts, np.int32))
-    _save_set(path, result)
+        matched = run.matched[query.name]
+        if query.content:
+            total += 1
+            hit += query.content in matched
+            # A match to another reference is a false positive too, even beside the right one.
+            wrong += bool(matched - {query.content})
+        else:
+            unrelated += 1
+            wrong += bool(matched)
+    return hit, total, wrong, unrelated
+
+
+@dataclass
+class SizeResult:
+    size: int
+    descriptors: int
+    load_seconds: float
+    features_mb: float
+    index_build_seconds: float
+    index_mb: float
+    brute_build_seconds: float | None
+    brute_mb: float | None
+    indexed: Run
+    brute: Run | None
+    rss_mb: float
+    false_positive_names: list[str]
+    add_seconds: float = 0.0  # indexing a 10-minute reference added since the snapshot (600 frames), as a matcher does
+    upload_seconds: list[float] = field(default_factory=list)  # 16 detail pictures searched as the stage does (SEARCH_THREADS)
+    upload_one_thread: list[float] = field(default_factory=list)  # the same uploads on one thread
+    save_seconds: float = 0.0  # the indexer writing the local-feature snapshot (LocalFeatureIndex.save) to a file
+    snapshot_mb: float = 0.0
+    read_seconds: float = 0.0  # a matcher reading the file's bytes (in a stack: a ranged S3 GET instead)
+    map_seconds: float = 0.0  # LocalFeatureIndex.load over those bytes
+    mapped_mb: float = 0.0  # resident memory the read and mapped snapshot added
+    build_peak_mb: float = 0.0  # the build's peak above the resident memory before it (the features already held)
+
+
+def measure(size: int, targets: ReferenceSet, corpus: Path, cache: Path, queries: list[Query], args) -> SizeResult:
+    _note(f"== {size:,} reference feature frames")
+    wanted = max(0, size - len(targets))
+    ensure_shards(corpus, cache, -(-wanted // SHARD_FRAMES), args.jobs)  # built once, then cached: not part of the load
+    started = time.perf_counter()
+    references = ReferenceSet.join([targets, filler_set(corpus, cache, wanted, args.jobs)])
+    load_seconds = time.perf_counter() - started
+    gc.collect()
+    _note(f"  {len(references):,} frames, {len(references.descriptors):,} descriptors, loaded in {load_seconds:.1f} s")
+
+    resident_before_build = _resident_mb()
+    _restart_peak()
+    started = time.perf_counter()
+    indexed = Indexed(references)
+    index_build = time.perf_counter() - started
+    index_mb = indexed.nbytes / 2**20
+    build_peak_mb = _peak_mb() - resident_before_build
+    _note(f"  candidate index built in {index_build:.1f} s ({index_mb:.0f} MB of tables)")
+    # The indexer writes the built index as the local-feature snapshot; a matcher reads it and maps
+    # it (nothing built). The searches below run on the mapped copy, as a matcher's do.
+    snapshot_path = cache / f"local-features-{size}.bin"
+    started = time.perf_counter()
+    with open(snapshot_path, "wb") as out:
+        indexed.index.save(out)
+    save_seconds = time.perf_counter() - started
+    snapshot_mb = snapshot_path.stat().st_size / 2**20
+    del indexed
+    gc.collect()
+    resident = _resident_mb()
+    started = time.perf_counter()
+    data = snapshot_path.read_bytes()
+    read_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    index, _described = LocalFeatureIndex.load(data)
+    map_seconds = time.perf_counter() - started
+    mapped_mb = _resident_mb() - resident
+    snapshot_path.unlink()
+    _note(f"  local-feature snapshot: {snapshot_mb:,.0f} MB written in {save_seconds:.1f} s; read in {read_seconds:.1f} s, mapped in {map_seconds:.3f} s (+{mapped_mb:,.0f} MB resident)")
+    indexed_run = Run()
+    for position, query in enumerate(queries, 1):
+        indexed_stage(index, query, references.durations, indexed_run)
+        if position % 50 == 0:
+            _note(f"  index: {position}/{len(queries)} uploads")
+    # 16-picture uploads, measured: the detail pictures in turn, 16 at a time, searched as the stage
+    # searches an upload's pictures (stage.search_pictures: the verifiable ones, then the mirror
+    # probes; on SEARCH_THREADS threads), and again on one thread.
+    pictures = [pair for query in queries for pair in zip(query.frames(), query.mirrored_frames())]
+    upload_seconds, upload_one_thread = [], []
+    for first in range(0, len(pictures) - UPLOAD_PICTURES + 1, UPLOAD_PICTURES):
+        group = pictures[first : first + UPLOAD_PICTURES]
+        frames = [frame for frame, _flipped in group]
+        for threads, times in ((SEARCH_THREADS, upload_seconds), (1, upload_one_thread)):
+            started = time.perf_counter()
+            search_pictures(index, frames, lambda positions: [group[p][1] for p in positions], threads=threads)
+            times.append(time.perf_counter() - started)
+    _note(f"  16-picture uploads: {np.median(upload_seconds):.3f} s median on {SEARCH_THREADS} threads, {np.median(upload_one_thread):.3f} s on one")
+    # What a matcher pays when an operator adds a reference: a 10-minute one's 600 feature frames
+    # (the first filler clip frames again, under new keys) indexed beside the mapped snapshot.
+    added = filler_set(corpus, cache, ADDED_FRAMES, args.jobs)
+    added.keys = [f"added:{key}" for key in added.keys]
+    added.durations = {f"added:{key}": duration for key, duration in added.durations.items()}
+    started = time.perf_counter()
+    _stage(LocalFeatureIndex(), added).prepare()
+    add_seconds = time.perf_counter() - started
+    _note(f"  a {ADDED_FRAMES}-frame reference indexed beside it in {add_seconds:.2f} s")
+
+    brute_run = brute = None
+    brute_build = brute_mb = None
+    if size <= args.brute_max_frames and args.brute_seconds > 0:
+        started = time.perf_counter()
+        brute = BruteForce(references)
+        brute_build = time.perf_counter() - started
+        brute_mb = brute.nbytes / 2**20
+        _note(f"  brute force loaded in {brute_build:.1f} s; running for {args.brute_seconds:.0f} s")
+        brute_run = Run()
+        deadline = time.perf_counter() + args.brute_seconds
+        for query in _brute_order(queries):
+            if not second_stage(brute.search, query, references.durations, brute_run, deadline):
+                break
+            _note(f"  brute force: {query.name} {brute_run.seconds[query.name]:.1f} s -> {sorted(brute_run.matched[query.name]) or 'no match'}")
+    wrong = [f"{q.name} -> {sorted(indexed_run.matched[q.name] - {q.content})}" for q in queries if indexed_run.matched[q.name] - {q.content}]
+    result = SizeResult(len(references), len(references.descriptors), load_seconds, references.nbytes / 2**20, index_build,
+                        index_mb, brute_build, brute_mb, indexed_run, brute_run, _rss_mb(), wrong, add_seconds,
+                        upload_seconds, upload_one_thread, save_seconds, snapshot_mb, read_seconds, map_seconds, mapped_mb, build_peak_mb)
+    del brute, index, data, references
+    gc.collect()
     return result
 
 
-def filler_set(corpus: Path, cache: Path, frames: int, jobs: int, log=sys.stderr) -> ReferenceSet:
-    """The first `frames` filler frames (shards built where missing); each clip is a reference of its own."""
-    count = -(-frames // SHARD_FRAMES)
-    parts = []
-    for number, path in enumerate(ensure_shards(corpus, cache, count, jobs, log)):
-        with np.load(path) as data:
-            clips, durations = data["clips"], data["durations"]
-            keys = [f"filler:{number:04d}-{clip:03d}" for clip in clips]
-            timestamps = data["timestamps"]
-            spans = np.ones(len(clips), np.float32)  # one feature frame a second
-            parts.append(ReferenceSet(keys, timestamps, spans, {f"filler:{number:04d}-{c:03d}": float(d) for c, d in enumerate(durations)},
-                                      data["descriptors"], data["points"], data["counts"]))
-    if not parts:
-        return ReferenceSet([], np.zeros(0, np.float32), np.zeros(0, np.float32), {}, np.zeros((0, 32), np.uint8), np.zeros((0, 2), np.uint16), np.zeros(0, np.int32))
-    return ReferenceSet.join(parts).first(frames)
-
-
-# ---------------------------------------------------------------- queries
-
-
-@dataclass
-class Query:
-    """One upload as the second stage sees it: the features of its detail pictures (16 at most for a video, 1 for a picture)."""
-
-    name: str
-    kind: str  # "image" or "video"
-    content: str  # the reference key it shows, or "" for unrelated media
-    alteration: str  # the suite's alteration name, or "unrelated"
-    timestamps: list[float]
-    counts: list[int]
-    extract_seconds: float  # JPEG decode + local features of its detail pictures, as the stage does it
-    descriptors: np.ndarray
-    points: np.ndarray
-    # The same pictures flipped left to right (the stage's mirror probes), in the same order.
-    mirrored_counts: list[int]
-    mirrored_descriptors: np.ndarray
-    mirrored_points: np.ndarray
-
-    def frames(self):
-        return _frames(self.timestamps, self.counts, self.points, self.descriptors)
-
-    def mirrored_frames(self):
-        return _frames(self.timestamps, self.mirrored_counts, self.mirrored_points, self.mirrored_descriptors)
-
-
-def _frames(timestamps: list[float], counts: list[int], points: np.ndarray, descriptors: np.ndarray):
-    from hashmatch.model import FrameFeatures, LocalFeatures
-
-    starts = np.concatenate(([0], np.cumsum(counts, dtype=np.int64)))
-    return [FrameFeatures(t, LocalFeatures(points[a:b], descriptors[a:b])) for t, a, b in zip(timestamps, starts[:-1], starts[1:])]
-
-
-def _made_up_pictures(seed: int = 7) -> dict[str, np.ndarray]:
-    """Pictures that exist nowhere: shapes and text, and a noise texture."""
-    rng = np.random.default_rng(seed)
-    shapes = Image.new("RGB", (1280, 720), (240, 236, 228))
-    draw = ImageDraw.Draw(shapes)
-    for _ in range(60):
-        x, y = rng.integers(0, 1280), rng.integers(0, 720)
-        w, h = rng.integers(20, 240), rng.integers(20, 200)
-        colour = tuple(int(c) for c in rng.integers(0, 255, 3))
-        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)((x, y, x + w, y + h), fill=colour, outline=(0, 0, 0))
-    for row in range(12):
-        draw.text((40, 30 + 55 * row), f"unrelated upload {row}: " + "".join(chr(int(c)) for c in rng.integers(65, 91, 30)), fill=(10, 10, 10))
-    noise = (np.kron(rng.random((90, 160)), np.ones((8, 8))) * 255).astype(np.uint8)
-    return {"made-up-shapes-and-text": np.asarray(shapes), "made-up-blocks": np.stack([noise] * 3, axis=-1)}
-
-
-def unrelated_media(corpus: Path, suite: Path, folder: Path) -> list[tuple[str, str, Path]]:
-    """(name, kind, path) of media in no reference set, made into files where needed."""
-    from hashmatch_tools.evaluation.suite import PAN_FPS, encode, pan
-
-    folder.mkdir(parents=True, exist_ok=True)
-    found = [
-        ("colour-bars", "video", suite / "videos" / "negatives" / "colour-bars.mp4"),
-        ("rgb-pan", "video", suite / "videos" / "negatives" / "rgb-pan.mp4"),
-        ("rgb", "image", suite / "images" / "negatives" / "rgb.jpg"),
-        ("labelme-q2821", "image", suite / "images" / "negatives" / "labelme-q2821.jpg"),
+def report(results: list[SizeResult], queries: list[Query], command: str, minutes: float, top: int) -> str:
+    videos = {q.name for q in queries if q.kind == "video"}
+    pictures = {q.name for q in queries if q.kind == "image"}
+    altered = sum(bool(q.content) for q in queries)
+    per_picture = [q.extract_seconds / max(1, len(q.counts)) for q in queries if q.counts]
+    video_extract = [q.extract_seconds for q in queries if q.name in videos]
+    lines = [
+        "Loading: the reference features (the bench's cache), the index built from them (what a matcher did before the local-feature "
+        "snapshot, and what the indexer does now), the snapshot written and then read and mapped as a matcher loads it (a local file here, "
+        "a ranged S3 GET in a stack; the searches below run on the mapped copy), and a 600-frame reference added since the snapshot, "
+        "indexed beside it as a matcher does. The build peak is the process's peak memory during the build above what it held before "
+        "(the features themselves were held already; the indexer holds them too, as it reads them):",
+        "",
+        "| reference frames | descriptors | features (MB) | load (s) | index build (s) / in memory (MB) / build peak (MB) | snapshot written (s) / size (MB) "
+        "| snapshot read (s) / mapped (s) / resident (MB) | build / (read + map) | 600-frame reference added (s) | brute-force load (s) / (MB) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for relative in UNRELATED_PHOTOS:
-        name = Path(relative).stem.lower()
-        photo = _load_photo(corpus, relative)
-        picture, video = folder / f"{name}.jpg", folder / f"{name}-pan.mp4"
-        if not picture.exists():
-            Image.fromarray(photo).save(picture, "JPEG", quality=88)
-        if not video.exists():
-            encode(pan(photo), PAN_FPS, video)
-        found += [(name, "image", picture), (f"{name}-pan", "video", video)]
-    for name, rgb in _made_up_pictures().items():
-        path = folder / f"{name}.jpg"
-        if not path.exists():
-            Image.fromarray(rgb).save(path, "JPEG", quality=88)
-        found.append((name, "image", path))
-    return [item for item in found if item[2].exists()]
+    for r in results:
+        brute = f"{r.brute_build_seconds:.1f} / {r.brute_mb:.0f}" if r.brute_build_seconds is not None else "not run"
+        ratio = r.index_build_seconds / max(r.read_seconds + r.map_seconds, 1e-6)
+        lines.append(
+            f"| {r.size:,} | {r.descriptors:,} | {r.features_mb:.0f} | {r.load_seconds:.1f} | {r.index_build_seconds:.1f} / {r.index_mb:,.0f} / {r.build_peak_mb:,.0f} "
+            f"| {r.save_seconds:.1f} / {r.snapshot_mb:,.0f} | {r.read_seconds:.2f} / {r.map_seconds:.3f} / {r.mapped_mb:,.0f} | {ratio:,.0f}x | {r.add_seconds:.2f} | {brute} |"
+        )
+    for r in results:
+        lines += ["", f"Local-feature snapshot at {r.size:,} frames: {r.snapshot_mb:,.0f} MB ({r.snapshot_mb * 2**20 / max(1, r.descriptors):.0f} bytes a descriptor), "
+                  f"read and mapped in {r.read_seconds + r.map_seconds:.2f} s against {r.index_build_seconds:.1f} s to build the index."]
+    lines += [
+        "",
+        "Second-stage seconds, median / p95: search and verification, per detail picture and per upload (the query's own features are extra, below). "
+        "The index's per-picture figure is each upload's seconds over its detail pictures (the mirror probes included); the suite's videos are "
+        "3-10 s long and have 3-16 detail pictures. The first 16-picture column is 16 x the median per detail picture; the brute force is the stage "
+        "before the index, which searched every picture once (no mirror probes).",
+        "",
+        "| reference frames | index, per detail picture | index, video upload (as in the suite) | index, picture upload | index, 16-picture upload | brute force, per detail picture (measured on n) | brute force, 16-picture upload | brute / index |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        index_video = [r.indexed.seconds[n] for n in videos]
+        index_picture = [r.indexed.seconds[n] for n in pictures]
+        index_16 = 16 * float(np.median(r.indexed.picture_seconds))
+        if r.brute is not None and r.brute.picture_seconds:
+            brute_picture = f"{_stats(r.brute.picture_seconds)} (n={len(r.brute.picture_seconds)})"
+            brute_16 = 16 * float(np.median(r.brute.picture_seconds))
+            brute_video, ratio = f"~{brute_16:,.0f}", f"{brute_16 / index_16:,.0f}x"
+        else:
+            brute_picture, brute_video, ratio = "not run", "not run", "-"
+        lines.append(f"| {r.size:,} | {_stats(r.indexed.picture_seconds)} | {_stats(index_video)} | {_stats(index_picture)} | {index_16:.2f} | {brute_picture} | {brute_video} | {ratio} |")
+    lines += [
+        "",
+        f"16-picture uploads, measured: the {len(results[0].upload_seconds)} uploads made of the queries' detail pictures in turn, 16 at a time, "
+        f"searched as the stage searches an upload (`stage.search_pictures`: the pictures with enough descriptors to verify, then {MIRROR_PROBES} of them mirrored; "
+        f"{SEARCH_THREADS} threads), and the same uploads on one thread. "
+        "Seconds, median / p95, and the brute force's 16-picture figure over the median:",
+        "",
+        f"| reference frames | index, 16-picture upload ({SEARCH_THREADS} threads) | index, one thread | brute force, 16-picture upload | brute / index |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        brute_16 = 16 * float(np.median(r.brute.picture_seconds)) if r.brute is not None and r.brute.picture_seconds else None
+        ratio = f"{brute_16 / float(np.median(r.upload_seconds)):,.0f}x" if brute_16 else "-"
+        lines.append(f"| {r.size:,} | {_stats(r.upload_seconds)} | {_stats(r.upload_one_thread)} | {f'~{brute_16:,.0f}' if brute_16 else 'not run'} | {ratio} |")
+    for r in results:
+        if r.size in VIDEO_BUDGET:
+            measured = float(np.median(r.upload_seconds))
+            verdict = "met" if measured <= VIDEO_BUDGET[r.size] else f"missed by {100 * (measured / VIDEO_BUDGET[r.size] - 1):.0f} %"
+            lines += ["", f"Issue 10's budget at {r.size:,} frames, {VIDEO_BUDGET[r.size]} s for a 16-picture upload: {measured:.2f} s (median, "
+                      f"{SEARCH_THREADS} threads; p95 {np.percentile(r.upload_seconds, 95):.2f} s; one thread {np.median(r.upload_one_thread):.2f} s), {verdict}."]
+    lines += [
+        "",
+        "Recall on the altered copies and uploads with a false positive (a match to any reference of other content):",
+        "",
+        "| reference frames | index: recall | index: false positives | brute-force sample: recall | brute-force sample: false positives | index on the same sample: recall / false positives |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        hit, total, wrong, unrelated = _recall(queries, r.indexed)
+        row = f"| {r.size:,} | {hit}/{total} ({hit / max(1, total):.2f}) | {wrong} of {len(queries)} ({unrelated} unrelated) |"
+        if r.brute is not None and r.brute.matched:
+            names = set(r.brute.matched)
+            bh, bt, bw, bu = _recall(queries, r.brute)
+            ih, it, iw, iu = _recall(queries, r.indexed, names)
+            row += f" {bh}/{bt} | {bw} of {len(names)} ({bu} unrelated) | {ih}/{it} / {iw} |"
+        else:
+            row += " not run | not run | - |"
+        lines.append(row)
+    lines += ["", "Recall of the index per alteration (both kinds):", ""]
+    alterations = sorted({q.alteration for q in queries if q.content})
+    lines.append("| alteration | " + " | ".join(f"{r.size:,}" for r in results) + " |")
+    lines.append("|---|" + "---|" * len(results))
+    for alteration in alterations:
+        names = {q.name for q in queries if q.alteration == alteration}
+        cells = []
+        for r in results:
+            hit, total, _w, _u = _recall(queries, r.indexed, names)
+            cells.append(f"{hit}/{total}")
+        lines.append(f"| {alteration} | " + " | ".join(cells) + " |")
+    for r in results:
+        if r.false_positive_names:
+            lines += ["", f"False positives of the index at {r.size:,}: " + "; ".join(r.false_positive_names)]
+    lines += [
+        "",
+        f"Queries: {altered} altered copies and {len(queries) - altered} unrelated uploads ({len(videos)} videos, {len(pictures)} pictures). "
+        f"Their features (JPEG decode + ORB of each detail picture, as the stage does it, not in the times above): "
+        f"{np.median(per_picture):.3f} s per detail picture (median), {np.median(video_extract) if video_extract else 0:.2f} s per suite video upload, about {16 * np.median(per_picture):.1f} s for 16 detail pictures. "
+        f"Index: {top} candidate frames per detail picture. Peak memory of the process: {max(r.rss_mb for r in results):,.0f} MB.",
+        "",
+        f"Run on {datetime.date.today().isoformat()}, {platform.machine()}, {os.cpu_count()} cores shared with other work, "
+        f"Python {platform.python_version()}, {minutes:.1f} min, with `{command}`.",
+    ]
+    return "\n".join(lines)
 
 
-def _query_of(name: str, kind: str, content: str, alteration: str, path: Path) -> Query:
-    import time
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hashmatch_tools.bench.second_stage", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000,10000,100000", help="reference feature frames per set, comma-separated")
+    parser.add_argument("--quick", action="store_true", help="the suite's quick subset and 1,000 frames only: a smoke run")
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "bench-second-stage")
+    parser.add_argument("--jobs", type=int, default=2, help="processes building filler shards (first run only)")
+    parser.add_argument("--brute-seconds", type=float, default=240.0, help="time for brute force per size (a sample of detail pictures)")
+    parser.add_argument("--brute-max-frames", type=int, default=10_000, help="no brute force above this many frames")
+    parser.add_argument("--out", type=Path, help="also write the tables into this file, between its bench-second-stage marks")
+    args = parser.parse_args(argv)
+    if not (args.corpus / "SOURCES.md").is_file():
+        print(f"hashmatch_tools.bench.second_stage: error: no corpus at {args.corpus}", file=sys.stderr)
+        return 2
+    sizes = [1000] if args.quick and args.sizes == parser.get_default("sizes") else [int(s) for s in args.sizes.split(",")]
+    cache = args.cache / "quick" if args.quick else args.cache
+    cache.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    suite, entries = _suite(args.corpus, args.cache, args.quick)
+    targets = target_set(suite, entries, cache)
+    queries = load_queries(args.corpus, suite, entries, cache)
+    _note(f"{len(targets)} reference frames of the suite's references; {len(queries)} queries")
+    results = [measure(size, targets, args.corpus, args.cache, queries, args) for size in sizes]
+    command = "make bench-second-stage" if argv is None and len(sys.argv) == 1 else "python -m hashmatch_tools.bench.second_stage " + " ".join(sys.argv[1:] if argv is None else argv)
+    import pickle
 
-    from hashmatch.matching.local_features.orb import features_of_detail_picture
-    from hashmatch.media.hashing import hash_media
-    from hashmatch_tools.matching import detail_pictures_of
-
-    upload = hash_media(path)
-    pictures = detail_pictures_of(upload)()
-    started = time.perf_counter()
-    frames = [features_of_detail_picture(picture) for picture in pictures]
-    seconds = time.perf_counter() - started
-    mirrored = [features_of_detail_picture(picture, mirrored=True) for picture in pictures]
-    empty = (np.zeros((0, 32), np.uint8), np.zeros((0, 2), np.float32))
-    return Query(name, kind, content, alteration, [f.timestamp for f in frames], [len(f.features) for f in frames], seconds,
-                 np.concatenate([f.features.descriptors for f in frames] or [empty[0]]),
-                 np.concatenate([f.features.points for f in frames] or [empty[1]]),
-                 [len(f.features) for f in mirrored],
-                 np.concatenate([f.features.descriptors for f in mirrored] or [empty[0]]),
-                 np.concatenate([f.features.points for f in mirrored] or [empty[1]]))
+    (cache / "last-results.pickle").write_bytes(pickle.dumps((results, command, (time.perf_counter() - began) / 60, CANDIDATES)))
+    text = report(results, queries, command, (time.perf_counter() - began) / 60, CANDIDATES)
+    print(text)
+    if args.out:
+        page = args.out.read_text() if args.out.exists() else ""
+        if MARK_START not in page:
+            page += f"\n{MARK_START}\n{MARK_END}\n"
+        before, rest = page.split(MARK_START, 1)
+        _, after = rest.split(MARK_END, 1)
+        args.out.write_text(before + MARK_START + "\n" + text + "\n" + MARK_END + after)
+        _note(f"written to {args.out}")
+    return 0
 
 
-def load_queries(corpus: Path, suite: Path, entries: Sequence[dict], cache: Path, log=sys.stderr) -> list[Query]:
-    """The suite's altered copies and the unrelated media, hashed as uploads; their detail pictures' features, cached."""
-    path = cache / "queries-3.npz"  # (queries.npz: before the mirrored pictures; queries-2.npz: before small detail pictures' quality 95)
-    if path.exists():
-        with np.load(path) as data:
-            meta = json.loads(data["meta"].tobytes())
-            descriptors, points = data["descriptors"], data["points"]
-            mirrored_descriptors, mirrored_points = data["mirrored_descriptors"], data["mirrored_points"]
-        queries, start, mirrored_start = [], 0, 0
-        for item in meta:
-            end, mirrored_end = start + sum(item["counts"]), mirrored_start + sum(item["mirrored_counts"])
-            queries.append(Query(**item, descriptors=descriptors[start:end], points=points[start:end],
-                                 mirrored_descriptors=mirrored_descriptors[mirrored_start:mirrored_end], mirrored_points=mirrored_points[mirrored_start:mirrored_end]))
-            start, mirrored_start = end, mirrored_end
-        return queries
-    wanted = [(e["path"], e["kind"], f"{e['kind']}:{e['content']}", e["alteration"], suite / e["path"]) for e in entries if e["alteration"] not in ("reference", "negative")]
-    wanted += [(name, kind, "", "unrelated", p) for name, kind, p in unrelated_media(corpus, suite, cache / "unrelated")]
-    queries = []
-    for position, (name, kind, content, alteration, source) in enumerate(wanted, 1):
-        print(f"  [{position}/{len(wanted)}] query {name}", file=log, flush=True)
-        queries.append(_query_of(name, kind, content, alteration, source))
-    meta = [{k: getattr(q, k) for k in ("name", "kind", "content", "alteration", "timestamps", "counts", "extract_seconds", "mirrored_counts")} for q in queries]
-    partial = cache / "queries.partial.npz"
-    np.savez(partial, descriptors=np.concatenate([q.descriptors for q in queries]), points=np.concatenate([q.points for q in queries]),
-             mirrored_descriptors=np.concatenate([q.mirrored_descriptors for q in queries]), mirrored_points=np.concatenate([q.mirrored_points for q in queries]),
-             meta=np.frombuffer(json.dumps(meta).encode(), np.uint8))
-    os.replace(partial, path)
-    return queries
+if __name__ == "__main__":
+    sys.exit(main())

@@ -62,7 +62,7 @@ VIDEO_NEGATIVE_PANS = {
 }
 # Unrelated photographs that share the frame with a known picture in composite edits (split
 # screen, 2x2 collage): none of them is a reference, and make bench-second-stage holds them out of
-# its filler (bench/second_stage.py, UNRELATED_PHOTOS), where a composite would otherwise show
+# its filler (bench/second_stage_data.py, UNRELATED_PHOTOS), where a composite would otherwise show
 # known filler content beside the reference and its match to that filler count as false.
 COMPOSITE_FILLERS = (
     "images/debian-mate-nature/TwoWings.jpg",

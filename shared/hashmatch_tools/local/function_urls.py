@@ -27,7 +27,9 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from hashmatch_tools.local.stack import ACCOUNT_ID, FunctionSpec, LocalIdentity
+from hashmatch_tools.local.functions import FunctionSpec
+from hashmatch_tools.local.identities import LocalIdentity
+from hashmatch_tools.local.server import ACCOUNT_ID
 
 SERVICE = "lambda"
 MAX_CLOCK_SKEW_SECONDS = 300  # what SigV4 allows

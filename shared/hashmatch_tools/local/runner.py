@@ -25,8 +25,9 @@ from unittest import mock
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
-from hashmatch_tools.local.stack import ACCOUNT_ID, EventSource, FunctionSpec, LocalStack, StreamSource
-from hashmatch_tools.stack_outputs import export_lines
+from hashmatch_tools.local.functions import EventSource, FunctionSpec, StreamSource
+from hashmatch_tools.local.server import ACCOUNT_ID
+from hashmatch_tools.local.stack import LocalStack
 
 _SQS_RECEIVE_MAX = 10
 STREAM_POLL_SECONDS = 0.25
@@ -399,34 +400,3 @@ def local_pipeline(parameters: dict[str, str] | None = None, log_stream: TextIO 
         finally:
             runner.stop()
             runner.stop_function_urls()
-
-
-def main() -> int:
-    """Run the local stack with background pollers until interrupted (for trying things by hand)."""
-    import signal
-
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the server on SIGTERM too
-    with local_pipeline() as (stack, runner):
-        print("local stack up; in another shell:")
-        for name, value in stack.environment.items():
-            print(f"  export {name}={value}")
-        outputs = {name: stack.output(name) for name in stack.template.get("Outputs", {})}
-        # The stack resources the `hashmatch` commands default to (hashmatch_tools.stack_outputs).
-        for line in export_lines(outputs):
-            print(f"  {line}")
-        for name, value in outputs.items():
-            print(f"  # {name}: {value}")
-        print("identities the function URLs accept (sign with these keys; `testing` is the operator's):")
-        for identity in stack.identities:
-            print(f"  # {identity.name}: AWS_ACCESS_KEY_ID={identity.access_key} AWS_SECRET_ACCESS_KEY={identity.secret_key}  ({identity.arn})")
-        print("Ctrl-C to stop.", flush=True)
-        runner.start()
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,7 +9,7 @@ from hashmatch.aws.settings import RetroMatchEngine
 from hashmatch.vocabulary import TakedownMode
 from hashmatch.usecases.take_down import TakedownOutcome
 from hashmatch.vocabulary import CannotCheckAction, CannotCheckReason
-from hashmatch_tools.local.stack import load_template
+from hashmatch_tools.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[3]
 

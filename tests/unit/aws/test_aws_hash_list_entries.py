@@ -6,7 +6,8 @@ import hashlib
 
 from tests.aws_fakes import FakeTable
 from hashmatch.aws.hash_set.entries import HashListEntries, stored_entries
-from hashmatch.hash_set.lists import EntryStatus, HashListEntry, ListedSignal
+from hashmatch.hash_set.lists import EntryStatus, HashListEntry
+from hashmatch.vocabulary import ListedSignal
 from hashmatch.vocabulary import Action
 
 

@@ -16,7 +16,8 @@ from hashmatch.aws.hash_set.indexer import SnapshotIndexer
 from hashmatch.aws.hash_set.live import LiveHashSet
 from hashmatch.aws.hash_set.store import MANIFEST_KEY, Manifest, ManifestChanged, SnapshotStore
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
-from hashmatch.hash_set.lists import HashListEntry, ListedSignal
+from hashmatch.hash_set.lists import HashListEntry
+from hashmatch.vocabulary import ListedSignal
 from hashmatch.vocabulary import Action, Stage
 from hashmatch.aws.hash_set.live import version_from_table
 from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD

@@ -15,7 +15,8 @@ from botocore.stub import Stubber
 from tests.aws_fakes import FakeS3, real_client
 from hashmatch.aws.upload_objects import digest_upload, read_upload, upload_of_s3_record
 from hashmatch.uploads import Upload, UploadGone
-from hashmatch.errors import MediaError, RejectReason
+from hashmatch.errors import MediaError
+from hashmatch.vocabulary import RejectReason
 
 EVENTS = Path(__file__).resolve().parents[3] / "events"
 BUCKET = "uploads"

@@ -23,8 +23,9 @@ from typing import Callable, Iterable, Iterator
 from boto3.dynamodb.conditions import Key
 
 from hashmatch.aws.dynamo import from_item, items, to_item
-from hashmatch.hash_set.lists import BadLine, EntryStatus, HashListEntry, ListedSignal
-from hashmatch.vocabulary import Action
+from hashmatch.hash_set.lists import BadLine, EntryStatus, HashListEntry
+from hashmatch.vocabulary import ListedSignal
+from hashmatch.vocabulary import Action, strongest
 
 PROVENANCE_PREFIX = "source#"
 ALLOW_ITEM = "allow"
@@ -80,7 +81,7 @@ class StoredEntry:
     @property
     def action(self) -> Action:
         """Quarantine when any source asks for it, otherwise review."""
-        return Action.QUARANTINE if Action.QUARANTINE in self.actions else Action.REVIEW
+        return strongest(self.actions)
 
     @property
     def added_at(self) -> str:

@@ -16,7 +16,7 @@ from hashmatch.aws.hash_set.store import Manifest, ManifestChanged, ManifestRead
 from hashmatch.aws.hash_set.table import RESERVED_PREFIX, HashSetTable
 from hashmatch.clock import now
 from hashmatch.hash_set.snapshot import HashSetChanges, HashSetSnapshot, KnownItem
-from hashmatch.matching.local_features.orb import LocalFeatureIndex
+from hashmatch.matching.local_features.index import LocalFeatureIndex
 from hashmatch.matching.local_features.stage import local_feature_index
 
 # References whose features the indexer reads at a time while it builds a local-feature snapshot.

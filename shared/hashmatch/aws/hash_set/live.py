@@ -21,7 +21,7 @@ from hashmatch.aws.hash_set.store import Manifest, SnapshotStore, StoredObject, 
 from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch.hash_set.snapshot import HashSetSnapshot, HashSetView, KnownItem
 from hashmatch.matching.assembly import HashSetVersion, hash_set_matcher
-from hashmatch.matching.local_features.orb import LocalFeatureIndex, LocalFeatureLayers
+from hashmatch.matching.local_features.index import LocalFeatureIndex, LocalFeatureLayers
 from hashmatch.matching.local_features.stage import LocalFeatureStage, local_feature_index
 from hashmatch.model import FrameFeatures
 

@@ -36,7 +36,7 @@ from botocore.exceptions import ClientError
 
 from hashmatch.aws.s3_objects import CHANGED_CODES, error_code, is_missing, object_address
 from hashmatch.hash_set.snapshot import HashSetChanges, HashSetSnapshot, KnownItem
-from hashmatch.matching.local_features.orb import LocalFeatureIndex
+from hashmatch.matching.local_features.index import LocalFeatureIndex
 
 MANIFEST_KEY = "hash-set/manifest.json"
 SNAPSHOTS_PREFIX = "hash-set/snapshots/"

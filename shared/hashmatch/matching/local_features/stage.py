@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Callable, Hashable, Iterable, Mapping, Sequence
 
 from hashmatch.hash_set.frame_index import FrameMatch
-from hashmatch.matching.local_features.orb import MIN_INLIERS, SEARCH_THREADS, LocalFeatureIndex, features_of_detail_picture, in_threads
+from hashmatch.matching.local_features.index import LocalFeatureIndex
+from hashmatch.matching.local_features.orb import MIN_INLIERS, SEARCH_THREADS, features_of_detail_picture, in_threads
 from hashmatch.hash_set.snapshot import KnownItem
 from hashmatch.matching.matcher import DetailPictureLoader, StageFindings
 from hashmatch.model import FrameFeatures, MediaHashes

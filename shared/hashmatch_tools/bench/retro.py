@@ -14,7 +14,7 @@ What it does, in one run:
      frame against every reference frame, no chunk probes). Prints the time of each, their ratio,
      the data the query reads (the compressed Parquet column chunks of the columns it names, per
      table reference: what Athena bills), the recall of the planted uploads and the false positives.
-Usage: python scripts/bench_retro.py [--uploads 1000000] [--reference-frames 60,600] [--out docs/retro-match.md]
+Usage: python -m hashmatch_tools.bench.retro [--uploads 1000000] [--reference-frames 60,600] [--out docs/retro-match.md]
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ import pyarrow.parquet as pq
 from hashmatch.upload_log.duckdb_engine import DuckDbEngine
 from hashmatch.upload_log.retro_match import RETRO_CANDIDATES_SQL, RETRO_ROWS_SQL, retro_match
 from hashmatch.hash_set.snapshot import ENTRY_KIND, KnownItemState, KnownItem
+from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 from hashmatch.upload_log.records import FRAME_COLUMNS, FRAMES_TABLE, UPLOAD_COLUMNS, UPLOADS_TABLE, hash_words, object_key
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]  # the repository: shared/hashmatch_tools/bench/<this file>
 CACHE = ROOT / ".cache" / "bench-retro"
 FRAMES = 10
 # The planted copies are cut from the reference's first COPIED_FRAMES frames, so every reference size (its first N frames) holds them.
@@ -204,14 +205,14 @@ def timed(function, repeats: int):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m hashmatch_tools.bench.retro", description=__doc__.splitlines()[0])
     parser.add_argument("--uploads", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--batch", type=int, default=10_000, help="uploads per log file (the log writer's batch)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--reference-frames", type=lambda text: [int(n) for n in text.split(",")], default=[60, 600], help=f"reference sizes to run, comma-separated (at most {LONGEST_REFERENCE})")
     parser.add_argument("--threads", type=int, default=0, help="DuckDB threads (default: every CPU)")
-    parser.add_argument("--no-lookup", action="store_true", help="skip the lookup API's latency (scripts/bench_lookup.py)")
+    parser.add_argument("--no-lookup", action="store_true", help="skip the lookup API's latency (hashmatch_tools.bench.lookup)")
     parser.add_argument("--out", type=Path, help="write the table between the make bench-retro marks of this file")
     args = parser.parse_args()
 
@@ -249,9 +250,9 @@ def main() -> int:
     for size in args.reference_frames:
         reference = KnownItemState(KnownItem(f"bench-reference-{size}", ("known video",), "bench", "video", duration=2.0 * size), frames=tuple((2.0 * i, h) for i, h in enumerate(planted["reference"][:size])))
         states = [reference, listed_pdq, listed_sha]
-        new_seconds, run = timed(lambda: retro_match(engine, states, since_day), args.repeats)
+        new_seconds, run = timed(lambda: retro_match(engine, states, since_day, PDQ_CONFIDENT_MATCH_THRESHOLD), args.repeats)
         probes = engine.query("SELECT count(*) AS n FROM retro_probes WHERE run_id = ? AND kind <> 'upload'", [run.run_id])[0]["n"]
-        old_seconds, brute = timed(lambda: {row["upload_id"] for row in engine.query(BRUTE_FORCE_SQL, [run.run_id, since_day, 50, 31])}, 1)
+        old_seconds, brute = timed(lambda: {row["upload_id"] for row in engine.query(BRUTE_FORCE_SQL, [run.run_id, since_day, 50, PDQ_CONFIDENT_MATCH_THRESHOLD])}, 1)
         matched = {m.logged.upload["upload_id"] for m in run.matches}
         recall = len(matched & should) / len(should)
         false_positives = matched - should
@@ -264,8 +265,8 @@ def main() -> int:
         )
         print(lines[-1], flush=True)
     if not args.no_lookup:
-        lookup = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_lookup.py")], capture_output=True, text=True, timeout=1800)
-        lines += ["", "Lookup API (`scripts/bench_lookup.py`, warm, local stack over HTTP):", "", "```", lookup.stdout.strip() or lookup.stderr.strip()[-2000:], "```"]
+        lookup = subprocess.run([sys.executable, "-m", "hashmatch_tools.bench.lookup"], capture_output=True, text=True, timeout=1800)
+        lines += ["", "Lookup API (`python -m hashmatch_tools.bench.lookup`, warm, local stack over HTTP):", "", "```", lookup.stdout.strip() or lookup.stderr.strip()[-2000:], "```"]
     text = "\n".join(lines)
     print(text)
     if args.out:

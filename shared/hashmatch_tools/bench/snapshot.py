@@ -6,13 +6,13 @@ Two parts, both over real HTTP against moto's server (the local stack built from
      matcher's cold start from the snapshot), then one change: the indexer's run and a warm
      matcher's refresh, against the old way's full reload.
   2. A snapshot of --sizes entries (random hashes plus clustered near-duplicates, as in
-     bench_index.py), written to the snapshot bucket: a matcher's cold start (manifest + snapshot
+     hashmatch_tools.bench.index), written to the snapshot bucket: a matcher's cold start (manifest + snapshot
      GET + ready index) and its memory, one change on top (indexer run, matcher refresh), and the
      indexer folding the changes into a new snapshot (compaction) and writing it.
 The table part stays at a size moto fills and scans in minutes (its consistent scan costs about
 1 ms an item here, slower than DynamoDB's, so the old way's figures are moto's); the snapshot part
 does not need the table to hold its entries (the matcher never reads them from it).
-Usage: python scripts/bench_snapshot.py [--table-entries 20000] [--sizes 1000000] [--out docs/snapshot-bench.md]
+Usage: python -m hashmatch_tools.bench.snapshot [--table-entries 20000] [--sizes 1000000] [--out docs/snapshot-bench.md]
 """
 
 from __future__ import annotations
@@ -31,22 +31,20 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_index import make_data  # noqa: E402  (the same data as the index bench)
-
-from hashmatch.aws.hash_set.table import HashSetTable  # noqa: E402
+from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch.aws.hash_set.indexer import SnapshotIndexer
-from hashmatch.aws.hash_set.live import LiveHashSet
-from hashmatch.aws.hash_set.store import SnapshotStore  # noqa: E402
-from hashmatch.hash_set.frame_index import FrameIndex  # noqa: E402
-from hashmatch.hash_set.lists import HashListEntry, ListedSignal  # noqa: E402
-from hashmatch.model import FrameHashes, MediaHashes  # noqa: E402
-from hashmatch.hash_set.snapshot import HashSetSnapshot  # noqa: E402
-from hashmatch.vocabulary import Action  # noqa: E402
-from hashmatch_tools.local.stack import LocalStack  # noqa: E402
+from hashmatch.aws.hash_set.live import LiveHashSet, version_from_table
+from hashmatch.aws.hash_set.store import SnapshotStore
+from hashmatch.hash_set.frame_index import FrameIndex
+from hashmatch.hash_set.lists import HashListEntry
+from hashmatch.vocabulary import ListedSignal
+from hashmatch.model import FrameHashes, MediaHashes
+from hashmatch.hash_set.snapshot import HashSetSnapshot
+from hashmatch.vocabulary import Action
+from hashmatch_tools.bench.index import make_data  # the same data as the index bench
+from hashmatch_tools.local.stack import LocalStack
 from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 
-ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261201
 REPEATS = 5
 SCAN_REPEATS = 3  # moto's consistent scan costs about 1 ms an item here
@@ -99,7 +97,7 @@ class Bench:
         scan_seconds = []
         for _ in range(SCAN_REPEATS):
             gc.collect()
-            seconds, loaded = timed(self.hash_set.load)
+            seconds, loaded = timed(lambda: version_from_table(self.hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD))
             scan_seconds.append(seconds)
         probe = f"pdq:{rows[0]}"
         assert probe in loaded
@@ -122,7 +120,7 @@ class Bench:
         apply_seconds, _ = timed(lambda: indexer.apply([changed]))
         refresh_seconds, loaded = timed(matcher.get)
         assert changed in loaded
-        reload_seconds, loaded = timed(self.hash_set.load)
+        reload_seconds, loaded = timed(lambda: version_from_table(self.hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD))
         assert changed in loaded
         del loaded
         say(f"one change: indexer {apply_seconds * 1000:.0f} ms, warm matcher refresh {refresh_seconds * 1000:.1f} ms; old way's reload {reload_seconds:.3f} s: {reload_seconds / refresh_seconds:.0f}x")
@@ -198,7 +196,7 @@ class Bench:
 
 
 NOTES = """
-- Old way: `HashSetTable.load()`, a consistent scan of the hash-set table into the matcher, which is
+- Old way: `version_from_table` (aws/hash_set/live.py), a consistent scan of the hash-set table into the matcher, which is
   what a matcher did on every cold start and after every change before the snapshot. New way:
   `LiveHashSet.get()`, the manifest and the snapshot read from S3, the index ready to search.
 - The table rows hold PDQ list entries imported as an operator imports a list. moto's scan costs
@@ -223,7 +221,7 @@ NOTES = """
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m hashmatch_tools.bench.snapshot", description=__doc__.splitlines()[0])
     parser.add_argument("--table-entries", type=int, default=20_000)
     parser.add_argument("--sizes", default="1000000", help="snapshot sizes, comma-separated (default 1000000)")
     parser.add_argument("--out", type=Path, help="also write the table as Markdown here")

@@ -5,7 +5,7 @@ are scenes of video-like frames a few bits from their scene's centre, a few of t
 with matches planted at distances spread over 0..31 for every query. Every index is built,
 snapshotted, loaded and queried on the same data and queries in the same run, so the ratios hold
 on a shared, noisy machine where absolute milliseconds drift.
-Usage: python scripts/bench_index.py [--sizes 1000000,10000000] [--out docs/index-bench.md]
+Usage: python -m hashmatch_tools.bench.index [--sizes 1000000,10000000] [--out docs/index-bench.md]
 FAISS (faiss-cpu, installed by `make bench-index` from requirements/bench.txt) is for comparison only: the matcher's index is numpy.
 """
 
@@ -28,7 +28,7 @@ import numpy as np
 from hashmatch.hash_set.pdq_index import PdqIndex
 from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]  # the repository: shared/hashmatch_tools/bench/<this file>
 RADIUS = PDQ_CONFIDENT_MATCH_THRESHOLD
 SEED = 20240531
 
@@ -413,7 +413,7 @@ def targets(size: int, ours: Result) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m hashmatch_tools.bench.index", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000000,10000000", help="comma-separated entry counts")
     parser.add_argument("--out", default=str(ROOT / "docs" / "index-bench.md"), help="markdown report ('' for none)")
     parser.add_argument("--no-faiss", action="store_true", help="measure PdqIndex only")
@@ -457,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     header = [
         "# PDQ index benchmark",
         "",
-        f"Run {datetime.date.today().isoformat()} with `make bench-index` (`python scripts/bench_index.py --sizes {args.sizes}`), "
+        f"Run {datetime.date.today().isoformat()} with `make bench-index` (`python -m hashmatch_tools.bench.index --sizes {args.sizes}`), "
         f"{elapsed / 60:.1f} minutes in all.",
         "",
         "How PdqIndex works (multi-index hashing: 11 chunks of 23 bits, each probed within 2 bits; why it is exact; its memory "

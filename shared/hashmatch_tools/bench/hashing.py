@@ -1,14 +1,14 @@
 """`make bench`: upload hashing against the vPDQ way and against bare decoding, as whole processes in one run.
 
-Each kind of work (hashmatch_tools/bench/processes.py) runs as its own process, so imports and
+Each kind of work (processes.py beside this module) runs as its own process, so imports and
 start-up count as they do for a real caller; its peak memory is the process's own maximum
 resident size. Ratios are taken within the run, so they stay comparable on a shared, noisy
 machine where absolute seconds do not.
 
 Videos: the corpus sample videos, and 3-minute 720p and 1080p H.264 videos with 2 s and 8 s
-GOPs that hashmatch_tools/bench/videos.py makes from the corpus photographs (cached in
+GOPs that videos.py beside this module makes from the corpus photographs (cached in
 .cache/bench); then a 60-minute 1080p upload against the hasher's timeout.
-Usage: python scripts/bench_hashing.py [--out docs/sampling.md] [--quick] [--repeats N]
+Usage: python -m hashmatch_tools.bench.hashing [--out docs/sampling.md] [--quick] [--repeats N]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 
 from hashmatch_tools.bench.videos import BenchVideo, ensure, probe
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]  # the repository: shared/hashmatch_tools/bench/<this file>
 CORPUS = ROOT.parent / "shared" / "corpus"
 SAMPLES = CORPUS / "videos" / "tmk-sample-videos"
 CACHE = ROOT / ".cache" / "bench"
@@ -100,7 +100,7 @@ def loop_filter_effect(path: Path) -> tuple[float, float, int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m hashmatch_tools.bench.hashing", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="write the tables into this markdown file, between its `make bench` marks")
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement; the median is reported")
     parser.add_argument("--quick", action="store_true", help="the made videos only, one run each, no hour-long video")

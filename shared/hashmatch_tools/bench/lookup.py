@@ -2,7 +2,7 @@
 
 It starts a local stack (moto's server, every resource of template.yaml, the function URL served
 by the runner), publishes --entries random PDQ list entries as the hash set's snapshot (as
-bench_snapshot.py does: importing thousands through moto's table and stream takes minutes), adds
+hashmatch_tools.bench.snapshot does: importing thousands through moto's table and stream takes minutes), adds
 one reference picture through the table and lets the indexer publish it on top, then sends --requests requests of
 --hashes hashes each (one near a list entry, one a frame of the reference, the rest random) as the
 local partner role, after --warmup requests that are not counted (the first loads the handler and
@@ -10,7 +10,7 @@ the snapshot). Each request is timed on the client around the whole round trip: 
 HTTP to 127.0.0.1, the local signature check, the handler (its throttle update, an UpdateItem
 to moto over HTTP; the manifest check every HashSetRefreshSeconds; the search) and the answer.
 LookupHashesPerMinute is raised for the run so that the bench measures answers, not refusals.
-Usage: python scripts/bench_lookup.py [--entries 3000] [--requests 200] [--hashes 10] [--warmup 20]
+Usage: python -m hashmatch_tools.bench.lookup [--entries 3000] [--requests 200] [--hashes 10] [--warmup 20]
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch.aws.hash_set.indexer import SnapshotIndexer
 from hashmatch.aws.hash_set.store import SnapshotStore
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
-from hashmatch.hash_set.lists import HashListEntry, ListedSignal
+from hashmatch.hash_set.lists import HashListEntry
+from hashmatch.vocabulary import ListedSignal
 from hashmatch.hash_set.snapshot import HashSetSnapshot
 from hashmatch_tools.references import add_reference
 from hashmatch_tools.local.runner import local_pipeline
@@ -60,7 +61,7 @@ def made_picture(path: Path, rng: np.random.Generator) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m hashmatch_tools.bench.lookup", description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=3000)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--hashes", type=int, default=10)
@@ -96,7 +97,7 @@ def main() -> int:
             status, answer, _ = post_lookup(url, body, credentials, stack.region)
             took = time.perf_counter() - begun
             if status != 200:
-                raise SystemExit(f"bench_lookup: the lookup API answered {status}: {answer}")
+                raise SystemExit(f"hashmatch_tools.bench.lookup: the lookup API answered {status}: {answer}")
             return took
 
         cold = timed()

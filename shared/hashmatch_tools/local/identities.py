@@ -1,0 +1,43 @@
+"""The IAM identities of the local stack: whose keys sign what, since moto checks no signature and the local function URLs stand in for IAM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hashmatch_tools.local.server import ACCOUNT_ID
+
+# Another account, for callers from outside (a partner's role).
+PARTNER_ACCOUNT_ID = "210987654321"
+# The role whose sessions see labels in the local stack's lookup API (LookupLabelsRoleNames).
+LABELS_READER_ROLE = "hashmatch-labels-reader"
+# The role whose sessions may restore uploads through RestoreUploadFunctionUrl (RestoreRoleName).
+RESTORER_ROLE = "hashmatch-restorer"
+
+
+@dataclass(frozen=True)
+class LocalIdentity:
+    """An IAM identity the local function URLs accept: requests signed with its keys are its (IAM's part, locally)."""
+
+    name: str
+    access_key: str
+    secret_key: str
+    arn: str
+    user_id: str  # what IAM reports as callerId/userId: AIDA... for a user, AROA...:session for a role session
+
+    @property
+    def account(self) -> str:
+        return self.arn.split(":")[4]
+
+
+# The keys the stack's own environment exports (AWS_ACCESS_KEY_ID=testing) are the operator's, an
+# IAM user; the others are role sessions, as partners call the API.
+LOCAL_IDENTITIES = (
+    LocalIdentity("operator", "testing", "testing", f"arn:aws:iam::{ACCOUNT_ID}:user/local-operator", "AIDALOCALOPERATOR0001"),
+    LocalIdentity("labels-reader", "ASIALOCALLABELSREADER", "labels-reader-secret", f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{LABELS_READER_ROLE}/local", "AROALOCALLABELSREADER:local"),
+    LocalIdentity("partner", "ASIALOCALPARTNER0001", "partner-secret", f"arn:aws:sts::{PARTNER_ACCOUNT_ID}:assumed-role/hashmatch-partner/local", "AROALOCALPARTNER0001:local"),
+    # A role of another account that took the labels role's name: it must not see labels.
+    LocalIdentity("impostor", "ASIALOCALIMPOSTOR001", "impostor-secret", f"arn:aws:sts::{PARTNER_ACCOUNT_ID}:assumed-role/{LABELS_READER_ROLE}/local", "AROALOCALIMPOSTOR001:local"),
+    # An operator who assumed the restore role (hashmatch admin restore signs as this).
+    LocalIdentity("restorer", "ASIALOCALRESTORER001", "restorer-secret", f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{RESTORER_ROLE}/local", "AROALOCALRESTORER001:local"),
+)
+OPERATOR = LOCAL_IDENTITIES[0]

@@ -1,0 +1,122 @@
+"""The one rule that decides whether a match or a hold of an upload is published, as the live matcher and retro-match ask it.
+
+The audit trail is the real DynamoDB adapter on moto's in-process mock, made as template.yaml makes the AuditTable.
+"""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from hashmatch.audit import AuditEvent, ExemptionScope
+from hashmatch.aws.audit_table import AuditTable
+from hashmatch.uploads import Upload
+from hashmatch.usecases.check_upload import Publication, publication, retro_record_id
+from hashmatch.vocabulary import CannotCheckAction
+
+SHA256 = "ab" * 32
+UPLOAD = Upload.from_object("uploads", "user uploads/clip.mp4", "v2")
+MATCH_ID = "6f2d3c1e-8a4b-5d7e-9f10-2a3b4c5d6e7f"
+
+
+@pytest.fixture(scope="module")
+def dynamodb():
+    with mock_aws():
+        yield boto3.resource("dynamodb", region_name="eu-west-1")
+
+
+@pytest.fixture
+def audit(dynamodb, request):
+    table = dynamodb.create_table(
+        TableName=f"audit-{request.node.name[:180]}".replace("[", "-").replace("]", ""),
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "upload_id", "AttributeType": "S"}, {"AttributeName": "event", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "upload_id", "KeyType": "HASH"}, {"AttributeName": "event", "KeyType": "RANGE"}],
+    )
+    return AuditTable(table)
+
+
+def exempt(audit: AuditTable, scope: ExemptionScope, bucket: str = "uploads", key: str = "user uploads/clip.mp4") -> None:
+    audit.exempt(SHA256, scope=scope, bucket=bucket, key=key, reinstated="s3://uploads/user uploads/clip.mp4?versionId=v1", reason="complaint upheld", requested_by="reviewer")
+
+
+def test_a_match_of_bytes_nobody_reinstated_is_published(audit):
+    assert publication(audit, UPLOAD, SHA256).publication == Publication.PUBLISH
+
+
+def test_a_match_of_bytes_reinstated_at_this_key_is_exempted(audit):
+    exempt(audit, ExemptionScope.UPLOAD)
+
+    decided = publication(audit, UPLOAD, SHA256)
+
+    assert decided.publication == Publication.EXEMPTED and decided.exemption["scope"] == "upload"
+
+
+def test_a_match_of_the_same_bytes_at_another_key_is_published_after_an_upload_scoped_restore(audit):
+    exempt(audit, ExemptionScope.UPLOAD)
+
+    elsewhere = Upload.from_object("uploads", "someone else/clip.mp4", "v9")
+
+    assert publication(audit, elsewhere, SHA256).publication == Publication.PUBLISH
+
+
+def test_a_match_of_the_same_bytes_anywhere_is_exempted_after_a_bytes_scoped_restore(audit):
+    exempt(audit, ExemptionScope.BYTES)
+
+    elsewhere = Upload.from_object("other-bucket", "someone else/clip.mp4", "v9")
+
+    assert publication(audit, elsewhere, SHA256).publication == Publication.EXEMPTED
+
+
+def test_retro_match_asks_the_same_question_with_the_uploads_place(audit):
+    # The bug this rule closed: retro-match looked the exemption up by SHA-256 alone, so an upload-scoped one never held.
+    exempt(audit, ExemptionScope.UPLOAD)
+
+    assert publication(audit, UPLOAD, SHA256, retro_match_id=MATCH_ID).publication == Publication.EXEMPTED
+
+
+def test_a_retro_match_published_before_is_not_published_again(audit):
+    audit.record(retro_record_id(MATCH_ID), AuditEvent.RETRO_MATCHED, upload=UPLOAD.upload_id)
+
+    assert publication(audit, UPLOAD, SHA256, retro_match_id=MATCH_ID).publication == Publication.ALREADY_PUBLISHED
+
+
+def test_a_retro_match_of_an_upload_that_matched_when_checked_is_left_to_that_match(audit):
+    audit.record(UPLOAD.upload_id, AuditEvent.MATCHED, match_id="live")
+
+    assert publication(audit, UPLOAD, SHA256, retro_match_id=MATCH_ID).publication == Publication.MATCHED_LIVE
+
+
+@pytest.mark.parametrize("event", [AuditEvent.TAKEDOWN, AuditEvent.RESTORED])
+def test_a_retro_match_of_an_upload_taken_down_or_restored_is_not_published(audit, event):
+    audit.record(UPLOAD.upload_id, event)
+
+    assert publication(audit, UPLOAD, SHA256, retro_match_id=MATCH_ID).publication == Publication.TAKEN_DOWN
+
+
+def test_the_live_matcher_does_not_skip_an_upload_for_an_earlier_match_record(audit):
+    # A redelivered upload publishes under the same match id, which the publisher's idempotency absorbs.
+    audit.record(UPLOAD.upload_id, AuditEvent.MATCHED, match_id="live")
+
+    assert publication(audit, UPLOAD, SHA256).publication == Publication.PUBLISH
+
+
+def test_a_hold_is_published_unless_cannot_check_action_allows(audit):
+    assert publication(audit, UPLOAD, SHA256, hold=True).publication == Publication.PUBLISH
+    assert publication(audit, UPLOAD, SHA256, hold=True, cannot_check_action=CannotCheckAction.ALLOW).publication == Publication.ALLOWED
+
+
+def test_a_hold_of_bytes_reinstated_at_this_key_is_exempted_before_the_action_is_asked(audit):
+    exempt(audit, ExemptionScope.UPLOAD)
+
+    assert publication(audit, UPLOAD, SHA256, hold=True, cannot_check_action=CannotCheckAction.ALLOW).publication == Publication.EXEMPTED
+
+
+def test_a_hold_of_a_hash_only_request_has_nothing_to_hold(audit):
+    assert publication(audit, Upload("hash-only-1"), SHA256, hold=True).publication == Publication.NOT_AN_OBJECT
+
+
+def test_a_match_of_a_hash_only_request_is_published(audit):
+    # Hash-only requests are matched and published (bucket null); the takedown leaves them alone.
+    assert publication(audit, Upload("hash-only-1"), SHA256).publication == Publication.PUBLISH
