@@ -89,4 +89,4 @@ def test_check_in_a_shell_with_the_exports_asks_the_local_lookup_api(export_bloc
     finished = in_a_shell_with(export_block, [sys.executable, "-m", "hashmatch_tools.cli", "check", "--hashes", "-"], tmp_path, stdin=f"sha256:{digest}\n")
 
     assert (finished.returncode, finished.stderr) == (0, "")
-    assert finished.stdout.splitlines() == [f"no\t-\tsha256\t{digest}"]
+    assert finished.stdout.splitlines() == [f"no\t-\tsha256\t{digest}\t-"]  # "-": a hash given on its own, no file
