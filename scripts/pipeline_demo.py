@@ -295,9 +295,9 @@ def shared_list(demo: Demo, listed: Item, corpus: Path | None) -> int:
     lines += [f"{pdq},9990001,2026-11-30T12:00:00+0000,demo_listed media_type_photo\n", "TMK1FVECPDQF|AAAA\n", f"{pdq[:40]},9990002,2026-11-30T12:00:00+0000,demo\n"]
     listing.write_text("".join(lines))
     options = ["--endpoint-url", demo.stack.endpoint_url, "--region", demo.stack.region, "--table", demo.stack.ref("HashSetTable"), "--added-by", "demo"]
-    say(f"$ hashmatch hashset import {listing.name} --source 'partner list' --action quarantine")
+    say(f"$ hashmatch admin hashset import {listing.name} --source 'partner list' --action quarantine")
     hashset.main([*options, "import", str(listing), "--source", "partner list", "--action", "quarantine", "--no-progress"])
-    say(f"$ hashmatch hashset import {listing.name} --source 'partner list' --action quarantine   (again: nothing lands twice)")
+    say(f"$ hashmatch admin hashset import {listing.name} --source 'partner list' --action quarantine   (again: nothing lands twice)")
     hashset.main([*options, "import", str(listing), "--source", "partner list", "--action", "quarantine", "--no-progress"])
     copy = Item(f"{Path(listed.name).stem}-reencoded.jpg", reencoded(listed.data))
     # A change reaches a warm matcher through the table's stream, the indexer and the snapshot's
@@ -309,7 +309,7 @@ def shared_list(demo: Demo, listed: Item, corpus: Path | None) -> int:
         if command:
             if step == "removed":
                 hashset.main([*options, "allow", pdq, "--undo"])
-            say(f"$ hashmatch hashset {' '.join(command[:2])} ...")
+            say(f"$ hashmatch admin hashset {' '.join(command[:2])} ...")
             changed = time.perf_counter()
             hashset.main([*options, *command])
         demo.until_matcher_has(f"pdq:{pdq}", present=step == "listed")

@@ -1,57 +1,34 @@
-"""The `hashmatch` command: hash media files, compare uploads with a reference, manage a stack's hash set."""
+"""The `hashmatch` command: hash media files, compare uploads with a reference, match them against hash sets, ask a stack, and the operators' commands.
+
+    hashmatch hash PATH... [--json [--features] | --lookup-request] [--role upload|reference]
+    hashmatch compare REFERENCE QUERY... [--json]
+    hashmatch index build LIST_OR_MEDIA... -o SNAPSHOT       (hashmatch_tools.offline)
+    hashmatch match (--index SNAPSHOT | --hash-list LIST ...) [--hashes FILE] [MEDIA...]
+    hashmatch check --hashes FILE                            (hashmatch_tools.lookup_client)
+    hashmatch admin COMMAND ...                              (hashmatch_tools.admin: a stack's hash set, restores, holds, dead letters)
+
+PATH, QUERY, LIST_OR_MEDIA and MEDIA may be folders: their files are taken in sorted order, hidden
+ones skipped. What every command promises (exit status 2 and one `hashmatch: error:` line per bad
+input, progress on stderr only when it is a terminal, outputs written whole): hashmatch_tools.contract.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-import time
-from typing import Sequence, TextIO
+from typing import Sequence
 
 from hashmatch import __version__
 from hashmatch.errors import MediaError
 from hashmatch.matching.local_features.orb import extract_with_insets
-from hashmatch_tools.matching import two_stage_matcher
-from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 from hashmatch.media.hashing import hash_media
 from hashmatch.model import MediaHashes
-from hashmatch_tools import admin, hashset, lookup_client, offline
-from hashmatch_tools.matching import detail_pictures_of, hash_reference
+from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 from hashmatch.vocabulary import Role
-
-EXIT_OK = 0
-EXIT_BAD_INPUT = 2
-
-
-class Progress:
-    """Progress lines on stderr: shown on a terminal (or with --progress), never mixed into stdout."""
-
-    def __init__(self, stream: TextIO, enabled: bool | None):
-        self.stream = stream
-        self.enabled = stream.isatty() if enabled is None else enabled
-
-    def step(self, position: int, total: int, path: str, what: str) -> float:
-        if self.enabled:
-            print(f"[{position}/{total}] {what} {path} ...", file=self.stream, flush=True)
-        self._last = time.monotonic()
-        return self._last
-
-    def fraction(self, done: float) -> None:
-        """Within one long video: a percentage line at most every 2 seconds."""
-        now = time.monotonic()
-        if self.enabled and now - getattr(self, "_last", now) >= 2.0:
-            print(f"      {100 * done:.0f} %", file=self.stream, flush=True)
-            self._last = now
-
-    def done(self, started: float, hashes: MediaHashes) -> None:
-        if self.enabled:
-            took = time.monotonic() - started
-            print(f"      {hashes.kind}, {hashes.duration:.1f} s, {len(hashes.frames)} frames hashed in {took:.2f} s", file=self.stream, flush=True)
-
-
-def _error(path: str, error: Exception) -> None:
-    message = str(error).splitlines()[0] if str(error) else type(error).__name__
-    print(f"hashmatch: error: {path}: {message}", file=sys.stderr, flush=True)
+from hashmatch_tools import admin, lookup_client, offline
+from hashmatch_tools.contract import BadInput, CommandParser, Problems, Progress, add_progress_options, reason_of, run, walk
+from hashmatch_tools.matching import detail_pictures_of, hash_reference, two_stage_matcher
 
 
 def _hash_one(path: str, role: Role, progress: Progress) -> MediaHashes:
@@ -60,58 +37,62 @@ def _hash_one(path: str, role: Role, progress: Progress) -> MediaHashes:
     return hash_media(path, role=role, progress=progress.fraction)
 
 
-def _print_hashes_text(path: str, hashes: MediaHashes) -> None:
+def _print_hashes_text(path: str, hashes: MediaHashes, with_features: bool) -> None:
     print(f"{path}\t{hashes.kind}\t{hashes.format}\t{hashes.width}x{hashes.height}\t{hashes.duration:.3f}s\tmd5={hashes.md5}\tsha256={hashes.sha256}")
     for frame in hashes.frames:
         extras = "".join(f"\t{name}={value}" for name, value in frame.signals.items())
         print(f"  {frame.timestamp:9.3f}\tpdq={frame.pdq}\tquality={frame.quality}{extras}")
+    if with_features:
+        for frame in hashes.features:
+            print(f"  {frame.timestamp:9.3f}\tlocal features: {len(frame.features)} keypoints")
 
 
 def command_hash(args: argparse.Namespace) -> int:
+    if args.features and args.lookup_request:
+        raise BadInput("--features", "a lookup request carries no local features (use --json --features)")
+    problems = Problems()
+    paths = list(walk(args.paths, problems))
     progress = Progress(sys.stderr, args.progress)
-    status = EXIT_OK
-    for position, path in enumerate(args.paths, 1):
-        started = progress.step(position, len(args.paths), path, "hashing")
+    # Local features only when asked for (a picture's are ~48 KB of base64): those of the frames
+    # the second stage would use, whatever the role.
+    features = extract_with_insets if args.features else None
+    for position, path in enumerate(paths, 1):
+        started = progress.step(position, len(paths), path, "hashing")
         try:
-            # Printed with the local features of the frames the second stage would use, whatever the role.
-            # Local features only where they are printed (--json): a lookup request has none.
-            features = None if args.lookup_request else extract_with_insets
             hashes = hash_media(path, role=args.role, features=features, keep_detail_pictures=False, progress=progress.fraction)
         except MediaError as error:
-            _error(path, error)
-            status = EXIT_BAD_INPUT
+            problems(path, reason_of(error))
             continue
         progress.done(started, hashes)
         if args.lookup_request:
-            print(json.dumps(lookup_client.lookup_request_of(hashes).to_dict()), flush=True)
+            print(json.dumps({"path": path, **lookup_client.lookup_request_of(hashes).to_dict()}), flush=True)
         elif args.json:
-            print(json.dumps({"path": path, **hashes.to_dict(with_variants=False)}), flush=True)
+            print(json.dumps({"path": path, **hashes.to_dict(with_variants=False, with_features=args.features)}), flush=True)
         else:
-            _print_hashes_text(path, hashes)
-    return status
+            _print_hashes_text(path, hashes, args.features)
+    return problems.status
 
 
 def command_compare(args: argparse.Namespace) -> int:
+    problems = Problems()
+    queries = list(walk(args.queries, problems))
     progress = Progress(sys.stderr, args.progress)
-    total = 1 + len(args.queries)
+    total = 1 + len(queries)
     started = progress.step(1, total, args.reference, "hashing reference")
     try:
         reference = _hash_one(args.reference, Role.REFERENCE, progress)
     except MediaError as error:
-        _error(args.reference, error)
-        return EXIT_BAD_INPUT
+        raise BadInput(args.reference, reason_of(error)) from None
     progress.done(started, reference)
     matcher = two_stage_matcher({args.reference: reference}, PDQ_CONFIDENT_MATCH_THRESHOLD)
     if not args.json:
         print("match\tquery%\treference%\tquery")
-    status = EXIT_OK
-    for position, path in enumerate(args.queries, 2):
+    for position, path in enumerate(queries, 2):
         started = progress.step(position, total, path, "hashing")
         try:
             query = _hash_one(path, Role.UPLOAD, progress)
         except MediaError as error:
-            _error(path, error)
-            status = EXIT_BAD_INPUT
+            problems(path, reason_of(error))
             continue
         progress.done(started, query)
         verdict = matcher.verdict(query, args.reference, detail_pictures_of(query))
@@ -120,42 +101,37 @@ def command_compare(args: argparse.Namespace) -> int:
         else:
             word = "MATCH" if verdict.match else "no"
             print(f"{word}\t{verdict.query_match_percent:.1f}\t{verdict.reference_match_percent:.1f}\t{path}", flush=True)
-    return status
+    return problems.status
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hashmatch", description="Perceptual hashes (PDQ first) of images and videos, and verdicts against a reference.")
+    parser = CommandParser(prog="hashmatch", description="Perceptual hashes (PDQ first) of images and videos, and verdicts against a reference or a hash set.")
     parser.add_argument("--version", action="version", version=f"hashmatch {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def common(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--json", action="store_true", help="one JSON object per line on stdout")
-        shown = sub.add_mutually_exclusive_group()
-        shown.add_argument("--progress", dest="progress", action="store_true", default=None, help="show progress on stderr (default: when stderr is a terminal)")
-        shown.add_argument("--no-progress", dest="progress", action="store_false", help="never show progress")
+        add_progress_options(sub)
 
     hash_cmd = commands.add_parser("hash", help="hash media files: kind, MD5, SHA-256 and per-frame PDQ (plus other signals)")
-    hash_cmd.add_argument("paths", nargs="+", metavar="PATH")
+    hash_cmd.add_argument("paths", nargs="+", metavar="PATH", help="media files, or folders of them (walked: files sorted, hidden ones skipped)")
     hash_cmd.add_argument("--role", type=Role, choices=list(Role), default=Role.UPLOAD, help="upload: sparse, fast sampling (default); reference: every distinct frame")
-    hash_cmd.add_argument("--lookup-request", action="store_true", help="per file one JSON line with only what `hashmatch check --hashes` sends: its distinct PDQ hashes (with quality), MD5 and SHA-256")
+    hash_cmd.add_argument("--lookup-request", action="store_true", help="per file one JSON line: its path and what `hashmatch check --hashes` sends (its distinct PDQ hashes with quality, MD5 and SHA-256; check never sends the path)")
+    hash_cmd.add_argument("--features", action="store_true", help="also the local features the second stage matches on (per feature frame its ORB keypoints and descriptors, base64: tens of KB a picture; as keypoint counts in text output)")
     common(hash_cmd)
     hash_cmd.set_defaults(run=command_hash)
 
     compare_cmd = commands.add_parser("compare", help="one verdict per query: does it contain, or is it contained in, the reference?")
-    compare_cmd.add_argument("reference", metavar="REFERENCE")
-    compare_cmd.add_argument("queries", nargs="+", metavar="QUERY")
+    compare_cmd.add_argument("reference", metavar="REFERENCE", help="one media file")
+    compare_cmd.add_argument("queries", nargs="+", metavar="QUERY", help="media files, or folders of them")
     common(compare_cmd)
     compare_cmd.set_defaults(run=command_compare)
 
     offline.add_commands(commands)
     lookup_client.add_command(commands)
 
-    hashset_cmd = commands.add_parser("hashset", help="the hash set of a stack: add, import, export, remove, list, stats, allow")
-    hashset.add_arguments(hashset_cmd)
-    hashset_cmd.set_defaults(run=hashset.run)
-
     # Listed for --help; main() hands `hashmatch admin ...` to hashmatch_tools.admin before parsing.
-    commands.add_parser("admin", help="the operators' commands (as python -m hashmatch_tools.admin): add-reference, restore, redrive, ...", add_help=False)
+    commands.add_parser("admin", help="the operators' commands against a stack: hashset (add, import, export, remove, list, stats, allow, reindex), add-reference, restore, legal-hold, redrive, ... (hashmatch admin --help)", add_help=False)
     return parser
 
 
@@ -164,14 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["admin"]:
         # Handed over whole, its own options and --help included.
         return admin.main(argv[1:])
-    args = build_parser().parse_args(argv)
-    try:
-        return args.run(args)
-    except KeyboardInterrupt:
-        print("hashmatch: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return EXIT_OK
+    if argv[:1] == ["hashset"]:
+        # The former spelling of `hashmatch admin hashset`, still run for the scripts that use it.
+        return admin.main(argv)
+    return run(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""`hashmatch hashset ...` (also `python -m hashmatch_tools.admin hashset ...`): the hash set of a stack, from an operator's shell.
+"""`hashmatch admin hashset ...`: the hash set of a stack, from an operator's shell.
 
-    hashmatch hashset [--endpoint-url URL] [--table T] [--features-bucket B] COMMAND ...
+    hashmatch admin hashset [--endpoint-url URL] [--region R] [--table T] [--features-bucket B] [--snapshot-bucket S] COMMAND ...
       add ITEM              a media file (hashed as a reference) or a hash (64 hex: PDQ, 32: MD5)
       import FILE           a hash list (plain PDQ lines, HMA CSV, vPDQ, JSON lines; docs/hash-lists.md)
       export                every hash-list entry, as JSON lines (or another format) that import reads
@@ -14,14 +14,18 @@
 
 The table and buckets default to HASHMATCH_HASH_SET_TABLE, HASHMATCH_REFERENCE_FEATURES_BUCKET and
 HASHMATCH_SNAPSHOT_BUCKET (the stack outputs HashSetTableName, ReferenceFeaturesBucketName and
-SnapshotBucketName); --endpoint-url (or
-AWS_ENDPOINT_URL) points at a local stack, the default AWS chain is used otherwise.
+SnapshotBucketName; hashmatch_tools.stack_outputs); a command that needs one not given says which
+flag and which variable. --endpoint-url (or AWS_ENDPOINT_URL) points at a local stack, the default
+AWS chain is used otherwise; a missing region or credentials, or an endpoint that does not answer,
+is one `hashmatch: error:` line (exit 2). `export` writes its file whole or not at all, and refuses
+(naming them) entries its format cannot carry.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import io
 import json
 import os
 import re
@@ -31,17 +35,18 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from hashmatch.aws.hash_set.entries import ImportReport, entry_id, is_entry_id
-from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch.aws.hash_set.indexer import SnapshotIndexer
-from hashmatch.aws.hash_set.store import SnapshotStore
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
+from hashmatch.aws.hash_set.store import SnapshotStore
+from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch.errors import MediaError
-from hashmatch.hash_set.lists import HashListEntry, HashListFormat, read_hash_list, write_hash_list
+from hashmatch.hash_set.lists import EntryStatus, HashListEntry, HashListFormat, read_hash_list, write_hash_list
 from hashmatch.vocabulary import ListedSignal
 from hashmatch.vocabulary import Action
+from hashmatch_tools.contract import EXIT_BAD_INPUT, EXIT_OK, BadInput, CommandParser, WholeFile, add_progress_options, needed, note, reason_of, report, run, stack_option
 from hashmatch_tools.references import add_reference
 
-EXIT_OK, EXIT_NOT_FOUND, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_NOT_FOUND = 1
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
 
@@ -72,51 +77,96 @@ def _is_hash(text: str) -> bool:
     return len(text) in (32, 64) and bool(_HEX.fullmatch(text)) and not Path(text).exists()
 
 
+def _hash_key(text: str, given: str | None) -> tuple[ListedSignal, str]:
+    """A hash or entry id (pdq:<hex>) as (signal type, lowercase hex); BadInput when it is neither."""
+    kind, value = text.split(":", 1) if is_entry_id(text) else (_signal_of(text, given), text)
+    try:
+        checked = HashListEntry(signal_type=kind, hash=value, source="-")
+    except ValueError as error:
+        raise BadInput(text, f"not a hash nor an entry id ({reason_of(error)}): 64 hex digits (PDQ), 32 (MD5), or pdq:/md5:/sha256:<hex>") from None
+    return checked.signal_type, checked.hash
+
+
 def command_add(hash_set: HashSetTable, args) -> int:
     if _is_hash(args.item):
-        entry = HashListEntry(signal_type=_signal_of(args.item, args.signal_type), hash=args.item, labels=tuple(args.label or ()), source=args.source, added_by=args.added_by)
+        kind, value = _hash_key(args.item, args.signal_type)
+        entry = HashListEntry(signal_type=kind, hash=value, labels=tuple(args.label or ()), source=args.source, added_by=args.added_by)
         new = hash_set.entries.add(entry, action=args.action, added_by=args.added_by)
         print(json.dumps({"entry_id": entry_id(entry.signal_type, entry.hash), "new": new}))
         return EXIT_OK
     try:
         reference = add_reference(hash_set, args.item, label=", ".join(args.label or ()) or Path(args.item).name, source=args.source, action=args.action, reference_id=args.reference_id)
-    except (MediaError, ValueError) as error:
-        print(f"hashmatch: error: {args.item}: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except MediaError as error:
+        raise BadInput(args.item, f"{error.reason}: {reason_of(error)}") from None
+    except ValueError as error:  # nothing in it to match on
+        raise BadInput(args.item, reason_of(error)) from None
     print(json.dumps(reference.to_dict()))
     return EXIT_OK
+
+
+def _stdin() -> TextIO:
+    """Standard input read as a file is: a byte that is not UTF-8 makes a bad line, not an exception."""
+    return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline="") if hasattr(sys.stdin, "buffer") else sys.stdin
 
 
 def command_import(hash_set: HashSetTable, args) -> int:
     name = "stdin" if args.file == "-" else args.file
     try:
-        stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8", errors="replace", newline="")
+        stream = _stdin() if args.file == "-" else open(args.file, encoding="utf-8", errors="replace", newline="")
     except OSError as error:
-        print(f"hashmatch: error: {name}: {error.strerror or error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        raise BadInput(name, reason_of(error)) from None
     progress = ImportProgress(sys.stderr, name, args.progress)
     try:
         with stream:
             found = read_hash_list(stream, args.source or Path(name).stem, HashListFormat(args.format) if args.format else None, name=Path(name).name)
-            report = hash_set.entries.import_entries(found, action=args.action, added_by=args.added_by or "", progress=progress)
+            imported = hash_set.entries.import_entries(found, action=args.action, added_by=args.added_by or "", progress=progress)
     except ValueError as error:  # the format could not be told from the content
-        print(f"hashmatch: error: {name}: {error}", file=sys.stderr)
+        raise BadInput(name, reason_of(error)) from None
+    except OSError as error:  # a folder, or a file that cannot be read past its start
+        raise BadInput(name, reason_of(error)) from None
+    progress(imported, final=True)
+    for bad in imported.bad_lines:
+        report(f"{name}:{bad.line_number}", bad.reason)
+    if not imported.entries and not imported.bad_lines:
+        report(name, "no hash-list entry in it")
         return EXIT_BAD_INPUT
-    progress(report, final=True)
-    for bad in report.bad_lines:
-        print(f"hashmatch: {name}:{bad.line_number}: {bad.reason}", file=sys.stderr)
-    print(json.dumps({"file": name, **report.to_dict()}))
-    return EXIT_BAD_INPUT if report.bad_lines else EXIT_OK
+    print(json.dumps({"file": name, **imported.to_dict()}))
+    return EXIT_BAD_INPUT if imported.bad_lines else EXIT_OK
+
+
+def _what_cannot_be_written(entries: list[HashListEntry], format: HashListFormat) -> list[str]:
+    """Why the entries cannot be written in `format`: one reason per signal type and status that cannot (at least one)."""
+    groups: dict[tuple[ListedSignal, EntryStatus], list[HashListEntry]] = {}
+    for entry in entries:
+        groups.setdefault((entry.signal_type, entry.status), []).append(entry)
+    reasons = []
+    for (kind, status), group in sorted(groups.items()):
+        try:
+            for _ in write_hash_list(group, format):
+                pass
+        except ValueError as error:
+            what = f"{len(group)} {kind} {'entry' if len(group) == 1 else 'entries'}" + (f" ({status})" if status is not EntryStatus.ACTIVE else "")
+            reasons.append(f"{what}: {reason_of(error)}")
+    return reasons
 
 
 def command_export(hash_set: HashSetTable, args) -> int:
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    format = HashListFormat(args.format)
+    output = WholeFile(args.output, "-o") if args.output else None
+    entries = list(hash_set.entries.export())
     try:
-        for line in write_hash_list(hash_set.entries.export(), HashListFormat(args.format)):
-            out.write(line)
-    finally:
-        if args.output:
-            out.close()
+        # Every line made before any is written: what cannot be written is found before an output exists.
+        lines = list(write_hash_list(entries, format))
+    except ValueError as error:
+        for reason in _what_cannot_be_written(entries, format) or [reason_of(error)]:
+            report(f"export --format {format}", reason)
+        if format is not HashListFormat.JSON_LINES:
+            note("nothing written; --format jsonl carries every entry (all signal types, allow-list marks)")
+        return EXIT_BAD_INPUT
+    if output is not None:
+        output.write_lines(lines)
+    else:
+        sys.stdout.writelines(lines)
     return EXIT_OK
 
 
@@ -125,15 +175,14 @@ def command_remove(hash_set: HashSetTable, args) -> int:
     # A reference's default id is its media's SHA-256, 64 hex digits like a PDQ hash: references first.
     is_reference = not is_entry_id(text) and hash_set.reference(text) is not None
     if not is_reference and (is_entry_id(text) or _is_hash(text)):
-        kind, value = text.split(":", 1) if is_entry_id(text) else (_signal_of(text, args.signal_type), text)
+        kind, value = _hash_key(text, args.signal_type)
         removed = hash_set.entries.remove(kind, value, args.source)
         print(json.dumps({"entry_id": entry_id(kind, value), "provenances_removed": removed}))
         return EXIT_OK if removed else EXIT_NOT_FOUND
-    if hash_set.features is None:
-        print("hashmatch: error: removing a reference needs --features-bucket (its local features are there)", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    # A reference's local features are in the reference-features bucket: removing it removes them.
+    needed(args.features_bucket, "remove (a reference)", "--features-bucket", "HASHMATCH_REFERENCE_FEATURES_BUCKET")
     if not hash_set.remove_reference(text):
-        print(f"hashmatch: error: no reference or entry {text}", file=sys.stderr)
+        report(text, "no reference or entry with this id")
         return EXIT_NOT_FOUND
     print(json.dumps({"reference_id": text, "removed": True}))
     return EXIT_OK
@@ -156,28 +205,25 @@ def command_stats(hash_set: HashSetTable, args) -> int:
 
 
 def command_allow(hash_set: HashSetTable, args) -> int:
-    kind, value = args.hash.split(":", 1) if is_entry_id(args.hash) else (_signal_of(args.hash, args.signal_type), args.hash)
+    kind, value = _hash_key(args.hash, args.signal_type)
     if args.undo:
         done = hash_set.entries.disallow(kind, value)
         print(json.dumps({"entry_id": entry_id(kind, value), "allowed": False, "was_allowed": done}))
         return EXIT_OK if done else EXIT_NOT_FOUND
     if not args.reason:
-        print("hashmatch: error: allow needs --reason (it is kept with the allow-list entry)", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        raise BadInput("allow", "needs --reason (it is kept with the allow-list entry)")
     hash_set.entries.allow(kind, value, allowed_by=args.added_by, reason=args.reason)
     print(json.dumps({"entry_id": entry_id(kind, value), "allowed": True}))
     return EXIT_OK
 
 
 def command_reindex(hash_set: HashSetTable, args) -> int:
-    if not args.snapshot_bucket:
-        print("hashmatch: error: reindex needs --snapshot-bucket or HASHMATCH_SNAPSHOT_BUCKET (stack output SnapshotBucketName)", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    bucket = needed(args.snapshot_bucket, "reindex", "--snapshot-bucket", "HASHMATCH_SNAPSHOT_BUCKET")
     started = time.perf_counter()
-    outcome = SnapshotIndexer(hash_set, SnapshotStore(args.s3, args.snapshot_bucket)).rebuild()
+    outcome = SnapshotIndexer(hash_set, SnapshotStore(args.s3, bucket)).rebuild()
     manifest = outcome.manifest
     if hash_set.features is None:
-        print("hashmatch: note: no --features-bucket: the local-feature snapshot is left as it was (matchers read the features of references it lacks one by one)", file=sys.stderr)
+        note("no --features-bucket: the local-feature snapshot is left as it was (matchers read the features of references it lacks one by one)")
     summary = {"sequence": manifest.sequence, "snapshot_frames": manifest.snapshot_frames, "local_feature_snapshot": manifest.features.key if manifest.features else None}
     print(json.dumps({**summary, "seconds": round(time.perf_counter() - started, 2)}))
     return EXIT_OK
@@ -186,9 +232,9 @@ def command_reindex(hash_set: HashSetTable, args) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"), help="an AWS endpoint other than AWS itself (a local stack)")
     parser.add_argument("--region", help="AWS region (default: the environment's)")
-    parser.add_argument("--table", default=os.environ.get("HASHMATCH_HASH_SET_TABLE"), help="the hash-set table (stack output HashSetTableName; default $HASHMATCH_HASH_SET_TABLE)")
-    parser.add_argument("--features-bucket", default=os.environ.get("HASHMATCH_REFERENCE_FEATURES_BUCKET"), help="the reference-features bucket, for media references (default $HASHMATCH_REFERENCE_FEATURES_BUCKET)")
-    parser.add_argument("--snapshot-bucket", default=os.environ.get("HASHMATCH_SNAPSHOT_BUCKET"), help="the snapshot bucket, for reindex (default $HASHMATCH_SNAPSHOT_BUCKET)")
+    stack_option(parser, "--table", "HASHMATCH_HASH_SET_TABLE", "the hash-set table")
+    stack_option(parser, "--features-bucket", "HASHMATCH_REFERENCE_FEATURES_BUCKET", "the reference-features bucket, for media references")
+    stack_option(parser, "--snapshot-bucket", "HASHMATCH_SNAPSHOT_BUCKET", "the snapshot bucket, for reindex")
     parser.add_argument("--added-by", default=getpass.getuser(), help="who is changing the hash set (default: your user name)")
     commands = parser.add_subparsers(dest="hashset_command", required=True)
     actions = list(Action)
@@ -207,14 +253,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     imported.add_argument("--format", choices=[str(f) for f in HashListFormat], help="default: recognised from the content")
     imported.add_argument("--source", help="the list's name in provenances (default: the file name without extension)")
     imported.add_argument("--action", type=Action, choices=actions, default=Action.REVIEW, help="what a match to these entries recommends (default review: third-party lists bring false positives)")
-    shown = imported.add_mutually_exclusive_group()
-    shown.add_argument("--progress", dest="progress", action="store_true", default=None, help="progress on stderr (default: when it is a terminal)")
-    shown.add_argument("--no-progress", dest="progress", action="store_false")
+    add_progress_options(imported)
     imported.set_defaults(operation=command_import)
 
     exported = commands.add_parser("export", help="write every hash-list entry in a format import reads")
     exported.add_argument("--format", choices=[str(f) for f in HashListFormat], default=str(HashListFormat.JSON_LINES), help="default jsonl (the only one that keeps every field)")
-    exported.add_argument("-o", "--output", help="a file (default: standard output)")
+    exported.add_argument("-o", "--output", help="a file, written whole or not at all (default: standard output)")
     exported.set_defaults(operation=command_export)
 
     remove = commands.add_parser("remove", help="remove a reference (by id) or an entry (by hash or entry id)")
@@ -241,21 +285,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     reindex.set_defaults(operation=command_reindex)
 
 
-def run(args: argparse.Namespace) -> int:
+def command_hashset(args: argparse.Namespace) -> int:
     import boto3
 
-    if not args.table:
-        print("hashmatch: error: which hash set? --table or HASHMATCH_HASH_SET_TABLE (stack output HashSetTableName)", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    table = needed(args.table, f"hashset {args.hashset_command}", "--table", "HASHMATCH_HASH_SET_TABLE")
     session = boto3.session.Session(region_name=args.region)
     options = {"endpoint_url": args.endpoint_url} if args.endpoint_url else {}
     args.s3 = session.client("s3", **options)
     features = ReferenceFeaturesBucket(args.s3, args.features_bucket) if args.features_bucket else None
-    hash_set = HashSetTable(session.resource("dynamodb", **options).Table(args.table), features)
+    hash_set = HashSetTable(session.resource("dynamodb", **options).Table(table), features)
     return args.operation(hash_set, args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hashmatch hashset", description=__doc__.splitlines()[0])
+    """`hashmatch admin hashset ARGS` (hashmatch_tools.admin hands them here); exit status as the contract says."""
+    parser = CommandParser(prog="hashmatch admin hashset", description=__doc__.splitlines()[0])
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    parser.set_defaults(run=command_hashset)
+    return run(parser, list(sys.argv[1:] if argv is None else argv))

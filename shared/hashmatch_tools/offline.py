@@ -1,47 +1,61 @@
 """Offline matching for operators: `hashmatch index build` writes a hash-set snapshot, `hashmatch match` matches media or raw hashes against one.
 
-    hashmatch index build LIST_OR_MEDIA... -o SNAPSHOT [--format F]
-    hashmatch match (--index SNAPSHOT | --hash-list LIST [--hash-list LIST ...]) [--hashes FILE] [MEDIA...] [--json]
+    hashmatch index build LIST_OR_MEDIA... -o SNAPSHOT [--format F] [--progress | --no-progress]
+    hashmatch match (--index SNAPSHOT | --hash-list LIST [--hash-list LIST ...]) [--hashes FILE] [MEDIA...]
+                    [--threshold N] [--json] [--progress | --no-progress]
 
 A hash list's format is recognised from its content (docs/hash-lists.md), --format overriding;
-a file that is media (sniffed from its bytes) is hashed as a reference. Exit status as for
-`compare`: 0 when everything ran, 2 when an input could not be read (each bad line or file
-reported on stderr; the rest still processed).
+a file that is media (sniffed from its bytes) is hashed as a reference; a folder stands for its
+files (sorted, hidden ones skipped). Exit status as for `compare`: 0 when everything ran, 2 when
+an input could not be read (each bad line or file reported on stderr, the rest still processed).
+`index build` writes the snapshot whole, and nothing at all when no entry or media was read.
+
+--threshold goes from 0 to 31 bits: the snapshot's PDQ index finds matches exactly up to the
+radius it was built for (31, the stack's largest PdqMatchThreshold too). Every query is reported
+with its nearest distance: the PDQ bits between it (for media, any of its usable frames and the
+variants the matcher searches) and the closest PDQ hash of the set, whatever the threshold. The
+sub-linear index answers only within its radius, so that distance is found by brute force over
+every PDQ hash of the set.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
+
+import numpy as np
 
 from hashmatch.errors import MediaError
+from hashmatch.hash_set.brute_force import pack
+from hashmatch.hash_set.frame_index import FrameIndex
 from hashmatch.hash_set.lists import BadLine, HashListEntry, HashListFormat, read_hash_list
-from hashmatch.media.sniff import sniff
-from hashmatch.media.hashing import hash_media
-from hashmatch.model import MediaHashes
-from hashmatch.signals import PRIMARY_SIGNAL
 from hashmatch.hash_set.snapshot import HashSetSnapshot, HashSetView
 from hashmatch.matching.assembly import hash_set_matcher
+from hashmatch.media.hashing import hash_media
+from hashmatch.media.sniff import sniff
+from hashmatch.model import MediaHashes
+from hashmatch.signals import PRIMARY_SIGNAL
 from hashmatch.vocabulary import Role
+from hashmatch_tools.contract import EXIT_BAD_INPUT, BadInput, Problems, Progress, WholeFile, add_progress_options, note, reason_of, walk
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
+# The largest --threshold: the radius a snapshot's PDQ index is built for, within which it is exact.
+MAX_THRESHOLD = FrameIndex().radius
+# Query hashes x entries compared per step of the nearest-distance search: bounds its temporaries (11 bytes a pair) to about 22 MB.
+_NEAREST_PAIRS = 2 * 1024 * 1024
 
 
-class Problems:
-    """Bad inputs, reported on stderr as they are met; the exit status follows them."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, where: str, reason: str) -> None:
-        self.count += 1
-        print(f"hashmatch: {where}: {reason}", file=sys.stderr, flush=True)
-
-    @property
-    def status(self) -> int:
-        return EXIT_BAD_INPUT if self.count else EXIT_OK
+def pdq_threshold(text: str) -> int:
+    """--threshold: a whole number of PDQ bits from 0 to MAX_THRESHOLD."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of PDQ bits") from None
+    if not 0 <= value <= MAX_THRESHOLD:
+        raise argparse.ArgumentTypeError(f"{value} is not within 0..{MAX_THRESHOLD}: the PDQ index finds matches exactly up to {MAX_THRESHOLD} bits, as the stack's matcher and retro-match do")
+    return value
 
 
 def _is_media(path: Path) -> bool:
@@ -58,28 +72,45 @@ def _list_entries(path: Path, format: str | None, problems: Problems) -> Iterato
                 yield found
 
 
-def snapshot_of(paths: list[str], format: str | None, problems: Problems) -> HashSetSnapshot:
-    """Hash lists and media files into one snapshot; unreadable inputs are reported and left out."""
+def snapshot_of(paths: Sequence[str], format: str | None, problems: Problems, progress: Progress) -> HashSetSnapshot | None:
+    """Hash lists and media files (folders walked) into one snapshot; unreadable inputs are reported and left out. None when nothing was read."""
     entries: list[HashListEntry] = []
     media: dict[str, MediaHashes] = {}
-    for name in paths:
+    files = list(walk(paths, problems))
+    for position, name in enumerate(files, 1):
         path = Path(name)
+        started = progress.step(position, len(files), name, "reading")
         try:
             if _is_media(path):
-                media[path.name] = hash_media(path, role=Role.REFERENCE)
-            else:
-                entries.extend(_list_entries(path, format, problems))
+                hashes = hash_media(path, role=Role.REFERENCE, progress=progress.fraction)
+                progress.done(started, hashes)
+                # Keyed by file name, as matches report it; by its path when a walked folder holds two of that name.
+                media[path.name if path.name not in media else name] = hashes
+                continue
+            bad_lines = problems.count
+            found = list(_list_entries(path, format, problems))
+            if not found and problems.count == bad_lines:
+                problems(name, "no hash-list entry in it")
+            entries.extend(found)
         except MediaError as error:
-            problems(name, f"{error.reason}: {error}")
+            problems(name, f"{error.reason}: {reason_of(error)}")
         except (OSError, ValueError) as error:
-            problems(name, str(error).splitlines()[0] if str(error) else type(error).__name__)
+            problems(name, reason_of(error))
+    if not entries and not media:
+        return None
     return HashSetSnapshot.build(entries, media)
 
 
-def command_index_build(args) -> int:
+def command_index_build(args: argparse.Namespace) -> int:
+    output = WholeFile(args.output, "-o")
     problems = Problems()
-    snapshot = snapshot_of(args.lists, args.format, problems)
-    snapshot.write(args.output)
+    progress = Progress(sys.stderr, args.progress)
+    snapshot = snapshot_of(args.lists, args.format, problems, progress)
+    if snapshot is None:
+        note(f"{args.output}: not written: no hash-list entry or media was read")
+        return EXIT_BAD_INPUT
+    progress.line(f"writing {args.output} ...")
+    output.write_bytes(snapshot.to_bytes())
     summary = {"snapshot": args.output, "references": len(snapshot.references), "pdq_frames": len(snapshot.frames)}
     print(json.dumps({**summary, **{str(stage): len(found) for stage, found in snapshot.digests.items()}}), flush=True)
     return problems.status
@@ -92,15 +123,52 @@ def _entry(snapshot: HashSetSnapshot, key: str, entry_hash: str, distance: int, 
 
 def _hash_queries(path: str, problems: Problems) -> list[tuple[int, str]]:
     found = []
-    with open(path, encoding="utf-8", errors="replace") as lines:
-        for number, line in enumerate(lines, 1):
-            text = line.strip()
-            if not text or text.startswith("#"):
-                continue
-            try:
-                found.append((number, str(PRIMARY_SIGNAL.parse(text))))
-            except ValueError as error:
-                problems(f"{path}:{number}", str(error))
+    before = problems.count
+    try:
+        with open(path, encoding="utf-8", errors="replace") as lines:
+            for number, line in enumerate(lines, 1):
+                text = line.strip()
+                if not text or text.startswith("#"):
+                    continue
+                try:
+                    found.append((number, str(PRIMARY_SIGNAL.parse(text))))
+                except ValueError as error:
+                    problems(f"{path}:{number}", reason_of(error))
+    except OSError as error:
+        problems(path, reason_of(error))
+        return []
+    if not found and problems.count == before:
+        problems(path, "no PDQ hash in it (one 64-hex hash a line)")
+    return found
+
+
+def nearest_distances(frames: FrameIndex, queries: Sequence[Sequence[str]]) -> list[int | None]:
+    """For each query (a group of hashes: one raw hash, or a picture's frames with their variants), the fewest bits to any PDQ hash of the index.
+
+    Brute force over every hash, whatever the distance (the sub-linear index answers only within
+    its radius); None for a query without hashes or an index without frames.
+    """
+    flat = [hash_hex for group in queries for hash_hex in group]
+    if not flat or not len(frames):
+        return [None] * len(queries)
+    # One 64-bit word at a time over contiguous columns: a block's temporaries are 11 bytes a pair, not 32.
+    columns, wanted = np.ascontiguousarray(frames.packed.T), pack(flat, frames.bits)
+    best = np.full(len(flat), frames.bits + 1, np.int32)
+    entry_step = min(columns.shape[1], _NEAREST_PAIRS)
+    query_step = max(1, _NEAREST_PAIRS // entry_step)
+    for first_entry in range(0, columns.shape[1], entry_step):
+        block = columns[:, first_entry : first_entry + entry_step]
+        for first in range(0, len(wanted), query_step):
+            asked = wanted[first : first + query_step]
+            distances = np.zeros((len(asked), block.shape[1]), np.uint16)
+            for word in range(block.shape[0]):
+                distances += np.bitwise_count(asked[:, word, None] ^ block[word][None, :])
+            best[first : first + query_step] = np.minimum(best[first : first + query_step], distances.min(axis=1))
+    found: list[int | None] = []
+    at = 0
+    for group in queries:
+        found.append(int(best[at : at + len(group)].min()) if group else None)
+        at += len(group)
     return found
 
 
@@ -129,59 +197,99 @@ def match_media(snapshot: HashSetSnapshot, hashes: MediaHashes, threshold: int) 
     return matches
 
 
-def _print(query: str, matches: list[dict], as_json: bool) -> None:
+def _print(query: str, matches: list[dict], nearest: int | None, as_json: bool) -> None:
     if as_json:
-        print(json.dumps({"query": query, "matches": matches}), flush=True)
+        print(json.dumps({"query": query, "matches": matches, "nearest_distance": nearest}), flush=True)
     elif not matches:
-        print(f"no\t-\t{query}", flush=True)
+        print(f"no\t{'-' if nearest is None else nearest}\t{query}", flush=True)
     else:
         for found in matches:
             print(f"MATCH\t{found['distance']}\t{query}\t{found['hash']}\t{','.join(found['labels'])}\t{found['source']}", flush=True)
 
 
-def command_match(args) -> int:
-    problems = Problems()
+def _read_snapshot(args: argparse.Namespace, problems: Problems, progress: Progress) -> HashSetSnapshot | None:
     if args.index:
+        progress.line(f"reading {args.index} ...")
         try:
-            snapshot = HashSetSnapshot.read(args.index)
-        except (OSError, ValueError) as error:
-            print(f"hashmatch: error: {args.index}: {error}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-    else:
-        snapshot = snapshot_of(args.hash_list, args.format, problems)
+            return HashSetSnapshot.read(args.index)
+        except OSError as error:
+            raise BadInput(args.index, reason_of(error)) from None
+        except Exception as error:  # whatever a damaged file makes the parser raise (struct, JSON, numpy): the file is the problem
+            raise BadInput(args.index, f"not a hash-set snapshot this code reads ({reason_of(error)})") from None
+    return snapshot_of(args.hash_list, args.format, problems, progress)
+
+
+def command_match(args: argparse.Namespace) -> int:
     if not args.hashes and not args.media:
-        print("hashmatch: error: nothing to match: give --hashes FILE and/or MEDIA files", file=sys.stderr)
+        raise BadInput("nothing to match", "give --hashes FILE and/or MEDIA files")
+    problems = Problems()
+    progress = Progress(sys.stderr, args.progress)
+    # The queries first: a missing or empty hashes file is known before a large snapshot is read.
+    queries = [query for _, query in _hash_queries(args.hashes, problems)] if args.hashes else []
+    snapshot = _read_snapshot(args, problems, progress)
+    if snapshot is None:
+        note("nothing matched: no hash-list entry or media was read from the --hash-list inputs")
         return EXIT_BAD_INPUT
-    if args.hashes:
-        queries = _hash_queries(args.hashes, problems)
-        for (_, query), matches in zip(queries, match_hashes(snapshot, [q for _, q in queries], args.threshold)):
-            _print(query, matches, args.json)
-    for path in args.media:
+    if args.threshold > snapshot.frames.radius:
+        raise BadInput("--threshold", f"{args.threshold} is above {snapshot.frames.radius}, the radius this snapshot's PDQ index finds matches exactly within")
+    if queries:
+        progress.line(f"matching {len(queries)} PDQ hashes against {len(snapshot.frames)} PDQ frames and entries ...")
+        found = match_hashes(snapshot, queries, args.threshold)
+        unmatched = [position for position, matches in enumerate(found) if not matches]
+        # A match's own distance is the nearest (every entry within the threshold is listed); brute force for the others.
+        nearest = {position: matches[0]["distance"] for position, matches in enumerate(found) if matches}
+        nearest.update(zip(unmatched, nearest_distances(snapshot.frames, [[queries[position]] for position in unmatched])))
+        for position, (query, matches) in enumerate(zip(queries, found)):
+            _print(query, matches, nearest[position], args.json)
+    media = list(walk(args.media, problems))
+    for position, path in enumerate(media, 1):
+        started = progress.step(position, len(media), path, "hashing")
         try:
-            hashes = hash_media(path)
+            hashes = hash_media(path, progress=progress.fraction)
         except MediaError as error:
-            problems(path, f"{error.reason}: {error}")
+            problems(path, f"{error.reason}: {reason_of(error)}")
             continue
-        _print(path, match_media(snapshot, hashes, args.threshold), args.json)
+        progress.done(started, hashes)
+        [nearest_frame] = nearest_distances(snapshot.frames, [[variant for frame in hashes.usable_frames for variant in frame.query_hashes]])
+        _print(path, match_media(snapshot, hashes, args.threshold), nearest_frame, args.json)
     return problems.status
 
 
 def add_commands(commands) -> None:
     index_cmd = commands.add_parser("index", help="hash-set snapshots for offline matching")
     index_commands = index_cmd.add_subparsers(dest="index_command", required=True)
-    build = index_commands.add_parser("build", help="write a snapshot from hash lists and/or media files")
-    build.add_argument("lists", nargs="+", metavar="LIST_OR_MEDIA")
-    build.add_argument("-o", "--output", required=True, metavar="SNAPSHOT")
+    build = index_commands.add_parser("build", help="write a snapshot from hash lists and/or media files (written whole; nothing when nothing was read)")
+    build.add_argument("lists", nargs="+", metavar="LIST_OR_MEDIA", help="hash lists and media files, or folders of them (walked: files sorted, hidden ones skipped)")
+    build.add_argument("-o", "--output", required=True, metavar="SNAPSHOT", help="the snapshot file to write")
     build.add_argument("--format", choices=[str(f) for f in HashListFormat], help="the hash lists' format (default: recognised from the content)")
+    add_progress_options(build)
     build.set_defaults(run=command_index_build)
 
-    match = commands.add_parser("match", help="match media files or raw PDQ hashes against a snapshot or hash lists")
+    match = commands.add_parser(
+        "match",
+        help="match media files or raw PDQ hashes against a snapshot or hash lists",
+        description=(
+            "Prints MATCH<TAB>distance<TAB>query<TAB>hash<TAB>labels<TAB>source per match, or no<TAB>nearest<TAB>query. "
+            "The nearest distance is the PDQ bits between the query (for media, any of its usable frames and the variants the matcher searches) "
+            "and the closest PDQ hash of the set, whatever the threshold: found by brute force over every PDQ hash of the set."
+        ),
+    )
     source = match.add_mutually_exclusive_group(required=True)
     source.add_argument("--index", metavar="SNAPSHOT", help="a snapshot from `hashmatch index build`")
-    source.add_argument("--hash-list", action="append", metavar="LIST", help="a hash list (or reference media) to match against, read now; repeat it for several")
+    source.add_argument("--hash-list", action="append", metavar="LIST", help="a hash list (or reference media, or a folder of them) to match against, read now; repeat it for several")
     match.add_argument("--hashes", metavar="FILE", help="raw PDQ hashes to match, one 64-hex hash a line")
-    match.add_argument("media", nargs="*", metavar="MEDIA")
+    match.add_argument("media", nargs="*", metavar="MEDIA", help="media files, or folders of them")
     match.add_argument("--format", choices=[str(f) for f in HashListFormat], help="the hash lists' format (default: recognised)")
-    match.add_argument("--threshold", type=int, default=PRIMARY_SIGNAL.match_threshold, help=f"PDQ bits (default {PRIMARY_SIGNAL.match_threshold})")
-    match.add_argument("--json", action="store_true", help="one JSON object per query: query, matches (hash, distance, labels, source, ...)")
+    match.add_argument(
+        "--threshold",
+        type=pdq_threshold,
+        default=PRIMARY_SIGNAL.match_threshold,
+        help=f"PDQ bits, 0 to {MAX_THRESHOLD} (default {PRIMARY_SIGNAL.match_threshold}): the index finds matches exactly up to {MAX_THRESHOLD}",
+    )
+    match.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per query: query, matches (hash, distance, labels, source, ...) and nearest_distance (the PDQ bits to the closest hash of the set, whatever the threshold)",
+    )
+    add_progress_options(match)
     match.set_defaults(run=command_match)

@@ -32,7 +32,7 @@ def source_of(sqs, dead_letter_queue_url: str) -> str:
         raise NotRedrivable(
             f"{dead_letter_queue_url} is the dead-letter queue of {len(sources)} queues ({found}): give the target with --to. "
             "(The indexer's and retro-match's dead-letter queues hold stream batch failures, not messages to replay: "
-            "run `hashmatch hashset reindex`, or invoke RetroMatchFunction with the references' ids.)"
+            "run `hashmatch admin hashset reindex`, or invoke RetroMatchFunction with the references' ids.)"
         )
     return sources[0]
 

@@ -1,4 +1,4 @@
-"""The operator's command (python -m hashmatch_tools.admin) against the local stack: references with their local features."""
+"""The operators' command (`hashmatch admin`) against the local stack: references with their local features, the hash set, dead letters."""
 
 from __future__ import annotations
 
@@ -70,12 +70,16 @@ def test_replacing_a_reference_deletes_the_features_of_the_media_it_replaced(sta
         run("remove-reference", "admin-replaced")
 
 
-def test_add_reference_needs_the_reference_features_bucket(stack, picture_file):
-    with pytest.raises(SystemExit, match="--features-bucket"):
-        admin.main(["--endpoint-url", stack.endpoint_url, "--table", stack.ref("HashSetTable"), "add-reference", str(picture_file), "--label", "x", "--source", "y"])
+def test_add_reference_needs_the_reference_features_bucket(stack, picture_file, monkeypatch, capsys):
+    monkeypatch.delenv("HASHMATCH_REFERENCE_FEATURES_BUCKET", raising=False)
+
+    status = admin.main(["--endpoint-url", stack.endpoint_url, "--table", stack.ref("HashSetTable"), "add-reference", str(picture_file), "--label", "x", "--source", "y"])
+
+    [line] = capsys.readouterr().err.splitlines()
+    assert status == 2 and line.startswith("hashmatch: error: add-reference: ") and "--features-bucket" in line and "HASHMATCH_REFERENCE_FEATURES_BUCKET" in line
 
 
-def test_the_admin_module_runs_the_hashset_commands(run, hash_set, tmp_path):
+def test_admin_runs_the_hashset_commands_with_the_options_given_before_hashset(run, hash_set, tmp_path):
     listing = tmp_path / "list.txt"
     listing.write_text("f" * 64 + "\n")
 
@@ -116,4 +120,4 @@ def test_redrive_stops_at_the_limit_asked_for(stack, run, sqs, drain):
 def test_redrive_of_a_stream_failure_queue_says_what_to_do_instead(stack, capsys):
     status = admin.main(["--endpoint-url", stack.endpoint_url, "--region", stack.region, "redrive", stack.ref("IndexerDeadLetterQueue")])
 
-    assert status == 2 and "hashmatch hashset reindex" in capsys.readouterr().err
+    assert status == 2 and "hashmatch admin hashset reindex" in capsys.readouterr().err

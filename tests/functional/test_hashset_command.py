@@ -1,4 +1,4 @@
-"""`hashmatch hashset ...` against the local stack: shared hash lists imported, exported, allowed and removed."""
+"""`hashmatch admin hashset ...` against the local stack: shared hash lists imported, exported, allowed and removed."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ HMA = "hash-lists/hma-sample-data"
 
 @pytest.fixture
 def hashset(stack, capsys):
-    """`hashmatch hashset` with the stack's endpoint and table; returns (exit status, stdout, stderr)."""
+    """`hashmatch admin hashset` with the stack's endpoint and table; returns (exit status, stdout, stderr)."""
 
     def call(*arguments: str) -> tuple[int, str, str]:
-        common = ["hashset", "--endpoint-url", stack.endpoint_url, "--region", stack.region, "--table", stack.ref("HashSetTable"), "--features-bucket", stack.ref("ReferenceFeaturesBucket"), "--snapshot-bucket", stack.ref("SnapshotBucket"), "--added-by", "tests"]
+        common = ["admin", "hashset", "--endpoint-url", stack.endpoint_url, "--region", stack.region, "--table", stack.ref("HashSetTable"), "--features-bucket", stack.ref("ReferenceFeaturesBucket"), "--snapshot-bucket", stack.ref("SnapshotBucket"), "--added-by", "tests"]
         status = main([*common, *arguments])
         captured = capsys.readouterr()
         return status, captured.out, captured.err
@@ -165,6 +165,7 @@ def test_reindex_rebuilds_the_matchers_snapshot_from_the_whole_table(hashset, ha
 
 
 def test_reindex_without_a_snapshot_bucket_names_the_option(stack, capsys):
-    status = main(["hashset", "--endpoint-url", stack.endpoint_url, "--region", stack.region, "--table", stack.ref("HashSetTable"), "--snapshot-bucket", "", "reindex"])
+    status = main(["admin", "hashset", "--endpoint-url", stack.endpoint_url, "--region", stack.region, "--table", stack.ref("HashSetTable"), "--snapshot-bucket", "", "reindex"])
 
-    assert status == 2 and "--snapshot-bucket" in capsys.readouterr().err
+    [line] = capsys.readouterr().err.splitlines()
+    assert status == 2 and "--snapshot-bucket" in line and "HASHMATCH_SNAPSHOT_BUCKET" in line

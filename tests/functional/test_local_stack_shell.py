@@ -73,11 +73,11 @@ def test_the_export_block_points_boto3_at_the_local_endpoint_as_the_operator(sta
     assert (exported["AWS_ACCESS_KEY_ID"], exported["AWS_SECRET_ACCESS_KEY"]) == (operator.access_key, operator.secret_key)
 
 
-def test_hashset_in_a_shell_with_the_exports_reads_the_local_stacks_hash_set(stack, export_block, tmp_path, capsys):
-    main(["hashset", "--endpoint-url", stack.endpoint_url, "--region", stack.region, "--table", stack.ref("HashSetTable"), "stats"])
+def test_admin_hashset_in_a_shell_with_the_exports_reads_the_local_stacks_hash_set(stack, export_block, tmp_path, capsys):
+    main(["admin", "hashset", "--endpoint-url", stack.endpoint_url, "--region", stack.region, "--table", stack.ref("HashSetTable"), "stats"])
     expected = json.loads(capsys.readouterr().out)
 
-    finished = in_a_shell_with(export_block, [sys.executable, "-m", "hashmatch_tools.cli", "hashset", "stats"], tmp_path)
+    finished = in_a_shell_with(export_block, [sys.executable, "-m", "hashmatch_tools.cli", "admin", "hashset", "stats"], tmp_path)
 
     assert (finished.returncode, finished.stderr) == (0, "")
     assert json.loads(finished.stdout) == expected
@@ -89,4 +89,4 @@ def test_check_in_a_shell_with_the_exports_asks_the_local_lookup_api(export_bloc
     finished = in_a_shell_with(export_block, [sys.executable, "-m", "hashmatch_tools.cli", "check", "--hashes", "-"], tmp_path, stdin=f"sha256:{digest}\n")
 
     assert (finished.returncode, finished.stderr) == (0, "")
-    assert finished.stdout.splitlines() == [f"no\t-\tsha256\t{digest}"]
+    assert finished.stdout.splitlines() == [f"no\t-\tsha256\t{digest}\t-"]  # "-": a hash given on its own, no file

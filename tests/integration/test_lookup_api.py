@@ -83,6 +83,23 @@ def test_a_copys_hashes_match_through_hashmatch_check(tmp_path, capsys, url, ref
     assert {answer["signal_type"] for answer in answers} == {"pdq", "md5", "sha256"}
 
 
+def test_check_says_which_file_each_answer_is_for(tmp_path, capsys, url, reference, as_identity):
+    as_identity("partner")
+    copy = lookup_file(tmp_path, capsys, image_bytes(textured(47, 640, 480), "JPEG", quality=60), "copy.jpg")
+    other = lookup_file(tmp_path, capsys, image_bytes(textured(48, 640, 480), "JPEG", quality=60), "other.jpg")
+    both = tmp_path / "both.hashes"
+    both.write_text(open(copy).read() + open(other).read())
+
+    status, answers, _ = check(capsys, url, str(both))
+    printed = cli.main(["check", "--hashes", str(both), "--url", url])
+    text = capsys.readouterr().out
+
+    assert status == printed == 0
+    assert {answer["path"] for answer in answers} == {str(tmp_path / "copy.jpg"), str(tmp_path / "other.jpg")}
+    assert {answer["path"] for answer in answers if answer["match"]} == {str(tmp_path / "copy.jpg")}
+    assert {line.split("\t")[4] for line in text.splitlines() if line.startswith("MATCH")} == {str(tmp_path / "copy.jpg")}
+
+
 def test_unrelated_hashes_match_nothing(tmp_path, capsys, url, reference, as_identity):
     as_identity("partner")
     hashes = lookup_file(tmp_path, capsys, image_bytes(textured(48, 640, 480), "JPEG", quality=60), "other.jpg")
@@ -112,7 +129,7 @@ def test_a_caller_without_the_labels_role_gets_no_labels(tmp_path, capsys, url, 
 
     [pdq] = [answer for answer in answers if answer["signal_type"] == "pdq"]
     assert pdq["match"] is True
-    assert set(pdq) == {"signal_type", "hash", "match", "action"}
+    assert set(pdq) == {"signal_type", "hash", "match", "action", "path"}
 
 
 def test_an_unsigned_request_is_forbidden(url):

@@ -214,7 +214,7 @@ def test_hashmatch_hash_takes_a_one_pixel_animated_gif(tmp_path, capsys):
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
 
     # --json takes each sampled frame's local features: OpenCV failed an assertion on 1 x 1 pictures.
-    assert main(["hash", "--json", str(path)]) == 0 and '"kind": "video"' in capsys.readouterr().out
+    assert main(["hash", "--json", "--features", str(path)]) == 0 and '"kind": "video"' in capsys.readouterr().out
 
 
 def mirror_of(rgb):

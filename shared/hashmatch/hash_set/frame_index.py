@@ -127,6 +127,12 @@ class FrameIndex:
         self._freeze()
         return self._packed[entry].astype(">u8").tobytes().hex()
 
+    @property
+    def packed(self) -> np.ndarray:
+        """Every frame's hash packed (brute_force.pack's layout), in entry order: for what the sub-linear index does not answer, such as the nearest hash at any distance."""
+        self._freeze()
+        return self._packed
+
     def owners(self) -> np.ndarray:
         """Per frame, the position of its reference in `references` (STILL for a still entry)."""
         self._freeze()

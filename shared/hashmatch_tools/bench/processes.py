@@ -3,7 +3,7 @@
 - `decode`: bare decoding of every frame (the floor for anything that looks at every frame).
 - `baseline`: the vPDQ way, every frame decoded in order and PDQ taken at full size once a second.
 - `upload`: what the hasher function does with an upload (sparse sampling, detail pictures as JPEG).
-- `reference`: dense reference hashing with local features, as `hashmatch hashset add` does.
+- `reference`: dense reference hashing with local features, as `hashmatch admin hashset add` does.
 
 Each prints one JSON line: frames hashed and the seconds spent after the imports.
 """

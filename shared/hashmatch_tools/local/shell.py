@@ -41,7 +41,7 @@ def print_shell_setup(stack: LocalStack, out: TextIO | None = None) -> None:
         *shell_exports(stack),
         EXPORTS_END,
         "# then, with the venv's hashmatch (.venv/bin/hashmatch, or after source .venv/bin/activate):",
-        "#   hashmatch hashset stats",
+        "#   hashmatch admin hashset stats",
         "#   hashmatch hash --lookup-request PICTURE | hashmatch check --hashes -",
         f"#   AWS_ACCESS_KEY_ID={restorer.access_key} AWS_SECRET_ACCESS_KEY={restorer.secret_key} hashmatch admin restore UPLOAD_ID --reason REASON   (as the restore role)",
         "# stack outputs:",

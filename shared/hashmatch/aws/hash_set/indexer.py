@@ -1,7 +1,7 @@
 """The indexer: keeps the snapshot bucket up to date with the hash-set table, a stream batch's changed keys in, a new manifest out.
 
 Objects are never overwritten, only the manifest is, and only conditionally (store.py): two writers
-(the indexer on two shards, or the indexer and an operator's `hashmatch hashset reindex`) cannot
+(the indexer on two shards, or the indexer and an operator's `hashmatch admin hashset reindex`) cannot
 lose each other's changes; the one that finds the manifest changed starts again on top of it.
 """
 

@@ -12,7 +12,7 @@ Objects in the snapshot bucket:
                                      media changed, and only when the set has a reference-features bucket
 Objects are never overwritten, only the manifest is, and only conditionally (If-Match on the ETag
 it was read with, If-None-Match for the first): two writers (the indexer on two shards, or the
-indexer and an operator's `hashmatch hashset reindex`) cannot lose each other's changes; the one
+indexer and an operator's `hashmatch admin hashset reindex`) cannot lose each other's changes; the one
 that finds the manifest changed starts again on top of it. An object the manifest stops naming
 is deleted when the next manifest is written; readers ask for the version the manifest names, so
 one that is still reading it keeps it (the bucket keeps deleted versions a day).
