@@ -461,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{elapsed / 60:.1f} minutes in all.",
         "",
         "How PdqIndex works (multi-index hashing: 11 chunks of 23 bits, each probed within 2 bits; why it is exact; its memory "
-        "layout) is the docstring of `shared/hashmatch/pdq_index.py`.",
+        "layout) is the docstring of `shared/hashmatch/hash_set/pdq_index.py`.",
         "",
         f"Machine: {os.cpu_count()} cores (nproc), {platform.machine()}, Python {platform.python_version()}, numpy {np.__version__}, "
         f"{faiss_version}; a shared machine, so absolute times drift "
