@@ -29,9 +29,9 @@ from hashmatch.model import MediaHashes
 from hashmatch.uploads import Upload
 from hashmatch.vocabulary import Action, CannotCheckReason, Stage
 from hashmatch_tools import schemas
+from tests.samples import event, sample_hashes_message, sample_match_message
 
 ROOT = Path(__file__).resolve().parents[2]
-EVENTS = ROOT / "events"
 SCHEMAS = ROOT / "schemas"
 MATCH_SCHEMA = json.loads((SCHEMAS / "match-message.schema.json").read_text())
 HASHES_SCHEMA = json.loads((SCHEMAS / "hashes-message.schema.json").read_text())
@@ -39,19 +39,6 @@ HOLD_SCHEMA = json.loads((SCHEMAS / "hold-message.schema.json").read_text())
 RESTORE_SCHEMA = json.loads((SCHEMAS / "restore-request.schema.json").read_text())
 MATCH_ID = "3f2504e0-4f89-5d3a-9a0c-0305e82c3301"
 SHA256 = "a" * 64
-
-
-def event(name: str) -> dict:
-    return json.loads((EVENTS / f"{name}.json").read_text())
-
-
-def sample_match_message() -> dict:
-    """The match message inside events/take_down.json (SQS record -> SNS notification -> Message)."""
-    return json.loads(json.loads(event("take_down")["Records"][0]["body"])["Message"])
-
-
-def sample_hashes_message() -> dict:
-    return json.loads(event("match_hashes")["Records"][0]["body"])
 
 
 def sample_restore_call() -> tuple[dict, str]:

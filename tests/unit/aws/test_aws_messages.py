@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
@@ -25,23 +24,10 @@ from hashmatch.messages.models import HoldMessage, MatchMessage
 from hashmatch.model import MediaHashes
 from hashmatch.uploads import Upload
 from hashmatch.vocabulary import CannotCheckReason
+from tests.samples import event, sample_hashes_message, sample_match_message
 
-EVENTS = Path(__file__).resolve().parents[3] / "events"
 HASHES = "hashes"
 SHA256 = "a" * 64
-
-
-def event(name: str) -> dict:
-    return json.loads((EVENTS / f"{name}.json").read_text())
-
-
-def sample_match_message() -> dict:
-    """The match message inside events/take_down.json (SQS record -> SNS notification -> Message)."""
-    return json.loads(json.loads(event("take_down")["Records"][0]["body"])["Message"])
-
-
-def sample_hashes_message() -> dict:
-    return json.loads(event("match_hashes")["Records"][0]["body"])
 
 
 def unchecked_request() -> HashesMessage:
