@@ -32,7 +32,8 @@ MATCH_MESSAGE_TYPE = "hashmatch.match"
 # 3: exact matches of the whole file to hash-list entries (signal_type "md5" or "sha256", distance 0).
 # 4: retroactive (true for a match found in the upload hash log after the hash was added).
 # 5: the upload's uploader and source_ip (from the S3 event); hold messages share the topic (message_type hashmatch.hold).
-MATCH_MESSAGE_VERSION = 5
+# 6: each match's `track`: which of the upload's pictures matched (a second video stream, cover art, a page), when it holds more than one.
+MATCH_MESSAGE_VERSION = 6
 # SNS takes 256 KB; these caps keep a match message well below it whatever the video or the hash set.
 MAX_MATCHES = 100
 MAX_SEGMENTS = 100
@@ -42,7 +43,8 @@ StageValue = Literal[tuple(str(stage) for stage in Stage)]
 MediaKindValue = Literal[tuple(str(kind) for kind in MediaKind)]
 CannotCheckReasonValue = Literal[tuple(str(reason) for reason in CannotCheckReason)]
 HOLD_MESSAGE_TYPE = "hashmatch.hold"
-HOLD_MESSAGE_VERSION = 1
+# 2: `uncovered`, the stretches of the media no hashed frame stands for (a partial check).
+HOLD_MESSAGE_VERSION = 2
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 PdqHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -93,6 +95,7 @@ class FrameHashesModel(_Model):
     quality: Annotated[int, Field(ge=0, le=100)] = 100
     variants: list[PdqHex] = []
     signals: dict[str, str] = {}
+    track: Count = 0  # which of the upload's pictures (MediaHashesModel.tracks) the frame is of
 
 
 class MediaHashesModel(_Model):
@@ -109,9 +112,30 @@ class MediaHashesModel(_Model):
     role: Literal["upload"] = "upload"
     frames_sampled: Count | None = None  # absent: as many as frames
     frames: list[FrameHashesModel]
-    # True when the time budget ran out first: the frames cover the first covered_seconds of the media.
+    # True when the frames do not cover enough of the media to call it checked: the time budget ran out first, or
+    # part of it could not be reached or decoded within the limits (uncovered); the matcher holds it if nothing matches.
     partial: bool = False
     covered_seconds: Seconds | None = None
+    uncovered: Segments = []
+    tracks: list["TrackModel"] = []
+
+
+class TrackModel(_Model):
+    """One of the pictures an upload holds, when more than one (model.TrackHashes): a video stream, cover art, bitmap
+    subtitles, a page or entry, an archive member; and how much of it the hashed frames cover."""
+
+    index: Count
+    source: str
+    kind: MediaKindValue
+    duration: Seconds = 0.0
+    name: str = ""
+    covered_seconds: Seconds = 0.0
+    uncovered: Annotated[list[Segment], Field(max_length=10_000)] = []
+    note: str = ""
+    uncovered_share: Share = 0.0
+
+
+MediaHashesModel.model_rebuild()
 
 
 class StoredPictureModel(_Closed):
@@ -206,6 +230,8 @@ class ReferenceMatchEntry(_Closed):
     matched_query_frames: Annotated[int, Field(ge=1)]
     query_segments: Segments
     reference_segments: Segments
+    # Version 6: the picture of the upload that matched, when it holds more than one ("video stream 1", "page 2").
+    track: str | None = None
 
     @model_validator(mode="after")
     def _measure_of_its_signal(self) -> "ReferenceMatchEntry":
@@ -229,7 +255,7 @@ class MatchMessage(_Closed):
 
     message_type: Literal["hashmatch.match"]
     # 2 and 3 are still read: messages published before an update may wait in the takedown queue.
-    message_version: Literal[2, 3, 4, 5]
+    message_version: Literal[2, 3, 4, 5, 6]
     match_id: Uuid
     action: ActionValue
     upload: MatchedUpload
@@ -251,7 +277,7 @@ class HoldMessage(_Closed):
     (verifying the version, ETag and size, and the SHA-256 where the upload was read) and reviewers decide."""
 
     message_type: Literal["hashmatch.hold"]
-    message_version: Literal[1]
+    message_version: Literal[1, 2]
     hold_id: Uuid
     action: Literal["hold"]
     upload: MatchedUpload
@@ -262,6 +288,8 @@ class HoldMessage(_Closed):
     covered_seconds: Seconds | None
     duration: Seconds | None
     times: HoldTimes
+    # Version 2: the stretches [first, last] of the media no hashed frame stands for (a partial check), at most MAX_SEGMENTS.
+    uncovered: Segments | None = None
 
     @property
     def match_id(self) -> str:
