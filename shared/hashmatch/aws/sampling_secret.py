@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import cache
+from typing import Callable
+
 # A secret shorter than this is refused: the instants it keys must not be guessable.
 MIN_SECRET_BYTES = 16
 
@@ -13,3 +16,8 @@ def read_sampling_secret(secretsmanager, secret_arn: str) -> bytes:
     if len(secret) < MIN_SECRET_BYTES:
         raise RuntimeError(f"the sampling secret {secret_arn} holds {len(secret)} bytes; at least {MIN_SECRET_BYTES} are needed")
     return secret
+
+
+def sampling_secret_reader(secretsmanager, secret_arn: str) -> Callable[[], bytes]:
+    """The secret, read at its first use and kept for the container's life (the handler module is imported before any call)."""
+    return cache(lambda: read_sampling_secret(secretsmanager, secret_arn))

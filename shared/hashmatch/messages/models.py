@@ -231,7 +231,7 @@ class ReferenceMatchEntry(_Closed):
     query_segments: Segments
     reference_segments: Segments
     # Version 6: the picture of the upload that matched, when it holds more than one ("video stream 1", "page 2").
-    track: str | None = None
+    track: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
     @model_validator(mode="after")
     def _measure_of_its_signal(self) -> "ReferenceMatchEntry":

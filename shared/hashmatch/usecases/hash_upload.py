@@ -121,8 +121,9 @@ class Hasher:
     max_upload_bytes: int
     log: Log
     metrics: Metrics
-    # The deployment's secret that keys which instants of an upload are sampled (media/schedule.py), read once at start.
-    sampling_secret: bytes | None = None
+    # The deployment's secret that keys which instants of an upload are sampled (media/schedule.py): the bytes, or what reads
+    # them once (aws/sampling_secret.py); None: the public offline secret.
+    sampling_secret: bytes | Callable[[], bytes] | None = None
 
 
 def hash_upload(upload: Upload, receive_count: int, hasher: Hasher, budget: Budget | None = None) -> HashOutcome:
@@ -166,7 +167,7 @@ def _hash_once(upload: Upload, hasher: Hasher, limits: Limits, deadline: float |
         data, upload = hasher.uploads.read(upload, hasher.max_upload_bytes)
         spilled = data if not isinstance(data, bytes) else None
         try:
-            hashes = hash_media(data, role=Role.UPLOAD, limits=limits, extra_signals=EXTRA_SIGNALS, keep_detail_pictures=True, deadline=deadline, sampling_secret=hasher.sampling_secret)
+            hashes = hash_media(data, role=Role.UPLOAD, limits=limits, extra_signals=EXTRA_SIGNALS, keep_detail_pictures=True, deadline=deadline, sampling_secret=_secret(hasher))
         except (MediaError, MemoryError):
             raise
         except Exception as error:  # noqa: BLE001 - any other failure of the decoders on these bytes is the bytes' doing
@@ -203,6 +204,10 @@ def _hash_once(upload: Upload, hasher: Hasher, limits: Limits, deadline: float |
         claim_check="hashes_location" in message,
     )
     return HashOutcome.HASHED_IN_PART if hashes.partial else HashOutcome.HASHED
+
+
+def _secret(hasher: Hasher) -> bytes | None:
+    return hasher.sampling_secret() if callable(hasher.sampling_secret) else hasher.sampling_secret
 
 
 def cannot_check(upload: Upload, reason: CannotCheckReason, detail: str, hasher: Hasher) -> HashOutcome:
