@@ -58,6 +58,8 @@ class Track:
     # Why it was not (wholly) looked at: over a limit, or in a form that cannot be decoded here.
     uncovered: str = ""
     hashed: bool = False  # a frame of it was hashed
+    # Times of frames it gave that were stand-ins shown at none of the instants they stood for (keyframes.py): withdrawn.
+    retracted: frozenset = frozenset()
 
     def uncovered_share(self) -> float:
         """The share of it no sampled frame stands for: of its time for a sequence, all or nothing for a still."""

@@ -172,6 +172,13 @@ def hash_frames(
         if progress is not None and media.duration:
             progress(min(1.0, frame.timestamp / media.duration))
     frames = [replace(frame, signals=signals.result()) if signals is not None else frame for frame, signals in kept]
+    # Stand-in keyframes a second pass found shown at none of their instants are withdrawn (keyframes.py).
+    withdrawn = {(track.index, round(time, 6)) for track in getattr(media, "tracks", None) or [] for time in getattr(track, "retracted", ())}
+    if withdrawn:
+        frames = [frame for frame in frames if (frame.track or 0, round(frame.timestamp, 6)) not in withdrawn]
+        # Detail pictures and local features come from track 0.
+        pictures = [picture for picture in pictures if (0, round(picture.timestamp, 6)) not in withdrawn]
+        local = [features for features in local if (0, round(features.timestamp, 6)) not in withdrawn]
     # A keyframe found unlike its GOP sends a second pass back over the video: frames in the order of their time, track by track.
     frames.sort(key=lambda frame: (frame.track, frame.timestamp))
     if media.partial and not sampled:

@@ -86,13 +86,16 @@ class KeyframePlan:
         self.limits = limits
         self.clock = clock or Deadline(None)
         self.schedule = schedule or default_schedule()
-        self._instants = self.schedule.instants(self.step)
+        self._instants = self.schedule.instants(self.step, duration)
         self._next: Instant = next(self._instants)
         self.targets: list[float] = []  # times of the frames to take, ascending
         self.extent: float | None = None  # end of the last packet: how far the stream really goes
         self.coverage = Coverage()
         self.trusting = True  # keyframes stand for their short GOPs until a check finds one unlike its GOP
         self.stood_in: dict[float, list[Instant]] = {}  # GOP start -> the instants its keyframe stood for
+        # Keyframes taken as stand-ins that the second pass found on screen at none of their instants: their frames
+        # are withdrawn (hashing drops them), so that a benign keyframe does not count beside the frames it hid.
+        self.retracted: set[float] = set()
         self.checks: dict[float, float] = {}  # keyframe time -> time of the frame it is compared with
         self._thumbnails: dict[float, np.ndarray] = {}
         self._chain = False  # every packet of the current GOP so far reached the decoder
@@ -218,11 +221,13 @@ class KeyframePlan:
 
     def _revisit(self, packets: list, start: float, base) -> list:
         """Second pass: the frames shown at the instants a keyframe stood for, now that keyframes are not trusted."""
-        due = self.stood_in.pop(start, None)
+        stood_for = self.stood_in.pop(start, None) or []
         # An instant at which the keyframe itself is on screen was served by it already.
-        due = [instant for instant in due or () if self._shown(packets, instant.time, base, start)[1] > start + 1e-6]
+        due = [instant for instant in stood_for if self._shown(packets, instant.time, base, start)[1] > start + 1e-6]
         if not due:
             return []
+        if len(due) == len(stood_for):
+            self.retracted.add(start)
         feed, _reached = self._decode_to(packets, due, start, base)
         return feed
 

@@ -54,9 +54,11 @@ class Schedule:
         digest = hmac.new(self.key, label + b"\n" + str(index).encode("ascii"), hashlib.sha256).digest()
         return int.from_bytes(digest[:8], "big") / 2.0**64
 
-    def instants(self, step: float) -> Iterator[Instant]:
+    def instants(self, step: float, duration: float = 0.0) -> Iterator[Instant]:
         """The instants in ascending order, without end (the media's end is the caller's): one at a keyed place in each
-        step-long cell, the cells starting at a keyed phase (the first one cut at t = 0)."""
+        step-long cell, the cells starting at a keyed phase (the first one cut at t = 0). With the media's `duration`,
+        an instant is drawn from the part of its cell before the end, so that media shorter than a step (or ending
+        inside a cell) still has an instant in it, whatever the key."""
         if step <= 0:
             raise ValueError("a sparse schedule needs a positive step")
         phase = step * self.uniform(b"phase", 0)
@@ -64,7 +66,8 @@ class Schedule:
         while True:
             start, end = max(0.0, phase + (index - 1) * step), phase + index * step
             # The first cell is cut at t = 0 and its instant falls inside what is left of it.
-            yield Instant(index, start + (end - start) * self.uniform(b"instant", index), start, end)
+            drawn = min(end, duration) if duration and start < duration else end
+            yield Instant(index, start + (drawn - start) * self.uniform(b"instant", index), start, end)
             index += 1
 
     def for_track(self, track: int) -> "Schedule":

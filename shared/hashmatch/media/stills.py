@@ -218,7 +218,7 @@ class ImageMedia(Media):
         main = self.tracks[0]
         feature_step = sampling.feature_step(self.duration)
         feature_due = 0.0
-        instants = None if sampling.every_frame else schedule.instants(sampling.step(self.duration))
+        instants = None if sampling.every_frame else schedule.instants(sampling.step(self.duration), self.duration)
         instant = next(instants) if instants is not None else None
         start = 0.0
         for index, duration in enumerate(self._durations):

@@ -98,6 +98,7 @@ class VideoMedia(Media):
         for track in self.tracks:
             track.coverage = type(track.coverage)()
             track.hashed = False
+            track.retracted = frozenset()
         for track, stream_index in zip(self.tracks, self._streams):
             if track.uncovered or clock.up():
                 continue
@@ -179,6 +180,7 @@ class VideoMedia(Media):
                 track.coverage.cover(0.0, last_time if clock.passed else max(duration, end))
             else:
                 track.coverage = plan.coverage
+                track.retracted = frozenset(plan.retracted)
             if clock.passed:
                 return  # stopped on purpose: the frames end early, not the file
             if count == 0:
