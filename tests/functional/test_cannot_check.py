@@ -345,6 +345,20 @@ def test_an_upload_whose_hashing_raises_is_held_at_its_first_delivery(runner, pu
     assert (message["hashes"], message["unchecked"]["reason"]) == (None, "failed") and "decoder blew up" in message["unchecked"]["detail"]
 
 
+def test_a_sampling_secret_that_cannot_be_read_fails_the_record_without_holding_the_upload(runner, put, load_event, hashes_queue, drain, monkeypatch):
+    upload = put(PICTURE, "photo.jpg")
+
+    def unreachable():
+        raise RuntimeError("Secrets Manager did not answer")  # not the bytes' doing: the queue delivers it again
+
+    function = runner.module(HASHER)
+    monkeypatch.setattr(function, "hasher", dataclasses.replace(function.hasher, sampling_secret=unreachable))
+    with pytest.raises(BatchProcessingError):
+        runner.invoke(HASHER, upload_notification(load_event, upload, receive_count=1))
+
+    assert drain(hashes_queue) == []
+
+
 def test_spill_files_a_killed_invocation_left_are_swept_at_the_next_start(runner, put, load_event, hashes_queue, drain):
     left = Path(runner.module(HASHER).uploads.spill_directory) / "hashmatch-spill-left-behind-by-a-killed-invocation"
     left.write_bytes(b"x" * 1024)

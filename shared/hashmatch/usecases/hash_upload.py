@@ -166,8 +166,11 @@ def _hash_once(upload: Upload, hasher: Hasher, limits: Limits, deadline: float |
     try:
         data, upload = hasher.uploads.read(upload, hasher.max_upload_bytes)
         spilled = data if not isinstance(data, bytes) else None
+        # Read before the bytes are hashed: a secret that cannot be read (Secrets Manager unreachable) is not the bytes'
+        # doing, so it fails the record for the queue to deliver again rather than holding the upload.
+        secret = _secret(hasher)
         try:
-            hashes = hash_media(data, role=Role.UPLOAD, limits=limits, extra_signals=EXTRA_SIGNALS, keep_detail_pictures=True, deadline=deadline, sampling_secret=_secret(hasher))
+            hashes = hash_media(data, role=Role.UPLOAD, limits=limits, extra_signals=EXTRA_SIGNALS, keep_detail_pictures=True, deadline=deadline, sampling_secret=secret)
         except (MediaError, MemoryError):
             raise
         except Exception as error:  # noqa: BLE001 - any other failure of the decoders on these bytes is the bytes' doing
