@@ -13,6 +13,7 @@ from hashmatch.aws.detail_pictures import store_detail_pictures
 from hashmatch.aws.hashes_queue import HashesQueue
 from hashmatch.aws.hashing_attempts import HashingAttempts
 from hashmatch.aws.observability import PowertoolsMetrics
+from hashmatch.aws.sampling_secret import sampling_secret_reader
 from hashmatch.aws.upload_objects import UploadsBucket, upload_of_s3_record
 from hashmatch.usecases.hash_upload import Budget, Hasher, hash_upload
 
@@ -24,10 +25,9 @@ hasher = Hasher(
     uploads=uploads, store_detail_pictures=lambda sha256, pictures: store_detail_pictures(s3, settings.details_bucket, sha256, pictures),
     matcher_queue=HashesQueue(boto3.client("sqs"), settings.hashes_queue_url, s3, settings.hashes_bucket),
     attempts=HashingAttempts(dynamodb.Table(settings.idempotency_table)), audit=AuditTable(dynamodb.Table(settings.audit_table)),
-    max_upload_bytes=settings.max_upload_bytes, log=logger, metrics=PowertoolsMetrics(metrics),
+    max_upload_bytes=settings.max_upload_bytes, log=logger, metrics=PowertoolsMetrics(metrics), sampling_secret=sampling_secret_reader(boto3.client("secretsmanager"), settings.sampling_secret_arn),
 )
-processor = BatchProcessor(event_type=EventType.SQS)
-invocation: dict[str, Budget] = {}
+processor, invocation = BatchProcessor(event_type=EventType.SQS), {}  # invocation: this call's Budget
 
 
 @tracer.capture_method

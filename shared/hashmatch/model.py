@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -31,6 +31,8 @@ class FrameHashes:
     # were removed): only the upload side computes them, so a flipped copy finds its reference.
     variants: tuple[str, ...] = ()
     signals: dict[str, str] = field(default_factory=dict)
+    # Which of the upload's pictures (MediaHashes.tracks) the frame is of; 0 the main one.
+    track: int = 0
 
     @property
     def query_hashes(self) -> list[str]:
@@ -43,6 +45,8 @@ class FrameHashes:
             data["signals"] = dict(self.signals)
         if with_variants and self.variants:
             data["variants"] = list(self.variants)
+        if self.track:
+            data["track"] = self.track
         return data
 
     @classmethod
@@ -50,7 +54,7 @@ class FrameHashes:
         pdq = str(PRIMARY_SIGNAL.parse(data["pdq"]))
         variants = tuple(str(PRIMARY_SIGNAL.parse(v)) for v in data.get("variants", ()))
         signals = {name: str(SIGNAL_TYPES[name].parse(value)) for name, value in data.get("signals", {}).items() if name in SIGNAL_TYPES}
-        return cls(float(data.get("timestamp", 0.0)), pdq, int(data.get("quality", 100)), variants, signals)
+        return cls(float(data.get("timestamp", 0.0)), pdq, int(data.get("quality", 100)), variants, signals, int(data.get("track", 0)))
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,40 @@ class EncodedDetailPicture:
 
 
 @dataclass(frozen=True)
+class TrackHashes:
+    """One of the pictures of an upload beyond a single one (a video stream, cover art, subtitles, a page, an archive member),
+    and how much of it the hashed frames cover."""
+
+    index: int
+    source: str  # frames.TrackSource: video, animation, picture, attached-picture, subtitles, page, member
+    kind: MediaKind
+    duration: float = 0.0
+    name: str = ""
+    covered_seconds: float = 0.0
+    uncovered: tuple[tuple[float, float], ...] = ()  # stretches of its time no hashed frame stands for
+    note: str = ""  # why it was not (wholly) looked at
+    uncovered_share: float = 0.0
+
+    def to_dict(self) -> dict:
+        data = {"index": self.index, "source": self.source, "kind": str(self.kind), "duration": round(self.duration, 3), "covered_seconds": round(self.covered_seconds, 3)}
+        if self.name:
+            data["name"] = self.name
+        if self.uncovered:
+            data["uncovered"] = [[round(a, 3), round(b, 3)] for a, b in self.uncovered]
+        if self.note:
+            data["note"] = self.note
+        data["uncovered_share"] = round(self.uncovered_share, 4)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrackHashes":
+        return cls(
+            int(data["index"]), str(data.get("source", "")), MediaKind(data.get("kind", MediaKind.IMAGE)), float(data.get("duration", 0.0)), str(data.get("name", "")),
+            float(data.get("covered_seconds", 0.0)), tuple((float(a), float(b)) for a, b in data.get("uncovered", ())), str(data.get("note", "")), float(data.get("uncovered_share", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
 class MediaHashes:
     """Everything hashed from one media object: identity, shape and per-frame hashes."""
 
@@ -181,11 +219,32 @@ class MediaHashes:
     # True when a time budget ran out first: the frames cover the media's first covered_seconds only.
     partial: bool = False
     covered_seconds: float | None = None
+    # Stretches of the main picture's time that no hashed frame stands for (could not be reached or decoded correctly).
+    uncovered: tuple[tuple[float, float], ...] = ()
+    # Every picture a player or viewer can show, when there is more than one (track 0 is the main one); empty: one picture.
+    tracks: tuple[TrackHashes, ...] = ()
 
     @property
     def usable_frames(self) -> list[FrameHashes]:
         """Frames whose PDQ quality is high enough to match on (vPDQ's rule)."""
         return [frame for frame in self.frames if frame.quality >= PRIMARY_SIGNAL.min_quality]
+
+    def track_views(self) -> list["MediaHashes"]:
+        """One MediaHashes per picture the upload holds (itself when it holds one): each matched on its own, so that a known
+        second video stream or page is not outnumbered by the benign ones beside it. Detail pictures stay with track 0."""
+        if len(self.tracks) <= 1 and all(frame.track == 0 for frame in self.frames):
+            return [self]
+        views = []
+        described = {track.index: track for track in self.tracks}
+        for index in sorted({frame.track for frame in self.frames} | set(described)):
+            frames = tuple(frame for frame in self.frames if frame.track == index)
+            if not frames:
+                continue
+            track = described.get(index)
+            kind = track.kind if track is not None else self.kind
+            duration = track.duration if track is not None else self.duration
+            views.append(replace(self, kind=kind, duration=duration, frames=frames, frames_sampled=len(frames), tracks=(), detail_pictures=self.detail_pictures if index == 0 else ()))
+        return views or [self]
 
     def to_dict(self, with_variants: bool = True, with_features: bool = True) -> dict:
         data = {
@@ -202,7 +261,12 @@ class MediaHashes:
         }
         if self.partial:
             data["partial"] = True
+        if self.covered_seconds is not None and (self.partial or self.uncovered or self.kind == MediaKind.VIDEO):
             data["covered_seconds"] = round(self.covered_seconds or 0.0, 3)
+        if self.uncovered:
+            data["uncovered"] = [[round(a, 3), round(b, 3)] for a, b in self.uncovered]
+        if self.tracks:
+            data["tracks"] = [track.to_dict() for track in self.tracks]
         if with_features and self.features:
             data["features"] = [frame.to_dict() for frame in self.features]
         return data
@@ -223,4 +287,6 @@ class MediaHashes:
             features=tuple(FrameFeatures.from_dict(frame) for frame in data.get("features", ())),
             partial=bool(data.get("partial", False)),
             covered_seconds=float(data["covered_seconds"]) if data.get("covered_seconds") is not None else None,
+            uncovered=tuple((float(a), float(b)) for a, b in data.get("uncovered", ())),
+            tracks=tuple(TrackHashes.from_dict(track) for track in data.get("tracks", ())),
         )

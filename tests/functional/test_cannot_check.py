@@ -312,14 +312,14 @@ def test_the_last_delivery_before_the_dead_letter_queue_holds_the_upload_without
     assert (message["hashes"], message["unchecked"]["reason"]) == (None, "failed")
 
 
-def test_an_attempt_that_raises_counts_as_unfinished(runner, stack, put, load_event, hashes_queue, drain, monkeypatch):
+def test_an_attempt_that_raises_before_hashing_counts_as_unfinished(runner, stack, put, load_event, hashes_queue, drain, monkeypatch):
     upload = put(PICTURE, "photo.jpg")
     hasher = runner.module(HASHER)
 
     def broken(*_args, **_options):
-        raise RuntimeError("decoder blew up")
+        raise RuntimeError("the read was cut off")  # not the bytes' doing: the queue delivers it again
 
-    monkeypatch.setattr(hash_upload_usecase, "hash_media", broken)
+    monkeypatch.setattr(hasher.uploads, "read", broken)
     for delivery in (2, 3):
         with pytest.raises(BatchProcessingError):  # the record fails and SQS would deliver it again
             runner.invoke(HASHER, upload_notification(load_event, upload, receive_count=delivery))
@@ -329,6 +329,34 @@ def test_an_attempt_that_raises_counts_as_unfinished(runner, stack, put, load_ev
 
     [message] = drain(hashes_queue)
     assert message["unchecked"]["reason"] == "failed"
+
+
+def test_an_upload_whose_hashing_raises_is_held_at_its_first_delivery(runner, put, load_event, hashes_queue, drain, monkeypatch):
+    upload = put(PICTURE, "photo.jpg")
+
+    def broken(*_args, **_options):
+        raise RuntimeError("decoder blew up")
+
+    monkeypatch.setattr(hash_upload_usecase, "hash_media", broken)
+    result = runner.invoke(HASHER, upload_notification(load_event, upload, receive_count=1))
+
+    assert result == {"batchItemFailures": []}
+    [message] = drain(hashes_queue)
+    assert (message["hashes"], message["unchecked"]["reason"]) == (None, "failed") and "decoder blew up" in message["unchecked"]["detail"]
+
+
+def test_a_sampling_secret_that_cannot_be_read_fails_the_record_without_holding_the_upload(runner, put, load_event, hashes_queue, drain, monkeypatch):
+    upload = put(PICTURE, "photo.jpg")
+
+    def unreachable():
+        raise RuntimeError("Secrets Manager did not answer")  # not the bytes' doing: the queue delivers it again
+
+    function = runner.module(HASHER)
+    monkeypatch.setattr(function, "hasher", dataclasses.replace(function.hasher, sampling_secret=unreachable))
+    with pytest.raises(BatchProcessingError):
+        runner.invoke(HASHER, upload_notification(load_event, upload, receive_count=1))
+
+    assert drain(hashes_queue) == []
 
 
 def test_spill_files_a_killed_invocation_left_are_swept_at_the_next_start(runner, put, load_event, hashes_queue, drain):

@@ -65,9 +65,9 @@ def test_hash_reports_kind_digests_and_per_frame_hashes(capsys, files):
     assert status == 0
     assert (photo["kind"], video["kind"]) == ("image", "video")
     assert len(photo["md5"]) == 32 and len(photo["sha256"]) == 64
-    assert len(video["frames"]) == 8  # 4 s: short, so two frames a second
+    assert 7 <= len(video["frames"]) <= 9  # 4 s: short, so an instant in each half second (keyed, so not always on the same frames)
     frame = video["frames"][1]
-    assert 0.5 <= frame["timestamp"] < 0.75 and len(frame["pdq"]) == 64 and 0 <= frame["quality"] <= 100
+    assert 0.0 < frame["timestamp"] < 1.0 and len(frame["pdq"]) == 64 and 0 <= frame["quality"] <= 100
     assert set(frame["signals"]) == {"phash"}
 
 

@@ -122,6 +122,8 @@ class HashUploadSettings(_Settings):
     max_upload_bytes: Count
     # Counts the hasher's attempts at an upload that keeps ending without an outcome (out of memory or time).
     idempotency_table: Name
+    # The Secrets Manager secret that keys which instants of an upload are sampled (template: SamplingSecret).
+    sampling_secret_arn: Name
 
 
 class MatchHashesSettings(_Settings):

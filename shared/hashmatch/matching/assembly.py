@@ -39,6 +39,7 @@ class KnownItemMatch:
 
     item: KnownItem
     verdict: Verdict
+    track: int = 0  # which of the upload's pictures matched (MediaHashes.tracks); 0 the main one
 
 
 class HashSetVersion:
@@ -59,7 +60,7 @@ class HashSetVersion:
     def match(self, hashes: MediaHashes, detail_pictures: DetailPictureLoader | None = None) -> tuple[MatchResult, list[KnownItemMatch]]:
         """The Matcher's result for the upload, and the known items it matches, best first."""
         result = self.matcher.match(hashes, detail_pictures)
-        return result, [KnownItemMatch(self.view.describe(key), verdict) for key, verdict in result.matches]
+        return result, [KnownItemMatch(self.view.describe(key), verdict, result.tracks.get(key, 0)) for key, verdict in result.matches]
 
 
 __all__ = ["ENTRY_KIND", "HashSetVersion", "KnownItemMatch", "hash_set_matcher", "references_view"]

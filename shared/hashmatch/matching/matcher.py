@@ -121,6 +121,7 @@ class MatchResult:
     stages: tuple[Stage, ...]  # the stages that looked at the upload, in order
     seconds: Mapping[Stage, float] = field(default_factory=dict)
     frame_matches: Mapping[Hashable, list[FrameMatch]] = field(default_factory=dict)  # behind each verdict
+    tracks: Mapping[Hashable, int] = field(default_factory=dict)  # which of the upload's pictures each verdict is of (absent: 0)
 
     @property
     def matches(self) -> list[tuple[Hashable, Verdict]]:
@@ -148,7 +149,32 @@ class Matcher:
         return next((s for s in self.stages if s.stage == stage), None)
 
     def match(self, upload: MediaHashes, detail_pictures: DetailPictureLoader | None = None) -> MatchResult:
-        """Every reference the upload meets, with its verdict; later stages only while nothing has matched."""
+        """Every reference the upload meets, with its verdict; later stages only while nothing has matched.
+
+        An upload holding several pictures (video streams, cover art, pages: MediaHashes.tracks) is matched one picture at a
+        time, so that a known second stream is judged on its own frames, not outnumbered by a benign first one; a reference's
+        verdict is its best over them (a match wins). Detail pictures belong to the main picture (track 0)."""
+        views = upload.track_views()
+        if len(views) == 1:
+            return self._match(upload, detail_pictures)
+        verdicts: dict[Hashable, Verdict] = {}
+        behind: dict[Hashable, list[FrameMatch]] = {}
+        tracks: dict[Hashable, int] = {}
+        ran: list[Stage] = []
+        seconds: dict[Stage, float] = {}
+        for view in views:
+            track = view.frames[0].track if view.frames else 0
+            result = self._match(view, detail_pictures if track == 0 else None)
+            ran.extend(stage for stage in result.stages if stage not in ran)
+            for stage, spent in result.seconds.items():
+                seconds[stage] = seconds.get(stage, 0.0) + spent
+            for reference, verdict in result.verdicts.items():
+                known = verdicts.get(reference)
+                if known is None or (verdict.match and (not known.match or best_first(verdict, reference) < best_first(known, reference))):
+                    verdicts[reference], behind[reference], tracks[reference] = verdict, result.frame_matches.get(reference, []), track
+        return MatchResult(verdicts, tuple(ran), seconds, behind, tracks)
+
+    def _match(self, upload: MediaHashes, detail_pictures: DetailPictureLoader | None = None) -> MatchResult:
         verdicts: dict[Hashable, Verdict] = {}
         behind: dict[Hashable, list[FrameMatch]] = {}
         ran: list[Stage] = []

@@ -17,8 +17,9 @@ from hashmatch.media.decode import open_media
 from hashmatch.media.frames import Frame, Media
 from hashmatch.media.limits import DEFAULT_LIMITS, Limits
 from hashmatch.media.sampling import DENSE, SPARSE, Sampling
+from hashmatch.media.schedule import DEFAULT_SAMPLING_SECRET, Schedule
 from hashmatch.media.source import Source, read_source
-from hashmatch.model import Box, DetailPicture, EncodedDetailPicture, FrameFeatures, FrameHashes, LocalFeatures, MediaHashes
+from hashmatch.model import Box, DetailPicture, EncodedDetailPicture, FrameFeatures, FrameHashes, LocalFeatures, MediaHashes, TrackHashes
 from hashmatch.signals import PRIMARY_SIGNAL, SIGNAL_TYPES, SignalType
 from hashmatch.signals.base import SignalValue
 from hashmatch.vocabulary import MediaKind, Role
@@ -31,6 +32,12 @@ REFERENCE_DEDUP_DISTANCE = 8
 FEATURE_DEDUP_MIN_QUALITY = 50
 
 ROLE_SAMPLING = {Role.REFERENCE: DENSE, Role.UPLOAD: SPARSE}
+# An upload is hashed in part (held when nothing matches, like one the time budget cut short) when more than
+# this share of any of its pictures' time is uncovered: frames that could not be decoded with the frames they
+# refer to within the limits, a stream over a limit, a picture that cannot be read here. A tenth: the video
+# rules match a copy making half of the upload or of the reference, so what hides in a tenth is too little
+# for them to have matched anyway, and what is more is held for a reviewer rather than passed unseen.
+MAX_UNCOVERED_SHARE = 0.10
 DEFAULT_EXTRA_SIGNALS = ("phash",)
 # Detail pictures travel as JPEG at this quality (the hasher's S3 object; the evaluation's round trip).
 DETAIL_JPEG_QUALITY = 85
@@ -64,8 +71,10 @@ class HashedFrames(NamedTuple):
     sampled: int  # frames sampled, kept or not
     features: list[FrameFeatures]
     pictures: list[DetailPicture]
-    partial: bool  # the deadline passed before the media's end
-    covered_seconds: float  # the media's first seconds the frames cover (its duration when not partial)
+    partial: bool  # the deadline passed before the media's end, or too much of a picture is uncovered (MAX_UNCOVERED_SHARE)
+    covered_seconds: float  # seconds of the main picture's time the frames stand for (its duration when wholly covered)
+    uncovered: tuple[tuple[float, float], ...] = ()  # stretches of the main picture no frame stands for
+    tracks: tuple[TrackHashes, ...] = ()  # every picture, when there is more than one
 
 
 def hash_frames(
@@ -80,6 +89,7 @@ def hash_frames(
     keep_detail_pictures: bool | None = None,
     progress: Callable[[float], None] | None = None,
     deadline: float | None = None,
+    schedule: Schedule | None = None,
 ) -> HashedFrames:
     """Hash the sampled frames of `media`.
 
@@ -88,6 +98,7 @@ def hash_frames(
     matcher to take their features (default: for uploads; the Lambda hasher has no OpenCV).
     When `deadline` (a time.monotonic() value) passes, no more frames are taken and the frames
     hashed so far are returned as partial; MediaError("oversized") when there are none.
+    `schedule` keys the instants sparse sampling takes (hash_media makes it from the secret and the bytes).
     """
     role = Role(role)
     if keep_detail_pictures is None:
@@ -104,6 +115,7 @@ def hash_frames(
     last_kept = None
     last_featured = None
     last_time = 0.0
+    last_track = 0
 
     def work(frame: Frame) -> _FrameWork:
         """What one frame needs, apart from the frames before it (run on the worker threads)."""
@@ -117,13 +129,26 @@ def hash_frames(
             variants.extend(PRIMARY_SIGNAL.hash_frame(picture).hash for picture in frame.inner)
         else:
             value, variants = PRIMARY_SIGNAL.hash_frame(content), []
+        for alternate in frame.alternates:
+            # The picture as shown on a light and on a dark page (transparency): searched like the frame itself, and the frame's
+            # own hash when its colour channels alone are too flat to match on (black, with the picture in the alpha channel).
+            if want_variants:
+                shown, turned = PRIMARY_SIGNAL.hash_frame_and_variants(np.ascontiguousarray(alternate), exact=exact)
+                variants.extend([shown.hash, *turned])
+            else:
+                shown = PRIMARY_SIGNAL.hash_frame(np.ascontiguousarray(alternate))
+                variants.append(shown.hash)
+            if shown.quality > value.quality and value.quality < PRIMARY_SIGNAL.min_quality:
+                variants.append(value.hash)
+                value = shown
         feature = features(frame.detail, frame.inner_boxes) if features is not None and frame.detail is not None else None
         return _FrameWork(content, value, variants, feature)
 
     pool = _Workers()
-    for frame, done in pool.in_order(media.frames(sampling, remove_borders=remove_borders, deadline=deadline), work):
+    for frame, done in pool.in_order(media.frames(sampling, remove_borders=remove_borders, deadline=deadline, schedule=schedule), work):
         sampled += 1
-        last_time = max(last_time, frame.timestamp)
+        if frame.track == 0:
+            last_time = max(last_time, frame.timestamp)
         if frame.detail is not None:
             if keep_detail_pictures:
                 pictures.append(DetailPicture(frame.timestamp, frame.detail, tuple(frame.inner_boxes)))
@@ -137,21 +162,49 @@ def hash_frames(
             if not (dedup and same):
                 local.append(FrameFeatures(frame.timestamp, done.features))
                 last_featured = value.hash
-        if dedup and last_kept is not None and value.hash - last_kept <= REFERENCE_DEDUP_DISTANCE:
+        if dedup and last_kept is not None and frame.track == last_track and value.hash - last_kept <= REFERENCE_DEDUP_DISTANCE:
             continue
         frame_variants = tuple(str(h) for h in done.variants)
         # The other signals are taken for the kept frames only, on the worker threads too.
         signals = pool.submit(_extra_signals, extras, done.content) if extras else None
-        kept.append((FrameHashes(frame.timestamp, str(value.hash), value.quality, frame_variants), signals))
-        last_kept = value.hash
+        kept.append((FrameHashes(frame.timestamp, str(value.hash), value.quality, frame_variants, track=frame.track), signals))
+        last_kept, last_track = value.hash, frame.track
         if progress is not None and media.duration:
             progress(min(1.0, frame.timestamp / media.duration))
     frames = [replace(frame, signals=signals.result()) if signals is not None else frame for frame, signals in kept]
+    # Stand-in keyframes a second pass found shown at none of their instants are withdrawn (keyframes.py).
+    withdrawn = {(track.index, round(time, 6)) for track in getattr(media, "tracks", None) or [] for time in getattr(track, "retracted", ())}
+    if withdrawn:
+        frames = [frame for frame in frames if (frame.track or 0, round(frame.timestamp, 6)) not in withdrawn]
+        # Detail pictures and local features come from track 0.
+        pictures = [picture for picture in pictures if (0, round(picture.timestamp, 6)) not in withdrawn]
+        local = [features for features in local if (0, round(features.timestamp, 6)) not in withdrawn]
+    # A keyframe found unlike its GOP sends a second pass back over the video: frames in the order of their time, track by track.
+    frames.sort(key=lambda frame: (frame.track, frame.timestamp))
     if media.partial and not sampled:
         raise MediaError("oversized", "no frame could be hashed within the time budget", recognised=True)
-    # A partial hash covers the media up to its last frame (the frames after it were never seen).
-    covered = last_time if media.partial else media.duration
-    return HashedFrames(frames, sampled, local, pictures, media.partial, covered)
+    tracks = getattr(media, "tracks", None) or []
+    described = tuple(_track_hashes(track) for track in tracks)
+    main = described[0] if described else None
+    if main is not None and main.kind == MediaKind.VIDEO and main.duration > 0:
+        covered, uncovered = main.covered_seconds, main.uncovered
+        if media.partial:
+            # What the deadline cut off was never seen, whatever the plan had meant to cover.
+            covered = min(covered, last_time)
+            uncovered = tuple(gap for gap in uncovered if gap[1] <= last_time) + ((last_time, main.duration),)
+    else:
+        covered, uncovered = (last_time if media.partial else media.duration), ()
+    partial = media.partial or any(track.uncovered_share > MAX_UNCOVERED_SHARE for track in described)
+    return HashedFrames(frames, sampled, local, pictures, partial, covered, uncovered, described if len(described) > 1 else ())
+
+
+def _track_hashes(track) -> TrackHashes:
+    """What hashing found of one picture of the media (frames.Track): its kind, how much of it is covered, and why not the rest."""
+    duration = float(track.duration or 0.0)
+    timed = track.kind == MediaKind.VIDEO and duration > 0
+    covered = track.coverage.covered_seconds(duration) if timed else (duration if track.hashed else 0.0)
+    gaps = tuple(track.coverage.uncovered(duration)) if timed else ()
+    return TrackHashes(track.index, str(track.source), MediaKind(track.kind), duration, track.name, covered, gaps, track.uncovered, track.uncovered_share())
 
 
 def _extra_signals(extras: Sequence[type[SignalType]], content: np.ndarray) -> dict[str, str]:
@@ -215,17 +268,22 @@ def hash_media(
     role: Role = Role.UPLOAD,
     limits: Limits = DEFAULT_LIMITS,
     deadline: float | None = None,
+    sampling_secret: bytes | None = None,
     **options,
 ) -> MediaHashes:
     """Open and hash one media object (options: hash_frames'). Raises MediaError for input that cannot be hashed.
 
     A path is read a piece at a time (digests, the first bytes), and decoded from the file, never
     held whole in memory. `deadline` (a time.monotonic() value) ends hashing early: see hash_frames.
+    `sampling_secret`: the deployment's secret that keys which instants are sampled (schedule.py); None: the public
+    offline one, for tools whose uploads are not adversaries (the CLI, the evaluation).
     """
     found = read_source(source, limits)
     media = open_media(found, limits)
     md5, sha256 = found.digests()
-    frames, sampled, local, pictures, partial, covered = hash_frames(media, role=role, deadline=deadline, **options)
+    # The instants sampled are keyed by the deployment's secret and these bytes (schedule.py).
+    schedule = Schedule.of(sampling_secret if sampling_secret is not None else DEFAULT_SAMPLING_SECRET, sha256)
+    frames, sampled, local, pictures, partial, covered, uncovered, tracks = hash_frames(media, role=role, deadline=deadline, schedule=schedule, **options)
     return MediaHashes(
         kind=MediaKind(media.kind),
         format=media.format,
@@ -241,4 +299,6 @@ def hash_media(
         detail_pictures=tuple(pictures),
         partial=partial,
         covered_seconds=covered,
+        uncovered=uncovered,
+        tracks=tracks,
     )

@@ -59,6 +59,33 @@ def displayable(image):
     return image if mode == "RGB" else image.convert("RGB")
 
 
+# A picture's transparency matters when more than this share of its pixels are not opaque: a viewer shows it
+# differently on a light page than on a dark one, so it is hashed on both.
+TRANSPARENT_SHARE = 0.01
+LIGHT_PAGE, DARK_PAGE = 255, 0
+
+
+def has_transparency(image) -> bool:
+    """Whether a Pillow picture has an alpha channel (or a transparent palette entry) that shows."""
+    if image.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and not (image.mode == "P" and "transparency" in image.info):
+        return False
+    alpha = image.convert("RGBA").getchannel("A") if image.mode not in ("RGBA", "LA") else image.getchannel("A")
+    histogram = alpha.histogram()
+    return 1.0 - histogram[255] / max(1, sum(histogram)) > TRANSPARENT_SHARE
+
+
+def on_pages(image, max_side: int) -> tuple[np.ndarray, np.ndarray]:
+    """A picture with transparency as a viewer shows it on a light and on a dark page (RGB arrays at most `max_side`)."""
+    rgba = shrink(image.convert("RGBA"), max_side)
+    return tuple(small_rgb(Image.alpha_composite(Image.new("RGBA", rgba.size, (page, page, page, 255)), rgba)) for page in (LIGHT_PAGE, DARK_PAGE))
+
+
+def composites(rgba: np.ndarray, max_side: int) -> tuple[np.ndarray, np.ndarray]:
+    """An RGBA array (a subtitle's picture) on a dark and on a light page, as RGB arrays at most `max_side`."""
+    light, dark = on_pages(Image.fromarray(np.ascontiguousarray(rgba), "RGBA"), max_side)
+    return dark, light
+
+
 def rgb_array(image) -> np.ndarray:
     """A grey or RGB picture as an H x W x 3 uint8 array (a grey one's three channels are one array)."""
     width, height = image.size

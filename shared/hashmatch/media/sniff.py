@@ -12,6 +12,24 @@ _IMAGE_SIGNATURES = (
     (b"BM", "bmp"),
     (b"II*\x00", "tiff"),
     (b"MM\x00*", "tiff"),
+    (b"icns", "icns"),
+)
+# JPEG XL, as a bare codestream and in its ISO BMFF container: pictures nothing here decodes (no maintained
+# Pillow plugin within the hasher's package size, and PyAV's FFmpeg is built without libjxl). Held unread.
+_UNREADABLE_PICTURES = (
+    (b"\xff\x0a", "jpeg-xl"),
+    (b"\x00\x00\x00\x0cJXL \r\n\x87\n", "jpeg-xl"),
+)
+# Archives that may hold pictures. ZIP is read (containers.py); the others are held unread.
+_ARCHIVES = (
+    (b"PK\x03\x04", "zip"),
+    (b"PK\x05\x06", "zip"),  # an empty ZIP
+    (b"7z\xbc\xaf\x27\x1c", "7z"),
+    (b"Rar!\x1a\x07", "rar"),
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
 )
 _VIDEO_SIGNATURES = (
     (b"\x1a\x45\xdf\xa3", "matroska"),
@@ -26,15 +44,39 @@ HEIF_BRANDS = (b"avif", b"avis", b"heic", b"heix", b"heim", b"heis", b"hevc", b"
 HEAD_BYTES = 512
 
 
+def _is_icon(head: bytes) -> bool:
+    """An ICO (or CUR) header: reserved 0, type 1 or 2, one or more entries whose first looks like one."""
+    if len(head) < 22 or head[0:2] != b"\x00\x00" or head[2:4] not in (b"\x01\x00", b"\x02\x00"):
+        return False
+    count = int.from_bytes(head[4:6], "little")
+    return 0 < count <= 256 and head[9] == 0 and int.from_bytes(head[18:22], "little") >= 6 + 16 * count
+
+
 # Top-level boxes an ISO base media (MP4, QuickTime) file may start with besides ftyp.
 _ISO_BOX_TYPES = (b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid")
 
 
 def sniff(head: bytes) -> tuple[str, str] | None:
-    """(kind, format) from the first bytes, or None when nothing known starts that way."""
+    """(kind, format) from the first bytes, or None when nothing known starts that way.
+
+    Kinds: "image", "video", "unreadable" (a picture format nothing here decodes), "archive" (files that hold
+    pictures: ZIP, which is read, and others, which are not), "drawing" (SVG)."""
     for signature, name in _IMAGE_SIGNATURES:
         if head.startswith(signature):
             return "image", name
+    if _is_icon(head):
+        return "image", "ico"
+    for signature, name in _UNREADABLE_PICTURES:
+        if head.startswith(signature):
+            return "unreadable", name
+    for signature, name in _ARCHIVES:
+        if head.startswith(signature):
+            return "archive", name
+    if len(head) > 262 and head[257:262] == b"ustar":
+        return "archive", "tar"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<?xml", b"<svg", b"<!doctype svg", b"<!--")) and b"<svg" in text:
+        return "drawing", "svg"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image", "webp"
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":

@@ -76,7 +76,16 @@ def hold_message(request: HashesMessage, reason: CannotCheckReason, detail: str)
         covered_seconds=round(hashes.covered_seconds, 3) if hashes is not None and hashes.covered_seconds is not None else None,
         duration=round(hashes.duration, 3) if hashes is not None else None,
         times=HoldTimes(uploaded_at=upload.uploaded_at, held_at=now()),
+        uncovered=[[round(a, 3), round(b, 3)] for a, b in hashes.uncovered[:MAX_SEGMENTS]] if hashes is not None and hashes.uncovered else None,
     )
+
+
+def _track_name(hashes, track: int) -> str | None:
+    """How a match message names one of the upload's pictures, when it holds more than one."""
+    if not hashes.tracks:
+        return None
+    described = next((t for t in hashes.tracks if t.index == track), None)
+    return f"{described.source} {described.name}".strip() if described is not None else f"track {track}"
 
 
 def match_message(request: HashesMessage, matches: Sequence[KnownItemMatch], match_id: str, retroactive: bool = False) -> MatchMessage:
@@ -118,6 +127,7 @@ def match_message(request: HashesMessage, matches: Sequence[KnownItemMatch], mat
                 matched_query_frames=verdict.matched_query_frames,
                 query_segments=query_ranges[:MAX_SEGMENTS],
                 reference_segments=reference_ranges[:MAX_SEGMENTS],
+                track=_track_name(hashes, match.track),
             )
         )
     upload = request.upload

@@ -36,7 +36,8 @@ MATCH_MESSAGE_TYPE = "hashmatch.match"
 # 3: exact matches of the whole file to hash-list entries (signal_type "md5" or "sha256", distance 0).
 # 4: retroactive (true for a match found in the upload hash log after the hash was added).
 # 5: the upload's uploader and source_ip (from the S3 event); hold messages share the topic (message_type hashmatch.hold).
-MATCH_MESSAGE_VERSION = 5
+# 6: each match's `track`: which of the upload's pictures matched (a second video stream, cover art, a page), when it holds more than one.
+MATCH_MESSAGE_VERSION = 6
 # SNS takes 256 KB; these caps keep a match message well below it whatever the video or the hash set.
 MAX_MATCHES = 100
 MAX_SEGMENTS = 100
@@ -46,7 +47,8 @@ StageValue = Literal[tuple(str(stage) for stage in Stage)]
 MediaKindValue = Literal[tuple(str(kind) for kind in MediaKind)]
 CannotCheckReasonValue = Literal[tuple(str(reason) for reason in CannotCheckReason)]
 HOLD_MESSAGE_TYPE = "hashmatch.hold"
-HOLD_MESSAGE_VERSION = 1
+# 2: `uncovered`, the stretches of the media no hashed frame stands for (a partial check).
+HOLD_MESSAGE_VERSION = 2
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 PdqHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -101,6 +103,7 @@ class FrameHashesModel(_Model):
     quality: Annotated[int, Field(ge=0, le=100)] = 100
     variants: list[PdqHex] = []
     signals: dict[str, str] = {}
+    track: Count = Field(0, description="Which of the upload's pictures (tracks) the frame is of; 0 the main one.")
 
 
 # model.MediaHashes as it travels (MediaHashes.to_dict()); messages.hashes converts it.
@@ -118,8 +121,32 @@ class MediaHashesModel(_Model):
     role: Literal["upload"] = "upload"
     frames_sampled: Count | None = None  # absent: as many as frames
     frames: list[FrameHashesModel]
-    partial: bool = Field(False, description="True when the hasher's time budget ran out first: the frames cover the first covered_seconds of the media.")
-    covered_seconds: Seconds | None = None
+    partial: bool = Field(
+        False,
+        description="True when the frames do not cover enough of the media to call it checked: the hasher's time budget ran out first, or part of it "
+        "could not be reached or decoded within the limits (uncovered); the matcher holds it if nothing matches.",
+    )
+    covered_seconds: Seconds | None = Field(None, description="Seconds of the main picture the hashed frames stand for.")
+    uncovered: Segments = Field([], description="Stretches [first, last] (seconds) of the main picture no hashed frame stands for (not reached or not decodable within the limits).")
+    tracks: list["TrackModel"] = Field([], description="Every picture a player or viewer can show, when the upload holds more than one (index 0 the main one), each with its coverage.")
+
+
+class TrackModel(_Model):
+    """One of the pictures an upload holds, when more than one (model.TrackHashes): a video stream, cover art, bitmap
+    subtitles, a page or entry, an archive member; and how much of it the hashed frames cover."""
+
+    index: Count = Field(description="The track's number, as the frames' track names it.")
+    source: str = Field(description="What it is: video, animation, picture, attached-picture, subtitles, page or member.")
+    kind: MediaKindValue
+    duration: Seconds = 0.0
+    name: str = ""
+    covered_seconds: Seconds = 0.0
+    uncovered: Annotated[list[Segment], Field(max_length=10_000)] = Field([], description="Stretches [first, last] (seconds) of it no hashed frame stands for.")
+    note: str = Field("", description="Why it was not (wholly) looked at, when it was not.")
+    uncovered_share: Share = Field(0.0, description="The share of it no hashed frame stands for; over a tenth the upload is partial.")
+
+
+MediaHashesModel.model_rebuild()
 
 
 class StoredPictureModel(_Closed):
@@ -274,6 +301,11 @@ class ReferenceMatchEntry(_Closed):
     matched_query_frames: Annotated[int, Field(ge=1)]
     query_segments: Segments = Field(description="Matched upload timestamps (seconds) as [first, last] ranges.")
     reference_segments: Segments = Field(description="Matched reference timestamps (seconds) as [first, last] ranges.")
+    track: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Version 6: the picture of the upload that matched, when it holds more than one (\"video stream 1\", \"page 2\"); absent otherwise.",
+    )
 
     @model_validator(mode="after")
     def _measure_of_its_signal(self) -> "ReferenceMatchEntry":
@@ -299,12 +331,13 @@ class MatchMessage(_Closed):
 
     message_type: Literal["hashmatch.match"]
     # 2 and 3 are still read: messages published before an update may wait in the takedown queue.
-    message_version: Literal[2, 3, 4, 5] = Field(
-        description="5 (published now) added the upload's uploader and source_ip (from the S3 event); from 5 on, the topic also carries hold messages "
+    message_version: Literal[2, 3, 4, 5, 6] = Field(
+        description="6 (published now) added each match's track: which of the upload's pictures matched (a second video stream, cover art, a page), "
+        "when it holds more than one. 5 added the upload's uploader and source_ip (from the S3 event); from 5 on, the topic also carries hold messages "
         "(message_type hashmatch.hold, schemas/hold-message.schema.json, action hold) for uploads that could not be checked, so a subscriber that "
         "takes every action tells them apart by message_type. 4 added retroactive: true for a match found in the upload hash log after a hash was "
         "added. 3 added exact matches of the whole file to hash-list entries: signal_type md5 or sha256, distance 0, threshold 0. 2 added matches "
-        "by local features: signal_type orb, distance null, inliers. Consumers read all four."
+        "by local features: signal_type orb, distance null, inliers. Consumers read all five."
     )
     match_id: Uuid = Field(
         description="Names the match, derived from what was matched: a redelivered upload (or a retro-match run again) gives the same id, published once; the takedown's audit record cites it."
@@ -337,20 +370,24 @@ class HoldMessage(_Closed):
     SHA-256 where the upload was read); the review queue receives it for a person to decide (admin restore puts it back)."""
 
     message_type: Literal["hashmatch.hold"]
-    message_version: Literal[1]
+    message_version: Literal[1, 2] = Field(description="2 (published now) added uncovered, the stretches of the media no hashed frame stands for. Consumers read both.")
     hold_id: Uuid = Field(description="One per upload (version): a redelivered upload gives the same id, published once.")
     action: Literal["hold"]
     upload: MatchedUpload = Field(description="The uploaded object, as in the match message.")
     reason: CannotCheckReasonValue = Field(
         description="oversized: over a size, pixel, frame or duration limit; corrupt: starts like a known format and does not decode; unsupported: "
-        "a format recognised and not decoded here (HEIC, AVIF); partial: hashed in part within the time budget and that part matched nothing; "
-        "failed: the hasher ended without an outcome on it more than once (out of memory or time)."
+        "a format recognised and not decoded here (HEIC, AVIF, JPEG XL, archives other than ZIP); partial: hashed in part (the time budget ran out, "
+        "or more than a tenth of one of its pictures could not be reached or decoded within the limits) and that part matched nothing; "
+        "failed: hashing it raised (held at once), or the hasher ended without an outcome on it more than once (out of memory or time)."
     )
     detail: str
     media_kind: MediaKindValue | None
-    covered_seconds: Seconds | None = Field(description="reason partial: seconds of the media hashed (from its start).")
+    covered_seconds: Seconds | None = Field(description="reason partial: seconds of the media the hashed frames stand for.")
     duration: Seconds | None
     times: HoldTimes
+    uncovered: Segments | None = Field(
+        None, description=f"Version 2, reason partial: the stretches [first, last] (seconds) of the media no hashed frame stands for, at most {MAX_SEGMENTS}; absent when none."
+    )
 
     @property
     def match_id(self) -> str:

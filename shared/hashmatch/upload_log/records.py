@@ -52,12 +52,17 @@ UPLOAD_COLUMNS = (
     ("md5", "string"),
     ("sha256", "string"),
     ("frames_hashed", "int32"),
+    # Coverage (issue 27): seconds of the main picture the hashed frames stand for, and the largest share of any of the
+    # upload's pictures that none does (0 when wholly covered; over hashing.MAX_UNCOVERED_SHARE the upload was held).
+    ("covered_seconds", "float64"),
+    ("uncovered_share", "float64"),
 )
 FRAME_COLUMNS = (
     ("upload_id", "string"),
     ("version_id", "string"),
     ("frame", "int32"),
     ("variant", "int32"),
+    ("track", "int32"),  # which of the upload's pictures (video stream, cover art, page) the frame is of; 0 the main one
     ("timestamp", "float64"),
     ("quality", "int32"),
     ("h0", "int64"),
@@ -108,11 +113,15 @@ def log_messages(upload: Mapping[str, Any], hashes: "MediaHashes", hashed_at: st
         "sha256": hashes.sha256,
         "frames_hashed": len(hashes.frames),
         "hashed_at": hashed_at,
+        "covered_seconds": round(float(hashes.covered_seconds if hashes.covered_seconds is not None else hashes.duration), 3),
+        "uncovered_share": round(max((track.uncovered_share for track in hashes.tracks), default=_main_uncovered_share(hashes)), 4),
     }
     parts: list[list[list]] = [[]]
     size = 0
     for index, frame in enumerate(hashes.frames):
         row = [index, round(float(frame.timestamp), 3), int(frame.quality), frame.pdq + "".join(frame.variants)]
+        if frame.track:
+            row.append(int(frame.track))
         row_size = len(row[3]) + 32
         if parts[-1] and size + row_size > MAX_FRAME_BYTES_PER_MESSAGE:
             parts.append([])
@@ -132,6 +141,12 @@ def log_messages(upload: Mapping[str, Any], hashes: "MediaHashes", hashed_at: st
         }
         for number, frames in enumerate(parts)
     ]
+
+
+def _main_uncovered_share(hashes: "MediaHashes") -> float:
+    if not hashes.duration or hashes.covered_seconds is None:
+        return 0.0
+    return max(0.0, 1.0 - float(hashes.covered_seconds) / float(hashes.duration))
 
 
 def send_batches(bodies: Sequence[str], count: int, size: int) -> list[list[str]]:
@@ -186,10 +201,12 @@ def log_rows(messages: Iterable[Mapping[str, Any]]) -> LogRows:
                         "md5": media.get("md5", ""),
                         "sha256": media.get("sha256", ""),
                         "frames_hashed": int(media.get("frames_hashed", 0)),
+                        "covered_seconds": float(media["covered_seconds"]) if media.get("covered_seconds") is not None else None,
+                        "uncovered_share": float(media["uncovered_share"]) if media.get("uncovered_share") is not None else None,
                     }
                 )
             day_frames = frames.setdefault(day, [])
-            for index, timestamp, quality, digits in message["frames"]:
+            for index, timestamp, quality, digits, *rest in message["frames"]:
                 if len(digits) % HEX_DIGITS:
                     raise LogMessageError(f"frame {index}: {len(digits)} hex digits is not a whole number of PDQ hashes")
                 for variant, start in enumerate(range(0, len(digits), HEX_DIGITS)):
@@ -200,6 +217,7 @@ def log_rows(messages: Iterable[Mapping[str, Any]]) -> LogRows:
                             "version_id": version_id,
                             "frame": int(index),
                             "variant": variant,
+                            "track": int(rest[0]) if rest else 0,
                             "timestamp": float(timestamp),
                             "quality": int(quality),
                             "h0": h0,

@@ -156,7 +156,7 @@ def check_upload(request: HashesMessage, checker: Checker) -> CheckOutcome:
         metrics.seconds("SecondStageSeconds", second_stage_seconds)
     if not matches and hashes.partial:
         # The part hashed in the time budget matched nothing: the rest was never looked at.
-        return cannot_check(request, CannotCheckReason.PARTIAL, f"hashed within the time budget: the first {_covered(hashes)}, which matched nothing", checker)
+        return cannot_check(request, CannotCheckReason.PARTIAL, f"{_covered(hashes)}, which matched nothing", checker)
     if not matches:
         metrics.count("UploadsUnmatched")
         log.info("no match", upload_id=upload.upload_id, frames=len(hashes.frames), stages=[str(s) for s in result.stages], second_stage_seconds=second_stage_seconds, hash_set_version=loaded.version, hash_set_source=checker.hash_set.source)
@@ -180,7 +180,7 @@ def check_upload(request: HashesMessage, checker: Checker) -> CheckOutcome:
     log.info("match published", upload_id=upload.upload_id, match_id=message.match_id, sns_message_id=message_id, action=message.action, deciding_stage=stage, second_stage_seconds=second_stage_seconds, references=references)
     if hashes.partial and message.action != Action.QUARANTINE:
         # A review match in the part hashed leaves the rest unseen and the upload online: held as well.
-        detail = f"hashed within the time budget: the first {_covered(hashes)}, which matched references asking for review only"
+        detail = f"{_covered(hashes)}, which matched references asking for review only"
         cannot_check(request, CannotCheckReason.PARTIAL, detail, checker)
         return CheckOutcome.MATCHED_AND_HELD
     return CheckOutcome.MATCHED
@@ -208,4 +208,9 @@ def cannot_check(request: HashesMessage, reason: CannotCheckReason, detail: str,
 
 
 def _covered(hashes: MediaHashes) -> str:
-    return f"{hashes.covered_seconds or 0.0:.1f} s of {hashes.duration:.1f} s"
+    """What of a partial hash was looked at: the seconds covered, and the pictures that were not (wholly) looked at and why."""
+    text = f"hashed in part: {hashes.covered_seconds or 0.0:.1f} s of {hashes.duration:.1f} s covered"
+    short = [track for track in hashes.tracks if track.uncovered_share > 0.0]
+    if short:
+        text += "; not (wholly) looked at: " + "; ".join(f"{track.source} {track.name}".strip() + (f" ({track.note})" if track.note else f" ({100 * track.uncovered_share:.0f} % uncovered)") for track in short[:5])
+    return text

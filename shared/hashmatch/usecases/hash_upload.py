@@ -41,6 +41,14 @@ SECONDS_AFTER_HASHING = 20.0
 EXTRA_SIGNALS: tuple[str, ...] = ()
 
 
+class HashingFailed(Exception):
+    """Hashing the bytes raised something other than MediaError (a decoder's bug, a format it trips over)."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
 class HashOutcome(StrEnum):
     """How hashing one upload ended (logged and counted)."""
 
@@ -113,6 +121,9 @@ class Hasher:
     max_upload_bytes: int
     log: Log
     metrics: Metrics
+    # The deployment's secret that keys which instants of an upload are sampled (media/schedule.py): the bytes, or what reads
+    # them once (aws/sampling_secret.py); None: the public offline secret.
+    sampling_secret: bytes | Callable[[], bytes] | None = None
 
 
 def hash_upload(upload: Upload, receive_count: int, hasher: Hasher, budget: Budget | None = None) -> HashOutcome:
@@ -139,6 +150,11 @@ def hash_upload(upload: Upload, receive_count: int, hasher: Hasher, budget: Budg
     except MemoryError:
         # Survived this time, but it would not fit on a retry either.
         outcome = cannot_check(upload, CannotCheckReason.FAILED, "hashing ran out of memory", hasher)
+    except HashingFailed as failed:
+        # The bytes were read and hashing them raised: they would raise again on every delivery (about 90 minutes
+        # online at three deliveries of 1,800 s). Held at once, on the first failure.
+        hasher.log.error("hashing failed", upload_id=upload.upload_id, error=failed.detail)
+        outcome = cannot_check(upload, CannotCheckReason.FAILED, f"hashing failed: {failed.detail}", hasher)
     if receive_count > 1:
         hasher.attempts.end(upload.upload_id)
     return outcome
@@ -150,7 +166,15 @@ def _hash_once(upload: Upload, hasher: Hasher, limits: Limits, deadline: float |
     try:
         data, upload = hasher.uploads.read(upload, hasher.max_upload_bytes)
         spilled = data if not isinstance(data, bytes) else None
-        hashes = hash_media(data, role=Role.UPLOAD, limits=limits, extra_signals=EXTRA_SIGNALS, keep_detail_pictures=True, deadline=deadline)
+        # Read before the bytes are hashed: a secret that cannot be read (Secrets Manager unreachable) is not the bytes'
+        # doing, so it fails the record for the queue to deliver again rather than holding the upload.
+        secret = _secret(hasher)
+        try:
+            hashes = hash_media(data, role=Role.UPLOAD, limits=limits, extra_signals=EXTRA_SIGNALS, keep_detail_pictures=True, deadline=deadline, sampling_secret=secret)
+        except (MediaError, MemoryError):
+            raise
+        except Exception as error:  # noqa: BLE001 - any other failure of the decoders on these bytes is the bytes' doing
+            raise HashingFailed(f"{type(error).__name__}: {error}"[:500]) from error
     except MediaError as error:
         return reject(upload, error, hasher)
     except UploadGone as gone:
@@ -183,6 +207,10 @@ def _hash_once(upload: Upload, hasher: Hasher, limits: Limits, deadline: float |
         claim_check="hashes_location" in message,
     )
     return HashOutcome.HASHED_IN_PART if hashes.partial else HashOutcome.HASHED
+
+
+def _secret(hasher: Hasher) -> bytes | None:
+    return hasher.sampling_secret() if callable(hasher.sampling_secret) else hasher.sampling_secret
 
 
 def cannot_check(upload: Upload, reason: CannotCheckReason, detail: str, hasher: Hasher) -> HashOutcome:

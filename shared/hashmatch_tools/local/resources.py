@@ -1,4 +1,4 @@
-"""Creating template.yaml's resources other than Lambda's in moto: queues and their policies, buckets and their policies, tables, topics and subscriptions, alarms, Glue and Athena.
+"""Creating template.yaml's resources other than Lambda's in moto: queues and their policies, buckets and their policies, tables, topics and subscriptions, alarms, secrets, Glue and Athena.
 
 One creator per resource type (CREATORS): it takes the resource's properties as the template
 writes them, resolves them through the stack (which creates what they name first), makes the
@@ -229,6 +229,23 @@ def create_alarm(stack: StackContext, logical_id: str, properties: dict) -> Reso
     return Resource(logical_id, "AWS::CloudWatch::Alarm", name, {"Arn": f"arn:aws:cloudwatch:{stack.region}:{ACCOUNT_ID}:alarm:{name}"})
 
 
+# ---------------------------------------------------------------- Secrets Manager
+
+
+def create_secret(stack: StackContext, logical_id: str, properties: dict) -> Resource:
+    """A secret, its value generated as CloudFormation's GenerateSecretString does (moto's GetRandomPassword), or given."""
+    props = stack.resolve(properties)
+    client = stack.client("secretsmanager")
+    value = props.get("SecretString")
+    generate = props.get("GenerateSecretString")
+    if value is None and generate is not None:
+        options = {name: generate[name] for name in ("PasswordLength", "ExcludePunctuation", "ExcludeCharacters", "ExcludeUppercase", "ExcludeLowercase", "ExcludeNumbers", "IncludeSpace", "RequireEachIncludedType") if name in generate}
+        value = client.get_random_password(**options)["RandomPassword"]
+    name = props.get("Name") or stack.default_name(logical_id)
+    arn = client.create_secret(Name=name, Description=props.get("Description", ""), SecretString=value or "")["ARN"]
+    return Resource(logical_id, "AWS::SecretsManager::Secret", arn, {"Id": arn})
+
+
 # ---------------------------------------------------------------- Glue and Athena (retro-match's SQL in AWS)
 
 
@@ -267,6 +284,7 @@ CREATORS: dict[str, Creator] = {
     "AWS::SNS::Topic": create_topic,
     "AWS::SNS::Subscription": create_subscription,
     "AWS::CloudWatch::Alarm": create_alarm,
+    "AWS::SecretsManager::Secret": create_secret,
     "AWS::Glue::Database": create_glue_database,
     "AWS::Glue::Table": create_glue_table,
     "AWS::Athena::WorkGroup": create_athena_workgroup,
