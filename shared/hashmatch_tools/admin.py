@@ -24,6 +24,7 @@ from hashmatch.aws.audit_table import AuditTable
 from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch.aws.quarantine import Quarantine
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
+from hashmatch.aws.reference_pictures import ReferencePictures
 from hashmatch.usecases.take_down import NotQuarantined
 from hashmatch.uploads import UploadGone
 from hashmatch.errors import MediaError
@@ -73,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--features-bucket", help="the reference-features bucket (stack output ReferenceFeaturesBucketName)")
     parser.add_argument("--audit-table", help="the audit table name (stack output AuditTableName)")
     parser.add_argument("--evidence-bucket", help="the evidence bucket (stack output EvidenceBucketName)")
+    parser.add_argument(
+        "--pictures-bucket",
+        default=os.environ.get("HASHMATCH_REFERENCE_PICTURES_BUCKET"),
+        help="the reference-pictures bucket: small pictures of a reference's frames for reviewers (stack output ReferencePicturesBucketName; default $HASHMATCH_REFERENCE_PICTURES_BUCKET)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     add = commands.add_parser("add-reference", help="hash a known media file and add it to the hash set")
     add.add_argument("file")
@@ -116,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = _parser().parse_args(argv)
     if args.command == "hashset":
-        given = [("--endpoint-url", args.endpoint_url), ("--region", args.region), ("--table", args.table), ("--features-bucket", args.features_bucket)]
+        given = [("--endpoint-url", args.endpoint_url), ("--region", args.region), ("--table", args.table), ("--features-bucket", args.features_bucket), ("--pictures-bucket", args.pictures_bucket)]
         return hashset.main([part for flag, value in given if value for part in (flag, value)] + args.rest)
     session = boto3.session.Session(region_name=args.region)
     options = {"endpoint_url": args.endpoint_url} if args.endpoint_url else {}
@@ -174,9 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         # Adding and removing write the references' local features too.
         hash_set = HashSetTable(table, ReferenceFeaturesBucket(session.client("s3", **options), need(args.features_bucket, "--features-bucket")))
+    pictures = ReferencePictures(session.client("s3", **options), args.pictures_bucket) if args.pictures_bucket else None
     if args.command == "add-reference":
         try:
-            reference = add_reference(hash_set, args.file, label=args.label, source=args.source, action=args.action, reference_id=args.reference_id)
+            reference = add_reference(hash_set, args.file, label=args.label, source=args.source, action=args.action, reference_id=args.reference_id, pictures=pictures)
         except MediaError as error:
             print(f"{args.file}: {error.reason}: {error}", file=sys.stderr)
             return 2
@@ -191,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         if not hash_set.remove_reference(args.reference_id):
             print(f"no reference {args.reference_id}", file=sys.stderr)
             return 1
+        if pictures is not None:
+            pictures.delete(args.reference_id)
     return 0
 
 

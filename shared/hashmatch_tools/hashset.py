@@ -35,6 +35,7 @@ from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch.aws.hash_set.indexer import SnapshotIndexer
 from hashmatch.aws.hash_set.store import SnapshotStore
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
+from hashmatch.aws.reference_pictures import ReferencePictures
 from hashmatch.errors import MediaError
 from hashmatch.hash_set.lists import HashListEntry, HashListFormat, read_hash_list, write_hash_list
 from hashmatch.vocabulary import ListedSignal
@@ -79,7 +80,9 @@ def command_add(hash_set: HashSetTable, args) -> int:
         print(json.dumps({"entry_id": entry_id(entry.signal_type, entry.hash), "new": new}))
         return EXIT_OK
     try:
-        reference = add_reference(hash_set, args.item, label=", ".join(args.label or ()) or Path(args.item).name, source=args.source, action=args.action, reference_id=args.reference_id)
+        reference = add_reference(
+            hash_set, args.item, label=", ".join(args.label or ()) or Path(args.item).name, source=args.source, action=args.action, reference_id=args.reference_id, pictures=args.pictures
+        )
     except (MediaError, ValueError) as error:
         print(f"hashmatch: error: {args.item}: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -135,6 +138,8 @@ def command_remove(hash_set: HashSetTable, args) -> int:
     if not hash_set.remove_reference(text):
         print(f"hashmatch: error: no reference or entry {text}", file=sys.stderr)
         return EXIT_NOT_FOUND
+    if args.pictures is not None:
+        args.pictures.delete(text)
     print(json.dumps({"reference_id": text, "removed": True}))
     return EXIT_OK
 
@@ -189,6 +194,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table", default=os.environ.get("HASHMATCH_HASH_SET_TABLE"), help="the hash-set table (stack output HashSetTableName; default $HASHMATCH_HASH_SET_TABLE)")
     parser.add_argument("--features-bucket", default=os.environ.get("HASHMATCH_REFERENCE_FEATURES_BUCKET"), help="the reference-features bucket, for media references (default $HASHMATCH_REFERENCE_FEATURES_BUCKET)")
     parser.add_argument("--snapshot-bucket", default=os.environ.get("HASHMATCH_SNAPSHOT_BUCKET"), help="the snapshot bucket, for reindex (default $HASHMATCH_SNAPSHOT_BUCKET)")
+    parser.add_argument(
+        "--pictures-bucket",
+        default=os.environ.get("HASHMATCH_REFERENCE_PICTURES_BUCKET"),
+        help="the reference-pictures bucket, where a media reference's frames are kept small for reviewers (stack output ReferencePicturesBucketName; default $HASHMATCH_REFERENCE_PICTURES_BUCKET)",
+    )
     parser.add_argument("--added-by", default=getpass.getuser(), help="who is changing the hash set (default: your user name)")
     commands = parser.add_subparsers(dest="hashset_command", required=True)
     actions = list(Action)
@@ -251,6 +261,7 @@ def run(args: argparse.Namespace) -> int:
     options = {"endpoint_url": args.endpoint_url} if args.endpoint_url else {}
     args.s3 = session.client("s3", **options)
     features = ReferenceFeaturesBucket(args.s3, args.features_bucket) if args.features_bucket else None
+    args.pictures = ReferencePictures(args.s3, args.pictures_bucket) if args.pictures_bucket else None
     hash_set = HashSetTable(session.resource("dynamodb", **options).Table(args.table), features)
     return args.operation(hash_set, args)
 
