@@ -182,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         hash_set = HashSetTable(table, ReferenceFeaturesBucket(session.client("s3", **options), need(args.features_bucket, "--features-bucket")))
     pictures = ReferencePictures(session.client("s3", **options), args.pictures_bucket) if args.pictures_bucket else None
     if args.command == "add-reference":
+        if pictures is None:
+            print("add-reference: no --pictures-bucket: reviewers will see no pictures of this reference beside its matches", file=sys.stderr)
         try:
             reference = add_reference(hash_set, args.file, label=args.label, source=args.source, action=args.action, reference_id=args.reference_id, pictures=pictures)
         except MediaError as error:

@@ -79,6 +79,8 @@ def command_add(hash_set: HashSetTable, args) -> int:
         new = hash_set.entries.add(entry, action=args.action, added_by=args.added_by)
         print(json.dumps({"entry_id": entry_id(entry.signal_type, entry.hash), "new": new}))
         return EXIT_OK
+    if args.pictures is None:
+        print("hashmatch: note: no --pictures-bucket: reviewers will see no pictures of this reference beside its matches", file=sys.stderr)
     try:
         reference = add_reference(
             hash_set, args.item, label=", ".join(args.label or ()) or Path(args.item).name, source=args.source, action=args.action, reference_id=args.reference_id, pictures=args.pictures
