@@ -36,7 +36,7 @@ def print_shell_setup(stack: LocalStack, out: TextIO | None = None) -> None:
     """
     restorer = stack.identity("restorer")
     reviewer = next((identity for identity in stack.identities if identity.name == "reviewer"), None)
-    review = [f"#   {' '.join(f'{name}={value}' for name, value in reviewer.environment.items())} hashmatch review   (the review desk, as a reviewer)"] if reviewer else []
+    review = [f"#   {' '.join(f'{name}={shlex.quote(value)}' for name, value in reviewer.environment.items())} hashmatch review   (the review desk, as a reviewer)"] if reviewer else []
     lines = [
         f"# local stack up at {stack.endpoint_url}, its pollers running; Ctrl-C stops it.",
         EXPORTS_BEGIN,
@@ -50,7 +50,7 @@ def print_shell_setup(stack: LocalStack, out: TextIO | None = None) -> None:
         "# stack outputs:",
         *(f"#   {name}: {value}" for name, value in stack.outputs().items()),
         "# identities the function URLs accept (sign with these keys; the exported ones are the operator's):",
-        *(f"#   {identity.name}: {' '.join(f'{name}={value}' for name, value in identity.environment.items())}  ({identity.arn})" for identity in stack.identities),
+        *(f"#   {identity.name}: {' '.join(f'{name}={shlex.quote(value)}' for name, value in identity.environment.items())}  ({identity.arn})" for identity in stack.identities),
     ]
     print("\n".join(lines), file=out or sys.stdout, flush=True)
 
