@@ -23,7 +23,7 @@ from typing import Iterator
 from botocore.exceptions import ClientError
 
 from hashmatch.aws.dynamo import from_item, items, to_item
-from hashmatch.usecases.review import ItemStatus, ReviewItem, ReviewMessage, arrived_at, message_id, review_message_of
+from hashmatch.usecases.review_queue import ItemStatus, ReviewItem, ReviewMessage, arrived_at, message_id, review_message_of
 
 MESSAGE_PREFIX = "m#"
 # Decided items stay listed (status decided) this long, then DynamoDB's TTL removes them.

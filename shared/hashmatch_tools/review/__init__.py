@@ -9,5 +9,5 @@
     server.py     bound to 127.0.0.1 only; `hashmatch review`'s options
 
 The rules (what a decision does, when it is refused, the one-hour target) are the core's
-(hashmatch.usecases.review); this package shows and wires.
+(hashmatch.usecases.review and review_queue); this package shows and wires.
 """

@@ -21,20 +21,8 @@ from flask import Flask, Response, abort, flash, redirect, render_template, requ
 
 from hashmatch.audit import ExemptionScope, is_review_event
 from hashmatch.aws.detail_pictures import open_detail_picture
-from hashmatch.usecases.review import (
-    Decision,
-    DecisionOutcome,
-    DecisionRequest,
-    ItemKind,
-    ItemStatus,
-    QueueFilter,
-    TrailState,
-    applicable,
-    decide,
-    is_listed_entry,
-    queue_view,
-    trail_version,
-)
+from hashmatch.usecases.review import Decision, DecisionOutcome, DecisionRequest, TrailState, applicable, decide, trail_version
+from hashmatch.usecases.review_queue import ItemKind, ItemStatus, QueueFilter, is_listed_entry, queue_view
 from hashmatch_tools.review.desk import CareSettings, Desk
 from hashmatch_tools.review.pictures import outline_shares, side_by_side
 

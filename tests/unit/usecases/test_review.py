@@ -24,19 +24,8 @@ from hashmatch.aws.review_table import ReviewTable, take_review_queue
 from hashmatch.hash_set.lists import HashListEntry
 from hashmatch.messages.models import HoldMessage, MatchMessage, RestoreRequest
 from hashmatch.usecases.restore_upload import RestoreAnswer, RestoreOutcome, restore
-from hashmatch.usecases.review import (
-    Decision,
-    DecisionOutcome,
-    DecisionRequest,
-    ItemKind,
-    ItemStatus,
-    QueueFilter,
-    ReviewDesk,
-    ReviewItem,
-    queue_view,
-    review_message_of,
-    trail_version,
-)
+from hashmatch.usecases.review import Decision, DecisionOutcome, DecisionRequest, ReviewDesk, trail_version
+from hashmatch.usecases.review_queue import ItemKind, ItemStatus, QueueFilter, ReviewItem, queue_view, review_message_of
 from hashmatch.usecases.take_down import take_down
 from hashmatch.vocabulary import TakedownMode
 
