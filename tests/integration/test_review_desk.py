@@ -31,7 +31,7 @@ from hashmatch.vocabulary import Action
 from hashmatch_tools.made_media import detailed, encode_video, image_bytes, panning
 from hashmatch_tools.references import add_reference
 from hashmatch_tools.review.app import create_app, token_of
-from hashmatch_tools.review.desk import Desk, StackNames
+from hashmatch_tools.review.desk import CareSettings, Desk, StackNames
 from hashmatch_tools.review.server import DeskServer
 from hashmatch_tools.stack_outputs import STACK_VARIABLES
 from tests.browser import *  # noqa: F401,F403
@@ -89,13 +89,13 @@ def items(stack, runner):
     runner.run_until_idle()
 
 
-def start_desk(stack, reviewer: str) -> tuple[DeskServer, Desk]:
+def start_desk(stack, reviewer: str, care: CareSettings = CareSettings()) -> tuple[DeskServer, Desk]:
     outputs = stack.outputs()
     names = StackNames.of({}, {variable: outputs[output] for variable, output in STACK_VARIABLES.items() if output in outputs})
     identity = stack.identity(reviewer)
     session = boto3.session.Session(aws_access_key_id=identity.access_key, aws_secret_access_key=identity.secret_key, aws_session_token=identity.session_token, region_name=stack.region)
     desk = Desk(session, names, stack.endpoint_url)
-    return DeskServer(create_app(desk), 0).start(), desk
+    return DeskServer(create_app(desk, care), 0).start(), desk
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +108,13 @@ def desk(stack, items):
 @pytest.fixture(scope="module")
 def second_desk(stack, items):
     server, desk = start_desk(stack, "second-reviewer")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def desk_suggesting_breaks_early(stack, items):
+    server, desk = start_desk(stack, "second-reviewer", CareSettings(break_after_items=2, break_after_minutes=600))
     yield server
     server.stop()
 
@@ -171,6 +178,20 @@ def test_pictures_are_blurred_and_grey_until_one_is_revealed_and_blur_again_when
     expect(pictures.nth(0)).to_have_css("filter", BLURRED)
     page.keyboard.press("b")
     expect(pictures.nth(1)).to_have_css("filter", BLURRED)
+
+
+def test_the_desk_counts_the_items_seen_and_suggests_a_break_after_the_set_number(desk_suggesting_breaks_early, items, new_page):
+    page = new_page()
+    desk = desk_suggesting_breaks_early
+    for name in ("to look at", "false positive", "to look at"):  # the same item twice counts once
+        page.goto(f"{desk.url}item/{token_of(items[name])}")
+    seen, prompted = page.locator("[data-testid=seen-count]").inner_text(), page.locator("[data-testid=break-prompt]").count()
+
+    page.click("[data-testid=break-prompt] button")
+
+    assert seen.startswith("seen this session: 2") and prompted == 1
+    # Back on the item after the break: the first of a new count.
+    assert page.locator("[data-testid=break-prompt]").count() == 0 and page.locator("[data-testid=seen-count]").inner_text().startswith("seen this session: 1 ")
 
 
 def test_pictures_are_never_cached_and_the_page_allows_no_other_origin(desk, items, new_page):

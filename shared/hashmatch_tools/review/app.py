@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
+import re
 import secrets
 import time
 from datetime import datetime, timezone
@@ -111,9 +113,8 @@ def create_app(desk: Desk, care: CareSettings = CareSettings(), allowed_hosts: s
             abort(400, "this desk answers on its loopback address only")
         if "csrf" not in session:
             session["csrf"] = secrets.token_urlsafe(32)
-            session["started"] = time.time()
-            session["seen"] = []
-        if request.method == "POST" and not hmac.compare_digest(request.form.get("csrf", ""), session["csrf"]):
+            _start_counting()
+        if request.method == "POST" and not hmac.compare_digest(request.form.get("csrf", "").encode(), session["csrf"].encode()):
             abort(400, "missing or wrong CSRF token: reload the page")
 
     @app.after_request
@@ -123,7 +124,7 @@ def create_app(desk: Desk, care: CareSettings = CareSettings(), allowed_hosts: s
 
     @app.context_processor
     def care_for_the_reviewer():
-        seen = len(session.get("seen", []))
+        seen = session.get("seen", 0)
         minutes = (time.time() - session.get("started", time.time())) / 60
         return {
             "reviewer": desk.reviewer,
@@ -137,8 +138,8 @@ def create_app(desk: Desk, care: CareSettings = CareSettings(), allowed_hosts: s
     def queue():
         read = desk.refresh()
         chosen = QueueFilter(**{name: request.args.get(name, "") for name in ("reason", "source", "label", "kind", "status")})
-        view = queue_view(desk.items.all(), chosen, _now())
         now = _now()
+        view = queue_view(desk.items.all(), chosen, now)
         return render_template("queue.html", view=view, chosen=chosen, read=read, now=now, statuses=[str(s) for s in ItemStatus], kinds=[str(k) for k in ItemKind])
 
     @app.get("/item/<token>")
@@ -159,9 +160,7 @@ def create_app(desk: Desk, care: CareSettings = CareSettings(), allowed_hosts: s
                 outlines = _outlines(desk, stored, entry.reference_id, pairs) if entry.signal_type == "orb" and stored and reference_times else {}
                 listing = desk.hash_set.entries.get(*entry.reference_id.split(":", 1)) if listed else None
                 references.append({"entry": entry, "listed": listed, "listing": listing, "pairs": pairs, "outlines": outlines})
-        seen = session.get("seen", [])
-        if token not in seen:
-            session["seen"] = [*seen, token][-500:]
+        _count_seen(upload_id)
         queue_order = [i.upload_id for i in sorted((i for i in desk.items.all() if i.is_open), key=lambda i: i.arrived_at)]
         position = queue_order.index(upload_id) if upload_id in queue_order else None
         neighbours = {
@@ -201,17 +200,16 @@ def create_app(desk: Desk, care: CareSettings = CareSettings(), allowed_hosts: s
             flash(f"{LABELS[decision]}: recorded but not carried out ({type(error).__name__}: {error}); send the same decision again to finish it", "warning")
             return redirect(url_for("item", token=token))
         flash(f"{LABELS[decision]}: {answer.outcome.value.replace('-', ' ')}. {answer.detail}", "good" if answer.outcome in GOOD else "warning")
-        if answer.outcome in GOOD and request.form.get("next"):
-            return redirect(url_for("item", token=request.form["next"]))
         if answer.outcome in GOOD and decision != Decision.ESCALATE:
             return redirect(url_for("queue"))
         return redirect(url_for("item", token=token))
 
     @app.post("/break")
     def had_a_break():
-        session["seen"] = []
-        session["started"] = time.time()
-        return redirect(request.form.get("back") if (request.form.get("back") or "").startswith("/") and not request.form["back"].startswith("//") else url_for("queue"))
+        _start_counting()
+        back = request.form.get("back", "")
+        # Back to a page of this desk only (the queue or an item), never to a URL a form could name.
+        return redirect(back if re.fullmatch(r"/(item/[A-Za-z0-9_-]+)?", back) else url_for("queue"))
 
     @app.get("/picture/upload/<token>/<int:number>")
     def upload_picture(token: str, number: int):
@@ -230,6 +228,25 @@ def create_app(desk: Desk, care: CareSettings = CareSettings(), allowed_hosts: s
         return _stream(body)
 
     return app
+
+
+# Items the session remembers as seen (short digests, so the session cookie stays far below browsers' 4 KB).
+SEEN_REMEMBERED = 100
+
+
+def _start_counting() -> None:
+    session["started"] = time.time()
+    session["seen"] = 0
+    session["seen_items"] = []
+
+
+def _count_seen(upload_id: str) -> None:
+    """One more item looked at this session, unless it is one of the last SEEN_REMEMBERED."""
+    digest = hashlib.sha256(upload_id.encode()).hexdigest()[:10]
+    remembered = session.get("seen_items", [])
+    if digest not in remembered:
+        session["seen_items"] = [*remembered, digest][-SEEN_REMEMBERED:]
+        session["seen"] = session.get("seen", 0) + 1
 
 
 def _stream(body) -> Response:
