@@ -130,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     offline.add_commands(commands)
     lookup_client.add_command(commands)
 
+    from hashmatch_tools.review import server as review_server
+
+    review_cmd = commands.add_parser("review", help="the moderators' desk: held uploads and review matches in a browser, on 127.0.0.1 (docs/review.md)")
+    review_server.add_arguments(review_cmd)
+    review_cmd.set_defaults(run=review_server.run)
+
     # Listed for --help; main() hands `hashmatch admin ...` to hashmatch_tools.admin before parsing.
     commands.add_parser("admin", help="the operators' commands against a stack: hashset (add, import, export, remove, list, stats, allow, reindex), add-reference, restore, legal-hold, redrive, ... (hashmatch admin --help)", add_help=False)
     return parser

@@ -12,6 +12,11 @@ PARTNER_ACCOUNT_ID = "210987654321"
 LABELS_READER_ROLE = "hashmatch-labels-reader"
 # The role whose sessions may restore uploads through RestoreUploadFunctionUrl (RestoreRoleName).
 RESTORER_ROLE = "hashmatch-restorer"
+# The reviewers' role (EvidenceReaderRoleName): `hashmatch review` runs as its sessions. Unlike the fixed identities
+# below, its sessions are made by moto's STS (LocalStack.start), so that sts get-caller-identity names them as AWS does.
+REVIEWER_ROLE = "hashmatch-reviewer"
+# The local reviewers: two sessions of the reviewers' role, as two moderators at their desks.
+REVIEWER_SESSIONS = ("reviewer", "second-reviewer")
 
 
 @dataclass(frozen=True)
@@ -23,10 +28,17 @@ class LocalIdentity:
     secret_key: str
     arn: str
     user_id: str  # what IAM reports as callerId/userId: AIDA... for a user, AROA...:session for a role session
+    session_token: str | None = None  # temporary credentials (a session STS made) carry one
 
     @property
     def account(self) -> str:
         return self.arn.split(":")[4]
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """The variables that make boto3 (and the hashmatch commands) sign as this identity."""
+        keys = {"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key}
+        return {**keys, "AWS_SESSION_TOKEN": self.session_token} if self.session_token else keys
 
 
 # The keys the stack's own environment exports (AWS_ACCESS_KEY_ID=testing) are the operator's, an
