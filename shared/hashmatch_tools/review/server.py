@@ -5,6 +5,8 @@
 No internet-facing endpoint ever serves the material: the desk binds to the loopback interface
 and refuses any other --host, and answers only requests addressed to that loopback address.
 The stack's names default to the HASHMATCH_* variables (`make local-stack` and the stack outputs).
+Bad input (another --host, a stack name missing) is one `hashmatch: error:` line and exit 2 as
+hashmatch_tools.contract says; a stack that cannot be reached, or a port taken, exits 1.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import sys
 import threading
 from typing import Sequence
 
+from hashmatch_tools.contract import EXIT_FAILED, EXIT_OK, BadInput, CommandParser, report, stack_option
+from hashmatch_tools.contract import run as contract_run
 from hashmatch_tools.review.desk import CareSettings, MissingStackName, StackNames
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 8711
-EXIT_BAD_INPUT = 2
 
 
 class DeskServer:
@@ -57,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"), help="an AWS endpoint other than AWS itself (a local stack)")
     parser.add_argument("--region", help="AWS region (default: the environment's)")
     for name, variable in StackNames.VARIABLES.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, help=f"default ${variable}")
+        stack_option(parser, f"--{name.replace('_', '-')}", variable, "the " + name.replace("_", " ").replace(" url", " URL"))
     parser.add_argument("--break-after-items", type=int, default=CareSettings.break_after_items, help="suggest a break after this many items (default %(default)s)")
     parser.add_argument("--break-after-minutes", type=int, default=CareSettings.break_after_minutes, help="... or this many minutes (default %(default)s)")
 
@@ -70,23 +73,21 @@ def run(args: argparse.Namespace) -> int:
     from hashmatch_tools.review.desk import Desk
 
     if args.host not in (LOOPBACK, "localhost"):
-        print(f"hashmatch: error: --host {args.host}: the review desk binds to {LOOPBACK} only; pictures of this content are never served to a network", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        raise BadInput(f"--host {args.host}", f"the review desk binds to {LOOPBACK} only; pictures of this content are never served to a network")
     try:
         names = StackNames.of({name: getattr(args, name) for name in StackNames.VARIABLES})
     except (MissingStackName, ValueError) as error:
-        print(f"hashmatch: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        raise BadInput("review", str(error)) from None
     try:
         desk = Desk(boto3.session.Session(region_name=args.region), names, args.endpoint_url)
     except (BotoCoreError, ClientError) as error:
-        print(f"hashmatch: error: cannot reach the stack with these credentials: {error}", file=sys.stderr)
-        return 1
+        report("review", f"cannot reach the stack with these credentials: {error}")
+        return EXIT_FAILED
     try:
         server = DeskServer(create_app(desk, CareSettings(args.break_after_items, args.break_after_minutes)), args.port, args.host)
     except OSError as error:
-        print(f"hashmatch: error: cannot listen on {LOOPBACK}:{args.port}: {error.strerror or error}", file=sys.stderr)
-        return 1
+        report(f"{LOOPBACK}:{args.port}", f"cannot listen: {error.strerror or error}")
+        return EXIT_FAILED
     print(f"review desk for {desk.reviewer} at {server.url} (Ctrl-C stops it)", flush=True)
     try:
         server.serve_forever()
@@ -94,13 +95,14 @@ def run(args: argparse.Namespace) -> int:
         pass
     finally:
         server.stop()
-    return 0
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hashmatch review", description=__doc__.splitlines()[0])
+    parser = CommandParser(prog="hashmatch review", description=__doc__.splitlines()[0])
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    parser.set_defaults(run=run)
+    return contract_run(parser, list(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":
