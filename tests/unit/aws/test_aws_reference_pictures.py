@@ -1,11 +1,10 @@
-"""Reference pictures in S3: a reference's small frames, kept by reference and timestamp, for reviewers (on moto's in-process S3)."""
+"""Reference pictures in S3: a reference's small frames, kept by reference and timestamp, for reviewers (on moto's in-process S3, the bucket as template.yaml defines it)."""
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from moto import mock_aws
 
+from tests.aws_moto import s3_client, template_bucket
 from hashmatch.aws.reference_pictures import ReferencePictures, reference_picture_key
 from hashmatch.model import EncodedDetailPicture
 
@@ -13,11 +12,10 @@ BUCKET = "reference-pictures"
 
 
 @pytest.fixture
-def pictures():
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="eu-west-1")
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        yield ReferencePictures(s3, BUCKET)
+def pictures(aws):
+    s3 = s3_client()
+    template_bucket(s3, "ReferencePicturesBucket", BUCKET)
+    return ReferencePictures(s3, BUCKET)
 
 
 def frames(*timestamps: float) -> list[EncodedDetailPicture]:

@@ -2,7 +2,7 @@
 refused when the item changed under the reviewer.
 
 Every collaborator is the real adapter on moto's in-process mock (the review and audit tables, the hash set, the
-uploads and evidence buckets, the S3 quarantine). The restore URL is stood in for by what the restore function does
+uploads and evidence buckets as template.yaml defines them: tests/aws_moto.py; the S3 quarantine). The restore URL is stood in for by what the restore function does
 with a signed call: the restore use case, with the signer as requested_by.
 """
 
@@ -16,6 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.aws_moto import REGION, s3_client, template_bucket, template_table
 from hashmatch.audit import AuditEvent, ExemptionScope, is_review_event
 from hashmatch.aws.audit_table import AuditTable
 from hashmatch.aws.hash_set.table import HashSetTable
@@ -29,17 +30,11 @@ from hashmatch.usecases.review_queue import ItemKind, ItemStatus, QueueFilter, R
 from hashmatch.usecases.take_down import take_down
 from hashmatch.vocabulary import TakedownMode
 
-REGION = "eu-west-1"
 UPLOADS, EVIDENCE = "uploads", "evidence"
 REVIEWER = "arn:aws:sts::123456789012:assumed-role/hashmatch-reviewer/alice"
 SECOND_REVIEWER = "arn:aws:sts::123456789012:assumed-role/hashmatch-reviewer/bob"
 LISTED_PDQ = "f" * 64
 SEEN = datetime(2026, 12, 7, 9, 0, tzinfo=timezone.utc)
-
-
-def _table(dynamodb, name: str, *keys: str):
-    schema = [{"AttributeName": key, "KeyType": kind} for key, kind in zip(keys, ("HASH", "RANGE"))]
-    return dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", KeySchema=schema, AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key in keys])
 
 
 class SignedRestore:
@@ -62,14 +57,12 @@ class World:
     """A stack in small: the uploads and evidence buckets, the tables, and the desk as two reviewers reach it."""
 
     def __init__(self):
-        self.s3 = boto3.client("s3", region_name=REGION)
-        for bucket in (UPLOADS, EVIDENCE):
-            self.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-            self.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        dynamodb = boto3.resource("dynamodb", region_name=REGION)
-        self.audit = AuditTable(_table(dynamodb, "audit", "upload_id", "event"))
-        self.items = ReviewTable(_table(dynamodb, "review", "upload_id"))
-        self.hash_set = HashSetTable(_table(dynamodb, "hash-set", "reference_id", "item"))
+        self.s3 = s3_client()
+        template_bucket(self.s3, "UploadsBucket", UPLOADS)
+        template_bucket(self.s3, "EvidenceBucket", EVIDENCE)  # versioned, with Object Lock
+        self.audit = AuditTable(template_table("AuditTable", "audit"))
+        self.items = ReviewTable(template_table("ReviewTable", "review"))
+        self.hash_set = HashSetTable(template_table("HashSetTable", "hash-set"))
         self.quarantine = Quarantine(self.s3, EVIDENCE, retention_days=183)
         self.releaser = SignedRestore(self.quarantine, self.audit, REVIEWER)
 
