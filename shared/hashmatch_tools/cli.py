@@ -6,6 +6,7 @@
     hashmatch match (--index SNAPSHOT | --hash-list LIST ...) [--hashes FILE] [MEDIA...]
     hashmatch check --hashes FILE                            (hashmatch_tools.lookup_client)
     hashmatch admin COMMAND ...                              (hashmatch_tools.admin: a stack's hash set, restores, holds, dead letters)
+    hashmatch review [--port N] ...                          (hashmatch_tools.review: the moderators' desk on 127.0.0.1)
 
 PATH, QUERY, LIST_OR_MEDIA and MEDIA may be folders: their files are taken in sorted order, hidden
 ones skipped. What every command promises (exit status 2 and one `hashmatch: error:` line per bad

@@ -25,7 +25,7 @@ from typing import Any
 from unittest import mock
 
 from hashmatch_tools.local.functions import FUNCTION_CREATORS, FunctionSpec
-from hashmatch_tools.local.identities import LABELS_READER_ROLE, LOCAL_IDENTITIES, OPERATOR, RESTORER_ROLE, REVIEWER_ROLE, REVIEWER_SESSIONS, LocalIdentity
+from hashmatch_tools.local.identities import LABELS_READER_ROLE, LOCAL_IDENTITIES, OPERATOR, RESTORER_ROLE, REVIEWER_ROLE, REVIEWER_SESSIONS, LocalIdentity, role_sessions
 from hashmatch_tools.local.resources import CREATORS, Resource
 from hashmatch_tools.local.server import ACCOUNT_ID, MotoServer
 from hashmatch_tools.local.template import TEMPLATE, Intrinsics, load_template, parameter_values
@@ -172,17 +172,10 @@ class LocalStack:
         return next(identity for identity in self.identities if identity.name == name)
 
     def _role_sessions(self, role_name: str, sessions: tuple[str, ...]) -> tuple[LocalIdentity, ...]:
-        """A role of the local account and sessions of it made by moto's STS (AssumeRole), whose keys moto knows:
-        `sts get-caller-identity` with them names the session as AWS would, and the function URLs accept them."""
-        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}, "Action": "sts:AssumeRole"}]}
-        role_arn = self.client("iam").create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-        made = []
-        for session in sessions:
-            answer = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session, DurationSeconds=43200)
-            keys, user = answer["Credentials"], answer["AssumedRoleUser"]
-            made.append(LocalIdentity(session, keys["AccessKeyId"], keys["SecretAccessKey"], user["Arn"], user["AssumedRoleId"], keys["SessionToken"]))
+        """The role and its sessions in the server's IAM and STS (identities.role_sessions), with the deviation that says so."""
+        made = role_sessions(self.client("iam"), self.client("sts"), role_name, sessions)
         self.deviate(f"the role {role_name} and its sessions ({', '.join(sessions)}) are made in moto's IAM and STS, which know their keys; IAM policies are not evaluated")
-        return tuple(made)
+        return made
 
     def subscribe_queue(self, topic_logical_id: str, name: str, filter_policy: dict | None = None) -> str:
         """A queue subscribed to a topic of the stack (for watching messages); returns its URL."""
