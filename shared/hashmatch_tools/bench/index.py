@@ -7,6 +7,7 @@ snapshotted, loaded and queried on the same data and queries in the same run, so
 on a shared, noisy machine where absolute milliseconds drift.
 Usage: python -m hashmatch_tools.bench.index [--sizes 1000000,10000000] [--out docs/index-bench.md]
 FAISS (faiss-cpu, installed by `make bench-index` from requirements/bench.txt) is for comparison only: the matcher's index is numpy.
+Over 450 lines on purpose: a benchmark's data, runs and report in one file, so the figures it prints can be read against the code that made them.
 """
 
 from __future__ import annotations

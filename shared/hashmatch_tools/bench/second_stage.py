@@ -20,6 +20,7 @@ is printed beside them.
 
 Usage: python -m hashmatch_tools.bench.second_stage [--sizes 1000,10000,100000] [--quick] [--out docs/second-stage-bench.md]
 Cached in .cache/bench-second-stage (the suite, filler shards, query features); reruns only load.
+Over 450 lines on purpose: a benchmark's runs and report in one file, so the figures it prints can be read against the code that made them.
 """
 
 from __future__ import annotations
