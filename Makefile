@@ -10,7 +10,7 @@ SAM_VENV := .venv-sam
 # sam build needs the Lambda runtime's Python (3.12) on PATH.
 SAM_PYTHON ?= python3.12
 
-.PHONY: system-packages audit setup demo demo-compare local-stack test test-fast schemas lint bench bench-index bench-snapshot bench-second-stage bench-retro bench-lookup load evaluate measure-bad-inputs sam-build clean
+.PHONY: system-packages audit setup demo demo-review demo-compare local-stack test test-fast schemas lint bench bench-index bench-snapshot bench-second-stage bench-retro bench-lookup load evaluate measure-bad-inputs sam-build clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,10 @@ $(STAMP): requirements/core.txt requirements/aws.txt requirements/dev.txt requir
 
 demo: setup
 	$(BIN)/python scripts/pipeline_demo.py
+
+# The demo, then its local stack kept up (Ctrl-C stops it) with the command that opens the review desk on its queue.
+demo-review: setup
+	$(BIN)/python scripts/pipeline_demo.py --keep --repeat 0
 
 demo-compare: setup
 	$(BIN)/python scripts/demo.py

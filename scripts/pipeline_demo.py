@@ -4,9 +4,11 @@ Shows the SNS match message for the copy, none for the unrelated video, a croppe
 reference image that PDQ misses and the second stage (local features) catches, the quarantined
 object in the evidence bucket, the audit record, how bad objects end, and the latency from upload
 to the SNS message for a video, an image and the cropped image, and a retro-match: a copy
-uploaded before its picture was added, found when it is. Uses ../shared/corpus; without
+uploaded before its picture was added, found when it is. It leaves a held upload and a review match
+in the review queue and says how to look at them with the moderators' desk (`hashmatch review`);
+with --keep the stack stays up for that, with the command printed. Uses ../shared/corpus; without
 it, media made for the demo.
-Run: python scripts/pipeline_demo.py [--corpus DIR] [--repeat N]
+Run: python scripts/pipeline_demo.py [--corpus DIR] [--repeat N] [--keep]
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import shlex
+import signal
 import statistics
 import sys
 import time
@@ -22,6 +26,7 @@ from pathlib import Path
 
 from hashmatch_tools.references import add_reference
 from hashmatch.aws.hash_set.table import HashSetTable
+from hashmatch.aws.reference_pictures import ReferencePictures
 from hashmatch_tools.local.runner import LocalRunner
 from hashmatch_tools.local.stack import LocalStack
 from hashmatch_tools.local.template import REPO_ROOT
@@ -38,6 +43,7 @@ CORPUS_MEDIA = {
     "overlaid video": f"{VIDEOS}/chair-22-with-large-logo-bar.mp4",
     "listed image": "images/pdq-misc/pen-and-coaster.png",
     "retro image": "images/pdq-labelme-subset/q0291.jpg",
+    "review image": "images/pdq-labelme-subset/q0746.jpg",
 }
 # A partner's list in the ThreatExchange/HMA export format (139 PDQ hashes), when the corpus has it.
 HMA_LIST = "hash-lists/hma-sample-data/pdq.csv"
@@ -91,6 +97,7 @@ def made_media() -> dict[str, Item]:
         "cropped image": cropped(reference_image),
         "listed image": Item("made-listed.png", image_bytes(detailed(5, 800, 600))),
         "retro image": Item("made-retro.png", image_bytes(detailed(7, 800, 600))),
+        "review image": Item("made-review.png", image_bytes(detailed(9, 800, 600))),
     }
 
 
@@ -112,13 +119,15 @@ class Demo:
         self.observer = stack.subscribe_queue("MatchTopic", "demo-match-observer")
         # As the operator's admin command: PDQ frames in the table, local features in their bucket.
         self.hash_set = HashSetTable(stack.table("HashSetTable"), ReferenceFeaturesBucket(self.s3, stack.ref("ReferenceFeaturesBucket")))
+        # ... and small pictures of its frames, which the reviewers' desk shows beside a match.
+        self.pictures = ReferencePictures(self.s3, stack.ref("ReferencePicturesBucket"))
         self.audit = stack.table("AuditTable")
         # The warm matcher's own hash set (the handler module's), as an upload would find it.
         self.matcher_hash_set = runner.module("MatchHashesFunction").checker.hash_set
 
-    def add_reference(self, item: Item, label: str) -> str:
+    def add_reference(self, item: Item, label: str, action: str = "quarantine") -> str:
         started = time.perf_counter()
-        reference = add_reference(self.hash_set, item.data, label=label, source=self.source)
+        reference = add_reference(self.hash_set, item.data, label=label, source=self.source, action=action, pictures=self.pictures)
         say(f"added reference {item.name}: {reference.kind}, {reference.frames} usable frames, "
             f"{reference.feature_frames} with local features, label {reference.label!r}, "
             f"id {reference.reference_id[:16]}… ({time.perf_counter() - started:.1f} s)")
@@ -162,7 +171,7 @@ class Demo:
         return [from_item(item) for item in items]
 
 
-def run(media: dict[str, Item], source: str, repeat: int, log_path: Path, corpus: Path | None = None) -> int:
+def run(media: dict[str, Item], source: str, repeat: int, log_path: Path, corpus: Path | None = None, keep: bool = False) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as log, LocalStack() as stack, LocalRunner(stack, log_stream=log) as runner:
         runner.run_until_idle()  # S3's s3:TestEvent, sent when the notification was configured
@@ -254,6 +263,8 @@ def run(media: dict[str, Item], source: str, repeat: int, log_path: Path, corpus
             return 1
         if retro_match(demo, media["retro image"]) != 0:
             return 1
+        if review_match(demo, media["review image"]) != 0:
+            return 1
 
         heading(f"latency, upload -> SNS message on a subscribed queue (local stack; first run, then {repeat} more)")
         image = media["altered image"]
@@ -278,6 +289,7 @@ def run(media: dict[str, Item], source: str, repeat: int, log_path: Path, corpus
         say("(the local runner polls at once: no Lambda cold start or event-source polling delay is included)")
         log.flush()
         stage_figures(log_path, latency_media)
+        review_desk(demo, keep)
     return 0
 
 
@@ -358,6 +370,50 @@ def retro_match(demo: Demo, item: Item) -> int:
     return 0 if takedown.get("outcome") == "quarantined" and not again["published"] and not new else 1
 
 
+def review_match(demo: Demo, item: Item) -> int:
+    """A reference that asks for review, and a copy of it: a match that goes to the reviewers, not to the takedown."""
+    heading("a review match: known media whose source asks for a person to look, not for removal")
+    demo.add_reference(item, "demo: known media, its source asks for review", action="review")
+    demo.runner.run_until_idle(functions=[INDEXER])
+    copy = Item(f"{Path(item.name).stem}-reencoded.jpg", reencoded(item.data))
+    _, found = demo.upload(copy, f"user-uploads/for-review-{copy.name}")
+    demo.runner.run_until_idle()
+    messages = [json.loads(envelope["Message"]) for envelope in found]
+    if [m.get("action") for m in messages] != ["review"]:
+        say(f"expected one review match for {copy.name}, got {[m.get('action') for m in messages]}")
+        return 1
+    online = "Versions" in demo.s3.list_object_versions(Bucket=demo.uploads, Prefix=f"user-uploads/for-review-{copy.name}")
+    say(f"a match message with action review for {copy.name}: the takedown leaves it {'online' if online else 'UNEXPECTEDLY removed'}; the review queue has it")
+    return 0 if online else 1
+
+
+def review_desk(demo: Demo, keep: bool) -> None:
+    """What waits in the review queue, and the command that shows it; with `keep`, the stack stays up until Ctrl-C."""
+    from hashmatch_tools.local.shell import shell_exports
+
+    stack = demo.stack
+    waiting = demo.sqs.get_queue_attributes(QueueUrl=stack.ref("ReviewQueue"), AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"]
+    heading(f"the review queue: {waiting} message(s) for a person (the damaged video held above, the review match)")
+    reviewer = stack.identity("reviewer")
+    command = " ".join(f"{name}={shlex.quote(value)}" for name, value in reviewer.environment.items()) + " .venv/bin/hashmatch review"
+    if not keep:
+        say("the local stack ends with this demo; to look at them in a browser, run `make demo-review` (this demo with --keep):")
+        say("it keeps the stack up and prints the export lines and the `hashmatch review` command, as below, for another shell:")
+        say(f"  <the export lines>; {' '.join(f'{name}=...' for name in reviewer.environment)} .venv/bin/hashmatch review   (as a session of the reviewers' role)")
+        return
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # the stack stops on SIGTERM too
+    demo.runner.start(functions=[name for name in demo.runner.mapped_functions() if name != INDEXER])
+    demo.runner.serve_function_urls()
+    say("the local stack stays up, its pollers running (Ctrl-C stops it). In another shell, paste:")
+    print("\n".join(shell_exports(stack)), flush=True)
+    say(command + "   # the desk as a session of the reviewers' role (hashmatch-reviewer); it prints its address, http://127.0.0.1:8711/")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        say("stopped")
+
+
 def reencoded(data: bytes) -> bytes:
     from PIL import Image
 
@@ -394,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help=f"default: {DEFAULT_CORPUS}")
     parser.add_argument("--repeat", type=int, default=3, help="latency runs per media kind after the first")
     parser.add_argument("--log", type=Path, default=REPO_ROOT / ".local" / "demo-handlers.log")
+    parser.add_argument("--keep", action="store_true", help="keep the local stack up after the demo (until Ctrl-C) and print how to review its queue with `hashmatch review`")
     args = parser.parse_args(argv)
     media = corpus_media(args.corpus)
     corpus: Path | None = args.corpus
@@ -402,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"No corpus at {args.corpus}; using media made for the demo.", flush=True)
         media, source, corpus = made_media(), "made for the demo", None
-    return run(media, source, args.repeat, args.log, corpus)
+    return run(media, source, args.repeat, args.log, corpus, args.keep)
 
 
 if __name__ == "__main__":

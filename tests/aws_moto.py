@@ -84,6 +84,19 @@ def template_table(logical_id: str, name: str):
     )
 
 
+def sqs_client():
+    """A boto3 SQS client; inside mock_aws, moto answers it."""
+    return _SESSION.client("sqs")
+
+
+def template_queue(sqs, logical_id: str, name: str) -> str:
+    """Create queue `name` with the visibility timeout template.yaml gives `logical_id` (what a message received and not
+    deleted does next depends on it); its URL. The dead-letter queue is the functional tier's, which deploys the template."""
+    properties = _resource(logical_id, "AWS::SQS::Queue")
+    attributes = {"VisibilityTimeout": str(properties["VisibilityTimeout"])} if "VisibilityTimeout" in properties else {}
+    return sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+
+
 def page_size(table, items: int):
     """Make the table's scans and queries answer `items` items a page unless the caller asks for its own Limit."""
 

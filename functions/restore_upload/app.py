@@ -26,7 +26,7 @@ STATUS = {
 @app.post(".+")
 def restore():
     account = app.lambda_context.invoked_function_arn.split(":")[4]
-    restorer = Restorer(quarantine, audit, settings.exemption_days, settings.restore_role_name, account, logger, PowertoolsMetrics(metrics))
+    restorer = Restorer(quarantine, audit, settings.exemption_days, settings.restore_role_name, account, logger, PowertoolsMetrics(metrics), reviewer_roles=settings.reviewer_role_name)
     done = restore_upload(caller_of(app), app.current_event.decoded_body, restorer)
     return answer(STATUS[done.outcome], done.body)
 

@@ -27,6 +27,7 @@ class AuditEvent(StrEnum):
     MATCHED = "matched"  # the matcher published a match message for the upload (match_id, action, references)
     CANNOT_CHECK = "cannot-check"  # the upload could not be checked (reason, detail) and was held or allowed (action: CannotCheckAction)
     RETRO_MATCHED = "retro-matched"  # under upload_id "retro:<match_id>": a retro-match was published (retro_matches.py)
+    REVIEWED = "reviewed"  # a reviewer's decision (usecases/review.py), one per version of the upload's trail: review_event(version)
 
 
 class ExemptionScope(StrEnum):
@@ -34,6 +35,19 @@ class ExemptionScope(StrEnum):
 
     UPLOAD = "upload"  # these bytes at the restored upload's bucket and key only: the same bytes elsewhere are matched again
     BYTES = "bytes"  # these bytes wherever they are uploaded, by anyone (content judged lawful)
+
+
+def review_event(version: int) -> str:
+    """The sort key of the review decision taken on the trail as it stood at `version` (its number of records):
+    "reviewed#00003". One decision per version, written once, so of two reviewers who saw the same trail only the
+    first decides; any record written since (a takedown, another decision) makes the version another."""
+    if version < 0:
+        raise ValueError("a trail's version is its number of records: not negative")
+    return f"{AuditEvent.REVIEWED.value}#{version:05d}"
+
+
+def is_review_event(event: str) -> bool:
+    return event.startswith(f"{AuditEvent.REVIEWED.value}#")
 
 
 def exemption_id(sha256: str, bucket: str | None = None, key: str | None = None) -> str:
@@ -54,6 +68,12 @@ class AuditTrail(Protocol):
     def get(self, upload_id: str, event: AuditEvent | str) -> dict | None: ...
 
     def events(self, upload_id: str) -> list[dict]: ...
+
+    def record_review(self, upload_id: str, version: int, **details) -> bool:
+        """Write the review decision taken at this version of the upload's trail once; False when one was (someone decided first)."""
+
+    def review(self, upload_id: str, version: int) -> dict | None:
+        """The review decision taken at this version of the upload's trail, if any."""
 
     def exempt(self, sha256: str, *, reinstated: str, reason: str, requested_by: str, expires_at: str | None = None, scope: ExemptionScope | str = ExemptionScope.BYTES, bucket: str | None = None, key: str | None = None) -> bool: ...
 

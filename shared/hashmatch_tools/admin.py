@@ -1,11 +1,11 @@
 """`hashmatch admin`: the operators' commands against a deployed (or local) stack: its hash set, references, restores, holds and dead letters.
 
     hashmatch admin [--endpoint-url URL] [--region R] [--table T] [--features-bucket B] [--snapshot-bucket S]
-                    [--audit-table A] [--evidence-bucket E] COMMAND ...
+                    [--audit-table A] [--evidence-bucket E] [--pictures-bucket P] COMMAND ...
       hashset add|import|export|remove|list|stats|allow|reindex ...   hash-list entries and references (hashmatch_tools.hashset)
-      add-reference FILE --label L --source S [--action A] [--reference-id ID]   hash known media here, add it there
+      add-reference FILE --label L --source S [--action A] [--reference-id ID]   hash known media here, add it there (its small grey pictures to --pictures-bucket)
       list-references
-      remove-reference REFERENCE_ID                   with its frames and local features
+      remove-reference REFERENCE_ID                   with its frames, local features and pictures
       restore UPLOAD_ID --reason R [--scope upload|bytes] [--url URL]   signed as the stack's RestoreRoleName role
       revoke-exemption SHA256 [--object s3://bucket/key] --reason R --requested-by X
       legal-hold UPLOAD_ID [--off]                   as the stack's EvidenceReaderRoleName role
@@ -15,7 +15,7 @@ Each stack resource defaults to its environment variable, named after the stack 
 (hashmatch_tools.stack_outputs; `make local-stack` prints the export lines): --table
 HASHMATCH_HASH_SET_TABLE, --features-bucket HASHMATCH_REFERENCE_FEATURES_BUCKET, --snapshot-bucket
 HASHMATCH_SNAPSHOT_BUCKET, --audit-table HASHMATCH_AUDIT_TABLE, --evidence-bucket
-HASHMATCH_EVIDENCE_BUCKET, restore's --url HASHMATCH_RESTORE_URL. A command missing one it needs
+HASHMATCH_EVIDENCE_BUCKET, --pictures-bucket HASHMATCH_REFERENCE_PICTURES_BUCKET, restore's --url HASHMATCH_RESTORE_URL. A command missing one it needs
 says which flag and which variable, in one `hashmatch: error:` line (exit 2), as does a missing
 region or credentials or an endpoint that does not answer. --endpoint-url (or AWS_ENDPOINT_URL)
 points boto3 at a local stack. `restore` calls the stack's restore URL (RestoreUploadFunctionUrl)
@@ -35,17 +35,18 @@ from hashmatch.aws.audit_table import AuditTable
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
 from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch.aws.quarantine import Quarantine
+from hashmatch.aws.reference_pictures import ReferencePictures
 from hashmatch.errors import MediaError
 from hashmatch.uploads import UploadGone
 from hashmatch.usecases.take_down import NotQuarantined
 from hashmatch.vocabulary import Action
 from hashmatch_tools import hashset
-from hashmatch_tools.contract import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, BadInput, CommandParser, needed, reason_of, report, run, stack_option
+from hashmatch_tools.contract import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, BadInput, CommandParser, needed, note, reason_of, report, run, stack_option
 from hashmatch_tools.references import add_reference
 
 RESTORE_URL_VARIABLE = "HASHMATCH_RESTORE_URL"
 # The options the `hashset` commands take too, handed on to them when given before `hashset`.
-_HASHSET_OPTIONS = ("endpoint_url", "region", "table", "features_bucket", "snapshot_bucket")
+_HASHSET_OPTIONS = ("endpoint_url", "region", "table", "features_bucket", "snapshot_bucket", "pictures_bucket")
 
 
 def restore_through_url(session, args) -> int:
@@ -86,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     stack_option(parser, "--snapshot-bucket", "HASHMATCH_SNAPSHOT_BUCKET", "the snapshot bucket, for hashset reindex")
     stack_option(parser, "--audit-table", "HASHMATCH_AUDIT_TABLE", "the audit table")
     stack_option(parser, "--evidence-bucket", "HASHMATCH_EVIDENCE_BUCKET", "the evidence bucket")
+    stack_option(parser, "--pictures-bucket", "HASHMATCH_REFERENCE_PICTURES_BUCKET", "the reference-pictures bucket: small pictures of a reference's frames for reviewers")
     commands = parser.add_subparsers(dest="command", required=True)
     shared_lists = commands.add_parser("hashset", help="hash-list entries and references: add, import, export, remove, list, stats, allow, reindex (hashmatch admin hashset --help)", add_help=False)
     shared_lists.add_argument("rest", nargs=argparse.REMAINDER, help="the hashset command and its options")
@@ -185,9 +187,13 @@ def command_admin(args: argparse.Namespace) -> int:
             print(json.dumps(reference.to_dict()))
         return EXIT_OK
     hash_set = HashSetTable(table, ReferenceFeaturesBucket(session.client("s3", **options), bucket))
+    # Small grey pictures of a reference's frames, for reviewers: written when it is added, removed with it.
+    pictures = ReferencePictures(session.client("s3", **options), args.pictures_bucket) if args.pictures_bucket else None
     if args.command == "add-reference":
+        if pictures is None:
+            note("add-reference without --pictures-bucket (HASHMATCH_REFERENCE_PICTURES_BUCKET): reviewers will see no pictures of this reference beside its matches")
         try:
-            reference = add_reference(hash_set, args.file, label=args.label, source=args.source, action=args.action, reference_id=args.reference_id)
+            reference = add_reference(hash_set, args.file, label=args.label, source=args.source, action=args.action, reference_id=args.reference_id, pictures=pictures)
         except MediaError as error:
             raise BadInput(args.file, f"{error.reason}: {reason_of(error)}") from None
         except ValueError as error:  # nothing in it to match on
@@ -197,6 +203,8 @@ def command_admin(args: argparse.Namespace) -> int:
     if not hash_set.remove_reference(args.reference_id):
         report(args.reference_id, "no reference with this id")
         return EXIT_FAILED
+    if pictures is not None:
+        pictures.delete(args.reference_id)
     return EXIT_OK
 
 

@@ -6,6 +6,7 @@
     hashmatch match (--index SNAPSHOT | --hash-list LIST ...) [--hashes FILE] [MEDIA...]
     hashmatch check --hashes FILE                            (hashmatch_tools.lookup_client)
     hashmatch admin COMMAND ...                              (hashmatch_tools.admin: a stack's hash set, restores, holds, dead letters)
+    hashmatch review [--port N] ...                          (hashmatch_tools.review: the moderators' desk on 127.0.0.1)
 
 PATH, QUERY, LIST_OR_MEDIA and MEDIA may be folders: their files are taken in sorted order, hidden
 ones skipped. What every command promises (exit status 2 and one `hashmatch: error:` line per bad
@@ -129,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     offline.add_commands(commands)
     lookup_client.add_command(commands)
+
+    from hashmatch_tools.review import server as review_server
+
+    review_cmd = commands.add_parser("review", help="the moderators' desk: held uploads and review matches in a browser, on 127.0.0.1 (docs/review.md)")
+    review_server.add_arguments(review_cmd)
+    review_cmd.set_defaults(run=review_server.run)
 
     # Listed for --help; main() hands `hashmatch admin ...` to hashmatch_tools.admin before parsing.
     commands.add_parser("admin", help="the operators' commands against a stack: hashset (add, import, export, remove, list, stats, allow, reindex), add-reference, restore, legal-hold, redrive, ... (hashmatch admin --help)", add_help=False)

@@ -2,7 +2,7 @@
 
 - Exit status 0 when everything ran, 2 for bad input (a file missing, unreadable, empty or not
   what it should be; an option out of range; a stack resource or AWS setting not given), 1 when
-  a stack refused or could not be reached where a command says so (`check`, `admin restore`).
+  a stack refused or could not be reached where a command says so (`check`, `admin restore`, `review`).
 - Each problem is one line on stderr, `hashmatch: error: <what>: <reason>`, never a traceback:
   a command raises BadInput (or lets an OSError or a botocore error through) and `run` prints
   the line. Problems a command can go on after (one bad file among many) are counted by Problems.

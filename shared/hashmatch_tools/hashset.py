@@ -1,7 +1,7 @@
 """`hashmatch admin hashset ...`: the hash set of a stack, from an operator's shell.
 
-    hashmatch admin hashset [--endpoint-url URL] [--region R] [--table T] [--features-bucket B] [--snapshot-bucket S] COMMAND ...
-      add ITEM              a media file (hashed as a reference) or a hash (64 hex: PDQ, 32: MD5)
+    hashmatch admin hashset [--endpoint-url URL] [--region R] [--table T] [--features-bucket B] [--snapshot-bucket S] [--pictures-bucket P] COMMAND ...
+      add ITEM              a media file (hashed as a reference; its small grey pictures to --pictures-bucket) or a hash (64 hex: PDQ, 32: MD5)
       import FILE           a hash list (plain PDQ lines, HMA CSV, vPDQ, JSON lines; docs/hash-lists.md)
       export                every hash-list entry, as JSON lines (or another format) that import reads
       remove ID             a reference by its id, or an entry by its hash or entry id (pdq:<hex>)
@@ -12,9 +12,9 @@
                             indexer's dead-letter queue received a batch); with the
                             reference-features bucket, the local-feature snapshot beside it
 
-The table and buckets default to HASHMATCH_HASH_SET_TABLE, HASHMATCH_REFERENCE_FEATURES_BUCKET and
-HASHMATCH_SNAPSHOT_BUCKET (the stack outputs HashSetTableName, ReferenceFeaturesBucketName and
-SnapshotBucketName; hashmatch_tools.stack_outputs); a command that needs one not given says which
+The table and buckets default to HASHMATCH_HASH_SET_TABLE, HASHMATCH_REFERENCE_FEATURES_BUCKET,
+HASHMATCH_SNAPSHOT_BUCKET and HASHMATCH_REFERENCE_PICTURES_BUCKET (the stack outputs HashSetTableName,
+ReferenceFeaturesBucketName, SnapshotBucketName and ReferencePicturesBucketName; hashmatch_tools.stack_outputs); a command that needs one not given says which
 flag and which variable. --endpoint-url (or AWS_ENDPOINT_URL) points at a local stack, the default
 AWS chain is used otherwise; a missing region or credentials, or an endpoint that does not answer,
 is one `hashmatch: error:` line (exit 2). `export` writes its file whole or not at all, and refuses
@@ -39,6 +39,7 @@ from hashmatch.aws.hash_set.indexer import SnapshotIndexer
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
 from hashmatch.aws.hash_set.store import SnapshotStore
 from hashmatch.aws.hash_set.table import HashSetTable
+from hashmatch.aws.reference_pictures import ReferencePictures
 from hashmatch.errors import MediaError
 from hashmatch.hash_set.lists import EntryStatus, HashListEntry, HashListFormat, read_hash_list, write_hash_list
 from hashmatch.vocabulary import ListedSignal
@@ -94,8 +95,12 @@ def command_add(hash_set: HashSetTable, args) -> int:
         new = hash_set.entries.add(entry, action=args.action, added_by=args.added_by)
         print(json.dumps({"entry_id": entry_id(entry.signal_type, entry.hash), "new": new}))
         return EXIT_OK
+    if args.pictures is None:
+        note("no --pictures-bucket (HASHMATCH_REFERENCE_PICTURES_BUCKET): reviewers will see no pictures of this reference beside its matches")
     try:
-        reference = add_reference(hash_set, args.item, label=", ".join(args.label or ()) or Path(args.item).name, source=args.source, action=args.action, reference_id=args.reference_id)
+        reference = add_reference(
+            hash_set, args.item, label=", ".join(args.label or ()) or Path(args.item).name, source=args.source, action=args.action, reference_id=args.reference_id, pictures=args.pictures
+        )
     except MediaError as error:
         raise BadInput(args.item, f"{error.reason}: {reason_of(error)}") from None
     except ValueError as error:  # nothing in it to match on
@@ -184,6 +189,8 @@ def command_remove(hash_set: HashSetTable, args) -> int:
     if not hash_set.remove_reference(text):
         report(text, "no reference or entry with this id")
         return EXIT_NOT_FOUND
+    if args.pictures is not None:
+        args.pictures.delete(text)
     print(json.dumps({"reference_id": text, "removed": True}))
     return EXIT_OK
 
@@ -235,6 +242,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     stack_option(parser, "--table", "HASHMATCH_HASH_SET_TABLE", "the hash-set table")
     stack_option(parser, "--features-bucket", "HASHMATCH_REFERENCE_FEATURES_BUCKET", "the reference-features bucket, for media references")
     stack_option(parser, "--snapshot-bucket", "HASHMATCH_SNAPSHOT_BUCKET", "the snapshot bucket, for reindex")
+    stack_option(parser, "--pictures-bucket", "HASHMATCH_REFERENCE_PICTURES_BUCKET", "the reference-pictures bucket, where a media reference's frames are kept small for reviewers")
     parser.add_argument("--added-by", default=getpass.getuser(), help="who is changing the hash set (default: your user name)")
     commands = parser.add_subparsers(dest="hashset_command", required=True)
     actions = list(Action)
@@ -293,6 +301,7 @@ def command_hashset(args: argparse.Namespace) -> int:
     options = {"endpoint_url": args.endpoint_url} if args.endpoint_url else {}
     args.s3 = session.client("s3", **options)
     features = ReferenceFeaturesBucket(args.s3, args.features_bucket) if args.features_bucket else None
+    args.pictures = ReferencePictures(args.s3, args.pictures_bucket) if args.pictures_bucket else None
     hash_set = HashSetTable(session.resource("dynamodb", **options).Table(table), features)
     return args.operation(hash_set, args)
 

@@ -18,6 +18,11 @@ STACK_VARIABLES: dict[str, str] = {
     "HASHMATCH_EVIDENCE_BUCKET": "EvidenceBucketName",
     "HASHMATCH_LOOKUP_URL": "LookUpHashesFunctionUrl",
     "HASHMATCH_RESTORE_URL": "RestoreUploadFunctionUrl",
+    "HASHMATCH_REFERENCE_PICTURES_BUCKET": "ReferencePicturesBucketName",
+    "HASHMATCH_REVIEW_QUEUE_URL": "ReviewQueueUrl",
+    "HASHMATCH_REVIEW_TABLE": "ReviewTableName",
+    "HASHMATCH_DETAILS_BUCKET": "DetailsBucketName",
+    "HASHMATCH_EVIDENCE_RETENTION_DAYS": "EvidenceRetentionDays",
 }
 
 

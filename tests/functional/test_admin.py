@@ -121,3 +121,16 @@ def test_redrive_of_a_stream_failure_queue_says_what_to_do_instead(stack, capsys
     status = admin.main(["--endpoint-url", stack.endpoint_url, "--region", stack.region, "redrive", stack.ref("IndexerDeadLetterQueue")])
 
     assert status == 2 and "hashmatch admin hashset reindex" in capsys.readouterr().err
+
+
+def test_add_reference_keeps_small_pictures_of_it_for_reviewers_and_remove_reference_deletes_them(stack, run, picture_file):
+    from hashmatch.aws.reference_pictures import ReferencePictures
+
+    pictures = ReferencePictures(stack.client("s3"), stack.ref("ReferencePicturesBucket"))
+    with_pictures = ("--pictures-bucket", stack.ref("ReferencePicturesBucket"))
+    run(*with_pictures, "add-reference", str(picture_file), "--label", "known", "--source", "tests", "--reference-id", "admin-pictures")
+    kept = pictures.timestamps("admin-pictures")
+
+    run(*with_pictures, "remove-reference", "admin-pictures")
+
+    assert kept == [0.0] and pictures.timestamps("admin-pictures") == []

@@ -169,3 +169,23 @@ def test_reindex_without_a_snapshot_bucket_names_the_option(stack, capsys):
 
     [line] = capsys.readouterr().err.splitlines()
     assert status == 2 and "--snapshot-bucket" in line and "HASHMATCH_SNAPSHOT_BUCKET" in line
+
+
+def test_adding_media_with_the_pictures_bucket_keeps_its_frames_small_for_reviewers(hashset, stack, tmp_path):
+    from PIL import Image
+
+    from hashmatch.aws.reference_pictures import ReferencePictures
+    from hashmatch_tools.made_media import encode_video, panning
+
+    video = tmp_path / "known.mp4"
+    video.write_bytes(encode_video(panning(62, 60, 320, 240), fps=20))  # 3 s
+    _, out, _ = hashset("--pictures-bucket", stack.ref("ReferencePicturesBucket"), "add", str(video), "--source", "tests")
+    reference_id = json.loads(out)["reference_id"]
+    pictures = ReferencePictures(stack.client("s3"), stack.ref("ReferencePicturesBucket"))
+    try:
+        timestamps = pictures.timestamps(reference_id)
+        first = Image.open(pictures.open(reference_id, timestamps[0]))
+        assert len(timestamps) == 3 and (first.format, first.mode) == ("JPEG", "L") and max(first.size) <= 384
+    finally:
+        hashset("--pictures-bucket", stack.ref("ReferencePicturesBucket"), "remove", reference_id)
+    assert pictures.timestamps(reference_id) == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import pytest
@@ -87,6 +89,14 @@ def test_every_dead_letter_queue_alarms_on_its_first_message():
     assert all((alarm["Threshold"], alarm["ComparisonOperator"], alarm["AlarmActions"]) == (0, "GreaterThanThreshold", [{"Ref": "AlarmTopic"}]) for alarm in alarms)
 
 
+def statements(policy: dict) -> list[dict]:
+    """A policy document's statements, each branch of a conditional one (Fn::If) included."""
+    found = []
+    for statement in policy["Statement"]:
+        found.extend(statement["Fn::If"][1:] if "Fn::If" in statement else [statement])
+    return found
+
+
 def test_every_bucket_is_encrypted_private_and_reachable_over_tls_only():
     resources = TEMPLATE["Resources"]
     buckets = {name: resource["Properties"] for name, resource in resources.items() if resource["Type"] == "AWS::S3::Bucket"}
@@ -94,8 +104,8 @@ def test_every_bucket_is_encrypted_private_and_reachable_over_tls_only():
         resource["Properties"]["Bucket"]["Ref"]
         for resource in resources.values()
         if resource["Type"] == "AWS::S3::BucketPolicy"
-        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
-        if statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for statement in statements(resource["Properties"]["PolicyDocument"])
+        if statement["Effect"] == "Deny" and statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
     }
 
     assert all("BucketEncryption" in bucket for bucket in buckets.values())
@@ -185,3 +195,13 @@ def test_the_hashers_last_delivery_is_the_uploads_queues_last_receive():
     from hashmatch.usecases.hash_upload import MAX_DELIVERIES
 
     assert MAX_DELIVERIES == TEMPLATE["Resources"]["UploadsQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+
+
+def test_only_the_reviewers_role_reads_the_reference_pictures_and_nobody_does_without_one():
+    policy = TEMPLATE["Resources"]["ReferencePicturesBucketPolicy"]["Properties"]["PolicyDocument"]
+    [conditional] = [statement["Fn::If"] for statement in policy["Statement"] if "Fn::If" in statement]
+    condition, reviewers_only, nobody = conditional
+
+    assert condition == "HasEvidenceReader"
+    assert reviewers_only["Effect"] == nobody["Effect"] == "Deny" and "s3:GetObject" in reviewers_only["Action"] and "s3:GetObject" in nobody["Action"]
+    assert "EvidenceReaderRoleName" in json.dumps(reviewers_only["Condition"]["ArnNotLike"]) and "Condition" not in nobody

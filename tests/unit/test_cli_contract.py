@@ -412,6 +412,8 @@ def test_an_unreadable_file_in_a_folder_is_reported_and_the_others_hashed(capsys
         (["admin", "hashset", "stats"], "--table", "HASHMATCH_HASH_SET_TABLE"),
         (["admin", "--region", "eu-west-1", "--table", "t", "hashset", "reindex"], "--snapshot-bucket", "HASHMATCH_SNAPSHOT_BUCKET"),
         (["check", "--hashes", "hashes.txt"], "--url", "HASHMATCH_LOOKUP_URL"),
+        (["review"], "--review-queue-url", "HASHMATCH_REVIEW_QUEUE_URL"),
+        (["review", "--review-queue-url", "q", "--review-table", "r", "--audit-table", "a", "--hash-set-table", "h", "--details-bucket", "d"], "--reference-pictures-bucket", "HASHMATCH_REFERENCE_PICTURES_BUCKET"),
     ],
 )
 def test_a_missing_stack_resource_is_one_error_line_naming_its_flag_and_variable(capsys, no_aws, arguments, flag, variable):
@@ -525,6 +527,16 @@ def test_admin_hashset_with_a_hash_that_is_not_one_names_it(capsys, some_credent
     ran = run(capsys, "admin", "hashset", *options, command, "pdq:not-a-hash", "--reason", "r") if command == "allow" else run(capsys, "admin", "hashset", *options, command, "md5:" + "0" * 64)
 
     assert_refused(ran, "not a hash")
+
+
+def test_review_will_not_serve_beyond_the_loopback(capsys, no_aws):
+    assert_refused(run(capsys, "review", "--host", "0.0.0.0"), "--host 0.0.0.0", "binds to 127.0.0.1 only")
+
+
+def test_review_names_every_stack_resource_it_lacks_in_one_line(capsys, no_aws):
+    line = assert_refused(run(capsys, "review", "--review-table", "r"))
+
+    assert "--review-table" not in line and all(variable in line for variable in ("HASHMATCH_REVIEW_QUEUE_URL", "HASHMATCH_RESTORE_URL", "HASHMATCH_EVIDENCE_RETENTION_DAYS"))
 
 
 def test_admin_revoke_exemption_with_an_object_that_is_not_an_s3_uri_is_one_line(capsys, no_aws):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from hashmatch.audit import AuditEvent, ExemptionScope, exemption_id
+from hashmatch.audit import AuditEvent, ExemptionScope, exemption_id, review_event
 from hashmatch.aws.dynamo import from_item, items, to_item
 from hashmatch.clock import now
 
@@ -25,7 +25,18 @@ class AuditTable:
             event = AuditEvent(event)
         except ValueError:
             raise ValueError(f"unknown audit event {event!r}") from None
-        item = to_item({"upload_id": upload_id, "event": event.value, "recorded_at": now(), **details})
+        return self._put_once({"upload_id": upload_id, "event": event.value, "recorded_at": now(), **details})
+
+    def record_review(self, upload_id: str, version: int, **details) -> bool:
+        """Write the review decision taken at this version of the upload's trail (audit.review_event) once; False when
+        one was written first (another reviewer who saw the same trail)."""
+        return self._put_once({"upload_id": upload_id, "event": review_event(version), "recorded_at": now(), **details})
+
+    def review(self, upload_id: str, version: int) -> dict | None:
+        return self.get(upload_id, review_event(version))
+
+    def _put_once(self, record: dict) -> bool:
+        item = to_item(record)
         try:
             self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(upload_id)")
         except ClientError as error:

@@ -10,12 +10,19 @@ All pictures of one upload go into one object, the JPEGs one after another, and 
 gives each picture's byte range: one PUT per upload instead of up to 16 (S3 charges per request:
 a video's 12-16 PUTs would cost more than the hasher's compute for it) and one GET for the
 matcher. The key is the upload's SHA-256, so identical bytes share one object.
+
+The object's metadata says where each picture is too ("pictures": timestamp:offset:length, separated
+by ";"), so that a reviewer's desk (`hashmatch review`), which has only the match or hold message,
+can show them one at a time (a ranged GET each) without the hashes message.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
+from botocore.exceptions import ClientError
+
+from hashmatch.aws.s3_objects import is_missing
 from hashmatch.messages.hashes import DetailPicturesObject, StoredPicture
 from hashmatch.model import EncodedDetailPicture
 
@@ -23,6 +30,8 @@ if TYPE_CHECKING:  # the hasher writes detail pictures and needs none of the mat
     from hashmatch.matching.matcher import DetailPictureLoader
 
 KEY_PREFIX = "details/"
+# The object metadata that lists its pictures (S3 keeps 2 KB of metadata: 16 pictures take about 400 bytes).
+INDEX_METADATA = "pictures"
 
 
 def read_detail_pictures(s3, stored: DetailPicturesObject) -> list[EncodedDetailPicture]:
@@ -54,5 +63,30 @@ def store_detail_pictures(s3, bucket: str, sha256: str, pictures: Sequence[Encod
         stored.append(StoredPicture(picture.timestamp, len(body), len(picture.jpeg), tuple(tuple(box) for box in picture.insets)))
         body += picture.jpeg
     key = detail_pictures_key(sha256)
-    s3.put_object(Bucket=bucket, Key=key, Body=bytes(body), ContentType="application/octet-stream")
+    index = ";".join(f"{picture.timestamp:.3f}:{picture.offset}:{picture.length}" for picture in stored)
+    s3.put_object(Bucket=bucket, Key=key, Body=bytes(body), ContentType="application/octet-stream", Metadata={INDEX_METADATA: index})
     return DetailPicturesObject(bucket, key, tuple(stored))
+
+
+def stored_detail_pictures(s3, bucket: str, sha256: str) -> DetailPicturesObject | None:
+    """Where an upload's detail pictures are, from the object's own index (its metadata); None when it has none
+    (the upload could not be decoded, or its pictures expired after 15 days)."""
+    key = detail_pictures_key(sha256)
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if is_missing(error):
+            return None
+        raise
+    index = head.get("Metadata", {}).get(INDEX_METADATA, "")
+    pictures = []
+    for entry in filter(None, index.split(";")):
+        timestamp, offset, length = entry.split(":")
+        pictures.append(StoredPicture(float(timestamp), int(offset), int(length)))
+    return DetailPicturesObject(bucket, key, tuple(pictures)) if pictures else None
+
+
+def open_detail_picture(s3, stored: DetailPicturesObject, number: int):
+    """One detail picture's bytes as a stream (a ranged GET; the body is read as it is sent, never stored)."""
+    picture = stored.pictures[number]
+    return s3.get_object(Bucket=stored.bucket, Key=stored.key, Range=f"bytes={picture.offset}-{picture.offset + picture.length - 1}")["Body"]

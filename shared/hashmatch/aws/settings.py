@@ -177,6 +177,8 @@ class RestoreUploadSettings(_Settings):
     exemption_days: Count
     # The role of this account whose sessions may restore (RestoreRoleName, one name); empty: any caller IAM lets through.
     restore_role_name: RoleNames
+    # The reviewers' role (EvidenceReaderRoleName), whose sessions release held uploads from `hashmatch review`; may be empty.
+    reviewer_role_name: RoleNames
 
 
 class LookUpHashesSettings(_Settings):

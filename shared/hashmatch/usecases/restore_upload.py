@@ -82,13 +82,16 @@ class Restorer:
     log: Log
     metrics: Metrics
     clock: Clock = SYSTEM_CLOCK
+    # The reviewers' role (EvidenceReaderRoleName): its sessions release held uploads from `hashmatch review` too.
+    reviewer_roles: frozenset[str] = frozenset()
 
 
 def may_restore(caller: Caller, restorer: Restorer) -> bool:
-    """A session of the restore role of this account; with no role named, any caller of this account IAM let through
-    (the URL's resource policy grants nobody then, so only those with lambda:InvokeFunctionUrl in their own policies)."""
+    """A session of the restore role (or the reviewers' role) of this account; with no restore role named, any caller of
+    this account IAM let through (the URL's resource policy grants nobody then but the reviewers' role, so only those
+    with lambda:InvokeFunctionUrl in their own policies)."""
     if restorer.restore_roles:
-        return caller.is_role_session_of(restorer.own_account, restorer.restore_roles)
+        return caller.is_role_session_of(restorer.own_account, restorer.restore_roles | restorer.reviewer_roles)
     return caller.account == restorer.own_account
 
 
@@ -99,7 +102,7 @@ def restore_upload(caller: Caller | None, body: str | None, restorer: Restorer) 
         metrics.count("RestoresForbidden")
         # Who tried is kept in the log: a refused restore is worth knowing about.
         log.warning("restore forbidden", caller=caller.arn if caller else None)
-        roles = restorer.restore_roles
+        roles = restorer.restore_roles | restorer.reviewer_roles if restorer.restore_roles else frozenset()
         allowed = f"sessions of the role {', '.join(sorted(roles))} of this account" if roles else "callers of this account"
         return RestoreAnswer(RestoreOutcome.FORBIDDEN, {"error": "forbidden", "reason": f"only {allowed} may restore (sign the request with SigV4, service lambda)"})
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from hashmatch_tools.local.server import ACCOUNT_ID
@@ -12,6 +13,12 @@ PARTNER_ACCOUNT_ID = "210987654321"
 LABELS_READER_ROLE = "hashmatch-labels-reader"
 # The role whose sessions may restore uploads through RestoreUploadFunctionUrl (RestoreRoleName).
 RESTORER_ROLE = "hashmatch-restorer"
+# The reviewers' role (EvidenceReaderRoleName): `hashmatch review` runs as its sessions. Unlike the fixed identities
+# below, its sessions are made by moto's STS (role_sessions, when LocalStack starts), so that sts get-caller-identity
+# names them as AWS does.
+REVIEWER_ROLE = "hashmatch-reviewer"
+# The local reviewers: two sessions of the reviewers' role, as two moderators at their desks.
+REVIEWER_SESSIONS = ("reviewer", "second-reviewer")
 
 
 @dataclass(frozen=True)
@@ -23,10 +30,17 @@ class LocalIdentity:
     secret_key: str
     arn: str
     user_id: str  # what IAM reports as callerId/userId: AIDA... for a user, AROA...:session for a role session
+    session_token: str | None = None  # temporary credentials (a session STS made) carry one
 
     @property
     def account(self) -> str:
         return self.arn.split(":")[4]
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """The variables that make boto3 (and the hashmatch commands) sign as this identity."""
+        keys = {"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key}
+        return {**keys, "AWS_SESSION_TOKEN": self.session_token} if self.session_token else keys
 
 
 # The keys the stack's own environment exports (AWS_ACCESS_KEY_ID=testing) are the operator's, an
@@ -41,3 +55,16 @@ LOCAL_IDENTITIES = (
     LocalIdentity("restorer", "ASIALOCALRESTORER001", "restorer-secret", f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{RESTORER_ROLE}/local", "AROALOCALRESTORER001:local"),
 )
 OPERATOR = LOCAL_IDENTITIES[0]
+
+
+def role_sessions(iam, sts, role_name: str, sessions: tuple[str, ...]) -> tuple[LocalIdentity, ...]:
+    """A role of the local account and sessions of it made by moto's STS (AssumeRole), whose keys moto knows:
+    `sts get-caller-identity` with them names the session as AWS would, and the function URLs accept them."""
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}, "Action": "sts:AssumeRole"}]}
+    role_arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    made = []
+    for session in sessions:
+        answer = sts.assume_role(RoleArn=role_arn, RoleSessionName=session, DurationSeconds=43200)
+        keys, user = answer["Credentials"], answer["AssumedRoleUser"]
+        made.append(LocalIdentity(session, keys["AccessKeyId"], keys["SecretAccessKey"], user["Arn"], user["AssumedRoleId"], keys["SessionToken"]))
+    return tuple(made)

@@ -275,6 +275,21 @@ def create_athena_workgroup(stack: StackContext, logical_id: str, properties: di
     return Resource(logical_id, "AWS::Athena::WorkGroup", props["Name"])
 
 
+# ---------------------------------------------------------------- IAM
+
+
+def create_managed_policy(stack: StackContext, logical_id: str, properties: dict) -> Resource:
+    props = stack.resolve(properties)
+    iam = stack.client("iam")
+    name = props.get("ManagedPolicyName") or stack.default_name(logical_id)
+    arn = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(props["PolicyDocument"]), Description=props.get("Description", ""))["Policy"]["Arn"]
+    for role in props.get("Roles", []):
+        # The role is the platform's, outside the stack; the local stack makes the one it names (LocalStack._role_sessions).
+        iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+    stack.deviate(f"{logical_id}: created and attached in moto's IAM, but not evaluated (moto server allows every call)")
+    return Resource(logical_id, "AWS::IAM::ManagedPolicy", arn)
+
+
 CREATORS: dict[str, Creator] = {
     "AWS::SQS::Queue": create_queue,
     "AWS::SQS::QueuePolicy": create_queue_policy,
@@ -288,4 +303,5 @@ CREATORS: dict[str, Creator] = {
     "AWS::Glue::Database": create_glue_database,
     "AWS::Glue::Table": create_glue_table,
     "AWS::Athena::WorkGroup": create_athena_workgroup,
+    "AWS::IAM::ManagedPolicy": create_managed_policy,
 }

@@ -307,7 +307,8 @@ class LocalRunner:
             self._sqs.delete_message_batch(QueueUrl=source.queue_url, Entries=entries)
         self.invocations.append(Invocation(spec.logical_id, len(messages), len(failed_ids), time.perf_counter() - started, error))
 
-    def _mapped_functions(self) -> list[str]:
+    def mapped_functions(self) -> list[str]:
+        """The functions an event source mapping feeds (their queues or streams), as the pollers run them."""
         return [name for name, spec in self.stack.functions.items() if spec.event_sources or spec.stream_sources]
 
     def _pending(self, functions: list[str]) -> int:
@@ -323,7 +324,7 @@ class LocalRunner:
     def run_until_idle(self, timeout: float = 120.0, functions: list[str] | None = None) -> None:
         """Poll the functions' queues (default: all mapped) until they are empty, failed messages included
         (retried until they succeed or the redrive policy dead-letters them)."""
-        functions = functions or self._mapped_functions()
+        functions = functions or self.mapped_functions()
         deadline = time.monotonic() + timeout
         while True:
             taken = sum(self.poll(function) for function in functions)
@@ -340,7 +341,7 @@ class LocalRunner:
     def start(self, wait_seconds: int = 1, functions: list[str] | None = None) -> "LocalRunner":
         """One poller thread per mapped function (default: all), long-polling like Lambda's pollers, until stop()."""
         self._stopping.clear()
-        for function in functions or self._mapped_functions():
+        for function in functions or self.mapped_functions():
             self.handler(function)
             thread = threading.Thread(target=self._poll_forever, args=(function, wait_seconds), name=f"poller-{function}", daemon=True)
             thread.start()

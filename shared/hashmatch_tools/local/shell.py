@@ -35,6 +35,8 @@ def print_shell_setup(stack: LocalStack, out: TextIO | None = None) -> None:
     Every line that is not an export is a comment, so the whole text can be pasted into a shell too.
     """
     restorer = stack.identity("restorer")
+    reviewer = next((identity for identity in stack.identities if identity.name == "reviewer"), None)
+    review = [f"#   {' '.join(f'{name}={shlex.quote(value)}' for name, value in reviewer.environment.items())} hashmatch review   (the review desk, as a reviewer)"] if reviewer else []
     lines = [
         f"# local stack up at {stack.endpoint_url}, its pollers running; Ctrl-C stops it.",
         EXPORTS_BEGIN,
@@ -44,10 +46,11 @@ def print_shell_setup(stack: LocalStack, out: TextIO | None = None) -> None:
         "#   hashmatch admin hashset stats",
         "#   hashmatch hash --lookup-request PICTURE | hashmatch check --hashes -",
         f"#   AWS_ACCESS_KEY_ID={restorer.access_key} AWS_SECRET_ACCESS_KEY={restorer.secret_key} hashmatch admin restore UPLOAD_ID --reason REASON   (as the restore role)",
+        *review,
         "# stack outputs:",
         *(f"#   {name}: {value}" for name, value in stack.outputs().items()),
         "# identities the function URLs accept (sign with these keys; the exported ones are the operator's):",
-        *(f"#   {identity.name}: AWS_ACCESS_KEY_ID={identity.access_key} AWS_SECRET_ACCESS_KEY={identity.secret_key}  ({identity.arn})" for identity in stack.identities),
+        *(f"#   {identity.name}: {' '.join(f'{name}={shlex.quote(value)}' for name, value in identity.environment.items())}  ({identity.arn})" for identity in stack.identities),
     ]
     print("\n".join(lines), file=out or sys.stdout, flush=True)
 

@@ -25,7 +25,7 @@ from typing import Any
 from unittest import mock
 
 from hashmatch_tools.local.functions import FUNCTION_CREATORS, FunctionSpec
-from hashmatch_tools.local.identities import LABELS_READER_ROLE, LOCAL_IDENTITIES, OPERATOR, RESTORER_ROLE, LocalIdentity
+from hashmatch_tools.local.identities import LABELS_READER_ROLE, LOCAL_IDENTITIES, OPERATOR, RESTORER_ROLE, REVIEWER_ROLE, REVIEWER_SESSIONS, LocalIdentity, role_sessions
 from hashmatch_tools.local.resources import CREATORS, Resource
 from hashmatch_tools.local.server import ACCOUNT_ID, MotoServer
 from hashmatch_tools.local.template import TEMPLATE, Intrinsics, load_template, parameter_values
@@ -35,8 +35,8 @@ DEFAULT_REGION = "eu-west-1"
 # minutes (sized for Lambda timeouts), so retries and dead-lettering happen within a test.
 LOCAL_VISIBILITY_TIMEOUT = 2
 # The local stack's own parameter values (a caller's parameters= win): its labels reader sees labels,
-# its restorer restores, and retro-match runs its SQL on DuckDB (moto's Athena answers without running anything).
-LOCAL_PARAMETERS = {"LookupLabelsRoleNames": LABELS_READER_ROLE, "RestoreRoleName": RESTORER_ROLE, "RetroMatchEngine": "duckdb"}
+# its restorer restores, its reviewers review, and retro-match runs its SQL on DuckDB (moto's Athena answers without running anything).
+LOCAL_PARAMETERS = {"LookupLabelsRoleNames": LABELS_READER_ROLE, "RestoreRoleName": RESTORER_ROLE, "EvidenceReaderRoleName": REVIEWER_ROLE, "RetroMatchEngine": "duckdb"}
 # How the local stack creates each resource type the template uses.
 _CREATORS = {**CREATORS, **FUNCTION_CREATORS}
 
@@ -108,6 +108,8 @@ class LocalStack:
         try:
             self._environment_patch = mock.patch.dict(os.environ, self.environment)
             self._environment_patch.start()
+            if self.parameters.get("EvidenceReaderRoleName"):
+                self.identities = LOCAL_IDENTITIES + self._role_sessions(self.parameters["EvidenceReaderRoleName"], REVIEWER_SESSIONS)
             for logical_id in self.template["Resources"]:
                 self._ensure(logical_id)
         except BaseException:
@@ -166,8 +168,14 @@ class LocalStack:
         return self.intrinsics.condition(name)
 
     def identity(self, name: str) -> LocalIdentity:
-        """One of the local IAM identities (operator, labels-reader, partner, impostor, restorer)."""
+        """One of the local IAM identities (operator, labels-reader, partner, impostor, restorer; reviewer, second-reviewer)."""
         return next(identity for identity in self.identities if identity.name == name)
+
+    def _role_sessions(self, role_name: str, sessions: tuple[str, ...]) -> tuple[LocalIdentity, ...]:
+        """The role and its sessions in the server's IAM and STS (identities.role_sessions), with the deviation that says so."""
+        made = role_sessions(self.client("iam"), self.client("sts"), role_name, sessions)
+        self.deviate(f"the role {role_name} and its sessions ({', '.join(sessions)}) are made in moto's IAM and STS, which know their keys; IAM policies are not evaluated")
+        return made
 
     def subscribe_queue(self, topic_logical_id: str, name: str, filter_policy: dict | None = None) -> str:
         """A queue subscribed to a topic of the stack (for watching messages); returns its URL."""

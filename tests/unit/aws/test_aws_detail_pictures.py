@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.aws_moto import CallLog, s3_client, template_bucket
-from hashmatch.aws.detail_pictures import detail_picture_loader, detail_pictures_key, read_detail_pictures, store_detail_pictures
+from hashmatch.aws.detail_pictures import detail_picture_loader, detail_pictures_key, open_detail_picture, read_detail_pictures, store_detail_pictures, stored_detail_pictures
 from hashmatch.messages.hashes import DetailPicturesObject, StoredPicture
 from hashmatch.media.hashing import encode_detail_picture
 from hashmatch.model import DetailPicture
@@ -116,3 +116,23 @@ def test_an_inset_that_is_not_four_shares_is_refused():
 def test_a_description_with_a_negative_offset_or_an_empty_range_is_refused(offset, length):
     with pytest.raises(ValueError, match="non-negative offset and a positive length"):
         DetailPicturesObject.from_dict({"bucket": DETAILS, "key": "k", "pictures": [{"timestamp": 0, "offset": offset, "length": length}]})
+
+
+def test_the_objects_own_index_says_where_each_picture_is_without_the_hashes_message(s3, pictures):
+    stored = store_detail_pictures(s3, DETAILS, SHA256, pictures)
+
+    found = stored_detail_pictures(s3, DETAILS, SHA256)
+
+    assert [(p.timestamp, p.offset, p.length) for p in found.pictures] == [(p.timestamp, p.offset, p.length) for p in stored.pictures]
+
+
+def test_one_picture_reads_back_alone_by_its_byte_range(s3, pictures):
+    store_detail_pictures(s3, DETAILS, SHA256, pictures)
+
+    body = open_detail_picture(s3, stored_detail_pictures(s3, DETAILS, SHA256), 1)
+
+    assert body.read() == pictures[1].jpeg
+
+
+def test_an_upload_whose_pictures_are_not_there_has_no_index(s3):
+    assert stored_detail_pictures(s3, DETAILS, "cd" * 32) is None

@@ -188,3 +188,28 @@ def features_of_detail_picture(picture: EncodedDetailPicture, mirrored: bool = F
         grey = np.ascontiguousarray(grey[:, ::-1])
         insets = tuple((top, bottom, 1.0 - right, 1.0 - left) for top, bottom, left, right in insets)
     return FrameFeatures(picture.timestamp, extract_with_insets(grey, insets))
+
+
+def matched_outline(query_grey: np.ndarray, reference_grey: np.ndarray) -> np.ndarray | None:
+    """Where the reference picture appears in the query picture: its four corners (top-left, top-right, bottom-right,
+    bottom-left) in the query's pixels, from the homography the verification fits; None when no plausible one explains
+    MIN_INLIERS keypoints. For reviewers (`hashmatch review` outlines a local-feature match); mirrored copies are
+    tried flipped, and their corners flipped back."""
+    reference = extract(reference_grey)
+    height, width = reference_grey.shape[:2]
+    corners = np.float32([[0, 0], [width, 0], [width, height], [0, height]]).reshape(-1, 1, 2)
+    for mirrored in (False, True):
+        shown = np.ascontiguousarray(query_grey[:, ::-1]) if mirrored else query_grey
+        query = extract(shown)
+        good = _good_matches(reference, query)
+        if len(good) < MIN_INLIERS:
+            continue
+        pairs = np.array([(m.queryIdx, m.trainIdx) for m in good])
+        homography, mask = cv2.findHomography(reference.points[pairs[:, 0]], query.points[pairs[:, 1]], HOMOGRAPHY_METHOD, RANSAC_PIXELS)
+        if mask is None or not _plausible(homography) or explained_keypoints(pairs, mask.ravel().astype(bool)) < MIN_INLIERS:
+            continue
+        outline = cv2.perspectiveTransform(corners, homography).reshape(-1, 2)
+        if mirrored:
+            outline[:, 0] = query_grey.shape[1] - outline[:, 0]
+        return outline
+    return None
