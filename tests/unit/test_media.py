@@ -12,7 +12,7 @@ from hashmatch.media import pixels
 from hashmatch.media.decode import open_media
 from hashmatch.media.hashing import hash_media
 from hashmatch.media.limits import BYTES_PER_PIXEL, MIB, PROCESS_BYTES, VIDEO_BYTES_PER_PIXEL, Limits
-from hashmatch.media.sampling import DENSE, PICTURE_MAX_SIDE, SPARSE
+from hashmatch.media.sampling import DENSE, PICTURE_MAX_SIDE, SPARSE, FeatureCells
 from hashmatch.media.schedule import Schedule, default_schedule
 from hashmatch.media.sniff import sniff
 from hashmatch.signals import PdqSignal
@@ -463,4 +463,23 @@ def test_a_long_upload_gets_its_detail_pictures_spread_over_it():
 
 
 def test_a_reference_gets_a_detail_picture_a_second_until_it_is_long():
-    assert DENSE.feature_step(4.0) == 1.0 and DENSE.feature_step(1200.0) == 2.0
+    assert DENSE.feature_step(60.0) == 1.0 and DENSE.feature_step(1200.0) == 2.0
+
+
+def test_a_short_reference_gets_sixteen_detail_pictures_spread_over_it_at_most_four_a_second():
+    # An upload's instants fall anywhere in their cells (keyed sampling), so a 4 s reference's pictures at 0, 1, 2 and 3 s were far from them.
+    assert DENSE.feature_step(4.0) == 0.25 and DENSE.feature_step(2.0) == 0.25
+
+
+def test_two_keyed_instants_a_fraction_of_a_step_apart_each_give_a_detail_picture_in_their_own_cells():
+    cells = FeatureCells(0.5)
+    assert [cells.due(t) for t in (0.4, 0.63, 1.3, 1.73)] == [True, True, True, True]
+
+
+def test_a_second_frame_in_the_same_cell_gives_no_detail_picture():
+    cells = FeatureCells(0.5)
+    assert [cells.due(t) for t in (3.6, 3.97)] == [True, False]
+
+
+def test_without_a_feature_step_no_frame_gives_a_detail_picture():
+    assert FeatureCells(None).due(0.0) is False
