@@ -15,12 +15,12 @@ from hashmatch_tools.matching import hash_reference
 # match (and to outline where it appears in a local-feature match), about 15-25 KB each.
 REFERENCE_PICTURE_SIDE = 384
 REFERENCE_PICTURE_QUALITY = 80
-# At most this many a reference (one a second: ten minutes), spread over it when it is longer.
+# At most this many a reference (at one a second, ten minutes), spread over it when it is longer.
 MAX_REFERENCE_PICTURES = 600
 
 
 def reference_pictures(pictures: tuple[DetailPicture, ...] | list[DetailPicture], limit: int = MAX_REFERENCE_PICTURES) -> list[EncodedDetailPicture]:
-    """The frames a reference's local features come from (one a second), shrunk and encoded as grey JPEG, at most `limit`."""
+    """The frames a reference's local features come from (one a second; sixteen spread over a reference shorter than 16 s), shrunk and encoded as grey JPEG, at most `limit`."""
     from PIL import Image
 
     chosen = list(pictures)

@@ -175,6 +175,7 @@ def test_adding_media_with_the_pictures_bucket_keeps_its_frames_small_for_review
     from PIL import Image
 
     from hashmatch.aws.reference_pictures import ReferencePictures
+    from hashmatch.media.sampling import DENSE
     from hashmatch_tools.made_media import encode_video, panning
 
     video = tmp_path / "known.mp4"
@@ -185,7 +186,8 @@ def test_adding_media_with_the_pictures_bucket_keeps_its_frames_small_for_review
     try:
         timestamps = pictures.timestamps(reference_id)
         first = Image.open(pictures.open(reference_id, timestamps[0]))
-        assert len(timestamps) == 3 and (first.format, first.mode) == ("JPEG", "L") and max(first.size) <= 384
+        # One a feature frame: a reference this short gets sixteen spread over it, at most four a second (sampling.DENSE).
+        assert len(timestamps) == round(3.0 / DENSE.feature_step(3.0)) and (first.format, first.mode) == ("JPEG", "L") and max(first.size) <= 384
     finally:
         hashset("--pictures-bucket", stack.ref("ReferencePicturesBucket"), "remove", reference_id)
     assert pictures.timestamps(reference_id) == []

@@ -1,7 +1,7 @@
 """Reference pictures in S3: small grey JPEGs of known media's frames, for reviewers to see beside a match (ReferencePicturesBucket).
 
 Written when a reference is added (hashmatch_tools.references.add_reference: the frames its local
-features come from, one a second, shrunk), read by the review desk (`hashmatch review`) to show the
+features come from: one a second, sixteen over a reference shorter than 16 s; shrunk), read by the review desk (`hashmatch review`) to show the
 reference's frames at the matched timestamps. Never taken from the public upload. One object a
 picture, keyed by the reference and its timestamp in milliseconds: <reference id, URL-quoted>/<ms>.jpg.
 
