@@ -98,8 +98,11 @@ bench-lookup: setup
 load: setup
 	$(BIN)/python scripts/load_run.py --out docs/load-run.md
 
+# The robustness suite (docs/robustness.md), then the adversarial suite: a table per construction and 200 random
+# interleavings of known and benign content, each decided by the pipeline (docs/adversarial.md; about 10 minutes).
 evaluate: setup
 	$(BIN)/python -m hashmatch_tools.evaluation
+	$(BIN)/python -m hashmatch_tools.evaluation.adversarial --examples 200 --out docs/adversarial.md
 
 # About 5 minutes: each input the review found hard, hashed as the Lambda hasher would; writes docs/bad-inputs.md.
 measure-bad-inputs: setup
