@@ -361,8 +361,12 @@ def main(argv: list[str] | None = None) -> int:
         *interleaving_table(seen),
         "",
     ]
-    for plan, outcome in passed[:10]:
-        lines.append(f"- passed: {plan.container}, {plan.tracks}, known share {plan.known_share:.0%}, longest known run {plan.longest_known_run:.1f} s, segments {list(plan.segments)}")
+    # The passes in one track first (the second-track ones all pass for one reason), each timeline once.
+    shown: dict[tuple, Interleaving] = {}
+    for plan, _outcome in sorted(passed, key=lambda found: found[0].tracks != "one track"):
+        shown.setdefault((plan.tracks, plan.segments), plan)
+    for plan in list(shown.values())[:12]:
+        lines.append(f"- passed: {plan.container}, {plan.tracks}, known share {plan.known_share:.0%}, longest known run {plan.longest_known_run:.1f} s, (known, seconds): {list(plan.segments)}")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
