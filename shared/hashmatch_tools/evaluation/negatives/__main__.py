@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from hashmatch_tools.evaluation.negatives.build import build_corpus_pictures, build_videos, default_processes, summarise
+from hashmatch_tools.evaluation.negatives.build import build_corpus_pictures, build_videos, corpus_table, default_processes, summarise
 from hashmatch_tools.evaluation.negatives.packages import Part
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         steps["videos_step"] = build_videos(folder, args.processes, limit=args.video_limit)
         summary = summarise(folder, steps)
         print(json.dumps({key: summary[key] for key in ("pictures", "videos", "video_seconds")}, indent=1))
+        print(corpus_table(folder, summary))
         return 0
     from hashmatch_tools.evaluation.negatives.false_positives import run
 

@@ -116,3 +116,29 @@ def default_processes() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         return os.cpu_count() or 1
+
+
+def corpus_table(folder: Path, summary: dict) -> str:
+    """The corpus as Markdown: per package its version, licences, part and pictures kept (stills and video sources),
+    then per part the stills, videos and their seconds."""
+    pictures = read_manifest(folder / "pictures.csv")
+    kept = Counter((row["package"], row["use"]) for row in pictures)
+    parts = {row["package"]: row["split"] for row in pictures}
+    by_content = {row["package"] for row in pictures if row["split"] != parts[row["package"]]}
+    lines = ["| package | version | category | part | stills | video pictures | licences (its copyright file) |", "|---|---|---|---|---|---|---|"]
+    for package in ALL_PACKAGES:
+        found = summary.get("pictures_step", {}).get("packages", {}).get(package.name, {})
+        part = "by content" if package.name in by_content else parts.get(package.name, str(package.part))
+        lines.append(
+            f"| {package.name} | {found.get('version', package.version)} | {package.category} | {part} | {kept[(package.name, 'still')]} | "
+            f"{kept[(package.name, 'video')]} | {found.get('licence', '').replace('|', '/')[:120]} |"
+        )
+    videos = read_manifest(folder / "videos.csv") if (folder / "videos.csv").exists() else []
+    lines += ["", "| part | pictures (stills) | pictures in videos | videos | video seconds |", "|---|---|---|---|---|"]
+    for part in (Part.TUNING, Part.EVALUATION, Part.REFERENCE):
+        mine = [row for row in videos if row["split"] == part]
+        lines.append(
+            f"| {part} | {sum(1 for r in pictures if r['split'] == part and r['use'] == 'still'):,} | {sum(1 for r in pictures if r['split'] == part and r['use'] == 'video'):,} | "
+            f"{len(mine):,} | {sum(float(r['seconds']) for r in mine):,.0f} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import platform
+import resource
 import statistics
 import threading
 import time
@@ -121,6 +122,12 @@ def load_matcher(hash_set_path: Path, features_path: Path, pdq_threshold: int) -
     return HashSetVersion(view, matcher, 1), snapshot, index
 
 
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU seconds of this process (all its threads) and of its finished worker processes."""
+    own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, workers.ru_utime + workers.ru_stime
+
+
 def run(folder: Path, args: argparse.Namespace) -> int:
     started = time.perf_counter()
     suite = args.robustness_suite if (args.robustness_suite / "manifest.json").exists() else None
@@ -131,6 +138,7 @@ def run(folder: Path, args: argparse.Namespace) -> int:
     settings = DeployedSettings.of_template()
     version, snapshot, index = load_matcher(hash_set_path, features_path, settings.pdq_threshold)
     loaded = time.perf_counter()
+    cpu_loaded = _cpu_seconds()
     pipeline = UploadPipeline(version, settings)
     pictures = [row for row in read_manifest(folder / "pictures.csv") if row["split"] == args.part and row["use"] == "still"]
     videos = [row for row in read_manifest(folder / "videos.csv") if row["split"] == args.part and row["use"] == "negative"] if (folder / "videos.csv").exists() else []
@@ -143,14 +151,16 @@ def run(folder: Path, args: argparse.Namespace) -> int:
             tallies[kind].add(row["path"], pipeline.decide(path.read_bytes(), path.name))
             if number % 100 == 0:
                 print(f"negatives: {number} of {len(rows)} {kind}s ({time.perf_counter() - loaded:.0f} s)", flush=True)
-    text = report(args.part, tallies, snapshot, index, references, loaded - started, time.perf_counter() - loaded)
+    cpu_done = _cpu_seconds()
+    cpu = {"references": cpu_loaded[0] + cpu_loaded[1], "uploads": cpu_done[0] - cpu_loaded[0]}
+    text = report(args.part, tallies, snapshot, index, references, loaded - started, time.perf_counter() - loaded, cpu)
     print(text)
     if args.out is not None:
         args.out.write_text(text)
     return 0
 
 
-def report(part: str, tallies: dict[str, KindTally], snapshot: HashSetSnapshot, index: CountingFeatureIndex, references, loading: float, evaluating: float) -> str:
+def report(part: str, tallies: dict[str, KindTally], snapshot: HashSetSnapshot, index: CountingFeatureIndex, references, loading: float, evaluating: float, cpu: dict[str, float]) -> str:
     frames = len(snapshot.frames)
     media = snapshot.media()
     kinds = Counter(str(item.kind) for item in media)
@@ -160,8 +170,8 @@ def report(part: str, tallies: dict[str, KindTally], snapshot: HashSetSnapshot, 
         f"# False positives on the negative corpus ({part} part)",
         "",
         f"Run on {datetime.date.today().isoformat()} on {platform.machine()} (Python {platform.python_version()}), "
-        f"with `python -m hashmatch_tools.evaluation.negatives evaluate --part {part}`: {loading / 60:.1f} min to hash or load the references and load the snapshots, "
-        f"{evaluating / 60:.1f} min for the uploads.",
+        f"with `python -m hashmatch_tools.evaluation.negatives evaluate --part {part}`: {loading / 60:.1f} min to hash or load the references and load the snapshots "
+        f"({cpu['references'] / 60:.1f} CPU min), {evaluating / 60:.1f} min for the uploads ({cpu['uploads'] / 60:.1f} CPU min; wall times grow with whatever else runs on the machine).",
         "",
         f"Reference hash set: {len(media)} references ({', '.join(f'{count} {kind}' for kind, count in sorted(kinds.items()))}), "
         f"**{frames:,} PDQ frames**, {len(index):,} local-feature frames ({len(index.candidate_index.descriptors):,} descriptors). "
