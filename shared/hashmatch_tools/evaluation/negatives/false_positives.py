@@ -18,6 +18,7 @@ import statistics
 import threading
 import time
 from collections import Counter
+from multiprocessing import Pool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from hashmatch.matching.local_features.stage import LocalFeatureStage
 from hashmatch.model import LocalFeatures
 from hashmatch_tools.evaluation.negatives.corpus import read_manifest
 from hashmatch_tools.evaluation.negatives.references import hash_references, write_snapshots
-from hashmatch_tools.evaluation.pipeline import Decision, DeployedSettings, PipelineOutcome, UploadPipeline
+from hashmatch_tools.evaluation.pipeline import Decision, DeployedSettings, UploadPipeline
 
 CONFIDENCE = 0.95
 
@@ -82,35 +83,50 @@ def upper_bound(failures: int, trials: int, confidence: float = CONFIDENCE) -> f
     return high
 
 
+@dataclass(frozen=True)
+class UploadRecord:
+    """What one upload came to: its decision and what the counts need (a pipeline outcome without its hashes)."""
+
+    path: str
+    decision: Decision
+    references: tuple[str, ...]
+    detail: str
+    hashed: bool
+    usable_frames: int
+    query_hashes: int  # usable frames with their mirrored, rotated and uncropped variants
+    seconds: float
+    searches: int  # the second stage's detail-picture searches for it
+    verifications: int  # and their candidate verifications
+
+
 @dataclass
 class KindTally:
     kind: str
     uploads: int = 0
     decisions: Counter = field(default_factory=Counter)
-    false_positives: list[tuple[str, PipelineOutcome]] = field(default_factory=list)
-    held: list[tuple[str, PipelineOutcome]] = field(default_factory=list)
-    passed_unhashed: list[tuple[str, PipelineOutcome]] = field(default_factory=list)  # passed without being hashed (rejected or raised)
+    false_positives: list[UploadRecord] = field(default_factory=list)
+    held: list[UploadRecord] = field(default_factory=list)
+    passed_unhashed: list[UploadRecord] = field(default_factory=list)  # passed without being hashed (rejected, or the hasher raised)
     usable_frames: int = 0
-    query_hashes: int = 0  # usable frames with their mirrored, rotated and uncropped variants
-    detail_pictures: int = 0
-    media_seconds: float = 0.0
+    query_hashes: int = 0
+    searches: int = 0
+    verifications: int = 0
     seconds: list[float] = field(default_factory=list)
 
-    def add(self, name: str, outcome: PipelineOutcome) -> None:
+    def add(self, record: UploadRecord) -> None:
         self.uploads += 1
-        self.decisions[outcome.decision] += 1
-        self.seconds.append(outcome.seconds)
-        if outcome.decision == Decision.MATCHED:
-            self.false_positives.append((name, outcome))
-        elif outcome.decision == Decision.HELD:
-            self.held.append((name, outcome))
-        elif outcome.hashes is None:
-            self.passed_unhashed.append((name, outcome))
-        if outcome.hashes is not None:
-            usable = outcome.hashes.usable_frames
-            self.usable_frames += len(usable)
-            self.query_hashes += sum(len(frame.query_hashes) for frame in usable)
-            self.media_seconds += outcome.hashes.duration
+        self.decisions[record.decision] += 1
+        self.seconds.append(record.seconds)
+        if record.decision == Decision.MATCHED:
+            self.false_positives.append(record)
+        elif record.decision == Decision.HELD:
+            self.held.append(record)
+        elif not record.hashed:
+            self.passed_unhashed.append(record)
+        self.usable_frames += record.usable_frames
+        self.query_hashes += record.query_hashes
+        self.searches += record.searches
+        self.verifications += record.verifications
 
 
 def load_matcher(hash_set_path: Path, features_path: Path, pdq_threshold: int) -> tuple[HashSetVersion, HashSetSnapshot, CountingFeatureIndex]:
@@ -120,6 +136,26 @@ def load_matcher(hash_set_path: Path, features_path: Path, pdq_threshold: int) -
     view = HashSetView(snapshot)
     matcher = hash_set_matcher(view, pdq_threshold, [LocalFeatureStage(index)])
     return HashSetVersion(view, matcher, 1), snapshot, index
+
+
+# Each worker process's own pipeline over its own copy of the hash set (set up once by _start_worker).
+_worker: dict = {}
+
+
+def _start_worker(hash_set_path: Path, features_path: Path, settings: DeployedSettings) -> None:
+    version, _snapshot, index = load_matcher(hash_set_path, features_path, settings.pdq_threshold)
+    _worker.update(pipeline=UploadPipeline(version, settings), index=index)
+
+
+def _decide(path: str) -> UploadRecord:
+    pipeline, index = _worker["pipeline"], _worker["index"]
+    searches, verifications = index.searches, index.verifications
+    outcome = pipeline.decide(Path(path).read_bytes(), Path(path).name)
+    usable = outcome.hashes.usable_frames if outcome.hashes is not None else []
+    return UploadRecord(
+        path, outcome.decision, outcome.references, outcome.detail, outcome.hashes is not None, len(usable), sum(len(f.query_hashes) for f in usable),
+        outcome.seconds, index.searches - searches, index.verifications - verifications,
+    )
 
 
 def _cpu_seconds() -> tuple[float, float]:
@@ -136,23 +172,33 @@ def run(folder: Path, args: argparse.Namespace) -> int:
     references = hash_references(folder, args.reference_frames, suite, args.processes)
     hash_set_path, features_path = write_snapshots(folder, references)
     settings = DeployedSettings.of_template()
-    version, snapshot, index = load_matcher(hash_set_path, features_path, settings.pdq_threshold)
+    _version, snapshot, index = load_matcher(hash_set_path, features_path, settings.pdq_threshold)
     loaded = time.perf_counter()
     cpu_loaded = _cpu_seconds()
-    pipeline = UploadPipeline(version, settings)
     pictures = [row for row in read_manifest(folder / "pictures.csv") if row["split"] == args.part and row["use"] == "still"]
     videos = [row for row in read_manifest(folder / "videos.csv") if row["split"] == args.part and row["use"] == "negative"] if (folder / "videos.csv").exists() else []
     if args.limit is not None:
         pictures, videos = pictures[: args.limit], videos[: args.limit]
     tallies = {"picture": KindTally("picture"), "video": KindTally("video")}
-    for kind, rows in (("picture", pictures), ("video", videos)):
-        for number, row in enumerate(rows, 1):
-            path = folder / row["path"]
-            tallies[kind].add(row["path"], pipeline.decide(path.read_bytes(), path.name))
-            if number % 100 == 0:
-                print(f"negatives: {number} of {len(rows)} {kind}s ({time.perf_counter() - loaded:.0f} s)", flush=True)
+    jobs = [("picture", str(folder / row["path"])) for row in pictures] + [("video", str(folder / row["path"])) for row in videos]
+    kinds = {path: kind for kind, path in jobs}
+    # Uploads are decided on `--processes` workers, each with its own copy of the hash set (as Lambda matchers each have theirs).
+    if args.processes > 1:
+        workers = Pool(args.processes, initializer=_start_worker, initargs=(hash_set_path, features_path, settings))
+        decided = workers.imap(_decide, [path for _kind, path in jobs], chunksize=4)
+    else:
+        workers = None
+        _start_worker(hash_set_path, features_path, settings)
+        decided = map(_decide, [path for _kind, path in jobs])
+    for number, record in enumerate(decided, 1):
+        tallies[kinds[record.path]].add(record)
+        if number % 100 == 0:
+            print(f"negatives: {number} of {len(jobs)} uploads decided ({time.perf_counter() - loaded:.0f} s)", flush=True)
+    if workers is not None:
+        workers.close()
+        workers.join()
     cpu_done = _cpu_seconds()
-    cpu = {"references": cpu_loaded[0] + cpu_loaded[1], "uploads": cpu_done[0] - cpu_loaded[0]}
+    cpu = {"references": cpu_loaded[0] + cpu_loaded[1], "uploads": (cpu_done[0] + cpu_done[1]) - (cpu_loaded[0] + cpu_loaded[1])}
     text = report(args.part, tallies, snapshot, index, references, loaded - started, time.perf_counter() - loaded, cpu)
     print(text)
     if args.out is not None:
@@ -188,8 +234,8 @@ def report(part: str, tallies: dict[str, KindTally], snapshot: HashSetSnapshot, 
         )
     lines += [
         "",
-        f"Second stage (local features, run on every upload PDQ did not match): {index.searches:,} detail-picture searches "
-        f"(mirror probes included), **{index.verifications:,} candidate verifications** (homography fits against one reference frame each).",
+        f"Second stage (local features, run on every upload PDQ did not match): {sum(t.searches for t in tallies.values()):,} detail-picture searches "
+        f"(mirror probes included), **{sum(t.verifications for t in tallies.values()):,} candidate verifications** (homography fits against one reference frame each).",
         "",
     ]
     for tally in tallies.values():
@@ -199,10 +245,10 @@ def report(part: str, tallies: dict[str, KindTally], snapshot: HashSetSnapshot, 
     lines.append(f"- all uploads: {false_positives} of {uploads:,}; {CONFIDENCE:.0%} upper bound {bound:.2e} per upload (rule of three: 3/{uploads:,} = {3 / max(1, uploads):.2e}).")
     lines.append("")
     for tally in tallies.values():
-        for name, outcome in tally.false_positives:
-            lines.append(f"- false positive: {name} -> {', '.join(outcome.references)}")
-        for name, outcome in tally.held:
-            lines.append(f"- held: {name}: {outcome.detail}")
-        for name, outcome in tally.passed_unhashed:
-            lines.append(f"- not hashed: {name}: {outcome.detail}")
+        for record in tally.false_positives:
+            lines.append(f"- false positive: {record.path} -> {', '.join(record.references)}")
+        for record in tally.held:
+            lines.append(f"- held: {record.path}: {record.detail}")
+        for record in tally.passed_unhashed:
+            lines.append(f"- not hashed: {record.path}: {record.detail}")
     return "\n".join(lines) + "\n"
