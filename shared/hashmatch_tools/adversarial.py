@@ -33,8 +33,6 @@ GRID_SECONDS = SPARSE.interval
 
 
 def _encoder(muxer, codec: str, size: tuple[int, int], rate, options: dict[str, str] | None = None, time_base: Fraction | None = None):
-    import av  # noqa: F401 - PyAV is loaded where media is made
-
     stream = muxer.add_stream(codec, rate=rate)
     stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
     if codec == "libx264":

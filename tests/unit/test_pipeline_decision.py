@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from hashmatch.matching.assembly import HashSetVersion
 from hashmatch_tools.evaluation.pipeline import Decision, DeployedSettings, UploadPipeline
 from hashmatch_tools.made_media import declared_png, detailed, image_bytes
 from hashmatch_tools.matching import hash_reference
@@ -47,13 +48,14 @@ def test_a_picture_over_the_pixel_limit_is_held(pipeline):
     assert outcome.detail.startswith("oversized")
 
 
-def test_a_hasher_that_raises_leaves_the_upload_online_on_that_delivery(pipeline, monkeypatch):
-    def failing(*args, **kwargs):
-        raise RuntimeError("decoder crashed")
+def test_a_delivery_that_raises_leaves_the_upload_online(pipeline):
+    class FailingHashSet(HashSetVersion):
+        def match(self, hashes, detail_pictures=None):
+            raise RuntimeError("hash set unreadable")
 
-    monkeypatch.setattr("hashmatch.usecases.hash_upload.hash_media", failing)
+    failing = UploadPipeline(FailingHashSet(pipeline.hash_set.view, pipeline.hash_set.matcher, 1), pipeline.settings)
 
-    outcome = pipeline.decide(image_bytes(detailed(11, 320, 240)), "copy.png")
+    outcome = failing.decide(image_bytes(detailed(11, 320, 240)), "copy.png")
 
-    assert outcome.decision == Decision.PASSED and outcome.hashing is None
-    assert "raised RuntimeError: decoder crashed" in outcome.detail
+    assert outcome.decision == Decision.PASSED and outcome.checking is None
+    assert "the matcher raised RuntimeError: hash set unreadable" in outcome.detail
