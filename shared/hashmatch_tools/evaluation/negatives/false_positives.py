@@ -180,7 +180,12 @@ def run(folder: Path, args: argparse.Namespace) -> int:
     if args.limit is not None:
         pictures, videos = pictures[: args.limit], videos[: args.limit]
     tallies = {"picture": KindTally("picture"), "video": KindTally("video")}
-    jobs = [("picture", str(folder / row["path"])) for row in pictures] + [("video", str(folder / row["path"])) for row in videos]
+    # Pictures and videos mixed evenly, so that the counts so far (printed as it goes) cover both kinds.
+    jobs = sorted(
+        [("picture", str(folder / row["path"]), n / len(pictures)) for n, row in enumerate(pictures)] + [("video", str(folder / row["path"]), n / len(videos)) for n, row in enumerate(videos)],
+        key=lambda job: job[2],
+    )
+    jobs = [(kind, path) for kind, path, _position in jobs]
     kinds = {path: kind for kind, path in jobs}
     # Uploads are decided on `--processes` workers, each with its own copy of the hash set (as Lambda matchers each have theirs).
     if args.processes > 1:
@@ -193,7 +198,8 @@ def run(folder: Path, args: argparse.Namespace) -> int:
     for number, record in enumerate(decided, 1):
         tallies[kinds[record.path]].add(record)
         if number % 100 == 0:
-            print(f"negatives: {number} of {len(jobs)} uploads decided ({time.perf_counter() - loaded:.0f} s)", flush=True)
+            so_far = ", ".join(f"{t.kind}s {t.uploads}: {t.decisions[Decision.MATCHED]} matched, {t.decisions[Decision.HELD]} held" for t in tallies.values())
+            print(f"negatives: {number} of {len(jobs)} uploads decided ({time.perf_counter() - loaded:.0f} s; {so_far})", flush=True)
     if workers is not None:
         workers.close()
         workers.join()
