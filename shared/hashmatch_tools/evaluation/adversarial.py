@@ -365,6 +365,13 @@ def main(argv: list[str] | None = None) -> int:
         "matcher checks it (holds included), against the known picture and the known video hashed as references (the vPDQ case: "
         "against the known video's vPDQ list, imported). The control is the known content shown plainly in the same way.",
         "",
+        "The uploads are built to carry known content past the pipeline, one per construction of issue 27 "
+        "(`shared/hashmatch_tools/adversarial.py`, one builder each; where a construction exploits predictable sampling it aims at "
+        "the fixed grid the hasher sampled before its sampling was keyed); the pipeline is the hasher's and the matcher's use cases "
+        "in one process (`shared/hashmatch_tools/evaluation/pipeline.py`), its sampling keyed by a stand-in for a deployment's "
+        "secret. `tests/unit/test_adversarial.py` runs the same cases (those still passed through are strict expected failures "
+        "naming what is missing) and a few interleavings of each kind (a fixed-seed Hypothesis profile).",
+        "",
         "## One upload per construction",
         "",
         *table(results),
