@@ -35,12 +35,21 @@ Frames = Sequence[np.ndarray]
 GRID_SECONDS = SPARSE.interval
 
 
+def _output(out: io.BytesIO, container: str):
+    """A muxer writing `container` to `out`, bit-exact: Matroska otherwise writes the time and a random segment id, so the
+    same upload would differ from run to run, and with it the instants the hasher's keyed sampling takes."""
+    import av
+
+    return av.open(out, mode="w", format=container, options={"fflags": "+bitexact"})
+
+
 def _encoder(muxer, codec: str, size: tuple[int, int], rate, options: dict[str, str] | None = None, time_base: Fraction | None = None):
     stream = muxer.add_stream(codec, rate=rate)
     stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
     if codec == "libx264":
-        # The encoder's speed is no part of any construction: the fast preset keeps the tests quick.
-        options = {"preset": "veryfast", **(options or {})}
+        # The encoder's speed is no part of any construction: the fast preset keeps the tests quick. One thread: on several
+        # x264 gave other bytes for the same frames from run to run here, and other bytes mean other keyed instants.
+        options = {"preset": "veryfast", "threads": "1", **(options or {})}
     if options:
         stream.options = options
     if time_base is not None:
@@ -48,12 +57,15 @@ def _encoder(muxer, codec: str, size: tuple[int, int], rate, options: dict[str, 
     return stream
 
 
-def _write(muxer, stream, rgb: np.ndarray, pts: int | None = None, time_base: Fraction | None = None, keyframe: bool = False) -> None:
+def _write(muxer, stream, rgb: np.ndarray, pts: int, time_base: Fraction | None = None, keyframe: bool = False) -> None:
+    """Encode one frame at `pts` (in `time_base`, or the stream's 1/rate). Every frame gets its time: without one x264
+    was handed no timestamps and gave other bytes from run to run (so other instants under keyed sampling)."""
     import av
 
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-    if pts is not None:
-        frame.pts, frame.time_base = pts, time_base
+    frame.pts = pts
+    if time_base is not None:
+        frame.time_base = time_base
     if keyframe:
         frame.pict_type = av.video.frame.PictureType.I
     for packet in stream.encode(frame):
@@ -105,11 +117,11 @@ def forced_benign_keyframes(known: Frames, benign: np.ndarray, fps: int = 24, ke
 
     every = max(1, round(fps * keyframe_seconds))
     out = io.BytesIO()
-    with av.open(out, mode="w", format="mp4") as muxer:
+    with _output(out, "mp4") as muxer:
         stream = _encoder(muxer, "libx264", _size(known), fps, {"g": str(every), "keyint_min": str(every), "sc_threshold": "0", "forced-idr": "1"})
         for number, rgb in enumerate(known):
             keyframe = number % every == 0
-            _write(muxer, stream, _even(benign if keyframe else rgb), keyframe=keyframe)
+            _write(muxer, stream, _even(benign if keyframe else rgb), number, keyframe=keyframe)
         _flush(muxer, stream)
     return out.getvalue()
 
@@ -132,7 +144,7 @@ def vfr_benign_at_sample_times(known: Frames, benign: np.ndarray, fps: int = 8, 
         times.append((round(at * 1000) + benign_ms, rgb))
     times.sort(key=lambda item: item[0])
     out = io.BytesIO()
-    with av.open(out, mode="w", format="mp4") as muxer:
+    with _output(out, "mp4") as muxer:
         stream = _encoder(muxer, "libx264", _size(known), fps, {"g": "100000", "keyint_min": "100000", "sc_threshold": "0", "bf": "0"}, base)
         last = -1
         for pts, rgb in times:
@@ -151,14 +163,14 @@ def second_video_track(known: Frames, benign: Frames, container: str = "matroska
     import av
 
     out = io.BytesIO()
-    with av.open(out, mode="w", format=container) as muxer:
+    with _output(out, container) as muxer:
         first = _encoder(muxer, "libx264", _size(benign), fps)
         second = _encoder(muxer, "libx264", _size(known), fps)
         for number in range(max(len(known), len(benign))):
             if number < len(benign):
-                _write(muxer, first, _even(benign[number]))
+                _write(muxer, first, _even(benign[number]), number)
             if number < len(known):
-                _write(muxer, second, _even(known[number]))
+                _write(muxer, second, _even(known[number]), number)
         _flush(muxer, first)
         _flush(muxer, second)
     return out.getvalue()
@@ -171,7 +183,7 @@ def cover_art(known: np.ndarray, benign: Frames | None = None, container: str = 
 
     jpeg = image_bytes(known, "JPEG", quality=95)
     out = io.BytesIO()
-    with av.open(out, mode="w", format=container) as muxer:
+    with _output(out, container) as muxer:
         if benign is not None:
             stream = _encoder(muxer, "libx264", _size(benign), fps)
         else:
@@ -188,8 +200,8 @@ def cover_art(known: np.ndarray, benign: Frames | None = None, container: str = 
             packet.stream, packet.pts, packet.dts = cover, 0, 0
             muxer.mux(packet)
         if benign is not None:
-            for rgb in benign:
-                _write(muxer, stream, _even(rgb))
+            for number, rgb in enumerate(benign):
+                _write(muxer, stream, _even(rgb), number)
         else:
             samples = np.zeros((1, int(rate * seconds)), np.float32 if layout == "fltp" else np.int16)
             frame = av.AudioFrame.from_ndarray(samples, format=layout, layout="mono")
@@ -208,11 +220,11 @@ def bitmap_subtitles(known: np.ndarray, benign: Frames, fps: int = 10) -> bytes:
     width, height = _size(benign)
     sup = pgs_subtitle(known, (width, height), 0.0, len(benign) / fps)
     out = io.BytesIO()
-    with av.open(io.BytesIO(sup), format="sup") as subtitles, av.open(out, mode="w", format="matroska") as muxer:
+    with av.open(io.BytesIO(sup), format="sup") as subtitles, _output(out, "matroska") as muxer:
         stream = _encoder(muxer, "libx264", (width, height), fps)
         track = muxer.add_stream_from_template(subtitles.streams[0])
-        for rgb in benign:
-            _write(muxer, stream, _even(rgb))
+        for number, rgb in enumerate(benign):
+            _write(muxer, stream, _even(rgb), number)
         _flush(muxer, stream)
         for packet in subtitles.demux(subtitles.streams[0]):
             if packet.size:
@@ -309,12 +321,12 @@ def long_gop_benign_keyframe(known: np.ndarray, benign: np.ndarray, seconds: flo
 
     out = io.BytesIO()
     count = round(seconds * fps)
-    with av.open(out, mode="w", format="mp4") as muxer:
+    with _output(out, "mp4") as muxer:
         stream = _encoder(muxer, "libx264", _size([known]), fps, {"g": str(count + 1), "keyint_min": str(count + 1), "sc_threshold": "0", "preset": "ultrafast"})
-        _write(muxer, stream, _even(benign))
+        _write(muxer, stream, _even(benign), 0)
         known_even = _even(known)
-        for _ in range(count - 1):
-            _write(muxer, stream, known_even)
+        for number in range(1, count):
+            _write(muxer, stream, known_even, number)
         _flush(muxer, stream)
     return out.getvalue()
 
@@ -371,9 +383,10 @@ def zip_of_pictures(known: np.ndarray, benign: np.ndarray | None = None) -> byte
     shows what is inside)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        # Entries dated once (a name alone is dated now), so that the same pictures give the same archive.
         if benign is not None:
-            archive.writestr("holiday/001.jpg", image_bytes(benign, "JPEG", quality=90))
-        archive.writestr("holiday/002.png", image_bytes(known, "PNG"))
+            archive.writestr(zipfile.ZipInfo("holiday/001.jpg", (2024, 6, 1, 12, 0, 0)), image_bytes(benign, "JPEG", quality=90), zipfile.ZIP_DEFLATED)
+        archive.writestr(zipfile.ZipInfo("holiday/002.png", (2024, 6, 1, 12, 0, 2)), image_bytes(known, "PNG"), zipfile.ZIP_DEFLATED)
     return out.getvalue()
 
 
@@ -385,10 +398,10 @@ def excerpt_inside_long_video(excerpt: Frames, before: Frames, after: Frames, fp
     import av
 
     out = io.BytesIO()
-    with av.open(out, mode="w", format="mp4") as muxer:
+    with _output(out, "mp4") as muxer:
         stream = _encoder(muxer, "libx264", _size(excerpt), fps)
-        for rgb in [*before, *excerpt, *after]:
-            _write(muxer, stream, _even(rgb))
+        for number, rgb in enumerate([*before, *excerpt, *after]):
+            _write(muxer, stream, _even(rgb), number)
         _flush(muxer, stream)
     return out.getvalue()
 
@@ -478,7 +491,7 @@ def interleaved_video(segments: Sequence[tuple[Frames, float]], container: str =
         other = [(round(n * 100), rgb) for n, rgb in enumerate(other_track)]
         tracks = [other, tracks[0]] if other_first else [tracks[0], other]
     out = io.BytesIO()
-    with av.open(out, mode="w", format=container) as muxer:
+    with _output(out, container) as muxer:
         streams = [_encoder(muxer, "libx264", _size([track[0][1]]), 10, {"bf": "0"}, base) for track in tracks]
         for stream, track in zip(streams, tracks):
             last = -1

@@ -389,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     for plan, _outcome in sorted(passed, key=lambda found: found[0].tracks != "one track"):
         shown.setdefault((plan.tracks, plan.segments), plan)
     for plan in list(shown.values())[:12]:
-        lines.append(f"- passed: {plan.container}, {plan.tracks}, known share {plan.known_share:.0%}, longest known run {plan.longest_known_run:.1f} s, (known, seconds): {list(plan.segments)}")
+        lines.append(f"- passed: {plan.container}, {plan.tracks}, known share {plan.known_share:.0%}, longest known run {plan.longest_known_run:.1f} s, known from {plan.known_start:.1f} s, (known, seconds): {list(plan.segments)}")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
