@@ -147,9 +147,16 @@ def test_a_still_reference_video_keeps_one_feature_frame_for_all_its_seconds():
 
 
 def test_a_moving_reference_video_keeps_a_feature_frame_a_second():
+    canvas = detailed(61, 480 + 2 * 400, 360)
+    reference = hash_reference(encode_video([np.ascontiguousarray(canvas[:, 2 * i : 2 * i + 480]) for i in range(400)], fps=20))
+    assert reference.duration >= 19.9 and len(reference.features) == 20
+
+
+def test_a_short_moving_reference_video_keeps_sixteen_feature_frames_spread_over_it():
+    # An upload's instants fall anywhere in their cells (keyed sampling): a 5 s reference with a picture a second would leave them far from one.
     canvas = detailed(61, 480 + 8 * 100, 360)
     reference = hash_reference(encode_video([np.ascontiguousarray(canvas[:, 8 * i : 8 * i + 480]) for i in range(100)], fps=20))
-    assert len(reference.features) == 5
+    assert len(reference.features) == 16
 
 
 def test_a_crop_of_a_still_reference_video_is_caught_across_its_length():

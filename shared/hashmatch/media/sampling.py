@@ -75,11 +75,44 @@ class Sampling:
             return None
         spread = duration / self.feature_frames if duration else 0.0
         if self.interval is None:
-            return max(self.feature_interval, spread)
+            # Dense (references): one per feature_interval, at most feature_frames; a short reference gets
+            # MIN_REFERENCE_FEATURE_FRAMES spread over it (no closer than REFERENCE_FEATURE_MIN_STEP), so an
+            # upload's instants, which its key places anywhere (schedule.py), find a reference picture near them.
+            short = max(REFERENCE_FEATURE_MIN_STEP, duration / MIN_REFERENCE_FEATURE_FRAMES) if duration else self.feature_interval
+            return max(min(self.feature_interval, short), spread)
         # Sparse: `feature_frames` pictures spread over the media, no closer together than its sampled
         # frames. A 4-second clip gives 8 rather than the 2 of one per feature_interval: the second or
         # two a short, low-detail clip is recognisable by must get some.
         return max(spread, self.step(duration))
+
+
+# A reference shorter than 16 s gets 16 feature frames (a 4 s one every 0.25 s, not 4 at 0, 1, 2 and 3 s).
+MIN_REFERENCE_FEATURE_FRAMES = 16
+REFERENCE_FEATURE_MIN_STEP = 0.25
+
+
+class FeatureCells:
+    """Which sampled frames also give a detail picture (for local features): the first frame in each
+    `step`-long cell of the timeline.
+
+    Cells, not "a step after the last one": keyed instants (schedule.py) sit anywhere inside their
+    own cells, so two can land a fraction of a step apart, and a rule counting from the last detail
+    picture skipped the second of every such pair (a 4 s clip kept 5 of its 9 frames' pictures,
+    where the fixed grid had kept 7, and lost its altered copies at the second stage).
+    """
+
+    def __init__(self, step: float | None):
+        self.step = step
+        self._last = -1
+
+    def due(self, time: float) -> bool:
+        if self.step is None:
+            return False
+        cell = int(time // self.step) if self.step > 0 else self._last + 1
+        if cell <= self._last:
+            return False
+        self._last = cell
+        return True
 
 
 DENSE = Sampling(interval=None, max_side=REFERENCE_MAX_SIDE, feature_interval=1.0, feature_frames=600)

@@ -15,7 +15,7 @@ from hashmatch.media.borders import content_box, inner_boxes, inner_picture
 from hashmatch.media.frames import Deadline, Frame, Media, Track, TrackSource
 from hashmatch.media.limits import Limits
 from hashmatch.media.pixels import displayable, has_transparency, on_pages, rgb_array, shrink, small_rgb
-from hashmatch.media.sampling import FEATURE_MAX_SIDE, PICTURE_MAX_SIDE, SPARSE, Sampling
+from hashmatch.media.sampling import FEATURE_MAX_SIDE, PICTURE_MAX_SIDE, SPARSE, FeatureCells, Sampling
 from hashmatch.media.schedule import Schedule, default_schedule
 from hashmatch.media.sniff import HEIF_BRANDS
 from hashmatch.media.source import Source
@@ -216,8 +216,7 @@ class ImageMedia(Media):
     def _animation_frames(self, sampling: Sampling, remove_borders: bool, clock: Deadline, schedule: Schedule) -> Iterator[Frame]:
         """Every frame (dense) or the frames on screen at the schedule's instants: each frame counts for the time it is shown."""
         main = self.tracks[0]
-        feature_step = sampling.feature_step(self.duration)
-        feature_due = 0.0
+        detail_due = FeatureCells(sampling.feature_step(self.duration))
         instants = None if sampling.every_frame else schedule.instants(sampling.step(self.duration), self.duration)
         instant = next(instants) if instants is not None else None
         start = 0.0
@@ -247,9 +246,7 @@ class ImageMedia(Media):
                 break
             except (OSError, ValueError, SyntaxError) as error:
                 raise MediaError("corrupt", f"cannot decode frame {index}: {error}", recognised=True) from None
-            with_detail = feature_step is not None and start_of_frame >= feature_due
-            if with_detail:
-                feature_due = start_of_frame + feature_step
+            with_detail = detail_due.due(start_of_frame)
             for each in due:
                 main.coverage.cover(each.start, each.end)
             if instants is None:

@@ -18,7 +18,7 @@ from hashmatch.media.frames import Deadline, Frame, Media, Track, TrackSource, f
 from hashmatch.media.keyframes import KeyframePlan
 from hashmatch.media.limits import Limits
 from hashmatch.media.pixels import composites, upright, working_size
-from hashmatch.media.sampling import FEATURE_MAX_SIDE, PICTURE_MAX_SIDE, SPARSE, Sampling
+from hashmatch.media.sampling import FEATURE_MAX_SIDE, PICTURE_MAX_SIDE, SPARSE, FeatureCells, Sampling
 from hashmatch.media.schedule import Schedule, default_schedule
 from hashmatch.media.source import Source
 
@@ -146,8 +146,7 @@ class VideoMedia(Media):
 
     def _decoded(self, track: Track, stream_index: int, sampling: Sampling, clock: Deadline, schedule: Schedule) -> Iterator[tuple[float, np.ndarray, np.ndarray | None]]:
         duration = track.duration or self.duration
-        feature_step = sampling.feature_step(duration)
-        feature_due = 0.0
+        detail_due = FeatureCells(sampling.feature_step(duration))
         container = av.open(self._source.for_av(), mode="r")
         try:
             stream = container.streams[stream_index]
@@ -166,8 +165,7 @@ class VideoMedia(Media):
                     rgb = to_rgb.reformat(frame, width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
                     rotation = getattr(frame, "rotation", 0) or 0
                     detail = None
-                    if feature_step is not None and time >= feature_due:
-                        feature_due = time + feature_step
+                    if detail_due.due(time):
                         width, height = working_size(frame.width, frame.height, FEATURE_MAX_SIDE)
                         detail = upright(to_grey.reformat(frame, width=width, height=height, format="gray", interpolation="AREA").to_ndarray(), rotation)
                     count += 1
