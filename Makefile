@@ -103,7 +103,7 @@ load: setup
 	$(BIN)/python scripts/load_run.py --out docs/load-run.md
 
 # The robustness suite (docs/robustness.md), then the adversarial suite: a table per construction and 200 random
-# interleavings of known and benign content, each decided by the pipeline (docs/adversarial.md; about 10 minutes).
+# interleavings of known and benign content, each decided by the pipeline (docs/adversarial.md; about 2 minutes).
 evaluate: setup
 	$(BIN)/python -m hashmatch_tools.evaluation
 	$(BIN)/python -m hashmatch_tools.evaluation.adversarial --examples 200 --out docs/adversarial.md
