@@ -10,7 +10,7 @@ SAM_VENV := .venv-sam
 # sam build needs the Lambda runtime's Python (3.12) on PATH.
 SAM_PYTHON ?= python3.12
 
-.PHONY: system-packages audit setup demo demo-review demo-compare local-stack test test-fast schemas lint bench bench-index bench-snapshot bench-second-stage bench-retro bench-lookup load evaluate measure-bad-inputs sam-build clean
+.PHONY: system-packages audit setup demo demo-review demo-compare local-stack test test-fast schemas lint bench bench-index bench-snapshot bench-second-stage bench-retro bench-lookup load evaluate measure-bad-inputs sam-build clean negatives evaluate-negatives
 
 setup: $(STAMP)
 
@@ -106,8 +106,23 @@ bench-lookup: setup
 load: setup
 	$(BIN)/python scripts/load_run.py --out docs/load-run.md
 
+# The robustness suite (docs/robustness.md), then the adversarial suite: a table per construction and 200 random
+# interleavings of known and benign content, each decided by the pipeline (docs/adversarial.md; about 2 minutes).
 evaluate: setup
 	$(BIN)/python -m hashmatch_tools.evaluation
+	$(BIN)/python -m hashmatch_tools.evaluation.adversarial --examples 200 --out docs/adversarial.md
+
+# The negative corpus in .cache/negatives: 24 Debian packages fetched with apt-get download (about 3 GB; needs
+# Debian's package lists: apt-get update), their pictures chosen, de-duplicated and split, the negative videos made.
+# About 40 minutes on 2 cores the first time; a rerun makes only what is missing.
+negatives: setup
+	$(BIN)/python -m hashmatch_tools.evaluation.negatives build
+
+# False positives on the negative corpus's evaluation part against a reference hash set of at least 100,000 PDQ
+# frames (made and hashed the first time: hours on 2 cores; cached in .cache/negatives/references), through the
+# pipeline's decision; writes docs/false-positives.md. Not part of make test or make evaluate.
+evaluate-negatives: negatives
+	$(BIN)/python -m hashmatch_tools.evaluation.negatives evaluate --out docs/false-positives.md
 
 # About 5 minutes: each input the review found hard, hashed as the Lambda hasher would; writes docs/bad-inputs.md.
 measure-bad-inputs: setup

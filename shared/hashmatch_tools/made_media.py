@@ -105,9 +105,13 @@ def _encode(out, frames, fps, codec, container, timestamps, options, gop=None) -
         times = list(timestamps) if timestamps is not None else None
         for position, rgb in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            # Every frame gets its time: handed none, x264 gave other bytes from run to run (and the hasher's keyed
+            # sampling, other instants).
             if times is not None:
                 frame.pts = int(round(times[position] * 1000))
                 frame.time_base = Fraction(1, 1000)
+            else:
+                frame.pts = position
             for packet in stream.encode(frame):
                 muxer.mux(packet)
         for packet in stream.encode():

@@ -483,3 +483,20 @@ def test_a_second_frame_in_the_same_cell_gives_no_detail_picture():
 
 def test_without_a_feature_step_no_frame_gives_a_detail_picture():
     assert FeatureCells(None).due(0.0) is False
+
+
+@pytest.mark.parametrize(("screen_height", "expected"), [(480, (255, 0, 0)), (1080, (255, 24, 0))])
+def test_a_pgs_palette_entry_is_read_as_ffmpeg_reads_it_bt601_on_standard_definition_and_bt709_on_high(screen_height, expected):
+    # BT.601's studio-range red (Y' 81, Cb 90, Cr 240) is red on a 480-line screen. Read with BT.709's matrix, as FFmpeg reads
+    # a 1080-line stream's palette, the same entry has green in it: Y' 75.7 (of 255), Cb -43.3, Cr 127.5, so
+    # G = 75.7 + 0.1873 * 43.3 - 0.4681 * 127.5 = 24.
+    from hashmatch.media.video import _read_pgs_palettes
+
+    composition = bytes([0x16]) + (11).to_bytes(2, "big") + (1920).to_bytes(2, "big") + screen_height.to_bytes(2, "big") + bytes(7)
+    palette = bytes([0x14]) + (7).to_bytes(2, "big") + bytes([0, 0]) + bytes([1, 81, 240, 90, 255])
+    palettes: dict = {}
+
+    height = _read_pgs_palettes(composition + palette, palettes, 0)
+
+    assert height == screen_height
+    assert tuple(int(v) for v in palettes[0][1][:3]) == pytest.approx(expected, abs=3) and palettes[0][1][3] == 255

@@ -212,12 +212,13 @@ class VideoMedia(Media):
             stream = container.streams[stream_index]
             base = float(stream.time_base) if stream.time_base is not None else 0.001
             palettes: dict[int, np.ndarray] = {}
+            screen_height = 0
             for packet in container.demux(stream):
                 if clock.up():
                     return
                 if packet.size == 0:
                     continue
-                _read_pgs_palettes(bytes(packet), palettes)
+                screen_height = _read_pgs_palettes(bytes(packet), palettes, screen_height)
                 time = (packet.pts or 0) * base
                 try:
                     decoded = stream.decode(packet)
@@ -255,8 +256,9 @@ def _picture_array(frame) -> np.ndarray:
     return np.ascontiguousarray(frame.to_ndarray(width=width, height=height, format="rgb24", interpolation="AREA"))
 
 
-def _read_pgs_palettes(data: bytes, palettes: dict[int, np.ndarray]) -> None:
-    """The palette definition segments (PDS) of a PGS packet into `palettes` (id -> 256 x 4 RGBA), as the decoder reads them.
+def _read_pgs_palettes(data: bytes, palettes: dict[int, np.ndarray], screen_height: int) -> int:
+    """The palette definition segments (PDS) of a PGS packet into `palettes` (id -> 256 x 4 RGBA), as FFmpeg's decoder (so a
+    player) reads them, and the screen height in force after the packet (its composition segments say it).
     A packet is a run of segments (type, size, data), each after a "PG" header in a .sup file."""
     position = 0
     while position + 3 <= len(data):
@@ -266,18 +268,24 @@ def _read_pgs_palettes(data: bytes, palettes: dict[int, np.ndarray]) -> None:
         kind, size = data[position], struct.unpack(">H", data[position + 1 : position + 3])[0]
         payload = data[position + 3 : position + 3 + size]
         position += 3 + size
+        if kind == 0x16 and len(payload) >= 4:
+            screen_height = struct.unpack(">H", payload[2:4])[0]
         if kind != 0x14 or len(payload) < 2:
             continue
         palette = palettes.get(payload[0])
         palette = np.zeros((256, 4), np.uint8) if palette is None else palette.copy()
+        # Studio-range Y'CbCr, BT.709 for a high-definition screen and BT.601 for one of at most 576 lines (or none said), as
+        # FFmpeg's PGS decoder converts them: drawn otherwise, a picture's PDQ hash lands bits away from what viewers see.
+        kr, kb = (0.2126, 0.0722) if screen_height <= 0 or screen_height > 576 else (0.299, 0.114)
         for at in range(2, len(payload) - 4, 5):
             index, y, cr, cb, alpha = payload[at : at + 5]
-            # BT.709, as the PGS decoder reads high-definition palettes.
-            red = y + 1.5748 * (cr - 128)
-            green = y - 0.1873 * (cb - 128) - 0.4681 * (cr - 128)
-            blue = y + 1.8556 * (cb - 128)
+            luma, red_diff, blue_diff = (y - 16) * 255 / 219, (cr - 128) * 255 / 224, (cb - 128) * 255 / 224
+            red = luma + 2 * (1 - kr) * red_diff
+            blue = luma + 2 * (1 - kb) * blue_diff
+            green = luma - (2 * kb * (1 - kb) * blue_diff + 2 * kr * (1 - kr) * red_diff) / (1 - kr - kb)
             palette[index] = [int(np.clip(round(v), 0, 255)) for v in (red, green, blue)] + [alpha]
         palettes[payload[0]] = palette
+    return screen_height
 
 
 def _draw_bitmap(rect, palettes: dict[int, np.ndarray]) -> np.ndarray | None:

@@ -1,0 +1,144 @@
+"""Building the corpus folder: the packages fetched, their pictures chosen and written, the videos made, each step's manifest beside it.
+
+The folder (by default .cache/negatives, never committed):
+
+    debs/                        the .deb files as apt-get download fetched them
+    licences/<package>.copyright each package's copyright file
+    pictures/<package>/<sha>.*   the pictures, byte for byte as the package holds them
+    pictures.csv                 one row a picture: package, version, licence, split, use, size, SHA-256, PDQ, where it came from
+    videos/<part>/<nnnn>.*       the negative videos of each part; videos/reference/ the reference videos
+    videos.csv                   one row a video: split, use, recipe (encoder, rate, size, seconds) and its pictures
+    summary.json                 counts per part and per package, and the time each step took
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from multiprocessing import Pool
+from pathlib import Path
+
+from hashmatch_tools.evaluation.negatives.corpus import build_pictures, excluded_hashes, read_manifest, write_manifest
+from hashmatch_tools.evaluation.negatives.debian import fetch
+from hashmatch_tools.evaluation.negatives.packages import ALL_PACKAGES, Part
+from hashmatch_tools.evaluation.negatives.videos import Recipe, encode, groups, negative_recipe, reference_recipe
+
+VIDEO_FIELDS = ("path", "split", "use", "encoder", "rate", "width", "height", "seconds", "frames", "pictures", "packages")
+# Pictures per negative video (drawn in turn), and per reference video.
+NEGATIVE_VIDEO_PICTURES = (1, 2, 3)
+REFERENCE_VIDEO_PICTURES = (3,)
+
+
+def build_corpus_pictures(folder: Path, team_corpus: Path, processes: int) -> dict:
+    started = time.perf_counter()
+    fetched = [fetch(package, folder / "debs") for package in ALL_PACKAGES]
+    fetched_seconds = time.perf_counter() - started
+    excluded = excluded_hashes(team_corpus) if team_corpus.is_dir() else []
+    rows, reports = build_pictures(fetched, excluded, folder, processes)
+    write_manifest(rows, folder / "pictures.csv")
+    return {
+        "download_bytes": sum(item.path.stat().st_size for item in fetched),
+        "excluded_hashes": len(excluded),
+        "seconds": {"download": round(fetched_seconds, 1), "pictures": round(time.perf_counter() - started - fetched_seconds, 1)},
+        "packages": {r.name: {"version": r.version, "licence": r.licence, **dict(r.outcomes)} for r in reports},
+    }
+
+
+def _make(job: tuple[Recipe, str]) -> tuple[str, int]:
+    recipe, path = job
+    target = Path(path)
+    if not target.exists():
+        partial = target.with_name(target.name + ".partial")
+        frames = encode(recipe, partial)
+        partial.rename(target)
+        return path, frames
+    return path, -1
+
+
+def video_jobs(folder: Path, rows: list[dict]) -> list[tuple[Recipe, dict]]:
+    """Every video's recipe and its manifest row, negatives of each part first, then the references, in a fixed order."""
+    jobs = []
+    for part in (Part.TUNING, Part.EVALUATION, Part.REFERENCE):
+        sources = [row for row in rows if row["split"] == part and row["use"] == "video"]
+        sizes = REFERENCE_VIDEO_PICTURES if part == Part.REFERENCE else NEGATIVE_VIDEO_PICTURES
+        make = reference_recipe if part == Part.REFERENCE else negative_recipe
+        for number, group in enumerate(groups(sources, sizes, str(part))):
+            recipe = make([folder / row["path"] for row in group], [row["sha256"] for row in group])
+            relative = Path("videos") / str(part) / f"{number:04d}.{recipe.suffix}"
+            jobs.append((recipe, {
+                "path": str(relative), "split": str(part), "use": "reference" if part == Part.REFERENCE else "negative", "encoder": recipe.encoder,
+                "rate": str(recipe.rate), "width": recipe.size[0], "height": recipe.size[1], "seconds": round(recipe.seconds, 2), "frames": "",
+                "pictures": " ".join(row["sha256"][:16] for row in group), "packages": " ".join(sorted({row["package"] for row in group})),
+            }))
+    return jobs
+
+
+def build_videos(folder: Path, processes: int, parts: tuple[str, ...] = (Part.TUNING, Part.EVALUATION), limit: int | None = None) -> dict:
+    """Make the videos of these parts that are not made yet (a rerun only finishes what is missing); `limit`: at most so many per part."""
+    started = time.perf_counter()
+    rows = read_manifest(folder / "pictures.csv")
+    jobs = video_jobs(folder, rows)
+    chosen, per_part = [], Counter()
+    for recipe, row in jobs:
+        if row["split"] in parts and (limit is None or per_part[row["split"]] < limit):
+            per_part[row["split"]] += 1
+            chosen.append((recipe, row))
+    for part in parts:
+        (folder / "videos" / str(part)).mkdir(parents=True, exist_ok=True)
+    made = 0
+    with Pool(processes) as workers:
+        for path, frames in workers.imap(_make, [(recipe, str(folder / row["path"])) for recipe, row in chosen]):
+            made += frames >= 0
+            if made and made % 25 == 0 and frames >= 0:
+                print(f"negatives: {made} videos made ({time.perf_counter() - started:.0f} s)", flush=True)
+    manifest = [row for _recipe, row in jobs if (folder / row["path"]).exists()]
+    write_manifest(manifest, folder / "videos.csv", VIDEO_FIELDS)
+    return {"videos_made": made, "seconds": round(time.perf_counter() - started, 1), "videos": dict(Counter(f"{row['split']}" for row in manifest))}
+
+
+def summarise(folder: Path, steps: dict) -> dict:
+    pictures = read_manifest(folder / "pictures.csv")
+    videos = read_manifest(folder / "videos.csv") if (folder / "videos.csv").exists() else []
+    summary = json.loads((folder / "summary.json").read_text()) if (folder / "summary.json").exists() else {}
+    summary.update(steps)
+    summary["pictures"] = dict(sorted(Counter(f"{row['split']}/{row['use']}" for row in pictures).items()))
+    summary["videos"] = dict(sorted(Counter(row["split"] for row in videos).items()))
+    summary["video_seconds"] = {part: round(sum(float(row["seconds"]) for row in videos if row["split"] == part), 1) for part in summary["videos"]}
+    summary["by_category"] = dict(sorted(Counter(f"{row['split']}/{row['category']}" for row in pictures).items()))
+    (folder / "summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True))
+    return summary
+
+
+def default_processes() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def corpus_table(folder: Path, summary: dict) -> str:
+    """The corpus as Markdown: per package its version, licences, part and pictures kept (stills and video sources),
+    then per part the stills, videos and their seconds."""
+    pictures = read_manifest(folder / "pictures.csv")
+    kept = Counter((row["package"], row["use"]) for row in pictures)
+    parts = {row["package"]: row["split"] for row in pictures}
+    by_content = {row["package"] for row in pictures if row["split"] != parts[row["package"]]}
+    lines = ["| package | version | category | part | stills | video pictures | licences (its copyright file) |", "|---|---|---|---|---|---|---|"]
+    for package in ALL_PACKAGES:
+        found = summary.get("pictures_step", {}).get("packages", {}).get(package.name, {})
+        part = "by content" if package.name in by_content else parts.get(package.name, str(package.part))
+        lines.append(
+            f"| {package.name} | {found.get('version', package.version)} | {package.category} | {part} | {kept[(package.name, 'still')]} | "
+            f"{kept[(package.name, 'video')]} | {found.get('licence', '').replace('|', '/')[:120]} |"
+        )
+    videos = read_manifest(folder / "videos.csv") if (folder / "videos.csv").exists() else []
+    lines += ["", "| part | pictures (stills) | pictures in videos | videos | video seconds |", "|---|---|---|---|---|"]
+    for part in (Part.TUNING, Part.EVALUATION, Part.REFERENCE):
+        mine = [row for row in videos if row["split"] == part]
+        lines.append(
+            f"| {part} | {sum(1 for r in pictures if r['split'] == part and r['use'] == 'still'):,} | {sum(1 for r in pictures if r['split'] == part and r['use'] == 'video'):,} | "
+            f"{len(mine):,} | {sum(float(r['seconds']) for r in mine):,.0f} |"
+        )
+    return "\n".join(lines) + "\n"
