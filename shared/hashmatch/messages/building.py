@@ -118,6 +118,7 @@ def match_message(request: HashesMessage, matches: Sequence[KnownItemMatch], mat
                 matched_query_frames=verdict.matched_query_frames,
                 query_segments=query_ranges[:MAX_SEGMENTS],
                 reference_segments=reference_ranges[:MAX_SEGMENTS],
+                rule=verdict.rule,
             )
         )
     upload = request.upload

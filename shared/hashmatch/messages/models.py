@@ -23,7 +23,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from hashmatch.clock import now
-from hashmatch.vocabulary import Action, CannotCheckReason, MediaKind, Stage
+from hashmatch.vocabulary import Action, CannotCheckReason, MatchRule, MediaKind, Stage
 
 HASHES_MESSAGE_TYPE = "hashmatch.hashes"
 HASHES_MESSAGE_VERSION = 1
@@ -32,13 +32,15 @@ MATCH_MESSAGE_TYPE = "hashmatch.match"
 # 3: exact matches of the whole file to hash-list entries (signal_type "md5" or "sha256", distance 0).
 # 4: retroactive (true for a match found in the upload hash log after the hash was added).
 # 5: the upload's uploader and source_ip (from the S3 event); hold messages share the topic (message_type hashmatch.hold).
-MATCH_MESSAGE_VERSION = 5
+# 6: each match's rule (query_share, reference_share or segment: an excerpt played through; verdict.py).
+MATCH_MESSAGE_VERSION = 6
 # SNS takes 256 KB; these caps keep a match message well below it whatever the video or the hash set.
 MAX_MATCHES = 100
 MAX_SEGMENTS = 100
 
 ActionValue = Literal[tuple(str(action) for action in Action)]
 StageValue = Literal[tuple(str(stage) for stage in Stage)]
+MatchRuleValue = Literal[tuple(str(rule) for rule in MatchRule)]
 MediaKindValue = Literal[tuple(str(kind) for kind in MediaKind)]
 CannotCheckReasonValue = Literal[tuple(str(reason) for reason in CannotCheckReason)]
 HOLD_MESSAGE_TYPE = "hashmatch.hold"
@@ -206,6 +208,8 @@ class ReferenceMatchEntry(_Closed):
     matched_query_frames: Annotated[int, Field(ge=1)]
     query_segments: Segments
     reference_segments: Segments
+    # Which rule of the verdict decided (absent before version 6).
+    rule: MatchRuleValue | None = None
 
     @model_validator(mode="after")
     def _measure_of_its_signal(self) -> "ReferenceMatchEntry":
@@ -229,7 +233,7 @@ class MatchMessage(_Closed):
 
     message_type: Literal["hashmatch.match"]
     # 2 and 3 are still read: messages published before an update may wait in the takedown queue.
-    message_version: Literal[2, 3, 4, 5]
+    message_version: Literal[2, 3, 4, 5, 6]
     match_id: Uuid
     action: ActionValue
     upload: MatchedUpload
