@@ -10,7 +10,7 @@ SAM_VENV := .venv-sam
 # sam build needs the Lambda runtime's Python (3.12) on PATH.
 SAM_PYTHON ?= python3.12
 
-.PHONY: system-packages audit setup demo demo-compare local-stack test test-fast lint bench bench-index bench-snapshot bench-second-stage bench-retro bench-lookup load evaluate measure-bad-inputs sam-build clean
+.PHONY: system-packages audit setup demo demo-compare local-stack test test-fast lint bench bench-index bench-snapshot bench-second-stage bench-retro bench-lookup load evaluate evaluate-segments evaluate-layout-probes measure-bad-inputs sam-build clean
 
 setup: $(STAMP)
 
@@ -100,6 +100,18 @@ load: setup
 
 evaluate: setup
 	$(BIN)/python -m hashmatch_tools.evaluation
+
+# The segment rule's evidence (excerpts of the corpus videos, unrelated videos of the negative corpus, the issue's
+# 17-minute livestream case) into its section of docs/robustness.md. NEGATIVES: a negative corpus with videos/manifest.csv
+# (tuning / evaluation split). About 40 minutes the first time (it makes its videos into .cache/segments), minutes after.
+NEGATIVES ?= .cache/negatives
+evaluate-segments: setup
+	$(BIN)/python -m hashmatch_tools.evaluation.segments --negatives $(NEGATIVES) --out docs/robustness.md
+
+# The layout stage's parts searched for every still picture of the negative corpus (false matches, probe time) into
+# their section of docs/robustness.md. About 10 minutes.
+evaluate-layout-probes: setup
+	$(BIN)/python -m hashmatch_tools.evaluation.layout_negatives --negatives $(NEGATIVES) --out docs/robustness.md
 
 # About 5 minutes: each input the review found hard, hashed as the Lambda hasher would; writes docs/bad-inputs.md.
 measure-bad-inputs: setup

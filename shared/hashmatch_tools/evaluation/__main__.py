@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 
 from hashmatch_tools.evaluation.evaluate import evaluate_kind, plot, report
+from hashmatch_tools.evaluation.layout_negatives import BEGIN as LAYOUT_BEGIN, END as LAYOUT_END
+from hashmatch_tools.evaluation.segments import kept_section
 from hashmatch_tools.evaluation.suite import SuiteBuilder
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -31,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     plot(results, args.out / "robustness-distances.png")
     command = "make evaluate" if not args.quick else "python -m hashmatch_tools.evaluation --quick"
     text = report(results, command, time.perf_counter() - started)
-    (args.out / "robustness.md").write_text(text)
+    # The sections other commands write (evaluation/segments.py, evaluation/layout_negatives.py) are kept as they stand.
+    kept = [kept_section(args.out / "robustness.md"), kept_section(args.out / "robustness.md", LAYOUT_BEGIN, LAYOUT_END)]
+    (args.out / "robustness.md").write_text(text + "".join("\n" + section + "\n" for section in kept if section))
     print(text)
     return 0
 
