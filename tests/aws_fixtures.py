@@ -15,6 +15,7 @@ import pytest
 
 from hashmatch.aws.audit_table import AuditTable
 from hashmatch.aws.hash_set.table import HashSetTable
+from hashmatch.hash_set.snapshot import LISTED_VIDEO_PREFIX
 from hashmatch_tools.local.runner import local_pipeline
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
 
@@ -136,8 +137,11 @@ def counted(output):
 
 
 def forget_source(hash_set: HashSetTable, source: str) -> None:
-    """Remove every hash-list entry a test imported under `source`, and the allow-list marks of those hashes."""
+    """Remove every hash-list entry a test imported under `source`, the allow-list marks of those hashes, and the listed videos (vPDQ files) it imported."""
     for stored in hash_set.entries.all().values():
         if source in stored.sources:
             hash_set.entries.remove(stored.signal_type, stored.hash, source)
             hash_set.entries.disallow(stored.signal_type, stored.hash)
+    for reference in hash_set.references():
+        if reference.reference_id.startswith(LISTED_VIDEO_PREFIX) and reference.source == source:
+            hash_set.remove_reference(reference.reference_id)

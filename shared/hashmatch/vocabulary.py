@@ -32,6 +32,14 @@ class Stage(StrEnum):
     LOCAL_FEATURES = "orb"  # ORB local features verified by a homography
 
 
+class MatchRule(StrEnum):
+    """Which rule of the verdict (matching/verdict.py) made an upload match a reference; the match message's `rule`."""
+
+    QUERY_SHARE = "query_share"  # enough of the upload's frames match (a copy, a clip cut from the reference; an image)
+    REFERENCE_SHARE = "reference_share"  # the upload covers enough of the reference (a longer video containing it)
+    SEGMENT = "segment"  # the upload plays a long enough stretch of the reference through (an excerpt in a longer video)
+
+
 class ListedSignal(StrEnum):
     """The signal type of a hash-list entry (a listed hash): PDQ, or a digest of the whole file for exact matches.
     Each value is also the Stage that searches such entries."""

@@ -192,7 +192,7 @@ def match_media(snapshot: HashSetSnapshot, hashes: MediaHashes, threshold: int) 
         entry = _entry(snapshot, str(key), entry_hash, verdict.best_distance or 0, at)
         entry["signal_type"] = str(verdict.stage)
         if hashes.kind == "video":
-            entry.update(query_match_percent=verdict.query_match_percent, reference_match_percent=verdict.reference_match_percent)
+            entry.update(query_match_percent=verdict.query_match_percent, reference_match_percent=verdict.reference_match_percent, rule=str(verdict.rule))
         matches.append(entry)
     return matches
 

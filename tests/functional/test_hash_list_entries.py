@@ -132,3 +132,32 @@ def test_export_writes_what_import_reads(entries, source):
 
     assert not any(isinstance(entry, BadLine) for entry in read_back)
     assert sorted(read_back, key=lambda e: e.hash) == sorted(exported, key=lambda e: e.hash)
+
+
+def vpdq_file(name: str, frames: int, seed: str) -> list[str]:
+    """A vPDQ file of `frames` frames at 25 per second, each with a hash of its own."""
+    return [f"{n},100,{pdq(f'{seed}-{n}')},{n / 25:.3f}\n" for n in range(frames)]
+
+
+def test_an_imported_vpdq_file_is_one_listed_video_matched_as_a_video(hash_set, entries, source):
+    name = f"{source}.txt"
+    found = read_hash_list(vpdq_file(name, 100, source), source, name=name)
+
+    report = entries.import_entries(found, action="quarantine")
+
+    loaded = version_from_table(hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD)
+    video = loaded.describe(f"vpdq:{name}")
+    assert report.written == 100 and report.listed_videos == 1
+    assert (video.kind, video.duration, video.source, str(video.action)) == ("video", 4.0, source, "quarantine")
+    # Its frames are matched as the video, not one by one as pictures.
+    assert f"pdq:{pdq(f'{source}-0')}" not in loaded and entries.get(ListedSignal.PDQ, pdq(f"{source}-0")).provenances[0].source_id == f"{name}#0"
+
+
+def test_importing_a_vpdq_file_again_leaves_one_whole_listed_video(hash_set, entries, source):
+    name = f"{source}.txt"
+    entries.import_entries(read_hash_list(vpdq_file(name, 60, source), source, name=name))
+
+    again = entries.import_entries(read_hash_list(vpdq_file(name, 60, source), source, name=name))
+
+    assert again.written == 0 and again.listed_videos == 1
+    assert [r.frames for r in hash_set.references() if r.reference_id == f"vpdq:{name}"] == [60]

@@ -49,7 +49,7 @@ def test_the_threatexchange_pdq_export_imports_cleanly(hashset, corpus, source):
     status, out, err = hashset("import", str(corpus / HMA / "pdq.csv"), "--source", source)
 
     assert status == 0 and err == ""
-    assert json.loads(out) | {"file": None} == {"file": None, "entries": 139, "written": 139, "already_there": 0, "allowed": 0, "bad_lines": 0}
+    assert json.loads(out) | {"file": None} == {"file": None, "entries": 139, "written": 139, "already_there": 0, "allowed": 0, "listed_videos": 0, "bad_lines": 0}
 
 
 @pytest.mark.corpus

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from hashmatch.hash_set.snapshot import KnownItem
-from hashmatch.matching.assembly import KnownItemMatch
+from hashmatch.matching.assembly import HashSetVersion, KnownItemMatch, hash_set_matcher, references_view
 from hashmatch.matching.verdict import Verdict
 from hashmatch.messages.building import hold_message, match_message
 from hashmatch.messages.hashes import DetailPicturesObject, HashesMessage, StoredPicture, Unchecked
@@ -25,10 +25,15 @@ from hashmatch.messages.models import (
     RestoreRequestBody,
     StageValue,
 )
+from hashmatch.media.hashing import hash_media
 from hashmatch.model import MediaHashes
+from hashmatch.signals import PRIMARY_SIGNAL
 from hashmatch.uploads import Upload
-from hashmatch.vocabulary import Action, CannotCheckReason, Stage
+from hashmatch.vocabulary import Action, CannotCheckReason, Role, Stage
 from hashmatch_tools import schemas
+from hashmatch_tools.adversarial import second_video_track
+from hashmatch_tools.made_media import encode_video, panning
+from hashmatch_tools.matching import hash_reference
 from tests.samples import event, sample_hashes_message, sample_match_message
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -204,6 +209,21 @@ def test_a_model_built_match_message_keeps_the_enums_values():
     message = published(match_message(request(), [KnownItemMatch(known_item(Action.REVIEW), pdq_verdict())], MATCH_ID))
 
     assert (message["action"], message["matches"][0]["action"], message["matches"][0]["signal_type"], message["media"]["kind"]) == ("review", "review", "pdq", "image")
+
+
+def test_a_match_to_a_known_second_video_stream_says_which_stream_and_which_rule_decided():
+    known = [frame for scene in range(8) for frame in panning(301 + scene, 20, 160, 120, speed=2)]
+    benign = [frame for scene in range(8) for frame in panning(601 + scene, 20, 160, 120, speed=2)]
+    view = references_view({"known": hash_reference(encode_video(known, fps=10))})
+    hashes = hash_media(second_video_track(known, benign), role=Role.UPLOAD)
+    _, matches = HashSetVersion(view, hash_set_matcher(view, PRIMARY_SIGNAL.match_threshold), 1).match(hashes)
+    sample = sample_hashes_message()
+
+    message = published(match_message(HashesMessage(Upload.from_dict(sample["upload"]), hashes, sample["hashed_at"]), matches, MATCH_ID))
+
+    [entry] = message["matches"]
+    assert entry["track"] == "video stream 1" and entry["rule"] == "query_share"
+    assert schema_errors(message, MATCH_SCHEMA) == []
 
 
 def test_a_match_message_without_matches_is_not_built():

@@ -87,6 +87,29 @@ def test_the_sql_finds_exactly_the_uploads_brute_force_finds_within_the_threshol
     assert len(expected) > 20
 
 
+
+def worst_case(reference: str, lone_chunk: int, lone_bit: int) -> str:
+    """`reference` 31 bits away with only one of its sixteen 16-bit chunks within one bit: bit `lone_bit` of chunk
+    `lone_chunk` flipped, and two bits of every other chunk (the most the chunk probes must still find)."""
+    value = int(reference, 16)
+    for chunk in range(16):
+        low = 256 - 16 * (chunk + 1)  # the chunk's lowest bit in the 256-bit number (chunk 0 is the first four hex digits)
+        for bit in ([lone_bit] if chunk == lone_chunk else [(lone_bit + 5) % 16, (lone_bit + 11) % 16]):
+            value ^= 1 << (low + bit)
+    return f"{value:064x}"
+
+
+def test_a_logged_frame_31_bits_away_is_found_whichever_single_bit_of_whichever_chunk_is_its_only_near_one(tmp_path):
+    reference = random_hash(random.Random(11))
+    copies = {(chunk, bit): worst_case(reference, chunk, bit) for chunk in range(16) for bit in range(16)}
+    assert {distance(copy, reference) for copy in copies.values()} == {31}
+    write_log(tmp_path, [upload(f"copy-{chunk}-{bit}.jpg", [(copy, 90, ())], MediaKind.IMAGE) for (chunk, bit), copy in copies.items()])
+
+    run = retro_match(DuckDbEngine(tmp_path), [still_entry(reference)], DAY, PDQ_CONFIDENT_MATCH_THRESHOLD)
+
+    missed = sorted(set(f"copy-{chunk}-{bit}.jpg" for chunk, bit in copies) - {m.logged.upload["key"] for m in run.matches})
+    assert missed == [] and run.candidates == len(copies)
+
 def test_frames_of_low_quality_are_not_searched(tmp_path):
     reference = random_hash(random.Random(1))
     write_log(tmp_path, [upload("blurry", [(reference, 40, ())], MediaKind.IMAGE)])

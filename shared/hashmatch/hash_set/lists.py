@@ -15,6 +15,10 @@ Decisions a reader of a hash list should know:
   CSV) are taken as they are.
 - TMK (the HMA export's `TMK1FVECPDQF|base64...` video hashes) is recognised and reported as
   unsupported, never read as something else.
+- A vPDQ file is one video: its entries carry the file's name in their source_id
+  (`name#frame_number`), their quality and their time in it, and `listed_video` says which video
+  an entry is a frame of. The hash set matches a listed video's frames together, as a video
+  (hash_set/snapshot.py), not each frame as a picture of its own.
 
 Over 450 lines on purpose: each format's reader and writer sit side by side, so that what one reads
 the other writes; split by format, every change to a format would touch two modules.
@@ -176,6 +180,14 @@ class HashListEntry:
     def provenance(self) -> tuple[str, str | None]:
         """Where this entry came from: the list's name and the id the list gives it (if any)."""
         return (self.source, self.source_id)
+
+    @property
+    def listed_video(self) -> str | None:
+        """The video this entry is a frame of (a vPDQ list's file name, from `name#frame_number`), None for a hash of its own."""
+        if self.signal_type is not ListedSignal.PDQ or self.timestamp is None or not self.source_id:
+            return None
+        name, separator, frame = self.source_id.rpartition("#")
+        return name if separator and name and _WHOLE_NUMBER.fullmatch(frame) else None
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,44 @@ class HashSetChanges:
         return cls({key: (KnownItemState.from_dict(state) if state is not None else None) for key, state in decoded["changed"].items()})
 
 
+# The key of a video listed by its frames' PDQ hashes (a vPDQ file): "vpdq:<file name>".
+LISTED_VIDEO_PREFIX = "vpdq:"
+
+
+class ListedVideo:
+    """The frames of one listed video (a vPDQ file's entries) gathered into one known video.
+
+    A vPDQ list is a video hashed frame by frame: matched frame by frame, each line would be a
+    still picture of its own, needing two matching upload frames and reporting one match per
+    frame. Gathered, the video is matched as hashed media is, by the video rules of the verdict
+    (the shares of upload and reference, the segment rule). Each frame's hash keeps its own
+    provenance in the lists; the video takes their labels and sources. Its duration runs to its
+    last frame and one frame's time beyond (the file's frame rate, from the frames' own times).
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+        self.frames: dict[float, str] = {}
+        self.labels: set[str] = set()
+        self.sources: set[str] = set()
+
+    @property
+    def key(self) -> str:
+        return f"{LISTED_VIDEO_PREFIX}{self.name}"
+
+    def add(self, entry: HashListEntry) -> None:
+        self.frames.setdefault(float(entry.timestamp or 0.0), entry.hash)
+        self.labels.update(entry.labels)
+        self.sources.add(entry.source)
+
+    def state(self, action: Action = Action.QUARANTINE) -> "KnownItemState":
+        times = sorted(self.frames)
+        gaps = sorted(b - a for a, b in zip(times, times[1:]) if b > a)
+        duration = times[-1] + (gaps[len(gaps) // 2] if gaps else 0.0) if times else 0.0
+        item = KnownItem(self.key, tuple(sorted(self.labels)), ", ".join(sorted(self.sources)), "video", round(duration, 3), action)
+        return KnownItemState(item, tuple((t, self.frames[t]) for t in times))
+
+
 NO_GROUP = np.uint32(0xFFFFFFFF)
 Group = tuple[tuple[str, ...], str, Action]  # labels, source, action of PDQ list entries
 
@@ -167,13 +205,20 @@ class HashSetSnapshot:
 
     @classmethod
     def build(cls, entries: Iterable[HashListEntry] = (), media: Mapping[str, MediaHashes] | None = None) -> "HashSetSnapshot":
-        """From hash-list entries (merged by hash: labels and sources joined) and media hashed as references (keyed by name)."""
+        """From hash-list entries (merged by hash: labels and sources joined; a vPDQ file's frames grouped into
+        its listed video) and media hashed as references (keyed by name)."""
         merged: dict[str, tuple[set[str], set[str]]] = {}
+        videos: dict[str, ListedVideo] = {}
         for entry in entries:
+            name = entry.listed_video
+            if name is not None:
+                videos.setdefault(name, ListedVideo(name)).add(entry)
+                continue
             labels, sources = merged.setdefault(f"{entry.signal_type}:{entry.hash}", (set(), set()))
             labels.update(entry.labels)
             sources.add(entry.source)
         states = [KnownItemState(KnownItem(key, tuple(sorted(labels)), ", ".join(sorted(sources)), ENTRY_KIND)) for key, (labels, sources) in merged.items()]
+        states.extend(video.state() for video in videos.values())
         for name, hashes in (media or {}).items():
             states.append(
                 KnownItemState(

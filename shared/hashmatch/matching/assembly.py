@@ -1,4 +1,4 @@
-"""The one place a Matcher is assembled: exact digests, then PDQ, then any later stage (local features), over a hash set.
+"""The one place a Matcher is assembled: exact digests, then PDQ, then PDQ of layout parts, then any later stage (local features), over a hash set.
 
 Whatever the hash set is (a snapshot with the changes since it in a Lambda matcher, a snapshot
 file for `hashmatch match`, media hashed in this process for `hashmatch compare` and the
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Hashable, Mapping, Sequence
 
 from hashmatch.hash_set.snapshot import ENTRY_KIND, HashSetSnapshot, HashSetView, KnownItem, KnownItemState
+from hashmatch.matching.layouts import LayoutStage
 from hashmatch.matching.matcher import DetailPictureLoader, DigestStage, Matcher, MatchResult, MatchStage, PdqStage
 from hashmatch.matching.verdict import Verdict
 from hashmatch.model import MediaHashes
@@ -19,8 +20,13 @@ from hashmatch.vocabulary import Action, Stage
 
 
 def hash_set_matcher(view: HashSetView, pdq_threshold: int, later_stages: Sequence[MatchStage] = ()) -> Matcher:
-    """Exact digests (list entries), then PDQ within `pdq_threshold` bits, then `later_stages`; list entries are still (duration 0)."""
-    stages = [DigestStage(Stage.MD5, view.digests(Stage.MD5)), DigestStage(Stage.SHA256, view.digests(Stage.SHA256)), PdqStage(view.frames, pdq_threshold), *later_stages]
+    """Exact digests (list entries), then PDQ within `pdq_threshold` bits, then PDQ of the parts of the upload's detail
+    pictures (layouts.py: split screens, collages), then `later_stages`; list entries are still (duration 0)."""
+    frames = view.frames
+    stages = [
+        DigestStage(Stage.MD5, view.digests(Stage.MD5)), DigestStage(Stage.SHA256, view.digests(Stage.SHA256)),
+        PdqStage(frames, pdq_threshold), LayoutStage(frames, pdq_threshold), *later_stages,
+    ]
     return Matcher(view.durations(), stages)
 
 

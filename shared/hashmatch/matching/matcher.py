@@ -135,6 +135,18 @@ class MatchResult:
         return best[0][1].stage if best else None
 
 
+def _read_once(load: DetailPictureLoader) -> DetailPictureLoader:
+    """The loader, reading at most once however many stages ask (an S3 GET in Lambda)."""
+    read: list[Sequence[EncodedDetailPicture]] = []
+
+    def once() -> Sequence[EncodedDetailPicture]:
+        if not read:
+            read.append(load())
+        return read[0]
+
+    return once
+
+
 class Matcher:
     """References (by key, with their durations; a key not listed is still, duration 0, as a hash-list entry) and the stages that search them."""
 
@@ -179,6 +191,7 @@ class Matcher:
         behind: dict[Hashable, list[FrameMatch]] = {}
         ran: list[Stage] = []
         seconds: dict[Stage, float] = {}
+        detail_pictures = _read_once(detail_pictures) if detail_pictures is not None else None
         for stage in self.stages:
             if any(verdict.match for verdict in verdicts.values()):
                 break
@@ -188,7 +201,8 @@ class Matcher:
             findings = stage.find(upload, detail_pictures)
             if findings is None:
                 continue
-            ran.append(stage.stage)
+            if stage.stage not in ran:
+                ran.append(stage.stage)
             for reference, frame_matches in findings.matches.items():
                 verdict = decide(
                     findings.query_frames, frame_matches, self.durations.get(reference, 0.0), stage=stage.stage, threshold=findings.threshold,
@@ -198,7 +212,8 @@ class Matcher:
                 if verdict.match or reference not in verdicts:
                     verdicts[reference] = verdict
                     behind[reference] = frame_matches
-            seconds[stage.stage] = time.perf_counter() - started
+            # Two stages of one kind (PDQ of the frames, then of their parts: layouts.py) add up.
+            seconds[stage.stage] = seconds.get(stage.stage, 0.0) + time.perf_counter() - started
         return MatchResult(verdicts, tuple(ran), seconds, behind)
 
     def verdict(self, upload: MediaHashes, reference: Hashable, detail_pictures: DetailPictureLoader | None = None) -> Verdict:

@@ -6,8 +6,9 @@ from dataclasses import asdict, dataclass
 from typing import Sequence
 
 from hashmatch.hash_set.frame_index import FrameMatch
+from hashmatch.matching.segment import Run, longest_run
 from hashmatch.model import FrameFeatures, FrameHashes
-from hashmatch.vocabulary import Stage
+from hashmatch.vocabulary import MatchRule, Stage
 
 # A video matches when at least half of the upload's usable frames match the reference
 # (a clip cut from it: the upload is mostly reference) or the upload covers at least half of
@@ -16,6 +17,12 @@ from hashmatch.vocabulary import Stage
 # videos <= 21 %, so 50 % sits in the middle of a wide gap.
 QUERY_MATCH_THRESHOLD = 50.0
 REFERENCE_MATCH_THRESHOLD = 50.0
+# The segment rule, beside them: an upload that plays at least this many seconds of a reference
+# video through (segment.longest_run: consecutive upload frames, in order, at a consistent time
+# offset) matches it whatever the percentages, as an excerpt inside a longer report does.
+# Not yet chosen from data: that needs the negative corpus of issue 27 item 8 (docs/matching.md,
+# "Excerpts: the segment rule", says what stands behind it until then).
+MIN_SEGMENT_SECONDS = 8.0
 # One stray frame is not a video match: a uniform title card or a common logo can collide.
 MIN_MATCHED_FRAMES = 2
 # A reference's recognisable seconds (decide) replace its duration only when they are at least this
@@ -38,12 +45,17 @@ class Verdict:
     best_inliers: int | None = None
     # What the stage that decided counts against: PDQ bits, local-feature inliers; 0 for an exact digest.
     threshold: int = 0
+    # Which rule made it a match (None: no match); the longest run of the reference the upload plays through.
+    rule: MatchRule | None = None
+    segment: Run | None = None
 
     def to_dict(self) -> dict:
         """As `hashmatch compare --json` prints it; the stage is the key `signal` there (its contract), the threshold is not in it."""
         data = asdict(self)
         data["signal"] = str(data.pop("stage"))
         del data["threshold"]
+        data["rule"] = str(self.rule) if self.rule is not None else None
+        data["segment"] = self.segment.to_dict() if self.segment is not None else None
         return data
 
 
@@ -112,11 +124,18 @@ def decide(
     enough_frames = len(matched_query) >= min(MIN_MATCHED_FRAMES, total)
     distances = [m.distance for m in matches if m.distance is not None]
     inlier_counts = [m.inliers for m in matches if m.inliers is not None]
-    is_match = bool(matches) and enough_frames and (
-        query_percent >= QUERY_MATCH_THRESHOLD or reference_percent >= REFERENCE_MATCH_THRESHOLD
-    )
+    # Only a video against a video has a run to play through (an image, a still reference or list entry has none).
+    segment = longest_run([frame.timestamp for frame in query_frames], matches) if reference_duration > 0 and total > 1 else None
+    rule = None
+    if matches and enough_frames:
+        if query_percent >= QUERY_MATCH_THRESHOLD:
+            rule = MatchRule.QUERY_SHARE
+        elif reference_percent >= REFERENCE_MATCH_THRESHOLD:
+            rule = MatchRule.REFERENCE_SHARE
+        elif segment is not None and segment.reference_seconds >= MIN_SEGMENT_SECONDS:
+            rule = MatchRule.SEGMENT
     return Verdict(
-        match=is_match,
+        match=rule is not None,
         query_match_percent=round(query_percent, 2),
         reference_match_percent=round(reference_percent, 2),
         query_frames=total,
@@ -127,4 +146,6 @@ def decide(
         stage=stage,
         best_inliers=max(inlier_counts) if inlier_counts else None,
         threshold=threshold,
+        rule=rule,
+        segment=segment,
     )

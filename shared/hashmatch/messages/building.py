@@ -128,6 +128,7 @@ def match_message(request: HashesMessage, matches: Sequence[KnownItemMatch], mat
                 query_segments=query_ranges[:MAX_SEGMENTS],
                 reference_segments=reference_ranges[:MAX_SEGMENTS],
                 track=_track_name(hashes, match.track),
+                rule=verdict.rule,
             )
         )
     upload = request.upload

@@ -27,7 +27,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from hashmatch.clock import now
-from hashmatch.vocabulary import Action, CannotCheckReason, MediaKind, Stage
+from hashmatch.vocabulary import Action, CannotCheckReason, MatchRule, MediaKind, Stage
 
 HASHES_MESSAGE_TYPE = "hashmatch.hashes"
 HASHES_MESSAGE_VERSION = 1
@@ -36,7 +36,8 @@ MATCH_MESSAGE_TYPE = "hashmatch.match"
 # 3: exact matches of the whole file to hash-list entries (signal_type "md5" or "sha256", distance 0).
 # 4: retroactive (true for a match found in the upload hash log after the hash was added).
 # 5: the upload's uploader and source_ip (from the S3 event); hold messages share the topic (message_type hashmatch.hold).
-# 6: each match's `track`: which of the upload's pictures matched (a second video stream, cover art, a page), when it holds more than one.
+# 6: each match's `track`: which of the upload's pictures matched (a second video stream, cover art, a page), when it holds more than one;
+#    and its `rule`: which rule of the verdict decided (query_share, reference_share or segment: an excerpt played through; verdict.py).
 MATCH_MESSAGE_VERSION = 6
 # SNS takes 256 KB; these caps keep a match message well below it whatever the video or the hash set.
 MAX_MATCHES = 100
@@ -44,6 +45,7 @@ MAX_SEGMENTS = 100
 
 ActionValue = Literal[tuple(str(action) for action in Action)]
 StageValue = Literal[tuple(str(stage) for stage in Stage)]
+MatchRuleValue = Literal[tuple(str(rule) for rule in MatchRule)]
 MediaKindValue = Literal[tuple(str(kind) for kind in MediaKind)]
 CannotCheckReasonValue = Literal[tuple(str(reason) for reason in CannotCheckReason)]
 HOLD_MESSAGE_TYPE = "hashmatch.hold"
@@ -306,6 +308,12 @@ class ReferenceMatchEntry(_Closed):
         exclude_if=lambda value: value is None,
         description="Version 6: the picture of the upload that matched, when it holds more than one (\"video stream 1\", \"page 2\"); absent otherwise.",
     )
+    rule: MatchRuleValue | None = Field(
+        default=None,
+        description="Version 6: which rule of the verdict decided: query_share (enough of the upload's frames match: a copy, a clip cut from the reference, a picture), "
+        "reference_share (the upload covers enough of the reference: a longer video containing it) or segment (the upload plays a long enough stretch of the "
+        "reference through, in order: an excerpt inside a longer video). Absent before version 6.",
+    )
 
     @model_validator(mode="after")
     def _measure_of_its_signal(self) -> "ReferenceMatchEntry":
@@ -333,7 +341,7 @@ class MatchMessage(_Closed):
     # 2 and 3 are still read: messages published before an update may wait in the takedown queue.
     message_version: Literal[2, 3, 4, 5, 6] = Field(
         description="6 (published now) added each match's track: which of the upload's pictures matched (a second video stream, cover art, a page), "
-        "when it holds more than one. 5 added the upload's uploader and source_ip (from the S3 event); from 5 on, the topic also carries hold messages "
+        "when it holds more than one, and its rule: which rule of the verdict decided (query_share, reference_share or segment). 5 added the upload's uploader and source_ip (from the S3 event); from 5 on, the topic also carries hold messages "
         "(message_type hashmatch.hold, schemas/hold-message.schema.json, action hold) for uploads that could not be checked, so a subscriber that "
         "takes every action tells them apart by message_type. 4 added retroactive: true for a match found in the upload hash log after a hash was "
         "added. 3 added exact matches of the whole file to hash-list entries: signal_type md5 or sha256, distance 0, threshold 0. 2 added matches "

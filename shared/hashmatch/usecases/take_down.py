@@ -44,7 +44,7 @@ class TakedownOutcome(StrEnum):
 
 
 # What the audit record keeps of each matched reference.
-_REFERENCE_FIELDS = {"reference_id", "label", "source", "signal_type", "distance", "inliers", "query_match_percent", "reference_match_percent"}
+_REFERENCE_FIELDS = {"reference_id", "label", "source", "signal_type", "distance", "inliers", "query_match_percent", "reference_match_percent", "rule"}
 
 
 def _why(message: MatchMessage | HoldMessage) -> dict:

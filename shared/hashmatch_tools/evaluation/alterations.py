@@ -236,3 +236,76 @@ def meme_captions(rgb: np.ndarray) -> np.ndarray:
     _meme_text(draw, "and nobody believes you", (width / 2, band * 0.72), size, (0, 0, 0), (255, 255, 255))
     _meme_text(draw, "WATCH TILL THE END", (width / 2, band + height * 0.88), round(size * 1.3), (255, 255, 255), (0, 0, 0))
     return np.asarray(canvas)
+
+
+# ---------------------------------------------------------------------------------------- layouts at several sizes
+# Reaction layouts and small copies (issue 27, item 6): the known picture in one part of the frame beside
+# unrelated content, at several sizes and fitted three ways, and the known picture shrunk on its own.
+
+FITS = ("fit", "cover", "squeeze")
+
+
+def _placed(rgb: np.ndarray, size: tuple[int, int], fit: str) -> Image.Image:
+    """The picture in a region of `size` (width, height): scaled to fit inside it (black bars), to cover it (its centre cut out), or squeezed to fill it."""
+    if fit == "fit":
+        return _fit(rgb, size)
+    if fit == "cover":
+        return _cover(rgb, size)
+    if fit == "squeeze":
+        return _image(rgb).resize(size, Image.Resampling.BILINEAR)
+    raise ValueError(f"fit is one of {', '.join(FITS)}, not {fit!r}")
+
+
+PORTRAIT_CANVAS = (720, 1280)
+
+
+def split(rgb: np.ndarray, other: np.ndarray, side: str = "right", share: float = 0.5, fit: str = "fit") -> np.ndarray:
+    """A split screen: the known picture in the `share` of the frame on `side`, an unrelated one in the rest.
+
+    Side by side (left, right) on a 16:9 canvas, as reaction videos are laid out for a screen; stacked
+    (top, bottom) on a 9:16 canvas, as they are for a phone (stacked on 16:9, the copy would be a band
+    three to four times as wide as high, cut to a third of its height when it covers its part)."""
+    across = side in ("left", "right")
+    width, height = CANVAS if across else PORTRAIT_CANVAS
+    length = round((width if across else height) * share)
+    region = (length, height) if across else (width, length)
+    rest = (width - length, height) if across else (width, height - length)
+    canvas = Image.new("RGB", (width, height))
+    first = side in ("left", "top")
+    copy_at = (0, 0) if first else ((width - length, 0) if across else (0, height - length))
+    other_at = ((length, 0) if across else (0, length)) if first else (0, 0)
+    canvas.paste(_cover(other, rest), other_at)
+    canvas.paste(_placed(rgb, region, fit), copy_at)
+    return np.asarray(canvas)
+
+
+def grid_collage(rgb: np.ndarray, others: list[np.ndarray], cells: int = 2, position: int = 1, fit: str = "fit") -> np.ndarray:
+    """A cells x cells collage on a 16:9 canvas: the known picture in tile `position`, unrelated pictures (repeated as needed) in the others."""
+    width, height = CANVAS
+    tile = (width // cells, height // cells)
+    canvas = Image.new("RGB", CANVAS)
+    for cell in range(cells * cells):
+        where = ((cell % cells) * tile[0], (cell // cells) * tile[1])
+        if cell == position:
+            canvas.paste(_placed(rgb, tile, fit), where)
+        else:
+            other = others[(cell - (cell > position)) % len(others)]
+            # Each unrelated tile shows another part of its picture, so that no two tiles are the same.
+            shift = (cell * 97) % max(1, other.shape[1] // 3)
+            canvas.paste(_cover(np.ascontiguousarray(other[:, shift:]), tile), where)
+    return np.asarray(canvas)
+
+
+def inset(rgb: np.ndarray, background: np.ndarray, scale: float) -> np.ndarray:
+    """The known picture at `scale` of the width of a screen-sized unrelated picture, over it off centre (an inset, picture-in-picture)."""
+    screen = np.asarray(_cover(background, CANVAS))
+    return picture_in_picture(rgb, screen, scale)
+
+
+def thumbnail(rgb: np.ndarray, scale: float) -> np.ndarray:
+    """The known picture on its own, its long side `scale` of a 1280-px screen's width (a thumbnail, a copy re-shared small).
+
+    Sized against the screen as the insets are, not against the picture: a quarter of a 256-px picture
+    would be 64 px, less than any copy a viewer would take for it."""
+    height, width = rgb.shape[:2]
+    return resize(rgb, scale * CANVAS[0] / max(height, width))

@@ -20,7 +20,7 @@ from hashmatch.matching.matcher import Matcher
 from hashmatch.media.hashing import hash_media
 from hashmatch.model import MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
-from hashmatch_tools.evaluation.suite import Entry
+from hashmatch_tools.evaluation.suite import LAYOUT_ALTERATIONS, Entry
 from hashmatch_tools.matching import detail_pictures_of, hash_reference
 from hashmatch.vocabulary import Stage
 
@@ -145,7 +145,9 @@ def report(results: list[KindResults], command: str, seconds: float) -> str:
         "`shared/hashmatch_tools/evaluation/suite.py`; every query is matched against all references of its kind "
         "at once, as the matcher does. `pdq` is the first stage alone (PDQ frame hashes with mirror and "
         "rotation variants, border removal and inner-picture detection); `pdq+orb` adds the local-feature "
-        "second stage, which runs only when the first matches nothing. A false positive is any match to a "
+        "second stage, which runs only when the first matches nothing, and the PDQ of layout parts before it (matching/layouts.py: "
+        "each side of a split, the quarters, the ninths of the upload's detail pictures). The layouts at several sizes "
+        "(issue 27: split screens, collages, insets, thumbnails; alterations.py) are totalled apart from the edits before them. A false positive is any match to a "
         "reference of other content. Upload hashing times are with and without keeping the detail pictures; "
         "the pdq+orb lookup includes their JPEG round trip and local features, as in the Lambda matcher.",
         "",
@@ -154,11 +156,28 @@ def report(results: list[KindResults], command: str, seconds: float) -> str:
         before, after = kind_results.recall("pdq"), kind_results.recall("pdq+orb")
         lines += [f"## {kind_results.kind.capitalize()}s", "", f"References: {', '.join(kind_results.references)}.", ""]
         lines += ["| alteration | recall, pdq | recall, pdq+orb |", "|---|---|---|"]
-        for name in before:
+        # The layouts at several sizes (issue 27) get their own totals, after the edits the figures were first given for.
+        edits = [name for name in before if name not in LAYOUT_ALTERATIONS]
+        layouts = [name for name in before if name in LAYOUT_ALTERATIONS]
+
+        def total(recall: dict, names: list[str]) -> list[int]:
+            return [sum(recall[name][i] for name in names) for i in (0, 1)]
+
+        for name in edits:
             lines.append(f"| {name} | {_percent(*before[name])} | {_percent(*after[name])} |")
-        total_before = [sum(v[i] for v in before.values()) for i in (0, 1)]
-        total_after = [sum(v[i] for v in after.values()) for i in (0, 1)]
-        lines.append(f"| **all** | **{_percent(*total_before)}** | **{_percent(*total_after)}** |")
+        lines.append(f"| **all** | **{_percent(*total(before, edits))}** | **{_percent(*total(after, edits))}** |")
+        if layouts:
+            for name in layouts:
+                lines.append(f"| {name} | {_percent(*before[name])} | {_percent(*after[name])} |")
+            for label, names in (
+                ("split screens", [n for n in layouts if n.startswith("split ")]),
+                ("collages", [n for n in layouts if "collage" in n]),
+                ("split screens and collages", [n for n in layouts if n.startswith("split ") or "collage" in n]),
+                ("insets and thumbnails", [n for n in layouts if n.startswith(("inset", "thumbnail"))]),
+                ("all layouts", layouts),
+            ):
+                if names:
+                    lines.append(f"| **{label}** | **{_percent(*total(before, names))}** | **{_percent(*total(after, names))}** |")
         negatives = sum(o.entry.alteration == "negative" for o in kind_results.outcomes)
         lines += [
             "",

@@ -106,6 +106,35 @@ COMPOSITE_ALTERATIONS: dict[str, Callable[[np.ndarray, list[np.ndarray]], np.nda
     "2x2 collage": lambda rgb, others: alter.collage(rgb, others),
 }
 
+# Layouts at several sizes (issue 27, item 6): split screens with the known picture in 40-60 % of the frame on
+# each side, fitted (bars), cut to cover its part or squeezed into it; 2x2 and 3x3 collages; insets over an
+# unrelated picture at 60, 40 and 25 % of its width; the known picture alone shrunk to 25 and 15 %. They take
+# the COMPOSITE_FILLERS as the unrelated content. Pictures get every one; videos a spread of them (VIDEO_LAYOUTS).
+LayoutAlteration = Callable[[np.ndarray, list[np.ndarray]], np.ndarray]
+
+
+def _layouts() -> dict[str, LayoutAlteration]:
+    layouts: dict[str, LayoutAlteration] = {}
+    for side in ("left", "right", "top", "bottom"):
+        for share in (0.4, 0.5, 0.6):
+            for fit in alter.FITS:
+                layouts[f"split {side} {share:.0%} {fit}".replace("%", " %")] = lambda rgb, others, s=side, h=share, f=fit: alter.split(rgb, others[0], s, h, f)
+    for cells in (2, 3):
+        for fit in alter.FITS:
+            layouts[f"{cells}x{cells} collage {fit}"] = lambda rgb, others, c=cells, f=fit: alter.grid_collage(rgb, others, c, position=c * c // 2 - (c == 2), fit=f)
+    for scale in (0.6, 0.4, 0.25):
+        layouts[f"inset {scale:.0%}".replace("%", " %")] = lambda rgb, others, k=scale: alter.inset(rgb, others[1], k)
+    for scale in (0.25, 0.15):
+        layouts[f"thumbnail {scale:.0%}".replace("%", " %")] = lambda rgb, others, k=scale: alter.thumbnail(rgb, k)
+    return layouts
+
+
+LAYOUT_ALTERATIONS: dict[str, LayoutAlteration] = _layouts()
+VIDEO_LAYOUTS = (
+    "split left 50 % cover", "split right 40 % squeeze", "split top 60 % fit", "split bottom 50 % squeeze", "split right 60 % cover",
+    "2x2 collage cover", "3x3 collage fit", "inset 60 %", "inset 40 %", "inset 25 %", "thumbnail 25 %", "thumbnail 15 %",
+)
+
 VIDEO_FRAME_ALTERATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "resize 50 %": alter.resize,
     "crop 5 %": lambda rgb: alter.crop(rgb, 0.05),
@@ -120,7 +149,7 @@ VIDEO_FRAME_ALTERATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 VIDEO_OTHER_ALTERATIONS = (
     "re-encode low bitrate", "other codec (VP9)", "noise", "speed 1.5x", "frame rate 12 fps", "trim",
     "clip inside longer video", "picture-in-picture", "filmed off screen", "mirror + filmed off screen",
-    *STACKED_ALTERATIONS, *COMPOSITE_ALTERATIONS,
+    *STACKED_ALTERATIONS, *COMPOSITE_ALTERATIONS, *VIDEO_LAYOUTS,
 )
 
 
@@ -250,6 +279,9 @@ class SuiteBuilder:
                 for alteration, composite in COMPOSITE_ALTERATIONS.items():
                     path = self.folder / "images" / name / f"{_slug(alteration)}.jpg"
                     self._add(path, "image", name, alteration, lambda p, f=composite, photo=photo: _save_image(f(photo, self._fillers()), p, ""))
+                for alteration, layout in LAYOUT_ALTERATIONS.items():
+                    path = self.folder / "images" / name / "layouts" / f"{_slug(alteration)}.jpg"
+                    self._add(path, "image", name, alteration, lambda p, f=layout, photo=photo: _save_image(f(photo, self._fillers()), p, ""))
         negatives = dict(list(IMAGE_NEGATIVES.items())[:2]) if self.quick else IMAGE_NEGATIVES
         for name, relative in negatives.items():
             photo = _load_photo(self.corpus, relative)
@@ -307,6 +339,8 @@ class SuiteBuilder:
                 others[alteration] = lambda p, f=function: encode([f(x) for x in frames], fps, p)
             for alteration, composite in COMPOSITE_ALTERATIONS.items():
                 others[alteration] = lambda p, f=composite: encode([f(x, self._fillers()) for x in frames], fps, p)
+            for alteration in VIDEO_LAYOUTS:
+                others[alteration] = lambda p, f=LAYOUT_ALTERATIONS[alteration]: encode([f(x, self._fillers()) for x in frames], fps, p)
             for alteration, make in others.items():
                 suffix = ".webm" if "VP9" in alteration else ".mp4"
                 path = folder / f"{_slug(alteration)}{suffix}"

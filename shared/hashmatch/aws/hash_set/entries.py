@@ -10,6 +10,11 @@ Items, beside the references' (hash_set.py), partition key reference_id = the en
 An import writes each provenance once: a batch first asks which of its items exist
 (BatchGetItem) and writes only the others (BatchWriteItem), so a re-run or the rest of an
 interrupted import adds exactly the lines that had not landed.
+
+The frames of a vPDQ file (HashListEntry.listed_video) are also gathered into one listed video,
+which the table holds as a reference of its own (vpdq:<file>, table.put_listed_video) once the
+import has read them all: matchers match it as a video, and its frames' hashes, each with its
+provenance here, are not matched one by one (table.entry_state).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from boto3.dynamodb.conditions import Key
 
 from hashmatch.aws.dynamo import from_item, items, to_item
 from hashmatch.hash_set.lists import BadLine, EntryStatus, HashListEntry
+from hashmatch.hash_set.snapshot import ListedVideo
 from hashmatch.vocabulary import ListedSignal
 from hashmatch.vocabulary import Action, strongest
 
@@ -138,17 +144,19 @@ class ImportReport:
     already_there: int = 0
     bad_lines: list[BadLine] = field(default_factory=list)
     allowed: int = 0
+    listed_videos: int = 0  # vPDQ files written as one listed video each
 
     def to_dict(self) -> dict:
-        return {"entries": self.entries, "written": self.written, "already_there": self.already_there, "allowed": self.allowed, "bad_lines": len(self.bad_lines)}
+        return {"entries": self.entries, "written": self.written, "already_there": self.already_there, "allowed": self.allowed, "listed_videos": self.listed_videos, "bad_lines": len(self.bad_lines)}
 
 
 class HashListEntries:
     """The entries of the hash-set table (a boto3 Table resource); `changed` bumps the hash set's version."""
 
-    def __init__(self, table, changed: Callable[[], None]):
+    def __init__(self, table, changed: Callable[[], None], put_listed_video: Callable[[ListedVideo, Action], object] | None = None):
         self.table = table
         self.changed = changed
+        self.put_listed_video = put_listed_video
 
     def import_entries(
         self,
@@ -162,6 +170,7 @@ class HashListEntries:
         report = ImportReport()
         stream = iter(found)
         since_bump = 0
+        videos: dict[str, ListedVideo] = {}
         try:
             while True:
                 batch = list(islice(stream, BATCH))
@@ -173,6 +182,8 @@ class HashListEntries:
                         report.bad_lines.append(thing)
                     else:
                         entries.append(thing)
+                        if thing.listed_video is not None and thing.status == EntryStatus.ACTIVE:
+                            videos.setdefault(thing.listed_video, ListedVideo(thing.listed_video)).add(thing)
                 report.entries += len(entries)
                 written = self._write_new(entries, action, added_by, report)
                 since_bump += written
@@ -181,6 +192,12 @@ class HashListEntries:
                     since_bump = 0
                 if progress is not None:
                     progress(report)
+            # Once every frame is read: an interrupted import leaves no half video (a re-run writes it whole).
+            for video in videos.values():
+                if self.put_listed_video is None:
+                    raise ValueError("this hash set cannot hold listed videos (vPDQ files)")
+                self.put_listed_video(video, action)
+                report.listed_videos += 1
         finally:
             # Also when interrupted: what landed is visible to the matchers.
             if since_bump:

@@ -31,7 +31,7 @@ from hashmatch.aws.hash_set.entries import ENTRY_ID_PREFIXES, HashListEntries, S
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
 from hashmatch.model import MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
-from hashmatch.hash_set.snapshot import ENTRY_KIND, HashSetChanges, HashSetSnapshot, KnownItemState, KnownItem
+from hashmatch.hash_set.snapshot import ENTRY_KIND, HashSetChanges, HashSetSnapshot, KnownItemState, KnownItem, ListedVideo
 from hashmatch.vocabulary import Action, Role
 
 META_ITEM = "meta"
@@ -81,8 +81,11 @@ class Reference:
 
 
 def entry_state(stored: StoredEntry) -> KnownItemState | None:
-    """A hash-list entry as the matcher sees it; None when no upload can match it (allowed, or no provenance left)."""
+    """A hash-list entry as the matcher sees it; None when no upload can match it (allowed, or no provenance left)
+    or when every provenance is a frame of a listed video, which is matched as that video (its own partition)."""
     if not stored.provenances or stored.allowed:
+        return None
+    if all(provenance.listed_video is not None for provenance in stored.provenances):
         return None
     reference = KnownItem(stored.entry_id, stored.labels, ", ".join(stored.sources), ENTRY_KIND, action=Action(stored.action))
     return KnownItemState(reference)
@@ -203,7 +206,29 @@ class HashSetTable:
     @property
     def entries(self) -> HashListEntries:
         """The hash-list entries (shared hashes and the allow-list) in the same table."""
-        return HashListEntries(self.table, self._bump_version)
+        return HashListEntries(self.table, self._bump_version, self.put_listed_video)
+
+    def put_listed_video(self, video: ListedVideo, action: Action) -> Reference:
+        """A listed video's partition (vpdq:<file>): its frames, as a reference's, so that matchers take it as one video.
+
+        Its frames' hashes keep their own provenance items (entries.py); an import writes the
+        video again from every frame it read, so a re-run or the rest of an interrupted import
+        leaves it whole. Removed as a reference is (remove_reference).
+        """
+        state = video.state(Action(action))
+        item = state.item
+        reference = Reference(
+            reference_id=item.key, label=item.label, source=item.source, action=item.action, signal_type=PRIMARY_SIGNAL.name,
+            kind=item.kind, duration=item.duration, frames=len(state.frames), sha256="", added_at=now(),
+        )
+        self._delete_items(reference.reference_id)
+        with self.table.batch_writer() as batch:
+            for number, start in enumerate(range(0, len(state.frames), FRAMES_PER_ITEM)):
+                chunk = state.frames[start : start + FRAMES_PER_ITEM]
+                batch.put_item(Item=to_item({"reference_id": reference.reference_id, "item": f"{FRAMES_ITEM_PREFIX}{number:05d}", "timestamps": [round(t, 3) for t, _ in chunk], "pdq": [h for _, h in chunk]}))
+        self.table.put_item(Item=reference.to_item())
+        self._bump_version()
+        return reference
 
     def references(self) -> list[Reference]:
         return sorted(
