@@ -61,13 +61,13 @@ CONSTRUCTIONS = [
     case("JPEG XL codestream"),
     case("JPEG XL container"),
     case("ZIP holding a benign picture, then the known one"),
-    case("12 s excerpt inside a 40 s video (30 % of each)", known_failure(5, "no segment rule for excerpts yet: 12 s of the known video is 30 % of the upload and of the reference, under both 50 % rules")),
-    case("split screen, known half (picture)", known_failure(6, "no search of the halves or tiles a layout suggests: the known half, squeezed, is neither a PDQ match nor verified by local features")),
+    case("12 s excerpt inside a 40 s video (30 % of each)"),
+    case("split screen, known half (picture)"),
     case("3x3 collage, known centre tile (picture)", known_failure(6, "no search of the tiles a collage suggests: a ninth of the frame is neither a PDQ match nor verified by local features")),
     case("inset at 60 % into another picture"),
     case("thumbnail at 25 %"),
-    case("split screen, known half (video)", known_failure(6, "no search of the halves a split-screen layout suggests (videos)")),
-    case("vPDQ list of the known video, the video uploaded", known_failure(7, "a vPDQ list's entries are one-frame PDQ entries, not grouped into one listed video matched by the video rules")),
+    case("split screen, known half (video)"),
+    case("vPDQ list of the known video, the video uploaded"),
 ]
 
 
@@ -102,7 +102,6 @@ def test_random_interleavings_showing_known_content_most_of_the_time_are_matched
     assert outcome.decision in ANSWERED, f"{plan}: {outcome.decision} ({outcome.checking})"
 
 
-@known_failure(5, "no segment rule for excerpts yet: a known run of 10 s or more under half the upload and the reference matches neither 50 % rule")
 @given(plan=interleavings("run"))
 def test_random_interleavings_with_a_long_known_run_are_matched_or_held(plan, hash_sets):
     outcome = hash_sets.media.decide(interleaved_upload(plan, hash_sets.content), "interleaving")
