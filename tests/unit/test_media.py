@@ -165,11 +165,13 @@ def test_a_keyframe_unlike_the_frames_it_stands_for_counts_for_its_time_on_scree
     data = encode_video([benign if n % 5 == 0 else frame for n, frame in enumerate(known)], fps=10, gop=5)  # benign keyframes every 0.5 s
     benign_hash = pdq(benign)
     shares = []
-    for secret in range(8):
+    # 32 keys: one key's share runs from 0.05 to 0.43, so the mean of 8 came out at 0.24 here and 0.30 on CI's machine.
+    for secret in range(32):
         hashes = hash_media(data, sampling_secret=bytes([secret]) * 16, keep_detail_pictures=False)
         shares.append(sum(PdqSignal.parse(frame.pdq) - benign_hash <= 20 for frame in hashes.frames) / len(hashes.frames))
     # A keyframe is on screen a fifth of the time: once a check finds it unlike its GOP, the keyframes that stood in
-    # for other frames are withdrawn, and about a fifth of the frames hashed show one (not the keyframes beside them).
+    # for other frames are withdrawn, and about a fifth of the frames hashed show one (not the keyframes beside them;
+    # with them, about 0.36).
     assert 0.1 <= float(np.mean(shares)) <= 0.3
 
 
