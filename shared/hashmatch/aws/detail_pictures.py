@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Sequence
 from botocore.exceptions import ClientError
 
 from hashmatch.aws.s3_objects import is_missing
-from hashmatch.messages.hashes import DetailPicturesObject, StoredPicture
+from hashmatch.messages.hashes import DetailPicturesObject, StoredPicture, pack_detail_pictures
 from hashmatch.model import EncodedDetailPicture
 
 if TYPE_CHECKING:  # the hasher writes detail pictures and needs none of the matcher
@@ -58,14 +58,11 @@ def store_detail_pictures(s3, bucket: str, sha256: str, pictures: Sequence[Encod
     """Write an upload's detail pictures (media.hashing.encode_detail_picture) as one object; None when it has none."""
     if not pictures:
         return None
-    body, stored = bytearray(), []
-    for picture in pictures:
-        stored.append(StoredPicture(picture.timestamp, len(body), len(picture.jpeg), tuple(tuple(box) for box in picture.insets)))
-        body += picture.jpeg
+    body, stored = pack_detail_pictures(pictures)
     key = detail_pictures_key(sha256)
     index = ";".join(f"{picture.timestamp:.3f}:{picture.offset}:{picture.length}" for picture in stored)
-    s3.put_object(Bucket=bucket, Key=key, Body=bytes(body), ContentType="application/octet-stream", Metadata={INDEX_METADATA: index})
-    return DetailPicturesObject(bucket, key, tuple(stored))
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/octet-stream", Metadata={INDEX_METADATA: index})
+    return DetailPicturesObject(bucket, key, stored)
 
 
 def stored_detail_pictures(s3, bucket: str, sha256: str) -> DetailPicturesObject | None:

@@ -16,9 +16,10 @@ sends and receives them (SQS, and S3 for the claim check and detail pictures).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from hashmatch.messages.models import HASHES_MESSAGE_TYPE, HASHES_MESSAGE_VERSION, HashesMessageModel, MediaHashesModel
-from hashmatch.model import Box, MediaHashes
+from hashmatch.model import Box, EncodedDetailPicture, MediaHashes
 from hashmatch.uploads import Upload
 from hashmatch.vocabulary import CannotCheckReason
 
@@ -50,6 +51,15 @@ class StoredPicture:
         if any(len(box) != 4 for box in insets):
             raise ValueError("an inset is four shares: top, bottom, left, right")
         return cls(float(data["timestamp"]), int(data["offset"]), int(data["length"]), insets)
+
+
+def pack_detail_pictures(pictures: Sequence[EncodedDetailPicture]) -> tuple[bytes, tuple[StoredPicture, ...]]:
+    """An upload's detail pictures as one body, the JPEGs one after another, and where each one is in it."""
+    body, stored = bytearray(), []
+    for picture in pictures:
+        stored.append(StoredPicture(picture.timestamp, len(body), len(picture.jpeg), tuple(tuple(box) for box in picture.insets)))
+        body += picture.jpeg
+    return bytes(body), tuple(stored)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from hashmatch.matching.assembly import HashSetVersion, hash_set_matcher, refere
 from hashmatch.matching.local_features.stage import LocalFeatureStage
 from hashmatch.matching.matcher import DetailPictureLoader
 from hashmatch.media.sniff import HEAD_BYTES, sniff
-from hashmatch.messages.hashes import DetailPicturesObject, HashesMessage, StoredPicture, Unchecked, hashes_message_of
+from hashmatch.messages.hashes import DetailPicturesObject, HashesMessage, Unchecked, hashes_message_of, pack_detail_pictures
 from hashmatch.messages.models import HashesMessageModel, HoldMessage, MatchMessage
 from hashmatch.model import EncodedDetailPicture, MediaHashes
 from hashmatch.uploads import Upload
@@ -285,13 +285,10 @@ def _store(objects: _Objects, sha256: str, pictures: Sequence[EncodedDetailPictu
     """As hashmatch.aws.detail_pictures stores them: one object, the JPEGs one after another, with each one's byte range."""
     if not pictures:
         return None
-    body, stored = bytearray(), []
-    for picture in pictures:
-        stored.append(StoredPicture(picture.timestamp, len(body), len(picture.jpeg), tuple(tuple(box) for box in picture.insets)))
-        body += picture.jpeg
+    body, stored = pack_detail_pictures(pictures)
     key = f"details/{sha256}.jpegs"
-    objects.details[key] = bytes(body)
-    return DetailPicturesObject("details", key, tuple(stored))
+    objects.details[key] = body
+    return DetailPicturesObject("details", key, stored)
 
 
 def _loader(objects: _Objects, stored: DetailPicturesObject) -> DetailPictureLoader:
