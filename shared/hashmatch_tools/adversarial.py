@@ -7,6 +7,8 @@ t = 0 (hashmatch.media.sampling's SPARSE step), keyframes first. That is the upl
 without the deployment's secret. None of them needs the team corpus; the media is small so that
 tests run quickly. The adversarial suite (hashmatch_tools.evaluation.adversarial) decides each
 upload through the pipeline's own use cases.
+
+Over 450 lines on purpose: the constructions side by side, each short, so that one reads them as the list they are.
 """
 
 from __future__ import annotations
