@@ -251,7 +251,13 @@ class SuiteBuilder:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             self._note(f"  making {path.relative_to(self.folder)}")
-            make(path)
+            # Made under a partial name and renamed when whole: a run stopped mid-encode leaves no file the cache would take as made.
+            partial = path.with_name(f".partial-{path.name}")
+            try:
+                make(partial)
+                partial.replace(path)
+            finally:
+                partial.unlink(missing_ok=True)
         self.entries.append(Entry(str(path.relative_to(self.folder)), kind, content, alteration))
 
     # ------------------------------------------------------------ images
