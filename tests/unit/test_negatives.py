@@ -167,3 +167,18 @@ def test_a_fixed_gop_video_has_a_keyframe_every_gop(tmp_path):
     with av.open(str(tmp_path / "video.mp4")) as container:
         keyframes = [packet.pts for packet in container.demux(container.streams.video[0]) if packet.size and packet.is_keyframe]
     assert frames == 30 and len(keyframes) == 3
+
+
+def test_the_report_names_each_false_positive_by_its_place_in_the_corpus_and_says_what_matched_it(tmp_path):
+    from hashmatch.hash_set.snapshot import HashSetSnapshot
+    from hashmatch_tools.evaluation.negatives.false_positives import CountingFeatureIndex, KindTally, UploadRecord, report
+    from hashmatch_tools.evaluation.negatives.references import ReferenceSet
+    from hashmatch_tools.evaluation.pipeline import Decision
+
+    evidence = "still/0123 (orb, query_share: 41 inliers (at least 30); 1 upload frames, 100 % of the upload, 100 % of the reference)"
+    tally = KindTally("picture")
+    tally.add(UploadRecord(str(tmp_path / "pictures" / "some-package" / "a.png"), Decision.MATCHED, ("still/0123",), "", True, 1, 8, 0.1, 1, 1, (evidence,)))
+
+    text = report("evaluation", {"picture": tally}, HashSetSnapshot.build(media={}), CountingFeatureIndex(), ReferenceSet([], 0, 0.0), 1.0, 1.0, {"references": 0.0, "uploads": 0.0}, tmp_path)
+
+    assert f"- false positive: pictures/some-package/a.png -> {evidence}" in text.splitlines()

@@ -29,6 +29,14 @@ def test_a_copy_of_a_reference_is_matched_naming_it(pipeline):
     assert outcome.decision == Decision.MATCHED and outcome.references == ("known",)
 
 
+def test_a_match_says_what_decided_it_as_its_message_does(pipeline):
+    outcome = pipeline.decide(image_bytes(detailed(11, 320, 240), "JPEG", quality=80), "copy.jpg")
+
+    (evidence,) = outcome.evidence
+    assert evidence.startswith("known (pdq, query_share: distance ") and f"(at most {pipeline.settings.pdq_threshold})" in evidence
+    assert "1 upload frames, 100 % of the upload" in evidence
+
+
 def test_an_unrelated_picture_passes(pipeline):
     outcome = pipeline.decide(image_bytes(detailed(12, 320, 240)), "other.png")
 

@@ -99,6 +99,7 @@ class PipelineOutcome:
     detail: str = ""  # why it was held, rejected, or what was raised
     hashes: MediaHashes | None = None  # as the matcher read them from the message
     seconds: float = 0.0
+    evidence: tuple[str, ...] = ()  # per reference named, what the message says decided it (signal, rule, distance or inliers, frames)
 
 
 @dataclass
@@ -267,13 +268,24 @@ class UploadPipeline:
         except Exception as error:  # noqa: BLE001 - a raising matcher fails the delivery too
             return PipelineOutcome(Decision.PASSED, hashing, None, detail=_raised("the matcher", error), hashes=message.hashes, seconds=time.perf_counter() - started)
         references = tuple(entry.reference_id for match in publisher.matches for entry in match.matches)
+        evidence = tuple(_evidence(entry) for match in publisher.matches for entry in match.matches)
         if publisher.matches:
             decision, detail = Decision.MATCHED, ""
         elif publisher.holds:
             decision, detail = Decision.HELD, f"{publisher.holds[0].reason}: {publisher.holds[0].detail}"
         else:
             decision, detail = Decision.PASSED, ""
-        return PipelineOutcome(decision, hashing, checking, references, detail, message.hashes, time.perf_counter() - started)
+        return PipelineOutcome(decision, hashing, checking, references, detail, message.hashes, time.perf_counter() - started, evidence)
+
+
+def _evidence(entry) -> str:
+    """One match message entry in a few words: the reference, its signal and rule, how close (PDQ bits or ORB inliers against the threshold), and the frames behind it."""
+    measure = f"{entry.inliers} inliers (at least {entry.threshold})" if entry.inliers is not None else f"distance {entry.distance} (at most {entry.threshold})"
+    rule = f", {entry.rule}" if entry.rule is not None else ""
+    return (
+        f"{entry.reference_id} ({entry.signal_type}{rule}: {measure}; {entry.matched_query_frames} upload frames, "
+        f"{entry.query_match_percent:g} % of the upload, {entry.reference_match_percent:g} % of the reference)"
+    )
 
 
 def _budget(settings: DeployedSettings, started: float, size: int) -> Budget:

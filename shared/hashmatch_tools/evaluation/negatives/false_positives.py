@@ -97,6 +97,7 @@ class UploadRecord:
     seconds: float
     searches: int  # the second stage's detail-picture searches for it
     verifications: int  # and their candidate verifications
+    evidence: tuple[str, ...] = ()  # per reference matched: its signal, rule, distance or inliers and frames (from the match message)
 
 
 @dataclass
@@ -154,7 +155,7 @@ def _decide(path: str) -> UploadRecord:
     usable = outcome.hashes.usable_frames if outcome.hashes is not None else []
     return UploadRecord(
         path, outcome.decision, outcome.references, outcome.detail, outcome.hashes is not None, len(usable), sum(len(f.query_hashes) for f in usable),
-        outcome.seconds, index.searches - searches, index.verifications - verifications,
+        outcome.seconds, index.searches - searches, index.verifications - verifications, outcome.evidence,
     )
 
 
@@ -205,14 +206,22 @@ def run(folder: Path, args: argparse.Namespace) -> int:
         workers.join()
     cpu_done = _cpu_seconds()
     cpu = {"references": cpu_loaded[0] + cpu_loaded[1], "uploads": (cpu_done[0] + cpu_done[1]) - (cpu_loaded[0] + cpu_loaded[1])}
-    text = report(args.part, tallies, snapshot, index, references, loaded - started, time.perf_counter() - loaded, cpu)
+    text = report(args.part, tallies, snapshot, index, references, loaded - started, time.perf_counter() - loaded, cpu, folder)
     print(text)
     if args.out is not None:
         args.out.write_text(text)
     return 0
 
 
-def report(part: str, tallies: dict[str, KindTally], snapshot: HashSetSnapshot, index: CountingFeatureIndex, references, loading: float, evaluating: float, cpu: dict[str, float]) -> str:
+def report(
+    part: str, tallies: dict[str, KindTally], snapshot: HashSetSnapshot, index: CountingFeatureIndex, references, loading: float, evaluating: float, cpu: dict[str, float],
+    folder: Path | None = None,
+) -> str:
+    """The Markdown report; uploads are named by their path in the corpus `folder` (the same wherever the corpus is kept)."""
+
+    def named(record: UploadRecord) -> str:
+        return str(Path(record.path).relative_to(folder)) if folder is not None and Path(record.path).is_relative_to(folder) else record.path
+
     frames = len(snapshot.frames)
     media = snapshot.media()
     kinds = Counter(str(item.kind) for item in media)
@@ -252,9 +261,9 @@ def report(part: str, tallies: dict[str, KindTally], snapshot: HashSetSnapshot, 
     lines.append("")
     for tally in tallies.values():
         for record in tally.false_positives:
-            lines.append(f"- false positive: {record.path} -> {', '.join(record.references)}")
+            lines.append(f"- false positive: {named(record)} -> {'; '.join(record.evidence or record.references)}")
         for record in tally.held:
-            lines.append(f"- held: {record.path}: {record.detail}")
+            lines.append(f"- held: {named(record)}: {record.detail}")
         for record in tally.passed_unhashed:
-            lines.append(f"- not hashed: {record.path}: {record.detail}")
+            lines.append(f"- not hashed: {named(record)}: {record.detail}")
     return "\n".join(lines) + "\n"
