@@ -382,6 +382,18 @@ def test_media_over_the_byte_limit_is_recognised_and_other_bytes_are_not():
     assert refusal(image_bytes(textured(7)), limits).recognised and not refusal(b"lorem ipsum " * 20, limits).recognised
 
 
+@pytest.mark.parametrize("fmt", ["TGA", "PPM", "PCX", "SGI"])
+def test_a_picture_in_a_format_with_no_signature_sniff_knows_is_hashed_not_passed(fmt):
+    # A TGA header has no signature at all; PPM, PCX and SGI have none that sniff lists. Pillow reads them, so a viewer shows them.
+    picture = textured(13, 96, 64)
+    frame = only_frame(image_bytes(picture, fmt))
+    assert pdq(frame.rgb) - pdq(picture) <= 8
+
+
+def test_a_tga_over_the_byte_limit_is_recognised_media():
+    assert refusal(image_bytes(textured(7), "TGA"), Limits(max_bytes=100)).recognised
+
+
 def test_text_is_not_recognised_as_media():
     assert not refusal(b"%PDF-1.7\n" + b"lorem ipsum " * 200).recognised
 

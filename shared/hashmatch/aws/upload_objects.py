@@ -131,9 +131,9 @@ def _oversized(s3, upload: Upload, size: int, max_bytes: int) -> MediaError:
 
 def _is_media(head: bytes) -> bool:
     # Imported here: the takedown and restore functions use this module and carry no media libraries.
-    from hashmatch.media.sniff import sniff
+    from hashmatch.media.sniff import starts_like_media
 
-    return sniff(head) is not None
+    return starts_like_media(head)
 
 
 class UploadsBucket:

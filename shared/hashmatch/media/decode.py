@@ -9,7 +9,7 @@ from hashmatch.errors import MediaError
 from hashmatch.media.containers import open_svg, open_zip, read_all
 from hashmatch.media.frames import Media
 from hashmatch.media.limits import DEFAULT_LIMITS, Limits
-from hashmatch.media.sniff import sniff
+from hashmatch.media.sniff import picture_format, sniff
 from hashmatch.media.source import Source, read_source
 from hashmatch.media.stills import ImageMedia
 from hashmatch.media.video import VideoMedia
@@ -20,6 +20,11 @@ def open_media(source: bytes | str | os.PathLike | Source, limits: Limits = DEFA
     found = read_source(source, limits)
     sniffed = sniff(found.head)
     kind, fmt = sniffed if sniffed is not None else (None, None)
+    if sniffed is None:
+        with found.open() as stream:
+            fmt = picture_format(stream)
+        # No signature sniff knows, yet a picture Pillow reads (a TGA has no signature at all): hashed, never passed as not media.
+        kind = "image" if fmt is not None else None
     if kind == "image":
         return ImageMedia(found, fmt, limits)
     if kind == "unreadable":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-
+import io
+import struct
+from typing import BinaryIO
 
 _IMAGE_SIGNATURES = (
     (b"\xff\xd8\xff", "jpeg"),
@@ -96,3 +98,20 @@ def sniff(head: bytes) -> tuple[str, str] | None:
         if head.startswith(signature):
             return "video", name
     return None
+
+
+def picture_format(stream: BinaryIO) -> str | None:
+    """The picture format Pillow identifies a stream as, or None: for pictures with no signature `sniff` knows (a TGA header
+    has none; PSD, PCX, SGI, PPM and the other formats Pillow opens). Identifying reads the header, not the pixels."""
+    from PIL import Image, UnidentifiedImageError  # here: the takedown and restore functions read sniff() and carry no Pillow
+
+    try:
+        with Image.open(stream) as image:
+            return (image.format or "image").lower()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error, EOFError, IndexError):
+        return None
+
+
+def starts_like_media(head: bytes) -> bool:
+    """Whether the first bytes are media's: a signature `sniff` knows, or a picture header Pillow identifies."""
+    return sniff(head) is not None or picture_format(io.BytesIO(head)) is not None

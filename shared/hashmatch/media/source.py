@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 from hashmatch.errors import MediaError
 from hashmatch.media.limits import DEFAULT_LIMITS, MIB, Limits
-from hashmatch.media.sniff import HEAD_BYTES, sniff
+from hashmatch.media.sniff import HEAD_BYTES, starts_like_media
 
 
 class Source:
@@ -61,5 +61,5 @@ def read_source(source: bytes | str | os.PathLike | Source, limits: Limits = DEF
         found = Source(data=bytes(source))
     else:
         found = Source(path=Path(source))
-    limits.check_size(found.size, recognised=sniff(found.head) is not None)
+    limits.check_size(found.size, recognised=starts_like_media(found.head))
     return found
