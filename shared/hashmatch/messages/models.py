@@ -79,6 +79,7 @@ class _Closed(_Model):
 
 UPLOADER = "Who put the object there: the S3 event's userIdentity.principalId (kept in the takedown's audit record)."
 SOURCE_IP = "The S3 event's requestParameters.sourceIPAddress."
+REQUEST_ID = "The S3 event's responseElements.x-amz-request-id: the request that put the object (kept on the evidence object with the uploader)."
 
 
 class UploadIdentity(_Model):
@@ -93,6 +94,7 @@ class UploadIdentity(_Model):
     uploaded_at: str | None = None
     uploader: str | None = Field(None, description=UPLOADER)
     source_ip: str | None = Field(None, description=SOURCE_IP)
+    request_id: str | None = Field(None, description=REQUEST_ID)
 
 
 class FrameHashesModel(_Model):
@@ -216,6 +218,7 @@ class MatchedUpload(_Closed):
     # Absent from messages published before they were carried.
     uploader: str | None = Field(None, description=UPLOADER)
     source_ip: str | None = Field(None, description=SOURCE_IP)
+    request_id: str | None = Field(None, description=REQUEST_ID)
 
 
 class MatchedMedia(_Closed):
@@ -344,7 +347,7 @@ class HoldMessage(_Closed):
     reason: CannotCheckReasonValue = Field(
         description="oversized: over a size, pixel, frame or duration limit; corrupt: starts like a known format and does not decode; unsupported: "
         "a format recognised and not decoded here (HEIC, AVIF); partial: hashed in part within the time budget and that part matched nothing; "
-        "failed: the hasher ended without an outcome on it more than once (out of memory or time)."
+        "failed: the hasher ended without an outcome on it more than once (out of memory or time), or the matcher failed on it on its last delivery."
     )
     detail: str
     media_kind: MediaKindValue | None
