@@ -158,16 +158,19 @@ def test_the_indexer_rebuilds_from_the_table_over_a_manifest_it_cannot_verify(ha
 # ---------------------------------------------------------------- sharp shrinks
 
 
-def test_the_indexer_does_not_publish_a_sharp_shrink(hash_set, store, indexer, signer):
+def test_the_indexer_holds_back_the_removals_of_a_sharp_shrink_and_publishes_the_rest(hash_set, store, indexer, signer):
     keys = listed(hash_set, 200)
     indexer.rebuild()
     for key in keys[:100]:
         hash_set.entries.remove(ListedSignal.PDQ, key.removeprefix("pdq:"))
+    added = listed(hash_set, 1, start=1000)
 
-    outcome = indexer.apply(keys[:100])
+    outcome = indexer.apply(keys[:100] + added)
 
-    assert outcome.manifest is None and "fell from 200 to 100" in str(outcome.shrink_refused)
-    assert keys[0] in matcher(store, hash_set, signer).get().view  # the larger set stands
+    view = matcher(store, hash_set, signer).get().view
+    assert "fell from 200 to 101" in str(outcome.shrink_refused)
+    assert keys[0] in view and added[0] in view  # the removal waits for an operator; the addition does not
+    assert set(outcome.manifest.held_back) == set(keys[:100])
 
 
 def test_a_shrink_eroded_a_little_at_a_time_is_caught_against_the_high_water_mark(hash_set, store, indexer):
@@ -180,6 +183,7 @@ def test_a_shrink_eroded_a_little_at_a_time_is_caught_against_the_high_water_mar
         refused.append(indexer.apply(keys[start : start + 20]).shrink_refused is not None)
 
     assert refused == [False, False, True, True, True]
+    assert len(store.read_manifest().manifest.held_back) == 60
 
 
 def test_a_rebuild_refuses_a_sharp_shrink_and_an_operators_acceptance_publishes_it(hash_set, store, indexer, signer):

@@ -7,7 +7,10 @@ lose each other's changes; the one that finds the manifest changed starts again 
 Every manifest it writes is signed (signing.py) and carries the set's census; it believes only a manifest
 its key verifies (one it does not is rebuilt over, from the table), and it does not publish a sharp
 shrink (hash_set.trust) unless an operator accepts it (`rebuild(accept=...)`: `hashmatch admin hashset
-accept-shrink`). A partition whose items cannot be read is skipped and named, never allowed to stop the rest.
+accept-shrink`): of a batch that would shrink the set sharply, the changes that weaken it (removals,
+allow-list marks, quarantine lowered to review) are held back, named in the manifest, and the rest published,
+so additions never wait on a removal. A partition whose items cannot be read is skipped and named, never
+allowed to stop the rest.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ from hashmatch.aws.hash_set.signing import ManifestSigner, ManifestUntrusted
 from hashmatch.aws.hash_set.store import MANIFEST_KEY, Manifest, ManifestChanged, ManifestRead, ObjectAltered, SnapshotStore, StoredObject, feature_identity, media_digest
 from hashmatch.aws.hash_set.table import RESERVED_PREFIX, HashSetTable
 from hashmatch.clock import now
-from hashmatch.hash_set.snapshot import Census, HashSetChanges, HashSetSnapshot, HashSetView, KnownItem
+from hashmatch.hash_set.snapshot import Census, HashSetChanges, HashSetSnapshot, HashSetView, KnownItem, KnownItemState
 from hashmatch.hash_set.trust import Shrink, high_water, sharp_shrink
 from hashmatch.matching.local_features.index import LocalFeatureIndex
 from hashmatch.matching.local_features.stage import local_feature_index
+from hashmatch.vocabulary import Action
 
 # References whose features the indexer reads at a time while it builds a local-feature snapshot.
 FEATURES_BATCH = 8
@@ -115,15 +119,17 @@ class SnapshotIndexer:
             earlier = read.manifest
             current, skipped = self.hash_set.readable_current(keys)
             try:
-                changes = self.store.read_changes(earlier).then(current)
+                earlier_changes = self.store.read_changes(earlier)
+                current, held, shrink = self._hold_back_weakening(earlier, earlier_changes, current)
+                changes = earlier_changes.then(current)
             except ObjectAltered as altered:
                 return self._rebuild_over(len(keys), str(altered))
             compact = changes.size > self.compact_after and not earlier.rebuilding()
             try:
                 if compact:
-                    written = self._publish(read, self._base(earlier).patched(changes), HashSetChanges(), earlier.rebuilding_since)
+                    written = self._publish(read, self._base(earlier).patched(changes), HashSetChanges(), earlier.rebuilding_since, held_back=held)
                 else:
-                    written = self._publish(read, None, changes, earlier.rebuilding_since)
+                    written = self._publish(read, None, changes, earlier.rebuilding_since, held_back=held)
             except ShrinkRefused as refused:
                 return IndexerOutcome(None, len(keys), shrink_refused=refused.shrink, skipped=skipped or None)
             except ObjectAltered as altered:
@@ -133,8 +139,30 @@ class SnapshotIndexer:
                 # Jitter between retries, not a secret: random is right here.
                 self.sleep(random.uniform(0.05, 0.2) * attempt)  # nosec B311
                 continue
-            return self._with_features(IndexerOutcome(written.manifest, len(keys), compacted=compact, attempts=attempt, skipped=skipped or None))
+            return self._with_features(IndexerOutcome(written.manifest, len(keys), compacted=compact, attempts=attempt, skipped=skipped or None, shrink_refused=shrink))
         raise ManifestChanged(f"the manifest kept changing: {PUBLISH_ATTEMPTS} attempts")
+
+    def _hold_back_weakening(self, earlier: Manifest, earlier_changes: HashSetChanges, current: HashSetChanges) -> tuple[HashSetChanges, tuple[str, ...], Shrink | None]:
+        """This batch's changes as they may be published: all of them, unless together they shrink the set sharply; then those
+        that weaken it (a key removed, or a quarantining one lowered) are held back and the rest go on. Returns the changes to
+        publish, the keys held back (with those held back before and not changed since), and the shrink refused, if any."""
+        base = self._base(earlier)
+        before = HashSetView(base, earlier_changes)
+        still_held = tuple(sorted(set(earlier.held_back) - set(current.changed)))
+        shrink = sharp_shrink(Census.from_dict(earlier.high_water) or Census.from_dict(earlier.census), HashSetView(base, earlier_changes.then(current)).census())
+        if shrink is None:
+            return current, still_held, None
+
+        def weakens(key: str, state: KnownItemState | None) -> bool:
+            try:
+                was = before.describe(key)
+            except KeyError:
+                return False  # nothing there to weaken
+            return state is None or (was.action == Action.QUARANTINE and state.item.action != Action.QUARANTINE)
+
+        weakening = {key for key, state in current.changed.items() if weakens(key, state)}
+        kept = HashSetChanges({key: state for key, state in current.changed.items() if key not in weakening})
+        return kept, tuple(sorted(set(still_held) | weakening)), shrink
 
     def _rebuild_over(self, changed: int, untrusted: str | None) -> IndexerOutcome:
         """A rebuild in place of a batch's changes: there is no manifest yet, or the one there is not believed."""
@@ -222,7 +250,7 @@ class SnapshotIndexer:
         """Publish a snapshot made elsewhere as the hash set (benchmarks; the table is not read), on top of the manifest now."""
         return self._publish(self._read()[0], snapshot, changes or HashSetChanges(), None, accept).manifest
 
-    def _publish(self, read: ManifestRead, snapshot: HashSetSnapshot | None, changes: HashSetChanges, rebuilding_since: str | None, accept: Acceptance | None = None) -> ManifestRead:
+    def _publish(self, read: ManifestRead, snapshot: HashSetSnapshot | None, changes: HashSetChanges, rebuilding_since: str | None, accept: Acceptance | None = None, held_back: tuple[str, ...] = ()) -> ManifestRead:
         """Write the new objects (a snapshot, or None to keep the one `read` names; the changes), then the manifest naming them.
         Raises ShrinkRefused, writing nothing, when the set would shrink sharply against the most it held (its high-water
         mark) and no operator accepts it."""
@@ -249,6 +277,7 @@ class SnapshotIndexer:
             census=census.to_dict(),
             high_water=(census if accept is not None else high_water(before, census)).to_dict(),
             shrink_accepted={**accepted, "sequence": sequence} if accepted else (earlier.shrink_accepted if earlier else None),
+            held_back=tuple(held_back),
         )
         try:
             written = self._write(read, manifest)
@@ -314,7 +343,9 @@ def index_changes(indexer: SnapshotIndexer, keys: Iterable[str], records: int, l
         log.error("the manifest found was not believed: rebuilt from the table", reason=outcome.untrusted)
     if outcome.shrink_refused is not None:
         metrics.count("SnapshotShrinkRefused")
-        log.error("hash set not published: it would shrink sharply", shrink=str(outcome.shrink_refused), records=records, changed=outcome.changed)
+        held = outcome.manifest.held_back if outcome.manifest is not None else ()
+        log.error("hash set not shrunk: removals held back until an operator accepts them", shrink=str(outcome.shrink_refused), held_back=len(held), first_held_back=list(held[:20]), records=records, changed=outcome.changed)
+    if outcome.manifest is None:
         return outcome
     manifest = outcome.manifest
     metrics.count("ReferencesIndexed", outcome.changed)

@@ -112,6 +112,7 @@ class Manifest:
     census: dict | None = None  # what the set holds (snapshot.Census): items and quarantining items
     high_water: dict | None = None  # the most it held since an operator last accepted a shrink (trust.high_water)
     shrink_accepted: dict | None = None  # an operator's acceptance of a sharp shrink: by, reason, at, sequence
+    held_back: tuple[str, ...] = ()  # keys whose removal (or lowering) was held back, a sharp shrink: still in the set until accepted
     signature: str | None = None  # base64 of the signing key's signature of signed_payload (None: unsigned, never believed)
     signing_key: str | None = None  # the key that signed, for people: readers verify with the key they are configured with
 
@@ -144,6 +145,7 @@ class Manifest:
         raw["changes"] = StoredObject.from_dict(raw["changes"]) if raw.get("changes") else None
         raw["retired"] = tuple(StoredObject.from_dict(stored) for stored in raw.get("retired", ()))
         raw["features"] = StoredObject.from_dict(raw["features"]) if raw.get("features") else None
+        raw["held_back"] = tuple(raw.get("held_back", ()))
         return cls(**raw)
 
 
