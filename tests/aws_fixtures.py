@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from hashmatch.aws.audit_table import AuditTable
+from hashmatch.hash_set import trust
 from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch.hash_set.snapshot import LISTED_VIDEO_PREFIX
 from hashmatch_tools.local.runner import local_pipeline
@@ -36,8 +37,16 @@ def pipeline(handler_output):
     # Retro-match runs only when a test invokes it: tests reuse pictures, and a reference one test adds
     # would otherwise find (rightly) the copies earlier tests uploaded. tests/integration/test_retro_match_pipeline.py
     # runs it on additions, in a stack of its own.
-    with local_pipeline(parameters={"HashSetRefreshSeconds": "0", "RetroMatchOnAdditions": "false"}, log_stream=handler_output) as running:
-        yield running
+    # The sharp-shrink guard is off in this shared stack (the handlers run in this process): its tests add and remove
+    # lists of hundreds of entries in any order, and a guard would hold their removals back for the tests after them.
+    # The guard's own tests turn it on (tests/functional/test_integrity_faults.py, `shrink_guard`).
+    guarded = trust.GUARDED_FROM_ITEMS
+    trust.GUARDED_FROM_ITEMS = 10**12
+    try:
+        with local_pipeline(parameters={"HashSetRefreshSeconds": "0", "RetroMatchOnAdditions": "false"}, log_stream=handler_output) as running:
+            yield running
+    finally:
+        trust.GUARDED_FROM_ITEMS = guarded
 
 
 @pytest.fixture(scope="session")
