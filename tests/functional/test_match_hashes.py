@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from pathlib import Path
 
 import jsonschema
@@ -35,6 +36,25 @@ def with_body(event: dict, new_body: dict) -> dict:
     event = copy.deepcopy(event)
     event["Records"][0]["body"] = json.dumps(new_body)
     return event
+
+
+@pytest.fixture
+def load_event(load_event):
+    """The events/ files, the match_hashes sample naming an upload version of this test's own: a match id is the upload and
+    the references it matched (stable across deliveries), so a version another test's match was published for publishes
+    nothing again (the matcher's idempotency)."""
+    version = uuid.uuid4().hex
+
+    def load(name: str) -> dict:
+        event = load_event(name)
+        if name != "match_hashes":
+            return event
+        request = body(event)
+        upload = request["upload"]
+        request["upload"] = {**upload, "version_id": version, "upload_id": Upload.object_id(upload["bucket"], upload["key"], version)}
+        return with_body(event, request)
+
+    return load
 
 
 @pytest.fixture

@@ -37,3 +37,14 @@ def test_every_alarm_has_a_runbook_entry_with_what_it_means_and_what_to_do(alarm
 
 def test_the_runbook_names_no_alarm_the_template_lacks():
     assert set(entries()) <= set(ALARMS)
+
+
+def test_the_runbook_commands_name_only_outputs_and_functions_the_template_has():
+    template = load_template(ROOT / "template.yaml")
+    text = (ROOT / "docs" / "operations.md").read_text()
+    outputs = set(re.findall(r"\$\(out (\w+)\)", text))
+    functions = set(re.findall(r"(?:\$\(fn|\blogs) ([A-Z]\w+)", text))
+
+    assert outputs and functions
+    assert outputs <= set(template["Outputs"]), outputs - set(template["Outputs"])
+    assert functions <= set(template["Resources"]), functions - set(template["Resources"])
