@@ -1,8 +1,8 @@
 """`hashmatch admin`: the operators' commands against a deployed (or local) stack: its hash set, references, restores, holds and dead letters.
 
-    hashmatch admin [--endpoint-url URL] [--region R] [--table T] [--features-bucket B] [--snapshot-bucket S]
+    hashmatch admin [--endpoint-url URL] [--region R] [--table T] [--features-bucket B] [--snapshot-bucket S] [--manifest-key K]
                     [--audit-table A] [--evidence-bucket E] [--pictures-bucket P] COMMAND ...
-      hashset add|import|export|remove|list|stats|allow|reindex ...   hash-list entries and references (hashmatch_tools.hashset)
+      hashset add|import|export|remove|list|stats|allow|reindex|accept-shrink ...   hash-list entries and references (hashmatch_tools.hashset)
       add-reference FILE --label L --source S [--action A] [--reference-id ID]   hash known media here, add it there (its small grey pictures to --pictures-bucket)
       list-references
       remove-reference REFERENCE_ID                   with its frames, local features and pictures
@@ -15,7 +15,7 @@
 Each stack resource defaults to its environment variable, named after the stack output it holds
 (hashmatch_tools.stack_outputs; `make local-stack` prints the export lines): --table
 HASHMATCH_HASH_SET_TABLE, --features-bucket HASHMATCH_REFERENCE_FEATURES_BUCKET, --snapshot-bucket
-HASHMATCH_SNAPSHOT_BUCKET, --audit-table HASHMATCH_AUDIT_TABLE, --evidence-bucket
+HASHMATCH_SNAPSHOT_BUCKET, --manifest-key HASHMATCH_MANIFEST_KEY_ID, --audit-table HASHMATCH_AUDIT_TABLE, --evidence-bucket
 HASHMATCH_EVIDENCE_BUCKET, --pictures-bucket HASHMATCH_REFERENCE_PICTURES_BUCKET, restore's --url HASHMATCH_RESTORE_URL. A command missing one it needs
 says which flag and which variable, in one `hashmatch: error:` line (exit 2), as does a missing
 region or credentials or an endpoint that does not answer. --endpoint-url (or AWS_ENDPOINT_URL)
