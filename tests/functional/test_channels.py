@@ -74,11 +74,12 @@ def test_the_manifest_signing_key_signs_for_the_indexer_and_the_operators_only_a
     assert not any(action in ("kms:Sign", "kms:*") for action in granted["AccountAdministers"][1])
 
 
-def test_an_empty_sha256_is_taken_only_above_the_digest_limit():
+def test_the_hasher_digests_every_object_up_to_the_limit_under_which_a_hold_must_name_a_sha256():
     from hashmatch.aws import upload_objects
     from hashmatch.uploads import DIGEST_MAX_BYTES
 
-    # The hasher digests every object up to the limit; the takedown refuses a hold without a SHA-256 under it (tests/unit/usecases).
+    # One limit for both sides: the hasher reads every object up to it for its SHA-256, and the takedown refuses a hold
+    # without one for an object under it (that rule's own tests: tests/unit/usecases/test_integrity_rules.py).
     assert upload_objects.DIGEST_MAX_BYTES == DIGEST_MAX_BYTES
 
 
