@@ -37,16 +37,21 @@ def pipeline(handler_output):
     # Retro-match runs only when a test invokes it: tests reuse pictures, and a reference one test adds
     # would otherwise find (rightly) the copies earlier tests uploaded. tests/integration/test_retro_match_pipeline.py
     # runs it on additions, in a stack of its own.
-    # The sharp-shrink guard is off in this shared stack (the handlers run in this process): its tests add and remove
-    # lists of hundreds of entries in any order, and a guard would hold their removals back for the tests after them.
-    # The guard's own tests turn it on (tests/functional/test_integrity_faults.py, `shrink_guard`).
-    guarded = trust.GUARDED_FROM_ITEMS
-    trust.GUARDED_FROM_ITEMS = 10**12
-    try:
-        with local_pipeline(parameters={"HashSetRefreshSeconds": "0", "RetroMatchOnAdditions": "false"}, log_stream=handler_output) as running:
-            yield running
-    finally:
-        trust.GUARDED_FROM_ITEMS = guarded
+    with local_pipeline(parameters={"HashSetRefreshSeconds": "0", "RetroMatchOnAdditions": "false"}, log_stream=handler_output) as running:
+        yield running
+
+
+# What hash_set.trust guards from, before any test turns the guard off.
+SHRINK_GUARD_FROM_ITEMS = trust.GUARDED_FROM_ITEMS
+
+
+@pytest.fixture(autouse=True)
+def shrink_guard_off(monkeypatch):
+    """The sharp-shrink guard off for each test of these tiers (the handlers run in this process): their tests add and remove
+    lists of hundreds of entries in any order on the shared stack, and a guard would hold their removals back for the tests
+    after them. Per test, not per session, so that the tiers that run after these (tests/unit) see the guard as it is.
+    The guard's own tests turn it on (tests/functional/test_integrity_faults.py, `shrink_guard`)."""
+    monkeypatch.setattr(trust, "GUARDED_FROM_ITEMS", 10**12)
 
 
 @pytest.fixture(scope="session")

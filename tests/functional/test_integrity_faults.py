@@ -39,6 +39,7 @@ from hashmatch_tools import admin
 from hashmatch_tools.made_media import detailed, image_bytes
 from hashmatch_tools.references import add_reference
 from tests.aws_fakes import client_error
+from tests.aws_fixtures import SHRINK_GUARD_FROM_ITEMS
 
 MATCHER, TAKEDOWN, INDEXER = "MatchHashesFunction", "TakeDownFunction", "IndexHashSetFunction"
 
@@ -112,11 +113,12 @@ def forget(stack, runner, hash_set, source: str) -> None:
 
 @pytest.fixture
 def shrink_guard(stack, monkeypatch):
-    """The sharp-shrink guard on (the shared stack runs without it: tests/aws_fixtures.py), from the set as the table holds it now."""
+    """The sharp-shrink guard on as deployed (the shared stack's tests run without it: tests/aws_fixtures.py, shrink_guard_off),
+    from the set as the table holds it now."""
     from hashmatch.hash_set import trust
 
     assert admin_hashset(stack, "accept-shrink", "--reason", "the guard's test starts from the table") == 0
-    monkeypatch.setattr(trust, "GUARDED_FROM_ITEMS", 100)
+    monkeypatch.setattr(trust, "GUARDED_FROM_ITEMS", SHRINK_GUARD_FROM_ITEMS)
 
 
 def metric_values(blobs: list[dict], name: str) -> list[float]:
