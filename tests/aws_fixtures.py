@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from hashmatch.aws.audit_table import AuditTable
+from hashmatch.hash_set import trust
 from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch.hash_set.snapshot import LISTED_VIDEO_PREFIX
 from hashmatch_tools.local.runner import local_pipeline
@@ -38,6 +39,19 @@ def pipeline(handler_output):
     # runs it on additions, in a stack of its own.
     with local_pipeline(parameters={"HashSetRefreshSeconds": "0", "RetroMatchOnAdditions": "false"}, log_stream=handler_output) as running:
         yield running
+
+
+# What hash_set.trust guards from, before any test turns the guard off.
+SHRINK_GUARD_FROM_ITEMS = trust.GUARDED_FROM_ITEMS
+
+
+@pytest.fixture(autouse=True)
+def shrink_guard_off(monkeypatch):
+    """The sharp-shrink guard off for each test of these tiers (the handlers run in this process): their tests add and remove
+    lists of hundreds of entries in any order on the shared stack, and a guard would hold their removals back for the tests
+    after them. Per test, not per session, so that the tiers that run after these (tests/unit) see the guard as it is.
+    The guard's own tests turn it on (tests/functional/test_integrity_faults.py, `shrink_guard`)."""
+    monkeypatch.setattr(trust, "GUARDED_FROM_ITEMS", 10**12)
 
 
 @pytest.fixture(scope="session")

@@ -97,6 +97,16 @@ def template_queue(sqs, logical_id: str, name: str) -> str:
     return sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
 
 
+def template_key(logical_id: str) -> str:
+    """Create a KMS key as template.yaml defines `logical_id` (its spec and usage; moto reads no key policy); its ARN."""
+    properties = _resource(logical_id, "AWS::KMS::Key")
+    return _SESSION.client("kms").create_key(KeySpec=properties["KeySpec"], KeyUsage=properties["KeyUsage"])["KeyMetadata"]["Arn"]
+
+
+def kms_client():
+    return _SESSION.client("kms")
+
+
 def page_size(table, items: int):
     """Make the table's scans and queries answer `items` items a page unless the caller asks for its own Limit."""
 

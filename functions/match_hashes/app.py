@@ -19,24 +19,23 @@ from hashmatch.usecases.check_upload import Checker, check_upload
 
 settings = config.load(config.MatchHashesSettings)
 logger, tracer, metrics = Logger(), Tracer(), Metrics()
-s3, sns, dynamodb = boto3.client("s3"), boto3.client("sns"), boto3.resource("dynamodb")
+s3, sns, dynamodb, counted = boto3.client("s3"), boto3.client("sns"), boto3.resource("dynamodb"), PowertoolsMetrics(metrics)
 publisher = IdempotentPublisher(MatchTopic(sns, settings.match_topic_arn), settings.idempotency_table)
-outbox = UploadLogOutbox(boto3.client("sqs"), settings.upload_log_queue_url, logger, PowertoolsMetrics(metrics))
+outbox = UploadLogOutbox(boto3.client("sqs"), settings.upload_log_queue_url, logger, counted)
 checker = Checker(
-    hash_set=live_hash_set(  # loaded once per container from the snapshot the indexer keeps, brought up to date every refresh
-        s3, dynamodb, hash_set_table=settings.hash_set_table, snapshot_bucket=settings.snapshot_bucket, pdq_match_threshold=settings.pdq_match_threshold,
-        refresh_seconds=settings.hash_set_refresh_seconds, reference_features_bucket=settings.reference_features_bucket,
-    ),
+    # Loaded once per container from the signed snapshot the indexer keeps, brought up to date every refresh.
+    hash_set=live_hash_set(settings, s3, dynamodb, boto3.client("kms"), counted),
     audit=AuditTable(dynamodb.Table(settings.audit_table)), publisher=publisher, upload_log=outbox,
     detail_pictures=lambda stored: detail_picture_loader(s3, stored), cannot_check_action=settings.cannot_check_action,
-    log=logger, metrics=PowertoolsMetrics(metrics),
+    log=logger, metrics=counted,
 )
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
-    check_upload(read_hashes_message(s3, record.body), checker)
+    # The receive count tells the last delivery, on which an upload the matcher keeps failing on is held instead.
+    check_upload(read_hashes_message(s3, record.body), checker, int(record.attributes.approximate_receive_count or 1))
 
 
 @metrics.log_metrics

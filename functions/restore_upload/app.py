@@ -33,7 +33,7 @@ def restore():
 
 @metrics.log_metrics
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # restore records name uploads, reasons and requesters: never in X-Ray
 def lambda_handler(event: dict, context):
     """Event: a function URL request (payload 2.0) whose body is a restore request (schemas/restore-request.schema.json)."""
     if not is_function_url_call(event):

@@ -15,11 +15,11 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 
 from hashmatch.aws import settings as config
 from hashmatch.aws.audit_table import AuditTable
-from hashmatch.aws.hash_set.table import RESERVED_PREFIX, HashSetTable
+from hashmatch.aws.hash_set.table import HashSetTable, stream_changes
 from hashmatch.aws.match_topic import MatchTopic
 from hashmatch.aws.observability import PowertoolsMetrics
 from hashmatch.aws.upload_log_bucket import query_engine
-from hashmatch.usecases.retro_match import RetroMatcher, run_retro_match
+from hashmatch.usecases.retro_match import RetroMatcher, retro_match_keys, run_retro_match
 
 settings = config.load(config.RetroMatchSettings)
 logger, tracer, metrics = Logger(), Tracer(), Metrics()
@@ -33,13 +33,11 @@ retro = RetroMatcher(
 )
 
 
-def added_keys(event: dict) -> list[str]:
-    """The items named by the event: a stream batch's new items, or an operator's list."""
+def searched_keys(event: dict) -> list[str]:
+    """The items to search for: an operator's list, or what a stream batch added, changed or took off the allow-list."""
     if "references" in event:
         return [str(key) for key in event["references"]]
-    records = (record for record in event.get("Records", []) if record.get("eventName") == "INSERT")
-    keys = {record["dynamodb"]["Keys"]["reference_id"]["S"] for record in records if "reference_id" in record.get("dynamodb", {}).get("Keys", {})}
-    return sorted(key for key in keys if not key.startswith(RESERVED_PREFIX))
+    return retro_match_keys(stream_changes(event.get("Records", [])))
 
 
 @metrics.log_metrics
@@ -47,4 +45,4 @@ def added_keys(event: dict) -> list[str]:
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context) -> dict:
     # Any exception fails the batch; a retry runs the same query and publishes only what was not yet published.
-    return run_retro_match(added_keys(event), retro).to_dict()
+    return run_retro_match(searched_keys(event), retro).to_dict()

@@ -35,8 +35,17 @@ class Caller:
         return cls(arn, found["account"], role)
 
     @property
+    def federated(self) -> bool:
+        """A federated user's session (sts GetFederationToken): its name is chosen by whoever asked for the token."""
+        return ":federated-user/" in self.arn
+
+    @property
     def principal(self) -> str:
-        """What the budget is kept for: the role, not the session (a new session name must not buy a new budget), else the ARN."""
+        """What the budget is kept for: the role, not the session (a new session name must not buy a new budget); for a
+        federated user, every federated user of its account together (the name is the caller's to choose, and the IAM
+        user that made the token is not in the request); else the ARN (an IAM user)."""
+        if self.federated:
+            return self.arn.split(":federated-user/", 1)[0] + ":federated-user/*"
         if self.role_name is None:
             return self.arn
         return self.arn.rsplit("/", 1)[0]

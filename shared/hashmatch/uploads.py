@@ -10,6 +10,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 
 
+# A hold reads the whole object for its SHA-256 up to this size (about 10-20 s in Lambda); a larger one is held by its
+# version, ETag and size alone (a version's bytes never change), so that digesting cannot time out. A hold that names
+# no SHA-256 is taken only for an object larger than this (take_down.py): any other is read for one.
+DIGEST_MAX_BYTES = 2 * 1024**3
+
+
 class UploadGone(Exception):
     """The notified object was deleted or replaced before it could be read or quarantined."""
 
@@ -26,9 +32,10 @@ class Upload:
     size: int | None = None
     uploaded_at: str | None = None
     # Who put it there, as the S3 event says: the principal (IAM user/role, or the platform's service role when
-    # its backend uploads on users' behalf) and the request's source IP address. Kept with the evidence.
+    # its backend uploads on users' behalf), the request's source IP address and its request id. Kept with the evidence.
     uploader: str | None = None
     source_ip: str | None = None
+    request_id: str | None = None  # the S3 request that put it (x-amz-request-id), to find it in S3's and CloudTrail's logs
 
     @staticmethod
     def object_id(bucket: str, key: str, version_id: str | None) -> str:

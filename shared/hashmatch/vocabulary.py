@@ -83,7 +83,7 @@ class CannotCheckReason(StrEnum):
     CORRUPT = RejectReason.CORRUPT.value  # media that starts like a known format and does not decode (damaged or cut short)
     UNSUPPORTED = RejectReason.UNSUPPORTED.value  # media in a format the hasher recognises and cannot decode (HEIC)
     PARTIAL = "partial"  # hashed in part within the time budget, and that part matched nothing
-    FAILED = "failed"  # hashing it raised (held at once), or the hasher ended without an outcome on it (out of memory, out of time) more than once
+    FAILED = "failed"  # hashing it raised (held at once), or the hasher ended without an outcome on it (out of memory, out of time) more than once, or the matcher failed on its last delivery
 
     @classmethod
     def of_rejection(cls, reason: RejectReason) -> "CannotCheckReason":

@@ -1,20 +1,21 @@
 """`hashmatch admin`: the operators' commands against a deployed (or local) stack: its hash set, references, restores, holds and dead letters.
 
-    hashmatch admin [--endpoint-url URL] [--region R] [--table T] [--features-bucket B] [--snapshot-bucket S]
+    hashmatch admin [--endpoint-url URL] [--region R] [--table T] [--features-bucket B] [--snapshot-bucket S] [--manifest-key K]
                     [--audit-table A] [--evidence-bucket E] [--pictures-bucket P] COMMAND ...
-      hashset add|import|export|remove|list|stats|allow|reindex ...   hash-list entries and references (hashmatch_tools.hashset)
+      hashset add|import|export|remove|list|stats|allow|reindex|accept-shrink ...   hash-list entries and references (hashmatch_tools.hashset)
       add-reference FILE --label L --source S [--action A] [--reference-id ID]   hash known media here, add it there (its small grey pictures to --pictures-bucket)
       list-references
       remove-reference REFERENCE_ID                   with its frames, local features and pictures
       restore UPLOAD_ID --reason R [--scope upload|bytes] [--url URL]   signed as the stack's RestoreRoleName role
       revoke-exemption SHA256 [--object s3://bucket/key] --reason R --requested-by X
       legal-hold UPLOAD_ID [--off]                   as the stack's EvidenceReaderRoleName role
+      close-case UPLOAD_ID --reason R                the evidence may expire once its retention ends (nothing expires before)
       redrive QUEUE_URL [--to URL] [--max N]         a dead-letter queue's messages back to their queue
 
 Each stack resource defaults to its environment variable, named after the stack output it holds
 (hashmatch_tools.stack_outputs; `make local-stack` prints the export lines): --table
 HASHMATCH_HASH_SET_TABLE, --features-bucket HASHMATCH_REFERENCE_FEATURES_BUCKET, --snapshot-bucket
-HASHMATCH_SNAPSHOT_BUCKET, --audit-table HASHMATCH_AUDIT_TABLE, --evidence-bucket
+HASHMATCH_SNAPSHOT_BUCKET, --manifest-key HASHMATCH_MANIFEST_KEY_ID, --audit-table HASHMATCH_AUDIT_TABLE, --evidence-bucket
 HASHMATCH_EVIDENCE_BUCKET, --pictures-bucket HASHMATCH_REFERENCE_PICTURES_BUCKET, restore's --url HASHMATCH_RESTORE_URL. A command missing one it needs
 says which flag and which variable, in one `hashmatch: error:` line (exit 2), as does a missing
 region or credentials or an endpoint that does not answer. --endpoint-url (or AWS_ENDPOINT_URL)
@@ -46,7 +47,7 @@ from hashmatch_tools.references import add_reference
 
 RESTORE_URL_VARIABLE = "HASHMATCH_RESTORE_URL"
 # The options the `hashset` commands take too, handed on to them when given before `hashset`.
-_HASHSET_OPTIONS = ("endpoint_url", "region", "table", "features_bucket", "snapshot_bucket", "pictures_bucket")
+_HASHSET_OPTIONS = ("endpoint_url", "region", "table", "features_bucket", "snapshot_bucket", "pictures_bucket", "manifest_key")
 
 
 def restore_through_url(session, args) -> int:
@@ -85,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     stack_option(parser, "--table", "HASHMATCH_HASH_SET_TABLE", "the hash-set table")
     stack_option(parser, "--features-bucket", "HASHMATCH_REFERENCE_FEATURES_BUCKET", "the reference-features bucket")
     stack_option(parser, "--snapshot-bucket", "HASHMATCH_SNAPSHOT_BUCKET", "the snapshot bucket, for hashset reindex")
+    stack_option(parser, "--manifest-key", "HASHMATCH_MANIFEST_KEY_ID", "the snapshot manifest's signing key, for hashset reindex")
     stack_option(parser, "--audit-table", "HASHMATCH_AUDIT_TABLE", "the audit table")
     stack_option(parser, "--evidence-bucket", "HASHMATCH_EVIDENCE_BUCKET", "the evidence bucket")
     stack_option(parser, "--pictures-bucket", "HASHMATCH_REFERENCE_PICTURES_BUCKET", "the reference-pictures bucket: small pictures of a reference's frames for reviewers")
@@ -107,12 +109,15 @@ def _parser() -> argparse.ArgumentParser:
     hold = commands.add_parser("legal-hold", help="put (or with --off lift) a legal hold on a quarantined upload's evidence")
     hold.add_argument("upload_id")
     hold.add_argument("--off", action="store_true", help="lift the hold")
+    close = commands.add_parser("close-case", help="close a quarantined upload's case: its evidence may expire once its retention ends (until then it never expires)")
+    close.add_argument("upload_id")
+    close.add_argument("--reason", required=True, help="why the case is closed; kept in the audit record")
     back = commands.add_parser("restore", help="put a quarantined upload back after a complaint (signed as the restore role; the signer is the requester)")
     back.add_argument("upload_id")
     back.add_argument("--reason", required=True, help="why (the complaint and the decision); kept in the audit records")
     back.add_argument(
         "--scope",
-        choices=[scope.value for scope in ExemptionScope],
+        choices=[ExemptionScope.UPLOAD.value, ExemptionScope.BYTES.value],
         default=ExemptionScope.UPLOAD.value,
         help="what the exemption from matching covers: these bytes at this upload's key only (upload, the default) or anywhere, by anyone (bytes: content judged lawful); it lasts the stack's RestoreExemptionDays",
     )
@@ -161,6 +166,19 @@ def command_admin(args: argparse.Namespace) -> int:
             print(json.dumps(legal_hold(args.upload_id, not args.off, quarantine, audit)))
         except (NotQuarantined, UploadGone) as error:
             raise BadInput("legal-hold", reason_of(error)) from None
+        return EXIT_OK
+    if args.command == "close-case":
+        from hashmatch.usecases.take_down import close_case
+
+        table = needed(args.audit_table, "close-case", "--audit-table", "HASHMATCH_AUDIT_TABLE")
+        bucket = needed(args.evidence_bucket, "close-case", "--evidence-bucket", "HASHMATCH_EVIDENCE_BUCKET")
+        audit = AuditTable(session.resource("dynamodb", **options).Table(table))
+        # Who closed it is whose credentials tagged the evidence: this command writes the audit table and the tag directly.
+        caller = session.client("sts", **options).get_caller_identity()["Arn"]
+        try:
+            print(json.dumps(close_case(args.upload_id, args.reason, caller, Quarantine(session.client("s3", **options), bucket), audit)))
+        except (NotQuarantined, UploadGone) as error:
+            raise BadInput("close-case", reason_of(error)) from None
         return EXIT_OK
     if args.command == "revoke-exemption":
         table = needed(args.audit_table, "revoke-exemption", "--audit-table", "HASHMATCH_AUDIT_TABLE")

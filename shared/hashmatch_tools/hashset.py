@@ -1,6 +1,6 @@
 """`hashmatch admin hashset ...`: the hash set of a stack, from an operator's shell.
 
-    hashmatch admin hashset [--endpoint-url URL] [--region R] [--table T] [--features-bucket B] [--snapshot-bucket S] [--pictures-bucket P] COMMAND ...
+    hashmatch admin hashset [--endpoint-url URL] [--region R] [--table T] [--features-bucket B] [--snapshot-bucket S] [--pictures-bucket P] [--manifest-key K] COMMAND ...
       add ITEM              a media file (hashed as a reference; its small grey pictures to --pictures-bucket) or a hash (64 hex: PDQ, 32: MD5)
       import FILE           a hash list (plain PDQ lines, HMA CSV, vPDQ, JSON lines; docs/hash-lists.md)
       export                every hash-list entry, as JSON lines (or another format) that import reads
@@ -9,12 +9,16 @@
       stats                 counts by signal type and source
       allow HASH            put a hash on the allow-list (--undo takes it off)
       reindex               rebuild the matchers' snapshot from the whole table (after the
-                            indexer's dead-letter queue received a batch); with the
-                            reference-features bucket, the local-feature snapshot beside it
+                            indexer's dead-letter queue received a batch), signed with the
+                            manifest key; with the reference-features bucket, the local-feature
+                            snapshot beside it. A sharp shrink of the set is refused (exit 2)
+      accept-shrink --reason R   reindex, publishing a sharp shrink the indexer refused
 
-The table and buckets default to HASHMATCH_HASH_SET_TABLE, HASHMATCH_REFERENCE_FEATURES_BUCKET,
-HASHMATCH_SNAPSHOT_BUCKET and HASHMATCH_REFERENCE_PICTURES_BUCKET (the stack outputs HashSetTableName,
-ReferenceFeaturesBucketName, SnapshotBucketName and ReferencePicturesBucketName; hashmatch_tools.stack_outputs); a command that needs one not given says which
+The table, buckets and key default to HASHMATCH_HASH_SET_TABLE, HASHMATCH_REFERENCE_FEATURES_BUCKET,
+HASHMATCH_SNAPSHOT_BUCKET, HASHMATCH_REFERENCE_PICTURES_BUCKET and HASHMATCH_MANIFEST_KEY_ID (the stack outputs
+HashSetTableName, ReferenceFeaturesBucketName, SnapshotBucketName, ReferencePicturesBucketName and ManifestSigningKeyArn;
+hashmatch_tools.stack_outputs); reindex and accept-shrink run as the stack's OperatorRoleName role (it alone, beside the
+indexer, may write the snapshot and sign with the key); a command that needs one not given says which
 flag and which variable. --endpoint-url (or AWS_ENDPOINT_URL) points at a local stack, the default
 AWS chain is used otherwise; a missing region or credentials, or an endpoint that does not answer,
 is one `hashmatch: error:` line (exit 2). `export` writes its file whole or not at all, and refuses
@@ -35,7 +39,8 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from hashmatch.aws.hash_set.entries import ImportReport, entry_id, is_entry_id
-from hashmatch.aws.hash_set.indexer import SnapshotIndexer
+from hashmatch.aws.hash_set.indexer import Acceptance, ShrinkRefused, SnapshotIndexer
+from hashmatch.aws.hash_set.signing import ManifestSigner
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
 from hashmatch.aws.hash_set.store import SnapshotStore
 from hashmatch.aws.hash_set.table import HashSetTable
@@ -225,15 +230,28 @@ def command_allow(hash_set: HashSetTable, args) -> int:
 
 
 def command_reindex(hash_set: HashSetTable, args) -> int:
-    bucket = needed(args.snapshot_bucket, "reindex", "--snapshot-bucket", "HASHMATCH_SNAPSHOT_BUCKET")
+    """The snapshot rebuilt from the whole table and signed; a sharp shrink is refused (accept-shrink publishes it). Items that
+    cannot be read are left out, each reported, and the rest published (exit 2 then, as for a bad line of a list)."""
+    command = args.hashset_command
+    bucket = needed(args.snapshot_bucket, command, "--snapshot-bucket", "HASHMATCH_SNAPSHOT_BUCKET")
+    key = needed(args.manifest_key, command, "--manifest-key", "HASHMATCH_MANIFEST_KEY_ID")
+    accept = Acceptance(args.added_by, args.reason) if command == "accept-shrink" else None
     started = time.perf_counter()
-    outcome = SnapshotIndexer(hash_set, SnapshotStore(args.s3, bucket)).rebuild()
+    indexer = SnapshotIndexer(hash_set, SnapshotStore(args.s3, bucket), signer=ManifestSigner(args.kms, key))
+    try:
+        outcome = indexer.rebuild(accept)
+    except ShrinkRefused as refused:
+        raise BadInput(command, str(refused)) from None
     manifest = outcome.manifest
     if hash_set.features is None:
         note("no --features-bucket: the local-feature snapshot is left as it was (matchers read the features of references it lacks one by one)")
-    summary = {"sequence": manifest.sequence, "snapshot_frames": manifest.snapshot_frames, "local_feature_snapshot": manifest.features.key if manifest.features else None}
-    print(json.dumps({**summary, "seconds": round(time.perf_counter() - started, 2)}))
-    return EXIT_OK
+    for skipped, why in sorted((outcome.skipped or {}).items()):
+        report(skipped, f"left out of the snapshot: its items cannot be read ({why})")
+    summary = {"sequence": manifest.sequence, "snapshot_frames": manifest.snapshot_frames, "census": manifest.census, "local_feature_snapshot": manifest.features.key if manifest.features else None}
+    if accept is not None:
+        summary["shrink_accepted"] = manifest.shrink_accepted
+    print(json.dumps({**summary, "skipped": len(outcome.skipped or {}), "seconds": round(time.perf_counter() - started, 2)}))
+    return EXIT_BAD_INPUT if outcome.skipped else EXIT_OK
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -243,6 +261,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     stack_option(parser, "--features-bucket", "HASHMATCH_REFERENCE_FEATURES_BUCKET", "the reference-features bucket, for media references")
     stack_option(parser, "--snapshot-bucket", "HASHMATCH_SNAPSHOT_BUCKET", "the snapshot bucket, for reindex")
     stack_option(parser, "--pictures-bucket", "HASHMATCH_REFERENCE_PICTURES_BUCKET", "the reference-pictures bucket, where a media reference's frames are kept small for reviewers")
+    stack_option(parser, "--manifest-key", "HASHMATCH_MANIFEST_KEY_ID", "the key that signs the snapshot's manifest, for reindex (the operators' role may sign with it)")
     parser.add_argument("--added-by", default=getpass.getuser(), help="who is changing the hash set (default: your user name)")
     commands = parser.add_subparsers(dest="hashset_command", required=True)
     actions = list(Action)
@@ -289,8 +308,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     allow.add_argument("--undo", action="store_true", help="take it off the allow-list")
     allow.set_defaults(operation=command_allow)
 
-    reindex = commands.add_parser("reindex", help="rebuild the matchers' snapshot from the whole table (a consistent scan)")
+    reindex = commands.add_parser("reindex", help="rebuild the matchers' snapshot from the whole table (a consistent scan), signed; a sharp shrink is refused")
     reindex.set_defaults(operation=command_reindex)
+
+    shrink = commands.add_parser("accept-shrink", help="rebuild and publish the snapshot although the set shrank sharply (the indexer refused it): an operator's decision, kept in the manifest")
+    shrink.add_argument("--reason", required=True, help="why the set is meant to be this much smaller (a list withdrawn, a purge)")
+    shrink.set_defaults(operation=command_reindex)
 
 
 def command_hashset(args: argparse.Namespace) -> int:
@@ -300,6 +323,7 @@ def command_hashset(args: argparse.Namespace) -> int:
     session = boto3.session.Session(region_name=args.region)
     options = {"endpoint_url": args.endpoint_url} if args.endpoint_url else {}
     args.s3 = session.client("s3", **options)
+    args.kms = session.client("kms", **options)
     features = ReferenceFeaturesBucket(args.s3, args.features_bucket) if args.features_bucket else None
     args.pictures = ReferencePictures(args.s3, args.pictures_bucket) if args.pictures_bucket else None
     hash_set = HashSetTable(session.resource("dynamodb", **options).Table(table), features)

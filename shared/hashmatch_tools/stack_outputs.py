@@ -14,6 +14,7 @@ STACK_VARIABLES: dict[str, str] = {
     "HASHMATCH_HASH_SET_TABLE": "HashSetTableName",
     "HASHMATCH_REFERENCE_FEATURES_BUCKET": "ReferenceFeaturesBucketName",
     "HASHMATCH_SNAPSHOT_BUCKET": "SnapshotBucketName",
+    "HASHMATCH_MANIFEST_KEY_ID": "ManifestSigningKeyArn",
     "HASHMATCH_AUDIT_TABLE": "AuditTableName",
     "HASHMATCH_EVIDENCE_BUCKET": "EvidenceBucketName",
     "HASHMATCH_LOOKUP_URL": "LookUpHashesFunctionUrl",

@@ -221,7 +221,10 @@ def test_the_takedown_record_keeps_who_uploaded_it_and_from_where(runner, put, a
     assert (record["uploader"], record["source_ip"]) == ("AWS:AIDAEXAMPLE", "198.51.100.7")
 
 
-def test_a_hold_without_a_digest_quarantines_the_named_version_of_the_same_etag_and_size(runner, put, s3, audit):
+def test_a_hold_without_a_digest_quarantines_the_named_version_of_the_same_etag_and_size(runner, put, s3, audit, monkeypatch):
+    from hashmatch.usecases import take_down
+
+    monkeypatch.setattr(take_down, "DIGEST_MAX_BYTES", len(PICTURE) - 1)  # this picture stands for an object over 2 GiB
     upload = put(PICTURE)
 
     runner.invoke(TAKEDOWN, delivered(held_message(upload, "")))
@@ -230,12 +233,24 @@ def test_a_hold_without_a_digest_quarantines_the_named_version_of_the_same_etag_
     assert s3.list_object_versions(Bucket=upload.bucket, Prefix=upload.key).get("Versions", []) == []
 
 
-def test_a_hold_without_a_digest_naming_another_size_takes_nothing_down(runner, put, s3, audit):
+def test_a_hold_without_a_digest_naming_another_size_takes_nothing_down(runner, put, s3, audit, monkeypatch):
+    from hashmatch.usecases import take_down
+
+    monkeypatch.setattr(take_down, "DIGEST_MAX_BYTES", len(PICTURE) - 1)
     upload = dataclasses.replace(put(PICTURE), size=len(PICTURE) + 1)
 
     runner.invoke(TAKEDOWN, delivered(held_message(upload, "")))
 
     assert audit.get(upload.upload_id, "takedown-refused") is not None
+    assert s3.head_object(Bucket=upload.bucket, Key=upload.key, VersionId=upload.version_id)["ContentLength"] == len(PICTURE)
+
+
+def test_a_hold_without_a_digest_of_an_object_the_hasher_reads_for_one_takes_nothing_down(runner, put, s3, audit):
+    upload = put(PICTURE)  # 2 GiB and less are always read for a SHA-256: a hold without one is forged or broken
+
+    runner.invoke(TAKEDOWN, delivered(held_message(upload, "")))
+
+    assert "without a SHA-256" in audit.get(upload.upload_id, "takedown-refused")["detail"]
     assert s3.head_object(Bucket=upload.bucket, Key=upload.key, VersionId=upload.version_id)["ContentLength"] == len(PICTURE)
 
 

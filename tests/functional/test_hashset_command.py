@@ -24,7 +24,7 @@ def hashset(stack, capsys):
     """`hashmatch admin hashset` with the stack's endpoint and table; returns (exit status, stdout, stderr)."""
 
     def call(*arguments: str) -> tuple[int, str, str]:
-        common = ["admin", "hashset", "--endpoint-url", stack.endpoint_url, "--region", stack.region, "--table", stack.ref("HashSetTable"), "--features-bucket", stack.ref("ReferenceFeaturesBucket"), "--snapshot-bucket", stack.ref("SnapshotBucket"), "--added-by", "tests"]
+        common = ["admin", "hashset", "--endpoint-url", stack.endpoint_url, "--region", stack.region, "--table", stack.ref("HashSetTable"), "--features-bucket", stack.ref("ReferenceFeaturesBucket"), "--snapshot-bucket", stack.ref("SnapshotBucket"), "--manifest-key", stack.attribute("ManifestSigningKey", "Arn"), "--added-by", "tests"]
         status = main([*common, *arguments])
         captured = capsys.readouterr()
         return status, captured.out, captured.err

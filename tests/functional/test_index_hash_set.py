@@ -10,6 +10,7 @@ from tests.madehashes import reference_hashes, with_features
 
 from hashmatch.aws.hash_set import store as snapshots_module
 from hashmatch.aws.hash_set.indexer import SnapshotIndexer
+from hashmatch.aws.hash_set.signing import ManifestSigner
 from hashmatch.aws.hash_set.live import LiveHashSet
 from hashmatch.aws.hash_set.store import ManifestChanged, SnapshotStore
 from hashmatch.hash_set.lists import HashListEntry
@@ -135,14 +136,16 @@ def test_references_added_since_the_local_feature_snapshot_are_merged_into_one_i
         index()
 
 
-def test_a_rebuild_puts_the_local_features_in_a_snapshot_a_matcher_maps_without_reading_each_reference(hash_set, store, index, monkeypatch):
+def test_a_rebuild_puts_the_local_features_in_a_snapshot_a_matcher_maps_without_reading_each_reference(stack, hash_set, store, index, monkeypatch):
     hashes = with_features(reference_hashes(6, seed=8301), seed=8301)
     reference = hash_set.add_reference(hashes, label="known video", source="tests")
     index()
     try:
         # Small parts, so that the real endpoint's ranged reads are exercised on a small snapshot.
         monkeypatch.setattr(snapshots_module, "READ_PART_BYTES", 4096)
-        manifest = SnapshotIndexer(hash_set, store).rebuild().manifest
+        # Signed as the operators' role signs a reindex (matchers believe nothing else).
+        signer = ManifestSigner(stack.client("kms"), stack.attribute("ManifestSigningKey", "Arn"))
+        manifest = SnapshotIndexer(hash_set, store, signer=signer).rebuild().manifest
         read_features = []
         monkeypatch.setattr(hash_set.features, "get_many", lambda keys: read_features.extend(keys) or {})
 

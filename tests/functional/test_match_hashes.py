@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from pathlib import Path
 
 import jsonschema
@@ -35,6 +36,25 @@ def with_body(event: dict, new_body: dict) -> dict:
     event = copy.deepcopy(event)
     event["Records"][0]["body"] = json.dumps(new_body)
     return event
+
+
+@pytest.fixture
+def load_event(load_event):
+    """The events/ files, the match_hashes sample naming an upload version of this test's own: a match id is the upload and
+    the references it matched (stable across deliveries), so a version another test's match was published for publishes
+    nothing again (the matcher's idempotency)."""
+    version = uuid.uuid4().hex
+
+    def load(name: str) -> dict:
+        event = load_event(name)
+        if name != "match_hashes":
+            return event
+        request = body(event)
+        upload = request["upload"]
+        request["upload"] = {**upload, "version_id": version, "upload_id": Upload.object_id(upload["bucket"], upload["key"], version)}
+        return with_body(event, request)
+
+    return load
 
 
 @pytest.fixture
@@ -79,7 +99,8 @@ def cropped(rgb: np.ndarray, share: float) -> np.ndarray:
 def hashes_message_with_details(stack, upload_bytes: bytes, key: str) -> dict:
     """What the hasher sends for an upload: its hashes, and its detail pictures stored in the details bucket."""
     hashes = hash_media(upload_bytes, role="upload", extra_signals=())
-    stored = store_detail_pictures(stack.client("s3"), stack.ref("DetailsBucket"), hashes.sha256, [encode_detail_picture(p) for p in hashes.detail_pictures])
+    # Signed as the hasher: only it may write detail pictures (DetailsBucket's policy).
+    stored = store_detail_pictures(stack.client("s3", "HashUploadFunction"), stack.ref("DetailsBucket"), hashes.sha256, [encode_detail_picture(p) for p in hashes.detail_pictures])
     upload = Upload.from_object(stack.ref("UploadsBucket"), key, etag=hashes.md5, size=len(upload_bytes))
     return hash_messages.HashesMessage(upload, hashes, now(), stored).to_dict()
 
@@ -114,11 +135,18 @@ def test_the_same_upload_delivered_twice_is_published_once(runner, load_event, r
     assert json.loads(envelope["Message"])["upload"]["upload_id"] == body(event)["upload"]["upload_id"]
 
 
-def test_a_match_id_is_the_upload_checked_against_one_version_of_the_hash_set():
-    from hashmatch.messages.building import live_match_id
+def test_a_redelivery_after_the_hash_set_changed_publishes_nothing_new(runner, load_event, references, hash_set, index, observer, drain):
+    # The match id is the upload and the references it matched, not the hash set's version: a change elsewhere in the set
+    # between two deliveries of the upload does not make a second match.
+    event = load_event("match_hashes")
+    references(body(event)["hashes"], label="known image")
+    runner.invoke(FUNCTION, event)
+    references(body(load_event("match_hashes"))["hashes"] | {"sha256": "ef" * 32, "frames": [{"timestamp": 0.0, "pdq": "12" * 32, "quality": 100}]}, label="unrelated")
 
-    assert live_match_id("s3://b/k?versionId=1", 7) == live_match_id("s3://b/k?versionId=1", 7)
-    assert live_match_id("s3://b/k?versionId=1", 7) != live_match_id("s3://b/k?versionId=1", 8) != live_match_id("s3://b/k?versionId=2", 8)
+    runner.invoke(FUNCTION, event)
+
+    [envelope] = drain(observer)
+    assert json.loads(envelope["Message"])["upload"]["upload_id"] == body(event)["upload"]["upload_id"]
 
 
 def test_match_message_carries_label_action_and_media_kind_attributes(runner, load_event, references, observer, drain):
@@ -260,7 +288,7 @@ def test_boxes_of_pictures_inside_a_detail_picture_travel_with_the_hashes_messag
     picture = encode_detail_picture(DetailPicture(0.0, grey, ((0.05, 0.45, 0.55, 0.95),)))
     queue = stack.ref("HashesQueue")
     drain(queue)
-    stored = store_detail_pictures(stack.client("s3"), stack.ref("DetailsBucket"), hashes.sha256, [picture])
+    stored = store_detail_pictures(stack.client("s3", "HashUploadFunction"), stack.ref("DetailsBucket"), hashes.sha256, [picture])
     hashes_queue.HashesQueue(stack.client("sqs"), queue, stack.client("s3"), stack.ref("HashesBucket")).send(Upload.from_dict(sample["upload"]), hashes, stored)
     [queued] = drain(queue)
 

@@ -344,11 +344,16 @@ def test_a_held_upload_that_also_matched_is_not_restored(call, s3, audit, held):
     assert s3.list_object_versions(Bucket=upload.bucket, Prefix=upload.key).get("Versions", []) == []
 
 
-def test_a_held_upload_read_for_no_digest_is_exempted_at_its_key_only_whatever_the_scope_asked(call, audit, held):
-    upload, _ = held(62, unread=True)
+def test_a_held_upload_read_for_no_digest_is_exempted_by_its_restored_version_never_its_key(call, s3, audit, held, monkeypatch):
+    from hashmatch.usecases import take_down
 
-    status, _ = call("restorer", body(upload, scope="bytes"))
+    monkeypatch.setattr(take_down, "DIGEST_MAX_BYTES", 100)  # these bytes stand for an object over 2 GiB
+    upload, own = held(62, unread=True)
 
-    assert status == 200
-    assert audit.exemption("", bucket=upload.bucket, key=upload.key)["scope"] == "upload"
-    assert audit.exemption("", bucket=upload.bucket, key="incoming/elsewhere.jpg") is None
+    status, record = call("restorer", body(upload, scope="bytes"))
+
+    assert status == 200 and record["scope"] == "version" and record["exemption"]["covers"] == "cannot-check"
+    restored = s3.head_object(Bucket=upload.bucket, Key=upload.key)
+    as_restored = {"bucket": upload.bucket, "key": upload.key, "etag": restored["ETag"].strip('"'), "size": len(own), "hold": True}
+    assert audit.exemption("", upload_id=record["restored_as"], **as_restored)["scope"] == "version"
+    assert audit.exemption("", upload_id=Upload.object_id(upload.bucket, upload.key, "a-later-version"), **as_restored) is None

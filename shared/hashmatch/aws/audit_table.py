@@ -8,7 +8,7 @@ from __future__ import annotations
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from hashmatch.audit import AuditEvent, ExemptionScope, exemption_id, review_event
+from hashmatch.audit import AuditEvent, ExemptionCovers, ExemptionScope, exemption_id, find_exemption, review_event, version_exemption_id
 from hashmatch.aws.dynamo import from_item, items, to_item
 from hashmatch.clock import now
 
@@ -63,21 +63,33 @@ class AuditTable:
         scope: ExemptionScope | str = ExemptionScope.BYTES,
         bucket: str | None = None,
         key: str | None = None,
+        covers: ExemptionCovers | str = ExemptionCovers.MATCHES,
+        version: dict | None = None,
     ) -> bool:
         """Record that these exact bytes were reinstated (`reinstated`: that upload's id): later matches of them (scope
         BYTES), or of them at `bucket` and `key` only (scope UPLOAD), are not published until `expires_at` (ISO time;
-        None: no end) or until the exemption is revoked. False when that exemption was made before (one per scope and place)."""
-        scope = ExemptionScope(scope)
-        if scope == ExemptionScope.BYTES:
-            bucket = key = None
-        elif not (bucket and key):
-            raise ValueError("an upload-scoped exemption names the upload's bucket and key")
-        place = {"bucket": bucket, "key": key} if scope == ExemptionScope.UPLOAD else {}
+        None: no end) or until the exemption is revoked; with `covers` CANNOT_CHECK only later holds of them are not.
+        Scope VERSION exempts one stored version never read for its digest (`version`: its upload_id, etag and size).
+        False when that exemption was made before (one per scope, place and cover)."""
+        scope, covers = ExemptionScope(scope), ExemptionCovers(covers)
+        if scope == ExemptionScope.VERSION:
+            if not version or not all(version.get(name) is not None for name in ("upload_id", "etag", "size")):
+                raise ValueError("a version's exemption names its upload_id, etag and size")
+            exempted = version_exemption_id(version["upload_id"], covers=covers)
+            place = {"bucket": bucket, "key": key, "upload_id_exempted": version["upload_id"], "etag": version["etag"], "size": int(version["size"])}
+        else:
+            if scope == ExemptionScope.BYTES:
+                bucket = key = None
+            elif not (bucket and key):
+                raise ValueError("an upload-scoped exemption names the upload's bucket and key")
+            exempted = exemption_id(sha256, bucket, key, covers=covers)
+            place = {"bucket": bucket, "key": key} if scope == ExemptionScope.UPLOAD else {}
         return self.record(
-            exemption_id(sha256, bucket, key),
+            exempted,
             AuditEvent.EXEMPTION,
             sha256=sha256,
             scope=scope.value,
+            covers=covers.value,
             **place,
             reinstated=reinstated,
             reason=reason,
@@ -85,16 +97,15 @@ class AuditTable:
             expires_at=expires_at,
         )
 
-    def revoke_exemption(self, sha256: str, *, reason: str, requested_by: str, bucket: str | None = None, key: str | None = None, **details) -> bool:
+    def revoke_exemption(self, sha256: str, *, reason: str, requested_by: str, bucket: str | None = None, key: str | None = None, covers: ExemptionCovers | str = ExemptionCovers.MATCHES, **details) -> bool:
         """Withdraw the exemption of these bytes (with `bucket` and `key`: the one scoped to that upload): their next
         match is published again. False when it was already revoked."""
         place = {"bucket": bucket, "key": key} if bucket or key else {}
-        return self.record(exemption_id(sha256, bucket, key), AuditEvent.EXEMPTION_REVOKED, sha256=sha256, **place, reason=reason, requested_by=requested_by, **details)
+        return self.record(exemption_id(sha256, bucket, key, covers=covers), AuditEvent.EXEMPTION_REVOKED, sha256=sha256, **place, reason=reason, requested_by=requested_by, **details)
 
-    def scoped_exemption(self, sha256: str, bucket: str | None = None, key: str | None = None, at: str | None = None) -> dict | None:
-        """The one exemption record of these bytes (with `bucket` and `key`: scoped to that upload) when it is in force at
-        `at` (default now): None when there is none, it has expired or it was revoked."""
-        exempted = exemption_id(sha256, bucket, key)
+    def in_force(self, exempted: str, at: str | None = None) -> dict | None:
+        """The exemption record under this id when it is in force at `at` (default now): None when there is none, it has
+        expired or it was revoked."""
         found = self.get(exempted, AuditEvent.EXEMPTION)
         if found is None or (found.get("expires_at") and found["expires_at"] <= (at or now())):
             return None
@@ -102,12 +113,11 @@ class AuditTable:
             return None
         return found
 
-    def exemption(self, sha256: str, at: str | None = None, *, bucket: str | None = None, key: str | None = None) -> dict | None:
-        """The exemption in force at `at` (default now) for an upload of these bytes at `bucket` and `key`: the bytes'
-        own, else one scoped to that upload. Without a bucket and key (a hash-only request) only the bytes' own counts:
-        an upload-scoped exemption never covers bytes whose place is not known."""
-        # An empty digest (an object held unread, too large) is never exempt everywhere, only at its own key.
-        found = self.scoped_exemption(sha256, at=at) if sha256 else None
-        if found is None and bucket and key:
-            found = self.scoped_exemption(sha256, bucket, key, at)
-        return found
+    def scoped_exemption(self, sha256: str, bucket: str | None = None, key: str | None = None, at: str | None = None) -> dict | None:
+        """The one exemption record of these bytes (with `bucket` and `key`: scoped to that upload) covering matches, when in force."""
+        return self.in_force(exemption_id(sha256, bucket, key), at)
+
+    def exemption(self, sha256: str, at: str | None = None, *, bucket: str | None = None, key: str | None = None, upload_id: str | None = None, etag: str | None = None, size: int | None = None, hold: bool = False) -> dict | None:
+        """The exemption in force at `at` (default now) for a match (`hold`: a hold) of these bytes at `bucket` and `key`
+        (hashmatch.audit.find_exemption: the bytes' own, else one scoped to that upload; bytes never read, by version only)."""
+        return find_exemption(self, sha256, bucket=bucket, key=key, upload_id=upload_id, etag=etag, size=size, hold=hold, at=at)

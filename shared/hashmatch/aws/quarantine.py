@@ -24,6 +24,27 @@ VERIFY_CHUNK_BYTES = 8 * 1024 * 1024
 COPY_OBJECT_MAX_BYTES = 5 * 1024**3
 
 
+# The evidence object's tag that says whether its case is open; the evidence bucket's lifecycle expires only closed ones.
+CASE_TAG = "hashmatch-case"
+CASE_OPEN = "open"
+CASE_CLOSED = "closed"
+
+
+def evidence_metadata(upload: Upload, match_id: str) -> dict[str, str]:
+    """What the evidence object says of itself: where it was, which match took it, and who uploaded it (principal,
+    source IP and request id from the S3 event), so that the kept object carries its custody without the audit table.
+    S3 metadata is ASCII: the key and the uploader are stored URL-encoded; a field the event left out is "-"."""
+    return {
+        "upload-bucket": upload.bucket,
+        "upload-key": quote(upload.key, safe="/"),
+        "upload-version-id": upload.version_id or "null",
+        "match-id": match_id,
+        "uploader": quote(upload.uploader or "-", safe=":/@"),
+        "uploader-ip": upload.source_ip or "-",
+        "upload-request-id": upload.request_id or "-",
+    }
+
+
 class Quarantine:
     def __init__(self, s3, evidence_bucket: str, retention_days: int = 0):
         # retention_days only dates the audit record's retain_until; Object Lock enforces it.
@@ -92,13 +113,10 @@ class Quarantine:
                 int(source.get("ContentLength", 0)),
                 MetadataDirective="REPLACE",
                 ContentType=source.get("ContentType", "application/octet-stream"),
-                Metadata={
-                    # S3 metadata is ASCII: the key is stored URL-encoded.
-                    "upload-bucket": upload.bucket,
-                    "upload-key": quote(upload.key, safe="/"),
-                    "upload-version-id": upload.version_id or "null",
-                    "match-id": match_id,
-                },
+                Metadata=evidence_metadata(upload, match_id),
+                # Open until an operator closes the case (hashmatch admin close-case): only closed cases expire (the lifecycle's tag filter).
+                Tagging=f"{CASE_TAG}={CASE_OPEN}",
+                TaggingDirective="REPLACE",
                 ServerSideEncryption="AES256",
                 # A checksum is required to write into a bucket with Object Lock retention.
                 ChecksumAlgorithm="SHA256",
@@ -116,7 +134,7 @@ class Quarantine:
         object (an upload held for being too large) is copied in parts (boto3's managed copy, UploadPartCopy)."""
         if size <= COPY_OBJECT_MAX_BYTES:
             return self.s3.copy_object(Bucket=self.evidence_bucket, Key=key, CopySource=source, **arguments).get("VersionId")
-        self.s3.copy(source, self.evidence_bucket, key, ExtraArgs={name: value for name, value in arguments.items() if name != "MetadataDirective"})
+        self.s3.copy(source, self.evidence_bucket, key, ExtraArgs={name: value for name, value in arguments.items() if name not in ("MetadataDirective", "TaggingDirective")})
         return self.s3.head_object(Bucket=self.evidence_bucket, Key=key).get("VersionId")
 
     def legal_hold(self, evidence: Evidence, on: bool) -> None:
@@ -124,6 +142,12 @@ class Quarantine:
         if self._head(evidence.bucket, evidence.key, evidence.version_id) is None:
             raise UploadGone(f"evidence s3://{evidence.bucket}/{evidence.key} is not there (expired after its retention period?)")
         self.s3.put_object_legal_hold(**object_address(evidence.bucket, evidence.key, evidence.version_id), LegalHold={"Status": "ON" if on else "OFF"})
+
+    def close_case(self, evidence: Evidence) -> None:
+        """Tag kept evidence as of a closed case: the evidence bucket's lifecycle may expire it once its retention ends."""
+        if self._head(evidence.bucket, evidence.key, evidence.version_id) is None:
+            raise UploadGone(f"evidence s3://{evidence.bucket}/{evidence.key} is not there (expired after its retention period?)")
+        self.s3.put_object_tagging(**object_address(evidence.bucket, evidence.key, evidence.version_id), Tagging={"TagSet": [{"Key": CASE_TAG, "Value": CASE_CLOSED}]})
 
     def check_restorable(self, upload: Upload, evidence: Evidence, taken_down_at: datetime | None = None) -> dict:
         """The kept object's HEAD, once a restore is shown to be possible: the evidence is there, and nothing uploaded
@@ -138,8 +162,8 @@ class Quarantine:
             raise KeyOccupied(f"s3://{upload.bucket}/{upload.key} holds an object uploaded since the takedown (version {current.get('VersionId')}); restoring would overwrite it")
         return head
 
-    def restore(self, upload: Upload, evidence: Evidence, taken_down_at: datetime | None = None) -> str | None:
-        """Copy the kept object back to the upload's bucket and key; returns the new version id."""
+    def restore(self, upload: Upload, evidence: Evidence, taken_down_at: datetime | None = None) -> Upload:
+        """Copy the kept object back to the upload's bucket and key; returns the restored object (its new version, ETag and size)."""
         head = self.check_restorable(upload, evidence, taken_down_at)
         restored = self.s3.copy_object(
             Bucket=upload.bucket,
@@ -148,4 +172,5 @@ class Quarantine:
             MetadataDirective="REPLACE",
             ContentType=head.get("ContentType", "application/octet-stream"),
         )
-        return restored.get("VersionId")
+        etag = str(restored.get("CopyObjectResult", {}).get("ETag", "")).strip('"') or None
+        return Upload.from_object(upload.bucket, upload.key, restored.get("VersionId"), etag=etag, size=int(head.get("ContentLength", 0)))

@@ -138,6 +138,9 @@ class MatchHashesSettings(_Settings):
     upload_log_queue_url: Name
     idempotency_table: Name
     cannot_check_action: Annotated[CannotCheckAction, _one_of(CannotCheckAction)]
+    # The key that signs the hash set's manifests: a manifest it does not verify is not believed.
+    manifest_key_id: Name
+    hash_set_staleness_limit_seconds: Count
 
 
 class LogUploadHashesSettings(_Settings):
@@ -161,6 +164,7 @@ class IndexHashSetSettings(_Settings):
     snapshot_bucket: Name
     reference_features_bucket: Name
     compact_after_changes: Count
+    manifest_key_id: Name
 
 
 class TakeDownSettings(_Settings):
@@ -188,5 +192,15 @@ class LookUpHashesSettings(_Settings):
     pdq_match_threshold: PdqThreshold
     hash_set_refresh_seconds: Count
     lookup_hashes_per_minute: Count
+    lookup_hashes_per_day: Count
+    lookup_account_hashes_per_minute: Count
     # Role names of this account whose sessions see labels; empty: nobody does.
     lookup_labels_role_names: RoleNames
+    manifest_key_id: Name
+    hash_set_staleness_limit_seconds: Count
+
+
+class WatchControlsSettings(_Settings):
+    uploads_bucket: Name
+    snapshot_bucket: Name
+    evidence_bucket: Name

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from hashmatch.aws.s3_objects import CHANGED_CODES, MISSING_CODES, error_code
 from hashmatch.errors import MediaError
 from hashmatch.vocabulary import RejectReason
-from hashmatch.uploads import Upload, UploadGone
+from hashmatch.uploads import DIGEST_MAX_BYTES, Upload, UploadGone
 
 # Objects larger than this are written to local storage (/tmp) in pieces and hashed from there, not held in memory.
 SPILL_BYTES = 64 * 1024**2
@@ -25,9 +25,6 @@ SPILL_PREFIX = "hashmatch-spill-"
 READ_CHUNK_BYTES = 8 * 1024**2
 # Enough of an object's start to tell media from other files (decode.sniff).
 HEAD_BYTES = 512
-# A hold reads the whole object for its SHA-256 up to this size (about 10-20 s in Lambda); a larger one is held
-# by its version, ETag and size alone (a version's bytes never change), so that digesting cannot time out.
-DIGEST_MAX_BYTES = 2 * 1024**3
 
 # S3 error codes that mean the notified object is no longer there as notified: deleted, or
 # overwritten since (the overwrite has a notification of its own, so nothing is lost).
@@ -46,6 +43,7 @@ def upload_of_s3_record(record) -> Upload:
         uploaded_at=record.event_time,
         uploader=_present(lambda: record.user_identity.principal_id),
         source_ip=_present(lambda: record.request_parameters.source_ip_address),
+        request_id=_present(lambda: record.response_elements["x-amz-request-id"]),
     )
 
 

@@ -103,6 +103,29 @@ class KnownItemState:
 
 
 @dataclass(frozen=True)
+class Census:
+    """How much a hash set holds: its known items (media references and list entries) and those whose match quarantines.
+    What the indexer compares between one snapshot and the next, and a matcher between the set it holds and one offered
+    (hash_set.trust): a set that suddenly holds far fewer is not believed without an operator."""
+
+    items: int = 0
+    quarantine_items: int = 0
+
+    def __add__(self, other: "Census") -> "Census":
+        return Census(self.items + other.items, self.quarantine_items + other.quarantine_items)
+
+    def __sub__(self, other: "Census") -> "Census":
+        return Census(self.items - other.items, self.quarantine_items - other.quarantine_items)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "Census | None":
+        return cls(int(data["items"]), int(data["quarantine_items"])) if data else None
+
+
+@dataclass(frozen=True)
 class HashSetChanges:
     """What changed since a snapshot: per reference key its state now; None when it is gone (removed or allowed)."""
 
@@ -262,6 +285,21 @@ class HashSetSnapshot:
             self._media = [reference for reference in self.references.values() if not reference.is_entry]
         return self._media
 
+    def census(self, keys: Iterable[str] | None = None) -> Census:
+        """What the snapshot holds (with `keys`, of those keys only): its references and list entries, and how many quarantine."""
+        if keys is None:
+            references = list(self.references.values())
+            listed = self.entry_group[self.entry_group != NO_GROUP]
+        else:
+            keys = set(keys)
+            references = [self.references[key] for key in keys if key in self.references]
+            rows = _still_rows(self.frames, [key[len(_PDQ_PREFIX) :] for key in keys if key.startswith(_PDQ_PREFIX)])
+            listed = self.entry_group[rows]
+            listed = listed[listed != NO_GROUP]
+        quarantining = np.asarray([Action(action) == Action.QUARANTINE for _labels, _source, action in self.groups] + [False], bool)
+        quarantined = int(quarantining[np.minimum(listed, len(self.groups)).astype(np.int64)].sum()) if len(listed) else 0
+        return Census(len(references) + int(len(listed)), sum(reference.action == Action.QUARANTINE for reference in references) + quarantined)
+
     def to_bytes(self) -> bytes:
         described = json.dumps(
             {
@@ -416,6 +454,12 @@ class HashSetView:
         self.changes = changes or HashSetChanges()
         self.hidden = set(self.changes.changed)
         self.overlay = HashSetSnapshot.of_states(state for state in self.changes.changed.values() if state is not None)
+
+    def census(self) -> Census:
+        """What the snapshot and its changes hold together: the snapshot's, less the changed keys it held, plus their states now."""
+        if not self.hidden:
+            return self.snapshot.census()
+        return self.snapshot.census() - self.snapshot.census(self.hidden) + self.overlay.census()
 
     def describe(self, key: Hashable) -> KnownItem:
         """What a match to `key` reports; KeyError when the hash set has no such reference."""

@@ -4,7 +4,7 @@ schemas/match-message.schema.json, schemas/hold-message.schema.json), with the i
 from __future__ import annotations
 
 import uuid
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from hashmatch.clock import now
 from hashmatch.messages.hashes import HashesMessage
@@ -49,10 +49,11 @@ def recommended_action(matches: Sequence[KnownItemMatch]) -> Action:
 LIVE_MATCH_NAMESPACE = uuid.UUID("3b8f0c52-6a1d-5e47-8c93-1f2e4d5a6b7c")
 
 
-def live_match_id(upload_id: str, hash_set_version: int) -> str:
-    """A live match's id: the upload (its version is in its id) checked against one version of the hash set.
-    A retried batch gives the same id, which the matcher publishes once (idempotency)."""
-    return str(uuid.uuid5(LIVE_MATCH_NAMESPACE, f"{upload_id}\n{hash_set_version}"))
+def live_match_id(upload_id: str, reference_keys: Iterable[str]) -> str:
+    """A live match's id: the upload (its version is in its id) and the references it matched, as retro-match's ids are
+    made. A retried batch gives the same id whatever changed in the hash set meanwhile (the matcher publishes it once,
+    by idempotency); only another set of matched references makes another match."""
+    return str(uuid.uuid5(LIVE_MATCH_NAMESPACE, upload_id + "\n" + "\n".join(sorted(reference_keys))))
 
 
 def hold_id(upload_id: str) -> str:

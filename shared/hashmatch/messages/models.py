@@ -37,7 +37,8 @@ MATCH_MESSAGE_TYPE = "hashmatch.match"
 # 4: retroactive (true for a match found in the upload hash log after the hash was added).
 # 5: the upload's uploader and source_ip (from the S3 event); hold messages share the topic (message_type hashmatch.hold).
 # 6: each match's `track`: which of the upload's pictures matched (a second video stream, cover art, a page), when it holds more than one;
-#    and its `rule`: which rule of the verdict decided (query_share, reference_share or segment: an excerpt played through; verdict.py).
+#    and its `rule`: which rule of the verdict decided (query_share, reference_share or segment: an excerpt played through; verdict.py);
+#    and the upload's request_id (the S3 request that put it, kept on the evidence object with the uploader).
 MATCH_MESSAGE_VERSION = 6
 # SNS takes 256 KB; these caps keep a match message well below it whatever the video or the hash set.
 MAX_MATCHES = 100
@@ -49,7 +50,7 @@ MatchRuleValue = Literal[tuple(str(rule) for rule in MatchRule)]
 MediaKindValue = Literal[tuple(str(kind) for kind in MediaKind)]
 CannotCheckReasonValue = Literal[tuple(str(reason) for reason in CannotCheckReason)]
 HOLD_MESSAGE_TYPE = "hashmatch.hold"
-# 2: `uncovered`, the stretches of the media no hashed frame stands for (a partial check).
+# 2: `uncovered`, the stretches of the media no hashed frame stands for (a partial check), and the upload's request_id.
 HOLD_MESSAGE_VERSION = 2
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
@@ -83,6 +84,7 @@ class _Closed(_Model):
 
 UPLOADER = "Who put the object there: the S3 event's userIdentity.principalId (kept in the takedown's audit record)."
 SOURCE_IP = "The S3 event's requestParameters.sourceIPAddress."
+REQUEST_ID = "The S3 event's responseElements.x-amz-request-id: the request that put the object (kept on the evidence object with the uploader)."
 
 
 class UploadIdentity(_Model):
@@ -97,6 +99,7 @@ class UploadIdentity(_Model):
     uploaded_at: str | None = None
     uploader: str | None = Field(None, description=UPLOADER)
     source_ip: str | None = Field(None, description=SOURCE_IP)
+    request_id: str | None = Field(None, description=REQUEST_ID)
 
 
 class FrameHashesModel(_Model):
@@ -245,6 +248,7 @@ class MatchedUpload(_Closed):
     # Absent from messages published before they were carried.
     uploader: str | None = Field(None, description=UPLOADER)
     source_ip: str | None = Field(None, description=SOURCE_IP)
+    request_id: str | None = Field(None, description=REQUEST_ID)
 
 
 class MatchedMedia(_Closed):
@@ -341,7 +345,7 @@ class MatchMessage(_Closed):
     # 2 and 3 are still read: messages published before an update may wait in the takedown queue.
     message_version: Literal[2, 3, 4, 5, 6] = Field(
         description="6 (published now) added each match's track: which of the upload's pictures matched (a second video stream, cover art, a page), "
-        "when it holds more than one, and its rule: which rule of the verdict decided (query_share, reference_share or segment). 5 added the upload's uploader and source_ip (from the S3 event); from 5 on, the topic also carries hold messages "
+        "when it holds more than one, its rule: which rule of the verdict decided (query_share, reference_share or segment), and the upload's request_id. 5 added the upload's uploader and source_ip (from the S3 event); from 5 on, the topic also carries hold messages "
         "(message_type hashmatch.hold, schemas/hold-message.schema.json, action hold) for uploads that could not be checked, so a subscriber that "
         "takes every action tells them apart by message_type. 4 added retroactive: true for a match found in the upload hash log after a hash was "
         "added. 3 added exact matches of the whole file to hash-list entries: signal_type md5 or sha256, distance 0, threshold 0. 2 added matches "
@@ -378,7 +382,9 @@ class HoldMessage(_Closed):
     SHA-256 where the upload was read); the review queue receives it for a person to decide (admin restore puts it back)."""
 
     message_type: Literal["hashmatch.hold"]
-    message_version: Literal[1, 2] = Field(description="2 (published now) added uncovered, the stretches of the media no hashed frame stands for. Consumers read both.")
+    message_version: Literal[1, 2] = Field(
+        description="2 (published now) added uncovered, the stretches of the media no hashed frame stands for, and the upload's request_id. Consumers read both."
+    )
     hold_id: Uuid = Field(description="One per upload (version): a redelivered upload gives the same id, published once.")
     action: Literal["hold"]
     upload: MatchedUpload = Field(description="The uploaded object, as in the match message.")
@@ -386,7 +392,8 @@ class HoldMessage(_Closed):
         description="oversized: over a size, pixel, frame or duration limit; corrupt: starts like a known format and does not decode; unsupported: "
         "a format recognised and not decoded here (HEIC, AVIF, JPEG XL, archives other than ZIP); partial: hashed in part (the time budget ran out, "
         "or more than a tenth of one of its pictures could not be reached or decoded within the limits) and that part matched nothing; "
-        "failed: hashing it raised (held at once), or the hasher ended without an outcome on it more than once (out of memory or time)."
+        "failed: hashing it raised (held at once), the hasher ended without an outcome on it more than once (out of memory or time), "
+        "or the matcher failed on it on its last delivery."
     )
     detail: str
     media_kind: MediaKindValue | None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Callable, Protocol
 
-from hashmatch.audit import AuditEvent, AuditTrail
+from hashmatch.audit import AuditEvent, AuditTrail, find_exemption
 from hashmatch.clock import SYSTEM_CLOCK, Clock
 from hashmatch.matching.assembly import HashSetVersion
 from hashmatch.matching.matcher import DetailPictureLoader
@@ -25,6 +25,7 @@ from hashmatch.messages.models import HoldMessage, MatchMessage
 from hashmatch.model import MediaHashes
 from hashmatch.uploads import Upload
 from hashmatch.usecases.ports import Log, Metrics
+from hashmatch.usecases.take_down import TakedownOutcome
 from hashmatch.vocabulary import Action, CannotCheckAction, CannotCheckReason, Stage
 
 
@@ -39,14 +40,22 @@ class Publication(StrEnum):
     ALLOWED = "allow"  # a hold not published: CannotCheckAction is allow (recorded, left online)
     NOT_AN_OBJECT = "not-an-object"  # a hold of a hash-only request: there is nothing to hold
     ALREADY_PUBLISHED = "already-published"  # retro-match: this match was published by an earlier run
-    MATCHED_LIVE = "matched-live"  # retro-match: the upload matched when it was checked, and was handled then
-    TAKEN_DOWN = "taken-down"  # retro-match: the upload was taken down (or held) or restored already
+    MATCHED_LIVE = "matched-live"  # retro-match: a match of the upload was published already, as strong as this one
+    TAKEN_DOWN = "taken-down"  # retro-match: the upload was taken down for a match, or restored (the restored object is another upload)
 
 
 @dataclass(frozen=True)
 class PublicationDecision:
     publication: Publication
     exemption: dict | None = None  # the exemption record in force, when EXEMPTED
+
+
+@dataclass(frozen=True)
+class RetroFacts:
+    """What retro-match asks the rule about beside the upload: the id it would publish under and the action the match recommends."""
+
+    match_id: str
+    action: Action
 
 
 def retro_record_id(match_id: str) -> str:
@@ -61,25 +70,33 @@ def publication(
     *,
     hold: bool = False,
     cannot_check_action: CannotCheckAction = CannotCheckAction.HOLD,
-    retro_match_id: str | None = None,
+    retro: RetroFacts | None = None,
 ) -> PublicationDecision:
     """Whether a match (or with `hold`, a hold) of this upload is published: the one rule, live and retro.
 
-    An exemption is looked up by the upload's bytes and its place (bucket and key): a restore scoped to
-    the upload covers these bytes at that key only, one scoped to the bytes covers them everywhere.
-    A retro-match (`retro_match_id`, the id it would publish under) is also not published when it was
-    published before, or the upload matched when it was checked, or was taken down, held or restored.
+    An exemption is looked up by the upload's bytes and its place (hashmatch.audit.find_exemption): a restore
+    scoped to the upload covers these bytes at that key only, one scoped to the bytes covers them everywhere, and
+    bytes never read for their digest are covered by their version, ETag and size only. A restore of a hold
+    covers holds only: a match found later is published.
+
+    A retro-match (`retro`) is also not published when it was published before; when a match of the upload was
+    published already, unless that one asked for review and this one for quarantine (an escalation); or when the
+    upload was taken down for a match, or restored. An upload held because it could not be checked is matched
+    retroactively like any other: its match is published, and recorded, so that a restore of the hold is refused
+    (restore_upload.AlsoMatched).
     """
-    if retro_match_id is not None:
-        if audit.get(retro_record_id(retro_match_id), AuditEvent.RETRO_MATCHED):
+    if retro is not None:
+        if audit.get(retro_record_id(retro.match_id), AuditEvent.RETRO_MATCHED):
             return PublicationDecision(Publication.ALREADY_PUBLISHED)
-        if audit.get(upload.upload_id, AuditEvent.MATCHED):
+        earlier = audit.get(upload.upload_id, AuditEvent.MATCHED)
+        if earlier and not (earlier.get("action") == Action.REVIEW and retro.action == Action.QUARANTINE):
             return PublicationDecision(Publication.MATCHED_LIVE)
-        if audit.get(upload.upload_id, AuditEvent.TAKEDOWN) or audit.get(upload.upload_id, AuditEvent.RESTORED):
+        taken_down = audit.get(upload.upload_id, AuditEvent.TAKEDOWN)
+        if (taken_down and taken_down.get("outcome") != TakedownOutcome.HELD.value) or audit.get(upload.upload_id, AuditEvent.RESTORED):
             return PublicationDecision(Publication.TAKEN_DOWN)
     if hold and not upload.is_object:
         return PublicationDecision(Publication.NOT_AN_OBJECT)
-    exemption = audit.exemption(sha256, bucket=upload.bucket, key=upload.key)
+    exemption = find_exemption(audit, sha256, bucket=upload.bucket, key=upload.key, upload_id=upload.upload_id, etag=upload.etag, size=upload.size, hold=hold)
     if exemption:
         return PublicationDecision(Publication.EXEMPTED, exemption)
     if hold and cannot_check_action == CannotCheckAction.ALLOW:
@@ -138,8 +155,28 @@ class Checker:
     clock: Clock = SYSTEM_CLOCK
 
 
-def check_upload(request: HashesMessage, checker: Checker) -> CheckOutcome:
-    """Match one hashes message against the hash set and publish what the rule says (a match, a hold, or nothing)."""
+# HashesQueue's maxReceiveCount: on the last delivery before the dead-letter queue, an upload the matcher keeps failing on
+# is held instead of failing once more, as the hasher does (hash_upload.MAX_DELIVERIES): it must not stay online unchecked.
+MAX_DELIVERIES = 5
+
+
+def check_upload(request: HashesMessage, checker: Checker, receive_count: int = 1) -> CheckOutcome:
+    """Match one hashes message against the hash set and publish what the rule says (a match, a hold, or nothing).
+
+    A failure raises (the queue redelivers the message), except on the last delivery (`receive_count` MAX_DELIVERIES):
+    then the upload is held as one the matcher failed on, rather than dead-lettered while it stays online unchecked."""
+    try:
+        return _check(request, checker)
+    except Exception as error:
+        if receive_count < MAX_DELIVERIES:
+            raise
+        checker.metrics.count("MatcherFailedUploads")
+        checker.log.error("checking failed on the last delivery: held", upload_id=request.upload.upload_id, error=f"{type(error).__name__}: {error}"[:500])
+        detail = f"the matcher failed on it on delivery {receive_count} of {MAX_DELIVERIES} ({type(error).__name__})"
+        return cannot_check(request, CannotCheckReason.FAILED, detail, checker)
+
+
+def _check(request: HashesMessage, checker: Checker) -> CheckOutcome:
     if request.unchecked is not None:
         return cannot_check(request, request.unchecked.reason, request.unchecked.detail, checker)
     upload, hashes, metrics, log = request.upload, request.hashes, checker.metrics, checker.log
@@ -171,7 +208,7 @@ def check_upload(request: HashesMessage, checker: Checker) -> CheckOutcome:
         log.info("match exempted", upload_id=upload.upload_id, exemption=decided.exemption, deciding_stage=stage)
         checker.audit.record(upload.upload_id, AuditEvent.EXEMPTED, sha256=hashes.sha256, references=references, reinstated=decided.exemption["reinstated"])
         return CheckOutcome.EXEMPTED
-    message = match_message(request, matches, live_match_id(upload.upload_id, loaded.version))
+    message = match_message(request, matches, live_match_id(upload.upload_id, references))
     message_id = checker.publisher.publish_match(message)
     # Every published match is on record, review matches included; retro-match skips uploads that have one.
     # (The record's field decided_by is a stored name: the stage that decided.)

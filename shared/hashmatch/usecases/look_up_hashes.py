@@ -16,26 +16,63 @@ from hashmatch.usecases.check_upload import HashSetSource
 from hashmatch.usecases.ports import Log, Metrics
 
 
-class Throttled(RuntimeError):
-    """The caller's budget for this minute does not hold the request (429)."""
+@dataclass(frozen=True)
+class Budget:
+    """One budget a request is charged to: hashes `holder` may look up within any `window_seconds` (a sliding window)."""
 
-    def __init__(self, retry_after: int, limit: int):
-        super().__init__(f"more than {limit} hashes this minute: retry in {retry_after} s")
+    holder: str  # the caller's principal (budgets_of), or "account:<id>"
+    window_seconds: int
+    limit: int
+
+    @property
+    def name(self) -> str:
+        per = {60: "minute", 86400: "day"}.get(self.window_seconds, f"{self.window_seconds} s")
+        return f"{'account' if self.holder.startswith(ACCOUNT_HOLDER) else 'caller'} per {per}"
+
+
+ACCOUNT_HOLDER = "account:"
+
+
+class Throttled(RuntimeError):
+    """A budget the request is charged to does not hold it (429): nothing was spent."""
+
+    def __init__(self, retry_after: int, limit: int, budget: str = "caller per minute"):
+        super().__init__(f"more than {limit} hashes ({budget}): retry in {retry_after} s")
         self.retry_after = retry_after
         self.limit = limit
+        self.budget = budget
 
 
 @dataclass(frozen=True)
 class Spent:
-    hashes: int  # this minute, this request included
+    hashes: int  # in the caller's minute, this request included
     limit: int
 
 
 class Throttle(Protocol):
-    """Per-caller budgets (hashmatch.aws.lookup_throttle.LookupThrottle)."""
+    """Sliding-window budgets (hashmatch.aws.lookup_throttle.LookupThrottle)."""
 
-    def take(self, caller: str, hashes: int) -> Spent:
-        """Spend `hashes` of the caller's budget; Throttled (nothing spent) when they do not fit."""
+    def take(self, budgets: list[Budget], hashes: int) -> Spent:
+        """Spend `hashes` of every budget at once, or of none: Throttled when one does not hold them."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The lookup API's budgets: per caller (a role, an IAM user, or the federated users of an account together) per minute
+    and per day, and per account per minute, so that no one account's callers take every execution meant for the others."""
+
+    per_minute: int
+    per_day: int
+    account_per_minute: int
+
+
+def budgets_of(caller: Caller, limits: Limits) -> list[Budget]:
+    """What a caller's request is charged to: its principal's minute and day, and its account's minute."""
+    return [
+        Budget(caller.principal, 60, limits.per_minute),
+        Budget(caller.principal, 86400, limits.per_day),
+        Budget(f"{ACCOUNT_HOLDER}{caller.account}", 60, limits.account_per_minute),
+    ]
 
 
 class LookupOutcome(StrEnum):
@@ -58,7 +95,7 @@ class Looker:
 
     hash_set: HashSetSource
     throttle: Throttle
-    hashes_per_minute: int
+    limits: Limits
     labels_roles: frozenset[str]
     own_account: str
     log: Log
@@ -67,7 +104,7 @@ class Looker:
     @property
     def request_limit(self) -> int:
         """Hashes one request may hold: a request larger than a caller's whole minute could never pass, so it is refused as bad."""
-        return min(MAX_HASHES_PER_REQUEST, self.hashes_per_minute)
+        return min(MAX_HASHES_PER_REQUEST, self.limits.per_minute, self.limits.per_day, self.limits.account_per_minute)
 
 
 def look_up_hashes(caller: Caller | None, body: str | None, looker: Looker) -> LookupReply:
@@ -83,10 +120,11 @@ def look_up_hashes(caller: Caller | None, body: str | None, looker: Looker) -> L
         log.info("bad lookup request", caller=caller.arn, problems=error.problems[:10])
         return LookupReply(LookupOutcome.BAD_REQUEST, {"error": "bad request", "reason": str(error)[:2000], "problems": error.problems[:50]})
     try:
-        spent = looker.throttle.take(caller.principal, request.size)
+        # Charged before any work: a refused request costs no hash-set load and no search.
+        spent = looker.throttle.take(budgets_of(caller, looker.limits), request.size)
     except Throttled as throttled:
         metrics.count("LookupsThrottled")
-        log.info("lookup throttled", caller=caller.arn, principal=caller.principal, hashes=request.size, limit=throttled.limit)
+        log.info("lookup throttled", caller=caller.arn, principal=caller.principal, hashes=request.size, limit=throttled.limit, budget=throttled.budget)
         body = {"error": "too many hashes", "reason": str(throttled), "retry_after": throttled.retry_after}
         return LookupReply(LookupOutcome.THROTTLED, body, {"Retry-After": str(throttled.retry_after)})
     loaded = looker.hash_set.get()

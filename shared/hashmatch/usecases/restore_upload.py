@@ -15,7 +15,7 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
-from hashmatch.audit import AuditEvent, AuditTrail, ExemptionScope
+from hashmatch.audit import AuditEvent, AuditTrail, ExemptionCovers, ExemptionScope, find_exemption
 from hashmatch.callers import Caller
 from hashmatch.clock import SYSTEM_CLOCK, Clock
 from hashmatch.evidence import Evidence, KeyOccupied
@@ -40,8 +40,8 @@ class Restorable(Protocol):
     def check_restorable(self, upload: Upload, evidence: Evidence, taken_down_at: datetime | None = None) -> dict:
         """Raises UploadGone (no evidence) or KeyOccupied (something newer is at the key)."""
 
-    def restore(self, upload: Upload, evidence: Evidence, taken_down_at: datetime | None = None) -> str | None:
-        """Copy the evidence back; returns the new version id."""
+    def restore(self, upload: Upload, evidence: Evidence, taken_down_at: datetime | None = None) -> Upload:
+        """Copy the evidence back; returns the restored object (its new version, ETag and size)."""
 
 
 class RestoreOutcome(StrEnum):
@@ -129,6 +129,10 @@ def restore_upload(caller: Caller | None, body: str | None, restorer: Restorer) 
 def restore(request: RestoreRequest, quarantine: Restorable, audit: AuditTrail, exemption_days: int, clock: Clock = SYSTEM_CLOCK) -> dict:
     """Reinstate a quarantined upload after a complaint, and exempt its exact bytes from future matches for
     `exemption_days` (0: until revoked): at its own bucket and key (scope "upload") or everywhere (scope "bytes").
+
+    What the exemption covers follows what was taken down: a match's restore covers later matches (and holds) of the
+    bytes; a hold's restore covers only holds ("could not be checked"), so a match found later is published. An upload
+    held unread (too large for its digest) is exempted by the restored version, its ETag and size, never by its key.
     Raises NotQuarantined, AlsoMatched, UploadGone (no evidence), KeyOccupied or ExemptionSpent."""
     upload_id, reason, requested_by = request.upload_id, request.reason, request.requested_by
     scope = ExemptionScope(request.scope)
@@ -138,49 +142,47 @@ def restore(request: RestoreRequest, quarantine: Restorable, audit: AuditTrail, 
     takedown = audit.get(upload_id, AuditEvent.TAKEDOWN)
     if not takedown:
         raise NotQuarantined(f"no quarantine is recorded for {upload_id}")
+    held = takedown.get("outcome") == TakedownOutcome.HELD.value
     matched = audit.get(upload_id, AuditEvent.MATCHED)
-    if takedown.get("outcome") == TakedownOutcome.HELD.value and matched:
+    if held and matched:
         references = ", ".join(matched.get("references", []))
         raise AlsoMatched(f"{upload_id} was held as uncheckable and also matched the hash set ({references}, match {matched.get('match_id')}); not restored")
+    covers = ExemptionCovers.CANNOT_CHECK if held else ExemptionCovers.MATCHES
     upload = Upload.from_object(takedown["bucket"], takedown["key"], takedown.get("version_id"))
     kept = takedown["evidence"]
     evidence = Evidence(kept["bucket"], kept["key"], kept.get("version_id"), takedown.get("retain_until", ""))
     taken_down_at = datetime.fromisoformat(takedown["recorded_at"])
     # Checked before anything is written: a restore that cannot happen leaves no exemption behind.
     quarantine.check_restorable(upload, evidence, taken_down_at)
-    # The exemption comes next: the restored object raises a new upload notification at once.
     sha256 = takedown["sha256"]
+    expires_at = clock.after(exemption_days) if exemption_days > 0 else None
+    exempted = {"reinstated": upload_id, "reason": reason, "requested_by": requested_by, "expires_at": expires_at, "covers": covers}
     if not sha256:
-        # Held too large to read for its digest: "these bytes everywhere" would name every such upload.
-        scope = ExemptionScope.UPLOAD
-    audit.exempt(
-        sha256,
-        scope=scope,
-        bucket=upload.bucket,
-        key=upload.key,
-        reinstated=upload_id,
-        reason=reason,
-        requested_by=requested_by,
-        expires_at=clock.after(exemption_days) if exemption_days > 0 else None,
-    )
-    # What the matcher will ask of the restored object: is an exemption of its bytes at its key in force? Not when the
-    # one just asked for was made once before and has since expired or been revoked (one per scope and place): the
-    # object would be quarantined again at once.
-    exemption = audit.exemption(sha256, bucket=upload.bucket, key=upload.key)
-    if exemption is None:
-        raise ExemptionSpent(f"the bytes of {upload_id} (sha256 {sha256}) were exempted ({scope.value} scope) once before and that exemption has ended; not restored")
-    version_id = quarantine.restore(upload, evidence, taken_down_at)
-    restored_as = Upload.from_object(upload.bucket, upload.key, version_id).upload_id
+        # Held too large to read for its digest: "these bytes" cannot be named, and "this key" would exempt any later
+        # object too large to read there. The exemption names the restored version, its ETag and size, so it is written
+        # once the copy exists (its notification reaches the matcher only after the hasher's HEAD and two queues).
+        scope = ExemptionScope.VERSION
+        restored = quarantine.restore(upload, evidence, taken_down_at)
+        audit.exempt(sha256, scope=scope, bucket=restored.bucket, key=restored.key, version={"upload_id": restored.upload_id, "etag": restored.etag, "size": restored.size}, **exempted)
+        exemption = find_exemption(audit, sha256, bucket=restored.bucket, key=restored.key, upload_id=restored.upload_id, etag=restored.etag, size=restored.size, hold=True)
+    else:
+        # The exemption comes first: the restored object raises a new upload notification at once.
+        audit.exempt(sha256, scope=scope, bucket=upload.bucket, key=upload.key, **exempted)
+        # What the matcher will ask of the restored object: is an exemption of its bytes at its key in force? Not when the
+        # one just asked for was made once before and has since expired or been revoked (one per scope, place and cover):
+        # the object would be quarantined again at once.
+        exemption = find_exemption(audit, sha256, bucket=upload.bucket, key=upload.key, hold=held)
+        if exemption is None:
+            raise ExemptionSpent(f"the bytes of {upload_id} (sha256 {sha256}) were exempted ({scope.value} scope) once before and that exemption has ended; not restored")
+        restored = quarantine.restore(upload, evidence, taken_down_at)
     audit.record(
         upload_id,
         AuditEvent.RESTORED,
         reason=reason,
         requested_by=requested_by,
-        restored_as=restored_as,
+        restored_as=restored.upload_id,
         sha256=sha256,
         scope=scope.value,
-        exemption={"scope": exemption.get("scope", ExemptionScope.BYTES.value), "id": exemption["upload_id"], "expires_at": exemption.get("expires_at")},
+        exemption={"scope": exemption.get("scope", ExemptionScope.BYTES.value), "covers": exemption.get("covers", ExemptionCovers.MATCHES.value), "id": exemption["upload_id"], "expires_at": exemption.get("expires_at")},
     )
     return audit.get(upload_id, AuditEvent.RESTORED)
-
-

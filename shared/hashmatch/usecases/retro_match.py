@@ -24,7 +24,8 @@ from hashmatch.messages.hashes import HashesMessage
 from hashmatch.messages.models import MatchMessage
 from hashmatch.uploads import Upload
 from hashmatch.upload_log.retro_match import QueryEngine, RetroMatch, RetroMatchRun, retro_match, retro_match_id
-from hashmatch.usecases.check_upload import Publication, publication, retro_record_id
+from hashmatch.usecases.check_upload import Publication, RetroFacts, publication, retro_record_id
+from hashmatch.vocabulary import strongest
 from hashmatch.usecases.ports import Log, Metrics
 
 
@@ -117,13 +118,42 @@ def _publish_one(run: RetroMatchRun, found: RetroMatch, retro: RetroMatcher, out
     if not upload.is_object:
         outcome.left[Publication.NOT_AN_OBJECT] = outcome.left.get(Publication.NOT_AN_OBJECT, 0) + 1
         return
-    decided = publication(retro.audit, upload, logged.hashes.sha256, retro_match_id=match_id)
+    matches = [KnownItemMatch(run.snapshot.describe(key), verdict) for key, verdict in found.matches]
+    action = strongest(match.item.action for match in matches)
+    decided = publication(retro.audit, upload, logged.hashes.sha256, retro=RetroFacts(match_id, action))
     if decided.publication != Publication.PUBLISH:
         outcome.left[decided.publication] = outcome.left.get(decided.publication, 0) + 1
         return
-    matches = [KnownItemMatch(run.snapshot.describe(key), verdict) for key, verdict in found.matches]
     request = HashesMessage(upload, logged.hashes, logged.hashed_at or logged.checked_at)
     message = match_message(request, matches, match_id, retroactive=True)
     message_id = retro.topic.publish(message)
     retro.audit.record(retro_record_id(match_id), AuditEvent.RETRO_MATCHED, upload=upload.upload_id, references=keys, sns_message_id=message_id, run_id=run.run_id, published_at=retro.clock.now())
+    # On the upload's own record too (the first match of it only): a later run weighs an escalation against it, and a
+    # restore of the upload's hold is refused while it stands (restore_upload.AlsoMatched).
+    retro.audit.record(upload.upload_id, AuditEvent.MATCHED, match_id=match_id, action=message.action, sns_message_id=message_id, references=keys, retroactive=True)
     outcome.published.append(match_id)
+
+
+class ItemChange(Protocol):
+    """One change of a hash-set item, as the table's stream tells it (hashmatch.aws.hash_set.table.StreamChange)."""
+
+    event: str  # "INSERT", "MODIFY" or "REMOVE"
+    key: str  # the reference's or hash-list entry's key
+    allow_mark: bool  # the item is an allow-list mark (not the entry itself)
+    bookkeeping: bool  # the hash set's own (its version counter), never a reference
+
+
+def retro_match_keys(changes: Iterable[ItemChange]) -> list[str]:
+    """The keys a batch of hash-set changes asks retro-match to search for: items added or changed (a new entry, a
+    reference re-added, an entry's action raised to quarantine by another source) and allow-list marks lifted (the
+    entry matches again). A removed reference or entry matches nothing, so its removal starts no search; an allow
+    mark added only suppresses matches."""
+    keys = set()
+    for change in changes:
+        if change.bookkeeping:
+            continue
+        if change.allow_mark and change.event != "REMOVE":
+            continue
+        if change.event in ("INSERT", "MODIFY") or change.allow_mark:
+            keys.add(change.key)
+    return sorted(keys)

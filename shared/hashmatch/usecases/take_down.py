@@ -13,7 +13,7 @@ from typing import Protocol
 from hashmatch.audit import AuditEvent, AuditTrail
 from hashmatch.evidence import Evidence, NotTheMatchedObject
 from hashmatch.messages.models import HoldMessage, MatchMessage
-from hashmatch.uploads import Upload, UploadGone
+from hashmatch.uploads import DIGEST_MAX_BYTES, Upload, UploadGone
 from hashmatch.usecases.ports import Log, Metrics
 from hashmatch.vocabulary import TakedownMode
 
@@ -29,6 +29,9 @@ class Quarantine(Protocol):
         """Keep the upload as evidence and remove the public copy; raises UploadGone or NotTheMatchedObject."""
 
     def legal_hold(self, evidence: Evidence, on: bool) -> None: ...
+
+    def close_case(self, evidence: Evidence) -> None:
+        """Mark the kept evidence as of a closed case (the evidence bucket's lifecycle expires only those)."""
 
 
 class TakedownOutcome(StrEnum):
@@ -75,6 +78,7 @@ def _what(message: MatchMessage | HoldMessage) -> dict:
         "sha256": upload.sha256,
         "uploader": upload.uploader,
         "source_ip": upload.source_ip,
+        "request_id": upload.request_id,
         **media,
     }
 
@@ -90,9 +94,14 @@ def take_down(message: MatchMessage | HoldMessage, mode: TakedownMode, quarantin
         return TakedownOutcome.REVIEW_ONLY if recorded else TakedownOutcome.DUPLICATE
     if audit.get(upload.upload_id, AuditEvent.TAKEDOWN):
         return TakedownOutcome.DUPLICATE
+    # A hold of an object too large to read for its SHA-256 carries none: its version, ETag and size are checked. Only
+    # such an object may come without one: a hold naming a smaller object and no SHA-256 is forged or broken.
+    unread = isinstance(message, HoldMessage) and not message.upload.sha256
+    if unread and (upload.size is None or upload.size <= DIGEST_MAX_BYTES):
+        detail = f"{upload.upload_id}: a hold without a SHA-256 names {upload.size} bytes, which the hasher reads for one (only objects over {DIGEST_MAX_BYTES} come without)"
+        audit.record(upload.upload_id, AuditEvent.TAKEDOWN_REFUSED, detail=detail, **_what(message), **_why(message))
+        return TakedownOutcome.NOT_THE_MATCHED_OBJECT
     try:
-        # A hold of an object too large to read for its SHA-256 carries none: its version, ETag and size are checked.
-        unread = isinstance(message, HoldMessage) and not message.upload.sha256
         evidence = quarantine.quarantine(upload, message.match_id, None if unread else message.upload.sha256)
     except UploadGone as gone:
         audit.record(upload.upload_id, AuditEvent.GONE, stage="takedown", detail=str(gone), **_what(message), **_why(message))
@@ -136,6 +145,18 @@ def report_takedown(message: MatchMessage | HoldMessage, outcome: TakedownOutcom
         log.error("takedown refused: the named object is not the one hashed", upload_id=message.upload.upload_id, match_id=message.match_id)
         return
     log.info("takedown", outcome=outcome, upload_id=message.upload.upload_id, match_id=message.match_id, mode=mode)
+
+
+def close_case(upload_id: str, reason: str, closed_by: str, quarantine: Quarantine, audit: AuditTrail) -> dict:
+    """Close a quarantined upload's case: its evidence is tagged closed, so the evidence bucket's lifecycle may expire it once
+    its retention (Object Lock) ends; until then nothing expires it, however old. Recorded once. Raises NotQuarantined."""
+    takedown = audit.get(upload_id, AuditEvent.TAKEDOWN)
+    if takedown is None:
+        raise NotQuarantined(f"{upload_id} has no quarantine on record")
+    kept = takedown["evidence"]
+    quarantine.close_case(Evidence(kept["bucket"], kept["key"], kept.get("version_id"), takedown.get("retain_until", "")))
+    audit.record(upload_id, AuditEvent.CASE_CLOSED, reason=reason, closed_by=closed_by, evidence=kept)
+    return {"upload_id": upload_id, "evidence": kept, "case": "closed", "retain_until": takedown.get("retain_until")}
 
 
 def legal_hold(upload_id: str, on: bool, quarantine: Quarantine, audit: AuditTrail) -> dict:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Mapping, Sequence
 
-from hashmatch.audit import AuditEvent, AuditTrail, ExemptionScope
+from hashmatch.audit import AuditEvent, AuditTrail, ExemptionCovers, ExemptionScope, exemption_id, version_exemption_id
 from hashmatch.clock import now
 from hashmatch.errors import MediaError
 from hashmatch.matching.assembly import HashSetVersion, hash_set_matcher, references_view
@@ -170,12 +170,35 @@ class MemoryAuditTrail(AuditTrail):
     def events(self, upload_id: str) -> list[dict]:
         return [record for (owner, _event), record in self.records.items() if owner == upload_id]
 
-    def exempt(self, sha256: str, *, reinstated: str, reason: str, requested_by: str, expires_at: str | None = None, scope: ExemptionScope | str = ExemptionScope.BYTES, bucket: str | None = None, key: str | None = None) -> bool:
-        self.exemptions[sha256] = {"reinstated": reinstated, "reason": reason, "scope": str(scope)}
+    def exempt(
+        self,
+        sha256: str,
+        *,
+        reinstated: str,
+        reason: str,
+        requested_by: str,
+        expires_at: str | None = None,
+        scope: ExemptionScope | str = ExemptionScope.BYTES,
+        bucket: str | None = None,
+        key: str | None = None,
+        covers: ExemptionCovers | str = ExemptionCovers.MATCHES,
+        version: dict | None = None,
+    ) -> bool:
+        """Kept under the id the audit table uses (hashmatch.audit), so hashmatch.audit.find_exemption finds it; no expiry or revocation here."""
+        scope = ExemptionScope(scope)
+        if scope == ExemptionScope.VERSION:
+            exempted = version_exemption_id(version["upload_id"], covers=covers)
+            place = {"etag": version["etag"], "size": int(version["size"])}
+        else:
+            exempted = exemption_id(sha256, *((bucket, key) if scope == ExemptionScope.UPLOAD else ()), covers=covers)
+            place = {}
+        if exempted in self.exemptions:
+            return False
+        self.exemptions[exempted] = {"reinstated": reinstated, "reason": reason, "scope": scope.value, "covers": ExemptionCovers(covers).value, **place}
         return True
 
-    def exemption(self, sha256: str, at: str | None = None, *, bucket: str | None = None, key: str | None = None) -> dict | None:
-        return self.exemptions.get(sha256)
+    def in_force(self, exempted: str, at: str | None = None) -> dict | None:
+        return self.exemptions.get(exempted)
 
 
 class _Publisher:

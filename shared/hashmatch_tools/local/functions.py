@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from hashmatch_tools.local.identities import LocalIdentity
 from hashmatch_tools.local.resources import Creator, Resource, StackContext
 from hashmatch_tools.local.server import ACCOUNT_ID, free_port
 from hashmatch_tools.local.template import function_properties
@@ -38,6 +39,7 @@ class StreamSource:
     starting_position: str
     maximum_retry_attempts: int
     on_failure_queue_url: str | None
+    bisect_on_error: bool = False  # BisectBatchOnFunctionError: a failed batch is halved and each half retried
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class FunctionSpec:
     event_sources: tuple[EventSource, ...]
     stream_sources: tuple[StreamSource, ...] = ()
     function_url: FunctionUrl | None = None
+    schedules: tuple[str, ...] = ()  # EventBridge schedule expressions (the runner does not keep time: run_scheduled invokes)
+    identity: LocalIdentity | None = None  # its execution role's session: the keys its clients sign with
 
 
 class FunctionStackContext(StackContext, Protocol):
@@ -72,6 +76,10 @@ class FunctionStackContext(StackContext, Protocol):
     generated: dict[str, Resource]  # what SAM adds beside a function: <Function>Role, <Function>Url
     functions: dict[str, FunctionSpec]
     permissions: list[dict]
+
+    function_identities: dict[str, LocalIdentity]
+
+    def function_role(self, function_id: str) -> Resource: ...
 
 
 def create_layer(stack: FunctionStackContext, logical_id: str, properties: dict) -> Resource:
@@ -93,6 +101,7 @@ def _stream_source(stack: FunctionStackContext, event_props: dict) -> StreamSour
         starting_position=event_props.get("StartingPosition", "LATEST"),
         maximum_retry_attempts=int(event_props.get("MaximumRetryAttempts", -1)),
         on_failure_queue_url=_queue_url_of(stack, destination_arn),
+        bisect_on_error=bool(stack.resolve(event_props.get("BisectBatchOnFunctionError", False))),
     )
 
 
@@ -109,7 +118,7 @@ def _queue_source(stack: FunctionStackContext, event_props: dict) -> EventSource
 def create_function(stack: FunctionStackContext, logical_id: str, properties: dict) -> Resource:
     merged = function_properties(stack.template, logical_id)
     environment = {name: str(value) for name, value in stack.resolve(merged["Environment"]["Variables"]).items()}
-    sources, streams = [], []
+    sources, streams, schedules = [], [], []
     for event_name, event in merged.get("Events", {}).items():
         event_props = event["Properties"]
         if event["Type"] == "DynamoDB":
@@ -117,13 +126,16 @@ def create_function(stack: FunctionStackContext, logical_id: str, properties: di
                 streams.append(_stream_source(stack, event_props))
         elif event["Type"] == "SQS":
             sources.append(_queue_source(stack, event_props))
+        elif event["Type"] == "Schedule":
+            schedules.append(str(stack.resolve(event_props["Schedule"])))
+            stack.deviate("Schedule events: recorded, not timed; LocalRunner.run_scheduled invokes a scheduled function when asked")
         else:
-            raise NotImplementedError(f"{logical_id}.{event_name}: the local runner delivers SQS and DynamoDB stream events only")
+            raise NotImplementedError(f"{logical_id}.{event_name}: the local runner delivers SQS, DynamoDB stream and schedule events only")
     name = stack.default_name(logical_id)
     handler = merged.get("Handler", "app.lambda_handler")
     arn = f"arn:aws:lambda:{stack.region}:{ACCOUNT_ID}:function:{name}"
-    role = f"{name}-role"
-    stack.generated[f"{logical_id}Role"] = Resource(f"{logical_id}Role", "AWS::IAM::Role", role, {"Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{role}"})
+    stack.function_role(logical_id)
+    identity = stack.function_identities[logical_id]
     function_url = None
     if "FunctionUrlConfig" in merged:
         port = free_port()
@@ -147,6 +159,8 @@ def create_function(stack: FunctionStackContext, logical_id: str, properties: di
         event_sources=tuple(sources),
         stream_sources=tuple(streams),
         function_url=function_url,
+        schedules=tuple(schedules),
+        identity=identity,
     )
     return Resource(logical_id, "AWS::Serverless::Function", name, {"Arn": arn})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 
@@ -19,6 +20,10 @@ RESTORER_ROLE = "hashmatch-restorer"
 REVIEWER_ROLE = "hashmatch-reviewer"
 # The local reviewers: two sessions of the reviewers' role, as two moderators at their desks.
 REVIEWER_SESSIONS = ("reviewer", "second-reviewer")
+# The operators' role (OperatorRoleName): the local operator is a session of it, so it may redrive, reindex and sign.
+OPERATOR_ROLE = "hashmatch-operator"
+# A role of this account with broad rights of its own (a CI or developer role): what the channels' policies keep out.
+INTRUDER_ROLE = "hashmatch-ci"
 
 
 @dataclass(frozen=True)
@@ -42,17 +47,33 @@ class LocalIdentity:
         keys = {"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key}
         return {**keys, "AWS_SESSION_TOKEN": self.session_token} if self.session_token else keys
 
+    @property
+    def principal_arn(self) -> str:
+        """aws:PrincipalArn of its requests: a role session's role, else its own ARN."""
+        from hashmatch_tools.local.policy_gate import principal_arn
 
-# The keys the stack's own environment exports (AWS_ACCESS_KEY_ID=testing) are the operator's, an
-# IAM user; the others are role sessions, as partners call the API.
+        return principal_arn(self.arn)
+
+
+def function_identity(logical_id: str, role_arn: str) -> LocalIdentity:
+    """A function's execution role session, as Lambda gives each invocation: keys of its own, so the policy gate knows it."""
+    suffix = hashlib.sha256(logical_id.encode()).hexdigest()[:16].upper()
+    account, role = role_arn.split(":")[4], role_arn.rsplit("/", 1)[1]
+    return LocalIdentity(logical_id, f"ASIALOCALFN{suffix}", f"{logical_id}-secret", f"arn:aws:sts::{account}:assumed-role/{role}/{logical_id}", f"AROALOCALFN{suffix}:{logical_id}")
+
+
+# The keys the stack's own environment exports (AWS_ACCESS_KEY_ID=testing) are the operator's, a session of the
+# operators' role (OperatorRoleName locally); the others are role sessions too, as partners call the API.
 LOCAL_IDENTITIES = (
-    LocalIdentity("operator", "testing", "testing", f"arn:aws:iam::{ACCOUNT_ID}:user/local-operator", "AIDALOCALOPERATOR0001"),
+    LocalIdentity("operator", "testing", "testing", f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{OPERATOR_ROLE}/local-operator", "AROALOCALOPERATOR0001:local-operator"),
     LocalIdentity("labels-reader", "ASIALOCALLABELSREADER", "labels-reader-secret", f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{LABELS_READER_ROLE}/local", "AROALOCALLABELSREADER:local"),
     LocalIdentity("partner", "ASIALOCALPARTNER0001", "partner-secret", f"arn:aws:sts::{PARTNER_ACCOUNT_ID}:assumed-role/hashmatch-partner/local", "AROALOCALPARTNER0001:local"),
     # A role of another account that took the labels role's name: it must not see labels.
     LocalIdentity("impostor", "ASIALOCALIMPOSTOR001", "impostor-secret", f"arn:aws:sts::{PARTNER_ACCOUNT_ID}:assumed-role/{LABELS_READER_ROLE}/local", "AROALOCALIMPOSTOR001:local"),
     # An operator who assumed the restore role (hashmatch admin restore signs as this).
     LocalIdentity("restorer", "ASIALOCALRESTORER001", "restorer-secret", f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{RESTORER_ROLE}/local", "AROALOCALRESTORER001:local"),
+    # A CI or developer role of this account whose own policies allow it anything: the channels' resource policies deny it.
+    LocalIdentity("intruder", "ASIALOCALINTRUDER001", "intruder-secret", f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{INTRUDER_ROLE}/local", "AROALOCALINTRUDER001:local"),
 )
 OPERATOR = LOCAL_IDENTITIES[0]
 

@@ -1,10 +1,12 @@
-"""Creating template.yaml's resources other than Lambda's in moto: queues and their policies, buckets and their policies, tables, topics and subscriptions, alarms, secrets, Glue and Athena.
+"""Creating template.yaml's resources other than Lambda's in moto: queues, buckets, topics and keys with their policies, tables, subscriptions, alarms, secrets, IAM policies, Glue and Athena.
 
 One creator per resource type (CREATORS): it takes the resource's properties as the template
 writes them, resolves them through the stack (which creates what they name first), makes the
 API calls CloudFormation would, and returns the Resource with the physical id and the Fn::GetAtt
 attributes the rest of the template reads. Where moto cannot do what the template asks, the
-creator says so through stack.deviate. The Lambda side (functions, layers, permissions) is functions.py.
+creator says so through stack.deviate; resource policies moto does not enforce are handed to the
+policy gate in front of it (stack.enforce, policy_gate.py). The Lambda side (functions, layers,
+permissions) is functions.py.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ class StackContext(Protocol):
 
     def deviate(self, deviation: str) -> None: ...
 
+    def enforce(self, owner: str, document: dict) -> None: ...
+
+    def enforce_key(self, owners: list[str], document: dict) -> None: ...
+
 
 Creator = Callable[[Any, str, dict], Resource]
 
@@ -70,7 +76,9 @@ def create_queue_policy(stack: StackContext, logical_id: str, properties: dict) 
     sqs = stack.client("sqs")
     for url in props["Queues"]:
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
-    stack.deviate(f"{logical_id}: set, but moto does not enforce queue policies")
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        stack.enforce(arn, props["PolicyDocument"])
+    stack.deviate("queue and topic policies: moto does not enforce them; the policy gate applies their denials to SendMessage and Publish")
     return Resource(logical_id, "AWS::SQS::QueuePolicy", stack.default_name(logical_id))
 
 
@@ -136,7 +144,9 @@ def create_bucket_policy(stack: StackContext, logical_id: str, properties: dict)
     if tls:
         stack.deviate("TLS-only bucket policies: not applied (the local endpoint is plain HTTP)")
     if by_principal:
-        stack.deviate("bucket policy statements scoped by the caller's role (aws:PrincipalArn): not applied (one local identity signs everything)")
+        # moto would read a condition on the caller as no condition (denying everyone): the policy gate applies them instead.
+        stack.enforce(f"s3:{props['Bucket']}", {**document, "Statement": by_principal})
+        stack.deviate("bucket policy statements scoped by the caller's role (aws:PrincipalArn): applied to writes by the policy gate, not to reads (the evidence bucket's readers are not enforced locally)")
     return Resource(logical_id, "AWS::S3::BucketPolicy", stack.default_name(logical_id))
 
 
@@ -151,6 +161,9 @@ def _encryption_rule(rule: dict) -> dict:
 def _lifecycle_rule(rule: dict) -> dict:
     """A CloudFormation lifecycle rule in the S3 API's shape."""
     converted: dict[str, Any] = {"ID": rule.get("Id", "rule"), "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
+    tags = [{"Key": tag["Key"], "Value": tag["Value"]} for tag in rule.get("TagFilters", [])]
+    if tags:
+        converted["Filter"] = {"Tag": tags[0]} if len(tags) == 1 and not rule.get("Prefix") else {"And": {"Prefix": rule.get("Prefix", ""), "Tags": tags}}
     if "ExpirationInDays" in rule:
         converted["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
     if "NoncurrentVersionExpiration" in rule:
@@ -201,6 +214,16 @@ def create_topic(stack: StackContext, logical_id: str, properties: dict) -> Reso
     return Resource(logical_id, "AWS::SNS::Topic", arn, {"TopicArn": arn, "TopicName": name})
 
 
+def create_topic_policy(stack: StackContext, logical_id: str, properties: dict) -> Resource:
+    props = stack.resolve(properties)
+    sns = stack.client("sns")
+    for arn in props["Topics"]:
+        sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps(props["PolicyDocument"]))
+        stack.enforce(arn, props["PolicyDocument"])
+    stack.deviate("queue and topic policies: moto does not enforce them; the policy gate applies their denials to SendMessage and Publish")
+    return Resource(logical_id, "AWS::SNS::TopicPolicy", stack.default_name(logical_id))
+
+
 def create_subscription(stack: StackContext, logical_id: str, properties: dict) -> Resource:
     props = stack.resolve(properties)
     attributes = {}
@@ -216,13 +239,37 @@ def create_subscription(stack: StackContext, logical_id: str, properties: dict) 
     return Resource(logical_id, "AWS::SNS::Subscription", arn)
 
 
+# ---------------------------------------------------------------- KMS and IAM
+
+
+def create_key(stack: StackContext, logical_id: str, properties: dict) -> Resource:
+    props = stack.resolve(properties)
+    request = {"Policy": json.dumps(props["KeyPolicy"]), "KeyUsage": props.get("KeyUsage", "ENCRYPT_DECRYPT"), "KeySpec": props.get("KeySpec", "SYMMETRIC_DEFAULT")}
+    if "Description" in props:
+        request["Description"] = props["Description"]
+    key = stack.client("kms").create_key(**request)["KeyMetadata"]
+    # moto signs and verifies (ECDSA) but reads no key policy: the policy gate lets only the principals it names sign and verify.
+    stack.enforce_key([f"kms:{key['Arn']}", f"kms:{key['KeyId']}"], props["KeyPolicy"])
+    stack.deviate("KMS key policies: moto does not enforce them; the policy gate applies their grants of kms:Sign and kms:Verify, nothing else")
+    return Resource(logical_id, "AWS::KMS::Key", key["KeyId"], {"Arn": key["Arn"], "KeyId": key["KeyId"]})
+
+
+def create_managed_policy(stack: StackContext, logical_id: str, properties: dict) -> Resource:
+    props = stack.resolve(properties)
+    name = props.get("ManagedPolicyName") or stack.default_name(logical_id)
+    arn = stack.client("iam").create_policy(PolicyName=name, PolicyDocument=json.dumps(props["PolicyDocument"]), Description=props.get("Description", ""))["Policy"]["Arn"]
+    stack.deviate(f"{logical_id}: created in moto's IAM, attached to nobody and evaluated by nothing (the local function URLs stand in for IAM)")
+    return Resource(logical_id, "AWS::IAM::ManagedPolicy", arn)
+
+
 # ---------------------------------------------------------------- CloudWatch
 
 
 def create_alarm(stack: StackContext, logical_id: str, properties: dict) -> Resource:
     props = stack.resolve(properties)
     name = props.get("AlarmName") or stack.default_name(logical_id)
-    request = {key: props[key] for key in ("AlarmDescription", "Namespace", "MetricName", "Statistic", "Period", "EvaluationPeriods", "Threshold", "ComparisonOperator", "TreatMissingData", "AlarmActions") if key in props}
+    request = {key: props[key] for key in ("AlarmDescription", "Namespace", "MetricName", "Statistic", "Period", "EvaluationPeriods", "Threshold", "ComparisonOperator", "TreatMissingData", "AlarmActions", "InsufficientDataActions", "OKActions") if key in props}
+    request["Threshold"] = float(request["Threshold"])
     request["Dimensions"] = props.get("Dimensions", [])
     stack.client("cloudwatch").put_metric_alarm(AlarmName=name, **request)
     stack.deviate("CloudWatch alarms: created, but moto does not evaluate them (no SQS metrics locally)")
@@ -298,6 +345,9 @@ CREATORS: dict[str, Creator] = {
     "AWS::DynamoDB::Table": create_table,
     "AWS::SNS::Topic": create_topic,
     "AWS::SNS::Subscription": create_subscription,
+    "AWS::SNS::TopicPolicy": create_topic_policy,
+    "AWS::KMS::Key": create_key,
+    "AWS::IAM::ManagedPolicy": create_managed_policy,
     "AWS::CloudWatch::Alarm": create_alarm,
     "AWS::SecretsManager::Secret": create_secret,
     "AWS::Glue::Database": create_glue_database,

@@ -7,7 +7,12 @@ moving them to the dead-letter queue after maxReceiveCount receives.
 
 DynamoDB streams likewise: each shard read in order from its starting position, up to BatchSize
 records per invocation in Lambda's record shape; a failed batch is retried (at once, locally)
-up to MaximumRetryAttempts times, then described on the on-failure queue and skipped.
+up to MaximumRetryAttempts times, then described on the on-failure queue and skipped; with
+BisectBatchOnFunctionError, a failed batch is halved and each half delivered on its own, so one
+record that keeps failing is isolated and only it goes to the on-failure queue.
+
+Each handler runs as its function's execution role: its clients sign with the role's local keys
+(stack.function_identities), so the policy gate in front of moto knows which function writes.
 """
 
 from __future__ import annotations
@@ -139,6 +144,12 @@ def stream_record(record: dict, source: StreamSource, region: str) -> dict:
     }
 
 
+def _lambda_environment(spec: FunctionSpec) -> dict[str, str]:
+    """What Lambda sets for the function: its environment variables, and its execution role's keys."""
+    keys = {"AWS_ACCESS_KEY_ID": spec.identity.access_key, "AWS_SECRET_ACCESS_KEY": spec.identity.secret_key} if spec.identity is not None else {}
+    return {**spec.environment, **keys}
+
+
 @dataclass
 class Invocation:
     function: str
@@ -170,16 +181,23 @@ class LocalRunner:
         return _handler_output(self.log_stream) if self.log_stream is not None else contextlib.nullcontext()
 
     def handler(self, function: str) -> Callable:
-        """The function's handler, imported once with the function's own environment variables set."""
+        """The function's handler, imported once with the function's own environment variables set and its role's keys."""
         if function not in self._handlers:
+            import boto3
+
             spec = self.stack.functions[function]
             module_name, attribute = spec.handler.rsplit(".", 1)
             path = spec.code_dir / f"{module_name.replace('.', '/')}.py"
-            with _invoke_lock, mock.patch.dict(os.environ, spec.environment), self._output():
-                loader_spec = importlib.util.spec_from_file_location(f"hashmatch_local_{function}", path)
-                module = importlib.util.module_from_spec(loader_spec)
-                sys.modules[loader_spec.name] = module
-                loader_spec.loader.exec_module(module)
+            with _invoke_lock, mock.patch.dict(os.environ, _lambda_environment(spec)), self._output():
+                # boto3's default session keeps the credentials it first found: the module's clients get a session of their own.
+                kept, boto3.DEFAULT_SESSION = boto3.DEFAULT_SESSION, None
+                try:
+                    loader_spec = importlib.util.spec_from_file_location(f"hashmatch_local_{function}", path)
+                    module = importlib.util.module_from_spec(loader_spec)
+                    sys.modules[loader_spec.name] = module
+                    loader_spec.loader.exec_module(module)
+                finally:
+                    boto3.DEFAULT_SESSION = kept
             self._handlers[function] = getattr(module, attribute)
         return self._handlers[function]
 
@@ -199,8 +217,20 @@ class LocalRunner:
 
     def _call(self, spec: FunctionSpec, event: Any) -> Any:
         handler = self.handler(spec.logical_id)
-        with _invoke_lock, mock.patch.dict(os.environ, spec.environment), self._output():
+        with _invoke_lock, mock.patch.dict(os.environ, _lambda_environment(spec)), self._output():
             return handler(event, self.context(spec))
+
+    def run_scheduled(self, function: str) -> Any:
+        """One scheduled invocation of a function with a Schedule event (EventBridge's event shape), as its rule would make."""
+        spec = self.stack.functions[function]
+        if not spec.schedules:
+            raise ValueError(f"{function} has no Schedule event")
+        event = {
+            "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events", "account": ACCOUNT_ID,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "region": self.stack.region,
+            "resources": [f"arn:aws:events:{self.stack.region}:{ACCOUNT_ID}:rule/{spec.name}"], "detail": {},
+        }
+        return self._call(spec, event)
 
     def invoke(self, function: str, event: Any) -> Any:
         """A direct (RequestResponse) invocation, as `aws lambda invoke` or `sam local invoke` does."""
@@ -272,6 +302,12 @@ class LocalRunner:
                 self._call(spec, event)
             except Exception as exception:  # the batch failed: Lambda retries it, in order, before the shard moves on
                 self.invocations.append(Invocation(spec.logical_id, len(records), len(records), time.perf_counter() - started, f"{type(exception).__name__}: {exception}"))
+                if source.bisect_on_error and len(records) > 1:
+                    # Lambda splits a failed batch in two and retries each half (its retries count down as it goes on).
+                    half = len(records) // 2
+                    self._deliver_stream(spec, source, shard_id, records[:half])
+                    self._deliver_stream(spec, source, shard_id, records[half:])
+                    return
                 continue
             self.invocations.append(Invocation(spec.logical_id, len(records), 0, time.perf_counter() - started))
             return

@@ -1,4 +1,4 @@
-"""moto's server mode in a child process: the local AWS endpoint, real HTTP on 127.0.0.1."""
+"""moto's server mode in a child process: the local AWS endpoint, real HTTP on 127.0.0.1, behind the policy gate (policy_gate.py)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _end_with_parent() -> None:
 
 
 class MotoServer:
-    """moto's server mode in a child process: real HTTP on 127.0.0.1, its own interpreter and GIL."""
+    """moto's server mode in a child process: real HTTP on 127.0.0.1, its own interpreter and GIL, the policy gate in front."""
 
     def __init__(self, port: int | None = None, log_path: Path | None = None):
         self.port = port or free_port()
@@ -40,7 +40,7 @@ class MotoServer:
     def start(self, timeout: float = 30.0) -> "MotoServer":
         log = open(self.log_path, "wb")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "hashmatch_tools.local.gated_server", "-H", "127.0.0.1", "-p", str(self.port), "--account", ACCOUNT_ID],
             stdout=log,
             stderr=subprocess.STDOUT,
             preexec_fn=_end_with_parent if sys.platform == "linux" else None,
@@ -57,6 +57,21 @@ class MotoServer:
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"moto_server did not answer on {self.url} within {timeout:.0f} s")
+
+    def gate(self, registered: dict) -> dict:
+        """Register identities and policies with the policy gate (policy_gate.PolicyGate._control)."""
+        import json
+
+        request = urllib.request.Request(f"{self.url}/_hashmatch/gate/register", data=json.dumps(registered).encode(), method="POST", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as answer:  # nosec B310: the local server's own http URL
+            return json.loads(answer.read())
+
+    def refusals(self) -> list[dict]:
+        """What the policy gate refused so far (who, what, on what, and which statement)."""
+        import json
+
+        with urllib.request.urlopen(f"{self.url}/_hashmatch/gate/refusals", timeout=10) as answer:  # nosec B310: the local server's own http URL
+            return json.loads(answer.read())
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:

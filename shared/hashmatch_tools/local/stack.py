@@ -13,7 +13,9 @@ moto's own CloudFormation (create_stack) cannot stand in for this: it does not e
 transform, and of the plain CloudFormation SAM makes of template.yaml it leaves out the policies,
 subscriptions, alarms, Glue, Athena and function URLs, and the buckets' notifications.
 
-Where the local copy differs from AWS it says so in LocalStack.deviations.
+Where the local copy differs from AWS it says so in LocalStack.deviations. What moto does not enforce of the
+template's resource policies (queue, topic, key and bucket policies on writes), the policy gate in front of it does
+(policy_gate.py): each function signs as its own role (stack.function_identities), each local identity as itself.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 from unittest import mock
 
 from hashmatch_tools.local.functions import FUNCTION_CREATORS, FunctionSpec
-from hashmatch_tools.local.identities import LABELS_READER_ROLE, LOCAL_IDENTITIES, OPERATOR, RESTORER_ROLE, REVIEWER_ROLE, REVIEWER_SESSIONS, LocalIdentity, role_sessions
+from hashmatch_tools.local.identities import LABELS_READER_ROLE, LOCAL_IDENTITIES, OPERATOR, OPERATOR_ROLE, RESTORER_ROLE, REVIEWER_ROLE, REVIEWER_SESSIONS, LocalIdentity, function_identity, role_sessions
 from hashmatch_tools.local.resources import CREATORS, Resource
 from hashmatch_tools.local.server import ACCOUNT_ID, MotoServer
 from hashmatch_tools.local.template import TEMPLATE, Intrinsics, load_template, parameter_values
@@ -35,8 +37,9 @@ DEFAULT_REGION = "eu-west-1"
 # minutes (sized for Lambda timeouts), so retries and dead-lettering happen within a test.
 LOCAL_VISIBILITY_TIMEOUT = 2
 # The local stack's own parameter values (a caller's parameters= win): its labels reader sees labels,
-# its restorer restores, its reviewers review, and retro-match runs its SQL on DuckDB (moto's Athena answers without running anything).
-LOCAL_PARAMETERS = {"LookupLabelsRoleNames": LABELS_READER_ROLE, "RestoreRoleName": RESTORER_ROLE, "EvidenceReaderRoleName": REVIEWER_ROLE, "RetroMatchEngine": "duckdb"}
+# its restorer restores, its reviewers review, its operator may redrive, reindex and sign, and retro-match runs its SQL on
+# DuckDB (moto's Athena answers without running anything).
+LOCAL_PARAMETERS = {"LookupLabelsRoleNames": LABELS_READER_ROLE, "RestoreRoleName": RESTORER_ROLE, "EvidenceReaderRoleName": REVIEWER_ROLE, "OperatorRoleName": OPERATOR_ROLE, "RetroMatchEngine": "duckdb"}
 # How the local stack creates each resource type the template uses.
 _CREATORS = {**CREATORS, **FUNCTION_CREATORS}
 
@@ -70,6 +73,7 @@ class LocalStack:
         }
         self.intrinsics = Intrinsics(self.template, self.parameters, pseudo, ref=self.ref, attribute=self.attribute)
         self.identities = LOCAL_IDENTITIES
+        self.function_identities: dict[str, LocalIdentity] = {}  # logical id -> its execution role's session
         self.server = server or MotoServer()
         self.resources: dict[str, Resource] = {}
         # What SAM adds to the template (a function URL's AWS::Lambda::Url, <Function>Url): referable, not the template's own.
@@ -106,10 +110,12 @@ class LocalStack:
         """Start the server, point this process's boto3 at it, and create the template's resources."""
         self.server.start()
         try:
+            self.server.gate({"identities": {identity.access_key: identity.principal_arn for identity in self.identities}})
             self._environment_patch = mock.patch.dict(os.environ, self.environment)
             self._environment_patch.start()
             if self.parameters.get("EvidenceReaderRoleName"):
                 self.identities = LOCAL_IDENTITIES + self._role_sessions(self.parameters["EvidenceReaderRoleName"], REVIEWER_SESSIONS)
+                self.server.gate({"identities": {identity.access_key: identity.principal_arn for identity in self.identities}})
             for logical_id in self.template["Resources"]:
                 self._ensure(logical_id)
         except BaseException:
@@ -129,10 +135,29 @@ class LocalStack:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def client(self, service: str):
+    def client(self, service: str, identity: str | LocalIdentity | None = None):
+        """A client of the stack signing as the operator, or as `identity`: a local identity's name (intruder, restorer, ...), a
+        function's logical id (its execution role), or a LocalIdentity."""
         import boto3
 
-        return boto3.client(service, endpoint_url=self.endpoint_url, region_name=self.region, aws_access_key_id=OPERATOR.access_key, aws_secret_access_key=OPERATOR.secret_key)
+        signer = self._signer(identity)
+        return boto3.client(
+            service, endpoint_url=self.endpoint_url, region_name=self.region, aws_access_key_id=signer.access_key, aws_secret_access_key=signer.secret_key, aws_session_token=signer.session_token
+        )
+
+    def _signer(self, identity: str | LocalIdentity | None) -> LocalIdentity:
+        if identity is None:
+            return OPERATOR
+        if isinstance(identity, LocalIdentity):
+            return identity
+        if identity in self.template["Resources"]:
+            self.function_role(identity)
+            return self.function_identities[identity]
+        return self.identity(identity)
+
+    def refusals(self) -> list[dict]:
+        """What the policy gate refused so far: who, which action on which resource, and the statement that denied it."""
+        return self.server.refusals()
 
     def table(self, logical_id: str):
         import boto3
@@ -192,6 +217,30 @@ class LocalStack:
         """The name CloudFormation would make up for a resource the template does not name (without its random suffix)."""
         return f"{self.stack_name}-{logical_id}"
 
+    def enforce(self, owner: str, document: dict) -> None:
+        """Have the policy gate apply a resource policy's denials to writes (owner: a queue's or topic's ARN, "s3:<bucket>")."""
+        from hashmatch_tools.local.policy_gate import evaluable
+
+        self.server.gate({"policies": [[owner, document]]})
+        if not all(evaluable(statement) for statement in document.get("Statement", []) if statement.get("Effect") == "Deny"):
+            self.deviate(f"{owner}: a statement whose conditions the policy gate cannot evaluate is not enforced")
+
+    def enforce_key(self, owners: list[str], document: dict) -> None:
+        """Have the policy gate let only the principals a key policy names sign and verify with the key."""
+        self.server.gate({"key_policies": [[owners, document]]})
+
+    def function_role(self, function_id: str) -> Resource:
+        """The execution role SAM makes for a function (<Function>Role), and its session's identity, registered with the policy gate."""
+        logical_id = f"{function_id}Role"
+        if logical_id not in self.generated:
+            role = f"{self.default_name(function_id)}-role"
+            role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{role}"
+            self.generated[logical_id] = Resource(logical_id, "AWS::IAM::Role", role, {"Arn": role_arn})
+            identity = function_identity(function_id, role_arn)
+            self.function_identities[function_id] = identity
+            self.server.gate({"identities": {identity.access_key: identity.principal_arn}})
+        return self.generated[logical_id]
+
     def deviate(self, deviation: str) -> None:
         """Record one way the local stack differs from AWS (once)."""
         if deviation not in self.deviations:
@@ -205,9 +254,13 @@ class LocalStack:
         if logical_id in self.generated:
             return self.generated[logical_id]
         # What SAM generates for a function and a template may name: its role (<Function>Role) and URL (<Function>Url).
+        # A role is made on its own, as CloudFormation makes it before the function: a key policy naming the role
+        # and the function's environment naming the key are no cycle.
         for suffix in ("Role", "Url"):
             function_id = logical_id.removesuffix(suffix)
             if logical_id not in self.template["Resources"] and self.template["Resources"].get(function_id, {}).get("Type") == "AWS::Serverless::Function":
+                if suffix == "Role":
+                    return self.function_role(function_id)
                 self._ensure(function_id)
                 if logical_id in self.generated:
                     return self.generated[logical_id]

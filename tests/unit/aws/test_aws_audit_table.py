@@ -161,8 +161,20 @@ def test_an_upload_scoped_exemption_without_its_key_is_refused(audit):
         audit.exempt(SHA256, scope="upload", bucket="uploads", reinstated=UPLOAD, reason="complaint upheld", requested_by="reviewer")
 
 
-def test_an_empty_digest_is_never_exempt_everywhere(audit):
-    # An upload held unread (too large for its digest) has sha256 "": a bytes-wide exemption of "" would cover them all.
-    audit.exempt("", reinstated="s3://uploads/a.mp4?versionId=1", reason="reviewed", requested_by="ops", scope="bytes")
+def test_an_empty_digest_is_never_exempted_by_bytes_or_by_key(audit):
+    # An upload held unread (too large for its digest) has sha256 "": a bytes-wide exemption of "" would cover them all, and one
+    # at its key every later object too large to read there.
+    for scope in ("bytes", "upload"):
+        with pytest.raises(ValueError, match="by version"):
+            audit.exempt("", reinstated="s3://uploads/a.mp4?versionId=1", reason="reviewed", requested_by="ops", scope=scope, bucket="uploads", key="a.mp4")
 
-    assert audit.exemption("", bucket="uploads", key="other.mp4") is None
+
+def test_an_unread_upload_is_exempted_by_its_version_etag_and_size_only(audit):
+    restored = {"upload_id": "s3://uploads/a.mp4?versionId=2", "etag": "e-2", "size": 3_000_000_000}
+    audit.exempt("", scope="version", covers="cannot-check", bucket="uploads", key="a.mp4", version=restored, reinstated="s3://uploads/a.mp4?versionId=1", reason="reviewed", requested_by="ops")
+
+    same = {"bucket": "uploads", "key": "a.mp4", "upload_id": restored["upload_id"], "etag": "e-2", "size": 3_000_000_000, "hold": True}
+    assert audit.exemption("", **same)["scope"] == "version"
+    assert audit.exemption("", **{**same, "upload_id": "s3://uploads/a.mp4?versionId=3"}) is None  # a later object at the key
+    assert audit.exemption("", **{**same, "etag": "e-other"}) is None
+    assert audit.exemption("", **{**same, "hold": False}) is None  # a hold's restore covers holds only

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_audit_events_keep_the_values_stored_in_the_audit_table():
-    assert [event.value for event in AuditEvent] == ["rejected", "gone", "exempted", "takedown", "review", "restored", "exemption", "exemption-revoked", "takedown-refused", "matched", "cannot-check", "retro-matched", "reviewed"]
+    assert [event.value for event in AuditEvent] == ["rejected", "gone", "exempted", "takedown", "review", "restored", "exemption", "exemption-revoked", "takedown-refused", "matched", "cannot-check", "retro-matched", "reviewed", "case-closed"]
 
 
 def test_takedown_outcomes_keep_the_values_recorded_and_logged():

@@ -358,7 +358,7 @@ def test_a_manifest_written_meanwhile_makes_the_indexer_start_again_on_top_of_it
 def test_a_rebuild_reads_again_what_the_indexer_published_during_its_scan(hash_set, store, indexer, monkeypatch):
     indexer.rebuild()
     during = SnapshotIndexer(hash_set, store, compact_after=0)
-    scan = hash_set.snapshot
+    scan = hash_set.readable_snapshot
     outcomes = []
 
     def scan_while_the_indexer_runs():
@@ -367,7 +367,7 @@ def test_a_rebuild_reads_again_what_the_indexer_published_during_its_scan(hash_s
         outcomes.append(during.apply(["pdq:" + "cc" * 32]))
         return snapshot
 
-    monkeypatch.setattr(hash_set, "snapshot", scan_while_the_indexer_runs)
+    monkeypatch.setattr(hash_set, "readable_snapshot", scan_while_the_indexer_runs)
     indexer.rebuild()
 
     assert not outcomes[0].compacted  # the rebuild's mark: changes are kept as changes meanwhile
@@ -565,10 +565,10 @@ def test_a_manifest_written_before_local_feature_snapshots_reads_as_having_none(
 
 
 def test_a_snapshot_larger_than_a_read_part_is_read_in_ranges_to_the_same_bytes(hash_set, store, indexer, s3, monkeypatch, calls):
+    monkeypatch.setattr(snapshots_module, "READ_PART_BYTES", 4096)  # the parts the manifest's digests name, too
     hash_set.add_reference(with_features(reference_hashes(40, 1), 1), label="with features", source="s")
     manifest = indexer.rebuild().manifest
     whole = s3.get_object(Bucket=SNAPSHOTS, Key=manifest.features.key)["Body"].read()
-    monkeypatch.setattr(snapshots_module, "READ_PART_BYTES", 4096)
     calls.clear()
 
     read = store._get(manifest.features)

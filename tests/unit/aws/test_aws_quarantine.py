@@ -51,7 +51,31 @@ def test_quarantine_keeps_the_matched_bytes_in_the_evidence_bucket(s3, quarantin
     kept = s3.get_object(Bucket=evidence.bucket, Key=evidence.key, VersionId=evidence.version_id)
     assert kept["Body"].read() == b"matched bytes"
     assert kept["ContentType"] == "video/mp4"
-    assert kept["Metadata"] == {"upload-bucket": UPLOADS, "upload-key": "clip.mp4", "upload-version-id": upload.version_id, "match-id": "match-1"}
+    assert kept["Metadata"] == {
+        "upload-bucket": UPLOADS, "upload-key": "clip.mp4", "upload-version-id": upload.version_id, "match-id": "match-1",
+        "uploader": "-", "uploader-ip": "-", "upload-request-id": "-",
+    }
+
+
+def test_the_evidence_object_names_who_uploaded_it(s3, quarantine):
+    upload = replace(uploaded(s3, "clip.mp4", b"matched bytes"), uploader="AWS:AROAEXAMPLE:platform-backend", source_ip="198.51.100.7", request_id="C3D13FE58DE4C810")
+
+    evidence = quarantine.quarantine(upload, "match-1", sha256_of(s3, upload))
+
+    metadata = s3.head_object(Bucket=evidence.bucket, Key=evidence.key, VersionId=evidence.version_id)["Metadata"]
+    assert (metadata["uploader"], metadata["uploader-ip"], metadata["upload-request-id"]) == ("AWS:AROAEXAMPLE:platform-backend", "198.51.100.7", "C3D13FE58DE4C810")
+
+
+def test_evidence_is_kept_as_an_open_case_until_closed(s3, quarantine):
+    upload = uploaded(s3, "clip.mp4", b"matched bytes")
+    evidence = quarantine.quarantine(upload, "match-1", sha256_of(s3, upload))
+    address = {"Bucket": evidence.bucket, "Key": evidence.key, "VersionId": evidence.version_id}
+    opened = s3.get_object_tagging(**address)["TagSet"]
+
+    quarantine.close_case(evidence)
+
+    assert opened == [{"Key": "hashmatch-case", "Value": "open"}]
+    assert s3.get_object_tagging(**address)["TagSet"] == [{"Key": "hashmatch-case", "Value": "closed"}]
 
 
 def test_quarantine_removes_exactly_the_matched_version(s3, quarantine):
@@ -120,10 +144,11 @@ def test_restore_puts_the_kept_bytes_back_as_a_new_version(s3, quarantine):
     upload = uploaded(s3, "clip.mp4", b"wrongly matched", content_type="video/mp4")
     evidence = quarantine.quarantine(upload, "match-1", sha256_of(s3, upload))
 
-    restored_version = quarantine.restore(upload, evidence)
+    restored = quarantine.restore(upload, evidence)
 
     current = s3.get_object(Bucket=UPLOADS, Key="clip.mp4")
-    assert current["VersionId"] == restored_version != upload.version_id
+    assert current["VersionId"] == restored.version_id != upload.version_id
+    assert (restored.etag, restored.size) == (current["ETag"].strip('"'), len(b"wrongly matched"))
     assert current["Body"].read() == b"wrongly matched"
     assert current["ContentType"] == "video/mp4"
 
@@ -211,4 +236,4 @@ def test_restore_puts_back_over_an_older_version_that_became_current_when_the_ma
 
     restored = quarantine.restore(matched, evidence, taken_down_at)
 
-    assert live_versions(s3, "clip.mp4") == [older.version_id, restored]
+    assert live_versions(s3, "clip.mp4") == [older.version_id, restored.version_id]

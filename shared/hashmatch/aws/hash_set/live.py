@@ -7,6 +7,12 @@ Local features the same way: the local-feature snapshot is mapped as it was writ
 built), its references removed or replaced since are left out of searches, and only the
 references added since are read from the reference-features bucket and indexed by the matcher.
 Without a manifest yet, a matcher loads the table the old way (a scan), so nothing added is missed.
+
+A new manifest is believed only when the signing key verifies it (signing.py), each object it names has
+its digests (store.py) and it is not a sharp shrink against the set held (hash_set.trust); until then, and
+while S3 cannot be read, the matcher serves the last set it believed, counting each failed refresh
+(HashSetRefreshFailed) and how long the set has gone unconfirmed (HashSetStaleSeconds, alarmed past the
+staleness limit). A local-feature snapshot that cannot be read is tried again with back-off, not given up on.
 """
 
 from __future__ import annotations
@@ -15,17 +21,36 @@ import logging
 import time
 from typing import Callable
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from hashmatch.aws.hash_set.store import Manifest, SnapshotStore, StoredObject, feature_identity
+from hashmatch.aws.hash_set.signing import ManifestSigner, ManifestUntrusted
+from hashmatch.aws.hash_set.store import Manifest, ObjectAltered, SnapshotStore, StoredObject, feature_identity
 from hashmatch.aws.hash_set.table import HashSetTable
-from hashmatch.hash_set.snapshot import HashSetSnapshot, HashSetView, KnownItem
+from hashmatch.hash_set.snapshot import Census, HashSetSnapshot, HashSetView, KnownItem
+from hashmatch.hash_set.trust import DEFAULT_STALENESS_LIMIT_SECONDS, sharp_shrink
+from hashmatch.usecases.ports import Metrics, NoMetrics
 from hashmatch.matching.assembly import HashSetVersion, hash_set_matcher
 from hashmatch.matching.local_features.index import LocalFeatureIndex, LocalFeatureLayers
 from hashmatch.matching.local_features.stage import LocalFeatureStage, local_feature_index
 from hashmatch.model import FrameFeatures
 
 logger = logging.getLogger(__name__)
+
+# A local-feature snapshot that could not be read is tried again after this many seconds, doubling up to the most.
+FEATURES_RETRY_SECONDS = 5.0
+FEATURES_RETRY_MOST_SECONDS = 300.0
+
+
+class ShrinkNotAdopted(ValueError):
+    """A signed manifest whose set is a sharp shrink against the one held, with no operator's acceptance since: not adopted."""
+
+
+class StillRejected(ValueError):
+    """The manifest is the one refused at the last refresh (unchanged since)."""
+
+
+# What a refresh may meet that leaves the matcher serving the set it holds.
+REFRESH_FAILURES = (ClientError, BotoCoreError, ObjectAltered, ManifestUntrusted, ShrinkNotAdopted, StillRejected)
 
 
 class LiveHashSet:
@@ -47,7 +72,17 @@ class LiveHashSet:
         pdq_threshold: int,
         refresh_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        verifier: ManifestSigner | None = None,
+        metrics: Metrics | None = None,
+        staleness_limit: float = DEFAULT_STALENESS_LIMIT_SECONDS,
     ):
+        self.verifier = verifier  # None: manifests are believed unsigned (tools, benchmarks); in Lambda always set
+        self.metrics = metrics or NoMetrics()
+        self.staleness_limit = staleness_limit
+        self._confirmed = float("-inf")  # when the set held was last confirmed current (a manifest read and believed, or unchanged)
+        self._held: Manifest | None = None  # the manifest of the set held
+        self._rejected_etag: str | None = None  # the manifest refused at the last refresh: not read again while unchanged
+        self._features_retry: tuple[float, float] | None = None  # after a local-feature snapshot failed: (when to retry, back-off)
         self.store = store
         self.hash_set = hash_set  # the table (the fallback) and the reference-features bucket
         self.pdq_threshold = pdq_threshold  # the deployed setting: every matcher this copy assembles uses it
@@ -69,25 +104,84 @@ class LiveHashSet:
         """The snapshot this matcher holds (None before the first, or while it loads the table instead)."""
         return self._snapshot[1] if self._snapshot is not None else None
 
+    @property
+    def stale_seconds(self) -> float:
+        """How long the set held has gone without being confirmed current."""
+        return max(0.0, self.clock() - self._confirmed)
+
     def get(self) -> HashSetVersion:
         now = self.clock()
         if self._loaded is not None and now - self._checked < self.refresh_seconds:
             return self._loaded
-        read = self.store.read_manifest(self._etag if self.source == "snapshot" else None)
-        if not read.unchanged:
-            if read.manifest is not None:
-                self._loaded = self._from_snapshot(read.manifest)
-                self._etag, self.source = read.etag, "snapshot"
-            elif self._loaded is None or self.source != "table scan" or self.hash_set.version() != self._loaded.version:
-                self._loaded, self._etag, self.source = self._from_table(), None, "table scan"
-        self._checked = now
+        try:
+            self._refresh()
+        except REFRESH_FAILURES as failure:
+            if self._loaded is None:
+                raise  # nothing believed yet: nothing to serve (the batch fails and comes back)
+            # Serve what was believed last; try again after the refresh interval, not on every upload.
+            self._checked = now
+            stale = self.stale_seconds
+            self.metrics.count("HashSetRefreshFailed")
+            self.metrics.seconds("HashSetStaleSeconds", round(stale, 3))
+            log = logger.error if stale > self.staleness_limit else logger.warning
+            log("hash set not refreshed: serving the one held", extra={"reason": f"{type(failure).__name__}: {failure}"[:500], "held_sequence": self._loaded.version, "stale_seconds": round(stale, 1)})
+            return self._loaded
+        self._checked = self._confirmed = now
         return self._loaded
+
+    def _refresh(self) -> None:
+        """Read the manifest (unchanged costs no body) and take the set it names if it is to be believed."""
+        asked = self._rejected_etag or (self._etag if self.source == "snapshot" else None)
+        read = self.store.read_manifest(asked)
+        if read.unchanged:
+            if self._rejected_etag is not None:
+                raise StillRejected("the manifest is the one refused before, unchanged")
+            if self._held is not None and self._features_retry is not None and self.clock() >= self._features_retry[0]:
+                self._loaded = self._assemble(self._held)  # the local-feature snapshot's back-off is over: try it again
+            return
+        if read.manifest is None:
+            if self._loaded is None or self.source != "table scan" or self.hash_set.version() != self._loaded.version:
+                self._loaded, self._etag, self.source = self._from_table(), None, "table scan"
+            return
+        try:
+            self._believe(read.manifest)
+            self._loaded = self._from_snapshot(read.manifest)
+        except REFRESH_FAILURES:
+            self._rejected_etag = read.etag
+            self.metrics.count("ManifestsRejected")
+            raise
+        self._rejected_etag = None
+        self._held, self._etag, self.source = read.manifest, read.etag, "snapshot"
+
+    def _believe(self, manifest: Manifest) -> None:
+        """ManifestUntrusted unless the signing key verifies it; ShrinkNotAdopted when its set is a sharp shrink against the
+        set held and no operator accepted a shrink since."""
+        if self.verifier is not None:
+            self.verifier.verify(manifest)
+        held = Census.from_dict(self._held.census) if self._held is not None else None
+        offered = Census.from_dict(manifest.census)
+        if held is None or offered is None:
+            return
+        shrink = sharp_shrink(held, offered)
+        accepted = manifest.shrink_accepted or {}
+        if shrink is not None and int(accepted.get("sequence", 0)) <= self._held.sequence:
+            raise ShrinkNotAdopted(f"manifest {manifest.sequence}: {shrink}, and no shrink was accepted since manifest {self._held.sequence}")
 
     def _from_snapshot(self, manifest: Manifest) -> HashSetVersion:
         if self._snapshot is None or self._snapshot[0] != manifest.snapshot:
-            # Let the old one go before the new one arrives: two would not fit at ten million entries.
+            # Let the old one go before the new one arrives: two would not fit at ten million entries. Should the new
+            # one not arrive whole (S3, or its digests), the one held is read again, so that it is still served.
             self._snapshot = self._loaded = None
-            self._snapshot = (manifest.snapshot, self.store.read_snapshot(manifest))
+            try:
+                self._snapshot = (manifest.snapshot, self.store.read_snapshot(manifest))
+            except REFRESH_FAILURES:
+                if self._held is not None:
+                    self._snapshot = (self._held.snapshot, self.store.read_snapshot(self._held))
+                    self._loaded = self._assemble(self._held)
+                raise
+        return self._assemble(manifest)
+
+    def _assemble(self, manifest: Manifest) -> HashSetVersion:
         view = HashSetView(self._snapshot[1], self.store.read_changes(manifest))
         return HashSetVersion(view, hash_set_matcher(view, self.pdq_threshold, [self._local_features(view, manifest)]), manifest.sequence)
 
@@ -120,9 +214,10 @@ class LiveHashSet:
     def _base_features(self, manifest: Manifest | None) -> tuple[StoredObject, LocalFeatureIndex, frozenset] | None:
         """The local-feature snapshot the manifest names, read when it is another than the one held."""
         stored = manifest.features if manifest is not None else None
+        failed_before = self._feature_snapshot is not None and self._feature_snapshot[0] == stored and self._feature_snapshot[1] is None
         if stored is None:
             self._feature_snapshot = None
-        elif self._feature_snapshot is None or self._feature_snapshot[0] != stored:
+        elif self._feature_snapshot is None or self._feature_snapshot[0] != stored or (failed_before and self._features_retry is not None and self.clock() >= self._features_retry[0]):
             # Everything built on the old one goes first (the matcher that searched it too): two may not fit.
             self._feature_snapshot = self._feature_stage = self._added = self._loaded = None
             self._features = {}
@@ -138,10 +233,16 @@ class LiveHashSet:
             held = frozenset((str(key), features_key, float(duration)) for key, features_key, duration in described.get("references", ()))
             if {key for key, _features_key, _duration in held} != set(index.references):
                 raise ValueError("the references it describes are not the ones its index holds")
-            return index, held
-        except (ClientError, ValueError, TypeError, KeyError) as error:
-            logger.error("local-feature snapshot unreadable, references' features read one by one", extra={"key": manifest.features.key, "error": str(error)})
+        except (ClientError, BotoCoreError, ValueError, TypeError, KeyError) as error:
+            # Tried again after a back-off (a transient error must not cost the container's life); meanwhile each
+            # reference's features are read one by one, as before there were such snapshots.
+            backoff = min(self._features_retry[1] * 2, FEATURES_RETRY_MOST_SECONDS) if self._features_retry else FEATURES_RETRY_SECONDS
+            self._features_retry = (self.clock() + backoff, backoff)
+            self.metrics.count("LocalFeatureSnapshotFailed")
+            logger.error("local-feature snapshot unreadable, references' features read one by one", extra={"key": manifest.features.key, "error": str(error), "retry_in_seconds": backoff})
             return None, frozenset()
+        self._features_retry = None
+        return index, held
 
     def _lacking_features(self, lacking: list[KnownItem]) -> tuple[tuple[frozenset, LocalFeatureIndex] | None, bool]:
         """An index of these references' features (read per features key once per container), and
@@ -179,9 +280,19 @@ def version_from_table(table: HashSetTable, pdq_threshold: int) -> HashSetVersio
     return HashSetVersion(view, hash_set_matcher(view, pdq_threshold, [LocalFeatureStage(local_feature_index(media, features))]), version)
 
 
-def live_hash_set(s3, dynamodb, *, hash_set_table: str, snapshot_bucket: str, pdq_match_threshold: int, refresh_seconds: float, reference_features_bucket: str | None = None) -> LiveHashSet:
-    """A function's live copy of the hash set (the matcher's; the lookup API's without local features), from its settings."""
+def live_hash_set(settings, s3, dynamodb, kms, metrics: Metrics | None = None) -> LiveHashSet:
+    """A function's live copy of the hash set from its settings (the matcher's; the lookup API's, whose settings name no
+    reference-features bucket, without local features), believing only manifests its signing key verifies."""
     from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
 
-    features = ReferenceFeaturesBucket(s3, reference_features_bucket) if reference_features_bucket else None
-    return LiveHashSet(SnapshotStore(s3, snapshot_bucket), HashSetTable(dynamodb.Table(hash_set_table), features), pdq_match_threshold, refresh_seconds)
+    bucket = getattr(settings, "reference_features_bucket", None)
+    features = ReferenceFeaturesBucket(s3, bucket) if bucket else None
+    return LiveHashSet(
+        SnapshotStore(s3, settings.snapshot_bucket),
+        HashSetTable(dynamodb.Table(settings.hash_set_table), features),
+        settings.pdq_match_threshold,
+        settings.hash_set_refresh_seconds,
+        verifier=ManifestSigner(kms, settings.manifest_key_id),
+        metrics=metrics,
+        staleness_limit=settings.hash_set_staleness_limit_seconds,
+    )

@@ -10,6 +10,9 @@ Objects in the snapshot bucket:
                                      references' features in the matcher's index, tables built
                                      (LocalFeatureIndex.save), written with the snapshot when the
                                      media changed, and only when the set has a reference-features bucket
+The manifest names each object with the SHA-256 of each READ_PART_BYTES part of it, and is signed by the hash
+set's signing key (signing.py; KMS, asymmetric: the indexer and the operators' reindex sign, matchers and the
+lookup API only verify); a reader checks both before it believes a byte (ObjectAltered, ManifestUntrusted).
 Objects are never overwritten, only the manifest is, and only conditionally (If-Match on the ETag
 it was read with, If-None-Match for the first): two writers (the indexer on two shards, or the
 indexer and an operator's `hashmatch admin hashset reindex`) cannot lose each other's changes; the one
@@ -56,10 +59,40 @@ REBUILD_MARK_SECONDS = 3600
 _NOT_MODIFIED = frozenset({"304", "NotModified"})
 
 
+class ObjectAltered(ValueError):
+    """An object the manifest names does not have the digests the manifest says: altered, or not the one written."""
+
+
 @dataclass(frozen=True)
 class StoredObject:
     key: str
     version_id: str | None = None
+    # The SHA-256 of each READ_PART_BYTES part, as written (None in manifests from before digests: unsigned, never believed).
+    sha256_parts: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "StoredObject":
+        parts = data.get("sha256_parts")
+        return cls(data["key"], data.get("version_id"), tuple(parts) if parts is not None else None)
+
+
+def part_digests(data: bytes | memoryview) -> tuple[str, ...]:
+    """The SHA-256 of each READ_PART_BYTES part of an object's bytes (one for an empty object)."""
+    view = memoryview(data).cast("B")
+    return tuple(hashlib.sha256(view[start : start + READ_PART_BYTES]).hexdigest() for start in range(0, max(len(view), 1), READ_PART_BYTES))
+
+
+def file_part_digests(path: str) -> tuple[str, ...]:
+    """part_digests of a file, read a part at a time."""
+    digests = []
+    with open(path, "rb") as source:
+        while True:
+            part = source.read(READ_PART_BYTES)
+            if not part and digests:
+                return tuple(digests)
+            digests.append(hashlib.sha256(part).hexdigest())
+            if len(part) < READ_PART_BYTES:
+                return tuple(digests)
 
 
 @dataclass(frozen=True)
@@ -76,6 +109,18 @@ class Manifest:
     retired: tuple[StoredObject, ...] = ()  # named by the manifest before this one only: deleted with the next
     features: StoredObject | None = None  # the local-feature snapshot (None: matchers read each reference's features)
     features_of: str | None = None  # the media it was built for (media_digest), so an unchanged set keeps it
+    census: dict | None = None  # what the set holds (snapshot.Census): items and quarantining items
+    high_water: dict | None = None  # the most it held since an operator last accepted a shrink (trust.high_water)
+    shrink_accepted: dict | None = None  # an operator's acceptance of a sharp shrink: by, reason, at, sequence
+    held_back: tuple[str, ...] = ()  # keys whose removal (or lowering) was held back, a sharp shrink: still in the set until accepted
+    signature: str | None = None  # base64 of the signing key's signature of signed_payload (None: unsigned, never believed)
+    signing_key: str | None = None  # the key that signed, for people: readers verify with the key they are configured with
+
+    def signed_payload(self) -> bytes:
+        """What the signature covers: every field but the signature's own, canonical JSON, as one SHA-256 (KMS signs at most 4 KB)."""
+        fields_ = {name: value for name, value in asdict(self).items() if name not in ("signature", "signing_key")}
+        digest = hashlib.sha256(json.dumps(fields_, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        return f"hashmatch hash-set manifest 1\n{digest}".encode()
 
     def rebuilding(self, now: datetime | None = None) -> bool:
         if self.rebuilding_since is None:
@@ -96,10 +141,11 @@ class Manifest:
     def from_bytes(cls, data: bytes) -> "Manifest":
         # Fields a later version adds are ignored, so that code rolled back still reads its manifest.
         raw = {name: value for name, value in json.loads(data).items() if name in _MANIFEST_FIELDS}
-        raw["snapshot"] = StoredObject(**raw["snapshot"])
-        raw["changes"] = StoredObject(**raw["changes"]) if raw.get("changes") else None
-        raw["retired"] = tuple(StoredObject(**stored) for stored in raw.get("retired", ()))
-        raw["features"] = StoredObject(**raw["features"]) if raw.get("features") else None
+        raw["snapshot"] = StoredObject.from_dict(raw["snapshot"])
+        raw["changes"] = StoredObject.from_dict(raw["changes"]) if raw.get("changes") else None
+        raw["retired"] = tuple(StoredObject.from_dict(stored) for stored in raw.get("retired", ()))
+        raw["features"] = StoredObject.from_dict(raw["features"]) if raw.get("features") else None
+        raw["held_back"] = tuple(raw.get("held_back", ()))
         return cls(**raw)
 
 
@@ -135,7 +181,13 @@ class SnapshotStore:
             if is_missing(error):
                 return ManifestRead(None, None)
             raise
-        return ManifestRead(Manifest.from_bytes(response["Body"].read()), response.get("ETag"))
+        body = response["Body"].read()
+        try:
+            manifest = Manifest.from_bytes(body)
+        except (ValueError, KeyError, TypeError) as error:
+            # Not a manifest this code wrote (a forged or damaged object): never believed, as one that fails its signature.
+            raise ObjectAltered(f"{MANIFEST_KEY} is not a manifest: {type(error).__name__}: {error}"[:300]) from None
+        return ManifestRead(manifest, response.get("ETag"))
 
     def read_snapshot(self, manifest: Manifest) -> HashSetSnapshot:
         return HashSetSnapshot.from_bytes(self._get(manifest.snapshot))
@@ -155,13 +207,14 @@ class SnapshotStore:
         try:
             with open(path, "wb") as out:
                 write(out)
+            digests = file_part_digests(path)
             self.s3.upload_file(path, self.bucket, key, ExtraArgs={"ContentType": "application/octet-stream"})
         finally:
             if os.path.exists(path):
                 os.remove(path)
         # The key is new (never overwritten): its only version is the one just written.
         version = self.s3.head_object(Bucket=self.bucket, Key=key).get("VersionId")
-        return StoredObject(key, version if version and version != "null" else None)
+        return StoredObject(key, version if version and version != "null" else None, digests)
 
     def read_changes(self, manifest: Manifest) -> HashSetChanges:
         return HashSetChanges.from_bytes(bytes(self._get(manifest.changes))) if manifest.changes else HashSetChanges()
@@ -193,11 +246,16 @@ class SnapshotStore:
 
     def _get(self, stored: StoredObject) -> bytes | memoryview:
         """The object's bytes: its first READ_PART_BYTES, and the rest, if any, as ranges read in
-        parallel straight into one buffer (given read-only: the arrays mapped over it are shared)."""
+        parallel straight into one buffer (given read-only: the arrays mapped over it are shared).
+        Each part is checked against the manifest's digest of it as it arrives (ObjectAltered)."""
         address = object_address(self.bucket, stored.key, stored.version_id)
         first = self.s3.get_object(**address, Range=f"bytes=0-{READ_PART_BYTES - 1}")
         head = first["Body"].read()
         total = int(first.get("ContentRange", "").rpartition("/")[2] or len(head))
+        parts = stored.sha256_parts
+        if parts is not None and len(parts) != max(1, -(-total // READ_PART_BYTES)):
+            raise ObjectAltered(f"{stored.key}: {total} bytes, not the {len(parts)} parts the manifest names")
+        _check_part(stored, 0, head)
         if total <= len(head):
             return head
         buffer = memoryview(bytearray(total))
@@ -214,6 +272,7 @@ class SnapshotStore:
                 at += len(chunk)
             if at != end:
                 raise ValueError(f"{stored.key}: a range read gave {at - start} bytes, not {end - start}")
+            _check_part(stored, start // READ_PART_BYTES, buffer[start:end])
 
         with ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="snapshot-read") as pool:
             list(pool.map(read, range(READ_PART_BYTES, total, READ_PART_BYTES)))
@@ -222,7 +281,15 @@ class SnapshotStore:
     def _put(self, key: str, body: bytes, content_type: str) -> StoredObject:
         response = self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
         version = response.get("VersionId")
-        return StoredObject(key, version if version and version != "null" else None)
+        return StoredObject(key, version if version and version != "null" else None, part_digests(body))
+
+
+def _check_part(stored: StoredObject, number: int, data: bytes | memoryview) -> None:
+    """ObjectAltered unless this part of the object hashes to the manifest's digest of it (objects named without digests are not checked)."""
+    if stored.sha256_parts is None:
+        return
+    if hashlib.sha256(data).hexdigest() != stored.sha256_parts[number]:
+        raise ObjectAltered(f"{stored.key}: part {number} does not have the SHA-256 the manifest names")
 
 
 def feature_identity(reference: KnownItem) -> tuple:

@@ -27,7 +27,7 @@ from boto3.dynamodb.conditions import Key
 
 from hashmatch.aws.dynamo import from_item, items, to_item
 from hashmatch.clock import now
-from hashmatch.aws.hash_set.entries import ENTRY_ID_PREFIXES, HashListEntries, StoredEntry, is_entry_id, is_entry_item, stored_entries
+from hashmatch.aws.hash_set.entries import ALLOW_ITEM, ENTRY_ID_PREFIXES, HashListEntries, StoredEntry, is_entry_id, is_entry_item, stored_entries
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
 from hashmatch.model import MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
@@ -80,6 +80,29 @@ class Reference:
         return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
+@dataclass(frozen=True)
+class StreamChange:
+    """One record of the table's stream (KEYS_ONLY), told in the hash set's terms (hashmatch.usecases.retro_match.ItemChange)."""
+
+    event: str  # INSERT, MODIFY or REMOVE
+    key: str
+    allow_mark: bool
+    bookkeeping: bool
+
+
+def stream_changes(records: Iterable[dict]) -> list[StreamChange]:
+    """The changes a batch of the table's stream records (Lambda's DynamoDB event shape) holds."""
+    changes = []
+    for record in records:
+        keys = record.get("dynamodb", {}).get("Keys", {})
+        key = keys.get("reference_id", {}).get("S")
+        if key is None:
+            continue
+        item = keys.get("item", {}).get("S", "")
+        changes.append(StreamChange(str(record.get("eventName", "")), key, item == ALLOW_ITEM, key.startswith(RESERVED_PREFIX)))
+    return changes
+
+
 def entry_state(stored: StoredEntry) -> KnownItemState | None:
     """A hash-list entry as the matcher sees it; None when no upload can match it (allowed, or no provenance left)
     or when every provenance is a frame of a listed video, which is matched as that video (its own partition)."""
@@ -91,8 +114,17 @@ def entry_state(stored: StoredEntry) -> KnownItemState | None:
     return KnownItemState(reference)
 
 
-def partition_states(found: Iterable[dict]) -> Iterator[tuple[str, KnownItemState | None]]:
-    """Each partition's key and its matchable state (None: nothing an upload can match), from hash-set items in partition order.
+class MalformedItem(ValueError):
+    """A partition whose items cannot be read as a reference or a hash-list entry (a bad hash, action or field): skipped and counted."""
+
+
+# What a malformed item raises while it is read (a bad hex hash or action, a missing or mistyped field).
+_MALFORMED = (ValueError, KeyError, TypeError, ArithmeticError)
+
+
+def partition_states(found: Iterable[dict]) -> Iterator[tuple[str, KnownItemState | None | MalformedItem]]:
+    """Each partition's key and its matchable state (None: nothing an upload can match), from hash-set items in partition order;
+    a MalformedItem in place of the state for a partition that cannot be read, so that one bad item stops no other.
 
     A Scan or a Query returns a partition's items together, so only one partition is held at a
     time: a scan of millions of entries never holds their items. Frames without a meta item
@@ -105,7 +137,10 @@ def partition_states(found: Iterable[dict]) -> Iterator[tuple[str, KnownItemStat
         if key in seen:
             raise RuntimeError(f"the hash-set table returned partition {key!r} in two runs: its items must come together")
         seen.add(key)
-        yield key, _partition_state(key, list(group))
+        try:
+            yield key, _partition_state(key, list(group))
+        except _MALFORMED as error:
+            yield key, MalformedItem(f"{key}: {type(error).__name__}: {error}"[:300])
 
 
 def _partition_state(key: str, group: list[dict]) -> KnownItemState | None:
@@ -241,21 +276,43 @@ class HashSetTable:
         return int(item["version"]) if item else 0
 
     def snapshot(self) -> HashSetSnapshot:
-        """The whole set as a snapshot, from a consistent scan of the table (the indexer's rebuild; a matcher's fallback)."""
-        return HashSetSnapshot.of_states(state for _, state in partition_states(self._scan()) if state is not None)
+        """The whole set as a snapshot, from a consistent scan of the table (the indexer's rebuild; a matcher's fallback);
+        malformed partitions left out (readable_snapshot names them)."""
+        return self.readable_snapshot()[0]
+
+    def readable_snapshot(self) -> tuple[HashSetSnapshot, dict[str, str]]:
+        """The whole set as a snapshot, and the partitions left out because they cannot be read (key -> why)."""
+        skipped: dict[str, str] = {}
+
+        def readable() -> Iterator[KnownItemState]:
+            for key, state in partition_states(self._scan()):
+                if isinstance(state, MalformedItem):
+                    skipped[key] = str(state)
+                elif state is not None:
+                    yield state
+
+        return HashSetSnapshot.of_states(readable()), skipped
 
     def current(self, keys: Iterable[str]) -> HashSetChanges:
-        """The state now of each of these references (partitions), as changes: what the indexer reads for a stream batch."""
+        """The state now of each of these references (partitions), as changes: what retro-match reads; malformed ones left out."""
+        return self.readable_current(keys)[0]
+
+    def readable_current(self, keys: Iterable[str]) -> tuple[HashSetChanges, dict[str, str]]:
+        """The state now of each of these references (partitions), as changes, what the indexer reads for a stream batch; and
+        the keys left out because their items cannot be read (key -> why): their earlier state stands, the others go on."""
         keys = sorted({key for key in keys if not key.startswith(RESERVED_PREFIX)})
 
-        def state(key: str) -> KnownItemState | None:
+        def state(key: str) -> KnownItemState | None | MalformedItem:
             found = items(self.table, "query", KeyConditionExpression=Key("reference_id").eq(key), ConsistentRead=True)
             return dict(partition_states(found)).get(key)
 
         if len(keys) <= 1:
-            return HashSetChanges({key: state(key) for key in keys})
-        with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(keys))) as pool:
-            return HashSetChanges(dict(zip(keys, pool.map(state, keys))))
+            states = {key: state(key) for key in keys}
+        else:
+            with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(keys))) as pool:
+                states = dict(zip(keys, pool.map(state, keys)))
+        skipped = {key: str(found) for key, found in states.items() if isinstance(found, MalformedItem)}
+        return HashSetChanges({key: found for key, found in states.items() if key not in skipped}), skipped
 
     def reference(self, reference_id: str) -> Reference | None:
         """One reference by its id; None when there is none."""
