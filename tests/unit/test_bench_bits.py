@@ -13,6 +13,7 @@ from hashmatch_tools.bench.bits import (
     chunks_within,
     distance,
     flip,
+    flip_random,
     flip_rows,
     pdq_index_layout,
     random_spread,
@@ -99,3 +100,11 @@ def test_pdq_index_finds_every_worst_case_copy_at_the_threshold_and_none_just_pa
     index = PdqIndex.build(np.concatenate([copies, misses, filler]), radius=RADIUS)
     owners, entries, _distances = index.search(queries, RADIUS)
     assert sorted(zip(owners.tolist(), entries.tolist())) == [(q, q) for q in range(len(queries))]
+
+
+def test_flip_random_flips_each_row_by_its_own_count_of_distinct_bits():
+    rng = np.random.default_rng(3)
+    rows = rng.integers(0, 2**64, (500, 4), dtype=np.uint64)
+    counts = rng.integers(0, 12, 500)
+    flipped = flip_random(rows, counts, rng)
+    assert [distance(a, b) for a, b in zip(rows, flipped)] == counts.tolist()

@@ -127,3 +127,28 @@ def chunk_distances(a: np.ndarray, b: np.ndarray, layout: ChunkLayout) -> list[i
 def chunks_within(a: np.ndarray, b: np.ndarray, layout: ChunkLayout) -> int:
     """How many chunks' probes reach `b` from `a` (chunk distance within the chunk's threshold)."""
     return sum(d <= t for d, t in zip(chunk_distances(a, b, layout), layout.thresholds))
+
+
+def flip_random(rows: np.ndarray, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each packed row (n x 4 uint64) with counts[i] distinct bits flipped at random, vectorised (for millions of rows)."""
+    rows = np.array(rows, dtype=np.uint64, copy=True)
+    counts = np.asarray(counts)
+    most = int(counts.max()) if len(counts) else 0
+    if most == 0:
+        return rows
+    if most > 8:
+        positions = np.argsort(rng.random((len(rows), BITS)), axis=1)[:, :most]
+    else:  # few flips: draw positions and re-draw the rows that drew one twice
+        positions = rng.integers(0, BITS, size=(len(rows), most))
+        for _ in range(50):
+            ordered = np.sort(positions, axis=1)
+            repeated = (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
+            if not repeated.any():
+                break
+            positions[repeated] = rng.integers(0, BITS, size=(int(repeated.sum()), most))
+    every = np.arange(len(rows))
+    for slot in range(most):
+        use = counts > slot
+        bit = positions[use, slot]
+        rows[every[use], bit // 64] ^= np.uint64(1) << (63 - bit % 64).astype(np.uint64)
+    return rows
