@@ -100,7 +100,7 @@ class DataSet:
         return slice(QUERIES_SINGLE + 2 * QUERIES_BATCH, QUERIES_SINGLE + 2 * QUERIES_BATCH + EXACTNESS_QUERIES)
 
 
-def make_data(size: int, rng: np.random.Generator) -> DataSet:
+def make_data(size: int, rng: np.random.Generator, exactness_queries: int = EXACTNESS_QUERIES) -> DataSet:
     hashes = rng.integers(0, 2**64, size=(size, 4), dtype=np.uint64, endpoint=False)
     scene_of = np.full(size, -1, dtype=np.int64)
     clustered = int(size * CLUSTERED_SHARE)
@@ -123,7 +123,7 @@ def make_data(size: int, rng: np.random.Generator) -> DataSet:
     hashes[members] = flip_bits(centres[scene], rng.integers(0, SCENE_FLIPS + 1, size=len(scene)), rng, SCENE_FLIPS)
     scene_of[members] = scene
 
-    total_queries = QUERIES_SINGLE + 2 * QUERIES_BATCH + EXACTNESS_QUERIES
+    total_queries = QUERIES_SINGLE + 2 * QUERIES_BATCH + exactness_queries
     queries = rng.integers(0, 2**64, size=(total_queries, 4), dtype=np.uint64)
     from_scene = rng.random(total_queries) < SCENE_QUERY_SHARE
     from_scene[QUERIES_SINGLE : QUERIES_SINGLE + QUERIES_BATCH] = False  # the plain batch: uploads that match no scene
