@@ -12,7 +12,10 @@ Videos: the corpus sample videos, and 3-minute 720p and 1080p H.264 videos that 
 this module makes from the corpus photographs (cached in .cache/bench) with three keyframe
 placements: x264's defaults (keyint 250 and a keyframe at each scene cut, every 6 s here), and
 fixed GOPs of 2 s and 8 s with scene cuts off; then 60-minute 1080p uploads against the hasher's
-timeout, and reference hashing on the corpus videos.
+timeout, and reference hashing on the corpus videos. Issue 27's cost check runs in the same
+run: upload hashing on the made videos with today's keyed sampling against the fixed grid of
+commit BEFORE_KEYED_SAMPLING (its shared/hashmatch, exported from git into .cache/bench and put
+first on the upload process's path).
 Usage: python -m hashmatch_tools.bench.hashing [--out docs/sampling.md] [--quick] [--repeats N] [--seconds S]
 """
 
@@ -46,6 +49,8 @@ HOUR = [BenchVideo(1080, 3600, 2), BenchVideo(1080, 3600, 8)]
 PRICE_GB_SECOND = 0.0000166667
 PRICE_REQUEST = 0.20 / 1_000_000
 BLOCK, HEADLINE = "make bench", "make bench: headline"
+# main just before keyed sampling was merged (90e9800, issue 27): uploads sampled on a fixed grid from t = 0, keyframes first.
+BEFORE_KEYED_SAMPLING = "873e636"
 
 
 @dataclass
@@ -57,10 +62,26 @@ class Run:
     working: float  # seconds after the imports: what a warm Lambda pays per upload
 
 
-def run(kind: str, path: Path) -> Run:
-    """One process doing one kind of work on one video: wall time and CPU time (wait4), and the peak memory it reports."""
+def core_at(commit: str) -> Path:
+    """A folder holding the core (shared/hashmatch) as it was at `commit`, exported from git once into .cache/bench."""
+    folder = CACHE / f"core-{commit}"
+    if not (folder / "hashmatch").is_dir():
+        partial = CACHE / f"core-{commit}.part"
+        partial.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", commit, "shared/hashmatch"], cwd=ROOT, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "--strip-components=1", "-C", str(partial)], input=archive, check=True)
+        partial.rename(folder)
+    return folder
+
+
+def run(kind: str, path: Path, core: Path | None = None) -> Run:
+    """One process doing one kind of work on one video: wall time and CPU time (wait4), and the peak memory it reports.
+    `core`: a folder whose `hashmatch` the process imports instead of this checkout's (an earlier commit's core)."""
+    env = None
+    if core is not None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(core), str(ROOT / "shared"), os.environ.get("PYTHONPATH", "")])}
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "hashmatch_tools.bench.processes", kind, str(path)], stdout=subprocess.PIPE, cwd=ROOT)
+    process = subprocess.Popen([sys.executable, "-m", "hashmatch_tools.bench.processes", kind, str(path)], stdout=subprocess.PIPE, cwd=ROOT, env=env)
     output = process.stdout.read().decode()  # read before waiting: a full pipe would block the child
     _pid, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
@@ -79,12 +100,15 @@ def median_run(kind: str, path: Path, repeats: int) -> Run:
     )
 
 
-def interleaved(kinds: tuple[str, ...], path: Path, repeats: int) -> dict[str, Run]:
-    """Each kind `repeats` times, the kinds taking turns (so a burst of load on the machine falls on all of them), medians per kind."""
-    runs: dict[str, list[Run]] = {kind: [] for kind in kinds}
+def interleaved(kinds: tuple[str, ...], path: Path, repeats: int, before: Path | None = None) -> dict[str, Run]:
+    """Each kind `repeats` times, the kinds taking turns (so a burst of load on the machine falls on all of them), medians per kind.
+    With `before` (an earlier commit's core, core_at), an `upload before` kind takes its turn too: upload hashing with that core."""
+    runs: dict[str, list[Run]] = {kind: [] for kind in kinds + (("upload before",) if before is not None else ())}
     for _ in range(repeats):
         for kind in kinds:
             runs[kind].append(run(kind, path))
+        if before is not None:
+            runs["upload before"].append(run("upload", path, core=before))
     return {
         kind: Run(statistics.median(r.seconds for r in rs), statistics.median(r.cpu for r in rs), max(r.peak_mb for r in rs), rs[0].frames, statistics.median(r.working for r in rs))
         for kind, rs in runs.items()
@@ -200,10 +224,26 @@ def vpdq_version() -> str:
     done = subprocess.run([sys.executable, "-c", "import importlib.metadata as m, vpdq; print(m.version('vpdq'))"], capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(
-            "bench: error: the vpdq package does not import (make bench installs requirements/bench.txt; building it needs "
+            "bench: error: the vpdq package does not import (make setup installs it from requirements/dev.txt; building it needs "
             "the FFmpeg development packages of requirements/apt.txt, `make system-packages`):\n" + done.stderr.strip()[-600:]
         )
     return done.stdout.strip()
+
+
+def keyed_sampling_cost(rows: list[tuple[str, float | None, float, float]]) -> tuple[list[str], str]:
+    """Issue 27's cost check from (video, GOP seconds or None, upload s per minute now, with the fixed grid): a table and its summary line.
+    The bound: on 2 s GOPs keyed sampling costs at most 1.3x the fixed grid's per-minute time (the worst 2 s GOP video counts)."""
+    table = [
+        f"| video | GOP | upload s per min, keyed sampling | upload s per min, fixed grid ({BEFORE_KEYED_SAMPLING}) | keyed / fixed grid |",
+        "|---|---|---|---|---|",
+    ]
+    for name, gop, now, before in rows:
+        table.append(f"| {name} | {'x264 defaults' if gop is None else f'{gop:g} s'} | {now:.2f} | {before:.2f} | {now / before:.2f}x |")
+    by_gop = {gop: [now / before for _name, g, now, before in rows if g == gop] for gop in KEYFRAMES}
+    parts = [f"{'x264 defaults' if gop is None else f'{gop:g} s GOPs'} {max(found):.2f}x" for gop, found in by_gop.items() if found]
+    two = by_gop.get(2.0) or [float("nan")]
+    verdict = "within" if max(two) <= 1.3 else "OVER"
+    return table, f"Keyed sampling's per-minute upload hashing cost against the fixed grid (worst video of each kind): {', '.join(parts)}; 2 s GOPs {verdict} issue 27's 1.3x."
 
 
 def _ratio(a: float, b: float) -> str:
@@ -253,15 +293,19 @@ def main(argv: list[str] | None = None) -> int:
     ratios: dict[str, list[tuple[float, float]]] = {}  # row group -> (wall ratio, CPU ratio)
     per_minute: list[float] = []
     placement = {path: video.keyframes for video, path in made}
+    gops = {path: video.gop_seconds for video, path in made}
+    before_core = core_at(BEFORE_KEYED_SAMPLING)
+    sampling_rows: list[tuple[str, float | None, float, float]] = []
     for path in [path for _video, path in made] + corpus_videos:
         facts = probe(path)
-        runs = interleaved(("decode", "vpdq", "baseline", "upload"), path, repeats)
+        runs = interleaved(("decode", "vpdq", "baseline", "upload"), path, repeats, before=before_core if path in placement else None)
         decode, real, baseline, upload = runs["decode"], runs["vpdq"], runs["baseline"], runs["upload"]
         minutes = facts["duration"] / 60
         group = f"{facts['height']}p, {placement[path]}" if path in placement else "corpus clips"
         ratios.setdefault(group, []).append((real.seconds / upload.seconds, real.cpu / upload.cpu))
         if path in placement:
             per_minute.append(upload.seconds / minutes)
+            sampling_rows.append((path.name, gops[path], upload.seconds / minutes, runs["upload before"].seconds / minutes))
         say(
             f"| {path.name} | {facts['duration']:.1f} | {placement.get(path, 'as found')} | {facts['median_gop']:.1f} | {decode.seconds:.2f} ({decode.cpu:.2f}) "
             f"| {real.seconds:.2f} ({real.cpu:.2f}) | {baseline.seconds:.2f} ({baseline.cpu:.2f}) | {upload.seconds:.2f} ({upload.cpu:.2f}) | {upload.frames} "
@@ -286,6 +330,17 @@ def main(argv: list[str] | None = None) -> int:
         f"(the slowest made video's {worst:.2f} wall seconds per minute here; Lambda gives {memory} MB about {memory / 1769:.2f} vCPU against the 2 cores here, "
         f"and the S3 read comes on top)."
     )
+    say()
+    say(
+        f"Issue 27's cost check, in the same runs: `upload` as above (keyed, unpredictable sampling) against the same upload hashing with the core of "
+        f"commit {BEFORE_KEYED_SAMPLING} (main just before keyed sampling landed: a fixed grid from t = 0, keyframes first), wall seconds per minute of video, medians of {repeats}."
+    )
+    say()
+    sampling_table, sampling_line = keyed_sampling_cost(sampling_rows)
+    for line in sampling_table:
+        say(line)
+    say()
+    say(sampling_line)
     say()
     first = next(path for video, path in made if video.gop_seconds == 2.0)
     plain, skipped, median_bits, worst_bits = loop_filter_effect(first)
@@ -335,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {path.name} | {facts['duration']:.1f} | {decode.seconds:.2f} ({decode.cpu:.2f}) | {reference.seconds:.2f} ({reference.cpu:.2f}) "
                 f"| {reference.seconds / decode.seconds:.1f}x | {60 * reference.seconds / facts['duration']:.1f} |"
             )
-    headline = "Upload hashing against the vpdq package " + version + " (whole processes, vpdq's time over upload's; " + f"median of {repeats}):\n\n" + "\n".join(summary)
+    headline = "Upload hashing against the vpdq package " + version + " (whole processes, vpdq's time over upload's; " + f"median of {repeats}):\n\n" + "\n".join(summary) + "\n\n" + sampling_line
     if args.out:
         write_block(args.out, BLOCK, "\n".join(lines), provenance, command)
         write_block(args.out, HEADLINE, headline, provenance, command)

@@ -1,7 +1,7 @@
 """The work the hashing benchmark times, one kind per process: `python -m hashmatch_tools.bench.processes KIND VIDEO`.
 
 - `decode`: bare decoding of every frame (the floor for anything that looks at every frame).
-- `vpdq`: the `vpdq` package (the field's own C++ video hasher, requirements/bench.txt) as its documentation
+- `vpdq`: the `vpdq` package (the field's own C++ video hasher, requirements/dev.txt) as its documentation
   runs it: `vpdq.computeHash(path)` with its defaults, a hash a second (seconds_per_hash=1.0) and
   thread_count=0 (one hashing thread per core beside its decoding thread).
 - `baseline`: the in-project "vPDQ way", every frame decoded in order (PyAV) and PDQ taken at full size once a second.
