@@ -223,6 +223,7 @@ def build_log(directory: Path, uploads: int, days: int, batch: int, seed: int) -
                 "version_id": pa.nulls(len(upload), pa.string()),
                 "frame": pa.array(frame),
                 "variant": pa.array(variant),
+                "track": pa.array(np.zeros(len(upload), np.int32)),  # every frame of the main picture (video stream)
                 "timestamp": pa.array(frame.astype(np.float64) * 2.0),
                 "quality": pa.array(quality),
                 **{f"h{w}": pa.array(np.ascontiguousarray(signed[:, w])) for w in range(4)},
@@ -252,6 +253,8 @@ def build_log(directory: Path, uploads: int, days: int, batch: int, seed: int) -
                 "md5": pa.array([""] * count),
                 "sha256": pa.array(sha256),
                 "frames_hashed": pa.array(np.full(count, FRAMES, np.int32)),
+                "covered_seconds": pa.array(np.full(count, 2.0 * FRAMES)),  # wholly covered, as most uploads are
+                "uncovered_share": pa.array(np.zeros(count)),
             },
             schema=pa.schema([(n, getattr(pa, k)()) for n, k in UPLOAD_COLUMNS]),
         )
