@@ -30,7 +30,6 @@ import io
 import random
 import statistics
 import sys
-import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -218,10 +217,7 @@ class Bench:
 
     def cold_process_part(self, size: int) -> None:
         say(f"== a cold matcher in a fresh process, the {size:,}-entry snapshot")
-        runs = []
-        with tempfile.TemporaryDirectory(prefix="bench-snapshot-") as folder:
-            for _ in range(COLD_REPEATS):
-                runs.append(run_cold(self.stack, None, Path(folder)))
+        runs = [run_cold(self.stack) for _ in range(COLD_REPEATS)]
         assert all(run["source"] == "snapshot" for run in runs)
         phases = {name: statistics.median(run["phases"][name] for run in runs) for name in runs[0]["phases"]}
         reads = {name: statistics.median(run["hash_set"][name] for run in runs) for name in runs[0]["hash_set"]}
@@ -291,7 +287,9 @@ NOTES = """
   buffers and the body read from S3 included), on a run of its own.
 - Cold matcher in a fresh process (`hashmatch_tools.bench.cold_matcher`): what a new Lambda container pays before its first
   upload is matched: the interpreter's start, the imports, the handler module (settings, boto3 clients, the Checker), then
-  the manifest and the snapshot over HTTP. The whole process's wall and CPU time are taken by this process.
+  the manifest and the snapshot over HTTP. The whole process's wall and CPU time are taken by this process. The
+  snapshots here hold PDQ entries only, so there is no local-feature snapshot to read and map: that load, at 1,000 to
+  100,000 reference feature frames, is in `docs/second-stage-bench.md`.
 - A change (part 2): one entry added in the table, the indexer's run for it called here (read the manifest and the
   changes, read the partition, write the changes and the manifest), then a warm matcher's next check.
 - Freshness end to end (part 4): the indexer runs on the table's stream, polled by the local runner as Lambda polls it
