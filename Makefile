@@ -78,7 +78,9 @@ test-fast: setup
 schemas: setup
 	$(BIN)/python -m hashmatch_tools.schemas --write
 
-# About 20 minutes: makes its videos once (.cache/bench), then writes its tables into docs/sampling.md.
+# Upload hashing against the vpdq package (requirements/dev.txt; it builds against the FFmpeg libraries of
+# requirements/apt.txt, make system-packages) as whole processes; makes its videos once (.cache/bench), then writes
+# its tables into docs/sampling.md. Its time is in the block it writes.
 bench: setup
 	$(BIN)/python -m hashmatch_tools.bench.hashing --out docs/sampling.md
 

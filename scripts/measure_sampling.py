@@ -2,11 +2,13 @@
 
 Each strategy hashes the two references and every sample video, then reports the verdict
 percentages per upload and the upload hashing time. Used to choose the defaults in media.py
-(docs/sampling.md holds a run's output).
+(`--out docs/sampling.md` writes it there, between its marks, stamped with the date, commit and machine).
+Usage: python scripts/measure_sampling.py [--out docs/sampling.md]
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from dataclasses import replace
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from hashmatch.media.hashing import hash_media
 from hashmatch.media.sampling import DENSE, SPARSE
+from hashmatch_tools.bench.blocks import Provenance, write_block
 from hashmatch_tools.matching import compare as compare_at, hash_reference
 from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 
@@ -43,12 +46,26 @@ STRATEGIES = {
 }
 
 
-def main() -> int:
+BLOCK = "python scripts/measure_sampling.py"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python scripts/measure_sampling.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, help="write the tables into this markdown file, between its marks")
+    args = parser.parse_args(argv)
     if not VIDEOS.is_dir():
         print(f"corpus not found at {VIDEOS}", file=sys.stderr)
         return 2
-    print("| strategy | upload | query % | reference % | match |")
-    print("|---|---|---|---|---|")
+    provenance = Provenance.capture(ROOT)
+    lines: list[str] = []
+
+    def say(text: str = "") -> None:
+        """Print a line of the report and keep it for --out."""
+        print(text, flush=True)
+        lines.append(text)
+
+    say("| strategy | upload | query % | reference % | match |")
+    say("|---|---|---|---|---|")
     timings = []
     for label, (reference_sampling, upload_sampling) in STRATEGIES.items():
         references = {family: hash_reference(VIDEOS / f"{name}.mp4", sampling=reference_sampling) for family, name in REFERENCES.items()}
@@ -61,13 +78,15 @@ def main() -> int:
                 upload_seconds += time.perf_counter() - started
                 video_seconds += upload.duration
                 verdict = compare(references[family], upload)
-                print(f"| {label} | {name} vs {REFERENCES[family]} | {verdict.query_match_percent:.1f} | {verdict.reference_match_percent:.1f} | {'yes' if verdict.match else 'no'} |", flush=True)
+                say(f"| {label} | {name} vs {REFERENCES[family]} | {verdict.query_match_percent:.1f} | {verdict.reference_match_percent:.1f} | {'yes' if verdict.match else 'no'} |")
         timings.append((label, 60.0 * upload_seconds / video_seconds))
-    print()
-    print("| strategy | upload hashing, seconds per minute of video |")
-    print("|---|---|")
+    say()
+    say("| strategy | upload hashing, seconds per minute of video |")
+    say("|---|---|")
     for label, per_minute in timings:
-        print(f"| {label} | {per_minute:.2f} |")
+        say(f"| {label} | {per_minute:.2f} |")
+    if args.out:
+        write_block(args.out, BLOCK, "\n".join(lines), provenance, BLOCK + " --out " + str(args.out))
     return 0
 
 

@@ -1,11 +1,16 @@
 """The work the hashing benchmark times, one kind per process: `python -m hashmatch_tools.bench.processes KIND VIDEO`.
 
 - `decode`: bare decoding of every frame (the floor for anything that looks at every frame).
-- `baseline`: the vPDQ way, every frame decoded in order and PDQ taken at full size once a second.
+- `vpdq`: the `vpdq` package (the field's own C++ video hasher, requirements/dev.txt) as its documentation
+  runs it: `vpdq.computeHash(path)` with its defaults, a hash a second (seconds_per_hash=1.0) and
+  thread_count=0 (one hashing thread per core beside its decoding thread).
+- `baseline`: the in-project "vPDQ way", every frame decoded in order (PyAV) and PDQ taken at full size once a second.
 - `upload`: what the hasher function does with an upload (sparse sampling, detail pictures as JPEG).
 - `reference`: dense reference hashing with local features, as `hashmatch admin hashset add` does.
 
-Each prints one JSON line: frames hashed and the seconds spent after the imports.
+Each prints one JSON line: frames hashed, the seconds spent after the imports and the process's
+peak resident memory (its VmHWM: the rusage maxrss of a forked child also counts the parent's
+pages it held before exec). The parent measures the whole process's wall and CPU time.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import json
 import sys
 import time
 
-KINDS = ("decode", "baseline", "upload", "reference")
+KINDS = ("decode", "vpdq", "baseline", "upload", "reference")
 
 
 def decode(path: str) -> int:
@@ -27,6 +32,13 @@ def decode(path: str) -> int:
         for _frame in container.decode(stream):
             count += 1
     return count
+
+
+def vpdq(path: str) -> int:
+    import vpdq as package
+
+    # Its README's call: the defaults, seconds_per_hash=1.0 and thread_count=0 (as many hashing threads as cores).
+    return len(package.computeHash(path))
 
 
 def baseline(path: str, interval: float = 1.0) -> int:
@@ -64,6 +76,20 @@ def reference(path: str) -> int:
     return len(hash_reference(path).frames)
 
 
+def peak_mb() -> float:
+    """This process's peak resident memory since it was exec'd (Linux's VmHWM; maxrss elsewhere)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] not in KINDS:
         print(f"usage: python -m hashmatch_tools.bench.processes {{{'|'.join(KINDS)}}} VIDEO", file=sys.stderr)
@@ -72,7 +98,7 @@ def main(argv: list[str]) -> int:
     work = globals()[kind]
     started = time.perf_counter()
     frames = work(path)
-    print(json.dumps({"kind": kind, "frames": frames, "seconds": time.perf_counter() - started}))
+    print(json.dumps({"kind": kind, "frames": frames, "seconds": time.perf_counter() - started, "peak_mb": peak_mb()}))
     return 0
 
 

@@ -1,6 +1,6 @@
 """The matcher's hash set from the indexer's snapshot in S3 against the old way (a consistent table scan), in one run on the local stack.
 
-Two parts, both over real HTTP against moto's server (the local stack built from template.yaml):
+Four parts, all over real HTTP against moto's server (the local stack built from template.yaml):
   1. A table of --table-entries PDQ list entries (imported as an operator imports a list):
      the old way (HashSetTable.load, a scan) and the new (the indexer's rebuild once, then a
      matcher's cold start from the snapshot), then one change: the indexer's run and a warm
@@ -9,20 +9,25 @@ Two parts, both over real HTTP against moto's server (the local stack built from
      hashmatch_tools.bench.index), written to the snapshot bucket: a matcher's cold start (manifest + snapshot
      GET + ready index) and its memory, one change on top (indexer run, matcher refresh), and the
      indexer folding the changes into a new snapshot (compaction) and writing it.
-The table part stays at a size moto fills and scans in minutes (its consistent scan costs about
-1 ms an item here, slower than DynamoDB's, so the old way's figures are moto's); the snapshot part
+  3. A cold matcher in a fresh process (cold_matcher.py): the interpreter, the imports, the handler
+     module (settings, clients), then the manifest and the snapshot, as a new Lambda container
+     pays them, beside part 2's cold start inside this warm process.
+  4. Freshness end to end, in a stack whose indexer runs on its stream as Lambda runs it (the local
+     runner's pollers): a list entry written to the table, and the first upload of its hash that a
+     running matcher (the handler's own, at the template's HashSetRefreshSeconds) matches, over
+     --changes changes at random moments: median, 95th percentile and maximum.
+The table part stays at a size moto fills and scans in minutes (its consistent scan is far slower
+than DynamoDB's, so the old way's figures are moto's; the run prints its cost per item); the snapshot part
 does not need the table to hold its entries (the matcher never reads them from it).
-Usage: python -m hashmatch_tools.bench.snapshot [--table-entries 20000] [--sizes 1000000] [--out docs/snapshot-bench.md]
+Usage: python -m hashmatch_tools.bench.snapshot [--table-entries 20000] [--sizes 1000000] [--changes 20] [--out docs/snapshot-bench.md]
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import gc
 import io
-import os
-import platform
+import random
 import statistics
 import sys
 import time
@@ -41,13 +46,21 @@ from hashmatch.vocabulary import ListedSignal
 from hashmatch.model import FrameHashes, MediaHashes
 from hashmatch.hash_set.snapshot import HashSetSnapshot
 from hashmatch.vocabulary import Action
+from hashmatch_tools.bench.blocks import README, Provenance, write_block, write_headline
+from hashmatch_tools.bench.cold_matcher import run_cold
 from hashmatch_tools.bench.index import make_data  # the same data as the index bench
+from hashmatch_tools.local.runner import local_pipeline
 from hashmatch_tools.local.stack import LocalStack
 from hashmatch.signals.pdq import PDQ_CONFIDENT_MATCH_THRESHOLD
 
+ROOT = Path(__file__).resolve().parents[3]  # the repository: shared/hashmatch_tools/bench/<this file>
+BLOCK, HEADLINE = "make bench-snapshot", "make bench-snapshot: headline"
+COLD_REPEATS = 3
+POLL_SECONDS = 0.02  # how often the running matcher is offered the upload: the resolution of the freshness figures
+
 SEED = 20261201
 REPEATS = 5
-SCAN_REPEATS = 3  # moto's consistent scan costs about 1 ms an item here
+SCAN_REPEATS = 3  # moto's consistent scan is slow: a few runs
 
 
 def timed(action) -> tuple[float, object]:
@@ -77,6 +90,7 @@ class Bench:
         self.store = SnapshotStore(self.s3, stack.ref("SnapshotBucket"))
         self.hash_set = HashSetTable(stack.table("HashSetTable"))
         self.rows: list[tuple[str, ...]] = []
+        self.headline: list[str] = []
 
     def fresh(self) -> LiveHashSet:
         return LiveHashSet(self.store, self.hash_set, PDQ_CONFIDENT_MATCH_THRESHOLD, refresh_seconds=0)
@@ -89,7 +103,7 @@ class Bench:
 
     def table_part(self, count: int, rng: np.random.Generator) -> None:
         say(f"== {count:,} entries in the table (imported as a list)")
-        rows = hex_rows(make_data(count, rng).hashes)
+        rows = hex_rows(make_data(count, rng, exactness_queries=0).hashes)
         started = time.perf_counter()
         report = self.hash_set.entries.import_entries((HashListEntry(signal_type=ListedSignal.PDQ, hash=h, source="bench list") for h in rows), action=Action.REVIEW)
         say(f"imported {report.written:,} entries in {time.perf_counter() - started:.0f} s")
@@ -113,7 +127,7 @@ class Bench:
         assert probe in loaded and matcher.source == "snapshot"
         old, new = statistics.median(scan_seconds), statistics.median(cold)
         say(f"matcher cold start: old (table scan) {old:.3f} s, new (snapshot) {new:.3f} s: {old / new:.0f}x; indexer's one-off rebuild {rebuild_seconds:.2f} s")
-        self.rows.append((f"{count:,} (table)", "matcher cold start", f"{old:.3f} s (scan)", f"{new:.3f} s", f"{old / new:.0f}x"))
+        self.rows.append((f"{count:,} (table)", "matcher cold start", f"{old:.3f} s (scan: {1000 * old / count:.2f} ms an item on moto)", f"{new:.3f} s", f"{old / new:.0f}x"))
 
         # One change: the old way reloads the whole table, the new way reads the changes.
         changed = self.add_entry(rng.bytes(32).hex(), "bench change")
@@ -130,7 +144,7 @@ class Bench:
 
     def snapshot_part(self, size: int, rng: np.random.Generator) -> None:
         say(f"== a snapshot of {size:,} entries")
-        data = make_data(size, rng)
+        data = make_data(size, rng, exactness_queries=0)
         frames = FrameIndex()
         frames.add_still(data.hashes)
         snapshot = HashSetSnapshot({}, frames, {}, [(("bench",), "bench list", Action.REVIEW)], np.zeros(size, np.uint32))
@@ -162,9 +176,13 @@ class Bench:
         del loaded, matcher
         say(f"matcher cold start (manifest + {manifest.snapshot_frames:,}-entry snapshot over HTTP + ready index): median {statistics.median(cold):.3f} s, "
             f"max {max(cold):.3f} s; held {held / 1e6:.0f} MB (peak {peak / 1e6:.0f} MB); first upload matched {statistics.median(first) * 1000:.1f} ms after")
-        self.rows.append((f"{size:,}", "matcher cold start (to a ready index)", "", f"{statistics.median(cold):.3f} s (max {max(cold):.3f} s)", ""))
+        self.rows.append((f"{size:,}", "matcher cold start in this warm process (to a ready index)", "", f"{statistics.median(cold):.3f} s (max {max(cold):.3f} s)", ""))
         self.rows.append((f"{size:,}", "first upload matched after it", "", f"{statistics.median(first) * 1000:.1f} ms", ""))
         self.rows.append((f"{size:,}", "matcher memory for the hash set", "", f"{held / 1e6:.0f} MB held, {peak / 1e6:.0f} MB peak", ""))
+        self.headline.append(
+            f"- {size:,}-entry snapshot: a new LiveHashSet in a process that has already imported everything and holds a warm S3 client is ready in "
+            f"{statistics.median(cold):.3f} s (median of {REPEATS}), holding {held / 1e6:.0f} MB"
+        )
 
         matcher = self.fresh()
         matcher.get()
@@ -195,25 +213,89 @@ class Bench:
         gc.collect()
 
 
+    # ------------------------------------------------------------ part 3: a cold matcher in a fresh process
+
+    def cold_process_part(self, size: int) -> None:
+        say(f"== a cold matcher in a fresh process, the {size:,}-entry snapshot")
+        runs = [run_cold(self.stack) for _ in range(COLD_REPEATS)]
+        assert all(run["source"] == "snapshot" for run in runs)
+        phases = {name: statistics.median(run["phases"][name] for run in runs) for name in runs[0]["phases"]}
+        reads = {name: statistics.median(run["hash_set"][name] for run in runs) for name in runs[0]["hash_set"]}
+        wall = statistics.median(run["wall"] for run in runs)
+        cpu = statistics.median(run["cpu"] for run in runs)
+        peak = max(run["peak_mb"] for run in runs)
+        parts = "; ".join(f"{name} {seconds:.3f} s" for name, seconds in {**phases, **{k: v for k, v in reads.items() if v > 0.0005}}.items())
+        say(f"fresh process to a ready hash set: median {phases['interpreter'] + phases['imports'] + phases['handler module (settings, clients, Checker)'] + phases['hash set ready']:.2f} s "
+            f"(whole process {wall:.2f} s wall, {cpu:.2f} s CPU, peak {peak:.0f} MB; median of {COLD_REPEATS}): {parts}")
+        ready = phases["interpreter"] + phases["imports"] + phases["handler module (settings, clients, Checker)"] + phases["hash set ready"]
+        self.rows.append((f"{size:,}", "cold matcher, fresh process: interpreter + imports + handler module + hash set", "", f"{ready:.2f} s ({phases['interpreter']:.2f} + {phases['imports']:.2f} + {phases['handler module (settings, clients, Checker)']:.2f} + {phases['hash set ready']:.2f})", ""))
+        self.rows.append((f"{size:,}", "of which manifest / snapshot read and loaded", "", f"{reads['manifest']:.3f} s / {reads['snapshot']:.3f} s", ""))
+        self.rows.append((f"{size:,}", "cold matcher process: CPU, peak memory", "", f"{cpu:.2f} s CPU, {peak:.0f} MB", ""))
+        self.headline.append(f"- a cold matcher in a fresh process, {size:,}-entry snapshot: ready in {ready:.2f} s (interpreter {phases['interpreter']:.2f} s, imports {phases['imports']:.2f} s, handler module {phases['handler module (settings, clients, Checker)']:.2f} s, hash set {phases['hash set ready']:.2f} s), peak {peak:.0f} MB")
+
+
+def freshness(size: int, changes: int, rng: np.random.Generator) -> tuple[list[float], float, float]:
+    """Part 4: seconds from a table write to the first upload a running matcher matches, per change; and the refresh
+    interval and stream batching window the template sets (a stack of its own, its indexer polled as Lambda polls it)."""
+    say(f"== freshness end to end: {changes} changes, a {size:,}-entry snapshot")
+    data = make_data(size, rng, exactness_queries=0)
+    frames = FrameIndex()
+    frames.add_still(data.hashes)
+    snapshot = HashSetSnapshot({}, frames, {}, [(("bench",), "bench list", Action.REVIEW)], np.zeros(size, np.uint32))
+    del data, frames
+    seconds: list[float] = []
+    logs = io.StringIO()
+    with local_pipeline(log_stream=logs) as (stack, runner):
+        hash_set = HashSetTable(stack.table("HashSetTable"))
+        SnapshotIndexer(hash_set, SnapshotStore(stack.client("s3"), stack.ref("SnapshotBucket"))).publish(snapshot)
+        del snapshot
+        live = runner.module("MatchHashesFunction").checker.hash_set  # the handler's own live copy: the template's refresh interval
+        refresh = float(live.refresh_seconds)
+        window = float(stack.template["Resources"]["IndexHashSetFunction"]["Properties"]["Events"]["HashSetChanges"]["Properties"].get("MaximumBatchingWindowInSeconds", 0))
+        live.get()
+        runner.start(functions=["IndexHashSetFunction"])
+        try:
+            for change in range(changes):
+                time.sleep(random.Random(change).uniform(0, refresh))  # a random moment of the matcher's refresh cycle
+                hex_hash = rng.bytes(32).hex()
+                upload = upload_of(hex_hash)
+                hash_set.entries.add(HashListEntry(signal_type=ListedSignal.PDQ, hash=hex_hash, labels=("bench",), source="bench change"), action=Action.QUARANTINE)
+                written = time.perf_counter()
+                while not live.get().matcher.match(upload).matches:
+                    if time.perf_counter() - written > 120:
+                        raise TimeoutError(f"change {change} not matched after 120 s")
+                    time.sleep(POLL_SECONDS)
+                seconds.append(time.perf_counter() - written)
+                print(f"  change {change + 1}: matched {seconds[-1]:.2f} s after the write", file=sys.stderr, flush=True)
+        finally:
+            runner.stop()
+    return seconds, refresh, window
+
+
 NOTES = """
 - Old way: `version_from_table` (aws/hash_set/live.py), a consistent scan of the hash-set table into the matcher, which is
   what a matcher did on every cold start and after every change before the snapshot. New way:
   `LiveHashSet.get()`, the manifest and the snapshot read from S3, the index ready to search.
-- The table rows hold PDQ list entries imported as an operator imports a list. moto's scan costs
-  about 1 ms an item here and its Query walks the whole table (about 0.17 s per Query at 5,000
-  items), so the old way's figures and the indexer's are moto's; DynamoDB reads 1 MB pages and
-  queries one partition. The snapshot rows do not need the table to hold their entries: the
-  snapshot is written to the snapshot bucket directly, and the matcher never reads the table.
+- The table rows hold PDQ list entries imported as an operator imports a list. moto's consistent scan and its Query walk the
+  whole table, so the old way's figures and the indexer's are moto's; DynamoDB reads 1 MB pages and queries one partition.
+  The snapshot rows do not need the table to hold their entries: the snapshot is written to the snapshot bucket directly,
+  and the matcher never reads the table.
 - Data of the snapshot rows: as in `docs/index-bench.md`, random hashes with 30 % scenes of
   near-identical video frames, one (labels, source, action) group.
-- Cold start: a new LiveHashSet (as in a new Lambda container) to a loaded hash set, median and
-  maximum of 5. Memory: what tracemalloc sees held after a cold start (numpy's buffers and the
-  body read from S3 included), on a run of its own.
-- A change: one entry added in the table, the indexer's run for it (read the manifest and the
-  changes, read the partition, write the changes and the manifest), then a warm matcher's next
-  check (the manifest, the changes, the view over its snapshot). In a stack the stream adds its
-  delivery (Lambda polls a stream about four times a second) and the matcher's refresh interval
-  (HashSetRefreshSeconds, 2 s) adds up to that much.
+- Cold start in this process: a new LiveHashSet to a loaded hash set, median and maximum of several, in a process that has
+  already imported everything and holds a warm S3 client. Memory: what tracemalloc sees held after a cold start (numpy's
+  buffers and the body read from S3 included), on a run of its own.
+- Cold matcher in a fresh process (`hashmatch_tools.bench.cold_matcher`): what a new Lambda container pays before its first
+  upload is matched: the interpreter's start, the imports, the handler module (settings, boto3 clients, the Checker), then
+  the manifest and the snapshot over HTTP. The whole process's wall and CPU time are taken by this process. The
+  snapshots here hold PDQ entries only, so there is no local-feature snapshot to read and map: that load, at 1,000 to
+  100,000 reference feature frames, is in `docs/second-stage-bench.md`.
+- A change (part 2): one entry added in the table, the indexer's run for it called here (read the manifest and the
+  changes, read the partition, write the changes and the manifest), then a warm matcher's next check.
+- Freshness end to end (part 4): the indexer runs on the table's stream, polled by the local runner as Lambda polls it
+  (the runner does not wait the template's MaximumBatchingWindowInSeconds, which AWS may add); the matcher is the handler
+  module's own LiveHashSet, at the template's HashSetRefreshSeconds, offered an upload with the new hash until it matches.
+  Each change is written at a random moment of the refresh cycle.
 - Compaction: the indexer folding the changes into a new snapshot (patch, rebuild the PDQ index,
   serialise, write to S3) once they pass COMPACT_AFTER_CHANGES; then every warm matcher reads the
   new snapshot at its next check. Peak memory: tracemalloc's, beside the snapshot the indexer holds.
@@ -224,14 +306,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hashmatch_tools.bench.snapshot", description=__doc__.splitlines()[0])
     parser.add_argument("--table-entries", type=int, default=20_000)
     parser.add_argument("--sizes", default="1000000", help="snapshot sizes, comma-separated (default 1000000)")
-    parser.add_argument("--out", type=Path, help="also write the table as Markdown here")
+    parser.add_argument("--changes", type=int, default=20, help="changes timed end to end (part 4)")
+    parser.add_argument("--out", type=Path, help="write the table into this file's make bench-snapshot block")
     args = parser.parse_args(argv)
+    provenance = Provenance.capture(ROOT)
+    command = "python -m hashmatch_tools.bench.snapshot " + " ".join(sys.argv[1:] if argv is None else argv)
     rng = np.random.default_rng(SEED)
+    sizes = [int(text) for text in args.sizes.split(",")]
     with LocalStack() as stack:
         bench = Bench(stack)
         bench.table_part(args.table_entries, rng)
-        for size in (int(text) for text in args.sizes.split(",")):
+        for size in sizes:
             bench.snapshot_part(size, rng)
+            bench.cold_process_part(size)
+    seconds, refresh, window = freshness(sizes[-1], args.changes, rng)
+    ordered = sorted(seconds)
+    p95 = float(np.percentile(ordered, 95))
+    bench.rows.append((f"{sizes[-1]:,}", f"freshness: table write to the first upload matched ({len(seconds)} changes, refresh every {refresh:g} s)", "",
+                       f"median {statistics.median(ordered):.2f} s, p95 {p95:.2f} s, max {ordered[-1]:.2f} s", ""))
+    bench.headline.append(
+        f"- freshness end to end ({len(seconds)} changes, a running matcher refreshing every {refresh:g} s as the template sets it): a list entry written to the table "
+        f"is matched {statistics.median(ordered):.2f} s later (median), {p95:.2f} s at the 95th percentile, {ordered[-1]:.2f} s at most "
+        f"(AWS may add the stream's batching window, up to {window:g} s)"
+    )
     table = io.StringIO()
     table.write("| entries | what | old way | snapshot | ratio |\n|---|---|---|---|---|\n")
     for row in bench.rows:
@@ -239,13 +336,11 @@ def main(argv: list[str] | None = None) -> int:
     say()
     say(table.getvalue())
     if args.out:
-        machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-        args.out.write_text(
-            "# The hash set's snapshot: matcher cold start and freshness\n\n"
-            f"`make bench-snapshot` on {datetime.date.today()}, {machine}; local stack (moto over HTTP on 127.0.0.1).\n\n"
-            + table.getvalue()
-            + NOTES
-        )
+        body = "Local stack: moto over HTTP on 127.0.0.1.\n\n" + table.getvalue() + "\nFreshness per change, seconds: " + ", ".join(f"{value:.2f}" for value in seconds) + "\n" + NOTES
+        write_block(args.out, BLOCK, body, provenance, command, title="The hash set's snapshot: matcher cold start and freshness")
+        headline = "The hash set's snapshot in a stack:\n\n" + "\n".join(bench.headline)
+        write_block(args.out, HEADLINE, headline, provenance, command)
+        write_headline(HEADLINE, headline, provenance, command, [README])
     return 0
 
 

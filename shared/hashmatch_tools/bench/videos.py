@@ -1,10 +1,13 @@
 """Long H.264 videos for the hashing benchmark, made from the corpus photographs.
 
 Each scene is a slow pan across one photograph (six seconds, so that P and B frames
-carry real motion), scenes follow one another in a fixed order, and the encoder puts a
-keyframe exactly every `gop_seconds` (no scene-cut keyframes), which is the condition the
-benchmark varies. Long videos (an hour) are made by remuxing a shorter one end to end, which
-costs seconds instead of an hour of encoding and gives the same bitstream statistics.
+carry real motion), and scenes follow one another in a fixed order, with a hard cut between
+them. The keyframes are the condition the benchmark varies: either exactly every
+`gop_seconds` (scene-cut keyframes off: the easy case for keyframe sampling, where every
+sampled instant can be a keyframe), or x264's own defaults (`gop_seconds=None`: a keyframe at
+most every 250 frames and at each scene cut, as most encoders leave it). Long videos (an hour)
+are made by remuxing a shorter one end to end, which costs seconds instead of an hour of
+encoding and gives the same bitstream statistics.
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ FPS = 30
 
 @dataclass(frozen=True)
 class BenchVideo:
-    """One benchmark video: its size, length and keyframe interval."""
+    """One benchmark video: its size, length and keyframe interval (None: x264's defaults, keyint 250 and scene cuts)."""
 
     height: int
     seconds: float
-    gop_seconds: float
+    gop_seconds: float | None
 
     @property
     def width(self) -> int:
@@ -36,8 +39,14 @@ class BenchVideo:
 
     @property
     def name(self) -> str:
-        minutes = self.seconds / 60
-        return f"{self.height}p-{minutes:g}min-gop{self.gop_seconds:g}s.mp4"
+        length = f"{self.seconds / 60:g}min" if self.seconds >= 60 else f"{self.seconds:g}s"
+        keyframes = f"gop{self.gop_seconds:g}s" if self.gop_seconds is not None else "x264default"
+        return f"{self.height}p-{length}-{keyframes}.mp4"
+
+    @property
+    def keyframes(self) -> str:
+        """How its keyframes are placed, in words."""
+        return f"every {self.gop_seconds:g} s" if self.gop_seconds is not None else "x264 defaults (keyint 250, scene cuts)"
 
 
 def _photos(corpus: Path, width: int, height: int) -> list[np.ndarray]:
@@ -68,18 +77,26 @@ def _scene_frame(photo: np.ndarray, progress: float, width: int, height: int) ->
     return np.ascontiguousarray(photo[top : top + height, left : left + width])
 
 
+def encoder_options(video: BenchVideo) -> dict[str, str]:
+    """libx264's options for `video`: veryfast, CRF 23, three B-frames, and its keyframe placement."""
+    options = {"preset": "veryfast", "crf": "23", "bf": "3"}
+    if video.gop_seconds is not None:
+        gop = str(int(round(video.gop_seconds * FPS)))
+        options.update({"g": gop, "keyint_min": gop, "sc_threshold": "0"})
+    return options  # otherwise x264's own: keyint 250, min-keyint 25, scene-cut threshold 40
+
+
 def encode(video: BenchVideo, corpus: Path, path: Path) -> None:
-    """Encode `video` to `path` with libx264 (veryfast, CRF 23, three B-frames, fixed GOP)."""
+    """Encode `video` to `path` with libx264 (encoder_options)."""
     photos = _photos(corpus, video.width, video.height)
     frames_per_scene = int(SCENE_SECONDS * FPS)
     total = int(round(video.seconds * FPS))
-    gop = int(round(video.gop_seconds * FPS))
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".part.mp4")
     with av.open(str(partial), mode="w") as muxer:
         stream = muxer.add_stream("libx264", rate=FPS)
         stream.width, stream.height, stream.pix_fmt = video.width, video.height, "yuv420p"
-        stream.options = {"preset": "veryfast", "crf": "23", "g": str(gop), "keyint_min": str(gop), "sc_threshold": "0", "bf": "3"}
+        stream.options = encoder_options(video)
         for index in range(total):
             scene, step = divmod(index, frames_per_scene)
             rgb = _scene_frame(photos[scene % len(photos)], step / frames_per_scene, video.width, video.height)
@@ -144,7 +161,7 @@ def probe(path: Path) -> dict:
     return {"duration": duration, "width": width, "height": height, "keyframes": len(keys), "median_gop": float(np.median(gaps)), "bytes": path.stat().st_size}
 
 
-if __name__ == "__main__":  # python -m hashmatch_tools.bench.videos CORPUS FOLDER HEIGHT SECONDS GOP
+if __name__ == "__main__":  # python -m hashmatch_tools.bench.videos CORPUS FOLDER HEIGHT SECONDS GOP|x264
     corpus_arg, folder_arg, height_arg, seconds_arg, gop_arg = sys.argv[1:6]
-    made = ensure(BenchVideo(int(height_arg), float(seconds_arg), float(gop_arg)), Path(corpus_arg), Path(folder_arg))
+    made = ensure(BenchVideo(int(height_arg), float(seconds_arg), None if gop_arg == "x264" else float(gop_arg)), Path(corpus_arg), Path(folder_arg))
     print(made, probe(made))
