@@ -18,6 +18,9 @@ STACK_VARIABLES: dict[str, str] = {
     "HASHMATCH_EVIDENCE_BUCKET": "EvidenceBucketName",
     "HASHMATCH_LOOKUP_URL": "LookUpHashesFunctionUrl",
     "HASHMATCH_RESTORE_URL": "RestoreUploadFunctionUrl",
+    "HASHMATCH_EXCHANGE_TABLE": "ExchangeTableName",
+    "HASHMATCH_MATCH_POLICY_TABLE": "MatchPolicyTableName",
+    "HASHMATCH_EXCHANGE_SECRET_PREFIX": "ExchangeSecretPrefix",
 }
 
 

@@ -6,7 +6,9 @@ its place after a complaint (an exemption), because CannotCheckAction allows it,
 only) because it was handled already. Both call sites ask it the same question with the same
 facts: the upload's bucket and key, its SHA-256, the audit trail.
 
-`check_upload` is the live matcher: one hashes message in, one outcome out (CheckOutcome).
+`check_upload` is the live matcher: one hashes message in, one outcome out (CheckOutcome). Before
+a match is published, each source's policy (its action and PDQ distance) and flood protection
+have their say (match_policy.py, the same for retro-match).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from hashmatch.messages.hashes import DetailPicturesObject, HashesMessage
 from hashmatch.messages.models import HoldMessage, MatchMessage
 from hashmatch.model import MediaHashes
 from hashmatch.uploads import Upload
+from hashmatch.usecases.match_policy import NO_POLICY, FloodSwitch, MatchPolicy, by_source_policy, flood_guarded
 from hashmatch.usecases.ports import Log, Metrics
 from hashmatch.vocabulary import Action, CannotCheckAction, CannotCheckReason, Stage
 
@@ -136,6 +139,7 @@ class Checker:
     log: Log
     metrics: Metrics
     clock: Clock = SYSTEM_CLOCK
+    policy: MatchPolicy = NO_POLICY  # the sources' policies and flood protection
 
 
 def check_upload(request: HashesMessage, checker: Checker) -> CheckOutcome:
@@ -147,6 +151,7 @@ def check_upload(request: HashesMessage, checker: Checker) -> CheckOutcome:
     # A message without detail pictures (a hash-only request) is matched by PDQ alone.
     detail_pictures = checker.detail_pictures(request.detail_pictures) if request.detail_pictures else None
     result, matches = loaded.match(hashes, detail_pictures)
+    matches = by_source_policy(matches, checker.policy, result, hashes)
     if upload.is_object:
         # Hash-only requests name no object and are not logged.
         checker.upload_log.add(upload, hashes, request.hashed_at, checker.clock.now())
@@ -171,11 +176,14 @@ def check_upload(request: HashesMessage, checker: Checker) -> CheckOutcome:
         log.info("match exempted", upload_id=upload.upload_id, exemption=decided.exemption, deciding_stage=stage)
         checker.audit.record(upload.upload_id, AuditEvent.EXEMPTED, sha256=hashes.sha256, references=references, reinstated=decided.exemption["reinstated"])
         return CheckOutcome.EXEMPTED
+    matches, switched = flood_guarded(matches, upload.upload_id, checker.policy)
+    floods_reported(switched, log, metrics)
+    in_review = [m.item.reference_id for m in matches if m.item.action == Action.REVIEW]
     message = match_message(request, matches, live_match_id(upload.upload_id, loaded.version))
     message_id = checker.publisher.publish_match(message)
     # Every published match is on record, review matches included; retro-match skips uploads that have one.
     # (The record's field decided_by is a stored name: the stage that decided.)
-    checker.audit.record(upload.upload_id, AuditEvent.MATCHED, match_id=message.match_id, action=message.action, sns_message_id=message_id, references=references, decided_by=stage)
+    checker.audit.record(upload.upload_id, AuditEvent.MATCHED, match_id=message.match_id, action=message.action, sns_message_id=message_id, references=references, decided_by=stage, review=in_review or None, flood_switched=[s.key for s in switched] or None)
     metrics.count("UploadsMatched")
     log.info("match published", upload_id=upload.upload_id, match_id=message.match_id, sns_message_id=message_id, action=message.action, deciding_stage=stage, second_stage_seconds=second_stage_seconds, references=references)
     if hashes.partial and message.action != Action.QUARANTINE:
@@ -205,6 +213,13 @@ def cannot_check(request: HashesMessage, reason: CannotCheckReason, detail: str,
     metrics.count("UploadsHeld")
     log.warning("upload cannot be checked: held", upload_id=upload.upload_id, reason=str(reason), detail=detail, hold_id=message.hold_id, sns_message_id=message_id)
     return CheckOutcome.HELD
+
+
+def floods_reported(switched: list[FloodSwitch], log: Log, metrics: Metrics) -> None:
+    """Each item this upload switched to review: counted (the FloodSwitches alarm) and logged with why."""
+    for made in switched:
+        metrics.count("FloodSwitches")
+        log.error("flood protection: item switched to review", key=made.key, source=made.source, matches=made.matches, limit=made.limit.matches, window_minutes=made.limit.window_minutes, reason=made.reason)
 
 
 def _covered(hashes: MediaHashes) -> str:

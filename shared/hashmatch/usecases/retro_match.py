@@ -24,7 +24,8 @@ from hashmatch.messages.hashes import HashesMessage
 from hashmatch.messages.models import MatchMessage
 from hashmatch.uploads import Upload
 from hashmatch.upload_log.retro_match import QueryEngine, RetroMatch, RetroMatchRun, retro_match, retro_match_id
-from hashmatch.usecases.check_upload import Publication, publication, retro_record_id
+from hashmatch.usecases.check_upload import Publication, floods_reported, publication, retro_record_id
+from hashmatch.usecases.match_policy import NO_POLICY, MatchPolicy, by_source_policy, flood_guarded
 from hashmatch.usecases.ports import Log, Metrics
 
 
@@ -52,6 +53,7 @@ class RetroMatcher:
     log: Log
     metrics: Metrics
     clock: Clock = SYSTEM_CLOCK
+    policy: MatchPolicy = NO_POLICY  # the sources' policies and flood protection, as the live matcher's
 
 
 @dataclass
@@ -121,7 +123,12 @@ def _publish_one(run: RetroMatchRun, found: RetroMatch, retro: RetroMatcher, out
     if decided.publication != Publication.PUBLISH:
         outcome.left[decided.publication] = outcome.left.get(decided.publication, 0) + 1
         return
-    matches = [KnownItemMatch(run.snapshot.describe(key), verdict) for key, verdict in found.matches]
+    matches = by_source_policy([KnownItemMatch(run.snapshot.describe(key), verdict) for key, verdict in found.matches], retro.policy)
+    if not matches:
+        outcome.left["source-policy"] = outcome.left.get("source-policy", 0) + 1
+        return
+    matches, switched = flood_guarded(matches, upload.upload_id, retro.policy)
+    floods_reported(switched, retro.log, retro.metrics)
     request = HashesMessage(upload, logged.hashes, logged.hashed_at or logged.checked_at)
     message = match_message(request, matches, match_id, retroactive=True)
     message_id = retro.topic.publish(message)

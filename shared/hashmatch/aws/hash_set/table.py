@@ -29,6 +29,7 @@ from hashmatch.aws.dynamo import from_item, items, to_item
 from hashmatch.clock import now
 from hashmatch.aws.hash_set.entries import ENTRY_ID_PREFIXES, HashListEntries, StoredEntry, is_entry_id, is_entry_item, stored_entries
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
+from hashmatch.aws.hash_set.version import VERSION_KEY, bump_version
 from hashmatch.model import MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
 from hashmatch.hash_set.snapshot import ENTRY_KIND, HashSetChanges, HashSetSnapshot, KnownItemState, KnownItem
@@ -39,7 +40,6 @@ FRAMES_ITEM_PREFIX = "frames#"
 FRAMES_PER_ITEM = 1000
 # Partitions whose id starts with "#" are the hash set's own bookkeeping, never references.
 RESERVED_PREFIX = "#"
-VERSION_KEY = {"reference_id": "#hash-set", "item": "version"}
 # Partitions read at once when the indexer reads what changed (boto3 clients are thread-safe).
 READ_THREADS = 16
 
@@ -266,4 +266,4 @@ class HashSetTable:
         return len(keys)
 
     def _bump_version(self) -> None:
-        self.table.update_item(Key=VERSION_KEY, UpdateExpression="ADD version :one", ExpressionAttributeValues={":one": 1})
+        bump_version(self.table)
