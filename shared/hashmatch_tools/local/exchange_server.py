@@ -7,7 +7,7 @@
   as a query key of its own making (the literal `None`, then the whole `next` URL): the page number
   is found wherever `page=N` stands in the query, as a lenient server would.
 - ThreatExchange's Graph API (under /te/v26.0/): `GET <privacy group>/threat_updates/` (access_token;
-  updates with last_updated >= start_time, oldest first, `limit` a page, `paging.next` an absolute
+  updates with last_updated >= start_time, oldest first, `limit` a page (at most te_page_size), `paging.next` an absolute
   URL carrying every parameter), and `POST <descriptor id>/` with `reactions=` (recorded).
 - Hash lists (under /lists/<name>): the body with an ETag; If-None-Match of that ETag gives 304.
 
@@ -86,7 +86,7 @@ class LocalExchangeServer:
         self.te_reactions: list[tuple[str, str]] = []  # (descriptor id, reaction)
         self.lists: dict[str, bytes] = {}
         self.requests: list[dict] = []
-        self._faults: list[tuple[str, Answer]] = []
+        self._faults: list[tuple[str, str, Answer]] = []
         self._tokens: set[str] = set()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -149,11 +149,11 @@ class LocalExchangeServer:
 
     # ------------------------------------------------------------ faults
 
-    def fail_next(self, path_prefix: str, status: int, *, count: int = 1, headers: dict[str, str] | None = None, body: Any = None) -> None:
-        """The next `count` requests whose path starts with `path_prefix` get this answer (a 429 with Retry-After, a 500)."""
+    def fail_next(self, path_prefix: str, status: int, *, count: int = 1, headers: dict[str, str] | None = None, body: Any = None, query: str = "") -> None:
+        """The next `count` requests whose path starts with `path_prefix` (and whose query holds `query`) get this answer (a 429 with Retry-After, a 500)."""
         text = json.dumps(body if body is not None else {"error": f"HTTP {status}"}).encode()
         with self._lock:
-            self._faults.extend([(path_prefix, Answer(status, dict(headers or {}), text))] * count)
+            self._faults.extend([(path_prefix, query, Answer(status, dict(headers or {}), text))] * count)
 
     def requested(self, prefix: str, method: str = "GET") -> list[dict]:
         return [request for request in self.requests if request["method"] == method and request["path"].startswith(prefix)]
@@ -164,9 +164,9 @@ class LocalExchangeServer:
         parsed = urllib.parse.urlsplit(target)
         with self._lock:
             self.requests.append({"method": method, "path": parsed.path, "query": parsed.query, "authorization": headers.get("Authorization", "")})
-            fault = next((position for position, (prefix, _) in enumerate(self._faults) if parsed.path.startswith(prefix)), None)
+            fault = next((position for position, (prefix, query, _) in enumerate(self._faults) if parsed.path.startswith(prefix) and query in urllib.parse.unquote(parsed.query)), None)
             if fault is not None:
-                return self._faults.pop(fault)[1]
+                return self._faults.pop(fault)[2]
         try:
             if parsed.path.startswith("/tat/"):
                 return self._tat(method, parsed, headers, body)
@@ -225,7 +225,7 @@ class LocalExchangeServer:
         if method == "GET" and path.endswith("/threat_updates"):
             group = path.split("/")[0]
             start = int(query["start_time"]) if query.get("start_time") else 0
-            limit = int(query.get("limit") or self.te_page_size)
+            limit = min(int(query.get("limit") or self.te_page_size), self.te_page_size)  # a page holds at most what the server gives
             cursor = int(query.get("cursor") or 0)
 
             def updated(update) -> int:
