@@ -91,7 +91,7 @@ class MatchPolicyTable:
             Key={"key": key, "item": f"{WINDOW_PREFIX}{start}"},
             UpdateExpression="ADD uploads :upload SET expires_at = :expires",
             ExpressionAttributeValues={":upload": {digest}, ":expires": start + window + WINDOW_KEPT_SECONDS},
-            ReturnValues="UPDATED_OLD",
+            ReturnValues="ALL_OLD",  # the item before: whether this upload was in it already
         )
         before = set(answer.get("Attributes", {}).get("uploads", set()))
         if digest not in before:
