@@ -141,3 +141,6 @@ def forget_source(hash_set: HashSetTable, source: str) -> None:
         if source in stored.sources:
             hash_set.entries.remove(stored.signal_type, stored.hash, source)
             hash_set.entries.disallow(stored.signal_type, stored.hash)
+    for held in hash_set.entries.tmk.export():
+        if held.source == source:
+            hash_set.entries.tmk.remove(held.digest, source)

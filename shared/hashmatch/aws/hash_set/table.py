@@ -177,6 +177,8 @@ class HashSetTable:
                             "item": f"{FRAMES_ITEM_PREFIX}{number:05d}",
                             "timestamps": [round(frame.timestamp, 3) for frame in chunk],
                             "pdq": [frame.pdq for frame in chunk],
+                            # Read by exports (a reference as a vPDQ video), not by matching: usable frames all are.
+                            "quality": [frame.quality for frame in chunk],
                         }
                     )
                 )
@@ -231,6 +233,14 @@ class HashSetTable:
             return HashSetChanges({key: state(key) for key in keys})
         with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(keys))) as pool:
             return HashSetChanges(dict(zip(keys, pool.map(state, keys))))
+
+    def reference_frames(self, reference_id: str) -> list[tuple[float, str, int | None]]:
+        """A reference's usable frames as stored: (timestamp, PDQ hex, quality), quality None where it was not stored (references added before it was)."""
+        found = []
+        for item in items(self.table, "query", KeyConditionExpression=Key("reference_id").eq(reference_id) & Key("item").begins_with(FRAMES_ITEM_PREFIX), ConsistentRead=True):
+            qualities = item.get("quality") or [None] * len(item["pdq"])
+            found.extend((float(t), str(h), int(q) if q is not None else None) for t, h, q in zip(item["timestamps"], item["pdq"], qualities))
+        return sorted(found)
 
     def reference(self, reference_id: str) -> Reference | None:
         """One reference by its id; None when there is none."""
