@@ -234,6 +234,7 @@ def _send_feedback(config: ExchangeConfig, client: ExchangeClient, syncer: Synce
 
 def _observe(outcome: SyncOutcome, syncer: Syncer) -> None:
     metrics, name = syncer.metrics, outcome.exchange
+    metrics.count("ExchangeSyncs")
     metrics.count("ExchangeEntriesAdded", outcome.added, dimension=("exchange", name))
     metrics.count("ExchangeEntriesWithdrawn", outcome.withdrawn, dimension=("exchange", name))
     metrics.count("ExchangeRecordsMalformed", outcome.malformed, dimension=("exchange", name))

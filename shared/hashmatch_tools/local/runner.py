@@ -21,6 +21,7 @@ import contextlib
 import importlib.util
 import io
 import json
+import logging
 import os
 import sys
 import threading
@@ -157,6 +158,11 @@ class LocalRunner:
     """Delivers queue batches to the functions of a LocalStack, and invokes functions directly."""
 
     def __init__(self, stack: LocalStack, *, log_stream: TextIO | None = None):
+        # Lambda's runtime gives the root logger a handler of its own. Without one, the first module-level
+        # logging.info (python-threatexchange's clients call it) would make one on stderr, and every
+        # handler's log line would be printed there as well.
+        if not logging.getLogger().handlers:
+            logging.getLogger().addHandler(logging.NullHandler())
         self.stack = stack
         self.log_stream = log_stream  # where handlers' logs and metrics go; None: stdout
         self.invocations: list[Invocation] = []
