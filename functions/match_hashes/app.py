@@ -12,6 +12,7 @@ from hashmatch.aws.audit_table import AuditTable
 from hashmatch.aws.detail_pictures import detail_picture_loader
 from hashmatch.aws.hash_set.live import live_hash_set
 from hashmatch.aws.hashes_queue import read_hashes_message
+from hashmatch.aws.match_policy import match_policy
 from hashmatch.aws.match_topic import IdempotentPublisher, MatchTopic
 from hashmatch.aws.observability import PowertoolsMetrics
 from hashmatch.aws.upload_log_queue import UploadLogOutbox
@@ -27,9 +28,8 @@ checker = Checker(
         s3, dynamodb, hash_set_table=settings.hash_set_table, snapshot_bucket=settings.snapshot_bucket, pdq_match_threshold=settings.pdq_match_threshold,
         refresh_seconds=settings.hash_set_refresh_seconds, reference_features_bucket=settings.reference_features_bucket,
     ),
-    audit=AuditTable(dynamodb.Table(settings.audit_table)), publisher=publisher, upload_log=outbox,
-    detail_pictures=lambda stored: detail_picture_loader(s3, stored), cannot_check_action=settings.cannot_check_action,
-    log=logger, metrics=PowertoolsMetrics(metrics),
+    audit=AuditTable(dynamodb.Table(settings.audit_table)), publisher=publisher, upload_log=outbox, policy=match_policy(dynamodb, sns, settings),
+    detail_pictures=lambda stored: detail_picture_loader(s3, stored), cannot_check_action=settings.cannot_check_action, log=logger, metrics=PowertoolsMetrics(metrics),
 )
 processor = BatchProcessor(event_type=EventType.SQS)
 

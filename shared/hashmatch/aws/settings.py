@@ -138,6 +138,11 @@ class MatchHashesSettings(_Settings):
     upload_log_queue_url: Name
     idempotency_table: Name
     cannot_check_action: Annotated[CannotCheckAction, _one_of(CannotCheckAction)]
+    # Each source's policy and flood protection (aws/match_policy.py): more than FLOOD_MATCHES uploads in FLOOD_WINDOW_MINUTES switch an item to review.
+    match_policy_table: Name
+    flood_matches: Count
+    flood_window_minutes: Count
+    alarm_topic_arn: Name
 
 
 class LogUploadHashesSettings(_Settings):
@@ -154,6 +159,10 @@ class RetroMatchSettings(_Settings):
     retro_match_engine: Annotated[RetroMatchEngine, _one_of(RetroMatchEngine)]
     athena_workgroup: Name
     athena_database: Name
+    match_policy_table: Name
+    flood_matches: Count
+    flood_window_minutes: Count
+    alarm_topic_arn: Name
 
 
 class IndexHashSetSettings(_Settings):
@@ -190,3 +199,10 @@ class LookUpHashesSettings(_Settings):
     lookup_hashes_per_minute: Count
     # Role names of this account whose sessions see labels; empty: nobody does.
     lookup_labels_role_names: RoleNames
+
+
+class SyncExchangesSettings(_Settings):
+    exchange_table: Name
+    hash_set_table: Name
+    # Secrets Manager names of the exchanges' credentials start with this (`<stack name>/exchanges/`); the function reads no other.
+    exchange_secret_prefix: Name

@@ -10,6 +10,7 @@ in stack.generated.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -41,6 +42,24 @@ class StreamSource:
 
 
 @dataclass(frozen=True)
+class ScheduleSource:
+    """An EventBridge Scheduler schedule that invokes the function (SAM's ScheduleV2 event): its expression and input."""
+
+    expression: str  # rate(N minutes) or cron(...)
+    input: str | None  # the event's JSON text (None: the scheduler sends {})
+    enabled: bool = True
+
+    @property
+    def seconds(self) -> float | None:
+        """How often a rate() schedule fires; None for a cron() one."""
+        found = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", self.expression.strip())
+        if not found:
+            return None
+        unit = {"minute": 60, "hour": 3600, "day": 86400}[found.group(2).rstrip("s")]
+        return int(found.group(1)) * unit
+
+
+@dataclass(frozen=True)
 class FunctionUrl:
     """A function URL (SAM's FunctionUrlConfig): where the runner serves it locally, and how callers authenticate."""
 
@@ -61,6 +80,7 @@ class FunctionSpec:
     event_sources: tuple[EventSource, ...]
     stream_sources: tuple[StreamSource, ...] = ()
     function_url: FunctionUrl | None = None
+    schedules: tuple[ScheduleSource, ...] = ()
 
 
 class FunctionStackContext(StackContext, Protocol):
@@ -109,7 +129,7 @@ def _queue_source(stack: FunctionStackContext, event_props: dict) -> EventSource
 def create_function(stack: FunctionStackContext, logical_id: str, properties: dict) -> Resource:
     merged = function_properties(stack.template, logical_id)
     environment = {name: str(value) for name, value in stack.resolve(merged["Environment"]["Variables"]).items()}
-    sources, streams = [], []
+    sources, streams, schedules = [], [], []
     for event_name, event in merged.get("Events", {}).items():
         event_props = event["Properties"]
         if event["Type"] == "DynamoDB":
@@ -117,8 +137,11 @@ def create_function(stack: FunctionStackContext, logical_id: str, properties: di
                 streams.append(_stream_source(stack, event_props))
         elif event["Type"] == "SQS":
             sources.append(_queue_source(stack, event_props))
+        elif event["Type"] == "ScheduleV2":
+            schedules.append(ScheduleSource(str(stack.resolve(event_props["ScheduleExpression"])), event_props.get("Input"), str(event_props.get("State", "ENABLED")) == "ENABLED"))
+            stack.deviate("EventBridge Scheduler schedules: not created in moto; the runner fires them itself (LocalRunner.fire_schedules, or its pollers every schedule_seconds)")
         else:
-            raise NotImplementedError(f"{logical_id}.{event_name}: the local runner delivers SQS and DynamoDB stream events only")
+            raise NotImplementedError(f"{logical_id}.{event_name}: the local runner delivers SQS, DynamoDB stream and schedule events only")
     name = stack.default_name(logical_id)
     handler = merged.get("Handler", "app.lambda_handler")
     arn = f"arn:aws:lambda:{stack.region}:{ACCOUNT_ID}:function:{name}"
@@ -147,6 +170,7 @@ def create_function(stack: FunctionStackContext, logical_id: str, properties: di
         event_sources=tuple(sources),
         stream_sources=tuple(streams),
         function_url=function_url,
+        schedules=tuple(schedules),
     )
     return Resource(logical_id, "AWS::Serverless::Function", name, {"Arn": arn})
 

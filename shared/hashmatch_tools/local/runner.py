@@ -8,6 +8,11 @@ moving them to the dead-letter queue after maxReceiveCount receives.
 DynamoDB streams likewise: each shard read in order from its starting position, up to BatchSize
 records per invocation in Lambda's record shape; a failed batch is retried (at once, locally)
 up to MaximumRetryAttempts times, then described on the on-failure queue and skipped.
+
+EventBridge Scheduler's schedules (SAM's ScheduleV2) are fired by the runner: once on asking
+(fire_schedules), or by a poller every `schedule_seconds` (the template's rate is minutes: locally
+the caller picks a shorter one). Like the scheduler's asynchronous invocation, a failed run is
+recorded, not raised.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import contextlib
 import importlib.util
 import io
 import json
+import logging
 import os
 import sys
 import threading
@@ -152,6 +158,11 @@ class LocalRunner:
     """Delivers queue batches to the functions of a LocalStack, and invokes functions directly."""
 
     def __init__(self, stack: LocalStack, *, log_stream: TextIO | None = None):
+        # Lambda's runtime gives the root logger a handler of its own. Without one, the first module-level
+        # logging.info (python-threatexchange's clients call it) would make one on stderr, and every
+        # handler's log line would be printed there as well.
+        if not logging.getLogger().handlers:
+            logging.getLogger().addHandler(logging.NullHandler())
         self.stack = stack
         self.log_stream = log_stream  # where handlers' logs and metrics go; None: stdout
         self.invocations: list[Invocation] = []
@@ -307,6 +318,24 @@ class LocalRunner:
             self._sqs.delete_message_batch(QueueUrl=source.queue_url, Entries=entries)
         self.invocations.append(Invocation(spec.logical_id, len(messages), len(failed_ids), time.perf_counter() - started, error))
 
+    def fire_schedules(self, functions: list[str] | None = None) -> list[Invocation]:
+        """Fire each schedule of the functions (default: every scheduled one) once, as the scheduler invokes its target."""
+        fired = []
+        for name in functions or [name for name, spec in self.stack.functions.items() if spec.schedules]:
+            spec = self.stack.functions[name]
+            for schedule in spec.schedules:
+                if not schedule.enabled:
+                    continue
+                started = time.perf_counter()
+                try:
+                    self._call(spec, json.loads(schedule.input) if schedule.input else {})
+                    invocation = Invocation(name, 1, 0, time.perf_counter() - started)
+                except Exception as exception:  # the scheduler's invocation is asynchronous: the error is the function's, recorded
+                    invocation = Invocation(name, 1, 1, time.perf_counter() - started, f"{type(exception).__name__}: {exception}")
+                self.invocations.append(invocation)
+                fired.append(invocation)
+        return fired
+
     def mapped_functions(self) -> list[str]:
         """The functions an event source mapping feeds (their queues or streams), as the pollers run them."""
         return [name for name, spec in self.stack.functions.items() if spec.event_sources or spec.stream_sources]
@@ -338,15 +367,31 @@ class LocalRunner:
 
     # ------------------------------------------------------------ in the background
 
-    def start(self, wait_seconds: int = 1, functions: list[str] | None = None) -> "LocalRunner":
-        """One poller thread per mapped function (default: all), long-polling like Lambda's pollers, until stop()."""
+    def start(self, wait_seconds: int = 1, functions: list[str] | None = None, schedule_seconds: float | None = None) -> "LocalRunner":
+        """One poller thread per mapped function (default: all), long-polling like Lambda's pollers, until stop().
+
+        With `schedule_seconds`, the scheduled functions among `functions` (default: all) are fired every that many seconds too.
+        """
         self._stopping.clear()
         for function in functions or self.mapped_functions():
+            if not (self.stack.functions[function].event_sources or self.stack.functions[function].stream_sources):
+                continue
             self.handler(function)
             thread = threading.Thread(target=self._poll_forever, args=(function, wait_seconds), name=f"poller-{function}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        if schedule_seconds is not None:
+            for function in functions or [name for name, spec in self.stack.functions.items() if spec.schedules]:
+                if self.stack.functions[function].schedules:
+                    self.handler(function)
+                    thread = threading.Thread(target=self._fire_forever, args=(function, schedule_seconds), name=f"scheduler-{function}", daemon=True)
+                    thread.start()
+                    self._threads.append(thread)
         return self
+
+    def _fire_forever(self, function: str, seconds: float) -> None:
+        while not self._stopping.wait(seconds):
+            self.fire_schedules([function])
 
     def _poll_forever(self, function: str, wait_seconds: int) -> None:
         # Lambda reads a stream about four times a second; a queue is long-polled (wait_seconds).
