@@ -16,8 +16,11 @@ from hashmatch.clock import Clock
 from hashmatch.hash_set.snapshot import ENTRY_KIND, HashSetSnapshot, HashSetView, KnownItem, KnownItemState
 from hashmatch.matching.assembly import HashSetVersion, hash_set_matcher
 from hashmatch.model import FrameHashes, MediaHashes
+from hashmatch.uploads import Upload
+from hashmatch.usecases.check_upload import Publication, match_publication
 from hashmatch.usecases.match_policy import FloodLimit, SourcePolicy, by_source_policy, flood_guarded
 from hashmatch.vocabulary import Action, MediaKind, Role
+from hashmatch_tools.evaluation.pipeline import MemoryAuditTrail
 from tests.aws_moto import template_table
 
 LISTED = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
@@ -175,3 +178,40 @@ def test_confirming_an_item_never_switched_is_refused(policy):
 def test_uploads_an_item_matched_are_counted_for_feedback(policy):
     flood(policy, [1, 1, 2, 3])
     assert policy.uploads_matched(f"pdq:{LISTED}") == 3
+
+
+# ---------------------------------------------------------------- composed with the publication rule (check_upload.match_publication)
+
+
+class RefusingTrail(MemoryAuditTrail):
+    def exemption(self, sha256, at=None, *, bucket=None, key=None):
+        raise AssertionError("the audit trail was asked about an upload with no match")
+
+
+def decided(version: HashSetVersion, pdq: str, policy, trail, n: int):
+    upload = Upload.from_object("uploads", f"u{n}.png", "1")
+    hashes = picture(pdq)
+    result, found = version.match(hashes)
+    return match_publication(trail, upload, hashes.sha256, found, policy, result=result, hashes=hashes)
+
+
+def test_matches_no_source_accepts_are_no_match_without_asking_the_trail(policy):
+    policy.set_policy(SourcePolicy("gifct", pdq_distance=10), "test")
+    assert decided(listed("gifct"), flipped(LISTED, 11), policy, RefusingTrail(), 1).publication == Publication.NO_MATCH
+
+
+def test_uploads_the_rule_leaves_alone_count_against_no_item(policy):
+    trail = MemoryAuditTrail()
+    trail.exempt(picture(LISTED).sha256, reinstated="s3://uploads/x", reason="complaint upheld", requested_by="test")
+    exempted = [decided(listed("gifct"), LISTED, policy, trail, n).publication for n in range(5)]  # more than the limit of 3
+    trail.exemptions.clear()
+
+    published = decided(listed("gifct"), LISTED, policy, trail, 5)
+
+    assert exempted == [Publication.EXEMPTED] * 5 and (published.publication, published.switched, published.matches[0].item.action) == (Publication.PUBLISH, (), Action.QUARANTINE)
+
+
+def test_a_published_match_over_the_limit_switches_its_item_through_the_rule(policy, alarms):
+    trail = MemoryAuditTrail()
+    decisions = [decided(listed("gifct"), LISTED, policy, trail, n) for n in range(4)]
+    assert [d.matches[0].item.action for d in decisions] == [Action.QUARANTINE] * 3 + [Action.REVIEW] and [len(d.switched) for d in decisions] == [0, 0, 0, 1] and len(alarms) == 1
