@@ -69,7 +69,7 @@ class ExchangeEntries:
                     added, updated = (added + 1, updated) if before is None else (added, updated + 1)
         if tmk:
             provenance = {id(record.entry): record.provenance for record in tmk}
-            written, there = self.tmk.write([record.entry for record in tmk], action=action, added_by=f"exchange:{tmk[0].entry.source}", extra=lambda entry: {"exchange": provenance[id(entry)]})
+            written, there = self.tmk.write([record.entry for record in tmk], action=action, added_by=f"exchange:{tmk[0].entry.source}", provenance_of=lambda entry: {"exchange": provenance[id(entry)]})
             added, unchanged = added + written, unchanged + there
         if added or updated:
             self.changed()

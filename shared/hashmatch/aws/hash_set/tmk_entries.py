@@ -43,14 +43,14 @@ class TmkEntries:
         self.table = table
         self.changed = changed
 
-    def write(self, entries: Iterable[TmkEntry], *, action: Action = Action.REVIEW, added_by: str = "", extra: Callable[[TmkEntry], dict] | None = None) -> tuple[int, int]:
+    def write(self, entries: Iterable[TmkEntry], *, action: Action = Action.REVIEW, added_by: str = "", provenance_of: Callable[[TmkEntry], dict] | None = None) -> tuple[int, int]:
         """Each entry's provenance (and its vectors, once per hash), unless there already; (written, already there)."""
         written = there = 0
         now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         for entry in entries:
             key = _provenance_key(entry)
             found = self.table.get_item(Key=key, ConsistentRead=True).get("Item")
-            item = to_item({**key, "labels": list(entry.labels), "source": entry.source, "source_id": entry.source_id, "action": str(Action(action)), "added_at": entry.added_at or now, "added_by": entry.added_by or added_by or None, **(extra(entry) if extra else {})})
+            item = to_item({**key, "labels": list(entry.labels), "source": entry.source, "source_id": entry.source_id, "action": str(Action(action)), "added_at": entry.added_at or now, "added_by": entry.added_by or added_by or None, **(provenance_of(entry) if provenance_of else {})})
             if found is not None and all(found.get(name) == value for name, value in item.items() if name != "added_at"):
                 there += 1
                 continue
