@@ -2,8 +2,8 @@
 
 Optional and offline only. tmkpy hashes a video by running the `ffmpeg` executable (resampled to
 15 fps, 64x64), which no Lambda function here carries: in the stack TMK entries are stored, not
-matched (docs/hash-lists.md). tmkpy builds from its source release once Debian's `swig` is
-installed (`pip install tmkpy==0.1.1`; requirements/tmk.txt).
+matched (docs/hash-lists.md). tmkpy builds from its source release with Debian's `swig` and
+a C++ compiler (requirements/apt.txt; `make tmk` installs requirements/tmk.txt).
 
 tmkpy puts the video's path into a shell command unquoted, so it is never given a name from
 outside: each video is copied into a private temporary folder under a fixed name first.

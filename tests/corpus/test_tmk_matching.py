@@ -2,7 +2,8 @@
 
 tmk's README clusters its sample videos with c1 = c2 = 0.7: the chair family (trims, grey, sepia, small
 logo) apart from the large-logo copy, the pattern family apart from its large-logo copy, the doorknob
-alone. Skipped without tmkpy (requirements/tmk.txt) or an ffmpeg executable.
+alone. Skipped, saying why, without tmkpy (requirements/tmk.txt, `make tmk`) or an ffmpeg executable; with
+HASHMATCH_REQUIRE_TMK=1 (CI, which installs both) they fail instead.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from hashmatch_tools import tmk
 VIDEOS = "videos/tmk-sample-videos"
 HASHES = "expected-hashes/tmk"
 
-pytestmark = pytest.mark.skipif(tmk.available() is not None, reason=f"TMK matching cannot run here: {tmk.available()}")
+from tests.tmk_required import tmk_here  # noqa: F401 (an autouse fixture)
 
 
 @pytest.fixture(scope="module")
