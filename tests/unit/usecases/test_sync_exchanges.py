@@ -112,10 +112,11 @@ def test_the_deadline_stops_the_fetch_after_a_page_kept_and_the_next_run_resumes
     client = Scripted(5)
 
     [stopped] = sync_exchanges(syncer(client), deadline=0.5)
+    kept = store.checkpoint("tat")
     [resumed] = sync_exchanges(syncer(client))
 
-    assert (stopped.status, stopped.pages, store.checkpoint("tat")) == ("stopped", 1, '{"after":"4"}')
-    assert (resumed.status, resumed.pages, client.asked[-1]) == ("ok", 4, '{"after":"0"}')
+    assert (stopped.status, stopped.pages, kept) == ("stopped", 1, '{"after":"0"}')
+    assert (resumed.status, resumed.pages, client.asked[-1], store.checkpoint("tat")) == ("ok", 4, '{"after":"0"}', '{"after":"4"}')
 
 
 def test_a_rate_limit_is_waited_out_and_the_fetch_resumed(store, syncer, waits):
