@@ -286,6 +286,16 @@ def test_list_entry_removed_from_the_list_is_withdrawn(syncer, server, configure
     assert outcome.withdrawn == 1 and list(entries(config.name)) == [f"pdq:{kept}"]
 
 
+def test_vpdq_frames_of_a_list_at_a_url_are_counted_as_ignored_not_stored(syncer, server, configure, name, entries):
+    # A vPDQ file is one listed video, written by an import once it is read whole; frames stored one by one would match nothing.
+    server.lists["clip.txt"] = "".join(f"{n},90,{pdq()},{n / 10:.3f}\n" for n in range(3)).encode()
+    config = configure(name, "list", server.list_url("clip.txt"))
+
+    outcome = sync(syncer, config.name)
+
+    assert (outcome.status, outcome.added, outcome.ignored) == ("ok", 0, 3) and list(entries(config.name)) == []
+
+
 def test_feedback_to_a_list_is_recorded_here_only(syncer, server, configure, name, exchanges):
     server.lists["shared.txt"] = f"{pdq()}\n".encode()
     config = configure(name, "list", server.list_url("shared.txt"))

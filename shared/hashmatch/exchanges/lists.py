@@ -21,7 +21,7 @@ import requests
 
 from hashmatch.exchanges.http_faults import exchange_error
 from hashmatch.exchanges.model import ExchangeConfig, ExchangeUnavailable, Feedback, FeedbackNotSupported, Fetched, Ignored, Malformed, Page, Record, checkpoint_data, checkpoint_text
-from hashmatch.hash_set.lists import BadLine, SkippedLine, read_hash_list
+from hashmatch.hash_set.lists import BadLine, HashListEntry, SkippedLine, read_hash_list
 
 REQUEST_SECONDS = 60
 
@@ -70,6 +70,11 @@ class ListExchange:
                     yield Malformed(f"line {item.line_number}: {item.reason}", item.text)
                 elif isinstance(item, SkippedLine):
                     yield Ignored(f"line {item.line_number}: {item.reason}")
+                elif isinstance(item, HashListEntry) and item.listed_video is not None:
+                    # A vPDQ file is one listed video, which the hash set holds as a reference of its own
+                    # (hash_set/table.py put_listed_video) written once the whole file is read; the sync writes
+                    # entries page by page and does not build one yet, and frames stored without it match nothing.
+                    yield Ignored(f"a frame of the vPDQ video {item.listed_video}: listed videos are imported (hashmatch admin hashset import), not synced")
                 else:
                     # A list names its own sources only in JSON lines and the dataset CSV: here every entry is the exchange's.
                     yield Fetched(item if item.source == self.config.name else replace(item, source=self.config.name), {**provenance, "id": item.source_id})
