@@ -167,6 +167,7 @@ class LocalRunner:
         self.log_stream = log_stream  # where handlers' logs and metrics go; None: stdout
         self.invocations: list[Invocation] = []
         self._handlers: dict[str, Callable] = {}
+        self._modules: dict[str, object] = {}
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._sqs = stack.client("sqs")
@@ -186,18 +187,21 @@ class LocalRunner:
             spec = self.stack.functions[function]
             module_name, attribute = spec.handler.rsplit(".", 1)
             path = spec.code_dir / f"{module_name.replace('.', '/')}.py"
+            # A module name of this runner's own: a second runner (a test's stack of its own) imports the same
+            # handler with its own clients and settings, and must not replace this one's in sys.modules.
             with _invoke_lock, mock.patch.dict(os.environ, spec.environment), self._output():
-                loader_spec = importlib.util.spec_from_file_location(f"hashmatch_local_{function}", path)
+                loader_spec = importlib.util.spec_from_file_location(f"hashmatch_local_{function}_{id(self):x}", path)
                 module = importlib.util.module_from_spec(loader_spec)
                 sys.modules[loader_spec.name] = module
                 loader_spec.loader.exec_module(module)
+            self._modules[function] = module
             self._handlers[function] = getattr(module, attribute)
         return self._handlers[function]
 
     def module(self, function: str):
-        """The imported handler module (for tests that look at its settings or clients)."""
+        """This runner's imported handler module (for tests that look at its settings or clients)."""
         self.handler(function)
-        return sys.modules[f"hashmatch_local_{function}"]
+        return self._modules[function]
 
     def context(self, spec: FunctionSpec) -> LambdaContext:
         return LambdaContext(
