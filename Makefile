@@ -10,7 +10,7 @@ SAM_VENV := .venv-sam
 # sam build needs the Lambda runtime's Python (3.12) on PATH.
 SAM_PYTHON ?= python3.12
 
-.PHONY: system-packages audit setup demo demo-review demo-compare local-stack test test-fast schemas lint bench bench-index bench-snapshot bench-second-stage bench-retro bench-lookup load evaluate measure-bad-inputs sam-build clean negatives evaluate-negatives
+.PHONY: system-packages audit setup tmk demo demo-review demo-compare local-stack test test-fast schemas lint bench bench-index bench-snapshot bench-second-stage bench-retro bench-lookup load evaluate measure-bad-inputs sam-build clean negatives evaluate-negatives
 
 setup: $(STAMP)
 
@@ -27,6 +27,10 @@ $(STAMP): requirements/core.txt requirements/aws.txt requirements/dev.txt requir
 	$(BIN)/python -m pip install --quiet -r requirements/dev.txt -c requirements/constraints.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Optional: TMK+PDQF matching in `hashmatch match` (tmkpy; needs swig and ffmpeg from requirements/apt.txt).
+tmk: setup
+	$(BIN)/python -m pip install --quiet -r requirements/tmk.txt -c requirements/constraints.txt
 
 demo: setup
 	$(BIN)/python scripts/pipeline_demo.py

@@ -3,11 +3,13 @@
 Shows the SNS match message for the copy, none for the unrelated video, a cropped copy of the
 reference image that PDQ misses and the second stage (local features) catches, the quarantined
 object in the evidence bucket, the audit record, how bad objects end, and the latency from upload
-to the SNS message for a video, an image and the cropped image, and a retro-match: a copy
-uploaded before its picture was added, found when it is. It leaves a held upload and a review match
-in the review queue and says how to look at them with the moderators' desk (`hashmatch review`);
-with --keep the stack stays up for that, with the command printed. Uses ../shared/corpus; without
-it, media made for the demo.
+to the SNS message for a video, an image and the cropped image, a retro-match: a copy
+uploaded before its picture was added, found when it is, and a hash-sharing exchange: a
+scheduled sync from a local Tech Against Terrorism server adding a hash that then matches an
+upload, the exchange's deletion reaching the matcher, and a burst of matches switching an entry
+to review. It leaves a held upload and a review match in the review queue and says how to look
+at them with the moderators' desk (`hashmatch review`); with --keep the stack stays up for that,
+with the command printed. Uses ../shared/corpus; without it, media made for the demo.
 Run: python scripts/pipeline_demo.py [--corpus DIR] [--repeat N] [--keep]
 """
 
@@ -44,15 +46,23 @@ CORPUS_MEDIA = {
     "listed image": "images/pdq-misc/pen-and-coaster.png",
     "retro image": "images/pdq-labelme-subset/q0291.jpg",
     "review image": "images/pdq-labelme-subset/q0746.jpg",
+    "exchanged image": "images/debian-mate-nature/Garden.jpg",
+    "flooded image": "images/debian-mate-nature/Dune.jpg",
 }
 # A partner's list in the ThreatExchange/HMA export format (139 PDQ hashes), when the corpus has it.
 HMA_LIST = "hash-lists/hma-sample-data/pdq.csv"
+HMA_TMK = "hash-lists/hma-sample-data/video_tmk_pdqf.csv"  # one TMK+PDQF line of the same export
 HASH_PIPELINE = ["HashUploadFunction", "MatchHashesFunction"]
 # Runs in the background, as Lambda's stream poller does: changes to the hash set reach the
 # matchers through it (table stream -> indexer -> snapshot in S3 -> the matcher's next check).
 INDEXER = "IndexHashSetFunction"
 # What the product promises: a change to the hash set takes effect in a running matcher within this.
 FRESHNESS_SECONDS = 5.0
+# The demo's own parameters: FloodMatches low enough for a burst of a few uploads to show flood protection
+# (the default, 100 an hour, is sized for real traffic: template.yaml), and above the latency runs' copies.
+DEMO_PARAMETERS = {"FloodMatches": "5"}
+# The exchange sync's schedule, locally: every few seconds (ExchangeSyncMinutes, 15, in AWS).
+SYNC_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,8 @@ def made_media() -> dict[str, Item]:
         "listed image": Item("made-listed.png", image_bytes(detailed(5, 800, 600))),
         "retro image": Item("made-retro.png", image_bytes(detailed(7, 800, 600))),
         "review image": Item("made-review.png", image_bytes(detailed(9, 800, 600))),
+        "exchanged image": Item("made-exchanged.png", image_bytes(detailed(11, 800, 600))),
+        "flooded image": Item("made-flooded.png", image_bytes(detailed(13, 800, 600))),
     }
 
 
@@ -173,7 +185,7 @@ class Demo:
 
 def run(media: dict[str, Item], source: str, repeat: int, log_path: Path, corpus: Path | None = None, keep: bool = False) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w") as log, LocalStack() as stack, LocalRunner(stack, log_stream=log) as runner:
+    with open(log_path, "w") as log, LocalStack(parameters=DEMO_PARAMETERS) as stack, LocalRunner(stack, log_stream=log) as runner:
         runner.run_until_idle()  # S3's s3:TestEvent, sent when the notification was configured
         kinds: dict[str, int] = {}
         for resource in stack.resources.values():
@@ -265,6 +277,8 @@ def run(media: dict[str, Item], source: str, repeat: int, log_path: Path, corpus
             return 1
         if review_match(demo, media["review image"]) != 0:
             return 1
+        if exchange(demo, media["exchanged image"], media["flooded image"]) != 0:
+            return 1
 
         heading(f"latency, upload -> SNS message on a subscribed queue (local stack; first run, then {repeat} more)")
         image = media["altered image"]
@@ -303,8 +317,9 @@ def shared_list(demo: Demo, listed: Item, corpus: Path | None) -> int:
     listing = folder / "demo-shared-list.csv"
     lines = corpus.joinpath(HMA_LIST).read_text().splitlines(keepends=True) if corpus and corpus.joinpath(HMA_LIST).is_file() else []
     pdq = hash_media(listed.data, role="reference").frames[0].pdq
-    # The partner's line for the picture, a TMK line (not supported: reported, not mis-read) and a damaged line.
-    lines += [f"{pdq},9990001,2026-11-30T12:00:00+0000,demo_listed media_type_photo\n", "TMK1FVECPDQF|AAAA\n", f"{pdq[:40]},9990002,2026-11-30T12:00:00+0000,demo\n"]
+    # The partner's line for the picture, a TMK line (kept and counted, not matched by the stack), a damaged TMK line and a damaged line.
+    tmk = corpus.joinpath(HMA_TMK).read_text().splitlines(keepends=True) if corpus and corpus.joinpath(HMA_TMK).is_file() else []
+    lines += [f"{pdq},9990001,2026-11-30T12:00:00+0000,demo_listed media_type_photo\n", *tmk, "TMK1FVECPDQF|AAAA,9990003,2026-11-30T12:00:00+0000,demo\n", f"{pdq[:40]},9990002,2026-11-30T12:00:00+0000,demo\n"]
     listing.write_text("".join(lines))
     options = ["--endpoint-url", demo.stack.endpoint_url, "--region", demo.stack.region, "--table", demo.stack.ref("HashSetTable"), "--added-by", "demo"]
     say(f"$ hashmatch admin hashset import {listing.name} --source 'partner list' --action quarantine")
@@ -393,7 +408,7 @@ def review_desk(demo: Demo, keep: bool) -> None:
 
     stack = demo.stack
     waiting = demo.sqs.get_queue_attributes(QueueUrl=stack.ref("ReviewQueue"), AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"]
-    heading(f"the review queue: {waiting} message(s) for a person (the damaged video held above, the review match)")
+    heading(f"the review queue: {waiting} message(s) for a person (the damaged video held above, the review match, the flood's matches switched to review)")
     reviewer = stack.identity("reviewer")
     command = " ".join(f"{name}={shlex.quote(value)}" for name, value in reviewer.environment.items()) + " .venv/bin/hashmatch review"
     if not keep:
@@ -414,11 +429,92 @@ def review_desk(demo: Demo, keep: bool) -> None:
         say("stopped")
 
 
-def reencoded(data: bytes) -> bytes:
+def exchange(demo: Demo, listed: Item, flooded: Item) -> int:
+    """A local Tech Against Terrorism server: a scheduled sync adds a hash, an upload matches it, the exchange deletes it; then a flood."""
+    from hashmatch.media.hashing import hash_media
+    from hashmatch_tools import exchanges
+    from hashmatch_tools.local.exchange_server import LocalExchangeServer, TatRecord
+
+    stack, runner = demo.stack, demo.runner
+    heading("a hash-sharing exchange: scheduled syncs from a local Tech Against Terrorism server")
+    alarms = stack.subscribe_queue("AlarmTopic", "demo-alarm-observer")
+    pdq = {item.name: hash_media(item.data, role="reference").frames[0].pdq for item in (listed, flooded)}
+    credentials = REPO_ROOT / ".local" / "demo-tat-credentials"
+    credentials.write_text("partner:secret")
+    with LocalExchangeServer() as server:
+        server.tat_records = [TatRecord(pdq[listed.name], 10593, time.time(), ideology="far-right", file_type="jpg")]
+        options = ["--endpoint-url", stack.endpoint_url, "--region", stack.region, "--exchange-table", stack.ref("ExchangeTable"), "--table", stack.ref("HashSetTable"), "--policy-table", stack.ref("MatchPolicyTable"), "--secret-prefix", stack.output("ExchangeSecretPrefix"), "--added-by", "demo"]
+        say(f"$ hashmatch admin exchange add tat-demo --kind tat --collaboration all --endpoint {server.tat_url} --credentials-file {credentials.name} --action quarantine")
+        exchanges.main([*options, "add", "tat-demo", "--kind", "tat", "--collaboration", "all", "--endpoint", server.tat_url, "--credentials-file", str(credentials), "--action", "quarantine"])
+        say(f"(the credentials went to Secrets Manager as {stack.output('ExchangeSecretPrefix')}tat-demo; EventBridge Scheduler runs SyncExchangesFunction every "
+            f"{stack.parameters['ExchangeSyncMinutes']} minutes in AWS, the local runner every {SYNC_SECONDS:g} s)")
+        runner.start(functions=["SyncExchangesFunction"], schedule_seconds=SYNC_SECONDS)
+        key = f"pdq:{pdq[listed.name]}"
+        started = time.perf_counter()
+        demo.until_matcher_has(key, timeout=60)
+        status = exchange_status(stack)
+        say(f"the scheduled sync fetched it and the running matcher holds {key[:24]}… {time.perf_counter() - started:.1f} s after the exchange was added: "
+            f"{json.dumps({k: status[k] for k in ('status', 'pages', 'added', 'withdrawn', 'malformed')})}, checkpoint {exchange_checkpoint(stack)}")
+        copy = Item(f"{Path(listed.name).stem}-reencoded.jpg", reencoded(listed.data))
+        _, found = demo.upload(copy, f"user-uploads/exchange-{copy.name}")
+        matched = [json.loads(message["Message"]) for message in found]
+        if len(matched) != 1:
+            say(f"expected one match message, got {len(matched)}")
+            return 1
+        entry = matched[0]["matches"][0]
+        say(f"upload {copy.name}: MATCH {entry['reference_id'][:24]}…, source {entry['source']!r}, label {entry['label']!r}, action {matched[0]['action']}")
+        server.tat_records.append(TatRecord(pdq[listed.name], 10593, time.time(), deleted=True))
+        deleted = time.perf_counter()
+        say("the exchange deletes the hash (a record with deleted: true)")
+        demo.until_matcher_has(key, present=False, timeout=60)
+        say(f"the next scheduled sync withdrew it and the running matcher dropped it {time.perf_counter() - deleted:.1f} s later: {json.dumps({k: exchange_status(stack)[k] for k in ('status', 'withdrawn')})}")
+        _, found = demo.upload(copy, f"user-uploads/exchange-after-{copy.name}")
+        say(f"upload {copy.name} again: {'no match' if not found else 'UNEXPECTED match'}")
+        if found:
+            return 1
+
+        limit = int(stack.parameters["FloodMatches"])
+        heading(f"flood protection: one listed hash matching more than FloodMatches ({limit}) uploads within FloodWindowMinutes ({stack.parameters['FloodWindowMinutes']})")
+        server.tat_records.append(TatRecord(pdq[flooded.name], 10594, time.time(), ideology="islamist", file_type="jpg"))
+        flood_key = f"pdq:{pdq[flooded.name]}"
+        demo.until_matcher_has(flood_key, timeout=60)
+        say(f"the exchange lists {flooded.name}'s hash (action quarantine); a burst of {limit + 2} copies is uploaded:")
+        for number in range(limit + 2):
+            copy = Item(f"{Path(flooded.name).stem}-copy{number}.jpg", reencoded(flooded.data, quality=90 - 3 * number))
+            _, found = demo.upload(copy, f"user-uploads/burst/{copy.name}")
+            say(f"  upload {number + 1}: {', '.join(json.loads(m['Message'])['action'] for m in found) or 'no match'}")
+        notices = [json.loads(json.loads(m["Body"])["Message"]) for m in stack.client("sqs").receive_message(QueueUrl=alarms, MaxNumberOfMessages=10).get("Messages", [])]
+        say(f"alarm topic: {len(notices)} notice(s): " + "; ".join(json.dumps(notice) for notice in notices))
+        say("$ hashmatch admin flood list")
+        exchanges.flood_main(["--endpoint-url", stack.endpoint_url, "--region", stack.region, "--policy-table", stack.ref("MatchPolicyTable"), "list"])
+        say(f"$ hashmatch admin flood confirm {flood_key[:24]}… --reason 'checked: the list is right'")
+        exchanges.flood_main(["--endpoint-url", stack.endpoint_url, "--region", stack.region, "--policy-table", stack.ref("MatchPolicyTable"), "--added-by", "demo", "confirm", flood_key, "--reason", "checked: the list is right"])
+        copy = Item(f"{Path(flooded.name).stem}-after-confirm.jpg", reencoded(flooded.data, quality=60))
+        _, found = demo.upload(copy, f"user-uploads/burst/{copy.name}")
+        actions = [json.loads(m["Message"])["action"] for m in found]
+        say(f"upload after the operator confirmed it: {', '.join(actions) or 'no match'}")
+        runner.stop()
+        runner.start(functions=[INDEXER])
+        return 0 if len(notices) == 1 and actions == ["quarantine"] else 1
+
+
+def exchange_status(stack: LocalStack) -> dict:
+    from hashmatch.aws.exchanges import ExchangeTable
+
+    return ExchangeTable(stack.table("ExchangeTable")).status("tat-demo") or {}
+
+
+def exchange_checkpoint(stack: LocalStack) -> str | None:
+    from hashmatch.aws.exchanges import ExchangeTable
+
+    return ExchangeTable(stack.table("ExchangeTable")).checkpoint("tat-demo")
+
+
+def reencoded(data: bytes, quality: int = 80) -> bytes:
     from PIL import Image
 
     out = io.BytesIO()
-    Image.open(io.BytesIO(data)).convert("RGB").save(out, format="JPEG", quality=80)
+    Image.open(io.BytesIO(data)).convert("RGB").save(out, format="JPEG", quality=quality)
     return out.getvalue()
 
 

@@ -159,3 +159,6 @@ def forget_source(hash_set: HashSetTable, source: str) -> None:
     for reference in hash_set.references():
         if reference.reference_id.startswith(LISTED_VIDEO_PREFIX) and reference.source == source:
             hash_set.remove_reference(reference.reference_id)
+    for held in hash_set.entries.tmk.export():
+        if held.source == source:
+            hash_set.entries.tmk.remove(held.digest, source)

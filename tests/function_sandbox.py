@@ -3,7 +3,7 @@
     python tests/function_sandbox.py SPEC_JSON
 
 SPEC_JSON: {"blocked": [top-level module names], "handler": path of functions/<name>/app.py,
-"environment": {...}, "exercise": "hash" | "match" | "index" | "log" | "retro" | null, "media": [paths]}. Exits 0 when all
+"environment": {...}, "exercise": "hash" | "match" | "index" | "log" | "retro" | "sync" | null, "media": [paths]}. Exits 0 when all
 went well; an import of a blocked module raises ModuleNotFoundError naming it and who asked.
 Used by tests/unit/test_function_packages.py; a plain script so that pytest's own imports
 (numpy, PIL, ...) are not already loaded in the process under test.
@@ -102,6 +102,18 @@ def exercise_retro(media: list[str]) -> None:
     assert hash_set_matcher(HashSetView(HashSetSnapshot.of_states([entry])), 31).match(logged.hashes, None).matches
 
 
+def exercise_sync(media: list[str]) -> None:
+    """Every exchange's client made (no request sent), a list read, a TMK entry keyed: what the sync does without numpy or FAISS."""
+    from hashmatch.exchanges.connect import connect
+    from hashmatch.exchanges.model import ExchangeConfig
+    from hashmatch.hash_set.lists import read_hash_list
+
+    connect(ExchangeConfig("tat", "tat", "all", secret="s"), {"username": "u", "password": "p"})
+    connect(ExchangeConfig("gifct", "threatexchange", "303636684709969", secret="s"), {"api_token": "1234567890|abcdefghijklmnopqrstuvwxyz"})
+    connect(ExchangeConfig("partner", "list", "https://example.org/list.txt"), {})
+    assert len(list(read_hash_list(["pdq " + "ab" * 32, "vpdq [\"" + "ab" * 32 + ",90,0.0\"]"], "partner"))) == 2
+
+
 def main(spec: dict) -> None:
     sys.meta_path.insert(0, Blocked(spec["blocked"]))
     os.environ.update(spec["environment"])
@@ -119,6 +131,8 @@ def main(spec: dict) -> None:
         exercise_log(spec["media"])
     elif spec.get("exercise") == "retro":
         exercise_retro(spec["media"])
+    elif spec.get("exercise") == "sync":
+        exercise_sync(spec["media"])
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from hashmatch.aws.audit_table import AuditTable
 from hashmatch.aws.detail_pictures import detail_picture_loader
 from hashmatch.aws.hash_set.live import live_hash_set
 from hashmatch.aws.hashes_queue import read_hashes_message
+from hashmatch.aws.match_policy import match_policy
 from hashmatch.aws.match_topic import IdempotentPublisher, MatchTopic
 from hashmatch.aws.observability import PowertoolsMetrics
 from hashmatch.aws.upload_log_queue import UploadLogOutbox
@@ -25,7 +26,7 @@ outbox = UploadLogOutbox(boto3.client("sqs"), settings.upload_log_queue_url, log
 checker = Checker(
     # Loaded once per container from the signed snapshot the indexer keeps, brought up to date every refresh.
     hash_set=live_hash_set(settings, s3, dynamodb, boto3.client("kms"), counted),
-    audit=AuditTable(dynamodb.Table(settings.audit_table)), publisher=publisher, upload_log=outbox,
+    audit=AuditTable(dynamodb.Table(settings.audit_table)), publisher=publisher, upload_log=outbox, policy=match_policy(dynamodb, sns, settings),
     detail_pictures=lambda stored: detail_picture_loader(s3, stored), cannot_check_action=settings.cannot_check_action,
     log=logger, metrics=counted,
 )

@@ -16,6 +16,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from hashmatch.aws import settings as config
 from hashmatch.aws.audit_table import AuditTable
 from hashmatch.aws.hash_set.table import HashSetTable, stream_changes
+from hashmatch.aws.match_policy import match_policy
 from hashmatch.aws.match_topic import MatchTopic
 from hashmatch.aws.observability import PowertoolsMetrics
 from hashmatch.aws.upload_log_bucket import query_engine
@@ -23,12 +24,11 @@ from hashmatch.usecases.retro_match import RetroMatcher, retro_match_keys, run_r
 
 settings = config.load(config.RetroMatchSettings)
 logger, tracer, metrics = Logger(), Tracer(), Metrics()
-s3, dynamodb = boto3.client("s3"), boto3.resource("dynamodb")
+s3, dynamodb, sns = boto3.client("s3"), boto3.resource("dynamodb"), boto3.client("sns")
 log_copy = os.path.join(tempfile.gettempdir(), "upload-hash-log")  # the DuckDB engine's copy of the log, per container (local stack)
 retro = RetroMatcher(
-    hash_set=HashSetTable(dynamodb.Table(settings.hash_set_table)),
-    engine_for=lambda since_day: query_engine(settings, s3, since_day, log_copy),
-    audit=AuditTable(dynamodb.Table(settings.audit_table)), topic=MatchTopic(boto3.client("sns"), settings.match_topic_arn),
+    hash_set=HashSetTable(dynamodb.Table(settings.hash_set_table)), engine_for=lambda since_day: query_engine(settings, s3, since_day, log_copy),
+    audit=AuditTable(dynamodb.Table(settings.audit_table)), topic=MatchTopic(sns, settings.match_topic_arn), policy=match_policy(dynamodb, sns, settings),
     pdq_threshold=settings.pdq_match_threshold, window_days=settings.retro_match_window_days, log=logger, metrics=PowertoolsMetrics(metrics),
 )
 

@@ -3,6 +3,9 @@
     hashmatch admin [--endpoint-url URL] [--region R] [--table T] [--features-bucket B] [--snapshot-bucket S] [--manifest-key K]
                     [--audit-table A] [--evidence-bucket E] [--pictures-bucket P] COMMAND ...
       hashset add|import|export|remove|list|stats|allow|reindex|accept-shrink ...   hash-list entries and references (hashmatch_tools.hashset)
+      exchange add|list|sync|status|remove|feedback ...   the hash-sharing exchanges (hashmatch_tools.exchanges)
+      policy set|list|remove ...                      each source's action and PDQ distance
+      flood list|confirm ...                          flood protection's switches to review
       add-reference FILE --label L --source S [--action A] [--reference-id ID]   hash known media here, add it there (its small grey pictures to --pictures-bucket)
       list-references
       remove-reference REFERENCE_ID                   with its frames, local features and pictures
@@ -41,13 +44,18 @@ from hashmatch.errors import MediaError
 from hashmatch.uploads import UploadGone
 from hashmatch.usecases.take_down import NotQuarantined
 from hashmatch.vocabulary import Action
-from hashmatch_tools import hashset
+from hashmatch_tools import exchanges, hashset
 from hashmatch_tools.contract import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, BadInput, CommandParser, needed, note, reason_of, report, run, stack_option
 from hashmatch_tools.references import add_reference
 
 RESTORE_URL_VARIABLE = "HASHMATCH_RESTORE_URL"
-# The options the `hashset` commands take too, handed on to them when given before `hashset`.
-_HASHSET_OPTIONS = ("endpoint_url", "region", "table", "features_bucket", "snapshot_bucket", "pictures_bucket", "manifest_key")
+# The commands with parsers of their own, and the admin options each takes too, handed on to it when given before it.
+_DELEGATED = {
+    "hashset": (lambda argv: hashset.main(argv), ("endpoint_url", "region", "table", "features_bucket", "snapshot_bucket", "pictures_bucket", "manifest_key")),
+    "exchange": (lambda argv: exchanges.main(argv), ("endpoint_url", "region", "table")),
+    "policy": (lambda argv: exchanges.policy_main(argv), ("endpoint_url", "region")),
+    "flood": (lambda argv: exchanges.flood_main(argv), ("endpoint_url", "region")),
+}
 
 
 def restore_through_url(session, args) -> int:
@@ -91,8 +99,14 @@ def _parser() -> argparse.ArgumentParser:
     stack_option(parser, "--evidence-bucket", "HASHMATCH_EVIDENCE_BUCKET", "the evidence bucket")
     stack_option(parser, "--pictures-bucket", "HASHMATCH_REFERENCE_PICTURES_BUCKET", "the reference-pictures bucket: small pictures of a reference's frames for reviewers")
     commands = parser.add_subparsers(dest="command", required=True)
-    shared_lists = commands.add_parser("hashset", help="hash-list entries and references: add, import, export, remove, list, stats, allow, reindex (hashmatch admin hashset --help)", add_help=False)
-    shared_lists.add_argument("rest", nargs=argparse.REMAINDER, help="the hashset command and its options")
+    helps = {
+        "hashset": "hash-list entries and references: add, import, export, remove, list, stats, allow, reindex (hashmatch admin hashset --help)",
+        "exchange": "the hash-sharing exchanges: add, list, sync, status, remove, feedback (hashmatch admin exchange --help)",
+        "policy": "each source's own action and PDQ distance: set, list, remove (hashmatch admin policy --help)",
+        "flood": "flood protection's switches to review: list, confirm (hashmatch admin flood --help)",
+    }
+    for name, help in helps.items():
+        commands.add_parser(name, help=help, add_help=False).add_argument("rest", nargs=argparse.REMAINDER, help=f"the {name} command and its options")
     add = commands.add_parser("add-reference", help="hash a known media file and add it to the hash set")
     add.add_argument("file")
     add.add_argument("--label", required=True, help="what the reference is, as matches will report it")
@@ -135,10 +149,11 @@ def _parser() -> argparse.ArgumentParser:
 def command_admin(args: argparse.Namespace) -> int:
     import boto3
 
-    if args.command == "hashset":
-        # Options given before `hashset` are handed on; those after it are the hashset parser's own.
-        given = [(f"--{name.replace('_', '-')}", getattr(args, name)) for name in _HASHSET_OPTIONS]
-        return hashset.main([part for flag, value in given if value for part in (flag, value)] + args.rest)
+    if args.command in _DELEGATED:
+        # Options given before the command are handed on; those after it are its parser's own.
+        delegate, options = _DELEGATED[args.command]
+        given = [(f"--{name.replace('_', '-')}", getattr(args, name)) for name in options]
+        return delegate([part for flag, value in given if value for part in (flag, value)] + args.rest)
     session = boto3.session.Session(region_name=args.region)
     options = {"endpoint_url": args.endpoint_url} if args.endpoint_url else {}
 
@@ -226,18 +241,18 @@ def command_admin(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _hashset_at(argv: list[str]) -> int | None:
-    """Where `hashset` stands in ARGS, when only admin options (each with its value) come before it."""
+def _delegated_at(argv: list[str]) -> int | None:
+    """Where a command with a parser of its own (hashset, exchange, policy, flood) stands in ARGS, when only admin options (each with its value) come before it."""
     position = 0
     while position < len(argv) and argv[position].startswith("-") and argv[position] not in ("-h", "--help"):
         position += 1 if "=" in argv[position] else 2
-    return position if position < len(argv) and argv[position] == "hashset" else None
+    return position if position < len(argv) and argv[position] in _DELEGATED else None
 
 
 def main(argv: list[str] | None = None) -> int:
     """`hashmatch admin ARGS`; exit status and error lines as hashmatch_tools.contract says."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    at = _hashset_at(argv)
+    at = _delegated_at(argv)
     if at is not None:
         # argparse hands a REMAINDER that starts with an option back to the parent as unknown:
         # the admin options are parsed here, and everything after `hashset` goes to its parser as it is.

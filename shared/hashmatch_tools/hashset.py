@@ -46,7 +46,11 @@ from hashmatch.aws.hash_set.store import SnapshotStore
 from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch.aws.reference_pictures import ReferencePictures
 from hashmatch.errors import MediaError
+from hashmatch.hash_set.formats import hma, vpdq
+from hashmatch.hash_set.formats.tmk import TMK_SIGNAL
 from hashmatch.hash_set.lists import EntryStatus, HashListEntry, HashListFormat, read_hash_list, write_hash_list
+from hashmatch.hash_set.snapshot import LISTED_VIDEO_PREFIX
+from hashmatch.pdq_limits import PDQ_MIN_QUALITY
 from hashmatch.vocabulary import ListedSignal
 from hashmatch.vocabulary import Action
 from hashmatch_tools.contract import EXIT_BAD_INPUT, EXIT_OK, BadInput, CommandParser, WholeFile, add_progress_options, needed, note, reason_of, report, run, stack_option
@@ -137,7 +141,11 @@ def command_import(hash_set: HashSetTable, args) -> int:
     progress(imported, final=True)
     for bad in imported.bad_lines:
         report(f"{name}:{bad.line_number}", bad.reason)
-    if not imported.entries and not imported.bad_lines:
+    if imported.skipped:
+        note(f"{name}: {imported.skipped:,} lines skipped, counted and not errors: vPDQ frames below quality 50 (vPDQ does not match on them) or signals hashmatch does not match")
+    if imported.tmk:
+        note(f"{name}: {imported.tmk:,} TMK+PDQF entries stored but not matched by the stack (its hasher computes no TMK; `hashmatch match` matches them where tmkpy is installed: docs/hash-lists.md)")
+    if not imported.entries and not imported.bad_lines and not imported.skipped:
         report(name, "no hash-list entry in it")
         return EXIT_BAD_INPUT
     print(json.dumps({"file": name, **imported.to_dict()}))
@@ -160,21 +168,86 @@ def _what_cannot_be_written(entries: list[HashListEntry], format: HashListFormat
     return reasons
 
 
+def _reference_frames(hash_set: HashSetTable, reference) -> list[HashListEntry]:
+    """A media reference as a listed video (or picture): its usable frames as PDQ entries, the video named by its id.
+
+    A reference added before frames kept their quality exports the lowest usable one (50): every
+    frame kept is at least that.
+    """
+    return [
+        HashListEntry(signal_type=ListedSignal.PDQ, hash=pdq, labels=(reference.label,) if reference.label.strip() else (), source=reference.source, source_id=f"{reference.reference_id}#{number}", quality=quality if quality is not None else PDQ_MIN_QUALITY, timestamp=timestamp)
+        for number, (timestamp, pdq, quality) in enumerate(hash_set.reference_frames(reference.reference_id))
+    ]
+
+
+def _selected(hash_set: HashSetTable, args) -> list:
+    """The entries (and with --references, the references' frames) the filters let through."""
+    found = list(hash_set.entries.export())
+    if args.references:
+        for reference in hash_set.references():
+            # A listed video (vpdq:<file>) is the frames of an imported vPDQ file: its entries are exported already.
+            if not reference.reference_id.startswith(LISTED_VIDEO_PREFIX):
+                found.extend(_reference_frames(hash_set, reference))
+    if args.source:
+        found = [entry for entry in found if entry.source in args.source]
+    if args.signal_type:
+        found = [entry for entry in found if str(entry.signal_type) in args.signal_type]
+    if args.video:
+        found = [entry for entry in found if isinstance(entry, HashListEntry) and entry.listed_video in args.video]
+    return found
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "video"
+
+
+def _files(entries: list, format: HashListFormat) -> dict[str | None, list]:
+    """The files an export is made of: HMA's one per signal type (named as HMA reads them), vPDQ's one per listed video; else one."""
+    if format is HashListFormat.HMA_CSV:
+        by_type: dict[str | None, list] = {}
+        for entry in entries:
+            name = hma.state_file_name(entry.signal_type) if entry.signal_type in hma.INDICATOR_TYPES else None
+            by_type.setdefault(name, []).append(entry)
+        return by_type
+    if format in (HashListFormat.VPDQ, HashListFormat.VPDQ_JSON):
+        others, by_video = vpdq.videos(entry for entry in entries if isinstance(entry, HashListEntry))
+        suffix = ".txt" if format is HashListFormat.VPDQ else ".json"
+        files: dict[str | None, list] = {f"{_safe_name(video)}{suffix}": frames for video, frames in by_video.items()}
+        rest = others + [entry for entry in entries if not isinstance(entry, HashListEntry)]
+        if rest:
+            files[None] = rest
+        return files
+    return {None: entries}
+
+
 def command_export(hash_set: HashSetTable, args) -> int:
     format = HashListFormat(args.format)
-    output = WholeFile(args.output, "-o") if args.output else None
-    entries = list(hash_set.entries.export())
-    try:
-        # Every line made before any is written: what cannot be written is found before an output exists.
-        lines = list(write_hash_list(entries, format))
-    except ValueError as error:
-        for reason in _what_cannot_be_written(entries, format) or [reason_of(error)]:
+    entries = _selected(hash_set, args)
+    files = _files(entries, format)
+    folder = args.output is not None and (args.output.endswith(("/", os.sep)) or Path(args.output).is_dir())
+    reasons = [reason for group in files.values() for reason in _what_cannot_be_written(group, format)]
+    if reasons:
+        for reason in reasons:
             report(f"export --format {format}", reason)
         if format is not HashListFormat.JSON_LINES:
-            note("nothing written; --format jsonl carries every entry (all signal types, allow-list marks)")
+            note("nothing written; --format jsonl carries every entry (all signal types, allow-list marks); --signal-type, --source and --video choose what is exported")
         return EXIT_BAD_INPUT
-    if output is not None:
-        output.write_lines(lines)
+    if len(files) > 1 and not folder:
+        what = "signal type (HMA reads the type from the file name)" if format is HashListFormat.HMA_CSV else "listed video"
+        raise BadInput(f"export --format {format}", f"the selection makes {len(files)} files, one per {what}: give -o a folder (ending in /), or choose with --signal-type, --video or --source")
+    written = {name: list(write_hash_list(group, format)) for name, group in files.items()}
+    if folder:
+        target = Path(args.output)
+        if target.exists() and any(target.iterdir()):
+            raise BadInput(args.output, "the folder is not empty: an export writes a folder of its own")
+        target.mkdir(parents=True, exist_ok=True)
+        for name, lines in written.items():
+            WholeFile(target / (name or f"export.{format}"), "-o").write_lines(lines)
+        print(json.dumps({"folder": str(target), "files": {name or f"export.{format}": len(lines) for name, lines in written.items()}}))
+        return EXIT_OK
+    [lines] = written.values() if written else [[]]
+    if args.output is not None:
+        WholeFile(args.output, "-o").write_lines(lines)
     else:
         sys.stdout.writelines(lines)
     return EXIT_OK
@@ -283,9 +356,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_progress_options(imported)
     imported.set_defaults(operation=command_import)
 
-    exported = commands.add_parser("export", help="write every hash-list entry in a format import reads")
+    exported = commands.add_parser("export", help="write the hash-list entries (or some) in a format import and the other tools read")
     exported.add_argument("--format", choices=[str(f) for f in HashListFormat], default=str(HashListFormat.JSON_LINES), help="default jsonl (the only one that keeps every field)")
-    exported.add_argument("-o", "--output", help="a file, written whole or not at all (default: standard output)")
+    exported.add_argument("-o", "--output", help="a file, written whole or not at all (default: standard output); a folder (ending in /) for one file per signal type (hma-csv) or per listed video (vpdq, vpdq-json)")
+    exported.add_argument("--source", action="append", help="only this source's entries (repeatable)")
+    exported.add_argument("--signal-type", action="append", choices=[*(str(kind) for kind in ListedSignal), TMK_SIGNAL], help="only this signal type (repeatable)")
+    exported.add_argument("--video", action="append", help="only this listed video's frames (a vPDQ list's file name, a reference's id; repeatable)")
+    exported.add_argument("--references", action="store_true", help="the media references too, each as a listed video of its usable frames (PDQ)")
     exported.set_defaults(operation=command_export)
 
     remove = commands.add_parser("remove", help="remove a reference (by id) or an entry (by hash or entry id)")

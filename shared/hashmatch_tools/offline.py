@@ -21,8 +21,10 @@ every PDQ hash of the set.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -31,15 +33,19 @@ import numpy as np
 from hashmatch.errors import MediaError
 from hashmatch.hash_set.brute_force import pack
 from hashmatch.hash_set.frame_index import FrameIndex
-from hashmatch.hash_set.lists import BadLine, HashListEntry, HashListFormat, read_hash_list
+from hashmatch.hash_set.formats.tmk import TmkEntry
+from hashmatch.hash_set.lists import BadLine, HashListEntry, HashListFormat, SkippedLine, read_hash_list, write_hash_list
 from hashmatch.hash_set.snapshot import HashSetSnapshot, HashSetView
 from hashmatch.matching.assembly import hash_set_matcher
+from hashmatch.matching.local_features.index import LocalFeatureIndex
+from hashmatch.matching.local_features.stage import LocalFeatureStage
 from hashmatch.media.hashing import hash_media
 from hashmatch.media.sniff import sniff
 from hashmatch.model import MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
 from hashmatch.vocabulary import Role
 from hashmatch_tools.contract import EXIT_BAD_INPUT, BadInput, Problems, Progress, WholeFile, add_progress_options, note, reason_of, walk
+from hashmatch_tools.matching import detail_pictures_of, hash_reference
 
 # The largest --threshold: the radius a snapshot's PDQ index is built for, within which it is exact.
 MAX_THRESHOLD = FrameIndex().radius
@@ -63,57 +69,108 @@ def _is_media(path: Path) -> bool:
         return sniff(head.read(512)) is not None
 
 
-def _list_entries(path: Path, format: str | None, problems: Problems) -> Iterator[HashListEntry]:
+FEATURES_SUFFIX = ".features"  # beside a snapshot: its media references' local features (the second stage), as `index build` writes them
+
+
+@dataclass
+class ReadLists:
+    """What hash lists held beside their PDQ and digest entries: TMK entries (matched where tmkpy is) and lines skipped."""
+
+    tmk: list[TmkEntry] = field(default_factory=list)
+    skipped: int = 0
+
+
+def _list_entries(path: Path, format: str | None, problems: Problems, read: ReadLists) -> Iterator[HashListEntry]:
     with open(path, encoding="utf-8", errors="replace", newline="") as lines:
         for found in read_hash_list(lines, path.stem, HashListFormat(format) if format else None, name=path.name):
             if isinstance(found, BadLine):
                 problems(f"{path}:{found.line_number}", found.reason)
+            elif isinstance(found, SkippedLine):
+                read.skipped += 1
+            elif isinstance(found, TmkEntry):
+                read.tmk.append(found)
             else:
                 yield found
 
 
-def snapshot_of(paths: Sequence[str], format: str | None, problems: Problems, progress: Progress) -> HashSetSnapshot | None:
-    """Hash lists and media files (folders walked) into one snapshot; unreadable inputs are reported and left out. None when nothing was read."""
+@dataclass
+class OfflineHashSet:
+    """A hash set read or built here: the snapshot, its media's local features (the second stage) when it has them, and its TMK entries."""
+
+    snapshot: HashSetSnapshot
+    features: LocalFeatureStage | None = None
+    tmk: list[TmkEntry] = field(default_factory=list)
+
+
+def snapshot_of(paths: Sequence[str], format: str | None, problems: Problems, progress: Progress) -> OfflineHashSet | None:
+    """Hash lists and media files (folders walked) into one snapshot, the media hashed as references with their local
+    features (so the second stage can run); unreadable inputs are reported and left out. None when nothing was read."""
     entries: list[HashListEntry] = []
     media: dict[str, MediaHashes] = {}
+    read = ReadLists()
     files = list(walk(paths, problems))
     for position, name in enumerate(files, 1):
         path = Path(name)
         started = progress.step(position, len(files), name, "reading")
         try:
             if _is_media(path):
-                hashes = hash_media(path, role=Role.REFERENCE, progress=progress.fraction)
+                hashes = hash_reference(path, progress=progress.fraction)
                 progress.done(started, hashes)
                 # Keyed by file name, as matches report it; by its path when a walked folder holds two of that name.
                 media[path.name if path.name not in media else name] = hashes
                 continue
-            bad_lines = problems.count
-            found = list(_list_entries(path, format, problems))
-            if not found and problems.count == bad_lines:
+            bad_lines, kept = problems.count, (len(read.tmk), read.skipped)
+            found = list(_list_entries(path, format, problems, read))
+            if not found and problems.count == bad_lines and kept == (len(read.tmk), read.skipped):
                 problems(name, "no hash-list entry in it")
             entries.extend(found)
         except MediaError as error:
             problems(name, f"{error.reason}: {reason_of(error)}")
         except (OSError, ValueError) as error:
             problems(name, reason_of(error))
-    if not entries and not media:
+    if read.skipped:
+        note(f"{read.skipped:,} list lines skipped, counted and not errors: vPDQ frames below quality 50, signals hashmatch does not match")
+    if not entries and not media and not read.tmk:
         return None
-    return HashSetSnapshot.build(entries, media)
+    features = LocalFeatureStage.of_references(media) if any(hashes.features for hashes in media.values()) else None
+    return OfflineHashSet(HashSetSnapshot.build(entries, media), features, read.tmk)
 
 
 def command_index_build(args: argparse.Namespace) -> int:
     output = WholeFile(args.output, "-o")
+    beside = WholeFile(args.output + FEATURES_SUFFIX, "-o")
+    tmk_file = WholeFile(args.output + TMK_SUFFIX, "-o")
     problems = Problems()
     progress = Progress(sys.stderr, args.progress)
-    snapshot = snapshot_of(args.lists, args.format, problems, progress)
-    if snapshot is None:
+    built = snapshot_of(args.lists, args.format, problems, progress)
+    if built is None:
         note(f"{args.output}: not written: no hash-list entry or media was read")
         return EXIT_BAD_INPUT
     progress.line(f"writing {args.output} ...")
+    snapshot = built.snapshot
     output.write_bytes(snapshot.to_bytes())
+    # Beside it, what the second stage needs (the media references' local features) and the TMK entries; an old file of either goes.
+    for extra, content in ((beside, _features_bytes(built.features)), (tmk_file, "".join(write_hash_list(built.tmk, HashListFormat.JSON_LINES)).encode() if built.tmk else None)):
+        if content is not None:
+            extra.write_bytes(content)
+        else:
+            extra.path.unlink(missing_ok=True)
     summary = {"snapshot": args.output, "references": len(snapshot.references), "pdq_frames": len(snapshot.frames)}
-    print(json.dumps({**summary, **{str(stage): len(found) for stage, found in snapshot.digests.items()}}), flush=True)
+    summary |= {str(stage): len(found) for stage, found in snapshot.digests.items()}
+    summary |= {"local_feature_frames": len(built.features) if built.features else 0, "tmk": len(built.tmk)}
+    print(json.dumps(summary), flush=True)
     return problems.status
+
+
+TMK_SUFFIX = ".tmk.jsonl"  # beside a snapshot: its TMK entries (JSON lines), for `match` where tmkpy is installed
+
+
+def _features_bytes(features: LocalFeatureStage | None) -> bytes | None:
+    if features is None or not len(features):
+        return None
+    out = io.BytesIO()
+    features.index.save(out, {"written_by": "hashmatch index build"})
+    return out.getvalue()
 
 
 def _entry(snapshot: HashSetSnapshot, key: str, entry_hash: str, distance: int, entry: int | None = None) -> dict:
@@ -181,8 +238,11 @@ def match_hashes(snapshot: HashSetSnapshot, queries: list[str], threshold: int) 
     return [sorted(matches, key=lambda m: (m["distance"], m["hash"], m["reference"])) for matches in found]
 
 
-def match_media(snapshot: HashSetSnapshot, hashes: MediaHashes, threshold: int) -> list[dict]:
-    result = hash_set_matcher(HashSetView(snapshot), threshold).match(hashes)
+def match_media(built: OfflineHashSet, hashes: MediaHashes, threshold: int) -> list[dict]:
+    """The upload's matches as `compare` decides them: exact digests, PDQ, then (when the hash set has them) the media references' local features."""
+    snapshot = built.snapshot
+    later = [built.features] if built.features is not None else []
+    result = hash_set_matcher(HashSetView(snapshot), threshold, later).match(hashes, detail_pictures_of(hashes) if later else None)
     matches = []
     for key, verdict in result.matches:
         behind = [m for m in result.frame_matches.get(key, []) if m.distance is not None]
@@ -191,6 +251,8 @@ def match_media(snapshot: HashSetSnapshot, hashes: MediaHashes, threshold: int) 
         entry_hash = snapshot.frames.hash_of(at) if at is not None else key.split(":", 1)[-1]
         entry = _entry(snapshot, str(key), entry_hash, verdict.best_distance or 0, at)
         entry["signal_type"] = str(verdict.stage)
+        if verdict.best_inliers is not None:
+            entry["inliers"] = verdict.best_inliers
         if hashes.kind == "video":
             entry.update(query_match_percent=verdict.query_match_percent, reference_match_percent=verdict.reference_match_percent, rule=str(verdict.rule))
         matches.append(entry)
@@ -204,19 +266,34 @@ def _print(query: str, matches: list[dict], nearest: int | None, as_json: bool) 
         print(f"no\t{'-' if nearest is None else nearest}\t{query}", flush=True)
     else:
         for found in matches:
-            print(f"MATCH\t{found['distance']}\t{query}\t{found['hash']}\t{','.join(found['labels'])}\t{found['source']}", flush=True)
+            distance = "-" if found["distance"] is None else found["distance"]  # a TMK match has scores, not a distance
+            print(f"MATCH\t{distance}\t{query}\t{found['hash']}\t{','.join(found['labels'])}\t{found['source']}", flush=True)
 
 
-def _read_snapshot(args: argparse.Namespace, problems: Problems, progress: Progress) -> HashSetSnapshot | None:
-    if args.index:
-        progress.line(f"reading {args.index} ...")
+def _read_snapshot(args: argparse.Namespace, problems: Problems, progress: Progress) -> OfflineHashSet | None:
+    if not args.index:
+        return snapshot_of(args.hash_list, args.format, problems, progress)
+    progress.line(f"reading {args.index} ...")
+    try:
+        snapshot = HashSetSnapshot.read(args.index)
+    except OSError as error:
+        raise BadInput(args.index, reason_of(error)) from None
+    except Exception as error:  # whatever a damaged file makes the parser raise (struct, JSON, numpy): the file is the problem
+        raise BadInput(args.index, f"not a hash-set snapshot this code reads ({reason_of(error)})") from None
+    built = OfflineHashSet(snapshot)
+    features = Path(args.index + FEATURES_SUFFIX)
+    if features.is_file():
         try:
-            return HashSetSnapshot.read(args.index)
-        except OSError as error:
-            raise BadInput(args.index, reason_of(error)) from None
-        except Exception as error:  # whatever a damaged file makes the parser raise (struct, JSON, numpy): the file is the problem
-            raise BadInput(args.index, f"not a hash-set snapshot this code reads ({reason_of(error)})") from None
-    return snapshot_of(args.hash_list, args.format, problems, progress)
+            built.features = LocalFeatureStage(LocalFeatureIndex.load(features.read_bytes())[0])
+        except (OSError, ValueError, KeyError) as error:
+            raise BadInput(str(features), f"not a local-feature file this code reads ({reason_of(error)})") from None
+    elif snapshot.media():
+        note(f"{args.index}: the snapshot has no second stage (no {features.name} beside it): its media references are matched by PDQ and digests only, so copies only local features catch (a large overlay) are missed; build it again with this version's `hashmatch index build`")
+    tmk = Path(args.index + TMK_SUFFIX)
+    if tmk.is_file():
+        with open(tmk, encoding="utf-8") as lines:
+            built.tmk = [item for item in read_hash_list(lines, "tmk", HashListFormat.JSON_LINES) if isinstance(item, TmkEntry)]
+    return built
 
 
 def command_match(args: argparse.Namespace) -> int:
@@ -226,10 +303,12 @@ def command_match(args: argparse.Namespace) -> int:
     progress = Progress(sys.stderr, args.progress)
     # The queries first: a missing or empty hashes file is known before a large snapshot is read.
     queries = [query for _, query in _hash_queries(args.hashes, problems)] if args.hashes else []
-    snapshot = _read_snapshot(args, problems, progress)
-    if snapshot is None:
+    built = _read_snapshot(args, problems, progress)
+    if built is None:
         note("nothing matched: no hash-list entry or media was read from the --hash-list inputs")
         return EXIT_BAD_INPUT
+    snapshot = built.snapshot
+    tmk = _TmkMatcher(built.tmk)
     if args.threshold > snapshot.frames.radius:
         raise BadInput("--threshold", f"{args.threshold} is above {snapshot.frames.radius}, the radius this snapshot's PDQ index finds matches exactly within")
     if queries:
@@ -251,8 +330,43 @@ def command_match(args: argparse.Namespace) -> int:
             continue
         progress.done(started, hashes)
         [nearest_frame] = nearest_distances(snapshot.frames, [[variant for frame in hashes.usable_frames for variant in frame.query_hashes]])
-        _print(path, match_media(snapshot, hashes, args.threshold), nearest_frame, args.json)
+        matches = match_media(built, hashes, args.threshold)
+        if hashes.kind == "video" and not matches:
+            matches = tmk.matches(path, problems)
+        _print(path, matches, nearest_frame, args.json)
     return problems.status
+
+
+class _TmkMatcher:
+    """The hash set's TMK entries, matched against videos PDQ did not match, where tmkpy is installed (hashmatch_tools.tmk); said once when it is not."""
+
+    def __init__(self, entries: list[TmkEntry]):
+        self.entries = entries
+        self._listed = None
+        self._told = False
+
+    def matches(self, path: str, problems: Problems) -> list[dict]:
+        if not self.entries:
+            return []
+        from hashmatch_tools import tmk
+
+        why = tmk.available()
+        if why is not None:
+            if not self._told:
+                note(f"{len(self.entries)} TMK+PDQF entries are not matched: {why}")
+                self._told = True
+            return []
+        if self._listed is None:
+            self._listed = [tmk.entry_vectors(entry) for entry in self.entries]
+        try:
+            found = tmk.match_tmk(tmk.video_vectors(path), self.entries, self._listed)
+        except (OSError, ValueError) as error:
+            problems(path, reason_of(error))
+            return []
+        return [
+            {"hash": f"tmk:{m.entry.digest}", "distance": None, "labels": list(m.entry.labels), "source": m.entry.source, "reference": f"tmk:{m.entry.digest}", "signal_type": "tmk", "tmk_level_1": round(m.level_1, 4), "tmk_level_2": round(m.level_2, 4)}
+            for m in found
+        ]
 
 
 def add_commands(commands) -> None:

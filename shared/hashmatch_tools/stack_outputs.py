@@ -24,6 +24,9 @@ STACK_VARIABLES: dict[str, str] = {
     "HASHMATCH_REVIEW_TABLE": "ReviewTableName",
     "HASHMATCH_DETAILS_BUCKET": "DetailsBucketName",
     "HASHMATCH_EVIDENCE_RETENTION_DAYS": "EvidenceRetentionDays",
+    "HASHMATCH_EXCHANGE_TABLE": "ExchangeTableName",
+    "HASHMATCH_MATCH_POLICY_TABLE": "MatchPolicyTableName",
+    "HASHMATCH_EXCHANGE_SECRET_PREFIX": "ExchangeSecretPrefix",
 }
 
 

@@ -15,7 +15,7 @@ from functools import cache
 import numpy as np
 import pytest
 
-from hashmatch.hash_set.lists import BadLine, read_hash_list
+from hashmatch.hash_set.lists import HashListEntry, read_hash_list
 from hashmatch.hash_set.snapshot import LISTED_VIDEO_PREFIX, HashSetSnapshot, HashSetView
 from hashmatch.matching.assembly import hash_set_matcher
 from hashmatch.media.hashing import hash_media
@@ -101,7 +101,7 @@ def listed(name: str) -> tuple[list[str], object]:
     rows = [line.strip().split(",") for line in path.read_text().splitlines() if line.strip()]
     hashes = [pdq for _frame, quality, pdq, _seconds in rows if int(quality) >= VPDQ_QUALITY]
     with open(path) as lines:
-        entries = [found for found in read_hash_list(lines, name, name=path.name) if not isinstance(found, BadLine)]
+        entries = [found for found in read_hash_list(lines, name, name=path.name) if isinstance(found, HashListEntry)]  # its frames below quality 50 are skipped lines
     return hashes, hash_set_matcher(HashSetView(HashSetSnapshot.build(entries)), PRIMARY_SIGNAL.match_threshold)
 
 

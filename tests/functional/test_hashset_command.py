@@ -49,15 +49,81 @@ def test_the_threatexchange_pdq_export_imports_cleanly(hashset, corpus, source):
     status, out, err = hashset("import", str(corpus / HMA / "pdq.csv"), "--source", source)
 
     assert status == 0 and err == ""
-    assert json.loads(out) | {"file": None} == {"file": None, "entries": 139, "written": 139, "already_there": 0, "allowed": 0, "listed_videos": 0, "bad_lines": 0}
+    assert json.loads(out) | {"file": None} == {"file": None, "entries": 139, "written": 139, "already_there": 0, "allowed": 0, "listed_videos": 0, "skipped": 0, "tmk": 0, "bad_lines": 0}
 
 
 @pytest.mark.corpus
-def test_a_tmk_line_is_reported_as_unsupported_not_read(hashset, corpus, source):
+def test_a_tmk_line_is_kept_and_counted_and_said_to_be_stored_not_matched(hashset, hash_set, corpus, source):
     status, out, err = hashset("import", str(corpus / HMA / "video_tmk_pdqf.csv"), "--source", source)
 
-    assert status == 2 and json.loads(out)["entries"] == 0
-    assert "video_tmk_pdqf.csv:1: TMK hashes are not supported" in err
+    assert status == 0 and (json.loads(out)["tmk"], json.loads(out)["written"]) == (1, 1)
+    assert "1 TMK+PDQF entries stored but not matched by the stack" in err
+    assert [held.source_id for held in hash_set.entries.tmk.export() if held.source == source] == ["3197774930304089"]
+
+
+@pytest.mark.corpus
+def test_a_vpdq_sample_with_low_quality_frames_imports_with_them_skipped_and_counted(hashset, corpus, source):
+    status, out, err = hashset("import", str(corpus / "expected-hashes/vpdq/doorknob-hd-no-bar.txt"), "--source", source)
+
+    assert status == 0 and (json.loads(out)["entries"], json.loads(out)["skipped"], json.loads(out)["bad_lines"]) == (60, 60, 0)
+    assert "60 lines skipped, counted and not errors" in err
+
+
+def test_a_python_threatexchange_file_exchange_list_imports_cleanly(hashset, tmp_path, source):
+    listing = tmp_path / "signals.txt"
+    frames = json.dumps([f"{pdq(source + 'f0')},100,0.0", f"{pdq(source + 'f1')},90,1.0"])
+    listing.write_text(f"pdq {pdq(source)}\nvideo_md5 {hashlib.md5(source.encode()).hexdigest().upper()}\nvpdq {frames}\nurl https://example.org/x\n")
+
+    status, out, _ = hashset("import", str(listing), "--source", source)
+
+    assert status == 0 and (json.loads(out)["entries"], json.loads(out)["skipped"]) == (4, 1)
+
+
+def test_an_imported_vpdq_file_exports_its_frames_once_also_with_the_references(hashset, tmp_path, source):
+    # Its listed video (vpdq:<file>) is a reference in the table too; its frames are exported as the entries they are.
+    listing = tmp_path / f"{source}.txt"
+    listing.write_text("".join(f"{n},90,{pdq(source + str(n))},{n / 10:.3f}\n" for n in range(3)))
+    imported = json.loads(hashset("import", str(listing), "--source", source)[1])
+
+    status, out, _ = hashset("export", "--references", "--source", source, "--format", "jsonl")
+
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert imported["listed_videos"] == 1 and status == 0 and sorted(row["source_id"] for row in rows) == [f"{listing.name}#{n}" for n in range(3)]
+
+
+def mixed_list(hashset, tmp_path, source) -> None:
+    listing = tmp_path / "mixed.jsonl"
+    listing.write_text("".join(json.dumps(line) + "\n" for line in [
+        {"signal_type": "pdq", "hash": pdq(source), "labels": ["a"]},
+        {"signal_type": "md5", "hash": hashlib.md5(source.encode()).hexdigest()},
+        {"signal_type": "sha256", "hash": pdq(source + "sha")},
+    ]))
+    hashset("import", str(listing), "--source", source)
+
+
+def test_an_hma_export_of_several_signal_types_writes_each_to_the_file_hma_names_for_it(hashset, tmp_path, source):
+    mixed_list(hashset, tmp_path, source)
+
+    status, out, _ = hashset("export", "--format", "hma-csv", "--source", source, "-o", f"{tmp_path / 'hma'}/")
+
+    assert status == 0 and json.loads(out)["files"] == {"simple.HASH_PDQ.te": 1, "simple.HASH_VIDEO_MD5.te": 1, "simple.HASH_VIDEO_SHA256.te": 1}
+    assert (tmp_path / "hma" / "simple.HASH_VIDEO_SHA256.te").read_text().startswith(pdq(source + "sha") + ",")
+
+
+def test_an_hma_export_of_several_signal_types_to_one_file_says_to_give_a_folder(hashset, tmp_path, source):
+    mixed_list(hashset, tmp_path, source)
+
+    status, _, err = hashset("export", "--format", "hma-csv", "--source", source, "-o", str(tmp_path / "one.csv"))
+
+    assert status == 2 and "one per signal type" in err and "give -o a folder" in err and not (tmp_path / "one.csv").exists()
+
+
+def test_an_export_of_one_signal_type_of_one_source_is_one_file(hashset, tmp_path, source):
+    mixed_list(hashset, tmp_path, source)
+
+    status, _, _ = hashset("export", "--format", "hma-csv", "--source", source, "--signal-type", "md5", "-o", str(tmp_path / "md5.csv"))
+
+    assert status == 0 and (tmp_path / "md5.csv").read_text().split(",")[0] == hashlib.md5(source.encode()).hexdigest()
 
 
 @pytest.mark.corpus
@@ -191,3 +257,19 @@ def test_adding_media_with_the_pictures_bucket_keeps_its_frames_small_for_review
     finally:
         hashset("--pictures-bucket", stack.ref("ReferencePicturesBucket"), "remove", reference_id)
     assert pictures.timestamps(reference_id) == []
+
+
+def test_a_media_reference_exports_as_a_vpdq_video_of_its_usable_frames(hashset, tmp_path, source):
+    from hashmatch.hash_set.lists import HashListEntry, read_hash_list
+    from hashmatch_tools.made_media import encode_video, panning
+
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(encode_video(panning(4, 20)))
+    added = json.loads(hashset("add", str(video), "--source", source, "--label", "clip", "--reference-id", f"{source}-clip")[1])
+    try:
+        status, _, _ = hashset("export", "--references", "--format", "vpdq", "--video", f"{source}-clip", "-o", str(tmp_path / "clip.txt"))
+        frames = list(read_hash_list((tmp_path / "clip.txt").read_text().splitlines(), source, name=f"{source}-clip"))
+    finally:
+        hashset("remove", f"{source}-clip")
+
+    assert status == 0 and len(frames) == added["frames"] and all(isinstance(f, HashListEntry) and f.quality >= 50 for f in frames)

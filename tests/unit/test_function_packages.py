@@ -36,10 +36,15 @@ LAYER_LIBRARIES = {
     "pydantic": "pydantic",
     "pyarrow": "pyarrow",
     "duckdb": "duckdb",
+    # The exchange sync's own (functions/sync_exchanges/requirements.txt): python-threatexchange without its declared
+    # dependencies. (python-dateutil and urllib3, which it needs too, come with botocore in every function.)
+    "threatexchange": "threatexchange",
+    "requests": "requests",
+    "dacite": "dacite",
 }
 # Never in a function: what develops, tests and evaluates hashmatch.
 DEVELOPMENT_ONLY = ("hashmatch_tools", "moto", "yaml", "cfnlint", "matplotlib", "pytest", "jsonschema", "imagehash", "scipy", "pywt")
-EXERCISES = {"HashUploadFunction": "hash", "MatchHashesFunction": "match", "IndexHashSetFunction": "index", "LogUploadHashesFunction": "log", "RetroMatchFunction": "retro"}
+EXERCISES = {"HashUploadFunction": "hash", "MatchHashesFunction": "match", "IndexHashSetFunction": "index", "LogUploadHashesFunction": "log", "RetroMatchFunction": "retro", "SyncExchangesFunction": "sync"}
 
 
 def layer_modules(function: str) -> set[str]:
@@ -104,6 +109,10 @@ def test_each_function_runs_with_only_its_own_layers(function, media):
     ran = run_in_sandbox(function, media.get(EXERCISES.get(function), []))
 
     assert ran.returncode == 0, ran.stderr[-3000:]
+
+
+def test_the_exchange_sync_carries_no_numpy_pillow_or_faiss():
+    assert {"numpy", "PIL", "pdqhash", "cv2"} <= set(blocked_for("SyncExchangesFunction")) and "threatexchange" not in blocked_for("SyncExchangesFunction")
 
 
 def test_the_sandbox_fails_a_function_that_imports_what_its_package_lacks(media):

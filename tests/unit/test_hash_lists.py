@@ -3,7 +3,8 @@ from itertools import count
 
 import pytest
 
-from hashmatch.hash_set.lists import BadLine, EntryStatus, HashListEntry, HashListFormat, detect_format, read_hash_list, write_hash_list
+from hashmatch.hash_set.formats.tmk import TmkEntry
+from hashmatch.hash_set.lists import BadLine, EntryStatus, HashListEntry, HashListFormat, SkippedLine, detect_format, read_hash_list, write_hash_list
 from hashmatch.vocabulary import ListedSignal
 
 A = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
@@ -26,6 +27,10 @@ def entries(items):
 
 def bad_lines(items):
     return [item for item in items if isinstance(item, BadLine)]
+
+
+def skipped(items):
+    return [item for item in items if isinstance(item, SkippedLine)]
 
 
 def read_file(path, **kwargs):
@@ -98,8 +103,8 @@ def test_hma_csv_header_line_is_skipped():
     assert read(["hash,indicator_id,timestamp,tags", HMA_LINE]) == read([HMA_LINE])
 
 
-def test_tmk_line_is_reported_as_unsupported():
-    assert read([HMA_LINE, TMK_LINE])[1] == BadLine(2, "TMK hashes are not supported", TMK_LINE)
+def test_damaged_tmk_line_is_a_bad_line_saying_what_is_wrong():
+    assert read([HMA_LINE, TMK_LINE])[1] == BadLine(2, "TMK hash: 33 bytes where its header says 263344", TMK_LINE)
 
 
 # vPDQ per-frame files
@@ -114,9 +119,13 @@ def test_vpdq_source_id_names_the_source_when_no_file_name_is_given():
     assert entries(read([VPDQ_LINE], source="chair-list"))[0].source_id == "chair-list#2"
 
 
-def test_vpdq_frame_below_quality_50_is_a_bad_line_saying_so():
+def test_vpdq_frame_below_quality_50_is_skipped_saying_so():
     [item] = read([f"35,47,{A},1.167"], format="vpdq")
-    assert item == BadLine(1, "PDQ quality 47 is below 50: vPDQ does not match on such frames", f"35,47,{A},1.167")
+    assert item == SkippedLine(1, "vPDQ frame of quality 47, below 50: vPDQ does not match on such frames", f"35,47,{A},1.167")
+
+
+def test_vpdq_line_in_the_vpdq_package_order_reads_like_the_reference_order():
+    assert read([f"2,{A},100,0.067"], name="chair.txt") == read([VPDQ_LINE], name="chair.txt")
 
 
 # JSON lines
@@ -136,7 +145,7 @@ def test_64_hex_hash_is_sha256_only_where_json_lines_say_so():
     ("line", "reason"),
     [
         ('{"signal_type": "x", "hash": "00"}', "unknown signal type 'x'; known: pdq, md5, sha256"),
-        ('{"signal_type": "video_tmk_pdqf", "hash": "00"}', "TMK hashes are not supported"),
+        ('{"signal_type": "video_tmk_pdqf", "hash": "00"}', "a TMK hash starts with TMK1FVECPDQF|"),
         (f'{{"signal_type": "pdq", "hash": "{A}", "lables": []}}', "unknown field 'lables'"),
         ('{"signal_type": "pdq"}', "missing field 'hash'"),
         (f'{{"signal_type": "md5", "hash": "{A}"}}', "not 32 hex digits"),
@@ -209,10 +218,10 @@ def test_empty_list_yields_nothing_without_detection():
 
 ROUND_TRIPS = {
     HashListFormat.PDQ_LINES: [HashListEntry(signal_type="pdq", hash=h, source="partner-list") for h in (A, B)],
+    # Whole-number source ids (HMA's ids are whole numbers) and one signal type (HMA's files hold one each).
     HashListFormat.HMA_CSV: [
         HashListEntry(signal_type="pdq", hash=A, labels=("a", "b"), source="partner-list", source_id="1", added_at="2020-07-31T18:47:52+00:00"),
-        HashListEntry(signal_type="md5", hash=MD5, source="partner-list", source_id="a,b"),
-        HashListEntry(signal_type="pdq", hash=B, labels=("x,y",), source="partner-list", added_at="2020-07-31T18:47:52.5+02:00"),
+        HashListEntry(signal_type="pdq", hash=B, labels=("x,y",), source="partner-list", source_id="2880742865368386", added_at="2020-07-31T18:47:52.5+02:00"),
     ],
     HashListFormat.VPDQ: [
         HashListEntry(signal_type="pdq", hash=h, source="partner-list", source_id=f"v.txt#{i}", quality=90 + i, timestamp=t)
@@ -222,6 +231,22 @@ ROUND_TRIPS = {
         every_field_entry(),
         every_field_entry(signal_type="sha256", quality=None, timestamp=None, source="other"),
         HashListEntry(signal_type="md5", hash=MD5, source="third"),
+    ],
+    # What the file exchange carries: the type and the signal (a listed video's frames as one vPDQ signal, numbered by position).
+    HashListFormat.PYTX_FILE: [
+        HashListEntry(signal_type="pdq", hash=A, source="partner-list"),
+        HashListEntry(signal_type="md5", hash=MD5, source="partner-list"),
+        HashListEntry(signal_type="sha256", hash=B, source="partner-list"),
+        *[HashListEntry(signal_type="pdq", hash=h, source="partner-list", source_id=f"v.txt:4#{i}", quality=90 + i, timestamp=t) for i, (h, t) in enumerate([(A, 0.0), (B, 1.5)])],
+    ],
+    # The dataset CSV: its collaboration is the source, the labels its tags.
+    HashListFormat.PYTX_CSV: [
+        HashListEntry(signal_type="pdq", hash=A, labels=("christchurch", "true_positive"), source="gifct"),
+        HashListEntry(signal_type="md5", hash=MD5, source="tat"),
+    ],
+    HashListFormat.VPDQ_JSON: [
+        HashListEntry(signal_type="pdq", hash=h, source="partner-list", source_id=f"v.txt#{i}", quality=90 + i, timestamp=t)
+        for i, (h, t) in enumerate([(A, 0.0), (B, 0.0333), (A, 12.3)])
     ],
 }
 
@@ -240,7 +265,7 @@ def test_written_lines_end_with_a_newline():
     ("format", "entry", "message"),
     [
         ("pdq", HashListEntry(signal_type="md5", hash=MD5, source="s"), "cannot carry md5"),
-        ("hma-csv", HashListEntry(signal_type="sha256", hash=A, source="s"), "read them back as PDQ"),
+        ("pdq", HashListEntry(signal_type="sha256", hash=A, source="s"), "read them back as PDQ"),
         ("pdq", HashListEntry(signal_type="pdq", hash=A, source="s", status="allowed"), "cannot carry allowed entries"),
         ("hma-csv", HashListEntry(signal_type="pdq", hash=A, source="s", labels=("two words",)), "separates labels by spaces"),
         ("vpdq", HashListEntry(signal_type="pdq", hash=A, source="s"), "quality, timestamp"),
@@ -314,9 +339,9 @@ def test_hma_video_md5_sample_gives_2_md5_entries(corpus):
     assert [item.signal_type for item in items] == [ListedSignal.MD5, ListedSignal.MD5]
 
 
-def test_hma_tmk_sample_gives_one_bad_line_saying_tmk_is_unsupported(corpus):
+def test_hma_tmk_sample_gives_one_tmk_entry_with_its_provenance(corpus):
     [item] = read_file(corpus / HMA_DIR / "video_tmk_pdqf.csv")
-    assert (item.line_number, item.reason) == (1, "TMK hashes are not supported")
+    assert isinstance(item, TmkEntry) and (item.source_id, item.added_at, len(item.data)) == ("3197774930304089", "2020-07-31T21:13:10+00:00", 263344)
 
 
 @pytest.mark.parametrize(("name", "expected"), [("holidays-jpg1-pdq-hashes.csv", 813), ("holidays-jpg2-pdq-hashes.csv", 679)])
@@ -336,15 +361,21 @@ def test_vpdq_sample_gives_its_frames_in_order(corpus):
     assert [item.source_id for item in items[:2]] == ["chair-19-sd-bar.txt#0", "chair-19-sd-bar.txt#1"]
 
 
-def test_vpdq_sample_reports_its_low_quality_frames(corpus):
+def test_vpdq_sample_skips_and_counts_its_low_quality_frames(corpus):
     items = read_file(corpus / "expected-hashes/vpdq/doorknob-hd-no-bar.txt")
-    assert (len(entries(items)), len(bad_lines(items))) == (60, 60)
+    assert (len(entries(items)), len(skipped(items)), len(bad_lines(items))) == (60, 60, 0)
 
 
 @pytest.mark.parametrize(
     ("path", "format"),
-    [(f"{HMA_DIR}/pdq.csv", "hma-csv"), ("expected-hashes/vpdq/chair-19-sd-bar.txt", "vpdq"), ("hash-lists/pdq-reg-test/haystack.txt", "pdq")],
+    [("expected-hashes/vpdq/chair-19-sd-bar.txt", "vpdq"), ("hash-lists/pdq-reg-test/haystack.txt", "pdq")],
 )
 def test_export_of_a_corpus_sample_reproduces_the_file(corpus, path, format):
     original = (corpus / path).read_text(encoding="utf-8")
     assert "".join(write_hash_list(read_file(corpus / path), format)) == original
+
+
+def test_export_of_the_four_column_hma_sample_keeps_hash_id_time_and_labels_in_five_columns(corpus):
+    original = [line.split(",") for line in (corpus / HMA_DIR / "pdq.csv").read_text(encoding="utf-8").splitlines()]
+    written = [line.rstrip("\n").split(",") for line in write_hash_list(read_file(corpus / HMA_DIR / "pdq.csv"), "hma-csv")]
+    assert [[row[0], row[1], row[3], row[4]] for row in written] == original

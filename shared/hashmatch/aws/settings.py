@@ -141,6 +141,11 @@ class MatchHashesSettings(_Settings):
     # The key that signs the hash set's manifests: a manifest it does not verify is not believed.
     manifest_key_id: Name
     hash_set_staleness_limit_seconds: Count
+    # Each source's policy and flood protection (aws/match_policy.py): more than FLOOD_MATCHES uploads in FLOOD_WINDOW_MINUTES switch an item to review.
+    match_policy_table: Name
+    flood_matches: Count
+    flood_window_minutes: Count
+    alarm_topic_arn: Name
 
 
 class LogUploadHashesSettings(_Settings):
@@ -157,6 +162,10 @@ class RetroMatchSettings(_Settings):
     retro_match_engine: Annotated[RetroMatchEngine, _one_of(RetroMatchEngine)]
     athena_workgroup: Name
     athena_database: Name
+    match_policy_table: Name
+    flood_matches: Count
+    flood_window_minutes: Count
+    alarm_topic_arn: Name
 
 
 class IndexHashSetSettings(_Settings):
@@ -204,3 +213,10 @@ class WatchControlsSettings(_Settings):
     uploads_bucket: Name
     snapshot_bucket: Name
     evidence_bucket: Name
+
+
+class SyncExchangesSettings(_Settings):
+    exchange_table: Name
+    hash_set_table: Name
+    # Secrets Manager names of the exchanges' credentials start with this (`<stack name>/exchanges/`); the function reads no other.
+    exchange_secret_prefix: Name

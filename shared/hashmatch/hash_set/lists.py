@@ -13,12 +13,18 @@ Decisions a reader of a hash list should know:
   hash set keeps only usable frames of the media it hashes itself (`MediaHashes.usable_frames`).
   A stored one could only produce false matches. Lines without a quality (plain PDQ, the HMA
   CSV) are taken as they are.
-- TMK (the HMA export's `TMK1FVECPDQF|base64...` video hashes) is recognised and reported as
-  unsupported, never read as something else.
+- vPDQ frames of quality below 50 are skipped and counted (`SkippedLine`), not refused: vPDQ
+  itself ignores them, so a list that holds them is a valid list.
+- TMK+PDQF (the HMA export's `TMK1FVECPDQF|base64...` video hashes) is read into TmkEntry values
+  (formats/tmk.py), never as something else: kept and counted.
 - A vPDQ file is one video: its entries carry the file's name in their source_id
   (`name#frame_number`), their quality and their time in it, and `listed_video` says which video
   an entry is a frame of. The hash set matches a listed video's frames together, as a video
   (hash_set/snapshot.py), not each frame as a picture of its own.
+
+The formats of the field's other tools (python-threatexchange's file exchange and dataset CSV, HMA
+1.0's state files, vPDQ as a JSON signal, TMK) are read and written by the modules of
+hash_set/formats/; this module detects a list's format and hands each line to its reader.
 
 Over 450 lines on purpose: each format's reader and writer sit side by side, so that what one reads
 the other writes; split by format, every change to a format would touch two modules.
@@ -39,7 +45,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from hashmatch.hashes import Hash, HashFormatError
-from hashmatch.signals import PdqSignal
+from hashmatch.pdq_limits import PDQ_BITS, PDQ_MIN_QUALITY
 from hashmatch.vocabulary import ListedSignal
 
 # Detection looks at this many lines with content (blank lines and comments not counted).
@@ -52,9 +58,12 @@ class HashListFormat(StrEnum):
     """The file formats `read_hash_list` reads and `write_hash_list` writes."""
 
     PDQ_LINES = "pdq"  # one PDQ hash (64 hex digits) a line
-    HMA_CSV = "hma-csv"  # ThreatExchange / HMA 1.0 export: hash,indicator_id,[...,]timestamp,tags
-    VPDQ = "vpdq"  # one video's per-frame vPDQ hashes: frame_number,quality,pdq_hex,timestamp_seconds
+    HMA_CSV = "hma-csv"  # HMA 1.0 state file: hash,indicator_id,descriptor_id,added_on,tags (the 4-column export read too)
+    VPDQ = "vpdq"  # one video's per-frame vPDQ hashes: frame_number,quality,pdq_hex,timestamp_seconds (or hex before quality)
     JSON_LINES = "jsonl"  # one JSON object a line, every field of HashListEntry
+    PYTX_FILE = "pytx-file"  # python-threatexchange's file exchange: `<signal type> <signal>` lines
+    PYTX_CSV = "pytx-csv"  # `threatexchange dataset -P --csv`: signal_type,signal_str,collab,category,tags
+    VPDQ_JSON = "vpdq-json"  # one video's vPDQ signal as python-threatexchange and HMA 2.0 store it: a JSON list
 
 
 class EntryStatus(StrEnum):
@@ -64,7 +73,7 @@ class EntryStatus(StrEnum):
     ALLOWED = "allowed"
 
 
-_HEX_DIGITS = {ListedSignal.PDQ: PdqSignal.bits // 4, ListedSignal.MD5: 32, ListedSignal.SHA256: 64}
+_HEX_DIGITS = {ListedSignal.PDQ: PDQ_BITS // 4, ListedSignal.MD5: 32, ListedSignal.SHA256: 64}
 _TMK_PREFIX = "TMK"  # hex never starts with T, so the prefix cannot be a hash
 _WHOLE_NUMBER = re.compile(r"\d+")
 _HMA_HEADER_FIRST_FIELD = "hash"
@@ -84,8 +93,6 @@ def _normalised_hash(kind: ListedSignal, text: Any) -> str:
     if isinstance(text, str) and text.strip().startswith(_TMK_PREFIX):
         raise ValueError("TMK hashes are not supported")
     try:
-        if kind is ListedSignal.PDQ:
-            return str(PdqSignal.parse(text))
         return str(Hash.from_hex(text, _HEX_DIGITS[kind] * 4))
     except HashFormatError:
         raise ValueError(f"not {_HEX_DIGITS[kind]} hex digits") from None
@@ -105,6 +112,9 @@ def _normalised_time(value: Any) -> str:
     if moment.tzinfo is None:
         raise ValueError(f"time {value!s:.40} has no time zone")
     return moment.isoformat()
+
+
+normalised_time = _normalised_time  # for the formats of hash_set/formats
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,9 +164,9 @@ class HashListEntry:
                 raise ValueError(f"only PDQ hashes have a quality, not {kind}")
             if isinstance(self.quality, bool) or not isinstance(self.quality, int) or not 0 <= self.quality <= 100:
                 raise ValueError(f"quality {self.quality!r:.20} is not a whole number from 0 to 100")
-            if self.quality < PdqSignal.min_quality:
+            if self.quality < PDQ_MIN_QUALITY:
                 raise ValueError(
-                    f"PDQ quality {self.quality} is below {PdqSignal.min_quality}: vPDQ does not match on such frames"
+                    f"PDQ quality {self.quality} is below {PDQ_MIN_QUALITY}: vPDQ does not match on such frames"
                 )
         if self.timestamp is not None:
             if isinstance(self.timestamp, bool) or not isinstance(self.timestamp, (int, float)):
@@ -202,6 +212,23 @@ class BadLine:
         object.__setattr__(self, "text", self.text[:BAD_LINE_TEXT_CHARS])
 
 
+@dataclass(frozen=True)
+class SkippedLine:
+    """A valid line of a hash list that holds nothing hashmatch matches (a vPDQ frame of quality below 50, a URL
+    signal): counted, not an error. Its number, why, and its text (cut to 200 characters)."""
+
+    line_number: int
+    reason: str
+    text: str = field(default="")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", self.text[:BAD_LINE_TEXT_CHARS])
+
+
+class LineSkipped(Exception):
+    """Raised by a format's reader for a line to skip (SkippedLine), where ValueError makes a BadLine."""
+
+
 # ---------------------------------------------------------------------------------------------
 # Detection
 
@@ -218,7 +245,7 @@ def _is_number(text: str) -> bool:
 
 
 def _is_time_or_empty(text: str) -> bool:
-    if not text.strip():
+    if not text.strip() or text.strip() == "mine":  # HMA's added_on for its own opinions (formats/hma.py)
         return True
     try:
         _normalised_time(text)
@@ -240,23 +267,24 @@ def _csv_fields(text: str) -> list[str]:
 
 def _format_of_line(text: str) -> HashListFormat | None:
     """The format one line with content belongs to, or None when it fits none (bad or a header)."""
+    from hashmatch.hash_set.formats import pytx, vpdq
+
     if text.startswith("{"):
         return HashListFormat.JSON_LINES
+    if text.startswith("["):
+        return HashListFormat.VPDQ_JSON
+    if pytx.is_signal_line(text):
+        return HashListFormat.PYTX_FILE
     if "," not in text:
         return HashListFormat.PDQ_LINES if _is_hex(text, 64) else None
-    fields = text.split(",")
-    if (
-        len(fields) == 4
-        and _WHOLE_NUMBER.fullmatch(fields[0])
-        and _WHOLE_NUMBER.fullmatch(fields[1])
-        and _is_hex(fields[2], 64)
-        and _is_number(fields[3])
-    ):
+    if vpdq.is_frame_line(text.split(",")):
         return HashListFormat.VPDQ
     try:
         fields = _csv_fields(text)  # quoted fields may hold commas
     except ValueError:
         return None
+    if pytx.is_dataset_line(fields):
+        return HashListFormat.PYTX_CSV
     first = fields[0].strip() if fields else ""
     if (
         len(fields) >= 4
@@ -316,53 +344,36 @@ def _read_pdq_line(text: str, source: str, name: str) -> HashListEntry:
     return HashListEntry(signal_type=ListedSignal.PDQ, hash=text, source=source)
 
 
-def _read_hma_line(text: str, source: str, name: str) -> HashListEntry:
+def _read_hma_line(text: str, source: str, name: str) -> Any:
+    from hashmatch.hash_set.formats import hma
+    from hashmatch.hash_set.formats.tmk import TMK_SIGNAL, TmkEntry
+
     fields = _csv_fields(text)
     first = fields[0].strip() if fields else ""
-    if first.startswith(_TMK_PREFIX):
-        raise ValueError("TMK hashes are not supported")
     if len(fields) < 4:
-        raise ValueError(f"{len(fields)} fields, expected hash,indicator_id,[...,]timestamp,tags")
+        raise ValueError(f"{len(fields)} fields, expected hash,indicator_id,[descriptor_id,]timestamp,tags")
+    named = hma.signal_type_of_file(name)
+    # Both forms: the 4-column export and HMA's 5-column state file (one more id between the first
+    # id and the time): the time and the labels are counted from the end.
+    timestamp = fields[-2].strip()
+    provenance = dict(labels=tuple(fields[-1].split()), source=source, source_id=fields[1].strip() or None, added_at=timestamp if timestamp and timestamp != hma.MINE else None)
+    if first.startswith(_TMK_PREFIX):
+        return TmkEntry(hash=first, **provenance)
     if _is_hex(first, 64):
-        kind = ListedSignal.PDQ
+        kind = ListedSignal.SHA256 if named == ListedSignal.SHA256 else ListedSignal.PDQ
     elif _is_hex(first, 32):
         kind = ListedSignal.MD5
     else:
-        raise ValueError("not a PDQ (64 hex digits) or MD5 (32 hex digits) hash")
-    # The 5-column variant (holidays-jpg*.csv) has one more id between indicator_id and timestamp,
-    # all zeros in the samples; counting the timestamp and tags from the end reads both variants.
-    timestamp = fields[-2].strip()
-    return HashListEntry(
-        signal_type=kind,
-        hash=first,
-        labels=tuple(fields[-1].split()),
-        source=source,
-        source_id=fields[1].strip() or None,
-        added_at=timestamp or None,
-    )
+        raise ValueError("not a PDQ (64 hex digits), MD5 (32 hex digits) or TMK hash")
+    if named == TMK_SIGNAL or (named is not None and named != kind):
+        raise ValueError(f"a {kind} hash in a file whose name says {named}")
+    return HashListEntry(signal_type=kind, hash=first, **provenance)
 
 
 def _read_vpdq_line(text: str, source: str, name: str) -> HashListEntry:
-    fields = [part.strip() for part in text.split(",")]
-    if len(fields) != 4:
-        raise ValueError(f"{len(fields)} fields, expected frame_number,quality,pdq_hex,timestamp_seconds")
-    frame, quality, pdq, seconds = fields
-    if fields[0].startswith(_TMK_PREFIX) or pdq.startswith(_TMK_PREFIX):
-        raise ValueError("TMK hashes are not supported")
-    if not _WHOLE_NUMBER.fullmatch(frame):
-        raise ValueError(f"frame number {frame!r:.20} is not a whole number")
-    if not _WHOLE_NUMBER.fullmatch(quality):
-        raise ValueError(f"quality {quality!r:.20} is not a whole number from 0 to 100")
-    if not _is_number(seconds):
-        raise ValueError(f"timestamp {seconds!r:.20} is not a number of seconds")
-    return HashListEntry(
-        signal_type=ListedSignal.PDQ,
-        hash=pdq,
-        source=source,
-        source_id=f"{name}#{int(frame)}",
-        quality=int(quality),
-        timestamp=float(seconds),
-    )
+    from hashmatch.hash_set.formats import vpdq
+
+    return vpdq.read_frame_line(text, source, name)
 
 
 _JSON_FIELDS = (
@@ -388,15 +399,45 @@ def _read_json_line(text: str, source: str, name: str) -> HashListEntry:
     if not isinstance(values.get("labels", []), list):
         raise ValueError("labels must be a list of strings")
     values.setdefault("source", source)  # a line names its own source when the list merges several
+    if isinstance(values["signal_type"], str) and "tmk" in values["signal_type"].lower():
+        from hashmatch.hash_set.formats.tmk import TmkEntry
+
+        if {"quality", "timestamp"} & set(values):
+            raise ValueError("a TMK hash has no quality or timestamp")
+        return TmkEntry(**{key: value for key, value in values.items() if key != "signal_type"})
     return HashListEntry(**values)
 
 
-_READERS = {
-    HashListFormat.PDQ_LINES: _read_pdq_line,
-    HashListFormat.HMA_CSV: _read_hma_line,
-    HashListFormat.VPDQ: _read_vpdq_line,
-    HashListFormat.JSON_LINES: _read_json_line,
-}
+def _readers() -> dict[HashListFormat, Any]:
+    """Each format's reader: (text, source, name, line number) -> an entry, or several (a video's frames)."""
+    from hashmatch.hash_set.formats import pytx
+
+    def plain(read):
+        return lambda text, source, name, number: read(text, source, name)
+
+    return {
+        HashListFormat.PDQ_LINES: plain(_read_pdq_line),
+        HashListFormat.HMA_CSV: plain(_read_hma_line),
+        HashListFormat.VPDQ: plain(_read_vpdq_line),
+        HashListFormat.JSON_LINES: plain(_read_json_line),
+        HashListFormat.PYTX_FILE: pytx.read_signal_line,
+        HashListFormat.PYTX_CSV: pytx.read_dataset_line,
+    }
+
+
+def _read_signal_file(lines: Iterable[tuple[int, str]], source: str, name: str) -> Iterator[Any]:
+    """A vpdq-json file: one video's signal, a JSON list that may span lines (indented); read whole (a video's frames)."""
+    from hashmatch.hash_set.formats import vpdq
+
+    lines = list(lines)
+    first = lines[0][0]
+    try:
+        found = vpdq.read_signal(" ".join(text for _, text in lines), source, name)
+    except ValueError as error:
+        yield BadLine(first, str(error), lines[0][1])
+        return
+    for item in found:
+        yield SkippedLine(first, str(item), lines[0][1]) if isinstance(item, LineSkipped) else item
 
 
 def read_hash_list(
@@ -405,15 +446,17 @@ def read_hash_list(
     format: HashListFormat | str | None = None,
     *,
     name: str | None = None,
-) -> Iterator[HashListEntry | BadLine]:
-    """Each line of a hash list as a HashListEntry, or as a BadLine saying why it was not read.
+) -> Iterator[Any]:
+    """Each line of a hash list as a HashListEntry (or a TmkEntry), a SkippedLine, or a BadLine saying why it was not read.
 
     Streams: at most DETECTION_LINES lines are held, to detect the format when `format` is None
-    (ValueError, at the first `next`, when it cannot be told). Blank lines and `#` comments are
-    skipped, and so is a header line of the HMA CSV (first field `hash`); bad content never
-    raises. `source` names the list (JSON lines may name their own); `name` is the file's name,
-    which vPDQ entries carry in their source_id as `name#frame_number` (default: `source`).
-    Lines are numbered from 1, counting every line.
+    (ValueError, at the first `next`, when it cannot be told); a vpdq-json file (one video) is
+    read whole. Blank lines and `#` comments are skipped, and so is a header line of the HMA CSV
+    (first field `hash`) or the dataset CSV; bad content never raises. A line may give several
+    entries (a vPDQ signal: a video's frames). `source` names the list (JSON lines and the
+    dataset CSV may name their own); `name` is the file's name, which vPDQ entries carry in their
+    source_id as `name#frame_number` (default: `source`; `name:line#frame_number` for a signal
+    on a line of a file exchange). Lines are numbered from 1, counting every line.
     """
     numbered = ((number, _content(line, number)) for number, line in enumerate(lines, start=1))
     content = ((number, text) for number, text in numbered if text)
@@ -421,42 +464,39 @@ def read_hash_list(
     if not head:
         return
     chosen = HashListFormat(format) if format is not None else detect_format(text for _, text in head)
-    reader = _READERS[chosen]
     vpdq_name = name if name is not None else source
+    if chosen is HashListFormat.VPDQ_JSON:
+        yield from _read_signal_file(chain(head, content), source, vpdq_name)
+        return
+    reader = _readers()[chosen]
     for position, (number, text) in enumerate(chain(head, content)):
         is_header = text.split(",")[0].strip().lower() == _HMA_HEADER_FIRST_FIELD
         if position == 0 and chosen is HashListFormat.HMA_CSV and is_header:
             continue
         try:
-            yield reader(text, source, vpdq_name)
+            found = reader(text, source, vpdq_name, number)
+        except LineSkipped as skipped:
+            yield SkippedLine(number, str(skipped), text)
         except (ValueError, TypeError) as error:
             # TypeError too: JSON values of a wrong type must become a reason, never an exception.
             yield BadLine(number, str(error), text)
+        else:
+            for item in found if isinstance(found, list) else [found]:
+                yield SkippedLine(number, str(item), text) if isinstance(item, LineSkipped) else item
 
 
 # ---------------------------------------------------------------------------------------------
 # Writing
 
 
-def _cannot_carry(entry: HashListEntry, format: HashListFormat, kinds: tuple[ListedSignal, ...]) -> None:
+def _cannot_carry(entry: Any, format: HashListFormat, kinds: tuple[str, ...]) -> None:
     """Refuse what would read back as something else; fields a format has no place for are left out."""
     if entry.signal_type not in kinds:
-        raise ValueError(
-            f"the {format} format cannot carry {entry.signal_type} hashes (it would read them back as "
-            f"{'PDQ' if _HEX_DIGITS[entry.signal_type] == 64 else 'bad lines'}); use jsonl"
-        )
+        reads_as = "PDQ" if _HEX_DIGITS.get(entry.signal_type) == 64 else "bad lines"
+        raise ValueError(f"the {format} format cannot carry {entry.signal_type} hashes (it would read them back as {reads_as}); use jsonl")
     if entry.status is not EntryStatus.ACTIVE:
         # Re-imported, an allow-list entry would come back as one that matches.
         raise ValueError(f"the {format} format cannot carry {entry.status} entries; use jsonl")
-
-
-def _hma_time(added_at: str | None) -> str:
-    """ThreatExchange's form, 2020-07-31T18:47:52+0000 (fractions of a second kept when there are some)."""
-    if added_at is None:
-        return ""
-    moment = datetime.fromisoformat(added_at)
-    fraction = f".{moment.microsecond:06d}" if moment.microsecond else ""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + fraction + moment.strftime("%z")
 
 
 def _seconds(value: float) -> str:
@@ -471,58 +511,72 @@ def _write_pdq_lines(entries: Iterable[HashListEntry]) -> Iterator[str]:
         yield entry.hash
 
 
-def _write_hma_csv(entries: Iterable[HashListEntry]) -> Iterator[str]:
+def _write_hma_csv(entries: Iterable[Any]) -> Iterator[str]:
+    """HMA 1.0's state file rows (formats/hma.py): one signal type a file, since HMA tells the type from the file's name."""
+    from hashmatch.hash_set.formats import hma
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="")
+    kind = None
     for entry in entries:
-        _cannot_carry(entry, HashListFormat.HMA_CSV, (ListedSignal.PDQ, ListedSignal.MD5))
-        if any(len(label.split()) != 1 or label != label.strip() for label in entry.labels):
-            raise ValueError(f"the hma-csv format separates labels by spaces: cannot carry {entry.labels!r:.80}")
+        _cannot_carry(entry, HashListFormat.HMA_CSV, tuple(hma.INDICATOR_TYPES))
+        if kind is not None and entry.signal_type != kind:
+            raise ValueError(f"an hma-csv file holds one signal type (HMA reads it from the file name, {hma.state_file_name(kind)}), not both {kind} and {entry.signal_type}")
+        kind = entry.signal_type
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow([entry.hash, entry.source_id or "", _hma_time(entry.added_at), " ".join(entry.labels)])
+        writer.writerow(hma.row(entry))
         yield buffer.getvalue()
 
 
 def _write_vpdq(entries: Iterable[HashListEntry]) -> Iterator[str]:
+    from hashmatch.hash_set.formats import vpdq
+
     video: str | None = None
     for entry in entries:
         _cannot_carry(entry, HashListFormat.VPDQ, (ListedSignal.PDQ,))
-        name, _, frame = (entry.source_id or "").rpartition("#")
-        if entry.quality is None or entry.timestamp is None or not name or not _WHOLE_NUMBER.fullmatch(frame):
-            raise ValueError(
-                "the vpdq format carries video frames: quality, timestamp and a source_id 'name#frame_number'"
-            )
+        name = entry.listed_video
+        if name is None:
+            raise ValueError("the vpdq format carries video frames: quality, timestamp and a source_id 'name#frame_number'")
         if video is not None and name != video:
             raise ValueError(f"a vpdq file holds the frames of one video, not of both {video!r:.60} and {name!r:.60}")
         video = name
-        yield f"{int(frame)},{entry.quality},{entry.hash},{_seconds(entry.timestamp)}"
+        yield f"{vpdq.frame_number(entry)},{entry.quality},{entry.hash},{_seconds(entry.timestamp)}"
 
 
-def _write_json_lines(entries: Iterable[HashListEntry]) -> Iterator[str]:
+def _write_json_lines(entries: Iterable[Any]) -> Iterator[str]:
     for entry in entries:
-        record = {name: getattr(entry, name) for name in _JSON_FIELDS}
+        record = {name: getattr(entry, name, None) for name in _JSON_FIELDS}
+        record["signal_type"] = str(entry.signal_type)
         record["labels"] = list(entry.labels)
         yield json.dumps(record)
 
 
-_WRITERS = {
-    HashListFormat.PDQ_LINES: _write_pdq_lines,
-    HashListFormat.HMA_CSV: _write_hma_csv,
-    HashListFormat.VPDQ: _write_vpdq,
-    HashListFormat.JSON_LINES: _write_json_lines,
-}
+def _writers() -> dict[HashListFormat, Any]:
+    from hashmatch.hash_set.formats import pytx, vpdq
+
+    return {
+        HashListFormat.PDQ_LINES: _write_pdq_lines,
+        HashListFormat.HMA_CSV: _write_hma_csv,
+        HashListFormat.VPDQ: _write_vpdq,
+        HashListFormat.JSON_LINES: _write_json_lines,
+        HashListFormat.PYTX_FILE: pytx.write_signal_lines,
+        HashListFormat.PYTX_CSV: pytx.write_dataset,
+        HashListFormat.VPDQ_JSON: vpdq.write_signal_file,
+    }
 
 
-def write_hash_list(entries: Iterable[HashListEntry], format: HashListFormat | str) -> Iterator[str]:
-    """The entries as lines of `format` (each ending in a newline), which read_hash_list reads back.
+def write_hash_list(entries: Iterable[Any], format: HashListFormat | str) -> Iterator[str]:
+    """The entries (HashListEntry, TmkEntry) as lines of `format` (each ending in a newline), which read_hash_list reads back.
 
     Lossless in JSON lines. The other formats leave out the fields they have no place for
-    (plain PDQ lines keep only the hash; the HMA CSV hash, source_id, added_at and labels; vPDQ
-    the frame number, quality, hash and timestamp) and raise ValueError, at the entry, for what
-    would read back as something else: a signal type the format cannot name, an `allowed`
-    entry, labels with spaces in the HMA CSV, vPDQ frames without quality, timestamp or frame
-    number. The source is the reader's to give (`source=`), except in JSON lines.
+    (plain PDQ lines keep only the hash; the HMA CSV hash, ids, added_at and labels; vPDQ the
+    frame number, quality, hash and timestamp; python-threatexchange's the signal and, in its
+    CSV, the source and labels) and raise ValueError, at the entry, for what would read back as
+    something else: a signal type the format cannot name, an `allowed` entry, labels with spaces
+    where spaces separate them, vPDQ frames without quality, timestamp or frame number, the
+    frames of two videos in one vPDQ file, two signal types in one HMA file. The source is the
+    reader's to give (`source=`), except in JSON lines and the dataset CSV.
     """
-    for line in _WRITERS[HashListFormat(format)](entries):
+    for line in _writers()[HashListFormat(format)](entries):
         yield line + "\n"

@@ -5,20 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from hashmatch.hashes import Hash
+from hashmatch.pdq_limits import PDQ_BITS, PDQ_CONFIDENT_MATCH_THRESHOLD, PDQ_MIN_QUALITY
 from hashmatch.signals.base import SignalType, SignalValue, hash_of_bits
 
-# Meta's published operating point for PDQ: at 31 bits of 256 the false-positive rate on
-# unrelated photos is about 1e-6 to 1e-7 while edits such as re-encoding, resizing and
-# colour changes stay below it (python-threatexchange uses the same constant).
-PDQ_CONFIDENT_MATCH_THRESHOLD = 31
-# Frames below this quality (flat, dark or featureless) hash unstably: the reference
-# implementation and vPDQ ignore them for matching.
-PDQ_MIN_QUALITY = 50
+__all__ = ["PDQ_BITS", "PDQ_CONFIDENT_MATCH_THRESHOLD", "PDQ_MIN_QUALITY", "PdqSignal"]
 
 
 class PdqSignal(SignalType):
     name = "pdq"
-    bits = 256
+    bits = PDQ_BITS
     match_threshold = PDQ_CONFIDENT_MATCH_THRESHOLD
     min_quality = PDQ_MIN_QUALITY
 

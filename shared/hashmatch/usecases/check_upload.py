@@ -6,27 +6,34 @@ its place after a complaint (an exemption), because CannotCheckAction allows it,
 only) because it was handled already. Both call sites ask it the same question with the same
 facts: the upload's bucket and key, its SHA-256, the audit trail.
 
+`match_publication` wraps it for matches, again for both call sites: each source's policy (its
+action and PDQ distance) decides which matches stand and what they recommend, then `publication`
+whether they are published, and flood protection counts the published ones and switches an item
+flooding uploads to review (match_policy.py). A match the policies drop is no match; an upload
+left alone by the rule counts against no item.
+
 `check_upload` is the live matcher: one hashes message in, one outcome out (CheckOutcome).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Callable, Protocol
 
 from hashmatch.audit import AuditEvent, AuditTrail, find_exemption
 from hashmatch.clock import SYSTEM_CLOCK, Clock
-from hashmatch.matching.assembly import HashSetVersion
-from hashmatch.matching.matcher import DetailPictureLoader
+from hashmatch.matching.assembly import HashSetVersion, KnownItemMatch
+from hashmatch.matching.matcher import DetailPictureLoader, MatchResult
 from hashmatch.messages.building import hold_message, live_match_id, match_message
 from hashmatch.messages.hashes import DetailPicturesObject, HashesMessage
 from hashmatch.messages.models import HoldMessage, MatchMessage
 from hashmatch.model import MediaHashes
 from hashmatch.uploads import Upload
+from hashmatch.usecases.match_policy import NO_POLICY, FloodSwitch, MatchPolicy, by_source_policy, flood_guarded
 from hashmatch.usecases.ports import Log, Metrics
 from hashmatch.usecases.take_down import TakedownOutcome
-from hashmatch.vocabulary import Action, CannotCheckAction, CannotCheckReason, Stage
+from hashmatch.vocabulary import Action, CannotCheckAction, CannotCheckReason, Stage, strongest
 
 
 # ---------------------------------------------------------------- the one rule
@@ -42,12 +49,15 @@ class Publication(StrEnum):
     ALREADY_PUBLISHED = "already-published"  # retro-match: this match was published by an earlier run
     MATCHED_LIVE = "matched-live"  # retro-match: a match of the upload was published already, as strong as this one
     TAKEN_DOWN = "taken-down"  # retro-match: the upload was taken down for a match, or restored (the restored object is another upload)
+    NO_MATCH = "no-match"  # matches only: none found, or none the sources' policies keep (their PDQ distances)
 
 
 @dataclass(frozen=True)
 class PublicationDecision:
     publication: Publication
     exemption: dict | None = None  # the exemption record in force, when EXEMPTED
+    matches: tuple[KnownItemMatch, ...] = ()  # match_publication: the matches as the sources' policies (and, when published, flood protection) leave them
+    switched: tuple[FloodSwitch, ...] = ()  # match_publication: the items these matches switched to review (flood protection)
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,35 @@ def publication(
     return PublicationDecision(Publication.PUBLISH)
 
 
+def match_publication(
+    audit: AuditTrail,
+    upload: Upload,
+    sha256: str,
+    matches: list[KnownItemMatch],
+    policy: MatchPolicy,
+    *,
+    result: MatchResult | None = None,
+    hashes: MediaHashes | None = None,
+    retro_match_id: str | None = None,
+) -> PublicationDecision:
+    """What becomes of an upload's matches, live (with the matcher's `result` and the upload's `hashes`) and retro alike.
+
+    The sources' policies first (a match none of its sources accepts is dropped; NO_MATCH when none
+    is left, without asking the audit trail), then `publication`, then, for matches to be published
+    only, flood protection: each counts its upload against its item, and an item in review makes its
+    match recommend review.
+    """
+    kept = by_source_policy(matches, policy, result, hashes)
+    if not kept:
+        return PublicationDecision(Publication.NO_MATCH)
+    retro = RetroFacts(retro_match_id, strongest(match.item.action for match in kept)) if retro_match_id is not None else None
+    decided = publication(audit, upload, sha256, retro=retro)
+    if decided.publication != Publication.PUBLISH:
+        return replace(decided, matches=tuple(kept))
+    guarded, switched = flood_guarded(kept, upload.upload_id, policy)
+    return replace(decided, matches=tuple(guarded), switched=tuple(switched))
+
+
 # ---------------------------------------------------------------- the live matcher
 
 
@@ -153,6 +192,7 @@ class Checker:
     log: Log
     metrics: Metrics
     clock: Clock = SYSTEM_CLOCK
+    policy: MatchPolicy = NO_POLICY  # the sources' policies and flood protection
 
 
 # HashesQueue's maxReceiveCount: on the last delivery before the dead-letter queue, an upload the matcher keeps failing on
@@ -183,7 +223,9 @@ def _check(request: HashesMessage, checker: Checker) -> CheckOutcome:
     loaded = checker.hash_set.get()
     # A message without detail pictures (a hash-only request) is matched by PDQ alone.
     detail_pictures = checker.detail_pictures(request.detail_pictures) if request.detail_pictures else None
-    result, matches = loaded.match(hashes, detail_pictures)
+    result, found = loaded.match(hashes, detail_pictures)
+    decided = match_publication(checker.audit, upload, hashes.sha256, found, checker.policy, result=result, hashes=hashes)
+    matches = list(decided.matches)
     if upload.is_object:
         # Hash-only requests name no object and are not logged.
         checker.upload_log.add(upload, hashes, request.hashed_at, checker.clock.now())
@@ -202,17 +244,19 @@ def _check(request: HashesMessage, checker: Checker) -> CheckOutcome:
     if result.deciding_stage == Stage.LOCAL_FEATURES:
         metrics.count("OrbMatches")
     references = [m.item.reference_id for m in matches]
-    decided = publication(checker.audit, upload, hashes.sha256)
     if decided.publication == Publication.EXEMPTED:
         metrics.count("MatchesExempted")
         log.info("match exempted", upload_id=upload.upload_id, exemption=decided.exemption, deciding_stage=stage)
         checker.audit.record(upload.upload_id, AuditEvent.EXEMPTED, sha256=hashes.sha256, references=references, reinstated=decided.exemption["reinstated"])
         return CheckOutcome.EXEMPTED
+    switched = decided.switched
+    floods_reported(switched, log, metrics)
+    in_review = [m.item.reference_id for m in matches if m.item.action == Action.REVIEW]
     message = match_message(request, matches, live_match_id(upload.upload_id, references))
     message_id = checker.publisher.publish_match(message)
     # Every published match is on record, review matches included; retro-match skips uploads that have one.
     # (The record's field decided_by is a stored name: the stage that decided.)
-    checker.audit.record(upload.upload_id, AuditEvent.MATCHED, match_id=message.match_id, action=message.action, sns_message_id=message_id, references=references, decided_by=stage)
+    checker.audit.record(upload.upload_id, AuditEvent.MATCHED, match_id=message.match_id, action=message.action, sns_message_id=message_id, references=references, decided_by=stage, review=in_review or None, flood_switched=[s.key for s in switched] or None)
     metrics.count("UploadsMatched")
     log.info("match published", upload_id=upload.upload_id, match_id=message.match_id, sns_message_id=message_id, action=message.action, deciding_stage=stage, second_stage_seconds=second_stage_seconds, references=references)
     if hashes.partial and message.action != Action.QUARANTINE:
@@ -242,6 +286,13 @@ def cannot_check(request: HashesMessage, reason: CannotCheckReason, detail: str,
     metrics.count("UploadsHeld")
     log.warning("upload cannot be checked: held", upload_id=upload.upload_id, reason=str(reason), detail=detail, hold_id=message.hold_id, sns_message_id=message_id)
     return CheckOutcome.HELD
+
+
+def floods_reported(switched: tuple[FloodSwitch, ...], log: Log, metrics: Metrics) -> None:
+    """Each item this upload switched to review: counted (the FloodSwitches alarm) and logged with why."""
+    for made in switched:
+        metrics.count("FloodSwitches")
+        log.error("flood protection: item switched to review", key=made.key, source=made.source, matches=made.matches, limit=made.limit.matches, window_minutes=made.limit.window_minutes, reason=made.reason)
 
 
 def _covered(hashes: MediaHashes) -> str:

@@ -1,5 +1,5 @@
 """Retro-match as a use case: when references or hash-list entries are added, find the logged uploads they match
-and publish each match once, by the rule the live matcher follows (check_upload.publication).
+and publish each match once, by the rule the live matcher follows (check_upload.match_publication: the sources' policies, the rule, flood protection).
 
 Publishing once: a retro-match's match_id comes from the upload and the matched items
 (upload_log.retro_match.retro_match_id), and an audit record `retro:<match_id>` / retro-matched is
@@ -24,8 +24,8 @@ from hashmatch.messages.hashes import HashesMessage
 from hashmatch.messages.models import MatchMessage
 from hashmatch.uploads import Upload
 from hashmatch.upload_log.retro_match import QueryEngine, RetroMatch, RetroMatchRun, retro_match, retro_match_id
-from hashmatch.usecases.check_upload import Publication, RetroFacts, publication, retro_record_id
-from hashmatch.vocabulary import strongest
+from hashmatch.usecases.check_upload import Publication, floods_reported, match_publication, retro_record_id
+from hashmatch.usecases.match_policy import NO_POLICY, MatchPolicy
 from hashmatch.usecases.ports import Log, Metrics
 
 
@@ -53,6 +53,7 @@ class RetroMatcher:
     log: Log
     metrics: Metrics
     clock: Clock = SYSTEM_CLOCK
+    policy: MatchPolicy = NO_POLICY  # the sources' policies and flood protection, as the live matcher's
 
 
 @dataclass
@@ -119,13 +120,13 @@ def _publish_one(run: RetroMatchRun, found: RetroMatch, retro: RetroMatcher, out
         outcome.left[Publication.NOT_AN_OBJECT] = outcome.left.get(Publication.NOT_AN_OBJECT, 0) + 1
         return
     matches = [KnownItemMatch(run.snapshot.describe(key), verdict) for key, verdict in found.matches]
-    action = strongest(match.item.action for match in matches)
-    decided = publication(retro.audit, upload, logged.hashes.sha256, retro=RetroFacts(match_id, action))
+    decided = match_publication(retro.audit, upload, logged.hashes.sha256, matches, retro.policy, retro_match_id=match_id)
     if decided.publication != Publication.PUBLISH:
         outcome.left[decided.publication] = outcome.left.get(decided.publication, 0) + 1
         return
+    floods_reported(decided.switched, retro.log, retro.metrics)
     request = HashesMessage(upload, logged.hashes, logged.hashed_at or logged.checked_at)
-    message = match_message(request, matches, match_id, retroactive=True)
+    message = match_message(request, list(decided.matches), match_id, retroactive=True)
     message_id = retro.topic.publish(message)
     retro.audit.record(retro_record_id(match_id), AuditEvent.RETRO_MATCHED, upload=upload.upload_id, references=keys, sns_message_id=message_id, run_id=run.run_id, published_at=retro.clock.now())
     # On the upload's own record too (the first match of it only): a later run weighs an escalation against it, and a

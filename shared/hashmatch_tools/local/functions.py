@@ -10,6 +10,7 @@ in stack.generated.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -43,6 +44,24 @@ class StreamSource:
 
 
 @dataclass(frozen=True)
+class ScheduleSource:
+    """An EventBridge Scheduler schedule that invokes the function (SAM's ScheduleV2 event): its expression and input."""
+
+    expression: str  # rate(N minutes) or cron(...)
+    input: str | None  # the event's JSON text (None: the scheduler sends {})
+    enabled: bool = True
+
+    @property
+    def seconds(self) -> float | None:
+        """How often a rate() schedule fires; None for a cron() one."""
+        found = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", self.expression.strip())
+        if not found:
+            return None
+        unit = {"minute": 60, "hour": 3600, "day": 86400}[found.group(2).rstrip("s")]
+        return int(found.group(1)) * unit
+
+
+@dataclass(frozen=True)
 class FunctionUrl:
     """A function URL (SAM's FunctionUrlConfig): where the runner serves it locally, and how callers authenticate."""
 
@@ -63,7 +82,7 @@ class FunctionSpec:
     event_sources: tuple[EventSource, ...]
     stream_sources: tuple[StreamSource, ...] = ()
     function_url: FunctionUrl | None = None
-    schedules: tuple[str, ...] = ()  # EventBridge schedule expressions (the runner does not keep time: run_scheduled invokes)
+    schedules: tuple[ScheduleSource, ...] = ()  # EventBridge (Schedule) and EventBridge Scheduler (ScheduleV2) schedules the runner fires
     identity: LocalIdentity | None = None  # its execution role's session: the keys its clients sign with
 
 
@@ -127,8 +146,11 @@ def create_function(stack: FunctionStackContext, logical_id: str, properties: di
         elif event["Type"] == "SQS":
             sources.append(_queue_source(stack, event_props))
         elif event["Type"] == "Schedule":
-            schedules.append(str(stack.resolve(event_props["Schedule"])))
-            stack.deviate("Schedule events: recorded, not timed; LocalRunner.run_scheduled invokes a scheduled function when asked")
+            schedules.append(ScheduleSource(str(stack.resolve(event_props["Schedule"])), event_props.get("Input"), bool(event_props.get("Enabled", True))))
+            stack.deviate("EventBridge schedules: not created in moto; the runner fires them itself (LocalRunner.fire_schedules or run_scheduled, or its pollers every schedule_seconds)")
+        elif event["Type"] == "ScheduleV2":
+            schedules.append(ScheduleSource(str(stack.resolve(event_props["ScheduleExpression"])), event_props.get("Input"), str(event_props.get("State", "ENABLED")) == "ENABLED"))
+            stack.deviate("EventBridge Scheduler schedules: not created in moto; the runner fires them itself (LocalRunner.fire_schedules, or its pollers every schedule_seconds)")
         else:
             raise NotImplementedError(f"{logical_id}.{event_name}: the local runner delivers SQS, DynamoDB stream and schedule events only")
     name = stack.default_name(logical_id)

@@ -11,6 +11,11 @@ up to MaximumRetryAttempts times, then described on the on-failure queue and ski
 BisectBatchOnFunctionError, a failed batch is halved and each half delivered on its own, so one
 record that keeps failing is isolated and only it goes to the on-failure queue.
 
+EventBridge schedules (SAM's Schedule and ScheduleV2) are fired by the runner: once on asking
+(fire_schedules, run_scheduled), or by a poller every `schedule_seconds` (the template's rate is minutes: locally
+the caller picks a shorter one). Like the scheduler's asynchronous invocation, a failed run is
+recorded, not raised.
+
 Each handler runs as its function's execution role: its clients sign with the role's local keys
 (stack.function_identities), so the policy gate in front of moto knows which function writes.
 """
@@ -21,6 +26,7 @@ import contextlib
 import importlib.util
 import io
 import json
+import logging
 import os
 import sys
 import threading
@@ -163,10 +169,16 @@ class LocalRunner:
     """Delivers queue batches to the functions of a LocalStack, and invokes functions directly."""
 
     def __init__(self, stack: LocalStack, *, log_stream: TextIO | None = None):
+        # Lambda's runtime gives the root logger a handler of its own. Without one, the first module-level
+        # logging.info (python-threatexchange's clients call it) would make one on stderr, and every
+        # handler's log line would be printed there as well.
+        if not logging.getLogger().handlers:
+            logging.getLogger().addHandler(logging.NullHandler())
         self.stack = stack
         self.log_stream = log_stream  # where handlers' logs and metrics go; None: stdout
         self.invocations: list[Invocation] = []
         self._handlers: dict[str, Callable] = {}
+        self._modules: dict[str, object] = {}
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._sqs = stack.client("sqs")
@@ -189,22 +201,25 @@ class LocalRunner:
             module_name, attribute = spec.handler.rsplit(".", 1)
             path = spec.code_dir / f"{module_name.replace('.', '/')}.py"
             with _invoke_lock, mock.patch.dict(os.environ, _lambda_environment(spec)), self._output():
+                # A module name of this runner's own: a second runner (a test's stack of its own) imports the same
+                # handler with its own clients and settings, and must not replace this one's in sys.modules.
                 # boto3's default session keeps the credentials it first found: the module's clients get a session of their own.
                 kept, boto3.DEFAULT_SESSION = boto3.DEFAULT_SESSION, None
                 try:
-                    loader_spec = importlib.util.spec_from_file_location(f"hashmatch_local_{function}", path)
+                    loader_spec = importlib.util.spec_from_file_location(f"hashmatch_local_{function}_{id(self):x}", path)
                     module = importlib.util.module_from_spec(loader_spec)
                     sys.modules[loader_spec.name] = module
                     loader_spec.loader.exec_module(module)
                 finally:
                     boto3.DEFAULT_SESSION = kept
+            self._modules[function] = module
             self._handlers[function] = getattr(module, attribute)
         return self._handlers[function]
 
     def module(self, function: str):
-        """The imported handler module (for tests that look at its settings or clients)."""
+        """This runner's imported handler module (for tests that look at its settings or clients)."""
         self.handler(function)
-        return sys.modules[f"hashmatch_local_{function}"]
+        return self._modules[function]
 
     def context(self, spec: FunctionSpec) -> LambdaContext:
         return LambdaContext(
@@ -343,6 +358,24 @@ class LocalRunner:
             self._sqs.delete_message_batch(QueueUrl=source.queue_url, Entries=entries)
         self.invocations.append(Invocation(spec.logical_id, len(messages), len(failed_ids), time.perf_counter() - started, error))
 
+    def fire_schedules(self, functions: list[str] | None = None) -> list[Invocation]:
+        """Fire each schedule of the functions (default: every scheduled one) once, as the scheduler invokes its target."""
+        fired = []
+        for name in functions or [name for name, spec in self.stack.functions.items() if spec.schedules]:
+            spec = self.stack.functions[name]
+            for schedule in spec.schedules:
+                if not schedule.enabled:
+                    continue
+                started = time.perf_counter()
+                try:
+                    self._call(spec, json.loads(schedule.input) if schedule.input else {})
+                    invocation = Invocation(name, 1, 0, time.perf_counter() - started)
+                except Exception as exception:  # the scheduler's invocation is asynchronous: the error is the function's, recorded
+                    invocation = Invocation(name, 1, 1, time.perf_counter() - started, f"{type(exception).__name__}: {exception}")
+                self.invocations.append(invocation)
+                fired.append(invocation)
+        return fired
+
     def mapped_functions(self) -> list[str]:
         """The functions an event source mapping feeds (their queues or streams), as the pollers run them."""
         return [name for name, spec in self.stack.functions.items() if spec.event_sources or spec.stream_sources]
@@ -374,15 +407,31 @@ class LocalRunner:
 
     # ------------------------------------------------------------ in the background
 
-    def start(self, wait_seconds: int = 1, functions: list[str] | None = None) -> "LocalRunner":
-        """One poller thread per mapped function (default: all), long-polling like Lambda's pollers, until stop()."""
+    def start(self, wait_seconds: int = 1, functions: list[str] | None = None, schedule_seconds: float | None = None) -> "LocalRunner":
+        """One poller thread per mapped function (default: all), long-polling like Lambda's pollers, until stop().
+
+        With `schedule_seconds`, the scheduled functions among `functions` (default: all) are fired every that many seconds too.
+        """
         self._stopping.clear()
         for function in functions or self.mapped_functions():
+            if not (self.stack.functions[function].event_sources or self.stack.functions[function].stream_sources):
+                continue
             self.handler(function)
             thread = threading.Thread(target=self._poll_forever, args=(function, wait_seconds), name=f"poller-{function}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        if schedule_seconds is not None:
+            for function in functions or [name for name, spec in self.stack.functions.items() if spec.schedules]:
+                if self.stack.functions[function].schedules:
+                    self.handler(function)
+                    thread = threading.Thread(target=self._fire_forever, args=(function, schedule_seconds), name=f"scheduler-{function}", daemon=True)
+                    thread.start()
+                    self._threads.append(thread)
         return self
+
+    def _fire_forever(self, function: str, seconds: float) -> None:
+        while not self._stopping.wait(seconds):
+            self.fire_schedules([function])
 
     def _poll_forever(self, function: str, wait_seconds: int) -> None:
         # Lambda reads a stream about four times a second; a queue is long-polled (wait_seconds).

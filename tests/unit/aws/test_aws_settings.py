@@ -45,7 +45,8 @@ def test_zero_is_an_accepted_count():
     # A refresh interval of 0 makes the matcher check the hash set's version on every batch.
     environ = {name: "x" for name in settings.environment_names(settings.MatchHashesSettings)}
 
-    loaded = settings.load(settings.MatchHashesSettings, {**environ, "PDQ_MATCH_THRESHOLD": "31", "HASH_SET_REFRESH_SECONDS": "0", "CANNOT_CHECK_ACTION": "hold", "HASH_SET_STALENESS_LIMIT_SECONDS": "600"})
+    counts = {"PDQ_MATCH_THRESHOLD": "31", "HASH_SET_REFRESH_SECONDS": "0", "FLOOD_MATCHES": "100", "FLOOD_WINDOW_MINUTES": "60", "HASH_SET_STALENESS_LIMIT_SECONDS": "600"}
+    loaded = settings.load(settings.MatchHashesSettings, {**environ, **counts, "CANNOT_CHECK_ACTION": "hold"})
 
     assert loaded.hash_set_refresh_seconds == 0
 

@@ -15,6 +15,9 @@ The frames of a vPDQ file (HashListEntry.listed_video) are also gathered into on
 which the table holds as a reference of its own (vpdq:<file>, table.put_listed_video) once the
 import has read them all: matchers match it as a video, and its frames' hashes, each with its
 provenance here, are not matched one by one (table.entry_state).
+TMK+PDQF entries a list holds are kept beside them (tmk_entries.py: stored and counted, not
+matched by the stack); lines a list holds that hashmatch does not match (vPDQ frames below
+quality 50) are counted as skipped.
 """
 
 from __future__ import annotations
@@ -23,15 +26,19 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from itertools import islice
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from boto3.dynamodb.conditions import Key
 
 from hashmatch.aws.dynamo import from_item, items, to_item
-from hashmatch.hash_set.lists import BadLine, EntryStatus, HashListEntry
-from hashmatch.hash_set.snapshot import ListedVideo
+from hashmatch.aws.hash_set.tmk_entries import TmkEntries
+from hashmatch.hash_set.formats.tmk import TmkEntry
+from hashmatch.hash_set.lists import BadLine, EntryStatus, HashListEntry, SkippedLine
 from hashmatch.vocabulary import ListedSignal
 from hashmatch.vocabulary import Action, strongest
+
+if TYPE_CHECKING:  # the snapshot module brings numpy, which the exchange sync's package does not carry
+    from hashmatch.hash_set.snapshot import ListedVideo
 
 PROVENANCE_PREFIX = "source#"
 ALLOW_ITEM = "allow"
@@ -145,9 +152,11 @@ class ImportReport:
     bad_lines: list[BadLine] = field(default_factory=list)
     allowed: int = 0
     listed_videos: int = 0  # vPDQ files written as one listed video each
+    skipped: int = 0  # valid lines of what hashmatch does not match (vPDQ frames below quality 50, other signal types)
+    tmk: int = 0  # TMK+PDQF entries read (kept, not matched by the stack)
 
     def to_dict(self) -> dict:
-        return {"entries": self.entries, "written": self.written, "already_there": self.already_there, "allowed": self.allowed, "listed_videos": self.listed_videos, "bad_lines": len(self.bad_lines)}
+        return {"entries": self.entries, "written": self.written, "already_there": self.already_there, "allowed": self.allowed, "listed_videos": self.listed_videos, "skipped": self.skipped, "tmk": self.tmk, "bad_lines": len(self.bad_lines)}
 
 
 class HashListEntries:
@@ -157,6 +166,7 @@ class HashListEntries:
         self.table = table
         self.changed = changed
         self.put_listed_video = put_listed_video
+        self.tmk = TmkEntries(table, changed)
 
     def import_entries(
         self,
@@ -176,16 +186,27 @@ class HashListEntries:
                 batch = list(islice(stream, BATCH))
                 if not batch:
                     break
-                entries = []
+                entries, tmk = [], []
                 for thing in batch:
                     if isinstance(thing, BadLine):
                         report.bad_lines.append(thing)
+                    elif isinstance(thing, SkippedLine):
+                        report.skipped += 1
+                    elif isinstance(thing, TmkEntry):
+                        tmk.append(thing)
                     else:
                         entries.append(thing)
                         if thing.listed_video is not None and thing.status == EntryStatus.ACTIVE:
+                            from hashmatch.hash_set.snapshot import ListedVideo
+
                             videos.setdefault(thing.listed_video, ListedVideo(thing.listed_video)).add(thing)
-                report.entries += len(entries)
+                report.entries += len(entries) + len(tmk)
+                report.tmk += len(tmk)
                 written = self._write_new(entries, action, added_by, report)
+                if tmk:
+                    tmk_written, tmk_there = self.tmk.write(tmk, action=action, added_by=added_by)
+                    report.written += tmk_written
+                    report.already_there += tmk_there
                 since_bump += written
                 if since_bump >= BUMP_EVERY_ENTRIES:
                     self.changed()
@@ -221,7 +242,7 @@ class HashListEntries:
                 if (rid, item) in existing:
                     report.already_there += 1
                     continue
-                batch.put_item(Item=self._provenance_item(entry, action, added_by, now))
+                batch.put_item(Item=self.provenance_item(entry, action, added_by, now))
                 provenances += 1
             for rid, entry in allows.items():
                 if (rid, ALLOW_ITEM) in existing:
@@ -233,7 +254,7 @@ class HashListEntries:
         return provenances + allowed
 
     @staticmethod
-    def _provenance_item(entry: HashListEntry, action: Action, added_by: str, now: str) -> dict:
+    def provenance_item(entry: HashListEntry, action: Action, added_by: str, now: str) -> dict:
         return to_item(
             {
                 **_provenance_key(entry),
@@ -303,8 +324,8 @@ class HashListEntries:
     def all(self) -> dict[str, StoredEntry]:
         return stored_entries(items(self.table, "scan", ConsistentRead=True))
 
-    def export(self) -> Iterator[HashListEntry]:
-        """Every provenance as a HashListEntry (allowed ones marked so), for write_hash_list."""
+    def export(self) -> Iterator[HashListEntry | TmkEntry]:
+        """Every provenance as a HashListEntry (allowed ones marked so), then the TMK entries, for write_hash_list."""
         for key, stored in sorted(self.all().items()):
             status = EntryStatus.ALLOWED if stored.allowed else EntryStatus.ACTIVE
             if not stored.provenances:
@@ -312,6 +333,7 @@ class HashListEntries:
                 yield HashListEntry(signal_type=stored.signal_type, hash=stored.hash, source="allow-list", added_at=allowed.get("allowed_at"), added_by=allowed.get("allowed_by"), status=status)
             for provenance in stored.provenances:
                 yield replace(provenance, status=status)
+        yield from self.tmk.export()
 
     def stats(self) -> dict:
         entries = self.all()
@@ -323,6 +345,7 @@ class HashListEntries:
                 per_source[source] = per_source.get(source, 0) + 1
         return {
             "entries": len(entries),
+            "tmk": self.tmk.count(),
             "allowed": sum(1 for stored in entries.values() if stored.allowed),
             "provenances": sum(len(stored.provenances) for stored in entries.values()),
             "by_signal_type": per_signal,

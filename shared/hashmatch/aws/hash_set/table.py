@@ -29,6 +29,7 @@ from hashmatch.aws.dynamo import from_item, items, to_item
 from hashmatch.clock import now
 from hashmatch.aws.hash_set.entries import ALLOW_ITEM, ENTRY_ID_PREFIXES, HashListEntries, StoredEntry, is_entry_id, is_entry_item, stored_entries
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
+from hashmatch.aws.hash_set.version import VERSION_KEY, bump_version
 from hashmatch.model import MediaHashes
 from hashmatch.signals import PRIMARY_SIGNAL
 from hashmatch.hash_set.snapshot import ENTRY_KIND, HashSetChanges, HashSetSnapshot, KnownItemState, KnownItem, ListedVideo
@@ -39,7 +40,6 @@ FRAMES_ITEM_PREFIX = "frames#"
 FRAMES_PER_ITEM = 1000
 # Partitions whose id starts with "#" are the hash set's own bookkeeping, never references.
 RESERVED_PREFIX = "#"
-VERSION_KEY = {"reference_id": "#hash-set", "item": "version"}
 # Partitions read at once when the indexer reads what changed (boto3 clients are thread-safe).
 READ_THREADS = 16
 
@@ -215,6 +215,8 @@ class HashSetTable:
                             "item": f"{FRAMES_ITEM_PREFIX}{number:05d}",
                             "timestamps": [round(frame.timestamp, 3) for frame in chunk],
                             "pdq": [frame.pdq for frame in chunk],
+                            # Read by exports (a reference as a vPDQ video), not by matching: usable frames all are.
+                            "quality": [frame.quality for frame in chunk],
                         }
                     )
                 )
@@ -314,6 +316,14 @@ class HashSetTable:
         skipped = {key: str(found) for key, found in states.items() if isinstance(found, MalformedItem)}
         return HashSetChanges({key: found for key, found in states.items() if key not in skipped}), skipped
 
+    def reference_frames(self, reference_id: str) -> list[tuple[float, str, int | None]]:
+        """A reference's usable frames as stored: (timestamp, PDQ hex, quality), quality None where it was not stored (references added before it was)."""
+        found = []
+        for item in items(self.table, "query", KeyConditionExpression=Key("reference_id").eq(reference_id) & Key("item").begins_with(FRAMES_ITEM_PREFIX), ConsistentRead=True):
+            qualities = item.get("quality") or [None] * len(item["pdq"])
+            found.extend((float(t), str(h), int(q) if q is not None else None) for t, h, q in zip(item["timestamps"], item["pdq"], qualities))
+        return sorted(found)
+
     def reference(self, reference_id: str) -> Reference | None:
         """One reference by its id; None when there is none."""
         return self._meta(reference_id)
@@ -348,4 +358,4 @@ class HashSetTable:
         return len(keys)
 
     def _bump_version(self) -> None:
-        self.table.update_item(Key=VERSION_KEY, UpdateExpression="ADD version :one", ExpressionAttributeValues={":one": 1})
+        bump_version(self.table)
