@@ -31,6 +31,7 @@ from PIL import Image
 
 from hashmatch.aws.hash_set.table import HashSetTable
 from hashmatch.aws.hash_set.indexer import SnapshotIndexer
+from hashmatch_tools.bench.snapshot import manifest_signer
 from hashmatch.aws.hash_set.store import SnapshotStore
 from hashmatch.aws.hash_set.reference_features import ReferenceFeaturesBucket
 from hashmatch.hash_set.lists import HashListEntry
@@ -74,7 +75,7 @@ def main() -> int:
     with local_pipeline(parameters={"LookupHashesPerMinute": str(10**9)}, log_stream=logs) as (stack, runner):
         hash_set = HashSetTable(stack.table("HashSetTable"), ReferenceFeaturesBucket(stack.client("s3"), stack.ref("ReferenceFeaturesBucket")))
         store = SnapshotStore(stack.client("s3"), stack.ref("SnapshotBucket"))
-        SnapshotIndexer(hash_set, store).publish(HashSetSnapshot.build(HashListEntry(signal_type=ListedSignal.PDQ, hash=h, labels=("bench",), source="bench-list") for h in listed))
+        SnapshotIndexer(hash_set, store, signer=manifest_signer(stack)).publish(HashSetSnapshot.build(HashListEntry(signal_type=ListedSignal.PDQ, hash=h, labels=("bench",), source="bench-list") for h in listed))
         with tempfile.TemporaryDirectory() as folder:
             picture = Path(folder) / "reference.png"
             made_picture(picture, rng)

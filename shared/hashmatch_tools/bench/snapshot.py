@@ -37,7 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from hashmatch.aws.hash_set.table import HashSetTable
-from hashmatch.aws.hash_set.indexer import SnapshotIndexer
+from hashmatch.aws.hash_set.indexer import Acceptance, SnapshotIndexer
+from hashmatch.aws.hash_set.signing import ManifestSigner
 from hashmatch.aws.hash_set.live import LiveHashSet, version_from_table
 from hashmatch.aws.hash_set.store import SnapshotStore
 from hashmatch.hash_set.frame_index import FrameIndex
@@ -83,11 +84,18 @@ def say(text: str = "") -> None:
     print(text, flush=True)
 
 
+def manifest_signer(stack) -> ManifestSigner:
+    """The stack's manifest signing key, as the indexer signs with it."""
+    return ManifestSigner(stack.client("kms"), stack.attribute("ManifestSigningKey", "Arn"))
+
+
 class Bench:
     def __init__(self, stack: LocalStack):
         self.stack = stack
         self.s3 = stack.client("s3")
         self.store = SnapshotStore(self.s3, stack.ref("SnapshotBucket"))
+        # The indexer signs each manifest as the template's IndexHashSetFunction does; matchers believe no other.
+        self.signer = manifest_signer(stack)
         self.hash_set = HashSetTable(stack.table("HashSetTable"))
         self.rows: list[tuple[str, ...]] = []
         self.headline: list[str] = []
@@ -116,7 +124,7 @@ class Bench:
         probe = f"pdq:{rows[0]}"
         assert probe in loaded
         del loaded
-        indexer = SnapshotIndexer(self.hash_set, self.store)
+        indexer = SnapshotIndexer(self.hash_set, self.store, signer=self.signer)
         rebuild_seconds, outcome = timed(indexer.rebuild)
         cold = []
         for _ in range(REPEATS):
@@ -151,8 +159,9 @@ class Bench:
         serialise_seconds, body = timed(snapshot.to_bytes)
         del snapshot, frames
         gc.collect()
-        indexer = SnapshotIndexer(self.hash_set, self.store)
-        manifest = indexer.publish(HashSetSnapshot.from_bytes(body))
+        indexer = SnapshotIndexer(self.hash_set, self.store, signer=self.signer)
+        # Part 1's table set is replaced by a synthetic one: a sharp shrink of its quarantine items, accepted as an operator would.
+        manifest = indexer.publish(HashSetSnapshot.from_bytes(body), accept=Acceptance("bench", "a synthetic snapshot replaces the table's set"))
         say(f"snapshot: {len(body) / 1e6:.1f} MB ({len(body) / size:.0f} bytes an entry), built and serialised in {serialise_seconds:.2f} s")
         del body
         gc.collect()
@@ -247,7 +256,7 @@ def freshness(size: int, changes: int, rng: np.random.Generator) -> tuple[list[f
     logs = io.StringIO()
     with local_pipeline(log_stream=logs) as (stack, runner):
         hash_set = HashSetTable(stack.table("HashSetTable"))
-        SnapshotIndexer(hash_set, SnapshotStore(stack.client("s3"), stack.ref("SnapshotBucket"))).publish(snapshot)
+        SnapshotIndexer(hash_set, SnapshotStore(stack.client("s3"), stack.ref("SnapshotBucket")), signer=manifest_signer(stack)).publish(snapshot)
         del snapshot
         live = runner.module("MatchHashesFunction").checker.hash_set  # the handler's own live copy: the template's refresh interval
         refresh = float(live.refresh_seconds)

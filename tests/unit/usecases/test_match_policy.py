@@ -6,6 +6,8 @@ template.yaml makes MatchPolicyTable (tests/aws_moto.py); the clock is fixed so 
 
 from __future__ import annotations
 
+import hashlib
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -33,7 +35,7 @@ def flipped(hex_hash: str, bits: int) -> str:
 
 
 def picture(pdq: str) -> MediaHashes:
-    return MediaHashes(kind=MediaKind.IMAGE, format="png", width=64, height=64, duration=0.0, md5="", sha256="", role=Role.UPLOAD, frames=(FrameHashes(0.0, pdq, 100),))
+    return MediaHashes(kind=MediaKind.IMAGE, format="png", width=64, height=64, duration=0.0, md5="", sha256=hashlib.sha256(pdq.encode()).hexdigest(), role=Role.UPLOAD, frames=(FrameHashes(0.0, pdq, 100),))
 
 
 def listed(sources: str, action: Action = Action.QUARANTINE) -> HashSetVersion:
