@@ -155,6 +155,11 @@ class LocalExchangeServer:
         with self._lock:
             self._faults.extend([(path_prefix, query, Answer(status, dict(headers or {}), text))] * count)
 
+    def clear_faults(self) -> None:
+        """Answer every request normally again (faults set with fail_next and not yet used are dropped)."""
+        with self._lock:
+            self._faults.clear()
+
     def requested(self, prefix: str, method: str = "GET") -> list[dict]:
         return [request for request in self.requests if request["method"] == method and request["path"].startswith(prefix)]
 
