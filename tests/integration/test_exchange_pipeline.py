@@ -94,11 +94,11 @@ def test_a_scheduled_sync_adds_a_hash_that_matches_an_upload_and_its_deletion_re
     credentials.write_text("partner:secret")
     assert admin(local, "exchange", "add", "tat-demo", "--kind", "tat", "--collaboration", "all", "--endpoint", server.tat_url, "--credentials-file", str(credentials)) == 0
 
-    [fired] = runs.fire_schedules()
+    [fired] = runs.fire_schedules(["SyncExchangesFunction"])
     runs.run_until_idle(functions=["IndexHashSetFunction"])
     matched = upload(local, runs, observed, copy_of(picture, 80))
     server.tat_records.append(TatRecord(listed, 1, 1_700_000_100.0, deleted=True))
-    runs.fire_schedules()
+    runs.fire_schedules(["SyncExchangesFunction"])
     runs.run_until_idle(functions=["IndexHashSetFunction"])
     after = upload(local, runs, observed, copy_of(picture, 75))
 
