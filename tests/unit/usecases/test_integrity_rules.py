@@ -6,12 +6,9 @@ The audit trail is the real DynamoDB adapter on moto's in-process mock; the rest
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from hashmatch.audit import AuditEvent, ExemptionCovers
-from hashmatch.aws.audit_table import AuditTable
 from hashmatch.aws.hash_set.table import StreamChange
 from hashmatch.clock import now
 from hashmatch.evidence import Evidence
@@ -29,23 +26,6 @@ from hashmatch.vocabulary import CannotCheckAction, CannotCheckReason, TakedownM
 from tests.madehashes import reference_hashes
 
 UPLOAD = Upload.from_object("uploads", "clip.mp4", "v1", etag="e1", size=1000)
-
-
-@pytest.fixture(scope="module")
-def dynamodb():
-    with mock_aws():
-        yield boto3.resource("dynamodb", region_name="eu-west-1")
-
-
-@pytest.fixture
-def audit(dynamodb, request):
-    table = dynamodb.create_table(
-        TableName=f"audit-{request.node.name[:150]}".replace("[", "-").replace("]", ""),
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "upload_id", "AttributeType": "S"}, {"AttributeName": "event", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "upload_id", "KeyType": "HASH"}, {"AttributeName": "event", "KeyType": "RANGE"}],
-    )
-    return AuditTable(table)
 
 
 class Log:

@@ -5,9 +5,7 @@ The audit trail is the real DynamoDB adapter on moto's in-process mock, made as 
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from hashmatch.audit import AuditEvent, ExemptionCovers, ExemptionScope
 from hashmatch.aws.audit_table import AuditTable
@@ -20,23 +18,6 @@ UPLOAD = Upload.from_object("uploads", "user uploads/clip.mp4", "v2")
 MATCH_ID = "6f2d3c1e-8a4b-5d7e-9f10-2a3b4c5d6e7f"
 RETRO = RetroFacts(MATCH_ID, Action.QUARANTINE)
 RETRO_REVIEW = RetroFacts(MATCH_ID, Action.REVIEW)
-
-
-@pytest.fixture(scope="module")
-def dynamodb():
-    with mock_aws():
-        yield boto3.resource("dynamodb", region_name="eu-west-1")
-
-
-@pytest.fixture
-def audit(dynamodb, request):
-    table = dynamodb.create_table(
-        TableName=f"audit-{request.node.name[:180]}".replace("[", "-").replace("]", ""),
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "upload_id", "AttributeType": "S"}, {"AttributeName": "event", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "upload_id", "KeyType": "HASH"}, {"AttributeName": "event", "KeyType": "RANGE"}],
-    )
-    return AuditTable(table)
 
 
 def exempt(audit: AuditTable, scope: ExemptionScope, bucket: str = "uploads", key: str = "user uploads/clip.mp4", covers: ExemptionCovers = ExemptionCovers.MATCHES) -> None:
