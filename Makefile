@@ -10,7 +10,7 @@ SAM_VENV := .venv-sam
 # sam build needs the Lambda runtime's Python (3.12) on PATH.
 SAM_PYTHON ?= python3.12
 
-.PHONY: system-packages audit setup tmk demo demo-review demo-compare local-stack test test-fast schemas lint bench bench-index bench-snapshot bench-second-stage bench-retro bench-lookup load evaluate measure-bad-inputs sam-build clean negatives evaluate-negatives
+.PHONY: system-packages audit setup tmk demo demo-review demo-compare local-stack test test-fast schemas lint bench bench-index bench-snapshot bench-second-stage bench-retro bench-lookup bench-all load evaluate measure-bad-inputs sam-build clean negatives evaluate-negatives
 
 setup: $(STAMP)
 
@@ -103,6 +103,11 @@ bench-second-stage: setup
 # About 10 minutes: a log of 1M synthetic uploads (kept in .cache/bench-retro), retro-match against brute force, and the lookup API's latency.
 bench-retro: setup
 	$(BIN)/python -m hashmatch_tools.bench.retro --out docs/retro-match.md
+
+# Every benchmark in turn (make bench-retro runs the lookup API's), each rewriting its doc and its README headline, then the
+# README's headlines checked against the docs and the time they all took (the sum of their recorded runs) written beside them.
+bench-all: bench bench-index bench-snapshot bench-second-stage bench-retro
+	$(BIN)/python -m hashmatch_tools.bench.blocks
 
 # Under a minute: the hash lookup API's warm latency on the local stack (median and 95th percentile), printed; make bench-retro also runs it and writes it into docs/retro-match.md.
 bench-lookup: setup
