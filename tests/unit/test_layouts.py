@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from hashmatch.matching.assembly import hash_set_matcher, references_view
-from hashmatch.matching.layouts import LAYOUT_PARTS, LAYOUT_PROBES, part_hashes
+import numpy as np
+
+from hashmatch.matching.layouts import LAYOUT_PARTS, LAYOUT_PROBES, _border_strength, _cut, part_hashes
 from hashmatch.media.hashing import hash_media
 from hashmatch.signals import PRIMARY_SIGNAL
 from hashmatch.vocabulary import MatchRule, Role, Stage
+from hashmatch_tools import adversarial as build
 from hashmatch_tools.evaluation import alterations as alter
-from hashmatch_tools.made_media import encode_video, image_bytes, panning, textured
+from hashmatch_tools.made_media import detailed, encode_video, image_bytes, panning, textured
 from hashmatch_tools.matching import detail_pictures_of, hash_reference, two_stage_matcher
 
 
@@ -41,6 +44,38 @@ def test_a_copy_fitted_into_a_collage_tile_with_bars_is_found_once_its_bars_are_
     result = matched(known, alter.grid_collage(known, others, cells=2, position=1, fit="fit"))
 
     assert [key for key, _ in result.matches] == ["known"]
+
+
+def test_a_collage_tile_off_the_nominal_third_is_cut_on_its_border_and_found():
+    # 320 px in three tiles of 106 px: the centre tile starts at 106, not at a third (106.7), and ends at 212, not 213.
+    # Fine detail, which a pixel's shift moves PDQ by tens of bits.
+    known = detailed(2, 320, 240)
+    others = [detailed(seed, 320, 240) for seed in (4, 5, 6, 7)]
+
+    result = matched(known, build.collage(known, others, tiles=3, position=4))
+
+    assert [key for key, _ in result.matches] == ["known"]
+
+
+def test_a_cut_moves_onto_a_border_that_stands_out_near_it():
+    picture = np.zeros((90, 300), np.uint8)
+    picture[:, 97:] = 200  # a tile border at column 97, a third would be 100
+
+    assert _cut(_border_strength(picture, 1), 1 / 3) == 97
+
+
+def test_a_cut_stays_at_its_share_where_no_border_stands_out():
+    rng = np.random.default_rng(5)
+    picture = rng.integers(0, 255, (90, 300), dtype=np.uint8)
+
+    assert _cut(_border_strength(picture, 1), 1 / 3) == 100
+
+
+def test_a_cut_at_the_picture_s_edge_stays_there():
+    picture = np.zeros((90, 300), np.uint8)
+    picture[:, 3:] = 200
+
+    assert (_cut(_border_strength(picture, 1), 0.0), _cut(_border_strength(picture, 1), 1.0)) == (0, 300)
 
 
 def test_a_split_screen_of_unrelated_pictures_matches_nothing():

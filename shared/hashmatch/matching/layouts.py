@@ -56,6 +56,9 @@ PART_MAX_SIDE = 256
 PART_MARGIN = 3
 # A part narrower than this (after its bars are off) is no copy anyone would watch.
 PART_MIN_SIDE = 48
+# How far (a share of the picture's side) a cut may move onto a border, and how much that border must stand out.
+CUT_REACH = 0.02
+BORDER_CONTRAST = 2.5
 # Pictures of a video probed before the others (spread over it).
 LAYOUT_PROBES = 4
 
@@ -71,29 +74,63 @@ def _grey(picture: EncodedDetailPicture) -> np.ndarray:
 def part_hashes(grey: np.ndarray, parts: Sequence[Box] = LAYOUT_PARTS) -> list[str]:
     """PDQ hashes (hex) of the parts of a grey picture, each without plain bars; parts of low PDQ quality are left out."""
     height, width = grey.shape[:2]
+    rows, columns = _border_strength(grey, 0), _border_strength(grey, 1)
     found = []
     for top, bottom, left, right in parts:
-        # Sides inside the picture are pulled in by PART_MARGIN pixels: a sliver of the neighbouring part (the
-        # layout's border is rarely on our pixel) would keep a fitted copy's bars from being taken off.
-        y0, y1 = round(top * height) + PART_MARGIN * (top > 0), round(bottom * height) - PART_MARGIN * (bottom < 1)
-        x0, x1 = round(left * width) + PART_MARGIN * (left > 0), round(right * width) - PART_MARGIN * (right < 1)
-        region = grey[y0:y1, x0:x1]
-        if min(region.shape[:2]) < PART_MIN_SIDE:
+        # Each cut is moved onto the strongest border near it (a layout's tiles rarely sit on our pixel); sides inside
+        # the picture are then pulled in by PART_MARGIN pixels to look for bars: a sliver of the neighbouring part
+        # would keep a fitted copy's bars from being taken off.
+        y0, y1 = _cut(rows, top), _cut(rows, bottom)
+        x0, x1 = _cut(columns, left), _cut(columns, right)
+        inner = grey[y0 + PART_MARGIN * (top > 0) : y1 - PART_MARGIN * (bottom < 1), x0 + PART_MARGIN * (left > 0) : x1 - PART_MARGIN * (right < 1)]
+        if min(inner.shape[:2]) < PART_MIN_SIDE:
             continue
-        scale = min(1.0, PART_MAX_SIDE / max(region.shape[:2]))
-        if scale < 1.0:
-            region = cv2.resize(region, (max(1, round(region.shape[1] * scale)), max(1, round(region.shape[0] * scale))), interpolation=cv2.INTER_AREA)
-        rgb = np.repeat(region[:, :, None], 3, axis=2)
-        inside = content_box(rgb)
+        inner_rgb = _part_rgb(inner)
+        inside = content_box(inner_rgb)
         if inside is None:
             continue
-        rgb = inside.crop(rgb)
-        if min(rgb.shape[:2]) < PART_MIN_SIDE * scale:
+        if inside.top or inside.left or inside.bottom < inner_rgb.shape[0] or inside.right < inner_rgb.shape[1]:
+            rgb = inside.crop(inner_rgb)  # a copy fitted into its part: its bars off
+        else:
+            # No bars: the part as the layout cut it. Pulling its sides in would crop the copy by PART_MARGIN on each
+            # inner side, which at a ninth of the frame (a 3 x 3 collage's tile) moves PDQ by tens of bits.
+            rgb = _part_rgb(grey[y0:y1, x0:x1])
+        if min(rgb.shape[:2]) < PART_MIN_SIDE * min(1.0, PART_MAX_SIDE / max(inner.shape[:2])):
             continue
         value = PRIMARY_SIGNAL.hash_frame(rgb)
         if value.quality >= PRIMARY_SIGNAL.min_quality:
             found.append(str(value.hash))
     return list(dict.fromkeys(found))
+
+
+def _border_strength(grey: np.ndarray, axis: int) -> np.ndarray:
+    """How sharply the picture changes between each pair of neighbouring rows (axis 0) or columns (axis 1): entry i is
+    the mean absolute step between line i - 1 and line i, so a border between two tiles stands out (entry 0 is 0)."""
+    steps = np.abs(np.diff(grey.astype(np.int16), axis=axis)).mean(axis=1 - axis)
+    return np.concatenate([[0.0], steps])
+
+
+def _cut(strength: np.ndarray, share: float) -> int:
+    """Where a cut at `share` of the picture falls: on the strongest border within CUT_REACH of it when that border
+    stands out (BORDER_CONTRAST times the median step there), else at `share` itself; the picture's edges stay put."""
+    size = len(strength)
+    nominal = round(share * size)
+    if nominal <= 0 or nominal >= size:
+        return nominal
+    reach = max(1, round(CUT_REACH * size))
+    window = strength[max(1, nominal - reach) : min(size, nominal + reach + 1)]
+    best = int(np.argmax(window))
+    if window[best] < BORDER_CONTRAST * max(float(np.median(window)), 1.0):
+        return nominal
+    return max(1, nominal - reach) + best
+
+
+def _part_rgb(region: np.ndarray) -> np.ndarray:
+    """A grey part at most PART_MAX_SIDE on its long side, as the three channels PDQ takes."""
+    scale = min(1.0, PART_MAX_SIDE / max(region.shape[:2]))
+    if scale < 1.0:
+        region = cv2.resize(region, (max(1, round(region.shape[1] * scale)), max(1, round(region.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+    return np.repeat(region[:, :, None], 3, axis=2)
 
 
 class LayoutStage:
