@@ -147,6 +147,13 @@ def default_processes() -> int:
         return os.cpu_count() or 1
 
 
+def _shortened(licences: str, room: int = 100) -> str:
+    """A package's licence list cut after a whole licence once it passes `room` characters (the copyright file has the rest)."""
+    if len(licences) <= room:
+        return licences
+    return licences[: licences.rfind("; ", 0, room)] + "; ..."
+
+
 def corpus_table(folder: Path, summary: dict) -> str:
     """The corpus as Markdown: per package its version, licences, part and pictures kept (stills and video sources),
     then per part the stills, videos and their seconds."""
@@ -163,7 +170,7 @@ def corpus_table(folder: Path, summary: dict) -> str:
         part = f"**withheld** (was {part})" if package.name in withheld else part
         lines.append(
             f"| {package.name} | {found.get('version', package.version)} | {package.category} | {part} | {kept[(package.name, 'still')]} | "
-            f"{kept[(package.name, 'video')]} | {found.get('licence', '').replace('|', '/')[:120]} |"
+            f"{kept[(package.name, 'video')]} | {_shortened(found.get('licence', '').replace('|', '/'))} |"
         )
     all_videos = read_manifest(folder / "videos.csv") if (folder / "videos.csv").exists() else []
     videos = [row for row in all_videos if taken(row)]
