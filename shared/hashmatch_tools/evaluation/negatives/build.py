@@ -149,9 +149,8 @@ def default_processes() -> int:
 
 def _shortened(licences: str, room: int = 100) -> str:
     """A package's licence list cut after a whole licence once it passes `room` characters (the copyright file has the rest)."""
-    if len(licences) <= room:
-        return licences
-    return licences[: licences.rfind("; ", 0, room)] + "; ..."
+    cut = licences.rfind("; ", 0, room)
+    return licences if len(licences) <= room else (licences[:cut] if cut > 0 else licences[:room]) + "; ..."
 
 
 def corpus_table(folder: Path, summary: dict) -> str:
