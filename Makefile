@@ -124,8 +124,9 @@ evaluate: setup
 	$(BIN)/python -m hashmatch_tools.evaluation.adversarial --examples 200 --out docs/adversarial.md
 
 # The negative corpus in .cache/negatives: 24 Debian packages fetched with apt-get download (about 3 GB; needs
-# Debian's package lists: apt-get update), their pictures chosen, de-duplicated and split, the negative videos made.
-# About 40 minutes on 2 cores the first time; a rerun makes only what is missing.
+# Debian's package lists: apt-get update), their pictures chosen, de-duplicated and split, the packages that share a
+# source with the reference set withheld (by their copyright files; docs/negative-corpus.md), the negative videos made.
+# About 40 minutes on 2 cores the first time; a rerun makes only what is missing (the independence rule runs every time).
 negatives: setup
 	$(BIN)/python -m hashmatch_tools.evaluation.negatives build
 

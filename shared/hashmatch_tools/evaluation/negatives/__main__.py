@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from hashmatch_tools.evaluation.negatives.build import build_corpus_pictures, build_videos, corpus_table, default_processes, summarise
+from hashmatch_tools.evaluation.negatives.build import apply_independence, build_corpus_pictures, build_videos, corpus_table, default_processes, summarise
 from hashmatch_tools.evaluation.negatives.packages import Part
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -20,7 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folder", type=Path, default=DEFAULT_FOLDER, help="where the corpus is built and kept (default .cache/negatives)")
     parser.add_argument("--processes", type=int, default=default_processes())
     commands = parser.add_subparsers(dest="command", required=True)
-    build = commands.add_parser("build", help="fetch the packages, choose and write the pictures, make the negative videos (each step skipped when done)")
+    build = commands.add_parser(
+        "build", help="fetch the packages, choose and write the pictures, apply the independence rule, make the negative videos (each step but the rule skipped when done)"
+    )
     build.add_argument("--team-corpus", type=Path, default=TEAM_CORPUS, help="no negative comes within the PDQ threshold of its hashes")
     build.add_argument("--again", action="store_true", help="choose the pictures again even when pictures.csv is there")
     build.add_argument("--video-limit", type=int, default=None, help="at most this many videos per part (a quick run)")
@@ -37,9 +39,13 @@ def main(argv: list[str] | None = None) -> int:
         steps = {}
         if args.again or not (folder / "pictures.csv").exists():
             steps["pictures_step"] = build_corpus_pictures(folder, args.team_corpus, args.processes)
-        steps["videos_step"] = build_videos(folder, args.processes, limit=args.video_limit)
+        # Always applied, from the copyright files kept in licences/: cheap, and a changed declaration takes effect on a built corpus.
+        steps["independence_step"] = apply_independence(folder)
+        videos_step = build_videos(folder, args.processes, limit=args.video_limit)
+        if videos_step["videos_made"] or not (folder / "summary.json").exists():
+            steps["videos_step"] = videos_step  # a rerun that made nothing keeps the record of the run that made them
         summary = summarise(folder, steps)
-        print(json.dumps({key: summary[key] for key in ("pictures", "videos", "video_seconds")}, indent=1))
+        print(json.dumps({key: summary[key] for key in ("pictures", "videos", "video_seconds", "withheld")}, indent=1))
         print(corpus_table(folder, summary))
         return 0
     from hashmatch_tools.evaluation.negatives.false_positives import run

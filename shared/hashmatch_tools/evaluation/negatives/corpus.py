@@ -51,6 +51,7 @@ STILL_REFERENCE_PERCENT = 25
 
 MANIFEST_FIELDS = (
     "path", "package", "version", "licence", "category", "split", "use", "width", "height", "format", "bytes", "sha256", "pdq", "pdq_quality", "source_path",
+    "withheld",  # why the picture is no negative (independence.py), or empty
 )
 _EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "BMP": "bmp", "GIF": "gif", "TGA": "tga", "TIFF": "tif", "PPM": "ppm"}
 
@@ -296,6 +297,9 @@ def build_pictures(fetched: list[Fetched], excluded: list[str], out: Path, proce
 
 
 def write_manifest(rows: list[dict], path: Path, fields: tuple[str, ...] = MANIFEST_FIELDS) -> None:
+    if path.is_symlink():
+        # A corpus folder may link to another one's manifests: rewriting through the link would change that corpus.
+        path.unlink()
     with path.open("w", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=list(fields))
         writer.writeheader()
@@ -303,7 +307,13 @@ def write_manifest(rows: list[dict], path: Path, fields: tuple[str, ...] = MANIF
 
 
 def read_manifest(path: Path) -> list[dict]:
+    """The rows; a manifest written before the independence rule has no `withheld` column, read as nothing withheld."""
     with path.open(newline="") as found:
-        return list(csv.DictReader(found))
+        return [{**row, "withheld": row.get("withheld") or ""} for row in csv.DictReader(found)]
+
+
+def taken(row: dict) -> bool:
+    """Is this manifest row (a picture or a video) in the corpus, not withheld by the independence rule?"""
+    return not row.get("withheld")
 
 

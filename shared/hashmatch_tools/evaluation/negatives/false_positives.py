@@ -5,7 +5,8 @@ is chosen) is uploaded to `UploadPipeline`: hashed as the Lambda hasher hashes i
 matcher checks it, over the reference hash set loaded as a matcher loads it (the hash-set snapshot
 and the local-feature snapshot, references.py). A match is a false positive: nothing in the corpus
 shows a reference. The report counts the comparisons behind that figure, and the upper bound on
-the false-positive rate it supports.
+the false-positive rate it supports. Uploads the corpus's independence rule withheld (independence.py)
+are not run, and the report says how many there were and why.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from hashmatch.matching.assembly import HashSetVersion, hash_set_matcher
 from hashmatch.matching.local_features.index import LocalFeatureIndex
 from hashmatch.matching.local_features.stage import LocalFeatureStage
 from hashmatch.model import LocalFeatures
-from hashmatch_tools.evaluation.negatives.corpus import read_manifest
+from hashmatch_tools.evaluation.negatives.corpus import read_manifest, taken
 from hashmatch_tools.evaluation.negatives.references import hash_references, write_snapshots
 from hashmatch_tools.evaluation.pipeline import Decision, DeployedSettings, UploadPipeline
 
@@ -178,6 +179,8 @@ def run(folder: Path, args: argparse.Namespace) -> int:
     cpu_loaded = _cpu_seconds()
     pictures = [row for row in read_manifest(folder / "pictures.csv") if row["split"] == args.part and row["use"] == "still"]
     videos = [row for row in read_manifest(folder / "videos.csv") if row["split"] == args.part and row["use"] == "negative"] if (folder / "videos.csv").exists() else []
+    withheld = withheld_note(pictures, videos)
+    pictures, videos = [row for row in pictures if taken(row)], [row for row in videos if taken(row)]
     if args.limit is not None:
         pictures, videos = pictures[: args.limit], videos[: args.limit]
     tallies = {"picture": KindTally("picture"), "video": KindTally("video")}
@@ -206,16 +209,28 @@ def run(folder: Path, args: argparse.Namespace) -> int:
         workers.join()
     cpu_done = _cpu_seconds()
     cpu = {"references": cpu_loaded[0] + cpu_loaded[1], "uploads": (cpu_done[0] + cpu_done[1]) - (cpu_loaded[0] + cpu_loaded[1])}
-    text = report(args.part, tallies, snapshot, index, references, loaded - started, time.perf_counter() - loaded, cpu, folder)
+    text = report(args.part, tallies, snapshot, index, references, loaded - started, time.perf_counter() - loaded, cpu, folder, withheld)
     print(text)
     if args.out is not None:
         args.out.write_text(text)
     return 0
 
 
+def withheld_note(pictures: list[dict], videos: list[dict]) -> str:
+    """What the independence rule withheld of these uploads (the part's stills and videos), and why; "" when nothing."""
+    stills, moving = [row for row in pictures if not taken(row)], [row for row in videos if not taken(row)]
+    if not stills and not moving:
+        return ""
+    reasons = {row["package"]: row["withheld"] for row in stills}
+    return (
+        f"Withheld by the corpus's independence rule (docs/negative-corpus.md), so not run: {len(stills):,} pictures and {len(moving):,} videos "
+        f"(the videos show pictures of a withheld package); {'; '.join(f'{package}: {reason}' for package, reason in sorted(reasons.items()))}."
+    )
+
+
 def report(
     part: str, tallies: dict[str, KindTally], snapshot: HashSetSnapshot, index: CountingFeatureIndex, references, loading: float, evaluating: float, cpu: dict[str, float],
-    folder: Path | None = None,
+    folder: Path | None = None, withheld: str = "",
 ) -> str:
     """The Markdown report; uploads are named by their path in the corpus `folder` (the same wherever the corpus is kept)."""
 
@@ -238,6 +253,7 @@ def report(
         f"**{frames:,} PDQ frames**, {len(index):,} local-feature frames ({len(index.candidate_index.descriptors):,} descriptors). "
         f"Hashed in this run: {references.hashing_seconds / 60:.1f} min of work (the rest from the cache).",
         "",
+        *([withheld, ""] if withheld else []),
         "| uploads | count | matched (false positives) | held | passed | usable PDQ frames | upload x reference frames | frame comparisons | hash comparisons (with variants) | median seconds |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]

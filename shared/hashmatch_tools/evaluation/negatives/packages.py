@@ -10,6 +10,13 @@ evaluation part, where none is), so that no artist, game or photo set has pictur
 the two broad ones (stellarium's astronomy pictures, gcompris's photographs) are divided by
 file content instead, so that both parts hold some of each kind. Reference packages give the
 material of the reference hash set, and nothing of them is a negative.
+
+Packages are not independent because their names differ: a texture pack may carry another game's
+textures or an artist's set that a reference package carries too. So each reference package declares
+the upstream projects and artists its pictures come from (`carries`, read off its copyright file),
+and a negative package whose copyright file credits any of them is withheld from the negatives
+(independence.py). The declaration is made from the copyright files, never from what the matcher
+matched: the false-positive run is the check afterwards, not the rule.
 """
 
 from __future__ import annotations
@@ -33,6 +40,15 @@ RESERVED = ("plasma-workspace-wallpapers",)
 
 
 @dataclass(frozen=True)
+class Source:
+    """An upstream project or artist a reference package's pictures come from, as copyright files credit it."""
+
+    name: str
+    pattern: str  # a regular expression (case-insensitive) for the ways a copyright file writes the name
+    reason: str  # what of the reference package's pictures it stands for
+
+
+@dataclass(frozen=True)
 class Package:
     name: str
     version: str  # the version the corpus was built from (apt-get download falls back to the current one)
@@ -40,6 +56,7 @@ class Package:
     part: Part
     include: str | None = None  # a regular expression the path inside the package must match (None: the default rule, corpus.SKIPPED_FOLDERS)
     per_folder: int | None = None  # at most this many pictures per folder (image sequences: one camera's frames)
+    carries: tuple[Source, ...] = ()  # a reference package: the projects and artists its pictures come from
 
 
 # In the order pictures are kept when two are near-duplicates (photographs and artwork first, textures
@@ -68,11 +85,33 @@ NEGATIVE_PACKAGES = (
     Package("openarena-data", "0.8.5split-14", "texture", Part.TUNING),
 )
 
-# The reference hash set's pictures: game art and textures of sources no negative comes from.
+# The reference hash set's pictures: game art and textures of sources no negative comes from, each with the
+# projects and artists its copyright file credits for the pictures the reference set keeps of it (the game
+# itself, and for redeclipse-data the artists of its texture and skybox folders). Names credited only for
+# things that are no picture of the set are left out: Cube Engine 2 (redeclipse's code), the sound and map
+# authors, and Luc Viatour, credited in redeclipse-data for one logo made from his eclipse photograph
+# (data/ulukai/, no picture of which is kept), whom gcompris-qt-data credits for a different photograph.
 REFERENCE_PACKAGES = (
-    Package("megaglest-data", "3.13.0-3", "art", Part.REFERENCE),
-    Package("nexuiz-textures", "2.5.2-12", "texture", Part.REFERENCE),
-    Package("redeclipse-data", "1.6.0-1", "texture", Part.REFERENCE),
+    Package("megaglest-data", "3.13.0-3", "art", Part.REFERENCE, carries=(
+        Source("MegaGlest", r"\bMega ?Glest\b", "the game: its factions, scenarios and tilesets"),
+        Source("Glest", r"\bGlest\b", "the game MegaGlest continues, whose art its factions keep"),
+        Source("Titus Tscharntke", r"\bTscharntke\b", "most of its tilesets and factions (with Philipp Tscharntke)"),
+    )),
+    Package("nexuiz-textures", "2.5.2-12", "texture", Part.REFERENCE, carries=(
+        Source("Nexuiz", r"\bNexuiz\b", "the game: all of its textures"),
+        Source("Alientrap", r"\bAlientrap\b", "Nexuiz's makers"),
+    )),
+    Package("redeclipse-data", "1.6.0-1", "texture", Part.REFERENCE, carries=(
+        Source("Red Eclipse", r"\bRed ?Eclipse\b", "the game: its own textures, maps and models"),
+        Source("TRaK", r"\bTRaK\b|\bGrondin\b", "Georges Grondin's texture sets (data/trak/)"),
+        Source("Philip Klevestav", r"\bKlevestav\b|\bphilipk\b", "his texture set (data/philipk/)"),
+        Source("Torley", r"\bTorley\b", "Torley Linden's textures (data/torley/)"),
+        Source("Viktor Hahn", r"Viktor[ .]Hahn", "the textures and models signed Unnamed (data/unnamed/)"),
+        Source("Mayhem", r"\bMayhem\b", "its textures (data/mayhem/)"),
+        Source("3delyvisions", r"\b3delyvisions\b", "its textures (data/elyvisions/)"),
+        Source("Nobiax", r"\bNobiax\b", "his textures (data/nobiax/)"),
+        Source("hipshot", r"\bhipshot\b|Jockum Skoglund", "the skyboxes (data/skyboxes/)"),
+    )),
 )
 
 ALL_PACKAGES = NEGATIVE_PACKAGES + REFERENCE_PACKAGES
