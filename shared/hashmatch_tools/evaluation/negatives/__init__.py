@@ -4,6 +4,7 @@
     python -m hashmatch_tools.evaluation.negatives evaluate   # make evaluate-negatives: the evaluation part against >= 100,000 reference frames
 
 packages.py names the packages and their parts, debian.py fetches and reads them, corpus.py turns
-their pictures into the corpus, videos.py makes the videos, references.py the reference hash set,
+their pictures into the corpus, independence.py withholds the negative packages that share a source
+with the reference packages, videos.py makes the videos, references.py the reference hash set,
 false_positives.py runs the evaluation.
 """
