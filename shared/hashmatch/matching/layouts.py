@@ -5,8 +5,9 @@ part of the frame: the whole frame's PDQ is far from it, and where the copy is s
 part (its aspect changed) local features verify it poorly, since ORB's descriptors are not made
 for a stretch. PDQ is: it reduces any picture to 64 x 64 before hashing. So this stage cuts each
 detail picture into the parts layouts use (LAYOUT_PARTS: the copy in 40, 50 or 60 % of the frame
-on any side, a quarter, a ninth), takes plain bars off each part (a copy fitted into its part),
-hashes it with PDQ and searches the reference frames with those hashes, at the deployed threshold.
+on any side, a quarter, a ninth), moves each cut onto a border that stands out near it (a
+layout's tiles rarely fall on our pixel, and at a ninth of the frame a pixel moves PDQ by tens of
+bits), takes plain bars off each part (a copy fitted into its part), hashes it with PDQ and searches the reference frames with those hashes, at the deployed threshold.
 
 A picture matches a reference when one of its parts does; the verdict weighs the pictures as it
 weighs the local-feature stage's. It runs after the PDQ stage and before local features, which it
