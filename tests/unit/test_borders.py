@@ -73,3 +73,23 @@ def test_the_inner_picture_of_a_video_is_the_one_its_frames_agree_on():
         tracker.observe(with_inset(stripes(), textured(10 + seed, 200, 150)))
     crop = tracker.crop(with_inset(stripes(), textured(99, 200, 150)))
     assert tracker.settled and crop is not None and abs(crop.shape[0] - 150) <= 3 and abs(crop.shape[1] - 200) <= 2
+
+
+def test_a_reference_video_opening_on_a_plain_area_is_not_cropped_for_its_whole_length():
+    # A pan that starts on a white wall and moves onto a textured scene within a second: decoded frame by frame, the
+    # first frames all show the wall on the left, which sparse sampling's first frames, seconds apart, mostly do not.
+    from hashmatch.media.hashing import hash_media
+    from hashmatch.signals import PRIMARY_SIGNAL
+    from hashmatch.vocabulary import Role
+    from hashmatch_tools.made_media import encode_video, textured
+
+    width, height, speed, count = 320, 240, 10, 80
+    canvas = textured(81, width + speed * count, height)
+    canvas[:, :100] = 250
+    frames = [np.ascontiguousarray(canvas[:, i * speed : i * speed + width]) for i in range(count)]
+    video = encode_video(frames, fps=10)
+
+    reference, upload = hash_media(video, role=Role.REFERENCE), hash_media(video)
+
+    distances = [min(PRIMARY_SIGNAL.distance(query, known.pdq) for known in reference.frames for query in frame.query_hashes) for frame in upload.frames]
+    assert distances and max(distances) <= PRIMARY_SIGNAL.match_threshold

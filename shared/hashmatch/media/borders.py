@@ -85,10 +85,12 @@ def content_box(rgb: np.ndarray) -> Box | None:
 
 
 class BorderTracker:
-    """One crop box for a whole video: the union of the content boxes of its first frames.
+    """One crop box for a whole video: the union of the content boxes of the frames it is shown.
 
     A per-frame box would crop dark scenes into their bright part; bars, unlike content,
-    stay put, so the union over several frames finds them.
+    stay put, so the union over several frames finds them. The frames must be spread over the
+    video (sparse sampling's first frames are; a video decoded frame by frame shows it frames at
+    instants spread over it first, video.py), or a pan that opens on a plain area is cropped.
     """
 
     FRAMES = 8

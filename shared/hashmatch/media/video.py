@@ -117,6 +117,11 @@ class VideoMedia(Media):
 
     def _stream_frames(self, track: Track, stream_index: int, sampling: Sampling, remove_borders: bool, clock: Deadline, schedule: Schedule) -> Iterator[Frame]:
         tracker = BorderTracker() if remove_borders else None
+        if tracker is not None and sampling.every_frame:
+            # Decoded frame by frame, the first frames span a fraction of a second: a reference that opens on a slow
+            # pan over a bright plain area would be cropped for its whole length. Its box is agreed over frames spread
+            # over the video instead, as sparse sampling's are.
+            self._observe_spread(tracker, track, stream_index, sampling, clock)
         inner = InnerTracker() if sampling.inner_pictures else None
         pending: list[tuple[float, np.ndarray, np.ndarray | None]] = []
 
@@ -143,6 +148,36 @@ class VideoMedia(Media):
             yield frame(timestamp, rgb, detail)
         for held in pending:
             yield frame(*held)
+
+    def _observe_spread(self, tracker: BorderTracker, track: Track, stream_index: int, sampling: Sampling, clock: Deadline) -> None:
+        """Show `tracker` the frames shown at BorderTracker.FRAMES instants spread evenly over the track (each reached by a
+        seek to the keyframe before it and decoding on to it)."""
+        duration = track.duration or self.duration
+        if duration <= 0:
+            return
+        container = av.open(self._source.for_av(), mode="r")
+        try:
+            stream = container.streams[stream_index]
+            time_base = float(stream.time_base) if stream.time_base is not None else None
+            start = float(stream.start_time * stream.time_base) if stream.start_time is not None and stream.time_base is not None else 0.0
+            to_rgb = VideoReformatter()
+            for number in range(tracker.FRAMES):
+                if clock.up() or time_base is None:
+                    return
+                instant = duration * (number + 0.5) / tracker.FRAMES
+                container.seek(int((start + instant) / time_base), stream=stream, backward=True)
+                last_time = -1.0
+                for frame in container.decode(stream):
+                    last_time = frame_time(frame, time_base, last_time)
+                    if last_time + 1e-3 < start + instant:
+                        continue
+                    width, height = working_size(frame.width, frame.height, sampling.max_side)
+                    tracker.observe(upright(to_rgb.reformat(frame, width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray(), getattr(frame, "rotation", 0) or 0))
+                    break
+        except av.error.FFmpegError:
+            return  # the frame-by-frame pass decodes the video again and says what is wrong with it
+        finally:
+            container.close()
 
     def _decoded(self, track: Track, stream_index: int, sampling: Sampling, clock: Deadline, schedule: Schedule) -> Iterator[tuple[float, np.ndarray, np.ndarray | None]]:
         duration = track.duration or self.duration
