@@ -6,11 +6,11 @@ it refers to, never without them. Two shortcuts keep this cheap, and both are ch
 
 - A short GOP's keyframe stands for the instants inside it (decoding one picture instead of up to
   a step of them), while the keyframes are seen to be like the frames around them: at one keyed
-  instant in each run of CHECK_EVERY such a GOP is decoded to the instant all the same, and the
-  keyframe compared with the frame shown then. The first keyframe found unlike its GOP ends the shortcut for the
-  whole upload: every later instant is decoded, and the GOPs a keyframe already stood for are
-  decoded again at their instants (a second pass), so an upload whose keyframes are benign and
-  whose other frames are not is sampled as if there were no shortcut.
+  instant in each run of CHECK_EVERY (schedule.py) such a GOP is decoded to the instant all the
+  same, and the keyframe compared with the frame shown then. The first keyframe found unlike its
+  GOP ends the shortcut for the whole upload: every later instant is decoded, and the GOPs a
+  keyframe already stood for are decoded again at their instants (a second pass), so an upload
+  whose keyframes are benign and whose other frames are not is sampled as if there were no shortcut.
 - Frames no other frame refers to (most B-frames) are skipped, except the one shown at an instant:
   the decoder is told to decode it and to skip the others around it.
 
