@@ -171,6 +171,13 @@ def test_one_keyed_instant_in_each_run_of_check_every_is_checked():
     assert [one.checked(index) for index in range(100)] != [other.checked(index) for index in range(100)]
 
 
+def test_a_stretch_of_2_check_every_minus_1_instants_always_holds_a_checked_one_whatever_the_key():
+    stretch = 2 * CHECK_EVERY - 1  # 9 instants, 18 s at the 2 s step
+    for secret in range(64):
+        checked = [Schedule.of(bytes([secret]) * 16, "ab" * 32).checked(index) for index in range(60)]
+        assert all(any(checked[start : start + stretch]) for start in range(len(checked) - stretch + 1))
+
+
 def test_a_keyframe_unlike_the_frames_it_stands_for_counts_for_its_time_on_screen_only():
     known, benign = panning(3, 400, 96, 64, speed=1), textured(30, 96, 64)
     data = encode_video([benign if n % 5 == 0 else frame for n, frame in enumerate(known)], fps=10, gop=5)  # benign keyframes every 0.5 s
