@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.only_sampling_cost:
         gops = [None if gop == "x264" else float(gop) for gop in args.gops]
-        return sampling_cost_only(HEIGHTS[:1] if args.quick else HEIGHTS, gops, args.seconds, args.repeats)
+        return sampling_cost_only(HEIGHTS[:1] if args.quick else HEIGHTS, gops, args.seconds, 1 if args.quick else args.repeats)
     provenance = Provenance.capture(ROOT)
     version = vpdq_version()
     repeats = 1 if args.quick else args.repeats
