@@ -13,7 +13,7 @@ from hashmatch.media.decode import open_media
 from hashmatch.media.hashing import hash_media
 from hashmatch.media.limits import BYTES_PER_PIXEL, MIB, PROCESS_BYTES, VIDEO_BYTES_PER_PIXEL, Limits
 from hashmatch.media.sampling import DENSE, PICTURE_MAX_SIDE, SPARSE, FeatureCells
-from hashmatch.media.schedule import Schedule, default_schedule
+from hashmatch.media.schedule import CHECK_EVERY, Schedule, default_schedule
 from hashmatch.media.sniff import sniff
 from hashmatch.signals import PdqSignal
 from hashmatch_tools.made_media import (
@@ -153,11 +153,29 @@ def test_short_gops_are_sampled_at_their_keyframes_except_at_the_checked_instant
     instants = [i for i in itertools.takewhile(lambda i: i.time < 40.0, schedule.instants(2.0))]
     for start in range(0, 40, 2):
         due = [i for i in instants if start <= i.time < start + 2]
-        if due and any(schedule.checked(i.index) for i in due):
-            expected |= {round(np.floor(i.time * 10 + 1e-9) / 10, 2) for i in due}  # decoded to the frame on screen then
-        elif due:
-            expected.add(float(start))  # the keyframe stands for them
+        checked = [i.time for i in due if schedule.checked(i.index)]
+        # Decoded to the frame on screen at the last checked instant, taking those shown at the instants on the way ...
+        expected |= {round(np.floor(i.time * 10 + 1e-9) / 10, 2) for i in due if checked and i.time <= checked[-1]}
+        if any(not checked or i.time > checked[-1] for i in due):
+            expected.add(float(start))  # ... and the keyframe stands for the others
     assert got == sorted(expected) and expected - {float(s) for s in range(0, 40, 2)}
+
+
+def test_one_keyed_instant_in_each_run_of_check_every_is_checked():
+    for schedule in (default_schedule("ab" * 32), default_schedule("cd" * 32)):
+        runs = [[schedule.checked(index) for index in range(start, start + CHECK_EVERY)] for start in range(0, 100 * CHECK_EVERY, CHECK_EVERY)]
+        assert all(sum(run) == 1 for run in runs)
+        # At every place in the run, not a fixed one: an uploader cannot tell which instants are checked.
+        assert {run.index(True) for run in runs} == set(range(CHECK_EVERY))
+    one, other = default_schedule("ab" * 32), default_schedule("cd" * 32)
+    assert [one.checked(index) for index in range(100)] != [other.checked(index) for index in range(100)]
+
+
+def test_a_stretch_of_2_check_every_minus_1_instants_always_holds_a_checked_one_whatever_the_key():
+    stretch = 2 * CHECK_EVERY - 1  # 9 instants, 18 s at the 2 s step
+    for secret in range(64):
+        checked = [Schedule.of(bytes([secret]) * 16, "ab" * 32).checked(index) for index in range(60)]
+        assert all(any(checked[start : start + stretch]) for start in range(len(checked) - stretch + 1))
 
 
 def test_a_keyframe_unlike_the_frames_it_stands_for_counts_for_its_time_on_screen_only():

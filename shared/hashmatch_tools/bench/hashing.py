@@ -15,8 +15,10 @@ fixed GOPs of 2 s and 8 s with scene cuts off; then 60-minute 1080p uploads agai
 timeout, and reference hashing on the corpus videos. Issue 27's cost check runs in the same
 run: upload hashing on the made videos with today's keyed sampling against the fixed grid of
 commit BEFORE_KEYED_SAMPLING (its shared/hashmatch, exported from git into .cache/bench and put
-first on the upload process's path).
-Usage: python -m hashmatch_tools.bench.hashing [--out docs/sampling.md] [--quick] [--repeats N] [--seconds S]
+first on the upload process's path). `--only-sampling-cost` runs that check alone (upload hashing
+now and with the fixed grid, on the made videos of the GOPs `--gops` names), a narrow and
+repeatable measure while working on sampling's cost; it writes no document.
+Usage: python -m hashmatch_tools.bench.hashing [--out docs/sampling.md] [--quick] [--repeats N] [--seconds S] [--only-sampling-cost [--gops 2 8 x264]]
 """
 
 from __future__ import annotations
@@ -248,6 +250,29 @@ def keyed_sampling_cost(rows: list[tuple[str, float | None, float, float, float,
     return table, f"Keyed sampling's per-minute upload hashing cost against the fixed grid (worst video of each kind): {', '.join(parts)}; 2 s GOPs {verdict} issue 27's 1.3x."
 
 
+def sampling_cost_only(heights: tuple[int, ...], gops: list[float | None], seconds: float, repeats: int) -> int:
+    """Issue 27's cost check alone: upload hashing with keyed sampling and with the fixed grid (BEFORE_KEYED_SAMPLING), taking turns,
+    on the made videos of `gops` (None: x264's defaults); per video the medians of wall, CPU and after-import seconds, then the
+    table and the line `make bench` prints."""
+    before = core_at(BEFORE_KEYED_SAMPLING)
+    print(f"Upload hashing, keyed sampling against the fixed grid ({BEFORE_KEYED_SAMPLING}), median of {repeats} whole processes each, taking turns:", flush=True)
+    rows: list[tuple[str, float | None, float, float, float, float]] = []
+    for video in [BenchVideo(height, seconds, gop) for height in heights for gop in gops]:
+        path = ensure(video, CORPUS, CACHE)
+        minutes = probe(path)["duration"] / 60
+        runs = interleaved(("upload",), path, repeats, before=before)
+        now, then = runs["upload"], runs["upload before"]
+        print(
+            f"- {path.name}: keyed {now.seconds:.2f} s wall, {now.cpu:.2f} s CPU, {now.working:.2f} s after imports, {now.frames} frames; "
+            f"fixed grid {then.seconds:.2f} s wall, {then.cpu:.2f} s CPU, {then.working:.2f} s after imports, {then.frames} frames",
+            flush=True,
+        )
+        rows.append((path.name, video.gop_seconds, now.seconds / minutes, then.seconds / minutes, now.cpu / minutes, then.cpu / minutes))
+    table, line = keyed_sampling_cost(rows)
+    print("\n" + "\n".join(table) + "\n\n" + line)
+    return 0
+
+
 def _ratio(a: float, b: float) -> str:
     return f"{a / b:.1f}x" if b > 0 else "-"
 
@@ -258,10 +283,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement; the median is reported")
     parser.add_argument("--seconds", type=float, default=180.0, help="length of the made videos (180: three minutes)")
     parser.add_argument("--quick", action="store_true", help="720p made videos only, one run each, no corpus, hour-long or reference rows (a smoke run)")
+    parser.add_argument("--only-sampling-cost", action="store_true", help="only issue 27's cost check (keyed sampling against the fixed grid), printed, no document written")
+    parser.add_argument("--gops", nargs="+", default=["2"], help="with --only-sampling-cost: the made videos' GOPs in seconds, or x264 for x264's defaults (default: 2)")
     args = parser.parse_args(argv)
     if not SAMPLES.is_dir():
         print(f"bench: error: no corpus at {CORPUS} (the made videos are made from its photographs)", file=sys.stderr)
         return 2
+    if args.only_sampling_cost:
+        gops = [None if gop == "x264" else float(gop) for gop in args.gops]
+        return sampling_cost_only(HEIGHTS[:1] if args.quick else HEIGHTS, gops, args.seconds, 1 if args.quick else args.repeats)
     provenance = Provenance.capture(ROOT)
     version = vpdq_version()
     repeats = 1 if args.quick else args.repeats
