@@ -6,7 +6,7 @@ import random
 from statistics import NormalDist
 
 from hashmatch_tools.evaluation.negatives.positives import (
-    Copy, CopyRecord, MatchedBy, Result, Tally, classify, matched_by, sample_references, summary_lines, wilson_interval,
+    Copy, CopyRecord, MatchedBy, Result, Tally, best_distance, classify, matched_by, sample_references, summary_lines, wilson_interval,
 )
 from hashmatch_tools.evaluation.pipeline import Decision
 
@@ -98,3 +98,13 @@ def test_the_interval_narrows_as_the_copies_grow():
     narrow, wide = wilson_interval(480, 960), wilson_interval(40, 80)
 
     assert narrow[1] - narrow[0] < wide[1] - wide[0]
+
+
+def test_a_miss_is_measured_by_the_closest_of_any_upload_frame_or_variant_to_any_reference_frame():
+    zero, one_bit, three_bits = "0" * 64, "0" * 63 + "1", "0" * 63 + "7"
+
+    assert best_distance([[three_bits], ["0f" * 32, one_bit]], [zero, "f" * 64]) == 1
+
+
+def test_an_upload_without_usable_frames_has_no_distance():
+    assert best_distance([], ["0" * 64]) is None

@@ -25,6 +25,7 @@ import json
 import math
 import platform
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -44,7 +45,7 @@ from hashmatch.vocabulary import Stage
 from hashmatch_tools.evaluation import alterations as alter
 from hashmatch_tools.evaluation import suite
 from hashmatch_tools.evaluation.negatives.false_positives import CONFIDENCE, load_matcher
-from hashmatch_tools.evaluation.negatives.references import FEATURES, HASH_SET, reference_jobs
+from hashmatch_tools.evaluation.negatives.references import FEATURES, HASH_SET, _hashed_paths, reference_jobs
 from hashmatch_tools.evaluation.pipeline import Decision, DeployedSettings, UploadPipeline
 
 SEED = 31  # issue 31, item 3
@@ -146,6 +147,14 @@ class CopyRecord:
     evidence: tuple[str, ...]
     detail: str
     seconds: float
+    own_distance: int | None = None  # the smallest PDQ distance of any upload frame (with its variants) to any frame of its own reference
+
+
+def best_distance(upload_hashes: Sequence[Sequence[str]], reference_hashes: Sequence[str]) -> int | None:
+    """The smallest Hamming distance between any of the upload frames' query hashes (hex) and any reference frame hash (hex); None when either has none."""
+    reference = [int(value, 16) for value in reference_hashes]
+    found = [(int(query, 16) ^ known).bit_count() for frame in upload_hashes for query in frame for known in reference]
+    return min(found) if found else None
 
 
 @dataclass
@@ -247,8 +256,14 @@ def make_copies(sources: dict[str, Path], stills: list[str], videos: list[str], 
     return copies
 
 
-def decide(pipeline: UploadPipeline, layout: RecordingLayoutStage, copy: Copy) -> CopyRecord:
-    """One copy through the pipeline, classified against the reference it was made from."""
+def reference_hashes(folder: Path, name: str) -> list[str]:
+    """A reference's PDQ frame hashes as references.py keeps them in the cache (read, never written)."""
+    hashes_path, _features = _hashed_paths(folder, name)
+    return [frame["pdq"] for frame in json.loads(hashes_path.read_text())["frames"]]
+
+
+def decide(pipeline: UploadPipeline, layout: RecordingLayoutStage, copy: Copy, own: Sequence[str] = ()) -> CopyRecord:
+    """One copy through the pipeline, classified against the reference it was made from (`own`: that reference's PDQ frames, for the distance a miss was at)."""
     layout.ran = False
     outcome = pipeline.decide(Path(copy.path).read_bytes(), Path(copy.path).name)
     result = classify(outcome.decision, outcome.references, copy.reference)
@@ -256,7 +271,9 @@ def decide(pipeline: UploadPipeline, layout: RecordingLayoutStage, copy: Copy) -
     if result == Result.HIT:
         signal = outcome.signals[outcome.references.index(copy.reference)] if outcome.signals else str(Stage.PDQ)
         stage = matched_by(signal, layout.ran)
-    return CopyRecord(copy, outcome.decision, result, stage, outcome.references, outcome.evidence, outcome.detail, outcome.seconds)
+    usable = outcome.hashes.usable_frames if outcome.hashes is not None else []
+    distance = best_distance([frame.query_hashes for frame in usable], own)
+    return CopyRecord(copy, outcome.decision, result, stage, outcome.references, outcome.evidence, outcome.detail, outcome.seconds, distance)
 
 
 def _commit() -> str:
@@ -302,7 +319,7 @@ def run(folder: Path, args: argparse.Namespace) -> int:
         seen[copy.kind] += 1
     order = sorted(range(len(copies)), key=lambda n: (position_in_kind[n], n))
     for number, position in enumerate(order, 1):
-        records.append(decide(pipeline, layout, copies[position]))
+        records.append(decide(pipeline, layout, copies[position], reference_hashes(folder, copies[position].reference)))
         if number % 50 == 0:
             hits = sum(r.result == Result.HIT for r in records)
             print(f"positives: {number} of {len(copies)} copies decided, {hits} hits ({time.perf_counter() - loaded:.0f} s)", file=sys.stderr, flush=True)
@@ -312,7 +329,7 @@ def run(folder: Path, args: argparse.Namespace) -> int:
     )
     text = report(
         records, snapshot, index, names, stills, videos, args.seed, command,
-        {"making the copies": made - started, "loading the hash set": loaded - made, "the uploads": finished - loaded}, folder,
+        {"making the copies": made - started, "loading the hash set": loaded - made, "the uploads": finished - loaded}, args.work,
     )
     print(text)
     for line in summary_lines(records):
@@ -327,13 +344,6 @@ def _recall(tally: Tally) -> str:
         return "-"
     low, high = wilson_interval(tally.hits, tally.copies)
     return f"{tally.hits / tally.copies:.1%} ({tally.hits}/{tally.copies}; {low:.1%}-{high:.1%})"
-
-
-def _tallies(records: Sequence[CopyRecord], key: Callable[[CopyRecord], str]) -> dict[str, Tally]:
-    tallies: dict[str, Tally] = {}
-    for record in records:
-        tallies.setdefault(key(record), Tally()).add(record)
-    return tallies
 
 
 def _total(records: Sequence[CopyRecord]) -> Tally:
@@ -360,7 +370,7 @@ def report(
     records: Sequence[CopyRecord], snapshot: HashSetSnapshot, index, names: Sequence[str], stills: Sequence[str], videos: Sequence[str], seed: int, command: str,
     seconds: dict[str, float], folder: Path | None = None,
 ) -> str:
-    """The Markdown report (docs/positives.md)."""
+    """The Markdown report (docs/positives.md); copies are named by their path in the `folder` they were made in."""
 
     def named(path: str) -> str:
         return str(Path(path).relative_to(folder)) if folder is not None and Path(path).is_relative_to(folder) else path
@@ -384,7 +394,9 @@ def report(
         "A **hit** is a match naming the reference the copy was made from; a match naming only other references is a **wrong reference**, not a hit. "
         "Each hit is put to the stage that decided it: PDQ of the whole frames (the first stage), PDQ of layout parts (matching/layouts.py, which runs "
         "only when the first matched nothing), or local features (the second stage, ORB and a homography, which runs only when both matched nothing). "
-        "Intervals are 95 % Wilson score intervals. The code is shared/hashmatch_tools/evaluation/negatives/positives.py.",
+        "Intervals are 95 % Wilson score intervals. For the misses, the last column gives how far PDQ was: the smallest distance of any of the copy's "
+        f"frames (with the variants it is searched with) to any frame of its own reference, against the threshold of {DeployedSettings.of_template().pdq_threshold} bits. "
+        "The code is shared/hashmatch_tools/evaluation/negatives/positives.py.",
         "",
         f"Hash set: {len(media)} references ({', '.join(f'{count} {kind}' for kind, count in sorted(kinds.items()))}), {len(snapshot.frames):,} PDQ frames, "
         f"{len(index):,} local-feature frames. Sample (seed {seed}): {len(stills)} of {sum(n.startswith('still/') for n in names)} still references, "
@@ -395,12 +407,21 @@ def report(
         chosen = [r for r in records if r.copy.kind == kind]
         if not chosen:
             continue
-        lines += [f"## {label}", "", f"| alteration | copies | recall (95 % interval) | {stage_columns} | wrong reference | held | missed |", "|---|---|---|---|---|---|---|---|---|"]
-        rows = list(_tallies(chosen, lambda r: r.copy.alteration).items()) + [("**all**", _total(chosen))]
-        for alteration, tally in rows:
+        lines += [
+            f"## {label}", "",
+            f"| alteration | copies | recall (95 % interval) | {stage_columns} | wrong reference | held | missed | misses' best PDQ distance to their own reference (median; bits) |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        groups = {}
+        for record in chosen:
+            groups.setdefault(record.copy.alteration, []).append(record)
+        groups["**all**"] = chosen
+        for alteration, group in groups.items():
+            tally = _total(group)
+            missed = [r.own_distance for r in group if r.result == Result.MISSED and r.own_distance is not None]
             lines.append(
                 f"| {alteration} | {tally.copies} | {_recall(tally)} | " + " | ".join(str(tally.by_stage[stage]) for stage in MatchedBy)
-                + f" | {tally.results[Result.WRONG_REFERENCE]} | {tally.results[Result.HELD]} | {tally.results[Result.MISSED]} |"
+                + f" | {tally.results[Result.WRONG_REFERENCE]} | {tally.results[Result.HELD]} | {tally.results[Result.MISSED]} | {f'{statistics.median(missed):g}' if missed else '-'} |"
             )
         lines.append("")
     lines += ["## Summary", ""] + [f"- {line.removeprefix('positives: ')}" for line in summary_lines(records)] + [""]
