@@ -276,6 +276,20 @@ def decide(pipeline: UploadPipeline, layout: RecordingLayoutStage, copy: Copy, o
     return CopyRecord(copy, outcome.decision, result, stage, outcome.references, outcome.evidence, outcome.detail, outcome.seconds, distance)
 
 
+def reference_sources(folder: Path) -> dict[str, str]:
+    """What each still and video reference was made from, by its key: the picture's place in its package (the last two parts of its path), a video's pictures joined by +."""
+    from hashmatch_tools.evaluation.negatives.build import video_jobs
+    from hashmatch_tools.evaluation.negatives.corpus import read_manifest
+
+    rows = read_manifest(folder / "pictures.csv")
+    place = {row["sha256"][:16]: "/".join(Path(row["source_path"].replace("!/", "/")).parts[-2:]) for row in rows}
+    described = {f"still/{row['sha256'][:16]}": place[row["sha256"][:16]] for row in rows if row["split"] == "reference" and row["use"] == "still"}
+    for _recipe, row in video_jobs(folder, rows):
+        if row["split"] == "reference":
+            described[f"video/{Path(row['path']).stem}"] = " + ".join(place[sha] for sha in row["pictures"].split())
+    return described
+
+
 def _commit() -> str:
     root = Path(__file__).resolve().parents[4]
     try:
@@ -329,7 +343,7 @@ def run(folder: Path, args: argparse.Namespace) -> int:
     )
     text = report(
         records, snapshot, index, names, stills, videos, args.seed, command,
-        {"making the copies": made - started, "loading the hash set": loaded - made, "the uploads": finished - loaded}, args.work,
+        {"making the copies": made - started, "loading the hash set": loaded - made, "the uploads": finished - loaded}, args.work, reference_sources(folder),
     )
     print(text)
     for line in summary_lines(records):
@@ -368,7 +382,7 @@ def summary_lines(records: Sequence[CopyRecord]) -> list[str]:
 
 def report(
     records: Sequence[CopyRecord], snapshot: HashSetSnapshot, index, names: Sequence[str], stills: Sequence[str], videos: Sequence[str], seed: int, command: str,
-    seconds: dict[str, float], folder: Path | None = None,
+    seconds: dict[str, float], folder: Path | None = None, sources: dict[str, str] | None = None,
 ) -> str:
     """The Markdown report (docs/positives.md); copies are named by their path in the `folder` they were made in."""
 
@@ -426,11 +440,19 @@ def report(
         lines.append("")
     lines += ["## Summary", ""] + [f"- {line.removeprefix('positives: ')}" for line in summary_lines(records)] + [""]
     also = [r for r in records if r.result == Result.HIT and len(r.named) > 1]
-    lines.append(f"Hits whose match also named other references: {len(also)}.")
+    lines.append(f"Hits whose match also named other references: {len(also)}. Each wrong reference, with what the references were made from (the picture's place in its package; a video's pictures):")
     lines.append("")
+    sources = sources or {}
+
+    def made_from(name: str) -> str:
+        return f" [{sources[name]}]" if name in sources else ""
+
     for record in records:
         if record.result == Result.WRONG_REFERENCE:
-            lines.append(f"- wrong reference: {named(record.copy.path)} (a copy of {record.copy.reference}, {record.copy.alteration}) -> {'; '.join(record.evidence or record.named)}")
+            lines.append(
+                f"- wrong reference: {named(record.copy.path)} (a copy of {record.copy.reference}{made_from(record.copy.reference)}, {record.copy.alteration}) -> "
+                + "; ".join(f"{evidence}{made_from(name)}" for name, evidence in zip(record.named, record.evidence or record.named))
+            )
     for record in records:
         if record.result == Result.HELD:
             lines.append(f"- held: {named(record.copy.path)}: {record.detail}")
