@@ -212,10 +212,10 @@ def _picture(path: Path) -> np.ndarray:
     return suite._load_photo(path.parent, path.name)
 
 
-def _made(path: Path, make: Callable[[Path], None]) -> None:
-    """Made under a partial name and renamed when whole (as the suite does), so a stopped run leaves nothing taken as made."""
+def _made(path: Path, make: Callable[[Path], None]) -> bool:
+    """Made under a partial name and renamed when whole (as the suite does), so a stopped run leaves nothing taken as made; False when it was there."""
     if path.exists():
-        return
+        return False
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".partial-{path.name}")
     try:
@@ -223,17 +223,18 @@ def _made(path: Path, make: Callable[[Path], None]) -> None:
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
+    return True
 
 
-def make_copies(sources: dict[str, Path], stills: list[str], videos: list[str], work: Path, team_corpus: Path, log=sys.stderr) -> list[Copy]:
-    """Every altered copy of the sampled references, made in `work` when not made yet (by reference and alteration, so a rerun reuses them)."""
+def make_copies(sources: dict[str, Path], stills: list[str], videos: list[str], work: Path, team_corpus: Path, log=sys.stderr) -> tuple[list[Copy], int]:
+    """Every altered copy of the sampled references, and how many were made now: made in `work` when not made yet (by reference and alteration, so a rerun reuses them)."""
     fillers = _fillers(team_corpus)
-    copies = []
+    copies, made = [], 0
     for name in stills:
         photo = _picture(sources[name])
         for alteration, function in PICTURE_ALTERATIONS.items():
             path = suite._image_path(work / "pictures" / name.replace("/", "-") / suite._slug(alteration), alteration)
-            _made(path, lambda p, f=function, a=alteration: suite._save_image(f(photo, fillers), p, a))  # the partial name keeps the suffix _save_image gives
+            made += _made(path, lambda p, f=function, a=alteration: suite._save_image(f(photo, fillers), p, a))  # the partial name keeps the suffix _save_image gives
             copies.append(Copy(name, "picture", alteration, str(path)))
     filler_pan = suite.pan(suite._load_photo(team_corpus, suite.VIDEO_NEGATIVE_PANS["rgb-pan"]), seconds=3.0)
     for number, name in enumerate(videos, 1):
@@ -251,9 +252,9 @@ def make_copies(sources: dict[str, Path], stills: list[str], videos: list[str], 
         }
         for alteration in VIDEO_ALTERATIONS:
             path = work / "videos" / name.replace("/", "-") / f"{suite._slug(alteration)}.mp4"
-            _made(path, makers[alteration])
+            made += _made(path, makers[alteration])
             copies.append(Copy(name, "video", alteration, str(path)))
-    return copies
+    return copies, made
 
 
 def reference_hashes(folder: Path, name: str) -> list[str]:
@@ -319,7 +320,7 @@ def run(folder: Path, args: argparse.Namespace) -> int:
     if missing:
         print(f"positives: the media of {len(missing)} sampled references is missing ({', '.join(missing[:5])}): the corpus in {folder} is not the one hashed", file=sys.stderr)
         return 2
-    copies = make_copies(sources, stills, videos, args.work, args.team_corpus)
+    copies, made_now = make_copies(sources, stills, videos, args.work, args.team_corpus)
     made = time.perf_counter()
     settings = DeployedSettings.of_template()
     pipeline, layout, snapshot, index = load_pipeline(references, settings)
@@ -341,9 +342,10 @@ def run(folder: Path, args: argparse.Namespace) -> int:
     command = f"python -m hashmatch_tools.evaluation.negatives --folder {args.folder} positives --stills {args.stills} --videos {args.videos} --seed {args.seed}" + (
         f" --limit {args.limit}" if args.limit is not None else ""
     )
+    making = "making the copies" if made_now == len(copies) else f"making the copies ({made_now} of {len(copies)} made in this run, the rest read from an earlier run's, kept in {args.work.name}/)"
     text = report(
         records, snapshot, index, names, stills, videos, args.seed, command,
-        {"making the copies": made - started, "loading the hash set": loaded - made, "the uploads": finished - loaded}, args.work, reference_sources(folder),
+        {making: made - started, "loading the hash set": loaded - made, "the uploads": finished - loaded}, args.work, reference_sources(folder),
     )
     print(text)
     for line in summary_lines(records):
