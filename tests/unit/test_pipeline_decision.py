@@ -37,6 +37,12 @@ def test_a_match_says_what_decided_it_as_its_message_does(pipeline):
     assert "1 upload frames, 100 % of the upload" in evidence
 
 
+def test_a_match_names_the_signal_that_decided_each_reference_as_its_message_does(pipeline):
+    outcome = pipeline.decide(image_bytes(detailed(11, 320, 240), "JPEG", quality=80), "copy.jpg")
+
+    assert outcome.signals == ("pdq",) and len(outcome.signals) == len(outcome.references)
+
+
 def test_an_unrelated_picture_passes(pipeline):
     outcome = pipeline.decide(image_bytes(detailed(12, 320, 240)), "other.png")
 

@@ -100,6 +100,7 @@ class PipelineOutcome:
     hashes: MediaHashes | None = None  # as the matcher read them from the message
     seconds: float = 0.0
     evidence: tuple[str, ...] = ()  # per reference named, what the message says decided it (signal, rule, distance or inliers, frames)
+    signals: tuple[str, ...] = ()  # per reference named, the signal that decided it (the message's signal_type: pdq, orb, md5, sha256)
 
 
 @dataclass
@@ -292,13 +293,14 @@ class UploadPipeline:
             return PipelineOutcome(Decision.PASSED, hashing, None, detail=_raised("the matcher", error), hashes=message.hashes, seconds=time.perf_counter() - started)
         references = tuple(entry.reference_id for match in publisher.matches for entry in match.matches)
         evidence = tuple(_evidence(entry) for match in publisher.matches for entry in match.matches)
+        signals = tuple(str(entry.signal_type) for match in publisher.matches for entry in match.matches)
         if publisher.matches:
             decision, detail = Decision.MATCHED, ""
         elif publisher.holds:
             decision, detail = Decision.HELD, f"{publisher.holds[0].reason}: {publisher.holds[0].detail}"
         else:
             decision, detail = Decision.PASSED, ""
-        return PipelineOutcome(decision, hashing, checking, references, detail, message.hashes, time.perf_counter() - started, evidence)
+        return PipelineOutcome(decision, hashing, checking, references, detail, message.hashes, time.perf_counter() - started, evidence, signals)
 
 
 def _evidence(entry) -> str:

@@ -32,6 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--limit", type=int, default=None, help="at most this many pictures and this many videos (a quick run)")
     evaluate.add_argument("--out", type=Path, default=None, help="also write the report to this Markdown file")
     evaluate.add_argument("--robustness-suite", type=Path, default=ROOT / ".cache" / "robustness" / "full", help="the robustness suite (make evaluate builds it); its references join the hash set")
+    positives = commands.add_parser("positives", help="recall on altered copies of a seeded sample of the reference hash set's stills and videos (the set as evaluate left it, never written)")
+    positives.add_argument("--stills", type=int, default=None, help="still references sampled (default positives.STILLS)")
+    positives.add_argument("--videos", type=int, default=None, help="reference videos sampled (default positives.VIDEOS)")
+    positives.add_argument("--seed", type=int, default=None, help="the sample's seed (default positives.SEED)")
+    positives.add_argument("--limit", type=int, default=None, help="at most this many of the sampled stills and of the videos (a quick run)")
+    positives.add_argument("--work", type=Path, default=ROOT / ".cache" / "positives", help="where the altered copies are made and kept (default .cache/positives)")
+    positives.add_argument("--team-corpus", type=Path, default=TEAM_CORPUS, help="the suite's unrelated photographs for composites come from it")
+    positives.add_argument("--out", type=Path, default=None, help="also write the report to this Markdown file")
     args = parser.parse_args(argv)
     folder = args.folder
     folder.mkdir(parents=True, exist_ok=True)
@@ -48,6 +56,13 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({key: summary[key] for key in ("pictures", "videos", "video_seconds", "withheld")}, indent=1))
         print(corpus_table(folder, summary))
         return 0
+    if args.command == "positives":
+        from hashmatch_tools.evaluation.negatives import positives as measured
+
+        args.stills = measured.STILLS if args.stills is None else args.stills
+        args.videos = measured.VIDEOS if args.videos is None else args.videos
+        args.seed = measured.SEED if args.seed is None else args.seed
+        return measured.run(folder, args)
     from hashmatch_tools.evaluation.negatives.false_positives import run
 
     return run(folder, args)

@@ -249,6 +249,8 @@ def report(
         f"with `python -m hashmatch_tools.evaluation.negatives evaluate --part {part}`: {loading / 60:.1f} min to hash or load the references and load the snapshots "
         f"({cpu['references'] / 60:.1f} CPU min), {evaluating / 60:.1f} min for the uploads ({cpu['uploads'] / 60:.1f} CPU min; wall times grow with whatever else runs on the machine).",
         "",
+        "Recall on altered copies of this hash set's own references, on which no threshold was tuned either, is in docs/positives.md (`make evaluate-positives`).",
+        "",
         f"Reference hash set: {len(media)} references ({', '.join(f'{count} {kind}' for kind, count in sorted(kinds.items()))}), "
         f"**{frames:,} PDQ frames**, {len(index):,} local-feature frames ({len(index.candidate_index.descriptors):,} descriptors). "
         f"Hashed in this run: {references.hashing_seconds / 60:.1f} min of work (the rest from the cache).",
