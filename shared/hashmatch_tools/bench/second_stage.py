@@ -397,9 +397,9 @@ def measure(size: int, targets: ReferenceSet, corpus: Path, cache: Path, queries
         for query in _brute_order(queries):
             if not second_stage(brute.search, query, references.durations, brute_run, stop):
                 break
+            _note(f"  brute force: {query.name} {brute_run.seconds[query.name]:.1f} s -> {sorted(brute_run.matched[query.name]) or 'no match'}")
         if cut_short:
             brute_budget += f"; cut short by --stop-by {args.stop_by:%H:%M} UTC"
-            _note(f"  brute force: {query.name} {brute_run.seconds[query.name]:.1f} s -> {sorted(brute_run.matched[query.name]) or 'no match'}")
     wrong = [f"{q.name} -> {sorted(indexed_run.matched[q.name] - {q.content})}" for q in queries if indexed_run.matched[q.name] - {q.content}]
     result = SizeResult(len(references), len(references.descriptors), load_seconds, references.nbytes / 2**20, index_build,
                         index_mb, brute_build, brute_mb, indexed_run, brute_run, _rss_mb(), wrong, add_seconds,
