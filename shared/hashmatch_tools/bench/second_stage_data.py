@@ -364,15 +364,20 @@ def unrelated_media(corpus: Path, suite: Path, folder: Path) -> list[tuple[str, 
     return [item for item in found if item[2].exists()]
 
 
-def _query_of(name: str, kind: str, content: str, alteration: str, path: Path) -> Query:
-    import time
-
-    from hashmatch.matching.local_features.orb import features_of_detail_picture
+def _encoded_pictures(path: Path) -> tuple[str, list]:
+    """The upload's SHA-256 and its detail pictures as the hasher stores them (EncodedDetailPicture: JPEG at its quality, with the insets)."""
     from hashmatch.media.hashing import hash_media
     from hashmatch_tools.matching import detail_pictures_of
 
     upload = hash_media(path)
-    pictures = detail_pictures_of(upload)()
+    return upload.sha256, list(detail_pictures_of(upload)())
+
+
+def _query_of(name: str, kind: str, content: str, alteration: str, path: Path, pictures: list) -> Query:
+    import time
+
+    from hashmatch.matching.local_features.orb import features_of_detail_picture
+
     started = time.perf_counter()
     frames = [features_of_detail_picture(picture) for picture in pictures]
     seconds = time.perf_counter() - started
@@ -384,6 +389,35 @@ def _query_of(name: str, kind: str, content: str, alteration: str, path: Path) -
                  [len(f.features) for f in mirrored],
                  np.concatenate([f.features.descriptors for f in mirrored] or [empty[0]]),
                  np.concatenate([f.features.points for f in mirrored] or [empty[1]]))
+
+
+PICTURES_FILE = "query-detail-pictures-1.pickle"
+
+
+def _save_pictures(cache: Path, pictures: dict[str, tuple[str, list]]) -> None:
+    import pickle
+
+    partial = cache / (PICTURES_FILE + ".partial")
+    partial.write_bytes(pickle.dumps(pictures))
+    os.replace(partial, cache / PICTURES_FILE)
+
+
+def query_detail_pictures(corpus: Path, suite: Path, entries: Sequence[dict], cache: Path, log=sys.stderr) -> dict[str, tuple[str, list]]:
+    """Each query's SHA-256 and detail pictures as the hasher stores them (by query name), for the whole path from the bucket:
+    cached beside the queries' features (load_queries writes both), else hashed again here."""
+    import pickle
+
+    path = cache / PICTURES_FILE
+    if path.exists():
+        return pickle.loads(path.read_bytes())  # noqa: S301 - the bench's own cache
+    wanted = [(e["path"], suite / e["path"]) for e in entries if e["alteration"] not in ("reference", "negative")]
+    wanted += [(name, p) for name, _kind, p in unrelated_media(corpus, suite, cache / "unrelated")]
+    pictures = {}
+    for position, (name, source) in enumerate(wanted, 1):
+        print(f"  [{position}/{len(wanted)}] detail pictures of {name}", file=log, flush=True)
+        pictures[name] = _encoded_pictures(source)
+    _save_pictures(cache, pictures)
+    return pictures
 
 
 def load_queries(corpus: Path, suite: Path, entries: Sequence[dict], cache: Path, log=sys.stderr) -> list[Query]:
@@ -403,10 +437,12 @@ def load_queries(corpus: Path, suite: Path, entries: Sequence[dict], cache: Path
         return queries
     wanted = [(e["path"], e["kind"], f"{e['kind']}:{e['content']}", e["alteration"], suite / e["path"]) for e in entries if e["alteration"] not in ("reference", "negative")]
     wanted += [(name, kind, "", "unrelated", p) for name, kind, p in unrelated_media(corpus, suite, cache / "unrelated")]
-    queries = []
+    queries, pictures = [], {}
     for position, (name, kind, content, alteration, source) in enumerate(wanted, 1):
         print(f"  [{position}/{len(wanted)}] query {name}", file=log, flush=True)
-        queries.append(_query_of(name, kind, content, alteration, source))
+        pictures[name] = _encoded_pictures(source)
+        queries.append(_query_of(name, kind, content, alteration, source, pictures[name][1]))
+    _save_pictures(cache, pictures)
     meta = [{k: getattr(q, k) for k in ("name", "kind", "content", "alteration", "timestamps", "counts", "extract_seconds", "mirrored_counts")} for q in queries]
     partial = cache / "queries.partial.npz"
     np.savez(partial, descriptors=np.concatenate([q.descriptors for q in queries]), points=np.concatenate([q.points for q in queries]),
