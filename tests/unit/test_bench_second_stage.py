@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from hashmatch_tools.bench.second_stage import Run, SizeResult, brute_enough, brute_notes
+from hashmatch_tools.bench.second_stage import Run, SizeResult, brute_enough, brute_notes, headline, path_report
+from hashmatch_tools.bench.second_stage_data import Query
 from hashmatch_tools.bench.second_stage_stack import PHASES, Instrumented, decode_share, phase_shares, upload_phases
 
 
@@ -108,3 +110,35 @@ def test_an_upload_the_whole_path_skipped_for_want_of_detail_pictures_costs_noth
 
     run = stage_of_path(PathResult(), [_query("blank", 0)])
     assert (run.seconds["blank"], run.matched["blank"]) == (0.0, set())
+
+
+def _upload(name: str, content: str) -> Query:
+    empty = np.zeros((0, 32), np.uint8)
+    return Query(name, "image", content, "crop 5 %" if content else "unrelated", [0.0], [0], 0.0, empty, empty, [0], empty, empty)
+
+
+def _measured(size: int, cold_not_run: str = "") -> SizeResult:
+    indexed = Run(matched={"a": {"ref"}, "b": set(), "u": set()})
+    brute = Run(picture_seconds=[2.0, 4.0, 6.0])
+    return SizeResult(size, 0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, indexed, brute, 0.0, [], upload_seconds=[0.2, 0.4, 0.6],
+                      brute_budget="50 pictures", cold_not_run=cold_not_run)
+
+
+def test_the_headline_gives_a_16_picture_upload_against_brute_force_with_the_pictures_brute_force_rests_on():
+    queries = [_upload("a", "ref"), _upload("b", "ref"), _upload("u", "")]
+    (line,) = headline([_measured(1_000)], queries).splitlines()[2:]
+    assert "searched in 0.40 s" in line and "brute force's ~64 s (160x; brute force measured on 3 pictures)" in line
+    assert "recall 1/2, 0 false positives of 3 uploads" in line
+
+
+def test_the_headline_holds_issue_10s_budget_verdict_at_the_sizes_it_names():
+    queries = [_upload("a", "ref")]
+    assert "issue 10's 0.5 s budget met" in headline([_measured(10_000)], queries)
+    assert "budget" not in headline([_measured(1_000)], queries)
+
+
+def test_a_cold_matcher_the_bench_did_not_ask_moto_for_is_said_in_the_doc_and_the_headline():
+    queries = [_upload("a", "ref")]
+    result = _measured(100_000, cold_not_run="not run: its local-feature snapshot is 8,000 MB")
+    assert "A cold matcher at 100,000 frames: not run: its local-feature snapshot is 8,000 MB." in path_report([result], queries)
+    assert "a cold matcher not run" in headline([result], queries)
