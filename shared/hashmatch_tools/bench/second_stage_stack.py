@@ -17,7 +17,7 @@ Used by the second-stage benchmark (second_stage.py), on the same reference sets
   indexer publishes them: a PDQ snapshot holding each reference as a media item (one random PDQ
   hash per feature frame, at its time; the local features are what this benchmark is about) and
   the local-feature snapshot the bench built, written with `SnapshotStore.write_features` and named
-  by a signed manifest, as `SnapshotIndexer._with_features` names it. Then cold_matcher.py in a
+  by a signed manifest with `SnapshotIndexer.name_features`, as the indexer names it after a build. Then cold_matcher.py in a
   fresh process, as a new Lambda container: imports, clients, manifest, PDQ snapshot, the
   local-feature snapshot read from S3 and mapped.
 """
@@ -28,7 +28,7 @@ import contextlib
 import statistics
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -258,7 +258,6 @@ def publish_reference_set(stack, references, snapshot_file: Path, held: list, se
     from hashmatch.aws.hash_set.signing import ManifestSigner
     from hashmatch.aws.hash_set.store import SnapshotStore, media_digest
     from hashmatch.aws.hash_set.table import HashSetTable
-    from hashmatch.clock import now
     from hashmatch.hash_set.snapshot import HashSetSnapshot, KnownItem, KnownItemState
     from hashmatch.vocabulary import Action
 
@@ -272,7 +271,7 @@ def publish_reference_set(stack, references, snapshot_file: Path, held: list, se
     store = SnapshotStore(stack.client("s3"), stack.ref("SnapshotBucket"))
     indexer = SnapshotIndexer(HashSetTable(stack.table("HashSetTable")), store, signer=ManifestSigner(stack.client("kms"), stack.attribute("ManifestSigningKey", "Arn")))
     started = time.perf_counter()
-    indexer.publish(snapshot, accept=Acceptance("bench", "the second-stage bench's reference set replaces the last"))
+    published = indexer.publish(snapshot, accept=Acceptance("bench", "the second-stage bench's reference set replaces the last"))
     snapshot_seconds = time.perf_counter() - started
 
     def copy(out) -> int:
@@ -281,11 +280,10 @@ def publish_reference_set(stack, references, snapshot_file: Path, held: list, se
         return snapshot_file.stat().st_size
 
     started = time.perf_counter()
-    read, _untrusted = indexer._read()  # the indexer's own steps after a build (SnapshotIndexer._with_features), with this build
-    written = store.write_features(copy, read.manifest.sequence)
-    current = read.manifest
-    retired = tuple(sorted(current.named() - current.named_without_features(), key=lambda stored: stored.key))
-    indexer._write(read, replace(current, sequence=current.sequence + 1, written_at=now(), features=written, features_of=media_digest(media), retired=retired))
+    # The indexer's own steps after a build (SnapshotIndexer._with_features), with this build: written, then named.
+    written = store.write_features(copy, published.sequence)
+    if indexer.name_features(written, media_digest(media)) is None:
+        raise RuntimeError("the bench's local-feature snapshot was not named by the manifest")
     return {"pdq_frames": len(references.keys), "snapshot_seconds": snapshot_seconds, "features_seconds": time.perf_counter() - started}
 
 

@@ -597,6 +597,16 @@ def test_a_lost_manifest_write_costs_the_local_features_a_retry_of_the_write_not
     assert len(builds) == 1 and outcome.features_written and store.read_manifest().manifest.features == outcome.manifest.features
 
 
+def test_a_local_feature_snapshot_for_media_another_writer_already_named_is_deleted_not_named(hash_set, store, indexer, s3):
+    hash_set.add_reference(with_features(reference_hashes(3, 1), 1), label="with features", source="s")
+    manifest = indexer.rebuild().manifest
+    second = store.write_features(lambda out: out.write(b"a second build of the same media"), manifest.sequence)
+
+    assert indexer.name_features(second, manifest.features_of) is None
+    assert store.read_manifest().manifest.features == manifest.features
+    assert current_keys(s3, SNAPSHOTS, second.key) == []
+
+
 def test_a_compaction_publishes_its_snapshot_even_when_the_local_feature_build_fails(hash_set, store, indexer, monkeypatch):
     hash_set.add_reference(with_features(reference_hashes(3, 1), 1), label="with features", source="s")
     indexer.rebuild()

@@ -223,6 +223,16 @@ class SnapshotIndexer:
         if manifest.features_of == digest:
             return outcome
         written = self._write_features(media, manifest.sequence)  # None: no reference has features (the digest is still published)
+        published = self.name_features(written, digest)
+        if published is None:
+            return outcome
+        return replace(outcome, manifest=published, features_written=written is not None)
+
+    def name_features(self, written: StoredObject | None, digest: str) -> Manifest | None:
+        """Name a local-feature snapshot already written (`written`; None: no reference has features) as the one
+        for the media whose digest is `digest`, in the manifest as it is now, retrying when another writer wins.
+        None when nothing was named: the manifest is gone, or another writer named one for the same media; then,
+        as when this fails, the written snapshot is deleted (nothing will name it)."""
         try:
             for attempt in range(1, PUBLISH_ATTEMPTS + 1):
                 read, _untrusted = self._read()
@@ -232,19 +242,17 @@ class SnapshotIndexer:
                 retired = tuple(sorted(current.named() - current.named_without_features(), key=lambda stored: stored.key))
                 updated = replace(current, sequence=current.sequence + 1, written_at=now(), features=written, features_of=digest, retired=retired)
                 try:
-                    published = self._write(read, updated)
+                    return self._write(read, updated).manifest
                 except ManifestChanged:
                     # Jitter between retries, not a secret: random is right here.
                     self.sleep(random.uniform(0.05, 0.2) * attempt)  # nosec B311
-                    continue
-                return replace(outcome, manifest=published.manifest, features_written=written is not None)
         except BaseException:
             if written is not None:
                 self.store.delete([written])
             raise
         if written is not None:
             self.store.delete([written])  # not published: nothing will name it
-        return outcome
+        return None
 
     def publish(self, snapshot: HashSetSnapshot, changes: HashSetChanges | None = None, accept: Acceptance | None = None) -> Manifest:
         """Publish a snapshot made elsewhere as the hash set (benchmarks; the table is not read), on top of the manifest now."""
