@@ -95,8 +95,9 @@ bench-index: setup
 bench-snapshot: setup
 	$(BIN)/python -m hashmatch_tools.bench.snapshot --out docs/snapshot-bench.md
 
-# About an hour the first time: the local-feature stage (its candidate index) beside brute force at 1,000 / 10,000 /
-# 100,000 reference feature frames (filler built once into .cache/bench-second-stage); writes docs/second-stage-bench.md.
+# Hours: the local-feature stage (its candidate index) beside brute force on 50 detail pictures at each of 1,000 / 10,000 /
+# 100,000 reference feature frames (filler built once into .cache/bench-second-stage); writes docs/second-stage-bench.md
+# and its README headline. Brute force's per-picture time at each size is in the block; --stop-by bounds a run.
 bench-second-stage: setup
 	$(BIN)/python -m hashmatch_tools.bench.second_stage --out docs/second-stage-bench.md
 
