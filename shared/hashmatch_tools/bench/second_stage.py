@@ -66,7 +66,8 @@ VIDEO_BUDGET = {10_000: 0.5, 100_000: 2.0}  # issue 10: seconds of second stage 
 # moto (5.2.5) answers each ranged GET by reading the whole object into memory (FakeKey.value) under the key's
 # lock, so a snapshot of N MB read in 64 MB ranges costs it N x N / 64 MB of copying and N MB per request in
 # flight. Above this size a cold matcher on the local stack would measure moto's copying, and at 100,000
-# frames (several GB) it needs more memory than the machine has beside the bench: it is not run, and the doc says why.
+# frames (several GB) its memory beside the matcher's and the bench's copies puts the machine at risk: it is
+# not run, and the doc says why.
 COLD_ON_MOTO_MAX_MB = 2048
 
 
