@@ -238,6 +238,21 @@ def _screen_frames(frames: list[np.ndarray]) -> list[np.ndarray]:
     return [alter.filmed_off_screen(f, seed=i) for i, f in enumerate(frames)]
 
 
+def make_whole(path: Path, make: Callable[[Path], None]) -> bool:
+    """Make `path` under a partial name and rename it when whole, so that a run stopped mid-encode leaves no file a
+    cache would take as made; False when it was there already."""
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".partial-{path.name}")
+    try:
+        make(partial)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return True
+
+
 class SuiteBuilder:
     def __init__(self, corpus: Path, folder: Path, quick: bool = False, log=sys.stderr):
         self.corpus, self.folder, self.quick, self.log = corpus, folder, quick, log
@@ -249,15 +264,8 @@ class SuiteBuilder:
 
     def _add(self, path: Path, kind: str, content: str, alteration: str, make: Callable[[Path], None]) -> None:
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
             self._note(f"  making {path.relative_to(self.folder)}")
-            # Made under a partial name and renamed when whole: a run stopped mid-encode leaves no file the cache would take as made.
-            partial = path.with_name(f".partial-{path.name}")
-            try:
-                make(partial)
-                partial.replace(path)
-            finally:
-                partial.unlink(missing_ok=True)
+            make_whole(path, make)
         self.entries.append(Entry(str(path.relative_to(self.folder)), kind, content, alteration))
 
     # ------------------------------------------------------------ images

@@ -212,19 +212,6 @@ def _picture(path: Path) -> np.ndarray:
     return suite._load_photo(path.parent, path.name)
 
 
-def _made(path: Path, make: Callable[[Path], None]) -> bool:
-    """Made under a partial name and renamed when whole (as the suite does), so a stopped run leaves nothing taken as made; False when it was there."""
-    if path.exists():
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".partial-{path.name}")
-    try:
-        make(partial)
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return True
-
 
 def make_copies(sources: dict[str, Path], stills: list[str], videos: list[str], work: Path, team_corpus: Path, log=sys.stderr) -> tuple[list[Copy], int]:
     """Every altered copy of the sampled references, and how many were made now: made in `work` when not made yet (by reference and alteration, so a rerun reuses them)."""
@@ -234,7 +221,7 @@ def make_copies(sources: dict[str, Path], stills: list[str], videos: list[str], 
         photo = _picture(sources[name])
         for alteration, function in PICTURE_ALTERATIONS.items():
             path = suite._image_path(work / "pictures" / name.replace("/", "-") / suite._slug(alteration), alteration)
-            made += _made(path, lambda p, f=function, a=alteration: suite._save_image(f(photo, fillers), p, a))  # the partial name keeps the suffix _save_image gives
+            made += suite.make_whole(path, lambda p, f=function, a=alteration: suite._save_image(f(photo, fillers), p, a))  # the partial name keeps the suffix _save_image gives
             copies.append(Copy(name, "picture", alteration, str(path)))
     filler_pan = suite.pan(suite._load_photo(team_corpus, suite.VIDEO_NEGATIVE_PANS["rgb-pan"]), seconds=3.0)
     for number, name in enumerate(videos, 1):
@@ -252,7 +239,7 @@ def make_copies(sources: dict[str, Path], stills: list[str], videos: list[str], 
         }
         for alteration in VIDEO_ALTERATIONS:
             path = work / "videos" / name.replace("/", "-") / f"{suite._slug(alteration)}.mp4"
-            made += _made(path, makers[alteration])
+            made += suite.make_whole(path, makers[alteration])
             copies.append(Copy(name, "video", alteration, str(path)))
     return copies, made
 
