@@ -212,7 +212,6 @@ def _picture(path: Path) -> np.ndarray:
     return suite._load_photo(path.parent, path.name)
 
 
-
 def make_copies(sources: dict[str, Path], stills: list[str], videos: list[str], work: Path, team_corpus: Path, log=sys.stderr) -> tuple[list[Copy], int]:
     """Every altered copy of the sampled references, and how many were made now: made in `work` when not made yet (by reference and alteration, so a rerun reuses them)."""
     fillers = _fillers(team_corpus)
